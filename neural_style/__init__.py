@@ -1,0 +1,39 @@
+"""neural_style: the course's neural style transfer (Gatys, Ecker & Bethge 2015) in TensorFlow 2.
+
+Every function of the assignment is here under its course name::
+
+    from neural_style import load_vgg_model, compute_content_cost, gram_matrix, compute_layer_style_cost, \
+        compute_style_cost, total_cost, reshape_and_normalize_image, generate_noise_image, save_image, model_nn, \
+        CONFIG, STYLE_LAYERS
+"""
+
+import os as _os
+
+# TensorFlow's C++ start-up chatter (oneDNN, CPU features) says nothing a user can act on.
+_os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from .config import ALPHA, BETA, CONFIG, CONTENT_LAYER, LEARNING_RATE, NUM_ITERATIONS, STYLE_LAYERS  # noqa: E402
+from .costs import (  # noqa: E402
+    compute_content_cost,
+    compute_layer_style_cost,
+    compute_style_cost,
+    gram_matrix,
+    layer_gram,
+    layer_style_cost_from_gram,
+    total_cost,
+)
+from .images import (  # noqa: E402
+    ImageError,
+    clip_0_1,
+    generate_noise_image,
+    image_to_uint8,
+    load_image,
+    reshape_and_normalize_image,
+    save_image,
+    tensor_to_image,
+)
+from .optimize import StyleTransferCost, compile_train_step, model_nn, train_step  # noqa: E402
+from .vgg import VGGModel, load_vgg_model  # noqa: E402
+from .weights import VGGWeights, WeightsError, load_weights, random_vgg_weights, read_mat_weights  # noqa: E402
+
+__version__ = "0.1.0"

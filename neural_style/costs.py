@@ -1,0 +1,161 @@
+"""The cost functions of the article: content cost, Gram matrix, style cost and total cost.
+
+Each function keeps the course's name, arguments and formula. The TF1 article evaluated activations through a
+session; here every argument is an eager tensor (or array), and the result is an EagerTensor. The style functions also
+take the TF2 course's form, where the arguments are the model's list of outputs.
+"""
+
+import numpy as np
+import tensorflow as tf
+
+from .config import ALPHA, BETA, STYLE_LAYERS
+
+
+def _last_entry_if_stacked(a):
+    """The TF2 course passes the list of model outputs (or a stacked tensor); its last entry is the content layer."""
+    if isinstance(a, (list, tuple)) or len(a.shape) == 5:
+        return a[-1]
+    return a
+
+
+def compute_content_cost(a_C, a_G):
+    """
+    Computes the content cost.
+
+    Arguments:
+    a_C -- tensor of dimension (1, n_H, n_W, n_C), hidden layer activations representing content of the image C
+           (or, as in the TF2 course, the list of model outputs whose last entry is that activation)
+    a_G -- tensor of dimension (1, n_H, n_W, n_C), hidden layer activations representing content of the image G
+           (or the list of model outputs, likewise)
+
+    Returns:
+    J_content -- scalar that you compute using equation 1 above:
+                 1 / (4 * n_H * n_W * n_C) * sum((a_C - a_G) ** 2)
+    """
+    a_C = tf.convert_to_tensor(_last_entry_if_stacked(a_C))
+    a_G = tf.convert_to_tensor(_last_entry_if_stacked(a_G))
+    _, n_H, n_W, n_C = a_G.shape
+    J_content = tf.reduce_sum(tf.square(a_C - a_G)) / (4 * n_H * n_W * n_C)
+    return J_content
+
+
+def gram_matrix(A):
+    """
+    Computes the Gram matrix (style matrix) of A.
+
+    Arguments:
+    A -- matrix of shape (n_C, n_H*n_W)
+
+    Returns:
+    GA -- Gram matrix of A, of shape (n_C, n_C): GA[i, j] = dot(A[i], A[j])
+    """
+    GA = tf.matmul(A, A, transpose_b=True)
+    return GA
+
+
+def layer_gram(a):
+    """
+    The Gram matrix of one layer's activation, unrolled as in compute_layer_style_cost.
+
+    Arguments:
+    a -- tensor of dimension (1, n_H, n_W, n_C)
+
+    Returns:
+    G -- tensor of shape (n_C, n_C)
+    """
+    n_C = a.shape[-1]
+    return gram_matrix(tf.transpose(tf.reshape(a, [-1, n_C])))
+
+
+def layer_style_cost_from_gram(GS, a_G):
+    """
+    The layer style cost against a style Gram matrix computed beforehand (the loop computes GS once per run).
+
+    Arguments:
+    GS -- Gram matrix of the style image at this layer, shape (n_C, n_C)
+    a_G -- tensor of dimension (1, n_H, n_W, n_C), hidden layer activations representing style of the image G
+
+    Returns:
+    J_style_layer -- 1 / (4 * n_C**2 * (n_H*n_W)**2) * sum((GS - GG) ** 2)
+    """
+    _, n_H, n_W, n_C = a_G.shape
+    GG = layer_gram(a_G)
+    return tf.reduce_sum(tf.square(GS - GG)) / (4.0 * n_C**2 * (n_H * n_W) ** 2)
+
+
+def compute_layer_style_cost(a_S, a_G):
+    """
+    Computes the style cost of one layer.
+
+    Arguments:
+    a_S -- tensor of dimension (1, n_H, n_W, n_C), hidden layer activations representing style of the image S
+    a_G -- tensor of dimension (1, n_H, n_W, n_C), hidden layer activations representing style of the image G
+
+    Returns:
+    J_style_layer -- tensor representing a scalar value, style cost defined above by equation (2)
+    """
+    a_S = tf.convert_to_tensor(a_S)
+    a_G = tf.convert_to_tensor(a_G)
+    GS = layer_gram(a_S)
+    J_style_layer = layer_style_cost_from_gram(GS, a_G)
+    return J_style_layer
+
+
+def _by_layer(outputs, STYLE_LAYERS, what):
+    """Pairs each style layer with its activation, from a dict keyed by name or a list in STYLE_LAYERS order."""
+    if isinstance(outputs, dict):
+        missing = [name for name, _ in STYLE_LAYERS if name not in outputs]
+        if missing:
+            raise KeyError(f"{what} has no activation for {', '.join(missing)}")
+        return [outputs[name] for name, _ in STYLE_LAYERS]
+    count = len(outputs)
+    if count not in (len(STYLE_LAYERS), len(STYLE_LAYERS) + 1):
+        raise ValueError(
+            f"{what} has {count} activations for {len(STYLE_LAYERS)} style layers "
+            "(pass one per style layer, optionally followed by the content layer's)"
+        )
+    return [outputs[i] for i in range(len(STYLE_LAYERS))]
+
+
+def compute_style_cost(style_image_output, generated_image_output, STYLE_LAYERS=STYLE_LAYERS):
+    """
+    Computes the overall style cost from several chosen layers.
+
+    Arguments:
+    style_image_output -- activations of the style image: a list in STYLE_LAYERS order (a trailing content entry,
+                          as the TF2 course's model outputs have, is ignored) or a dict keyed by layer name
+    generated_image_output -- activations of the generated image, in the same form
+    STYLE_LAYERS -- A python list containing:
+                        - the names of the layers we would like to extract style from
+                        - a coefficient for each of them
+
+    Returns:
+    J_style -- tensor representing a scalar value, style cost defined above by equation (2):
+               sum over layers of coeff * J_style_layer
+    """
+    a_S_all = _by_layer(style_image_output, STYLE_LAYERS, "style_image_output")
+    a_G_all = _by_layer(generated_image_output, STYLE_LAYERS, "generated_image_output")
+    J_style = 0
+    for (_, coeff), a_S, a_G in zip(STYLE_LAYERS, a_S_all, a_G_all):
+        J_style += coeff * compute_layer_style_cost(a_S, a_G)
+    return J_style
+
+
+def total_cost(J_content, J_style, alpha=ALPHA, beta=BETA):
+    """
+    Computes the total cost function.
+
+    Arguments:
+    J_content -- content cost coded above
+    J_style -- style cost coded above
+    alpha -- hyperparameter weighting the importance of the content cost
+    beta -- hyperparameter weighting the importance of the style cost
+
+    Returns:
+    J -- total cost as defined by the formula above: alpha * J_content + beta * J_style
+    """
+    # Plain Python or numpy numbers keep their float64 precision, as in the course's numpy check.
+    J_content, J_style = (J if tf.is_tensor(J) else tf.constant(np.asarray(J)) for J in (J_content, J_style))
+    J_style = tf.cast(J_style, J_content.dtype)
+    J = alpha * J_content + beta * J_style
+    return J

@@ -1,0 +1,136 @@
+"""The VGG-19 network that extracts the features of an image: the article's ``load_vgg_model``.
+
+The model keeps the article's interface, ``model['input']`` a variable and ``model['conv4_2']`` an activation, in
+eager TensorFlow 2. It can also be called on any image for several layers at once, in one forward pass that stops at
+the deepest layer asked for; the optimisation loop uses that form.
+"""
+
+import collections.abc
+
+import tensorflow as tf
+
+from .config import CONFIG
+from .weights import CONV_LAYERS, load_weights
+
+POOLINGS = ("avg", "max")
+
+
+class UnknownLayerError(KeyError):
+    """A layer name the model does not have; the message lists the valid ones."""
+
+    def __str__(self):
+        return str(self.args[0])
+
+
+def layer_names(pooling="avg"):
+    """
+    The model's layer names in forward order, as the article names them.
+
+    Arguments:
+    pooling -- 'avg' (pools named avgpool1 ... avgpool5, the article's) or 'max' (maxpool1 ... maxpool5)
+
+    Returns:
+    names -- list of names: 'conv1_1', 'conv1_2', 'avgpool1', 'conv2_1', ... 'conv5_4', 'avgpool5'
+    """
+    if pooling not in POOLINGS:
+        raise ValueError(f"unknown pooling {pooling!r}: use 'avg' or 'max'")
+    names = []
+    for block in range(1, 6):
+        names += [name for name in CONV_LAYERS if name.startswith(f"conv{block}_")]
+        names.append(f"{pooling}pool{block}")
+    return names
+
+
+class VGGModel(tf.Module, collections.abc.Mapping):
+    """VGG-19 convolutions (conv + bias + ReLU) and 2x2 stride-2 pools, with the article's dict interface.
+
+    ``model['input']`` is a float32 tf.Variable of shape (1, height, width, 3) holding a mean-subtracted RGB image;
+    ``model[name]`` is the activation of layer `name` for the variable's current value, computed when asked for.
+    ``model(image, names)`` returns the activations of several layers for any image in one forward pass.
+    """
+
+    def __init__(self, weights, height=CONFIG.IMAGE_HEIGHT, width=CONFIG.IMAGE_WIDTH, pooling="avg"):
+        super().__init__(name="vgg19")
+        self.pooling = pooling
+        self.layer_names = layer_names(pooling)
+        self.weights = weights
+        self.input = tf.Variable(tf.zeros((1, height, width, 3)), name="input")
+        # Constants, not variables: the filters never change, and XLA can fold them into the compiled step.
+        self._filters = {
+            name: (tf.constant(kernel), tf.constant(bias)) for name, (kernel, bias) in weights.layers.items()
+        }
+        # Keras' converted-from-Caffe filters expect BGR; callers always pass RGB, as the article does.
+        self._flip_channels = weights.channel_order == "BGR"
+
+    def __getitem__(self, name):
+        if name == "input":
+            return self.input
+        return self(self.input, [name])[0]
+
+    def __iter__(self):
+        return iter(["input"] + self.layer_names)
+
+    def __len__(self):
+        return 1 + len(self.layer_names)
+
+    def __contains__(self, name):
+        return name == "input" or name in self.layer_names
+
+    # A Mapping compares by value, which would run the network: compare models by identity instead.
+    __eq__ = object.__eq__
+    __hash__ = object.__hash__
+
+    def _check(self, names):
+        unknown = [name for name in names if name not in self.layer_names]
+        if unknown:
+            raise UnknownLayerError(f"unknown layer(s) {', '.join(map(repr, unknown))}; valid: {', '.join(self.layer_names)}")
+
+    def _layer(self, name, x):
+        if name in self._filters:
+            kernel, bias = self._filters[name]
+            return tf.nn.relu(tf.nn.conv2d(x, kernel, strides=1, padding="SAME") + bias)
+        pool = tf.nn.avg_pool2d if self.pooling == "avg" else tf.nn.max_pool2d
+        return pool(x, ksize=2, strides=2, padding="SAME")
+
+    def __call__(self, image, names):
+        """
+        Activations of several layers for one image, in one forward pass that stops at the deepest of them.
+
+        Arguments:
+        image -- tensor of shape (1, n_H, n_W, 3), a mean-subtracted RGB image (any size)
+        names -- list of layer names, e.g. ['conv1_1', 'conv4_2']
+
+        Returns:
+        activations -- list of tensors, one per name, in the order asked for
+        """
+        self._check(names)
+        wanted = set(names)
+        deepest = max(self.layer_names.index(name) for name in names)
+        x = tf.convert_to_tensor(image, dtype=tf.float32)
+        if self._flip_channels:
+            x = x[..., ::-1]
+        found = {}
+        for name in self.layer_names[: deepest + 1]:
+            x = self._layer(name, x)
+            if name in wanted:
+                found[name] = x
+        return [found[name] for name in names]
+
+
+def load_vgg_model(path=CONFIG.VGG_MODEL, height=CONFIG.IMAGE_HEIGHT, width=CONFIG.IMAGE_WIDTH, pooling="avg"):
+    """
+    Builds the VGG-19 feature extractor of the article from a weight file.
+
+    Arguments:
+    path -- imagenet-vgg-verydeep-19.mat (either MatConvNet layout), or 'random' for He-initialised filters
+    height -- height of model['input']
+    width -- width of model['input']
+    pooling -- 'avg' (the article's, after Gatys et al.) or 'max'
+
+    Returns:
+    model -- a VGGModel: model['input'] is a tf.Variable (1, height, width, 3), model['conv4_2'] etc. activations
+    """
+    if pooling not in POOLINGS:
+        raise ValueError(f"unknown pooling {pooling!r}: use 'avg' or 'max'")
+    weights = path if hasattr(path, "layers") else load_weights(path)
+    return VGGModel(weights, height=height, width=width, pooling=pooling)

@@ -1,0 +1,118 @@
+"""Writes small imagenet-vgg-verydeep-19.mat files in MatConvNet's exact layouts, for the tests.
+
+The real file (510 MB) cannot be shipped or downloaded here. These files have the real 43 layers, names, struct
+fields (in each layout's order), array orientations and variable names, with channel counts divided by a factor so
+that the tests run in seconds.
+
+- layout 'current': variables 'layers' and 'meta'; conv structs name, type, weights, size, pad, stride, precious;
+  biases (C_out, 1); meta.normalization.averageImage is the 3-value mean pixel.
+- layout 'beta16': variables 'layers', 'classes' and 'normalization'; conv structs weights, pad, type, name, stride;
+  biases (1, C_out); normalization.averageImage is an image whose channel means are the mean pixel.
+"""
+
+import numpy as np
+import scipy.io
+
+from neural_style.weights import MAT_LAYER_NAMES, random_vgg_weights
+
+MEAN_PIXEL = np.array([123.68, 116.779, 103.939])
+
+
+def _struct(fields):
+    """A 1x1 MATLAB struct whose fields keep the given order."""
+    record = np.empty((1, 1), dtype=[(name, object) for name in fields])
+    for name, value in fields.items():
+        record[0, 0][name] = value
+    return record
+
+
+def _cell(*items):
+    cell = np.empty((1, len(items)), dtype=object)
+    for i, item in enumerate(items):
+        cell[0, i] = item
+    return cell
+
+
+def _conv_fields(name, kernel, bias, layout, stride=1, pad=1):
+    size = np.array(kernel.shape, dtype=np.float64).reshape(1, 4)
+    pad_array = np.full((1, 4), float(pad))
+    stride_array = np.full((1, 2), float(stride))
+    if layout == "current":
+        return {"name": name, "type": "conv", "weights": _cell(kernel, bias.reshape(-1, 1)), "size": size,
+                "pad": pad_array, "stride": stride_array, "precious": 0.0}  # fmt: skip
+    return {"weights": _cell(kernel, bias.reshape(1, -1)), "pad": pad_array, "type": "conv", "name": name,
+            "stride": stride_array}  # fmt: skip
+
+
+def _other_fields(name, layout):
+    kind = "relu" if name.startswith("relu") else "pool" if name.startswith("pool") else "softmax"
+    fields = {"name": name, "type": kind}
+    if kind == "pool":
+        fields.update({"method": "max", "pool": np.array([[2.0, 2.0]]), "stride": np.array([[2.0, 2.0]]),
+                       "pad": np.zeros((1, 4))})  # fmt: skip
+    if kind == "relu" and layout == "current":
+        fields["leak"] = 0.0
+    if layout == "current":
+        fields["precious"] = 0.0
+    return fields
+
+
+def vgg_mat_layers(weights, layout="current", fc_units=8, classes=10, seed=1):
+    """The 43 layer structs' fields (one dict each, in file order) for the given conv weights."""
+    rng = np.random.default_rng(seed)
+    channels = weights.channels("conv5_4")
+    fc_shapes = {"fc6": (7, 7, channels, fc_units), "fc7": (1, 1, fc_units, fc_units), "fc8": (1, 1, fc_units, classes)}
+    layers = []
+    for name in MAT_LAYER_NAMES:
+        if name in weights.layers:
+            kernel, bias = weights.layers[name]
+            layers.append(_conv_fields(name, kernel, bias, layout))
+        elif name in fc_shapes:
+            kernel = rng.standard_normal(fc_shapes[name]).astype(np.float32)
+            bias = rng.standard_normal(fc_shapes[name][-1]).astype(np.float32)
+            layers.append(_conv_fields(name, kernel, bias, layout, pad=0))
+        else:
+            layers.append(_other_fields(name, layout))
+    return layers
+
+
+def save_mat(path, layers, layout="current", include_layers=True):
+    """Writes layer field dicts as a MatConvNet file of the given layout."""
+    data = {}
+    if include_layers:
+        data["layers"] = _cell(*[_struct(fields) for fields in layers])
+    if layout == "current":
+        normalization = _struct({"averageImage": MEAN_PIXEL.reshape(3, 1), "keepAspect": 1.0,
+                                 "imageSize": np.array([[224.0, 224.0, 3.0]])})  # fmt: skip
+        classes = _struct({"name": _cell("n01440764", "n01443537"), "description": _cell("tench", "goldfish")})
+        data["meta"] = _struct({"inputs": _struct({"name": "input"}), "classes": classes,
+                                "normalization": normalization})  # fmt: skip
+    else:
+        image = np.broadcast_to(MEAN_PIXEL, (8, 8, 3)).astype(np.float32)
+        data["normalization"] = _struct({"averageImage": image, "keepAspect": 1.0})
+        data["classes"] = _struct({"name": _cell("n01440764"), "description": _cell("tench")})
+    scipy.io.savemat(path, data)
+    return path
+
+
+def write_vgg_mat(path, layout="current", width_divisor=16, seed=0):
+    """
+    Writes a small VGG-19 .mat file.
+
+    Arguments:
+    path -- destination
+    layout -- 'current' or 'beta16'
+    width_divisor -- every channel count divided by this (1 gives the real VGG-19 shapes)
+    seed -- seed of the random filters
+
+    Returns:
+    weights -- the VGGWeights written (kernels [3, 3, C_in, C_out], biases (C_out,)), to compare with what is read
+    """
+    weights = random_vgg_weights(seed=seed, width_divisor=width_divisor)
+    # Non-zero biases, so that a reader that drops or misorders them is caught.
+    rng = np.random.default_rng(seed + 100)
+    layers = {name: (kernel, rng.standard_normal(kernel.shape[-1]).astype(np.float32) * 0.1)
+              for name, (kernel, _) in weights.layers.items()}  # fmt: skip
+    weights = type(weights)(layers=layers, source=str(path))
+    save_mat(path, vgg_mat_layers(weights, layout), layout)
+    return weights

@@ -1,0 +1,152 @@
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from neural_style import (
+    STYLE_LAYERS,
+    compute_content_cost,
+    compute_layer_style_cost,
+    compute_style_cost,
+    gram_matrix,
+    total_cost,
+)
+
+EagerTensor = type(tf.constant(1))
+
+
+def numpy_content_cost(a_C, a_G):
+    a_C, a_G = np.float64(a_C), np.float64(a_G)
+    _, n_H, n_W, n_C = a_G.shape
+    return np.sum((a_C - a_G) ** 2) / (4 * n_H * n_W * n_C)
+
+
+def numpy_layer_style_cost(a_S, a_G):
+    a_S, a_G = np.float64(a_S), np.float64(a_G)
+    _, n_H, n_W, n_C = a_G.shape
+    S, G = a_S.reshape(-1, n_C).T, a_G.reshape(-1, n_C).T
+    return np.sum((S @ S.T - G @ G.T) ** 2) / (4 * n_C**2 * (n_H * n_W) ** 2)
+
+
+def activations(shape, seed):
+    return np.random.default_rng(seed).uniform(0, 3, shape).astype(np.float32)
+
+
+# --- the TF2 course's public tests (REFERENCE.md §1)
+
+
+def test_content_cost_course_value():
+    tf.random.set_seed(1)
+    a_C = tf.random.normal([1, 1, 4, 4, 3], mean=1, stddev=4)
+    a_G = tf.random.normal([1, 1, 4, 4, 3], mean=1, stddev=4)
+    J_content = compute_content_cost(a_C, a_G)
+    J_content_0 = compute_content_cost(a_C, a_C)
+    assert isinstance(J_content, EagerTensor)
+    assert np.isclose(J_content, 7.0568767)
+    assert J_content_0 == 0.0
+
+
+def test_gram_matrix_course_value():
+    tf.random.set_seed(1)
+    A = tf.random.normal([3, 2], mean=1, stddev=4)
+    GA = gram_matrix(A)
+    assert GA.shape == (3, 3)
+    assert isinstance(GA, EagerTensor)
+    np.testing.assert_allclose(GA[0, :], [63.1888, -26.721275, -7.7320204], rtol=1e-6)
+
+
+def test_layer_style_cost_course_value():
+    tf.random.set_seed(1)
+    a_S = tf.random.normal([1, 4, 4, 3], mean=1, stddev=4)
+    a_G = tf.random.normal([1, 4, 4, 3], mean=1, stddev=4)
+    J_style_layer_GG = compute_layer_style_cost(a_G, a_G)
+    J_style_layer_SG = compute_layer_style_cost(a_S, a_G)
+    assert isinstance(J_style_layer_SG, EagerTensor)
+    assert np.isclose(J_style_layer_GG, 0.0)
+    assert np.isclose(J_style_layer_SG, 14.017805)
+
+
+def test_total_cost_course_values():
+    J = total_cost(0.2, 0.8)
+    assert isinstance(J, EagerTensor)
+    assert np.isclose(J, 34)
+    assert np.isclose(total_cost(0.3, 0.5, 3, 8), 4.9)
+    np.random.seed(1)
+    assert np.round(total_cost(np.random.uniform(0, 1), np.random.uniform(0, 1)), 4) == 32.9832
+
+
+def test_total_cost_article_value():
+    np.random.seed(3)
+    J_content = np.random.randn()
+    J_style = np.random.randn()
+    assert float(total_cost(J_content, J_style)) == 35.34667875478276
+
+
+# --- against numpy float64 on random tensors
+
+
+@pytest.mark.parametrize("shape", [(1, 4, 4, 3), (1, 7, 5, 16), (1, 38, 50, 32)])
+def test_content_cost_equals_numpy(shape):
+    a_C, a_G = activations(shape, 0), activations(shape, 1)
+    np.testing.assert_allclose(compute_content_cost(a_C, a_G).numpy(), numpy_content_cost(a_C, a_G), rtol=1e-5)
+    # The TF2 course's call: lists of model outputs whose last entry is the content layer.
+    other = activations((1, 2, 2, 3), 2)
+    np.testing.assert_allclose(
+        compute_content_cost([other, a_C], [other, a_G]).numpy(), numpy_content_cost(a_C, a_G), rtol=1e-5
+    )
+
+
+@pytest.mark.parametrize("shape", [(1, 4, 4, 3), (1, 7, 5, 16), (1, 38, 50, 32)])
+def test_layer_style_cost_equals_numpy(shape):
+    a_S, a_G = activations(shape, 3), activations(shape, 4)
+    np.testing.assert_allclose(compute_layer_style_cost(a_S, a_G).numpy(), numpy_layer_style_cost(a_S, a_G), rtol=1e-4)
+    assert compute_layer_style_cost(a_S, a_S).numpy() == 0.0
+
+
+def test_gram_matrix_equals_numpy():
+    A = activations((5, 30), 5)
+    np.testing.assert_allclose(gram_matrix(A).numpy(), np.float64(A) @ np.float64(A).T, rtol=1e-5)
+
+
+def style_outputs(seed):
+    shapes = [(1, 16, 16, 4), (1, 8, 8, 8), (1, 4, 4, 16), (1, 2, 2, 32), (1, 1, 1, 32)]
+    return [activations(shape, seed + i) for i, shape in enumerate(shapes)]
+
+
+def test_style_cost_is_the_weighted_sum_of_layer_costs():
+    a_S, a_G = style_outputs(10), style_outputs(20)
+    weights = [0.1, 0.2, 0.3, 0.15, 0.25]
+    layers = [(name, w) for (name, _), w in zip(STYLE_LAYERS, weights)]
+    expected = sum(w * numpy_layer_style_cost(s, g) for w, s, g in zip(weights, a_S, a_G))
+    J_style = compute_style_cost(a_S, a_G, layers)
+    assert isinstance(J_style, EagerTensor)
+    np.testing.assert_allclose(J_style.numpy(), expected, rtol=1e-4)
+    # A trailing content activation (the TF2 course's model outputs) is ignored ...
+    content = activations((1, 4, 4, 16), 30)
+    np.testing.assert_allclose(compute_style_cost(a_S + [content], a_G + [content], layers).numpy(), expected, rtol=1e-4)
+    # ... and dicts keyed by layer name give the same.
+    by_name = {name: a for (name, _), a in zip(layers, a_S)}, {name: a for (name, _), a in zip(layers, a_G)}
+    np.testing.assert_allclose(compute_style_cost(*by_name, layers).numpy(), expected, rtol=1e-4)
+
+
+def test_style_cost_with_default_layers_and_itself_is_zero():
+    a_S = style_outputs(40)
+    assert compute_style_cost(a_S, a_S).numpy() == 0.0
+
+
+def test_style_cost_wrong_number_of_activations():
+    with pytest.raises(ValueError, match="3 activations for 5 style layers"):
+        compute_style_cost(style_outputs(0)[:3], style_outputs(0)[:3])
+    with pytest.raises(KeyError, match="conv5_1"):
+        outputs = dict(zip([n for n, _ in STYLE_LAYERS[:4]], style_outputs(0)))
+        compute_style_cost(outputs, outputs)
+
+
+def test_costs_inside_tf_function():
+    a_S, a_G = activations((1, 6, 6, 4), 50), activations((1, 6, 6, 4), 51)
+
+    @tf.function
+    def J(a_S, a_G):
+        return total_cost(compute_content_cost(a_S, a_G), compute_layer_style_cost(a_S, a_G))
+
+    expected = 10 * numpy_content_cost(a_S, a_G) + 40 * numpy_layer_style_cost(a_S, a_G)
+    np.testing.assert_allclose(J(a_S, a_G).numpy(), expected, rtol=1e-5)

@@ -1,0 +1,166 @@
+import os
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+from neural_style import (
+    CONFIG,
+    ImageError,
+    clip_0_1,
+    generate_noise_image,
+    load_image,
+    reshape_and_normalize_image,
+    save_image,
+    tensor_to_image,
+)
+from neural_style.images import target_size
+
+MEANS = np.array([123.68, 116.779, 103.939])
+
+
+def rgb(height=6, width=8, seed=0):
+    return np.random.default_rng(seed).integers(0, 256, (height, width, 3), dtype=np.uint8)
+
+
+def test_config_is_the_courses():
+    assert (CONFIG.IMAGE_WIDTH, CONFIG.IMAGE_HEIGHT, CONFIG.COLOR_CHANNELS, CONFIG.NOISE_RATIO) == (400, 300, 3, 0.6)
+    assert CONFIG.MEANS.shape == (1, 1, 1, 3)
+    np.testing.assert_array_equal(CONFIG.MEANS.ravel(), MEANS)
+    assert CONFIG.VGG_MODEL == "pretrained-model/imagenet-vgg-verydeep-19.mat"
+    assert CONFIG.OUTPUT_DIR == "output/"
+
+
+def test_reshape_and_normalize_image():
+    image = rgb()
+    normalized = reshape_and_normalize_image(image)
+    assert normalized.shape == (1, 6, 8, 3) and normalized.dtype == np.float32
+    np.testing.assert_allclose(normalized[0], image - MEANS, rtol=1e-6)
+
+
+def test_generate_noise_image_is_the_articles_mixture():
+    content = reshape_and_normalize_image(rgb(seed=1))
+    noisy = generate_noise_image(content, noise_ratio=0.6, seed=7)
+    noise = np.random.default_rng(7).uniform(-20, 20, content.shape).astype(np.float32)
+    np.testing.assert_allclose(noisy, noise * 0.6 + content * 0.4, rtol=1e-5, atol=1e-4)
+    assert noisy.dtype == np.float32
+    np.testing.assert_array_equal(noisy, generate_noise_image(content, seed=7))  # same seed, same image
+    assert not np.array_equal(noisy, generate_noise_image(content, seed=8))
+    # Without a seed it draws from numpy's global generator, as the course does.
+    np.random.seed(0)
+    first = generate_noise_image(content)
+    np.random.seed(0)
+    np.testing.assert_array_equal(first, generate_noise_image(content))
+    np.testing.assert_allclose(np.abs(generate_noise_image(content, noise_ratio=1.0)).max(), 20, rtol=0.05)
+
+
+def test_save_image_round_trip_png(tmp_path):
+    image = rgb(seed=2)
+    path = tmp_path / "out" / "nested" / "0.png"  # folders are created
+    save_image(str(path), reshape_and_normalize_image(image))
+    np.testing.assert_array_equal(iio.imread(path), image)
+    assert os.listdir(path.parent) == ["0.png"]  # no temporary file left
+
+
+def test_save_image_clips(tmp_path):
+    image = np.zeros((1, 2, 2, 3), np.float32)
+    image[0, 0, 0] = 500
+    image[0, 1, 1] = -500
+    save_image(tmp_path / "c.png", image)
+    written = iio.imread(tmp_path / "c.png")
+    np.testing.assert_array_equal(written[0, 0], [255, 255, 255])
+    np.testing.assert_array_equal(written[1, 1], [0, 0, 0])
+    np.testing.assert_array_equal(written[0, 1], np.rint(MEANS).astype(np.uint8))
+
+
+def test_save_image_is_atomic(tmp_path, monkeypatch):
+    path = tmp_path / "keep.png"
+    iio.imwrite(path, rgb(seed=3))
+    before = path.read_bytes()
+
+    def broken_write(uri, *args, **kwargs):
+        with open(uri, "wb") as f:
+            f.write(b"half an ima")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(iio, "imwrite", broken_write)
+    with pytest.raises(OSError, match="disk full"):
+        save_image(path, reshape_and_normalize_image(rgb(seed=4)))
+    assert path.read_bytes() == before
+    assert os.listdir(tmp_path) == ["keep.png"]
+
+
+def test_save_image_jpeg(tmp_path):
+    image = np.full((8, 8, 3), 128, np.uint8)
+    save_image(tmp_path / "generated_image.jpg", reshape_and_normalize_image(image))
+    assert np.abs(iio.imread(tmp_path / "generated_image.jpg").astype(int) - 128).max() <= 2
+
+
+def test_load_image_rgb_exact_without_resize(tmp_path):
+    image = rgb(seed=5)
+    iio.imwrite(tmp_path / "a.png", image)
+    loaded = load_image(tmp_path / "a.png")
+    assert loaded.dtype == np.float32 and loaded.shape == (6, 8, 3)
+    np.testing.assert_array_equal(loaded, image)
+
+
+def test_load_image_converts_grey_rgba_palette_and_16_bit(tmp_path):
+    grey = np.arange(48, dtype=np.uint8).reshape(6, 8)
+    iio.imwrite(tmp_path / "grey.png", grey)
+    np.testing.assert_array_equal(load_image(tmp_path / "grey.png"), np.repeat(grey[..., None], 3, -1))
+
+    rgba = np.zeros((2, 2, 4), np.uint8)
+    rgba[0, 0] = [10, 20, 30, 255]  # opaque
+    rgba[1, 1] = [10, 20, 30, 0]  # transparent: white
+    iio.imwrite(tmp_path / "rgba.png", rgba)
+    loaded = load_image(tmp_path / "rgba.png")
+    np.testing.assert_array_equal(loaded[0, 0], [10, 20, 30])
+    np.testing.assert_array_equal(loaded[1, 1], [255, 255, 255])
+
+    palette = Image.new("P", (3, 2))
+    palette.putpalette([255, 0, 0, 0, 0, 255] + [0] * 762)
+    palette.putpixel((1, 1), 1)
+    palette.save(tmp_path / "palette.gif")
+    loaded = load_image(tmp_path / "palette.gif")
+    np.testing.assert_array_equal(loaded[0, 0], [255, 0, 0])
+    np.testing.assert_array_equal(loaded[1, 1], [0, 0, 255])
+
+    deep = (np.arange(48, dtype=np.uint16).reshape(6, 8) * 1000).astype(np.uint16)
+    Image.fromarray(deep).save(tmp_path / "deep.png")
+    np.testing.assert_allclose(load_image(tmp_path / "deep.png")[..., 0], deep / 257, rtol=1e-5)
+
+
+def test_load_image_resizes(tmp_path):
+    iio.imwrite(tmp_path / "big.png", rgb(60, 80, seed=6))
+    assert load_image(tmp_path / "big.png", 30, 40).shape == (30, 40, 3)
+    assert load_image(tmp_path / "big.png", max_size=20).shape == (15, 20, 3)
+    assert load_image(tmp_path / "big.png", height=12).shape == (12, 16, 3)
+    # A uniform image stays uniform through resizing.
+    iio.imwrite(tmp_path / "flat.png", np.full((60, 80, 3), 77, np.uint8))
+    np.testing.assert_allclose(load_image(tmp_path / "flat.png", 300, 400), 77, atol=1e-3)
+
+
+def test_target_size():
+    assert target_size(300, 400) == (300, 400)
+    assert target_size(300, 400, max_size=512) == (384, 512)
+    assert target_size(1000, 500, max_size=100) == (100, 50)
+    assert target_size(300, 400, width=200) == (150, 200)
+    assert target_size(300, 400, 10, 20) == (10, 20)
+
+
+def test_load_image_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="image not found: .*missing.jpg"):
+        load_image(tmp_path / "missing.jpg")
+    (tmp_path / "text.jpg").write_text("not a picture")
+    with pytest.raises(ImageError, match="text.jpg: not a readable image"):
+        load_image(tmp_path / "text.jpg")
+
+
+def test_clip_0_1_and_tensor_to_image():
+    tensor = tf.constant([[[[-0.5, 0.25, 1.5]]]])
+    np.testing.assert_array_equal(clip_0_1(tensor).numpy(), [[[[0.0, 0.25, 1.0]]]])
+    image = tensor_to_image(clip_0_1(tf.fill((1, 2, 3, 3), 0.5)))
+    assert isinstance(image, Image.Image) and image.size == (3, 2)
+    np.testing.assert_array_equal(np.asarray(image), np.full((2, 3, 3), 127))

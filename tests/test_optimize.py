@@ -1,0 +1,117 @@
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from neural_style import (
+    STYLE_LAYERS,
+    StyleTransferCost,
+    compile_train_step,
+    compute_content_cost,
+    compute_style_cost,
+    generate_noise_image,
+    load_vgg_model,
+    model_nn,
+    reshape_and_normalize_image,
+    total_cost,
+    train_step,
+)
+
+HEIGHT, WIDTH = 24, 32
+
+
+def images(seed=0):
+    rng = np.random.default_rng(seed)
+    # Smooth content, busy style: both give the small network something to match.
+    y, x = np.mgrid[0:HEIGHT, 0:WIDTH]
+    content = np.stack([x * 8, y * 10, (x + y) * 4], -1).clip(0, 255)
+    style = rng.integers(0, 256, (HEIGHT, WIDTH, 3))
+    return reshape_and_normalize_image(content), reshape_and_normalize_image(style)
+
+
+@pytest.fixture()
+def model(mat_file):
+    return load_vgg_model(str(mat_file[0]), height=HEIGHT, width=WIDTH)
+
+
+def test_cost_equals_the_course_functions_composed(model):
+    content, style = images()
+    generated = generate_noise_image(content, seed=1)
+    cost = StyleTransferCost(model, content, style)
+    J, J_content, J_style = cost(generated)
+    names = [name for name, _ in STYLE_LAYERS]
+    # The course's way: run the network per image, then compute_content_cost / compute_style_cost / total_cost.
+    a_C = model(content, ["conv4_2"])[0]
+    a_G = model(generated, ["conv4_2"])[0]
+    expected_content = compute_content_cost(a_C, a_G)
+    expected_style = compute_style_cost(model(style, names), model(generated, names))
+    np.testing.assert_allclose(J_content.numpy(), expected_content.numpy(), rtol=1e-5)
+    np.testing.assert_allclose(J_style.numpy(), expected_style.numpy(), rtol=1e-5)
+    np.testing.assert_allclose(J.numpy(), total_cost(expected_content, expected_style).numpy(), rtol=1e-5)
+    assert cost.layers == names + ["conv4_2"]  # one forward pass for all of them
+
+
+def test_train_step_moves_the_pixels_against_the_gradient(model):
+    content, style = images()
+    cost = StyleTransferCost(model, content, style)
+    image = tf.Variable(generate_noise_image(content, seed=2))
+    with tf.GradientTape() as tape:
+        J = cost(image)[0]
+    grad = tape.gradient(J, image).numpy()
+    assert np.abs(grad).max() > 0
+    before = image.numpy()
+    optimizer = tf.keras.optimizers.SGD(learning_rate=1e-3)
+    J_before = train_step(image, optimizer, cost)[0]
+    np.testing.assert_allclose(J_before.numpy(), J.numpy(), rtol=1e-6)
+    np.testing.assert_allclose(image.numpy(), before - 1e-3 * grad, rtol=1e-5, atol=1e-6)
+
+
+def test_train_step_clips(model):
+    content, style = images()
+    image = tf.Variable(tf.fill(content.shape, 0.5))
+    train_step(image, tf.keras.optimizers.Adam(10.0), StyleTransferCost(model, content, style), clip=(0.0, 1.0))
+    assert image.numpy().min() >= 0.0 and image.numpy().max() <= 1.0
+
+
+def test_compiled_step_equals_eager_step(model):
+    content, style = images()
+    cost = StyleTransferCost(model, content, style)
+    start = generate_noise_image(content, seed=3)
+    results = []
+    for jit in (None, True):
+        image = tf.Variable(start)
+        step = compile_train_step(image, tf.keras.optimizers.Adam(2.0), cost, jit_compile=jit)
+        results.append(([float(step()[0]) for _ in range(3)], image.numpy()))
+    image = tf.Variable(start)
+    optimizer = tf.keras.optimizers.Adam(2.0)
+    eager = [float(train_step(image, optimizer, cost)[0]) for _ in range(3)]
+    for costs, pixels in results:
+        np.testing.assert_allclose(costs, eager, rtol=1e-4)
+        np.testing.assert_allclose(pixels, image.numpy(), rtol=1e-4, atol=1e-3)
+
+
+def test_model_nn_lowers_the_cost_and_saves_where_the_article_does(model, tmp_path, capsys):
+    content, style = images()
+    generated = generate_noise_image(content, seed=4)
+    history, calls = [], []
+    result = model_nn(model, generated, num_iterations=20, content_image=content, style_image=style,
+                      output_dir=str(tmp_path / "output"), print_every=5, history=history,
+                      callback=lambda i, image, costs: calls.append(i))  # fmt: skip
+    assert result.shape == (1, HEIGHT, WIDTH, 3)
+    np.testing.assert_array_equal(result, model["input"].numpy())  # the generated image is model['input']
+    assert [entry["iteration"] for entry in history] == list(range(20)) == calls
+    assert history[-1]["J"] < 0.5 * history[0]["J"]
+    for entry in history:
+        np.testing.assert_allclose(entry["J"], 10 * entry["J_content"] + 40 * entry["J_style"], rtol=1e-4)
+    saved = sorted(p.name for p in (tmp_path / "output").iterdir())
+    assert saved == ["0.png", "10.png", "15.png", "5.png", "generated_image.jpg"]
+    printed = capsys.readouterr().out
+    assert "Iteration 0 :\ntotal cost = " in printed and "Iteration 15 :" in printed
+    assert "content cost = " in printed and "style cost = " in printed
+
+
+def test_model_nn_takes_the_input_size(model):
+    content, style = images()
+    small = [x[:, :16, :16] for x in (content, style)]
+    result = model_nn(model, small[0], num_iterations=2, content_image=small[0], style_image=small[1],
+                      output_dir=None, print_every=0)  # fmt: skip
+    assert result.shape == (1, 16, 16, 3)
