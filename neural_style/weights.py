@@ -45,7 +45,7 @@ CONV_LAYERS = {
     "conv5_1": (512, 512), "conv5_2": (512, 512), "conv5_3": (512, 512), "conv5_4": (512, 512),
 }  # fmt: skip
 
-WEIGHTS_HELP = "see pretrained-model/README.md, or run `neural-style weights download`"
+WEIGHTS_HELP = "see pretrained-model/README.md, run `neural-style weights download`, or use --weights random for a demo"
 RANDOM = "random"
 
 # MatConvNet's imagenet-vgg-verydeep-19.mat (about 510 MB): the current file, and the older beta16 one.
@@ -230,7 +230,10 @@ def _dataset(path, group, key, label):
         _fail_keras(path, f"{label} has no dataset {key!r}")
     if not isinstance(node, h5py.Dataset):
         _fail_keras(path, f"{label}: {key!r} is not a dataset")
-    return node[()]
+    try:
+        return node[()]
+    except OSError as error:
+        _fail_keras(path, f"{label}: cannot read {key!r} ({error}), the file may be truncated: download it again")
 
 
 def _keras2_arrays(path, group):
@@ -299,7 +302,7 @@ def read_keras_weights(path):
     try:
         file = h5py.File(path, "r")
     except OSError as error:
-        _fail_keras(path, f"not a readable HDF5 file ({error})")
+        _fail_keras(path, f"not a readable HDF5 file ({' '.join(str(error).split())})")
     with file:
         if _strings(file, "layer_names"):
             arrays = _keras2_arrays(path, file)
@@ -360,15 +363,21 @@ def _check_hex(value, digits, what):
         return None
     value = str(value).strip().lower()
     if not re.fullmatch(f"[0-9a-f]{{{digits}}}", value):
-        raise ValueError(f"{what} {value!r} is not a {what} ({digits} hexadecimal digits)")
+        raise ValueError(f"{value!r} is not a {what}: expected {digits} hexadecimal digits")
     return value
+
+
+def _progress_bar(total, initial, description, progress):
+    """A tqdm bar in bytes on stderr (disabled when progress is false)."""
+    return tqdm(total=total, initial=initial, unit="B", unit_scale=True, unit_divisor=1024, desc=description,
+                disable=not progress)  # fmt: skip
 
 
 def _hash_file(path, progress=False):
     """The SHA-256 and MD5 of a file, read once."""
     sha256, md5 = hashlib.sha256(), hashlib.md5(usedforsecurity=False)
-    with open(path, "rb") as file, tqdm(total=os.path.getsize(path), unit="B", unit_scale=True, unit_divisor=1024,
-                                        desc=f"hashing {os.path.basename(path)}", disable=not progress) as bar:  # fmt: skip
+    bar = _progress_bar(os.path.getsize(path), 0, f"hashing {os.path.basename(path)}", progress)
+    with open(path, "rb") as file, bar:
         while chunk := file.read(_CHUNK):
             sha256.update(chunk)
             md5.update(chunk)
@@ -436,8 +445,8 @@ def _fetch(url, part, progress, timeout):
             # A fresh download, or a server that ignored Range and sent the whole file: start from zero.
             mode, offset, total = "wb", 0, length
         received = 0
-        with open(part, mode) as out, tqdm(total=total, initial=offset, unit="B", unit_scale=True, unit_divisor=1024,
-                                           desc=os.path.basename(part)[: -len(".part")], disable=not progress) as bar:  # fmt: skip
+        bar = _progress_bar(total, offset, os.path.basename(part)[: -len(".part")], progress)
+        with open(part, mode) as out, bar:
             while True:
                 try:
                     chunk = response.read(_CHUNK)
