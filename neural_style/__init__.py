@@ -9,8 +9,14 @@ Every function of the assignment is here under its course name::
 
 import os as _os
 
-# TensorFlow's C++ start-up chatter (oneDNN, CPU features) says nothing a user can act on.
+from . import _native_logs
+
+# TensorFlow's C++ start-up chatter (oneDNN, CPU features, CUDA probing) says nothing a user can act on.
 _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+with _native_logs.silenced():
+    import tensorflow as _tf
+
+    _tf.config.list_physical_devices()
 
 from .config import ALPHA, BETA, CONFIG, CONTENT_LAYER, LEARNING_RATE, NUM_ITERATIONS, STYLE_LAYERS  # noqa: E402
 from .costs import (  # noqa: E402

@@ -1,0 +1,28 @@
+"""The `neural-style` command: the main job, plus the `weights` and `visualize` commands."""
+
+import importlib
+import sys
+
+from . import common
+
+# Sub-commands live in their own modules, imported only when asked for.
+COMMANDS = {"weights": "neural_style.cli.weights", "visualize": "neural_style.cli.visualize"}
+
+
+def main(argv=None):
+    """
+    Entry point of `neural-style` and `python -m neural_style`.
+
+    Arguments:
+    argv -- arguments without the program name (default: sys.argv[1:])
+
+    Returns:
+    code -- the exit code
+    """
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] in COMMANDS:
+        command = importlib.import_module(COMMANDS[argv[0]]).main
+        return common.run(command, argv[1:])
+    from .stylize import main as stylize_main
+
+    return common.run(stylize_main, argv)

@@ -1,0 +1,107 @@
+"""`neural-style --content PHOTO --style PAINTING --output OUT.jpg`: the main job, a thin layer over StyleTransfer."""
+
+import json
+import os
+import sys
+import time
+
+from .. import config
+from ..images import write_image
+from ..stylize import NonFiniteCostError, StyleTransfer, parse_style_layers
+from . import common
+
+
+def build_parser():
+    """The main job's argument parser."""
+    parser = common.ArgumentParser(
+        prog=common.PROG,
+        description="Paint a photo in the style of a painting (Gatys et al. 2015, as in the course's assignment). "
+        "Other commands: `neural-style weights ...`, `neural-style visualize ...` (each with --help).",
+    )  # fmt: skip
+    parser.add_argument("--content", required=True, metavar="PHOTO", help="the content image")
+    parser.add_argument("--style", required=True, metavar="PAINTING", help="the style image")
+    parser.add_argument("--output", required=True, metavar="OUT", help="where to write the result (.jpg, .png, ...)")
+    common.add_weights_option(parser)
+    parser.add_argument("--iterations", type=int, default=config.NUM_ITERATIONS, help="number of steps (default 200)")
+    common.add_size_options(parser)
+    parser.add_argument("--content-layer", default=config.CONTENT_LAYER, help="default conv4_2")
+    parser.add_argument(
+        "--style-layers", type=parse_style_layers, metavar="NAME:W,...",
+        help="default " + ",".join(f"{name}:{weight}" for name, weight in config.STYLE_LAYERS),
+    )  # fmt: skip
+    parser.add_argument("--alpha", type=float, default=config.ALPHA, help="content weight (default 10)")
+    parser.add_argument("--beta", type=float, default=config.BETA, help="style weight (default 40)")
+    parser.add_argument("--learning-rate", type=float, default=config.LEARNING_RATE, help="Adam's (default 2.0)")
+    parser.add_argument("--noise-ratio", type=float, default=config.CONFIG.NOISE_RATIO, help="default 0.6")
+    parser.add_argument("--seed", type=int, help="same seed, same machine: the same output pixels")
+    parser.add_argument("--save-every", type=int, default=config.PRINT_EVERY, metavar="N",
+                        help="save the image every N iterations into --output-dir as N.png (default 20, 0 = never)")
+    parser.add_argument("--output-dir", default=config.CONFIG.OUTPUT_DIR, metavar="DIR",
+                        help="folder for intermediate images (default output/)")
+    parser.add_argument("--history", metavar="PATH", help="write the costs as JSON lines, one per iteration")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar and no summary line")
+    return parser
+
+
+def options_from_args(args):
+    """StyleOptions fields from parsed arguments (validation happens in StyleOptions)."""
+    options = {
+        "weights": common.weights_path(args), "height": args.height, "width": args.width,
+        "max_size": args.max_size, "iterations": args.iterations, "content_layer": args.content_layer,
+        "alpha": args.alpha, "beta": args.beta, "learning_rate": args.learning_rate, "noise_ratio": args.noise_ratio,
+        "seed": args.seed, "save_every": args.save_every, "output_dir": args.output_dir,
+    }  # fmt: skip
+    if args.style_layers is not None:
+        options["style_layers"] = args.style_layers
+    return options
+
+
+def main(argv):
+    """
+    Runs the main job.
+
+    Arguments:
+    argv -- command-line arguments (without the program name)
+
+    Returns:
+    code -- exit code
+    """
+    args = build_parser().parse_args(argv)
+    inputs = [args.content, args.style]
+    common.check_output_file(args.output, inputs)
+    if args.history:
+        common.check_output_file(args.history, inputs, "--history", extensions=None)
+    if args.save_every:
+        common.check_writable_folder(args.output_dir, "--output-dir")
+    options = options_from_args(args)
+    common.note_random_weights(options["weights"], args.quiet)
+    start = time.perf_counter()
+    transfer = StyleTransfer(args.content, args.style, **options)
+    history = open(args.history, "w") if args.history else None
+    try:
+        image, _ = transfer.run(progress=not args.quiet, callback=history and _history_writer(history))
+    except KeyboardInterrupt:
+        write_image(args.output, transfer.result())
+        done = len(transfer.history)
+        common.fail(f"interrupted after {done} iterations; saved the best image so far to {args.output}")
+        return common.EXIT_INTERRUPTED
+    except NonFiniteCostError as error:
+        write_image(args.output, error.image)
+        common.fail(f"{error}; saved the last image with a finite cost to {args.output}")
+        return common.EXIT_FAILURE
+    finally:
+        if history:
+            history.close()
+    write_image(args.output, image)
+    if not args.quiet:
+        height, width = image.shape[:2]
+        print(f"wrote {args.output} ({width}x{height}) in {time.perf_counter() - start:.1f} s", file=sys.stderr)
+    return 0
+
+
+def _history_writer(file):
+    def write(entry):
+        file.write(json.dumps(entry) + "\n")
+        file.flush()
+
+    return write
