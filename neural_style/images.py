@@ -116,6 +116,16 @@ def reshape_and_normalize_image(image):
     return image.astype(np.float32)
 
 
+def pixel_bounds():
+    """
+    The range of valid pixels in the network's (mean-subtracted) space, per channel.
+
+    Returns:
+    low, high -- float32 arrays of shape (1, 1, 1, 3): 0 - MEANS and 255 - MEANS
+    """
+    return (0 - CONFIG.MEANS).astype(np.float32), (255 - CONFIG.MEANS).astype(np.float32)
+
+
 def generate_noise_image(content_image, noise_ratio=CONFIG.NOISE_RATIO, seed=None):
     """
     Generates a noisy image by adding random noise to the content_image.

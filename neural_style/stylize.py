@@ -19,6 +19,7 @@ from .images import (
     generate_noise_image,
     image_to_uint8,
     load_image,
+    pixel_bounds,
     reshape_and_normalize_image,
     save_image,
     target_size,
@@ -164,6 +165,8 @@ class StyleTransfer:
             self.model, self.content_image, reshape_and_normalize_image(style_pixels),
             options.content_layer, options.style_layers, options.alpha, options.beta,
         )  # fmt: skip
+        # Valid pixels in the network's space: box constraints for L-BFGS, clipping where a preset asks for it.
+        self.bounds = pixel_bounds()
         self.image = self.model.input
         self.image.assign(generate_noise_image(self.content_image, options.noise_ratio, seed=options.seed))
         self.best_image = tf.Variable(self.image)
