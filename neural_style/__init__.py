@@ -39,6 +39,7 @@ from .images import (  # noqa: E402
     tensor_to_image,
 )
 from .optimize import StyleTransferCost, compile_train_step, model_nn, train_step  # noqa: E402
+from .stylize import NonFiniteCostError, OptionError, StyleOptions, StyleTransfer, stylize  # noqa: E402
 from .vgg import VGGModel, load_vgg_model  # noqa: E402
 from .weights import VGGWeights, WeightsError, load_weights, random_vgg_weights, read_mat_weights  # noqa: E402
 
