@@ -44,6 +44,9 @@ def run(command, argv):
     """
     try:
         return command(argv)
+    except SystemExit as exit_:
+        # argparse exits for --help and usage errors (after printing); callers get the code, not an exception.
+        return exit_.code if isinstance(exit_.code, int) else int(exit_.code is not None)
     except BAD_INPUT as error:
         fail(_one_line(error))
         return EXIT_BAD_INPUT
