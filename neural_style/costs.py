@@ -141,6 +141,74 @@ def compute_style_cost(style_image_output, generated_image_output, STYLE_LAYERS=
     return J_style
 
 
+def gatys_content_cost(a_C, a_G):
+    """
+    The content loss of Gatys, Ecker & Bethge (2015), eq. 1: half the sum of squared differences, not normalised.
+
+    Arguments:
+    a_C -- tensor of dimension (1, n_H, n_W, n_C), the content image's activations P at the content layer
+    a_G -- tensor of dimension (1, n_H, n_W, n_C), the generated image's activations F at that layer
+
+    Returns:
+    J_content -- scalar tensor: 1/2 * sum((F - P) ** 2)
+    """
+    a_C = tf.convert_to_tensor(_last_entry_if_stacked(a_C))
+    a_G = tf.convert_to_tensor(_last_entry_if_stacked(a_G))
+    return 0.5 * tf.reduce_sum(tf.square(a_G - a_C))
+
+
+# The content cost forms StyleTransferCost can use: the course's normalised one, and the paper's.
+CONTENT_COSTS = {"course": compute_content_cost, "gatys": gatys_content_cost}
+
+
+def style_gram_for_size(a_S, n_pixels):
+    """
+    The Gram matrix of a style activation, rescaled as if the style image had `n_pixels` positions at this layer.
+
+    The course's Gram matrix is a sum over positions, so it grows with the image: a style image at twice the
+    generated image's height and width gives Grams about 4 times larger, and the style cost would ask the generated
+    image for 4 times its own feature energy. layer_style_cost_from_gram divides by the generated image's
+    (n_H * n_W) ** 2, so a style Gram taken at another size is first multiplied by
+    (n_H * n_W)_generated / (n_H * n_W)_style: the per-position average, times the generated positions. At equal
+    sizes the factor is 1 and the course's formula is unchanged.
+
+    Arguments:
+    a_S -- tensor of dimension (1, n_H_S, n_W_S, n_C), the style image's activation (any spatial size)
+    n_pixels -- n_H * n_W of the generated image's activation at the same layer
+
+    Returns:
+    GS -- tensor of shape (n_C, n_C): layer_gram(a_S) * n_pixels / (n_H_S * n_W_S)
+    """
+    _, n_H, n_W, _ = a_S.shape
+    GS = layer_gram(a_S)
+    if n_H * n_W == n_pixels:
+        return GS
+    return GS * (n_pixels / (n_H * n_W))
+
+
+def total_variation_cost(image):
+    """
+    The total variation cost of an image: how much neighbouring pixels differ (a smoothness prior).
+
+    J_tv = sum((x[i+1, j] - x[i, j]) ** 2) + sum((x[i, j+1] - x[i, j]) ** 2), over every vertical and horizontal pair
+    of neighbours and every channel: the squared (L2) form, smooth everywhere, not normalised by the image size.
+    (tf.image.total_variation is the absolute (L1) form of the same sums.) It is taken on the image as the network
+    sees it, so in the mean-subtracted 0..255 range it is 255 ** 2 times its value for the same image in [0, 1].
+
+    Arguments:
+    image -- tensor of shape (1, n_H, n_W, n_C) (or (n_H, n_W, n_C))
+
+    Returns:
+    J_tv -- scalar tensor
+    """
+    image = tf.convert_to_tensor(image)
+    if len(image.shape) == 3:
+        image = image[None]
+    vertical = image[:, 1:, :, :] - image[:, :-1, :, :]
+    horizontal = image[:, :, 1:, :] - image[:, :, :-1, :]
+    return tf.reduce_sum(tf.square(vertical)) + tf.reduce_sum(tf.square(horizontal))
+
+
 def total_cost(J_content, J_style, alpha=ALPHA, beta=BETA):
     """
     Computes the total cost function.

@@ -150,3 +150,61 @@ def test_costs_inside_tf_function():
 
     expected = 10 * numpy_content_cost(a_S, a_G) + 40 * numpy_layer_style_cost(a_S, a_G)
     np.testing.assert_allclose(J(a_S, a_G).numpy(), expected, rtol=1e-5)
+
+
+# --- beyond the course: total variation, the paper's content cost, style Grams taken at another size
+
+
+def numpy_total_variation(image):
+    x = np.float64(image)
+    return np.sum((x[:, 1:] - x[:, :-1]) ** 2) + np.sum((x[:, :, 1:] - x[:, :, :-1]) ** 2)
+
+
+@pytest.mark.parametrize("shape", [(1, 2, 2, 1), (1, 6, 9, 3), (1, 24, 32, 3)])
+def test_total_variation_cost_equals_numpy(shape):
+    from neural_style.costs import total_variation_cost
+
+    image = np.random.default_rng(7).uniform(-120, 130, shape).astype(np.float32)
+    J_tv = total_variation_cost(image)
+    assert isinstance(J_tv, EagerTensor)
+    np.testing.assert_allclose(J_tv.numpy(), numpy_total_variation(image), rtol=1e-5)
+    # A constant image has none; an (H, W, C) image gives the same as its batch of one.
+    assert total_variation_cost(np.full(shape, 3.5, np.float32)).numpy() == 0.0
+    np.testing.assert_allclose(total_variation_cost(image[0]).numpy(), J_tv.numpy(), rtol=1e-6)
+
+
+def test_total_variation_cost_of_a_step_edge():
+    # One vertical edge of height 2 across 3 rows and 1 channel: 3 horizontal pairs differ by 2, so 3 * 2**2 = 12.
+    from neural_style.costs import total_variation_cost
+
+    image = np.zeros((1, 3, 4, 1), np.float32)
+    image[:, :, 2:] = 2.0
+    assert total_variation_cost(image).numpy() == 12.0
+
+
+def test_gatys_content_cost_is_half_the_sum_of_squares():
+    from neural_style.costs import CONTENT_COSTS, gatys_content_cost
+
+    a_C, a_G = activations((1, 7, 5, 16), 60), activations((1, 7, 5, 16), 61)
+    expected = 0.5 * np.sum((np.float64(a_G) - np.float64(a_C)) ** 2)
+    np.testing.assert_allclose(gatys_content_cost(a_C, a_G).numpy(), expected, rtol=1e-5)
+    # The course's form is the same sum over 4 * n_H * n_W * n_C, i.e. the paper's over 2 * n_H * n_W * n_C.
+    np.testing.assert_allclose(CONTENT_COSTS["course"](a_C, a_G).numpy(), expected / (2 * 7 * 5 * 16), rtol=1e-5)
+
+
+def test_style_gram_for_size_rescales_by_the_pixel_counts():
+    from neural_style.costs import style_gram_for_size
+
+    a_S = activations((1, 8, 12, 4), 70)
+    S = np.float64(a_S).reshape(-1, 4).T
+    # Same size: the course's Gram, untouched.
+    np.testing.assert_allclose(style_gram_for_size(a_S, 8 * 12).numpy(), S @ S.T, rtol=1e-5)
+    # A generated layer of 4 x 6 positions: the style's per-position Gram times 24.
+    np.testing.assert_allclose(style_gram_for_size(a_S, 24).numpy(), S @ S.T * 24 / 96, rtol=1e-5)
+    # A style activation tiled 2 x 2 has 4 times the Gram, and the rescaled Gram of the tiled one equals the original's.
+    tiled = np.tile(a_S, (1, 2, 2, 1))
+    np.testing.assert_allclose(style_gram_for_size(tiled, 96).numpy(), S @ S.T, rtol=1e-5)
+    # The layer style cost against it is then 0 for a generated activation equal to the untiled one.
+    from neural_style.costs import layer_style_cost_from_gram
+
+    assert layer_style_cost_from_gram(style_gram_for_size(tiled, 96), a_S).numpy() < 1e-6
