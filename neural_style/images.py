@@ -116,14 +116,126 @@ def reshape_and_normalize_image(image):
     return image.astype(np.float32)
 
 
-def pixel_bounds():
+# How pixels are handed to the network: the article's 0..255 minus the mean pixel, or the TF2 course's [0, 1].
+IMAGE_RANGES = ("mean", "unit")
+
+
+def _check_range(image_range):
+    if image_range not in IMAGE_RANGES:
+        raise ValueError(f"unknown image range {image_range!r}: use 'mean' (0..255 minus the mean pixel) or 'unit'")
+
+
+def normalize_image(image, image_range="mean"):
     """
-    The range of valid pixels in the network's (mean-subtracted) space, per channel.
+    An RGB image as the network sees it, in either image range.
+
+    Arguments:
+    image -- array of shape (n_H, n_W, 3), RGB in [0, 255]
+    image_range -- 'mean': reshape_and_normalize_image (the article's); 'unit': divided by 255, no mean subtracted
+                   (the TF2 course's images in [0, 1])
 
     Returns:
-    low, high -- float32 arrays of shape (1, 1, 1, 3): 0 - MEANS and 255 - MEANS
+    image -- float32 array of shape (1, n_H, n_W, 3)
     """
+    _check_range(image_range)
+    if image_range == "mean":
+        return reshape_and_normalize_image(image)
+    return (np.reshape(image, (1,) + np.shape(image)) / 255.0).astype(np.float32)
+
+
+def pixel_bounds(image_range="mean"):
+    """
+    The range of valid pixels in the network's space, per channel.
+
+    Arguments:
+    image_range -- 'mean' (the article's mean-subtracted 0..255) or 'unit' ([0, 1])
+
+    Returns:
+    low, high -- float32 arrays of shape (1, 1, 1, 3): 0 - MEANS and 255 - MEANS, or 0 and 1
+    """
+    _check_range(image_range)
+    if image_range == "unit":
+        return np.zeros((1, 1, 1, 3), np.float32), np.ones((1, 1, 1, 3), np.float32)
     return (0 - CONFIG.MEANS).astype(np.float32), (255 - CONFIG.MEANS).astype(np.float32)
+
+
+def generate_unit_noise_image(content_image, amplitude=0.25, seed=None):
+    """
+    The TF2 course's starting image: the content plus uniform(-0.25, 0.25) noise, clipped to [0, 1].
+
+    Arguments:
+    content_image -- array of shape (1, n_H, n_W, 3) in [0, 1], as normalize_image(..., 'unit') returns
+    amplitude -- the noise is uniform(-amplitude, amplitude)
+    seed -- seed of the noise; None draws from numpy's global generator
+
+    Returns:
+    input_image -- float32 array of the content's shape, in [0, 1]
+    """
+    rng = np.random if seed is None else np.random.default_rng(seed)
+    noise = rng.uniform(-amplitude, amplitude, np.shape(content_image))
+    return np.clip(np.asarray(content_image) + noise, 0.0, 1.0).astype(np.float32)
+
+
+def preserve_colors(generated, content):
+    """
+    Luminance-only transfer (Gatys et al. 2016, "Preserving color in neural artistic style transfer"): the
+    generated image's luminance with the content image's chrominance, in YIQ.
+
+    Y carries the style's strokes and shading; I and Q (the colour) come from the photo. The recombined RGB is
+    clipped to [0, 255], so where a colour cannot be shown at that luminance it is the nearest that can.
+
+    Arguments:
+    generated -- array of shape (n_H, n_W, 3), RGB in [0, 255] (the stylised image)
+    content -- array of the same shape, RGB in [0, 255]
+
+    Returns:
+    image -- float32 array of shape (n_H, n_W, 3), RGB in [0, 255]
+    """
+    generated, content = np.asarray(generated, np.float64), np.asarray(content, np.float64)
+    if generated.shape != content.shape:
+        raise ValueError(f"preserve_colors needs images of one size, got {generated.shape} and {content.shape}")
+    y = tf.image.rgb_to_yiq(generated)[..., :1]
+    iq = tf.image.rgb_to_yiq(content)[..., 1:]
+    rgb = tf.image.yiq_to_rgb(tf.concat([y, iq], axis=-1)).numpy()
+    return np.clip(rgb, 0, 255).astype(np.float32)
+
+
+def _sqrt_psd(matrix, inverse=False, eps=1e-5):
+    """The symmetric square root of a covariance matrix (or of its inverse), eigenvalues floored at eps."""
+    values, vectors = np.linalg.eigh(matrix)
+    values = np.maximum(values, eps)
+    return (vectors * (values ** (-0.5 if inverse else 0.5))) @ vectors.T
+
+
+def match_color(style, content, clip=True):
+    """
+    Colour matching (Gatys et al. 2016, "Preserving color"): an affine map of the style image's RGB pixels that gives
+    them the content image's mean and covariance, x' = A (x - mu_S) + mu_C with A = Sigma_C^(1/2) Sigma_S^(-1/2).
+
+    Both square roots are the symmetric ones (the image analogies variant of the paper). A style image with no
+    variation along some colour direction (e.g. a grey one) cannot get the content's spread there: its eigenvalues are
+    floored at 1e-5, so that direction is stretched as far as that allows.
+
+    Arguments:
+    style -- array of shape (n_H, n_W, 3), RGB in [0, 255]
+    content -- array of shape (h, w, 3), RGB in [0, 255] (any size)
+    clip -- clip the result to [0, 255] (the mean and covariance are then those of the content only where no pixel
+            had to be clipped)
+
+    Returns:
+    image -- float32 array of the style's shape, RGB
+    """
+    style = np.asarray(style, np.float64)
+    pixels_S = style.reshape(-1, 3)
+    pixels_C = np.asarray(content, np.float64).reshape(-1, 3)
+    mu_S, mu_C = pixels_S.mean(axis=0), pixels_C.mean(axis=0)
+    sigma_S = np.cov(pixels_S, rowvar=False, bias=True)
+    sigma_C = np.cov(pixels_C, rowvar=False, bias=True)
+    A = _sqrt_psd(sigma_C) @ _sqrt_psd(sigma_S, inverse=True)
+    matched = (pixels_S - mu_S) @ A.T + mu_C
+    if clip:
+        matched = np.clip(matched, 0, 255)
+    return matched.reshape(style.shape).astype(np.float32)
 
 
 def generate_noise_image(content_image, noise_ratio=CONFIG.NOISE_RATIO, seed=None):
@@ -147,20 +259,23 @@ def generate_noise_image(content_image, noise_ratio=CONFIG.NOISE_RATIO, seed=Non
     return input_image.astype(np.float32)
 
 
-def image_to_uint8(image):
+def image_to_uint8(image, image_range="mean"):
     """
     Undoes reshape_and_normalize_image: adds the mean pixel back and clips to 8-bit RGB.
 
     Arguments:
     image -- array or tensor of shape (1, n_H, n_W, 3) or (n_H, n_W, 3), mean-subtracted
+    image_range -- 'mean' (the article's), or 'unit' for an image in [0, 1] (times 255 instead)
 
     Returns:
     image -- uint8 array of shape (n_H, n_W, 3)
     """
+    _check_range(image_range)
     image = np.asarray(image, dtype=np.float64)
     if image.ndim == 4:
         image = image[0]
-    return np.clip(np.rint(image + CONFIG.MEANS[0, 0]), 0, 255).astype(np.uint8)
+    image = image * 255 if image_range == "unit" else image + CONFIG.MEANS[0, 0]
+    return np.clip(np.rint(image), 0, 255).astype(np.uint8)
 
 
 def write_image(path, pixels):

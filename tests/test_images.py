@@ -164,3 +164,81 @@ def test_clip_0_1_and_tensor_to_image():
     image = tensor_to_image(clip_0_1(tf.fill((1, 2, 3, 3), 0.5)))
     assert isinstance(image, Image.Image) and image.size == (3, 2)
     np.testing.assert_array_equal(np.asarray(image), np.full((2, 3, 3), 127))
+
+
+# --- beyond the course: the [0, 1] image range, colour preservation and colour matching
+
+# The NTSC YIQ matrix as published (FCC), to check the colour functions independently of tf.image.
+YIQ = np.array([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]])
+
+
+def test_unit_range_round_trip_and_bounds():
+    from neural_style.images import image_to_uint8, normalize_image, pixel_bounds
+
+    image = rgb(5, 7, seed=3)
+    unit = normalize_image(image, "unit")
+    assert unit.shape == (1, 5, 7, 3) and unit.dtype == np.float32
+    np.testing.assert_allclose(unit[0], image / 255.0, rtol=1e-6)
+    np.testing.assert_array_equal(image_to_uint8(unit, "unit"), image)
+    np.testing.assert_allclose(normalize_image(image, "mean"), reshape_and_normalize_image(image))
+    np.testing.assert_array_equal(image_to_uint8(normalize_image(image, "mean")), image)
+    low, high = pixel_bounds("unit")
+    assert low.shape == high.shape == (1, 1, 1, 3) and low.max() == 0 and high.min() == 1
+    low, high = pixel_bounds()
+    np.testing.assert_allclose(low.ravel(), -MEANS, rtol=1e-6)
+    np.testing.assert_allclose(high.ravel(), 255 - MEANS, rtol=1e-6)
+    with pytest.raises(ValueError, match="unknown image range"):
+        pixel_bounds("0-255")
+
+
+def test_generate_unit_noise_image_is_the_tf2_courses():
+    from neural_style.images import generate_unit_noise_image
+
+    content = np.random.default_rng(0).uniform(0, 1, (1, 30, 40, 3)).astype(np.float32)
+    image = generate_unit_noise_image(content, seed=5)
+    assert image.dtype == np.float32 and image.min() >= 0 and image.max() <= 1
+    expected = np.clip(content + np.random.default_rng(5).uniform(-0.25, 0.25, content.shape), 0, 1)
+    np.testing.assert_allclose(image, expected, atol=1e-6)
+    inside = (expected > 0) & (expected < 1)
+    assert np.abs(image - content)[inside].max() > 0.2  # the noise spans most of +-0.25
+
+
+def test_preserve_colors_keeps_the_contents_chrominance():
+    from neural_style.images import preserve_colors
+
+    rng = np.random.default_rng(1)
+    # Mid-range images with modest colour, so that nothing is clipped when recombined.
+    content = 128 + rng.uniform(-30, 30, (12, 16, 1)) + rng.uniform(-15, 15, (12, 16, 3))
+    generated = 128 + rng.uniform(-50, 50, (12, 16, 1)) + rng.uniform(-20, 20, (12, 16, 3))
+    result = preserve_colors(generated, content)
+    assert result.shape == content.shape and result.dtype == np.float32
+    assert 0 < result.min() and result.max() < 255
+    yiq = lambda image: np.float64(image) @ YIQ.T  # noqa: E731
+    np.testing.assert_allclose(yiq(result)[..., 1:], yiq(content)[..., 1:], atol=0.3)  # the content's I and Q
+    np.testing.assert_allclose(yiq(result)[..., 0], yiq(generated)[..., 0], atol=0.3)  # the generated Y
+    assert np.abs(yiq(generated)[..., 1:] - yiq(content)[..., 1:]).max() > 10  # which differed before
+    # A grey generated image takes on the photo's colours.
+    grey = np.repeat(generated[..., :1], 3, axis=-1)
+    assert np.abs(np.diff(preserve_colors(grey, content), axis=-1)).max() > 5
+
+
+def test_match_color_gives_the_style_the_contents_mean_and_covariance():
+    from neural_style.images import match_color
+
+    rng = np.random.default_rng(2)
+    # A bluish, low-contrast style and a reddish, contrasted content with correlated channels.
+    style = np.stack([40 + 20 * rng.random((20, 24)), 60 + 30 * rng.random((20, 24)), 150 + 40 * rng.random((20, 24))], -1)
+    base = rng.random((16, 18, 1))
+    content = np.concatenate([100 + 120 * base, 60 + 80 * base, 40 + 30 * rng.random((16, 18, 1))], -1)
+    matched = match_color(style, content, clip=False)
+    assert matched.shape == style.shape
+    flat = lambda image: np.float64(image).reshape(-1, 3)  # noqa: E731
+    np.testing.assert_allclose(flat(matched).mean(0), flat(content).mean(0), atol=1e-3)
+    np.testing.assert_allclose(np.cov(flat(matched), rowvar=False, bias=True),
+                               np.cov(flat(content), rowvar=False, bias=True), rtol=1e-4, atol=1e-2)  # fmt: skip
+    # An affine map of each pixel's colour (the style's texture kept): a least-squares affine fit leaves nothing.
+    design = np.hstack([flat(style), np.ones((flat(style).shape[0], 1))])
+    _, residual, _, _ = np.linalg.lstsq(design, flat(matched), rcond=None)
+    assert residual.max() < 1e-3 * len(design)
+    clipped = match_color(style, content)
+    assert clipped.min() >= 0 and clipped.max() <= 255
