@@ -202,3 +202,17 @@ def test_layer_without_weights(tmp_path, mat_file):
     layers = vgg_mat_layers(mat_file[1])
     del layers[5]["weights"]
     assert_weights_error(save_mat(tmp_path / "noweights.mat", layers), "layer 5 has no field 'weights'")
+
+
+def test_bfloat16_convolutions_hand_out_float32_activations_close_to_float32(mat_file):
+    image = random_image(24, 32, seed=8)
+    exact = reference.forward(image, mat_file[1])
+    model = load_vgg_model(str(mat_file[0]), height=24, width=32, precision="bfloat16")
+    for name, activation in zip(["conv1_1", "conv3_1", "conv5_1"], model(image, ["conv1_1", "conv3_1", "conv5_1"])):
+        assert activation.dtype == tf.float32
+        # bfloat16 keeps 8 significant bits: about 1% per operation, compounding a little with depth.
+        scale = np.abs(exact[name]).max()
+        error = np.abs(activation.numpy() - exact[name]).max() / scale
+        assert 1e-5 < error < 0.05  # not float32's exactness, but close
+    with pytest.raises(ValueError, match="precision"):
+        load_vgg_model(str(mat_file[0]), precision="float8")
