@@ -1,0 +1,187 @@
+"""`neural-style visualize KIND ...`: figures of what VGG-19 sees, a thin layer over neural_style.visualize.
+
+Kinds: maps (every channel of a layer), top (the images of a folder that excite a channel most), project (a channel's
+strongest activation projected back to pixels), maximize (an image made to excite a channel), sweep (Gatys et al.
+fig. 1: reconstructions from one layer's content or a set of layers' style), curves (the costs of a run).
+"""
+
+import os
+import sys
+
+from .. import config
+from .. import visualize as V
+from ..images import write_image
+from ..stylize import OptionError
+from ..vgg import POOLINGS, UnknownLayerError, layer_names
+from . import common
+
+KINDS = {
+    "maps": "every channel of one layer for one image, the strongest marked",
+    "top": "the k images of a folder that activate one channel most, cropped to its receptive field",
+    "project": "a channel's strongest activation projected back to pixels (guided backprop / deconvnet)",
+    "maximize": "an image made from noise to activate one channel (regularised activation maximisation)",
+    "sweep": "Gatys et al. fig. 1: reconstructions from white noise, per content layer and per set of style layers",
+    "curves": "cost curves (total, content, style; log scale) from a run's --history file",
+}
+
+
+def build_parser():
+    """The parser of `neural-style visualize`, one sub-command per kind."""
+    parser = common.ArgumentParser(
+        prog=f"{common.PROG} visualize",
+        description="Figures of what the layers of VGG-19 see (the article's visualisation section). Every kind "
+        "writes one labelled PNG figure.",
+    )  # fmt: skip
+    kinds = parser.add_subparsers(dest="kind", metavar="KIND", parser_class=common.ArgumentParser, required=True)
+    add = {kind: kinds.add_parser(kind, help=text, description=text[0].upper() + text[1:] + ".")
+           for kind, text in KINDS.items()}  # fmt: skip
+    add["maps"].add_argument("image", metavar="IMAGE", help="the image to look at")
+    add["top"].add_argument("folder", metavar="FOLDER", help="a folder of images")
+    add["project"].add_argument("image", metavar="IMAGE", help="the image to look at")
+    add["sweep"].add_argument("--content", metavar="PHOTO", help="the photo for the content reconstructions")
+    add["sweep"].add_argument("--style", metavar="PAINTING", help="the painting for the style reconstructions")
+    add["curves"].add_argument("history", metavar="HISTORY", nargs="+",
+                               help="JSON-lines file(s) written by `neural-style ... --history PATH`")  # fmt: skip
+    for kind in ("maps", "top", "project", "maximize"):
+        add[kind].add_argument("--layer", required=True, help="e.g. conv1_1 (edges, colours) ... conv5_1 (parts)")
+    for kind in ("top", "project", "maximize"):
+        add[kind].add_argument("--channel", type=int, required=True, help="channel of the layer, counted from 0")
+    add["maps"].add_argument("--top", type=int, default=8, metavar="N", help="mark the N strongest channels (8)")
+    add["top"].add_argument("--k", type=int, default=9, help="how many images to show (default 9, as DeepVis)")
+    add["project"].add_argument("--rule", choices=V.PROJECTION_RULES, default="guided",
+                                help="guided backpropagation (default) or Zeiler & Fergus's deconvnet")  # fmt: skip
+    _maximize_options(add["maximize"])
+    add["sweep"].add_argument("--learning-rate", type=float, default=config.LEARNING_RATE, help="Adam's (default 2.0)")
+    add["sweep"].add_argument("--content-layers", type=_names, default=V.SWEEP_CONTENT_LAYERS, metavar="L,L,...",
+                              help="one content panel per layer (default conv1_1,conv2_1,conv3_1,conv4_1,conv5_1)")
+    add["sweep"].add_argument("--style-sets", type=_sets, default=V.SWEEP_STYLE_SETS, metavar="L,L;L,L,...",
+                              help="one style panel per set, sets separated by ';' (default conv1_1; conv1_1,conv2_1; "
+                              "... ; conv1_1,...,conv5_1)")  # fmt: skip
+    for kind, parser_ in add.items():
+        parser_.add_argument("--output", required=True, metavar="OUT.png", help="where to write the figure")
+        parser_.add_argument("--quiet", action="store_true", help="no progress bar and no summary line")
+        if kind == "curves":
+            continue
+        common.add_weights_option(parser_)
+        common.add_size_options(parser_, "300x400, the article's")
+        if kind in ("maximize", "sweep"):
+            default = config.NUM_ITERATIONS
+            parser_.add_argument("--iterations", type=int, default=default,
+                                 help=f"steps{' per panel' if kind == 'sweep' else ''} (default {default})")  # fmt: skip
+            parser_.add_argument("--seed", type=int, help="seed of the starting noise")
+        else:
+            parser_.add_argument("--seed", type=int, help="accepted for uniform scripts; this kind has no randomness")
+        parser_.add_argument("--pooling", choices=POOLINGS, default="avg", help="avg (the article's) or max")
+    return parser
+
+
+def _names(text):
+    """argparse type: 'conv1_1,conv2_1' -> ('conv1_1', 'conv2_1')."""
+    return tuple(name.strip() for name in text.split(",") if name.strip())
+
+
+def _sets(text):
+    """argparse type: 'conv1_1;conv1_1,conv2_1' -> (('conv1_1',), ('conv1_1', 'conv2_1'))."""
+    return tuple(filter(None, (_names(part) for part in text.split(";"))))
+
+
+def _maximize_options(parser):
+    parser.add_argument("--objective", choices=V.OBJECTIVES, default="center",
+                        help="maximise the channel's centre position (DeepVis, default) or its mean")  # fmt: skip
+    parser.add_argument("--step-size", type=float, default=4.0, help="pixels per step, RMS (default 4)")
+    parser.add_argument("--decay", type=float, default=0.01, help="L2 decay per step (default 0.01)")
+    parser.add_argument("--blur-every", type=int, default=4, metavar="N", help="blur every N steps (4; 0 = never)")
+    parser.add_argument("--blur-sigma", type=float, default=1.0, help="blur width in pixels (default 1)")
+    parser.add_argument("--norm-percentile", type=float, default=10.0, metavar="P",
+                        help="reset pixels whose norm is under the P-th percentile (default 10; 0 = never)")  # fmt: skip
+
+
+def main(argv):
+    """
+    Runs `neural-style visualize`.
+
+    Arguments:
+    argv -- command-line arguments after `visualize`
+
+    Returns:
+    code -- exit code
+    """
+    args = build_parser().parse_args(argv)
+    inputs = [getattr(args, name, None) for name in ("image", "folder", "content", "style")]
+    common.check_output_file(args.output, inputs + list(getattr(args, "history", [])))
+    if args.kind == "curves":
+        return _finish(args, _curves(args), "")
+    V.check_options(args.height, args.width, args.max_size, getattr(args, "iterations", 1))
+    if getattr(args, "layer", None) is not None and args.layer not in layer_names(args.pooling):
+        raise UnknownLayerError(f"--layer {args.layer}: unknown layer; valid: {', '.join(layer_names(args.pooling))}")
+    if args.kind == "sweep" and args.content is None and args.style is None:
+        raise OptionError("give --content PHOTO, --style PAINTING or both")
+    # Missing inputs are reported before the weights (510 MB) are read.
+    if args.kind == "top":
+        V.image_files(args.folder)
+    for image in filter(None, inputs):
+        if args.kind != "top" and not os.path.isfile(image):
+            raise FileNotFoundError(f"image not found: {image}")
+    path = common.weights_path(args)
+    common.note_random_weights(path, args.quiet)
+    model = V.as_model(path, args.pooling)
+    figure, summary = KIND_RUNNERS[args.kind](args, model)
+    return _finish(args, figure, summary)
+
+
+def _size(args):
+    return {"height": args.height, "width": args.width, "max_size": args.max_size}
+
+
+def _maps(args, model):
+    maps = V.feature_maps(model, args.image, args.layer, **_size(args))
+    strongest = ", ".join(str(c) for c in maps.strongest(min(args.top, 5)))
+    return V.maps_figure(maps, args.top), f"{args.layer}: {maps.activations.shape[-1]} channels; strongest {strongest}"
+
+
+def _top(args, model):
+    top = V.top_images(model, args.folder, args.layer, args.channel, args.k, **_size(args))
+    best = top.hits[0]
+    return V.top_figure(top), (f"{args.layer} channel {args.channel}: {top.count} images; strongest "
+                               f"{os.path.basename(best.path)} ({best.score:.4g})")  # fmt: skip
+
+
+def _project(args, model):
+    projection = V.project(model, args.image, args.layer, args.channel, args.rule, **_size(args))
+    return V.project_figure(projection), (f"{args.layer} channel {args.channel}: activation "
+                                          f"{projection.activation:.4g} at {projection.position}")  # fmt: skip
+
+
+def _maximize(args, model):
+    result = V.maximize(model, args.layer, args.channel, **_size(args), iterations=args.iterations,
+                        step_size=args.step_size, decay=args.decay, blur_every=args.blur_every,
+                        blur_sigma=args.blur_sigma, norm_percentile=args.norm_percentile, objective=args.objective,
+                        seed=args.seed, progress=not args.quiet)  # fmt: skip
+    return V.maximize_figure(result), (f"{args.layer} channel {args.channel}: activation {result.start:.4g} -> "
+                                       f"{result.final:.4g}")  # fmt: skip
+
+
+def _sweep(args, model):
+    result = V.sweep(model, args.content, args.style, args.content_layers, args.style_sets, args.iterations,
+                     args.learning_rate, seed=args.seed, progress=not args.quiet, **_size(args))  # fmt: skip
+    return V.sweep_figure(result), f"{len(result.panels)} panels"
+
+
+def _curves(args):
+    histories = {os.path.basename(path): V.read_history(path) for path in args.history}
+    if len(histories) < len(args.history):  # same file names in different folders: label by path
+        histories = {path: V.read_history(path) for path in args.history}
+    return V.curves_figure(histories)
+
+
+KIND_RUNNERS = {"maps": _maps, "top": _top, "project": _project, "maximize": _maximize, "sweep": _sweep}
+
+
+def _finish(args, figure, summary):
+    pixels = V.figure_to_array(figure)
+    write_image(args.output, pixels)
+    if not args.quiet:
+        detail = f"; {summary}" if summary else ""
+        print(f"wrote {args.output} ({pixels.shape[1]}x{pixels.shape[0]}){detail}", file=sys.stderr)
+    return 0
+
