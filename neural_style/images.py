@@ -67,7 +67,12 @@ def load_image(path, height=None, width=None, max_size=None):
             warnings.simplefilter("ignore")
             image = iio.imread(path, index=0)
     except Exception as error:  # imageio raises many kinds (OSError, ValueError, PIL errors) for a bad file
-        raise ImageError(f"{path}: not a readable image ({type(error).__name__}: {error})") from None
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        if "Could not find a backend" in reason:
+            # imageio's own advice (install pyav or opencv) is wrong for a file that is simply not an image.
+            reason = "no image reader recognises its contents"
+        message = f"{path}: not a readable image ({reason}); give a JPEG, PNG, BMP, GIF, TIFF or WebP file"
+        raise ImageError(message) from None
     if image.ndim not in (2, 3) or min(image.shape[:2]) < 1:
         raise ImageError(f"{path}: not a 2-D image (array of shape {image.shape})")
     image = _to_rgb_uint8_range(image)

@@ -26,6 +26,31 @@ class ArgumentParser(argparse.ArgumentParser):
         self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
+def argument_type(parse):
+    """
+    An argparse type from a parsing function that raises OptionError, so that its message is argparse's error.
+
+    Arguments:
+    parse -- function(text) -> value, raising OptionError (a ValueError, which argparse would report only as
+             "invalid <name> value")
+
+    Returns:
+    convert -- the function to give as type=
+    """
+
+    def convert(text):
+        try:
+            return parse(text)
+        except OptionError as error:
+            # argparse names the option itself ("argument --x: ..."): drop the message's own "--x: ".
+            option, colon, rest = str(error).partition(": ")
+            named = colon and option.startswith("--") and " " not in option
+            raise argparse.ArgumentTypeError(rest if named else str(error)) from None
+
+    convert.__name__ = parse.__name__
+    return convert
+
+
 def fail(message):
     """Prints one error line on stderr."""
     print(f"{PROG}: error: {message}", file=sys.stderr)

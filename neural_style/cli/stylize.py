@@ -26,7 +26,7 @@ def build_parser():
     common.add_size_options(parser)
     parser.add_argument("--content-layer", default=config.CONTENT_LAYER, help="default conv4_2")
     parser.add_argument(
-        "--style-layers", type=parse_style_layers, metavar="NAME:W,...",
+        "--style-layers", type=common.argument_type(parse_style_layers), metavar="NAME:W,...",
         help="default " + ",".join(f"{name}:{weight}" for name, weight in config.STYLE_LAYERS),
     )  # fmt: skip
     parser.add_argument("--alpha", type=float, default=config.ALPHA, help="content weight (default 10)")
@@ -74,9 +74,12 @@ def main(argv):
     if args.save_every:
         common.check_writable_folder(args.output_dir, "--output-dir")
     options = options_from_args(args)
-    common.note_random_weights(options["weights"], args.quiet)
     start = time.perf_counter()
     transfer = StyleTransfer(args.content, args.style, **options)
+    # After the checks, so that bad input gets exactly one line.
+    common.note_random_weights(options["weights"], args.quiet)
+    if args.history:
+        os.makedirs(os.path.dirname(os.path.abspath(args.history)), exist_ok=True)
     history = open(args.history, "w") if args.history else None
     try:
         image, _ = transfer.run(progress=not args.quiet, callback=history and _history_writer(history))
@@ -87,7 +90,7 @@ def main(argv):
         return common.EXIT_INTERRUPTED
     except NonFiniteCostError as error:
         write_image(args.output, error.image)
-        common.fail(f"{error}; saved the last image with a finite cost to {args.output}")
+        common.fail(f"{error}; saved the image with the lowest finite cost to {args.output}")
         return common.EXIT_FAILURE
     finally:
         if history:
