@@ -264,6 +264,24 @@ def generate_noise_image(content_image, noise_ratio=CONFIG.NOISE_RATIO, seed=Non
     return input_image.astype(np.float32)
 
 
+def network_to_pixels(image, image_range="mean"):
+    """
+    Undoes normalize_image: an image as the network sees it, back to RGB in the 0..255 range (not clipped).
+
+    Arguments:
+    image -- array or tensor of shape (1, n_H, n_W, 3) or (n_H, n_W, 3)
+    image_range -- 'mean' (the mean pixel is added back) or 'unit' (multiplied by 255)
+
+    Returns:
+    pixels -- float64 array of shape (n_H, n_W, 3)
+    """
+    _check_range(image_range)
+    image = np.asarray(image, dtype=np.float64)
+    if image.ndim == 4:
+        image = image[0]
+    return image * 255 if image_range == "unit" else image + CONFIG.MEANS[0, 0]
+
+
 def image_to_uint8(image, image_range="mean"):
     """
     Undoes reshape_and_normalize_image: adds the mean pixel back and clips to 8-bit RGB.
@@ -275,12 +293,7 @@ def image_to_uint8(image, image_range="mean"):
     Returns:
     image -- uint8 array of shape (n_H, n_W, 3)
     """
-    _check_range(image_range)
-    image = np.asarray(image, dtype=np.float64)
-    if image.ndim == 4:
-        image = image[0]
-    image = image * 255 if image_range == "unit" else image + CONFIG.MEANS[0, 0]
-    return np.clip(np.rint(image), 0, 255).astype(np.uint8)
+    return np.clip(np.rint(network_to_pixels(image, image_range)), 0, 255).astype(np.uint8)
 
 
 def write_image(path, pixels):
