@@ -216,3 +216,49 @@ def test_bfloat16_convolutions_hand_out_float32_activations_close_to_float32(mat
         assert 1e-5 < error < 0.05  # not float32's exactness, but close
     with pytest.raises(ValueError, match="precision"):
         load_vgg_model(str(mat_file[0]), precision="float8")
+
+
+# --- Keras VGG19 weights (the TF2 course's file): its preprocessing happens inside the model
+
+
+def test_keras_weights_see_what_keras_preprocess_input_gives(tmp_path):
+    # The claim: the article's RGB minus MEANS, flipped to BGR inside the model, is exactly Keras's
+    # preprocess_input (BGR minus [103.939, 116.779, 123.68]), so callers pass the article's images to either file.
+    from keras.applications.vgg19 import preprocess_input
+
+    from neural_style import reshape_and_normalize_image
+    from neural_style.vgg import VGGModel
+    from neural_style.weights import VGGWeights, load_weights
+    from tests.h5_fixtures import small_vgg_layers, write_keras2_h5
+
+    path = write_keras2_h5(tmp_path / "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5", small_vgg_layers())
+    weights = load_weights(str(path))
+    assert weights.channel_order == "BGR"
+    rgb = np.random.default_rng(4).integers(0, 256, (12, 16, 3)).astype(np.float64)
+    bgr = rgb[..., ::-1] - np.array([103.939, 116.779, 123.68])  # computed here, from the published Keras mean
+    np.testing.assert_allclose(preprocess_input(rgb[None].copy())[0], bgr, atol=1e-9)
+    # A numpy network fed Keras's input directly (no flip: the filters' own order) ...
+    as_keras_sees_it = VGGWeights(layers=weights.layers, source="keras", channel_order="RGB")
+    expected = reference.forward(bgr[None], as_keras_sees_it)
+    # ... equals our model fed the article's mean-subtracted RGB image.
+    model = VGGModel(weights, 12, 16)
+    names = ["conv1_1", "conv3_2", "block5_conv4"]  # a Keras name is an alias
+    got = model(reshape_and_normalize_image(rgb), names)
+    for name, activation in zip(["conv1_1", "conv3_2", "conv5_4"], got):
+        scale = np.abs(expected[name]).max()
+        np.testing.assert_allclose(activation.numpy(), expected[name], rtol=1e-4, atol=1e-5 * scale)
+
+
+def test_keras_layer_names_map_to_the_articles():
+    from neural_style.vgg import canonical_layer_name
+
+    assert canonical_layer_name("block4_conv2") == "conv4_2"
+    assert canonical_layer_name("block1_conv1") == "conv1_1"
+    assert canonical_layer_name("block3_pool") == "avgpool3"
+    assert canonical_layer_name("block3_pool", "max") == "maxpool3"
+    for name in ("conv4_2", "block6_conv1", "block1_conv5", "input"):
+        assert canonical_layer_name(name) == name
+    # Every convolution of VGG-19 has exactly one Keras name that maps to it.
+    from neural_style.weights import keras_layer_name
+
+    assert all(canonical_layer_name(keras_layer_name(name)) == name for name in CONV_LAYERS)
