@@ -6,6 +6,9 @@ that need the image while it is being made (the command line saves it on Ctrl-C)
 """
 
 import dataclasses
+import functools
+import hashlib
+import json
 import math
 import os
 import time
@@ -24,11 +27,19 @@ from .images import (
     save_image,
     target_size,
 )
-from .optimize import StyleTransferCost
+from .checkpoint import CHECKPOINT_FILE, CheckpointError, checkpoint_path, differences, load_checkpoint, save_checkpoint
+from .optimize import LBFGS, StyleTransferCost, compile_cost_and_gradient
 from .vgg import POOLINGS, VGGModel, layer_names
 from .weights import RANDOM, load_weights
 
 WEIGHTS_ENV = "NEURAL_STYLE_WEIGHTS"
+OPTIMIZERS = ("adam", "lbfgs")
+# Starting images by name; anything else given as --init is an image file.
+INITS = ("noise", "content", "random")
+# Options that a resumed run may change: they only make the first image (which the checkpoint replaces), say
+# where things are written, or are checked in another form (the weights by their digest, the size as pixels).
+NOT_CHECKED_ON_RESUME = ("weights", "height", "width", "max_size", "init", "noise_ratio", "seed", "save_every",
+                         "output_dir", "checkpoint_every", "resume", "jit_compile")
 
 
 class OptionError(ValueError):
@@ -68,6 +79,52 @@ def parse_style_layers(text):
     return layers
 
 
+def parse_scales(text):
+    """
+    Parses '0.25,0.5,1' into the scales of a coarse-to-fine run.
+
+    Arguments:
+    text -- comma-separated fractions of the output size
+
+    Returns:
+    scales -- tuple of floats
+    """
+    try:
+        return tuple(float(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise OptionError(f"--scales: {text!r} is not a list of numbers; e.g. 0.25,0.5,1") from None
+
+
+def scaled_size(size, scale):
+    """
+    The image size at one scale of a coarse-to-fine run.
+
+    Arguments:
+    size -- (height, width) of the output
+    scale -- fraction of the output size, in (0, 1]
+
+    Returns:
+    size -- (height, width), each rounded and at least 1
+    """
+    return tuple(max(1, int(round(n * scale))) for n in size)
+
+
+def split_iterations(iterations, count):
+    """
+    The iteration budget split across the scales of a coarse-to-fine run: equal shares, the remainder going to the
+    finest scales (200 over 3 scales: 66, 67, 67).
+
+    Arguments:
+    iterations -- the total number of iterations
+    count -- the number of scales
+
+    Returns:
+    shares -- list of `count` ints summing to `iterations`
+    """
+    share, remainder = divmod(iterations, count)
+    return [share + (k >= count - remainder) for k in range(count)]
+
+
 @dataclasses.dataclass
 class StyleOptions:
     """Every setting of a style transfer, with the article's defaults; `validate` checks them all."""
@@ -88,6 +145,11 @@ class StyleOptions:
     save_every: int = 0
     output_dir: str = None
     jit_compile: bool = True
+    optimizer: str = "adam"
+    init: object = "noise"
+    checkpoint_every: int = 0
+    resume: str = None
+    scales: tuple = (1.0,)
 
     def validate(self):
         """Raises OptionError naming the first option whose value cannot work; returns self."""
@@ -116,11 +178,81 @@ class StyleOptions:
             raise OptionError(f"--noise-ratio must be between 0 and 1, got {self.noise_ratio}")
         if not _is_int(self.save_every) or self.save_every < 0:
             raise OptionError(f"--save-every must be a whole number >= 0 (0 = never), got {self.save_every}")
+        if self.optimizer not in OPTIMIZERS:
+            raise OptionError(f"--optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
+        _check_init(self.init)
+        if not _is_int(self.checkpoint_every) or self.checkpoint_every < 0:
+            raise OptionError(f"--checkpoint-every must be a whole number >= 0 (0 = never), got {self.checkpoint_every}")
+        if self.checkpoint_every and self.output_dir is None:
+            raise OptionError("--checkpoint-every needs --output-dir, the folder the checkpoint is written into")
+        if self.resume is not None and not os.path.isfile(checkpoint_path(self.resume)):
+            raise OptionError(f"--resume {self.resume}: no {CHECKPOINT_FILE} there; give the --output-dir of a run "
+                              "made with --checkpoint-every")  # fmt: skip
+        self.scales = _checked_scales(self.scales, self.iterations)
         return self
 
 
 def _is_int(value):
     return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def _check_init(init):
+    if isinstance(init, str) and init in INITS:
+        return
+    if isinstance(init, (str, os.PathLike)):
+        if not os.path.isfile(init):
+            raise OptionError(f"--init {init}: neither {', '.join(INITS)} nor an image file")
+        return
+    shape = np.shape(init)
+    if len(shape) not in (3, 4) or shape[-1] != 3 or (len(shape) == 4 and shape[0] != 1):
+        raise OptionError(f"--init must be {', '.join(INITS)}, an image path or an (H, W, 3) RGB array, got {init!r:.60}")
+
+
+def _checked_scales(scales, iterations):
+    text = scales if isinstance(scales, str) else ",".join(map(str, np.ravel(scales)))
+    if isinstance(scales, str):
+        scales = parse_scales(scales)
+    try:
+        scales = tuple(float(scale) for scale in scales)
+    except (TypeError, ValueError):
+        raise OptionError(f"--scales must be numbers such as 0.25,0.5,1, got {text}") from None
+    if not scales or any(not math.isfinite(scale) or scale <= 0 for scale in scales):
+        raise OptionError(f"--scales must be fractions of the output size > 0, got {text}")
+    if list(scales) != sorted(set(scales)) or scales[-1] != 1:
+        raise OptionError(f"--scales must increase and end at 1 (the output size), e.g. 0.25,0.5,1; got {text}")
+    if len(scales) > iterations:
+        raise OptionError(f"--scales: {len(scales)} scales need at least {len(scales)} iterations, got --iterations "
+                          f"{iterations}")  # fmt: skip
+    return scales
+
+
+def _jsonable(value):
+    """A setting as a JSON value: arrays by their digest, tuples as lists, anything unknown by its repr."""
+    if isinstance(value, np.ndarray):
+        return _digest([value])
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(item) for item in value]
+    if isinstance(value, dict):
+        return {str(key): _jsonable(item) for key, item in value.items()}
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return repr(value)
+
+
+def _digest(arrays):
+    """'sha256:...' of an array's (or a list of arrays') dtypes, shapes and bytes: the same pixels, the same digest."""
+    digest = hashlib.sha256()
+    if isinstance(arrays, np.ndarray):
+        arrays = [arrays]
+    for array in arrays:
+        array = np.ascontiguousarray(array)
+        digest.update(f"{array.dtype}{array.shape}".encode())
+        digest.update(array.tobytes())
+    return "sha256:" + digest.hexdigest()
 
 
 def _as_pixels(image, what, size=None):
@@ -140,8 +272,10 @@ def _as_pixels(image, what, size=None):
 class StyleTransfer:
     """A style transfer being made: the network, the fixed targets, the generated image and its history.
 
-    Building it loads and checks everything (images, weights, options); `run` optimises. The image with the lowest
-    cost seen so far is kept, and is what `result` returns.
+    Building it loads and checks everything (images, weights, options); `run` optimises, with Adam or L-BFGS. The
+    image with the lowest cost seen so far is kept, and is what `result` returns. With several scales the image is
+    optimised at each scale of the output size in turn (the cost's targets computed once per scale), the upsampled
+    result starting the next. `save_checkpoint` and the `resume` option stop and continue a run.
     """
 
     def __init__(self, content, style, options=None, **overrides):
@@ -156,26 +290,82 @@ class StyleTransfer:
             content_pixels = _as_pixels(content_pixels, "content", size)
         self.size = size
         self.content_pixels = content_pixels
-        style_pixels = _as_pixels(style, "style", size)
-        weights = options.weights if hasattr(options.weights, "layers") else load_weights(options.weights)
+        self.style_pixels = _as_pixels(style, "style", size)
+        self.weights = weights = options.weights if hasattr(options.weights, "layers") else load_weights(options.weights)
         self.random_weights = weights.source == RANDOM
         self.model = VGGModel(weights, *size, pooling=options.pooling)
         self.content_image = reshape_and_normalize_image(content_pixels)
-        self.cost = StyleTransferCost(
-            self.model, self.content_image, reshape_and_normalize_image(style_pixels),
-            options.content_layer, options.style_layers, options.alpha, options.beta,
-        )  # fmt: skip
         # Valid pixels in the network's space: box constraints for L-BFGS, clipping where a preset asks for it.
         self.bounds = pixel_bounds()
+        # Coarse to fine: one size per scale, the last the output size; the iterations split equally across them.
+        self.sizes = [scaled_size(size, scale) for scale in options.scales]
+        self.scale_iterations = split_iterations(options.iterations, len(self.sizes))
+        self.history = []
+        self.evaluations = 0
+        self._settings = None
+        self._enter_scale(0, self._initial_image(self.sizes[0]))
+        if options.resume is not None:
+            self._resume(options.resume)
+
+    def _make_cost(self, size):
+        """
+        The cost at one image size; its targets (content activation, style Grams) are computed here, once.
+
+        Arguments:
+        size -- (height, width): the content and style images are resized to it
+
+        Returns:
+        cost -- a StyleTransferCost
+        """
+        options = self.options
+        content = reshape_and_normalize_image(_as_pixels(self.content_pixels, "content", size))
+        style = reshape_and_normalize_image(_as_pixels(self.style_pixels, "style", size))
+        return StyleTransferCost(self.model, content, style, options.content_layer, options.style_layers,
+                                 options.alpha, options.beta)  # fmt: skip
+
+    def _initial_image(self, size):
+        """
+        The image the optimisation starts from (option init), in the network's space.
+
+        noise: the article's generate_noise_image (uniform(-20, 20) noise mixed with the content by noise_ratio);
+        content: the content image; random: the article's noise alone (noise_ratio 1), white noise around the mean
+        pixel, as Gatys et al. start from; anything else: an image (path or array) resized to `size`.
+
+        Arguments:
+        size -- (height, width)
+
+        Returns:
+        image -- float32 array (1, height, width, 3)
+        """
+        init, seed = self.options.init, self.options.seed
+        content = reshape_and_normalize_image(_as_pixels(self.content_pixels, "content", size))
+        if isinstance(init, str) and init in INITS:
+            if init == "content":
+                return content
+            return generate_noise_image(content, 1.0 if init == "random" else self.options.noise_ratio, seed=seed)
+        return reshape_and_normalize_image(_as_pixels(init, "--init image", size))
+
+    def _enter_scale(self, index, image):
+        """Makes scale `index` current: its cost, and a generated image of its size starting from `image`."""
+        size = self.sizes[index]
+        self.scale_index = index
+        self.cost = self._make_cost(size)
+        if tuple(self.model.input.shape[1:3]) != size:
+            self.model.input = tf.Variable(tf.zeros((1, *size, 3)), name="input")
         self.image = self.model.input
-        self.image.assign(generate_noise_image(self.content_image, options.noise_ratio, seed=options.seed))
+        self.image.assign(image)
         self.best_image = tf.Variable(self.image)
         self.best_cost = tf.Variable(np.inf, dtype=tf.float32)
-        self.history = []
-        self._step = None
+        self._step = self._optimizer = self._lbfgs = self._optimizer_state = None
 
     def _compile(self):
-        optimizer = tf.keras.optimizers.Adam(learning_rate=self.options.learning_rate)
+        self._optimizer = optimizer = tf.keras.optimizers.Adam(learning_rate=self.options.learning_rate)
+        optimizer.build([self.image])
+        if self._optimizer_state is not None:
+            # Resuming: Adam's iteration count and moments as the checkpoint left them.
+            for variable, value in zip(optimizer.variables, self._optimizer_state, strict=True):
+                variable.assign(value)
+            self._optimizer_state = None
 
         def step():
             with tf.GradientTape() as tape:
@@ -192,7 +382,7 @@ class StyleTransfer:
 
     def run(self, progress=False, callback=None):
         """
-        Runs the optimisation.
+        Runs the optimisation (what is left of it, after resume).
 
         Arguments:
         progress -- show a tqdm progress bar with the iteration, ETA and costs
@@ -200,32 +390,86 @@ class StyleTransfer:
 
         Returns:
         image, history -- the lowest-cost image as uint8 (H, W, 3), and one dict per iteration:
-                          iteration, seconds, J, J_content, J_style
+                          iteration, seconds, J, J_content, J_style (Adam: the costs of the image the step started
+                          from, as the article prints them; L-BFGS: of the image the iteration ended at), with
+                          L-BFGS also evaluations (cost evaluations so far), with several scales also scale
         """
         options = self.options
-        if self._step is None:
-            self._step = self._compile()
-        start = time.perf_counter()
-        with tqdm(total=options.iterations, disable=not progress, unit="it", dynamic_ncols=True) as bar:
-            for i in range(options.iterations):
-                J, J_content, J_style = (float(value) for value in self._step())
-                if not math.isfinite(J):
-                    self.image.assign(self.best_image)
-                    raise NonFiniteCostError(
-                        f"the cost became {J} at iteration {i}; try a lower --learning-rate "
-                        f"(now {options.learning_rate})", self.result(),
-                    )  # fmt: skip
-                entry = {"iteration": i, "seconds": time.perf_counter() - start, "J": J,
-                         "J_content": J_content, "J_style": J_style}  # fmt: skip
-                self.history.append(entry)
-                bar.set_postfix(total=f"{J:.4g}", content=f"{J_content:.4g}", style=f"{J_style:.4g}", refresh=False)
-                bar.update()
-                if options.save_every and options.output_dir and i % options.save_every == 0:
-                    save_image(os.path.join(options.output_dir, f"{i}.png"), self.image)
-                if callback is not None:
-                    callback(entry)
-        self._consider_final_image()
+        start = time.perf_counter() - (self.history[-1]["seconds"] if self.history else 0.0)
+        with tqdm(total=options.iterations, initial=len(self.history), disable=not progress, unit="it",
+                  dynamic_ncols=True) as bar:  # fmt: skip
+            record = functools.partial(self._record, start, bar, callback)
+            while True:
+                count = sum(self.scale_iterations[: self.scale_index + 1]) - len(self.history)
+                if options.optimizer == "lbfgs":
+                    self._run_lbfgs(count, record)
+                else:
+                    self._run_adam(count, record)
+                if self.scale_index + 1 == len(self.sizes):
+                    break
+                self._enter_scale(self.scale_index + 1, self._best(self.sizes[self.scale_index + 1]))
         return self.result(), self.history
+
+    def _run_adam(self, count, record):
+        """`count` Adam steps at the current scale, then the cost of the last image."""
+        if count > 0 and self._step is None:
+            self._step = self._compile()
+        for _ in range(count):
+            J, J_content, J_style = (float(value) for value in self._step())
+            if not math.isfinite(J):
+                self.image.assign(self.best_image)
+                raise NonFiniteCostError(
+                    f"the cost became {J} at iteration {len(self.history)}; try a lower --learning-rate "
+                    f"(now {self.options.learning_rate})", self.result(),
+                )  # fmt: skip
+            record({"J": J, "J_content": J_content, "J_style": J_style})
+        self._consider_final_image()
+
+    def _run_lbfgs(self, count, record):
+        """`count` L-BFGS iterations at the current scale, from the current image (a restart after resume)."""
+        if count <= 0:
+            return
+        lbfgs = LBFGS(compile_cost_and_gradient(self.cost, self.image.shape, self.options.jit_compile),
+                      self.image.shape, self.bounds)  # fmt: skip
+        evaluations = self.evaluations
+
+        def on_iteration(entry, image):
+            self.image.assign(image)
+            self._keep_best(lbfgs)
+            self.evaluations = evaluations + entry["evaluations"]
+            record({"J": entry["J"], "J_content": entry["J_content"], "J_style": entry["J_style"],
+                    "evaluations": self.evaluations})  # fmt: skip
+
+        self._lbfgs = lbfgs
+        try:
+            lbfgs.minimize(self.image.numpy(), count, callback=on_iteration)
+        except FloatingPointError as error:
+            raise NonFiniteCostError(f"{error}; the image is the last one with a finite cost", self.result()) from None
+        self.evaluations = evaluations + lbfgs.evaluations
+        self._keep_best(lbfgs)
+
+    def _keep_best(self, lbfgs):
+        if lbfgs.best_image is not None and lbfgs.best_cost < float(self.best_cost):
+            self.best_cost.assign(lbfgs.best_cost)
+            self.best_image.assign(lbfgs.best_image)
+
+    def _record(self, start, bar, callback, costs):
+        """Appends one iteration to the history, shows it, saves what is due, calls the callback."""
+        options = self.options
+        i = len(self.history)
+        entry = {"iteration": i, "seconds": time.perf_counter() - start, **costs}
+        if len(self.sizes) > 1:
+            entry["scale"] = options.scales[self.scale_index]
+        self.history.append(entry)
+        bar.set_postfix(total=f"{costs['J']:.4g}", content=f"{costs['J_content']:.4g}",
+                        style=f"{costs['J_style']:.4g}", refresh=False)  # fmt: skip
+        bar.update()
+        if options.save_every and options.output_dir and i % options.save_every == 0:
+            save_image(os.path.join(options.output_dir, f"{i}.png"), self.image)
+        if options.checkpoint_every and (i + 1) % options.checkpoint_every == 0:
+            self.save_checkpoint(options.output_dir)
+        if callback is not None:
+            callback(entry)
 
     def _consider_final_image(self):
         """The last update's image has no cost yet: one forward pass decides whether it is the best."""
@@ -234,15 +478,88 @@ class StyleTransfer:
             self.best_cost.assign(J)
             self.best_image.assign(self.image)
 
+    def _best(self, size):
+        """The lowest-cost image at the current scale (the current one before any step), resized to `size`."""
+        best = self.best_image if math.isfinite(float(self.best_cost)) else self.image
+        if tuple(best.shape[1:3]) == tuple(size):
+            return best.numpy()
+        return tf.image.resize(best, size, method="bilinear").numpy()
+
     def result(self):
         """
-        The lowest-cost image seen so far (the current one before any step).
+        The lowest-cost image seen so far at the current scale (the current one before any step), at the output size
+        (upsampled when a coarse-to-fine run is stopped before its last scale).
 
         Returns:
         image -- uint8 array (H, W, 3)
         """
-        best = self.best_image if math.isfinite(float(self.best_cost)) else self.image
-        return image_to_uint8(best.numpy())
+        return image_to_uint8(self._best(self.size))
+
+    def settings(self):
+        """
+        The settings that a checkpoint must share with the run that resumes it.
+
+        Returns:
+        settings -- dict of JSON values: every option that changes the result (NOT_CHECKED_ON_RESUME aside), the
+                    output size, and digests of the weights and of the content and style pixels
+        """
+        if self._settings is None:
+            settings = {field.name.replace("_", "-"): _jsonable(getattr(self.options, field.name))
+                        for field in dataclasses.fields(self.options) if field.name not in NOT_CHECKED_ON_RESUME}
+            settings["size"] = "{}x{}".format(*self.size)
+            layers = self.weights.layers
+            settings["weights"] = _digest([array for name in sorted(layers) for array in layers[name]])
+            settings["content image"] = _digest([self.content_pixels])
+            settings["style image"] = _digest(self.style_pixels)
+            self._settings = json.loads(json.dumps(settings))
+        return self._settings
+
+    def save_checkpoint(self, folder):
+        """
+        Writes the run's state into folder/checkpoint.npz (atomically) and the best image so far as checkpoint.png.
+
+        The state: the current and the best image with its cost, Adam's iteration count and moments, the iteration,
+        the scale, the history so far and the settings. L-BFGS's memory (its last updates) lives inside scipy and is
+        not saved: a resumed L-BFGS run restarts from the saved image and counts on from the saved iteration.
+
+        Arguments:
+        folder -- where to write (created if missing)
+
+        Returns:
+        path -- the checkpoint file
+        """
+        arrays = {"image": self.image.numpy(), "best_image": self.best_image.numpy(),
+                  "best_cost": self.best_cost.numpy()}  # fmt: skip
+        variables = [] if self._optimizer is None else self._optimizer.variables
+        for k, variable in enumerate(variables):
+            arrays[f"optimizer_{k}"] = variable.numpy()
+        state = {"iteration": len(self.history), "scale_index": self.scale_index, "evaluations": self.evaluations,
+                 "optimizer_variables": [variable.path for variable in variables], "history": self.history,
+                 "settings": self.settings()}  # fmt: skip
+        return save_checkpoint(folder, state, arrays, self.result())
+
+    def _resume(self, location):
+        """Continues from a checkpoint of the same run; OptionError names what differs if it is another run's."""
+        try:
+            state, arrays = load_checkpoint(location)
+        except CheckpointError as error:
+            raise OptionError(f"--resume: {error}") from None
+        changed = differences(state.get("settings", {}), self.settings())
+        if changed:
+            raise OptionError(f"--resume {location}: the checkpoint is from a different run ({'; '.join(changed)}); "
+                              "use that run's settings, or start afresh without --resume")  # fmt: skip
+        try:
+            if state["scale_index"] != self.scale_index:
+                self._enter_scale(state["scale_index"], arrays["image"])
+            self.image.assign(arrays["image"])
+            self.best_image.assign(arrays["best_image"])
+            self.best_cost.assign(arrays["best_cost"])
+            names = state["optimizer_variables"]
+            self._optimizer_state = [arrays[f"optimizer_{k}"] for k in range(len(names))] if names else None
+            self.history = list(state["history"])
+            self.evaluations = state["evaluations"]
+        except (KeyError, IndexError, ValueError, TypeError) as error:
+            raise OptionError(f"--resume {location}: a damaged checkpoint ({type(error).__name__}: {error})") from None
 
 
 def stylize(content, style, progress=False, callback=None, **options):
@@ -255,7 +572,9 @@ def stylize(content, style, progress=False, callback=None, **options):
     progress -- show a progress bar
     callback -- None, or callback(entry) after every iteration
     options -- any field of StyleOptions: weights, height, width, max_size, iterations, content_layer,
-               style_layers, alpha, beta, learning_rate, noise_ratio, pooling, seed, save_every, output_dir
+               style_layers, alpha, beta, learning_rate, noise_ratio, pooling, seed, save_every, output_dir,
+               optimizer ('adam' | 'lbfgs'), init ('noise' | 'content' | 'random' | image path or array),
+               checkpoint_every (N, into output_dir), resume (a checkpoint folder), scales (e.g. (0.25, 0.5, 1))
 
     Returns:
     image -- uint8 array (H, W, 3): the lowest-cost image seen

@@ -15,6 +15,7 @@ from neural_style import (
     total_cost,
     train_step,
 )
+from neural_style.optimize import LBFGS, compile_cost_and_gradient, lbfgs_max_evaluations
 
 HEIGHT, WIDTH = 24, 32
 
@@ -115,3 +116,57 @@ def test_model_nn_takes_the_input_size(model):
     result = model_nn(model, small[0], num_iterations=2, content_image=small[0], style_image=small[1],
                       output_dir=None, print_every=0)  # fmt: skip
     assert result.shape == (1, 16, 16, 3)
+
+
+# L-BFGS (scipy's L-BFGS-B driven by one compiled cost-and-gradient function)
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_gradient_handed_to_scipy_is_the_tape_gradient(model, jit):
+    content, style = images()
+    cost = StyleTransferCost(model, content, style)
+    start = generate_noise_image(content, seed=5)
+    lbfgs = LBFGS(compile_cost_and_gradient(cost, start.shape, jit_compile=jit), start.shape)
+    x = start.astype(np.float64).ravel()
+    J, grad = lbfgs.value_and_gradient(x)
+    image = tf.Variable(start)
+    with tf.GradientTape() as tape:
+        J_eager = cost(image)[0]
+    expected = tape.gradient(J_eager, image).numpy().astype(np.float64).ravel()
+    assert isinstance(J, float) and grad.dtype == np.float64 and grad.shape == x.shape
+    # float32 inside: every value handed over is a float32 value, widened exactly.
+    np.testing.assert_array_equal(grad, grad.astype(np.float32).astype(np.float64))
+    assert J == pytest.approx(float(J_eager), rel=1e-5)
+    np.testing.assert_allclose(grad, expected, rtol=1e-4, atol=1e-5 * np.abs(expected).max())
+    assert lbfgs.evaluations == 1 and lbfgs.best_cost == J
+    np.testing.assert_array_equal(lbfgs.best_image, start)
+
+
+def test_lbfgs_beats_adam_in_as_many_iterations_and_respects_the_bounds(model):
+    content, style = images()
+    cost = StyleTransferCost(model, content, style)
+    start = generate_noise_image(content, seed=6)
+    image = tf.Variable(start)
+    step = compile_train_step(image, tf.keras.optimizers.Adam(2.0), cost, jit_compile=False)
+    adam = [float(step()[0]) for _ in range(15)] + [float(cost(image)[0])]
+    low, high = np.full((1, 1, 1, 3), -60.0), np.full((1, 1, 1, 3), 60.0)
+    lbfgs = LBFGS(compile_cost_and_gradient(cost, start.shape, jit_compile=False), start.shape, (low, high))
+    entries = []
+    best = lbfgs.minimize(start, 15, callback=lambda entry, x: entries.append((entry, x)))
+    assert [entry["iteration"] for entry, _ in entries] == list(range(15)) and lbfgs.iterations == 15
+    for entry, x in entries:
+        assert x.min() >= -60 and x.max() <= 60
+        assert entry["J"] == pytest.approx(float(cost(tf.constant(x))[0]), rel=1e-4)
+    assert float(cost(tf.constant(best))[0]) == pytest.approx(lbfgs.best_cost, rel=1e-5)
+    assert lbfgs.best_cost <= min(entry["J"] for entry, _ in entries)
+    assert lbfgs.best_cost < min(adam)
+    assert lbfgs.evaluations <= lbfgs_max_evaluations(15) and entries[-1][0]["evaluations"] <= lbfgs.evaluations
+
+
+def test_lbfgs_stops_at_the_evaluation_cap(model):
+    content, style = images()
+    cost = StyleTransferCost(model, content, style)
+    start = generate_noise_image(content, seed=7)
+    lbfgs = LBFGS(compile_cost_and_gradient(cost, start.shape, jit_compile=False), start.shape)
+    lbfgs.minimize(start, 50, max_evaluations=6)
+    assert lbfgs.iterations < 50 and lbfgs.evaluations <= 6 + 20  # scipy checks the cap between iterations

@@ -7,7 +7,7 @@ import time
 
 from .. import config
 from ..images import write_image
-from ..stylize import NonFiniteCostError, StyleTransfer, parse_style_layers
+from ..stylize import OPTIMIZERS, NonFiniteCostError, StyleTransfer, parse_scales, parse_style_layers
 from . import common
 
 
@@ -38,6 +38,18 @@ def build_parser():
                         help="save the image every N iterations into --output-dir as N.png (default 20, 0 = never)")
     parser.add_argument("--output-dir", default=config.CONFIG.OUTPUT_DIR, metavar="DIR",
                         help="folder for intermediate images (default output/)")
+    parser.add_argument("--optimizer", choices=OPTIMIZERS, help="adam (the article's, default) or lbfgs (Gatys et "
+                        "al.'s: scipy's L-BFGS-B, pixels kept in range, at most 2 x iterations + 20 cost evaluations)")
+    parser.add_argument("--init", metavar="noise|content|random|PATH",
+                        help="starting image: noise (the article's, mixed with the content by --noise-ratio; default), "
+                        "content, random (the article's noise alone: white noise, as Gatys et al.) or an image file")
+    parser.add_argument("--checkpoint-every", type=int, metavar="N",
+                        help="every N iterations write the image, the optimiser's state and the history into "
+                        "--output-dir (checkpoint.npz, checkpoint.png); 0 = never (default)")
+    parser.add_argument("--resume", metavar="DIR", help="continue the run whose checkpoint is in DIR, with the same "
+                        "settings, up to the same total --iterations")
+    parser.add_argument("--scales", metavar="S,S,...", help="coarse to fine, e.g. 0.25,0.5,1: optimise at each "
+                        "fraction of the output size in turn, the iterations split equally (remainder to the finest)")
     parser.add_argument("--history", metavar="PATH", help="write the costs as JSON lines, one per iteration")
     parser.add_argument("--quiet", action="store_true", help="no progress bar and no summary line")
     return parser
@@ -53,6 +65,12 @@ def options_from_args(args):
     }  # fmt: skip
     if args.style_layers is not None:
         options["style_layers"] = args.style_layers
+    # Given only when set, so that StyleOptions' (or a preset's) defaults stand otherwise.
+    for name in ("optimizer", "init", "checkpoint_every", "resume"):
+        if getattr(args, name) is not None:
+            options[name] = getattr(args, name)
+    if args.scales is not None:
+        options["scales"] = parse_scales(args.scales)
     return options
 
 
@@ -68,10 +86,11 @@ def main(argv):
     """
     args = build_parser().parse_args(argv)
     inputs = [args.content, args.style]
+    inputs.append(args.init)  # an --init image is an input too
     common.check_output_file(args.output, inputs)
     if args.history:
         common.check_output_file(args.history, inputs, "--history", extensions=None)
-    if args.save_every:
+    if args.save_every or args.checkpoint_every:
         common.check_writable_folder(args.output_dir, "--output-dir")
     options = options_from_args(args)
     start = time.perf_counter()
@@ -81,12 +100,15 @@ def main(argv):
     if args.history:
         os.makedirs(os.path.dirname(os.path.abspath(args.history)), exist_ok=True)
     history = open(args.history, "w") if args.history else None
+    for entry in transfer.history if history else ():
+        _history_writer(history)(entry)  # a resumed run's earlier iterations: the file covers the whole run
     try:
         image, _ = transfer.run(progress=not args.quiet, callback=history and _history_writer(history))
     except KeyboardInterrupt:
         write_image(args.output, transfer.result())
         done = len(transfer.history)
-        common.fail(f"interrupted after {done} iterations; saved the best image so far to {args.output}")
+        resume = f"; continue with --resume {args.output_dir}" if transfer.options.checkpoint_every else ""
+        common.fail(f"interrupted after {done} iterations; saved the best image so far to {args.output}{resume}")
         return common.EXIT_INTERRUPTED
     except NonFiniteCostError as error:
         write_image(args.output, error.image)

@@ -1,0 +1,343 @@
+import json
+import os
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from neural_style import cli
+from neural_style.checkpoint import CHECKPOINT_FILE, IMAGE_FILE, load_checkpoint
+from neural_style.config import CONFIG
+from neural_style.images import image_to_uint8, reshape_and_normalize_image
+from neural_style.stylize import OptionError, StyleTransfer, split_iterations, stylize
+
+HEIGHT, WIDTH = 24, 32
+MEANS = CONFIG.MEANS.astype(np.float64)
+
+
+def pictures(seed=0):
+    """Smooth content, busy style, as RGB arrays in [0, 255]."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:HEIGHT, 0:WIDTH]
+    content = np.stack([x * 8, y * 10, (x + y) * 4], -1).clip(0, 255).astype(np.float32)
+    style = rng.integers(0, 256, (HEIGHT, WIDTH, 3)).astype(np.float32)
+    return content, style
+
+
+@pytest.fixture()
+def weights(mat_file):
+    return mat_file[1]
+
+
+def transfer(weights, **options):
+    content, style = pictures()
+    options = {"height": HEIGHT, "width": WIDTH, "seed": 1, "jit_compile": False, **options}
+    return StyleTransfer(content, style, weights=weights, **options)
+
+
+def cost_of(transfer_, image):
+    return float(transfer_.cost(tf.constant(image, tf.float32))[0])
+
+
+# --init: the first image, against numpy float64
+
+
+def test_init_noise_is_the_articles_mixture(weights):
+    first = transfer(weights, init="noise", noise_ratio=0.3, seed=7).image.numpy()
+    content, _ = pictures()
+    noise = np.random.default_rng(7).uniform(-20, 20, (1, HEIGHT, WIDTH, 3))
+    expected = noise * 0.3 + (content[None] - MEANS) * 0.7
+    np.testing.assert_allclose(first, expected, atol=1e-4)
+
+
+def test_init_content_is_the_content_image(weights):
+    first = transfer(weights, init="content").image.numpy()
+    content, _ = pictures()
+    np.testing.assert_allclose(first, content[None] - MEANS, atol=1e-4)
+
+
+def test_init_random_is_the_articles_noise_alone(weights):
+    first = transfer(weights, init="random", seed=3).image.numpy()
+    expected = np.random.default_rng(3).uniform(-20, 20, (1, HEIGHT, WIDTH, 3))
+    np.testing.assert_allclose(first, expected, atol=1e-5)
+    assert abs(first.mean()) < 2  # white noise around the mean pixel: nothing of the content left
+
+
+def test_init_path_is_that_image_at_the_output_size(weights, tmp_path):
+    rng = np.random.default_rng(4)
+    same_size = rng.integers(0, 256, (HEIGHT, WIDTH, 3), dtype=np.uint8)
+    iio.imwrite(tmp_path / "start.png", same_size)
+    first = transfer(weights, init=str(tmp_path / "start.png")).image.numpy()
+    np.testing.assert_allclose(first, same_size[None] - MEANS, atol=1e-4)
+    # A picture of another size is resized to the output size: a flat colour stays that colour.
+    flat = np.full((50, 70, 3), (200, 40, 90), np.uint8)
+    iio.imwrite(tmp_path / "flat.png", flat)
+    first = transfer(weights, init=str(tmp_path / "flat.png")).image.numpy()
+    assert first.shape == (1, HEIGHT, WIDTH, 3)
+    np.testing.assert_allclose(first, np.broadcast_to(np.array([200, 40, 90]) - MEANS, first.shape), atol=1e-3)
+
+
+def test_history_starts_at_the_cost_of_the_first_image(weights):
+    run = transfer(weights, init="content", iterations=2)
+    first = run.image.numpy()
+    _, history = run.run()
+    assert history[0]["J"] == pytest.approx(cost_of(run, first), rel=1e-5)
+
+
+@pytest.mark.parametrize("init", ["nothing-here.png", "", "Noise", 3])
+def test_bad_init_is_one_clear_error(weights, init):
+    with pytest.raises(OptionError, match="--init"):
+        transfer(weights, init=init)
+
+
+# --optimizer lbfgs
+
+
+def test_lbfgs_reaches_a_lower_cost_than_the_articles_adam(weights):
+    adam = transfer(weights, optimizer="adam", iterations=20)
+    adam.run()
+    lbfgs = transfer(weights, optimizer="lbfgs", iterations=20)
+    _, history = lbfgs.run()
+    assert len(history) == 20 and [entry["iteration"] for entry in history] == list(range(20))
+    # Same start, same problem: each written image's cost, recomputed, and L-BFGS well below Adam's.
+    adam_cost = cost_of(adam, adam.best_image.numpy())
+    lbfgs_cost = cost_of(lbfgs, lbfgs.best_image.numpy())
+    assert adam_cost == pytest.approx(float(adam.best_cost), rel=1e-5)
+    assert lbfgs_cost == pytest.approx(float(lbfgs.best_cost), rel=1e-5)
+    assert lbfgs_cost < 0.5 * adam_cost
+    evaluations = [entry["evaluations"] for entry in history]
+    assert evaluations == sorted(evaluations) and 20 <= evaluations[-1] <= 2 * 20 + 20
+
+
+def test_lbfgs_keeps_the_pixels_in_range_and_records_each_iterate(weights):
+    seen = []
+    run = transfer(weights, optimizer="lbfgs", iterations=6)
+    _, history = run.run(callback=lambda entry: seen.append((entry["J"], run.image.numpy())))
+    low, high = run.bounds
+    for J, image in seen:
+        assert np.all(image >= low - 1e-4) and np.all(image <= high + 1e-4)
+        assert J == pytest.approx(cost_of(run, image), rel=1e-4)  # the entry is the cost of that iterate
+    assert [J for J, _ in seen] == [entry["J"] for entry in history]
+
+
+# The lowest-cost image is what gets written
+
+
+def test_adam_writes_the_lowest_cost_image_not_the_last(weights):
+    images = []
+    # A step far too long makes Adam overshoot, so the last image is not the best one.
+    run = transfer(weights, optimizer="adam", iterations=8, learning_rate=60.0)
+    images.append(run.image.numpy())
+    result, history = run.run(callback=lambda entry: images.append(run.image.numpy()))
+    costs = [entry["J"] for entry in history] + [cost_of(run, images[-1])]
+    best = int(np.argmin(costs))
+    assert best != len(costs) - 1, "the test needs a run whose last image is not its best"
+    np.testing.assert_array_equal(result, image_to_uint8(images[best]))
+    assert float(run.best_cost) == pytest.approx(costs[best], rel=1e-5)
+
+
+def test_lbfgs_writes_the_lowest_cost_image(weights):
+    run = transfer(weights, optimizer="lbfgs", iterations=5)
+    result, history = run.run()
+    best = run.best_image.numpy()
+    np.testing.assert_array_equal(result, image_to_uint8(best))
+    assert cost_of(run, best) == pytest.approx(float(run.best_cost), rel=1e-5)
+    assert float(run.best_cost) <= min(entry["J"] for entry in history) * (1 + 1e-6)
+
+
+# --checkpoint-every, --resume
+
+
+class Stop(Exception):
+    pass
+
+
+def interrupted(weights, folder, stop_at, **options):
+    """A run with checkpoints that stops (as on Ctrl-C) after iteration `stop_at`."""
+
+    def stop(entry):
+        if entry["iteration"] == stop_at:
+            raise Stop
+
+    run = transfer(weights, checkpoint_every=options.pop("checkpoint_every", 3), output_dir=str(folder), **options)
+    with pytest.raises(Stop):
+        run.run(callback=stop)
+    return run
+
+
+@pytest.mark.parametrize("scales", [(1.0,), (0.5, 1.0)])
+def test_resumed_adam_run_equals_an_uninterrupted_one(weights, tmp_path, scales):
+    whole_run = transfer(weights, iterations=8, scales=scales)
+    whole, whole_history = whole_run.run()
+    # scales (0.5, 1): 4 iterations each; stopping at 6 resumes from the checkpoint after iteration 5 (done = 6),
+    # stopping at 4 (with checkpoints every 4) from the end of the first scale.
+    for every, stop_at in [(3, 6), (4, 4)]:
+        folder = tmp_path / f"run-{every}"
+        interrupted(weights, folder, stop_at, iterations=8, scales=scales, checkpoint_every=every)
+        state, _ = load_checkpoint(folder)
+        assert state["iteration"] == (stop_at // every) * every
+        resumed = transfer(weights, iterations=8, scales=scales, resume=str(folder))
+        assert len(resumed.history) == state["iteration"]
+        result, history = resumed.run()
+        np.testing.assert_array_equal(result, whole)
+        np.testing.assert_allclose(resumed.best_image.numpy(), whole_run.best_image.numpy(), atol=1e-4)
+        assert [entry["J"] for entry in history] == [entry["J"] for entry in whole_history]
+        assert [entry["iteration"] for entry in history] == list(range(8))
+
+
+def test_checkpoint_holds_image_state_history_and_settings(weights, tmp_path):
+    run = interrupted(weights, tmp_path, 4, iterations=10, checkpoint_every=2)
+    state, arrays = load_checkpoint(tmp_path)
+    assert state["iteration"] == 4 and len(state["history"]) == 4
+    assert [entry["J"] for entry in state["history"]] == [entry["J"] for entry in run.history[:4]]
+    assert state["settings"]["optimizer"] == "adam" and state["settings"]["size"] == f"{HEIGHT}x{WIDTH}"
+    # Adam's state: its iteration count is the steps taken, its moments have the image's shape.
+    assert state["optimizer_variables"][0].endswith("iteration") and int(arrays["optimizer_0"]) == 4
+    assert arrays["optimizer_2"].shape == arrays["image"].shape == (1, HEIGHT, WIDTH, 3)
+    picture = iio.imread(tmp_path / IMAGE_FILE)
+    np.testing.assert_array_equal(picture, image_to_uint8(arrays["best_image"]))
+    assert sorted(os.listdir(tmp_path)) == [CHECKPOINT_FILE, IMAGE_FILE]  # nothing half-written left
+
+
+def test_resumed_lbfgs_run_restarts_from_the_image_and_counts_on(weights, tmp_path):
+    interrupted(weights, tmp_path, 4, iterations=8, optimizer="lbfgs", checkpoint_every=2)
+    state, arrays = load_checkpoint(tmp_path)
+    resumed = transfer(weights, iterations=8, optimizer="lbfgs", resume=str(tmp_path))
+    np.testing.assert_array_equal(resumed.image.numpy(), arrays["image"])
+    _, history = resumed.run()
+    assert [entry["iteration"] for entry in history] == list(range(8))
+    costs = [entry["J"] for entry in history]
+    assert all(b <= a for a, b in zip(costs, costs[1:]))  # still descending across the restart
+    evaluations = [entry["evaluations"] for entry in history]
+    assert evaluations[4] > state["evaluations"] and evaluations == sorted(evaluations)
+
+
+@pytest.mark.parametrize(
+    "change, named",
+    [({"height": 20}, "size"), ({"style_layers": [("conv1_1", 1.0)]}, "style-layers"),
+     ({"optimizer": "lbfgs"}, "optimizer"), ({"alpha": 5.0}, "alpha"), ({"iterations": 12}, "iterations")],
+)  # fmt: skip
+def test_resuming_another_runs_checkpoint_names_what_differs(weights, tmp_path, change, named):
+    interrupted(weights, tmp_path, 2, iterations=10)
+    options = {"iterations": 10, **change}
+    with pytest.raises(OptionError) as error:
+        transfer(weights, resume=str(tmp_path), **options)
+    message = str(error.value)
+    assert "\n" not in message and "--resume" in message and f"{named}:" in message
+
+
+def test_resuming_with_other_weights_names_the_weights(weights, tmp_path):
+    from neural_style.weights import random_vgg_weights
+
+    interrupted(weights, tmp_path, 2, iterations=10)
+    with pytest.raises(OptionError, match="weights: different"):
+        transfer(random_vgg_weights(seed=5, width_divisor=16), iterations=10, resume=str(tmp_path))
+
+
+def test_resume_and_checkpoint_errors(weights, tmp_path):
+    with pytest.raises(OptionError, match="no checkpoint.npz"):
+        transfer(weights, resume=str(tmp_path))
+    (tmp_path / CHECKPOINT_FILE).write_bytes(b"not a checkpoint")
+    with pytest.raises(OptionError, match="not a neural-style checkpoint"):
+        transfer(weights, resume=str(tmp_path))
+    with pytest.raises(OptionError, match="--checkpoint-every"):
+        transfer(weights, checkpoint_every=5)  # no output_dir
+    with pytest.raises(OptionError, match="--checkpoint-every"):
+        transfer(weights, checkpoint_every=-1, output_dir=str(tmp_path))
+
+
+# --scales
+
+
+def test_split_iterations():
+    assert split_iterations(200, 3) == [66, 67, 67]
+    assert split_iterations(10, 2) == [5, 5]
+    assert split_iterations(7, 7) == [1] * 7
+
+
+def test_multiscale_ends_at_the_output_size_and_covers_the_budget(weights):
+    content, style = pictures()
+    run = transfer(weights, iterations=9, scales="0.25,0.5,1")
+    assert run.sizes == [(6, 8), (12, 16), (24, 32)]
+    seen = {}
+
+    def capture(entry):
+        seen.setdefault(entry["scale"], []).append((run.image.numpy(), run.cost))
+
+    result, history = run.run(callback=capture)
+    assert result.shape == (HEIGHT, WIDTH, 3)
+    assert [entry["iteration"] for entry in history] == list(range(9))
+    assert [entry["scale"] for entry in history] == [0.25] * 3 + [0.5] * 3 + [1.0] * 3
+    # The targets of each scale come from the content resized to it.
+    cost_half = seen[0.5][0][1]
+    small = tf.image.resize(content, (12, 16), antialias=True).numpy()
+    expected = run.model(reshape_and_normalize_image(small), ["conv4_2"])[0]
+    np.testing.assert_allclose(cost_half.a_C.numpy(), expected.numpy(), rtol=1e-4, atol=1e-4)
+    # The final scale starts from the half scale's best image, upsampled.
+    candidates = [seen[0.25][-1][0]] + [image for image, _ in seen[0.5]]  # the images costed at scale 0.5
+    costs = [entry["J"] for entry in history[3:6]] + [float(cost_half(tf.constant(candidates[-1]))[0])]
+    best = candidates[int(np.argmin(costs))]
+    start = tf.image.resize(best, (HEIGHT, WIDTH), method="bilinear").numpy()
+    assert history[6]["J"] == pytest.approx(float(run.cost(tf.constant(start))[0]), rel=1e-4)
+    final = [entry["J"] for entry in history if entry["scale"] == 1.0]
+    assert np.isfinite(float(run.best_cost)) and float(run.best_cost) < final[0]
+
+
+def test_multiscale_lbfgs(weights):
+    result, history = stylize(*pictures(), weights=weights, height=HEIGHT, width=WIDTH, seed=1, jit_compile=False,
+                              iterations=8, scales=(0.5, 1), optimizer="lbfgs")  # fmt: skip
+    assert result.shape == (HEIGHT, WIDTH, 3) and len(history) == 8
+    final = [entry["J"] for entry in history if entry["scale"] == 1.0]
+    assert len(final) == 4 and final[-1] < final[0]
+
+
+@pytest.mark.parametrize(
+    "scales, message",
+    [("0.5,0.25,1", "increase"), ("0.5", "end at 1"), ("-0.5,1", "> 0"), ("0,1", "> 0"), ("a,1", "list of numbers"),
+     ((0.1, 0.2, 0.3, 0.5, 1), "at least 5 iterations")],
+)  # fmt: skip
+def test_bad_scales_are_one_clear_error(weights, scales, message):
+    with pytest.raises(OptionError, match="--scales") as error:
+        transfer(weights, scales=scales, iterations=4)
+    assert message in str(error.value)
+
+
+def test_bad_optimizer(weights):
+    with pytest.raises(OptionError, match="--optimizer must be one of adam, lbfgs"):
+        transfer(weights, optimizer="sgd")
+
+
+# The command line
+
+
+def test_command_line_lbfgs_scales_checkpoint_and_resume(mat_file, tmp_path, capsys):
+    content, style = pictures()
+    iio.imwrite(tmp_path / "content.png", content.astype(np.uint8))
+    iio.imwrite(tmp_path / "style.png", style.astype(np.uint8))
+    common = ["--content", str(tmp_path / "content.png"), "--style", str(tmp_path / "style.png"),
+              "--weights", str(mat_file[0]), "--height", str(HEIGHT), "--width", str(WIDTH), "--iterations", "6",
+              "--optimizer", "lbfgs", "--scales", "0.5,1", "--save-every", "0", "--quiet"]  # fmt: skip
+    folder = tmp_path / "out"
+    code = cli.main(common + ["--output", str(tmp_path / "a.png"), "--init", "content", "--checkpoint-every", "2",
+                              "--output-dir", str(folder), "--history", str(tmp_path / "a.jsonl")])  # fmt: skip
+    assert code == 0
+    assert iio.imread(tmp_path / "a.png").shape == (HEIGHT, WIDTH, 3)
+    state, _ = load_checkpoint(folder)
+    assert state["iteration"] == 6 and state["settings"]["scales"] == [0.5, 1.0]
+    lines = [json.loads(line) for line in (tmp_path / "a.jsonl").read_text().splitlines()]
+    assert [entry["scale"] for entry in lines] == [0.5] * 3 + [1.0] * 3
+    # Resuming a finished run ends where it was, and the history file covers the whole run.
+    code = cli.main(common + ["--output", str(tmp_path / "b.png"), "--resume", str(folder),
+                              "--history", str(tmp_path / "b.jsonl")])  # fmt: skip
+    assert code == 0
+    assert (tmp_path / "b.jsonl").read_text() == (tmp_path / "a.jsonl").read_text()
+    capsys.readouterr()
+    # Another optimiser: one line naming it, exit code 2.
+    code = cli.main([arg if arg != "lbfgs" else "adam" for arg in common]
+                    + ["--output", str(tmp_path / "c.png"), "--resume", str(folder)])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "optimizer:" in err
+    assert not (tmp_path / "c.png").exists()
+    code = cli.main(common + ["--output", str(tmp_path / "d.png"), "--scales", "1,0.5"])
+    assert code == 2 and "--scales" in capsys.readouterr().err
