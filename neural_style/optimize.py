@@ -13,29 +13,82 @@ import scipy.optimize
 import tensorflow as tf
 
 from .config import ALPHA, BETA, CONFIG, CONTENT_LAYER, LEARNING_RATE, NUM_ITERATIONS, PRINT_EVERY, STYLE_LAYERS
-from .costs import compute_content_cost, layer_gram, layer_style_cost_from_gram, total_cost
+from .costs import (
+    CONTENT_COSTS,
+    layer_style_cost_from_gram,
+    style_gram_for_size,
+    total_cost,
+    total_variation_cost,
+)
 from .images import save_image
+from .vgg import canonical_layer_name
 
 
 class StyleTransferCost:
     """The article's cost J(G) = alpha * J_content(C, G) + beta * J_style(S, G), with C and S fixed.
 
-    Building it runs the network once on the content image (a_C) and once on the style image (the Gram matrices
+    Building it runs the network once on the content image (a_C) and once on each style image (the Gram matrices
     GS of every style layer); calling it on a generated image runs one forward pass that yields every layer the costs
     need, and stops at the deepest of them.
+
+    Beyond the course: several style images, whose Grams are blended per layer (GS = sum_k w_k * GS_k, computed
+    once); style images of another size than the generated one (their Grams rescaled by costs.style_gram_for_size);
+    a total variation term, J = alpha * J_content + beta * J_style + tv_weight * J_tv; and the paper's content cost.
     """
 
     def __init__(self, model, content_image, style_image, content_layer=CONTENT_LAYER, style_layers=STYLE_LAYERS,
-                 alpha=ALPHA, beta=BETA):
+                 alpha=ALPHA, beta=BETA, *, style_blend=None, tv_weight=0.0, content_cost="course"):
+        """
+        Arguments:
+        model -- a VGGModel
+        content_image -- the content image as the network sees it, shape (1, n_H, n_W, 3)
+        style_image -- one style image (1, h, w, 3), or a list of them (any sizes)
+        content_layer, style_layers, alpha, beta -- the article's choices (conv4_2, STYLE_LAYERS, 10, 40)
+        style_blend -- None (equal weights) or one weight >= 0 per style image; normalised to sum to 1
+        tv_weight -- weight of the total variation cost (costs.total_variation_cost); 0 leaves it out
+        content_cost -- 'course' (compute_content_cost) or 'gatys' (costs.gatys_content_cost)
+        """
         self.model = model
-        self.content_layer = content_layer
-        self.style_layers = list(style_layers)
+        self.content_layer = canonical_layer_name(content_layer, model.pooling)
+        self.style_layers = [(canonical_layer_name(name, model.pooling), w) for name, w in style_layers]
         self.alpha, self.beta = alpha, beta
+        self.tv_weight = tv_weight
+        self._content_cost = CONTENT_COSTS[content_cost]
         style_names = [name for name, _ in self.style_layers]
         # One forward pass for the generated image serves both costs; a layer used by both is computed once.
-        self.layers = list(dict.fromkeys(style_names + [content_layer]))
-        self.a_C = model(content_image, [content_layer])[0]
-        self.GS = [layer_gram(a_S) for a_S in model(style_image, style_names)]
+        self.layers = list(dict.fromkeys(style_names + [self.content_layer]))
+        # The content image has the generated image's size: its pass also gives each style layer's number of positions.
+        content_activations = dict(zip(self.layers, model(content_image, self.layers)))
+        self.a_C = content_activations[self.content_layer]
+        positions = {name: a.shape[1] * a.shape[2] for name, a in content_activations.items()}
+        style_images = list(style_image) if isinstance(style_image, (list, tuple)) else [style_image]
+        self.style_blend = blend_weights(style_blend, len(style_images))
+        self.GS = [0.0] * len(style_names)
+        for weight, image in zip(self.style_blend, style_images):
+            for i, (name, a_S) in enumerate(zip(style_names, model(image, style_names))):
+                self.GS[i] += weight * style_gram_for_size(a_S, positions[name])
+
+    def terms(self, generated_image):
+        """
+        Every term of the cost of a generated image.
+
+        Arguments:
+        generated_image -- tensor of shape (1, n_H, n_W, 3), as the network sees it
+
+        Returns:
+        costs -- dict of scalar tensors: J, J_content, J_style, and J_tv when tv_weight is not 0
+        """
+        activations = dict(zip(self.layers, self.model(generated_image, self.layers)))
+        J_content = self._content_cost(self.a_C, activations[self.content_layer])
+        J_style = 0.0
+        for (name, coeff), GS in zip(self.style_layers, self.GS):
+            J_style += coeff * layer_style_cost_from_gram(GS, activations[name])
+        J = total_cost(J_content, J_style, self.alpha, self.beta)
+        costs = {"J": J, "J_content": J_content, "J_style": J_style}
+        if self.tv_weight:
+            costs["J_tv"] = total_variation_cost(generated_image)
+            costs["J"] = J + self.tv_weight * costs["J_tv"]
+        return costs
 
     def __call__(self, generated_image):
         """
@@ -45,15 +98,30 @@ class StyleTransferCost:
         generated_image -- tensor of shape (1, n_H, n_W, 3), mean-subtracted
 
         Returns:
-        J, J_content, J_style -- scalar tensors
+        J, J_content, J_style -- scalar tensors (J includes tv_weight * J_tv; `terms` gives J_tv itself)
         """
-        activations = dict(zip(self.layers, self.model(generated_image, self.layers)))
-        J_content = compute_content_cost(self.a_C, activations[self.content_layer])
-        J_style = 0.0
-        for (name, coeff), GS in zip(self.style_layers, self.GS):
-            J_style += coeff * layer_style_cost_from_gram(GS, activations[name])
-        J = total_cost(J_content, J_style, self.alpha, self.beta)
-        return J, J_content, J_style
+        costs = self.terms(generated_image)
+        return costs["J"], costs["J_content"], costs["J_style"]
+
+
+def blend_weights(style_blend, count):
+    """
+    The weights of the style images in the blend of their Gram matrices, normalised to sum to 1.
+
+    Arguments:
+    style_blend -- None (equal weights) or a sequence of `count` numbers >= 0, not all 0
+    count -- the number of style images
+
+    Returns:
+    weights -- list of `count` floats summing to 1
+    """
+    if style_blend is None:
+        return [1.0 / count] * count
+    weights = [float(w) for w in style_blend]
+    if len(weights) != count or min(weights) < 0 or sum(weights) <= 0:
+        raise ValueError(f"style_blend needs {count} weights >= 0, not all 0; got {list(style_blend)}")
+    total = sum(weights)
+    return [w / total for w in weights]
 
 
 def train_step(generated_image, optimizer, cost, clip=None):

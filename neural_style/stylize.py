@@ -18,18 +18,24 @@ import tensorflow as tf
 from tqdm.auto import tqdm
 
 from . import config
-from .images import (
-    generate_noise_image,
-    image_to_uint8,
-    load_image,
-    pixel_bounds,
-    reshape_and_normalize_image,
-    save_image,
-    target_size,
-)
 from .checkpoint import CHECKPOINT_FILE, CheckpointError, checkpoint_path, differences, load_checkpoint, save_checkpoint
+from .costs import CONTENT_COSTS, total_variation_cost
+from .images import (
+    IMAGE_RANGES,
+    generate_noise_image,
+    generate_unit_noise_image,
+    load_image,
+    match_color,
+    network_to_pixels,
+    normalize_image,
+    pixel_bounds,
+    preserve_colors,
+    reshape_and_normalize_image,
+    target_size,
+    write_image,
+)
 from .optimize import LBFGS, StyleTransferCost, compile_cost_and_gradient
-from .vgg import POOLINGS, VGGModel, layer_names
+from .vgg import POOLINGS, VGGModel, canonical_layer_name, layer_names
 from .weights import RANDOM, load_weights
 
 WEIGHTS_ENV = "NEURAL_STYLE_WEIGHTS"
@@ -127,32 +133,56 @@ def split_iterations(iterations, count):
 
 @dataclasses.dataclass
 class StyleOptions:
-    """Every setting of a style transfer, with the article's defaults; `validate` checks them all."""
+    """Every setting of a style transfer, with the article's defaults; `validate` checks them all.
+
+    Settings left as None take the preset's value (config.PRESETS[preset]), else the article's: `validate` fills them
+    in, so a setting given explicitly always wins over the preset.
+    """
 
     weights: object = dataclasses.field(default_factory=default_weights)
     height: int = None
     width: int = None
     max_size: int = None
     iterations: int = config.NUM_ITERATIONS
-    content_layer: str = config.CONTENT_LAYER
-    style_layers: list = dataclasses.field(default_factory=lambda: list(config.STYLE_LAYERS))
-    alpha: float = config.ALPHA
-    beta: float = config.BETA
-    learning_rate: float = config.LEARNING_RATE
+    # None: the preset's value (config.PRESETS), else the article's; validate() fills them in.
+    content_layer: str = None
+    style_layers: list = None
+    alpha: float = None
+    beta: float = None
+    learning_rate: float = None
     noise_ratio: float = config.CONFIG.NOISE_RATIO
-    pooling: str = "avg"
+    pooling: str = None
     seed: int = None
     save_every: int = 0
     output_dir: str = None
     jit_compile: bool = True
-    optimizer: str = "adam"
-    init: object = "noise"
+    optimizer: str = None
+    init: object = None
     checkpoint_every: int = 0
     resume: str = None
     scales: tuple = (1.0,)
+    preset: str = "article"
+    image_range: str = None
+    content_cost: str = None
+    clip: bool = None
+    tv_weight: float = 0.0
+    style_blend: tuple = None
+    style_scale: float = 1.0
+    preserve_colors: bool = False
+    color_match: bool = False
 
-    def validate(self):
-        """Raises OptionError naming the first option whose value cannot work; returns self."""
+    def validate(self, style_count=None):
+        """
+        Fills the settings left as None from the preset, then checks every option.
+
+        Arguments:
+        style_count -- the number of style images, to check --style-blend against (None: not checked)
+
+        Returns:
+        self -- with every setting filled in; raises OptionError naming the first option whose value cannot work
+        """
+        self._apply_preset()
+        self._check_features(style_count)
         for name in ("height", "width", "max_size"):
             value = getattr(self, name)
             if value is not None and (not _is_int(value) or value <= 0):
@@ -191,9 +221,75 @@ class StyleOptions:
         self.scales = _checked_scales(self.scales, self.iterations)
         return self
 
+    def _apply_preset(self):
+        """The one place presets resolve: an explicit setting, else the preset's, else the article's."""
+        if not isinstance(self.preset, str) or self.preset not in config.PRESETS:
+            raise OptionError(f"--preset must be one of {', '.join(config.PRESETS)}, got {self.preset!r}")
+        for name, article_value in config.PRESETS["article"].items():
+            if getattr(self, name) is None:
+                value = config.PRESETS[self.preset].get(name, article_value)
+                setattr(self, name, list(value) if isinstance(value, list) else value)
+        if isinstance(self.pooling, str) and self.pooling in POOLINGS:
+            # Keras names (block5_conv4) are aliases of the article's (conv5_4); the network and the history use these.
+            self.content_layer = canonical_layer_name(self.content_layer, self.pooling)
+            self.style_layers = [(canonical_layer_name(name, self.pooling), w) for name, w in self.style_layers]
+
+    def _check_features(self, style_count):
+        """The checks of the options beyond the course (tv weight, style blend and scale, colours, presets' forms)."""
+        if self.image_range not in IMAGE_RANGES:
+            raise OptionError(f"image_range must be one of {', '.join(IMAGE_RANGES)}, got {self.image_range!r}")
+        if self.content_cost not in CONTENT_COSTS:
+            raise OptionError(f"content_cost must be one of {', '.join(CONTENT_COSTS)}, got {self.content_cost!r}")
+        if not _is_number(self.tv_weight) or not math.isfinite(self.tv_weight) or self.tv_weight < 0:
+            raise OptionError(f"--tv-weight must be a finite number >= 0 (0 = off), got {self.tv_weight}")
+        if not _is_number(self.style_scale) or not math.isfinite(self.style_scale) or self.style_scale <= 0:
+            raise OptionError(f"--style-scale must be a number > 0 (1 = the output size), got {self.style_scale}")
+        if self.style_blend is not None:
+            self.style_blend = _checked_blend(self.style_blend, style_count)
+        for name in ("clip", "preserve_colors", "color_match"):
+            if not isinstance(getattr(self, name), (bool, np.bool_)):
+                raise OptionError(f"{name} must be True or False, got {getattr(self, name)!r}")
+
 
 def _is_int(value):
     return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def _is_number(value):
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+
+
+def parse_blend(text):
+    """
+    Parses '0.7,0.3' into the weights of the style images (checked and normalised by StyleOptions.validate).
+
+    Arguments:
+    text -- comma-separated numbers, one per style image
+
+    Returns:
+    weights -- tuple of floats
+    """
+    try:
+        return tuple(float(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise OptionError(f"--style-blend: {text!r} is not a list of numbers; e.g. 0.7,0.3") from None
+
+
+def _checked_blend(blend, style_count):
+    """The style blend as weights summing to 1, or OptionError."""
+    text = blend if isinstance(blend, str) else ",".join(map(str, np.ravel(blend)))
+    try:
+        weights = parse_blend(blend) if isinstance(blend, str) else tuple(float(w) for w in np.ravel(blend))
+    except (TypeError, ValueError):
+        raise OptionError(f"--style-blend must be numbers such as 0.7,0.3, got {text}") from None
+    if any(not math.isfinite(w) or w < 0 for w in weights):
+        raise OptionError(f"--style-blend weights must be finite numbers >= 0, got {text}")
+    if sum(weights) <= 0:
+        raise OptionError(f"--style-blend needs a weight > 0, got {text}")
+    if style_count is not None and len(weights) != style_count:
+        raise OptionError(f"--style-blend has {len(weights)} weights for {style_count} style image"
+                          f"{'s' if style_count != 1 else ''}; give one weight per --style image")  # fmt: skip
+    return tuple(w / sum(weights) for w in weights)
 
 
 def _check_init(init):
@@ -255,6 +351,15 @@ def _digest(arrays):
     return "sha256:" + digest.hexdigest()
 
 
+def _style_list(style):
+    """The style images as a list: one path or array, or a list/tuple of them."""
+    if isinstance(style, (list, tuple)) and style and all(
+        isinstance(item, (str, os.PathLike, np.ndarray)) or tf.is_tensor(item) for item in style
+    ):
+        return list(style)
+    return [style]
+
+
 def _as_pixels(image, what, size=None):
     """An image path or array as float32 RGB in [0, 255], resized to `size` (height, width) if given."""
     if isinstance(image, (str, os.PathLike)):
@@ -279,7 +384,9 @@ class StyleTransfer:
     """
 
     def __init__(self, content, style, options=None, **overrides):
-        self.options = options = dataclasses.replace(options or StyleOptions(), **overrides).validate()
+        styles = _style_list(style)
+        options = dataclasses.replace(options or StyleOptions(), **overrides)
+        self.options = options = options.validate(style_count=len(styles))
         if options.height is None and options.width is None and options.max_size is None:
             size = (config.CONFIG.IMAGE_HEIGHT, config.CONFIG.IMAGE_WIDTH)
         else:
@@ -290,20 +397,24 @@ class StyleTransfer:
             content_pixels = _as_pixels(content_pixels, "content", size)
         self.size = size
         self.content_pixels = content_pixels
-        self.style_pixels = _as_pixels(style, "style", size)
+        # Each style image at style_scale times the output size (1: the output size, as the article).
+        style_size = scaled_size(size, options.style_scale)
+        self.style_pixels = [_as_pixels(image, "style", style_size) for image in styles]
+        if options.color_match:
+            self.style_pixels = [match_color(image, content_pixels) for image in self.style_pixels]
         self.weights = weights = options.weights if hasattr(options.weights, "layers") else load_weights(options.weights)
         self.random_weights = weights.source == RANDOM
         self.model = VGGModel(weights, *size, pooling=options.pooling)
-        self.content_image = reshape_and_normalize_image(content_pixels)
+        self.content_image = normalize_image(content_pixels, options.image_range)
         # Valid pixels in the network's space: box constraints for L-BFGS, clipping where a preset asks for it.
-        self.bounds = pixel_bounds()
+        self.bounds = pixel_bounds(options.image_range)
         # Coarse to fine: one size per scale, the last the output size; the iterations split equally across them.
         self.sizes = [scaled_size(size, scale) for scale in options.scales]
         self.scale_iterations = split_iterations(options.iterations, len(self.sizes))
         self.history = []
         self.evaluations = 0
         self._settings = None
-        self._enter_scale(0, self._initial_image(self.sizes[0]))
+        self._enter_scale(0, self._start_image(self.sizes[0]))
         if options.resume is not None:
             self._resume(options.resume)
 
@@ -318,10 +429,31 @@ class StyleTransfer:
         cost -- a StyleTransferCost
         """
         options = self.options
-        content = reshape_and_normalize_image(_as_pixels(self.content_pixels, "content", size))
-        style = reshape_and_normalize_image(_as_pixels(self.style_pixels, "style", size))
-        return StyleTransferCost(self.model, content, style, options.content_layer, options.style_layers,
-                                 options.alpha, options.beta)  # fmt: skip
+        content = normalize_image(_as_pixels(self.content_pixels, "content", size), options.image_range)
+        style_size = scaled_size(size, options.style_scale)
+        styles = [normalize_image(_as_pixels(image, "style", style_size), options.image_range)
+                  for image in self.style_pixels]  # fmt: skip
+        return StyleTransferCost(self.model, content, styles, options.content_layer, options.style_layers,
+                                 options.alpha, options.beta, style_blend=options.style_blend,
+                                 tv_weight=options.tv_weight, content_cost=options.content_cost)  # fmt: skip
+
+    def _start_image(self, size):
+        """
+        The first image in the options' image range: _initial_image's, or for 'unit' with init 'noise' the TF2
+        course's (the content plus uniform(-0.25, 0.25) noise, clipped to [0, 1]).
+
+        Arguments:
+        size -- (height, width)
+
+        Returns:
+        image -- float32 array (1, height, width, 3)
+        """
+        if self.options.image_range == "mean":
+            return self._initial_image(size)
+        if isinstance(self.options.init, str) and self.options.init == "noise":
+            content = normalize_image(_as_pixels(self.content_pixels, "content", size), "unit")
+            return generate_unit_noise_image(content, seed=self.options.seed)
+        return normalize_image(network_to_pixels(self._initial_image(size)), "unit")
 
     def _initial_image(self, size):
         """
@@ -367,16 +499,23 @@ class StyleTransfer:
                 variable.assign(value)
             self._optimizer_state = None
 
+        clip = self.options.clip
+        low, high = self.bounds
+
         def step():
             with tf.GradientTape() as tape:
-                J, J_content, J_style = self.cost(self.image)
+                costs = self.cost.terms(self.image)
+            J = costs["J"]
             grad = tape.gradient(J, self.image)
             # The cost belongs to the image before the update: keep that image if it is the best so far.
             better = J < self.best_cost
             self.best_image.assign(tf.where(better, self.image, self.best_image))
             self.best_cost.assign(tf.where(better, J, self.best_cost))
             optimizer.apply_gradients([(grad, self.image)])
-            return J, J_content, J_style
+            if clip:
+                # The TF2 course's clip_0_1 after each step (in general: back into the valid pixel range).
+                self.image.assign(tf.clip_by_value(self.image, low, high))
+            return costs
 
         return tf.function(step, jit_compile=self.options.jit_compile)
 
@@ -415,14 +554,15 @@ class StyleTransfer:
         if count > 0 and self._step is None:
             self._step = self._compile()
         for _ in range(count):
-            J, J_content, J_style = (float(value) for value in self._step())
+            costs = {name: float(value) for name, value in self._step().items()}
+            J = costs["J"]
             if not math.isfinite(J):
                 self.image.assign(self.best_image)
                 raise NonFiniteCostError(
                     f"the cost became {J} at iteration {len(self.history)}; try a lower --learning-rate "
                     f"(now {self.options.learning_rate})", self.result(),
                 )  # fmt: skip
-            record({"J": J, "J_content": J_content, "J_style": J_style})
+            record(costs)
         self._consider_final_image()
 
     def _run_lbfgs(self, count, record):
@@ -437,8 +577,10 @@ class StyleTransfer:
             self.image.assign(image)
             self._keep_best(lbfgs)
             self.evaluations = evaluations + entry["evaluations"]
-            record({"J": entry["J"], "J_content": entry["J_content"], "J_style": entry["J_style"],
-                    "evaluations": self.evaluations})  # fmt: skip
+            costs = {"J": entry["J"], "J_content": entry["J_content"], "J_style": entry["J_style"]}
+            if self.options.tv_weight:
+                costs["J_tv"] = float(total_variation_cost(image))  # of the same iterate; no network pass
+            record({**costs, "evaluations": self.evaluations})
 
         self._lbfgs = lbfgs
         try:
@@ -465,7 +607,7 @@ class StyleTransfer:
                         style=f"{costs['J_style']:.4g}", refresh=False)  # fmt: skip
         bar.update()
         if options.save_every and options.output_dir and i % options.save_every == 0:
-            save_image(os.path.join(options.output_dir, f"{i}.png"), self.image)
+            write_image(os.path.join(options.output_dir, f"{i}.png"), self._output_pixels(self.image))
         if options.checkpoint_every and (i + 1) % options.checkpoint_every == 0:
             self.save_checkpoint(options.output_dir)
         if callback is not None:
@@ -493,7 +635,14 @@ class StyleTransfer:
         Returns:
         image -- uint8 array (H, W, 3)
         """
-        return image_to_uint8(self._best(self.size))
+        return self._output_pixels(self._best(self.size))
+
+    def _output_pixels(self, image):
+        """An image of the network's space as the uint8 picture written: its range undone, colours preserved if asked."""
+        pixels = np.clip(network_to_pixels(image, self.options.image_range), 0, 255)
+        if self.options.preserve_colors:
+            pixels = preserve_colors(pixels, _as_pixels(self.content_pixels, "content", pixels.shape[:2]))
+        return np.clip(np.rint(pixels), 0, 255).astype(np.uint8)
 
     def settings(self):
         """
@@ -568,16 +717,20 @@ def stylize(content, style, progress=False, callback=None, **options):
 
     Arguments:
     content -- path of the content image, or an RGB array (H, W, 3) in [0, 255]
-    style -- path of the style image, or an RGB array
+    style -- path of the style image, or an RGB array, or a list of them (their Grams blended by style_blend)
     progress -- show a progress bar
     callback -- None, or callback(entry) after every iteration
     options -- any field of StyleOptions: weights, height, width, max_size, iterations, content_layer,
                style_layers, alpha, beta, learning_rate, noise_ratio, pooling, seed, save_every, output_dir,
                optimizer ('adam' | 'lbfgs'), init ('noise' | 'content' | 'random' | image path or array),
-               checkpoint_every (N, into output_dir), resume (a checkpoint folder), scales (e.g. (0.25, 0.5, 1))
+               checkpoint_every (N, into output_dir), resume (a checkpoint folder), scales (e.g. (0.25, 0.5, 1)),
+               preset ('article' | 'course-tf2' | 'gatys'; explicit options win), tv_weight, style_blend (one
+               weight per style image), style_scale, preserve_colors, color_match, image_range ('mean' | 'unit'),
+               content_cost ('course' | 'gatys'), clip (clip to the pixel range after each Adam step)
 
     Returns:
     image -- uint8 array (H, W, 3): the lowest-cost image seen
-    history -- list of dicts, one per iteration: iteration, seconds, J, J_content, J_style
+    history -- list of dicts, one per iteration: iteration, seconds, J, J_content, J_style (and J_tv when
+               tv_weight is on)
     """
     return StyleTransfer(content, style, **options).run(progress=progress, callback=callback)

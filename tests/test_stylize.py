@@ -341,3 +341,252 @@ def test_command_line_lbfgs_scales_checkpoint_and_resume(mat_file, tmp_path, cap
     assert not (tmp_path / "c.png").exists()
     code = cli.main(common + ["--output", str(tmp_path / "d.png"), "--scales", "1,0.5"])
     assert code == 2 and "--scales" in capsys.readouterr().err
+
+
+# --- Options beyond the course (issue 6, features 2-6, 10, 11): tv weight, several styles, style scale, colours,
+# pooling, image range and presets. Each checked against numpy float64 (tests/reference.py) or exact arithmetic.
+
+from neural_style import config as _config  # noqa: E402
+from neural_style.stylize import StyleOptions  # noqa: E402
+from tests import reference  # noqa: E402
+
+YIQ = np.array([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]])
+
+
+def feature_pictures():
+    """A smooth, mildly coloured content and two different style textures, RGB in [0, 255]."""
+    rng = np.random.default_rng(11)
+    y, x = np.mgrid[0:HEIGHT, 0:WIDTH]
+    content = np.stack([90 + x * 3, 80 + y * 4, 120 + (x - y) * 1.5], -1).astype(np.float32)
+    stripes = np.stack([128 + 90 * np.sin(x / 1.5), 100 + 60 * np.sin(y / 2), 150 - 60 * np.sin(x / 1.5) + 30 * np.cos(y / 1.3)], -1)
+    dots = rng.integers(0, 256, (HEIGHT, WIDTH, 3))
+    return content, stripes.astype(np.float32), dots.astype(np.float32)
+
+
+def feature_transfer(weights, style=None, **options):
+    content, stripes, _ = feature_pictures()
+    options = {"height": HEIGHT, "width": WIDTH, "seed": 1, "jit_compile": False, **options}
+    return StyleTransfer(content, stripes if style is None else style, weights=weights, **options)
+
+
+def numpy_grams(image, weights, names, pooling="avg"):
+    """Each layer's Gram matrix of an image (1, H, W, 3) as the network sees it, in float64."""
+    activations = reference.forward(image, weights, pooling)
+    return [a.reshape(-1, a.shape[-1]).T @ a.reshape(-1, a.shape[-1]) for a in (activations[n] for n in names)]
+
+
+STYLE_NAMES = [name for name, _ in _config.STYLE_LAYERS]
+
+
+def test_blended_styles_target_the_weighted_sum_of_their_grams(weights):
+    content, stripes, dots = feature_pictures()
+    blended = feature_transfer(weights, [stripes, dots], style_blend=(7, 3))
+    assert blended.options.style_blend == (0.7, 0.3)  # normalised
+    grams_a = numpy_grams(reshape_and_normalize_image(stripes), weights, STYLE_NAMES)
+    grams_b = numpy_grams(reshape_and_normalize_image(dots), weights, STYLE_NAMES)
+    for GS, A, B in zip(blended.cost.GS, grams_a, grams_b):
+        np.testing.assert_allclose(GS.numpy(), 0.7 * A + 0.3 * B, rtol=2e-4, atol=1e-3 * np.abs(A).max())
+        # Between the single-style Grams, entry by entry.
+        low, high = np.minimum(A, B), np.maximum(A, B)
+        assert np.all(GS.numpy() >= low - 1e-3 * np.abs(A).max()) and np.all(GS.numpy() <= high + 1e-3 * np.abs(A).max())
+    # The default blend is equal weights.
+    equal = feature_transfer(weights, [stripes, dots])
+    np.testing.assert_allclose(equal.cost.GS[0].numpy(), 0.5 * grams_a[0] + 0.5 * grams_b[0], rtol=2e-4)
+
+
+def test_blend_one_zero_costs_what_the_single_style_costs(weights):
+    _, stripes, dots = feature_pictures()
+    single = feature_transfer(weights, stripes)
+    blended = feature_transfer(weights, [stripes, dots], style_blend="1,0")
+    image = single.image.numpy()
+    np.testing.assert_allclose(cost_of(blended, image), cost_of(single, image), rtol=1e-5)
+    other = feature_transfer(weights, [stripes, dots], style_blend="0,1")
+    assert abs(cost_of(other, image) - cost_of(single, image)) > 1e-3 * cost_of(single, image)
+
+
+def test_style_scale_resizes_the_style_and_rescales_its_grams(weights):
+    _, stripes, _ = feature_pictures()
+    scaled = feature_transfer(weights, stripes, style_scale=2)
+    assert scaled.style_pixels[0].shape == (2 * HEIGHT, 2 * WIDTH, 3)
+    big = reshape_and_normalize_image(scaled.style_pixels[0])
+    activations = reference.forward(big, weights)
+    generated = reference.forward(scaled.content_image, weights)
+    for name, GS in zip(STYLE_NAMES, scaled.cost.GS):
+        a = activations[name].reshape(-1, activations[name].shape[-1])
+        ratio = np.prod(generated[name].shape[1:3]) / np.prod(activations[name].shape[1:3])  # about 1/4
+        np.testing.assert_allclose(GS.numpy(), a.T @ a * ratio, rtol=2e-4, atol=1e-4 * np.abs(a.T @ a).max() * ratio)
+
+
+def test_style_scale_keeps_a_tiled_textures_grams(weights):
+    # A texture tiled 2 x 2 and used at style scale 2 is the same texture at the same scale: its rescaled Grams
+    # match the untiled texture's (up to the seams), where the course's unnormalised Grams would be 4 times larger.
+    _, stripes, _ = feature_pictures()
+    tiled = np.tile(stripes, (2, 2, 1))
+    plain = feature_transfer(weights, stripes)
+    scaled = feature_transfer(weights, tiled, style_scale=2)
+    GS_plain, GS_scaled = plain.cost.GS[0].numpy(), scaled.cost.GS[0].numpy()
+    relative = np.abs(GS_scaled - GS_plain).max() / np.abs(GS_plain).max()
+    assert relative < 0.1
+    assert np.abs(4 * GS_scaled - GS_plain).max() / np.abs(GS_plain).max() > 2  # what leaving it out would give
+
+
+def test_tv_weight_adds_the_total_variation_cost(weights):
+    plain = feature_transfer(weights)
+    smooth = feature_transfer(weights, tv_weight=0.5)
+    image = plain.image.numpy()
+    x = np.float64(image)
+    J_tv = np.sum((x[:, 1:] - x[:, :-1]) ** 2) + np.sum((x[:, :, 1:] - x[:, :, :-1]) ** 2)
+    terms = smooth.cost.terms(tf.constant(image))
+    np.testing.assert_allclose(float(terms["J_tv"]), J_tv, rtol=1e-5)
+    np.testing.assert_allclose(cost_of(smooth, image), cost_of(plain, image) + 0.5 * J_tv, rtol=1e-5)
+    assert "J_tv" not in plain.cost.terms(tf.constant(image))
+
+
+def test_tv_weight_makes_a_smoother_image_and_is_recorded(weights):
+    def tv(image):
+        x = np.float64(image)
+        return np.sum((x[1:] - x[:-1]) ** 2) + np.sum((x[:, 1:] - x[:, :-1]) ** 2)
+
+    image_plain, history_plain = feature_transfer(weights, iterations=6, learning_rate=4.0).run()
+    image_smooth, history = feature_transfer(weights, iterations=6, learning_rate=4.0, tv_weight=20.0).run()
+    assert all("J_tv" in entry for entry in history) and all("J_tv" not in entry for entry in history_plain)
+    # The first entry is the starting image's: the same image, so J = the plain J + tv_weight * J_tv.
+    np.testing.assert_allclose(history[0]["J"], history_plain[0]["J"] + 20.0 * history[0]["J_tv"], rtol=1e-5)
+    assert history[-1]["J_tv"] < history[0]["J_tv"]
+    assert tv(image_smooth) < 0.7 * tv(image_plain)
+
+
+def test_pooling_max_gives_other_costs_than_avg(weights):
+    avg = feature_transfer(weights, pooling="avg")
+    mx = feature_transfer(weights, pooling="max")
+    image = avg.image.numpy()
+    J_avg, J_max = cost_of(avg, image), cost_of(mx, image)
+    assert abs(J_avg - J_max) > 1e-3 * J_avg
+    # Each is the course's cost through a numpy network with that pooling.
+    for pooling, J in (("avg", J_avg), ("max", J_max)):
+        generated = reference.forward(image, weights, pooling)
+        content = reference.forward(reshape_and_normalize_image(feature_pictures()[0]), weights, pooling)
+        style = reference.forward(reshape_and_normalize_image(feature_pictures()[1]), weights, pooling)
+        n = generated["conv4_2"].size
+        J_content = np.sum((generated["conv4_2"] - content["conv4_2"]) ** 2) / (4 * n)
+        J_style = 0.0
+        for name in STYLE_NAMES:
+            G, S = (a[name].reshape(-1, a[name].shape[-1]) for a in (generated, style))
+            M, C = G.shape
+            J_style += 0.2 * np.sum((S.T @ S - G.T @ G) ** 2) / (4 * C**2 * M**2)
+        np.testing.assert_allclose(J, 10 * J_content + 40 * J_style, rtol=1e-4)
+
+
+def test_color_match_gives_the_styles_the_contents_colour_statistics(weights):
+    content, stripes, dots = feature_pictures()
+    matched = feature_transfer(weights, [stripes, dots], color_match=True)
+    flat = lambda image: np.float64(image).reshape(-1, 3)  # noqa: E731
+    for style in matched.style_pixels:
+        assert 0 < style.min() and style.max() < 255  # nothing clipped, so the statistics are exact
+        np.testing.assert_allclose(flat(style).mean(0), flat(content).mean(0), atol=1e-2)
+        np.testing.assert_allclose(np.cov(flat(style), rowvar=False), np.cov(flat(content), rowvar=False),
+                                   rtol=1e-3, atol=1e-2)  # fmt: skip
+    # The cost's Grams are those of the matched styles.
+    grams = numpy_grams(reshape_and_normalize_image(matched.style_pixels[0]), weights, STYLE_NAMES[:1])
+    expected = 0.5 * grams[0] + 0.5 * numpy_grams(reshape_and_normalize_image(matched.style_pixels[1]), weights,
+                                                  STYLE_NAMES[:1])[0]  # fmt: skip
+    np.testing.assert_allclose(matched.cost.GS[0].numpy(), expected, rtol=2e-4)
+
+
+def test_preserve_colors_writes_the_contents_chrominance(weights):
+    content, _, _ = feature_pictures()
+    kept = feature_transfer(weights, iterations=2, preserve_colors=True)
+    plain = feature_transfer(weights, iterations=2)
+    image_kept, _ = kept.run()
+    image_plain, _ = plain.run()
+    yiq = lambda image: np.float64(image) @ YIQ.T  # noqa: E731
+    inside = np.all((image_kept > 0) & (image_kept < 255), axis=-1)
+    assert inside.mean() > 0.9
+    # The written picture's I and Q are the photo's (up to 8-bit rounding), its Y the stylised image's.
+    np.testing.assert_allclose(yiq(image_kept)[inside][:, 1:], yiq(content)[inside][:, 1:], atol=1.0)
+    np.testing.assert_allclose(yiq(image_kept)[inside][:, 0], yiq(image_plain)[inside][:, 0], atol=1.0)
+    assert np.abs(yiq(image_plain)[..., 1:] - yiq(content)[..., 1:]).max() > 10
+
+
+def test_unit_image_range_loads_inits_bounds_and_writes_in_0_1(weights):
+    content, stripes, _ = feature_pictures()
+    run = feature_transfer(weights, image_range="unit", init="noise", seed=3)
+    np.testing.assert_allclose(run.content_image[0], content / 255.0, rtol=1e-6)
+    expected = np.clip(content[None] / 255.0 + np.random.default_rng(3).uniform(-0.25, 0.25, (1, HEIGHT, WIDTH, 3)),
+                       0, 1)  # fmt: skip
+    np.testing.assert_allclose(run.image.numpy(), expected, atol=1e-6)
+    assert run.bounds[0].max() == 0 and run.bounds[1].min() == 1
+    grams = numpy_grams(stripes[None] / 255.0, weights, STYLE_NAMES[:1])
+    np.testing.assert_allclose(run.cost.GS[0].numpy(), grams[0], rtol=2e-4)
+    np.testing.assert_array_equal(run.result(), np.clip(np.rint(expected[0] * 255), 0, 255).astype(np.uint8))
+
+
+@pytest.mark.parametrize("clip", [True, False])
+def test_clip_keeps_each_adam_step_in_range(weights, clip):
+    run = feature_transfer(weights, image_range="unit", learning_rate=0.5, iterations=2, clip=clip, alpha=1e4)
+    run.run()
+    image = run.image.numpy()
+    inside = image.min() >= 0 and image.max() <= 1
+    assert inside == clip
+
+
+def test_presets_fill_what_is_not_given(weights):
+    article = StyleOptions().validate()
+    assert (article.content_layer, article.alpha, article.beta, article.learning_rate, article.pooling,
+            article.optimizer, article.init, article.image_range, article.clip) == (
+            "conv4_2", 10, 40, 2.0, "avg", "adam", "noise", "mean", False)  # fmt: skip
+    assert article.style_layers == _config.STYLE_LAYERS and article.content_cost == "course"
+    tf2 = StyleOptions(preset="course-tf2").validate()
+    assert (tf2.content_layer, tf2.learning_rate, tf2.optimizer, tf2.init, tf2.pooling, tf2.image_range, tf2.clip,
+            tf2.alpha, tf2.beta) == ("conv5_4", 0.01, "adam", "noise", "max", "unit", True, 10, 40)  # fmt: skip
+    gatys = StyleOptions(preset="gatys").validate()
+    assert (gatys.content_layer, gatys.optimizer, gatys.init, gatys.pooling, gatys.content_cost, gatys.image_range) == (
+        "conv4_2", "lbfgs", "random", "avg", "gatys", "mean")  # fmt: skip
+    assert gatys.alpha / gatys.beta == pytest.approx(1e-3)
+    assert gatys.style_layers == [(name, pytest.approx(0.2)) for name in STYLE_NAMES]
+    # Explicit settings win over the preset; Keras names are aliases.
+    mine = StyleOptions(preset="gatys", optimizer="adam", content_layer="block5_conv2", pooling="max").validate()
+    assert (mine.optimizer, mine.content_layer, mine.pooling, mine.init) == ("adam", "conv5_2", "max", "random")
+
+
+def test_gatys_preset_uses_the_papers_content_loss(weights):
+    run = feature_transfer(weights, preset="gatys", iterations=1)
+    content, stripes, _ = feature_pictures()
+    image = run.image.numpy()
+    P = reference.forward(reshape_and_normalize_image(content), weights)["conv4_2"]
+    F = reference.forward(image, weights)["conv4_2"]
+    J, J_content, J_style = (float(value) for value in run.cost(tf.constant(image)))
+    np.testing.assert_allclose(J_content, 0.5 * np.sum((F - P) ** 2), rtol=1e-4)
+    np.testing.assert_allclose(J, 1.0 * J_content + 1e3 * J_style, rtol=1e-5)
+    # White noise to start: the article's noise alone, around the mean pixel.
+    assert np.abs(image).max() <= 20 + 1e-4
+
+
+def test_keras_layer_names_are_aliases(weights):
+    run = feature_transfer(weights, content_layer="block5_conv4", style_layers=[("block1_conv1", 1.0)])
+    assert run.options.content_layer == "conv5_4" and run.options.style_layers == [("conv1_1", 1.0)]
+    assert run.cost.layers == ["conv1_1", "conv5_4"]
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"style_blend": (1, 2, 3)}, "--style-blend has 3 weights for 2 style images"),
+        ({"style_blend": "0.5,x"}, "--style-blend must be numbers such as 0.7,0.3, got 0.5,x"),
+        ({"style_blend": (1, -1)}, "--style-blend weights must be finite numbers >= 0"),
+        ({"style_blend": (0, 0)}, "--style-blend needs a weight > 0"),
+        ({"style_scale": -0.5}, "--style-scale must be a number > 0"),
+        ({"style_scale": 0}, "--style-scale must be a number > 0"),
+        ({"tv_weight": -1}, "--tv-weight must be a finite number >= 0"),
+        ({"tv_weight": float("nan")}, "--tv-weight must be a finite number >= 0"),
+        ({"preset": "fast"}, "--preset must be one of article, course-tf2, gatys, got 'fast'"),
+        ({"pooling": "min"}, "--pooling must be one of avg, max"),
+        ({"image_range": "0-255"}, "image_range must be one of mean, unit"),
+        ({"content_layer": "block6_conv1"}, "unknown layer block6_conv1"),
+    ],
+)
+def test_bad_feature_options_are_one_clear_error(weights, options, message):
+    _, stripes, dots = feature_pictures()
+    with pytest.raises(OptionError, match=message.replace("(", r"\(")) as error:
+        feature_transfer(weights, [stripes, dots], **options)
+    assert "\n" not in str(error.value)

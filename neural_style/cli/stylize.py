@@ -19,19 +19,20 @@ def build_parser():
         "Other commands: `neural-style weights ...`, `neural-style visualize ...` (each with --help).",
     )  # fmt: skip
     parser.add_argument("--content", required=True, metavar="PHOTO", help="the content image")
-    parser.add_argument("--style", required=True, metavar="PAINTING", help="the style image")
+    parser.add_argument("--style", required=True, nargs="+", metavar="PAINTING",
+                        help="the style image; several are blended (see --style-blend)")
     parser.add_argument("--output", required=True, metavar="OUT", help="where to write the result (.jpg, .png, ...)")
     common.add_weights_option(parser)
     parser.add_argument("--iterations", type=int, default=config.NUM_ITERATIONS, help="number of steps (default 200)")
     common.add_size_options(parser)
-    parser.add_argument("--content-layer", default=config.CONTENT_LAYER, help="default conv4_2")
+    parser.add_argument("--content-layer", help="default conv4_2 (Keras names such as block4_conv2 work too)")
     parser.add_argument(
         "--style-layers", type=common.argument_type(parse_style_layers), metavar="NAME:W,...",
         help="default " + ",".join(f"{name}:{weight}" for name, weight in config.STYLE_LAYERS),
     )  # fmt: skip
-    parser.add_argument("--alpha", type=float, default=config.ALPHA, help="content weight (default 10)")
-    parser.add_argument("--beta", type=float, default=config.BETA, help="style weight (default 40)")
-    parser.add_argument("--learning-rate", type=float, default=config.LEARNING_RATE, help="Adam's (default 2.0)")
+    parser.add_argument("--alpha", type=float, help="content weight (default 10)")
+    parser.add_argument("--beta", type=float, help="style weight (default 40)")
+    parser.add_argument("--learning-rate", type=float, help="Adam's (default 2.0)")
     parser.add_argument("--noise-ratio", type=float, default=config.CONFIG.NOISE_RATIO, help="default 0.6")
     parser.add_argument("--seed", type=int, help="same seed, same machine: the same output pixels")
     parser.add_argument("--save-every", type=int, default=config.PRINT_EVERY, metavar="N",
@@ -50,6 +51,21 @@ def build_parser():
                         "settings, up to the same total --iterations")
     parser.add_argument("--scales", metavar="S,S,...", help="coarse to fine, e.g. 0.25,0.5,1: optimise at each "
                         "fraction of the output size in turn, the iterations split equally (remainder to the finest)")
+    parser.add_argument("--preset", metavar="|".join(config.PRESETS),
+                        help="a set of settings that explicit options override: article (the default), course-tf2 "
+                        "(conv5_4, Adam 0.01, images in [0, 1], +-0.25 noise, clip after each step, max pooling) or "
+                        "gatys (L-BFGS from white noise, the paper's content loss, alpha/beta 1e-3)")
+    parser.add_argument("--pooling", metavar="avg|max", help="the network's pools: avg (the article's, default) or max")
+    parser.add_argument("--tv-weight", type=float, metavar="W",
+                        help="weight of the total variation cost, sum of squared neighbour differences (default 0, off)")
+    parser.add_argument("--style-blend", metavar="W,W,...",
+                        help="weights of several --style images, normalised to sum to 1 (default equal)")
+    parser.add_argument("--style-scale", type=float, metavar="S",
+                        help="resize each style image to S x the output size before its Grams are taken (default 1)")
+    parser.add_argument("--preserve-colors", action="store_true",
+                        help="keep the photo's colours: the result's luminance with the photo's chrominance (YIQ)")
+    parser.add_argument("--color-match", action="store_true",
+                        help="give the style images the photo's colour mean and covariance before the run")
     parser.add_argument("--history", metavar="PATH", help="write the costs as JSON lines, one per iteration")
     parser.add_argument("--quiet", action="store_true", help="no progress bar and no summary line")
     return parser
@@ -66,11 +82,13 @@ def options_from_args(args):
     if args.style_layers is not None:
         options["style_layers"] = args.style_layers
     # Given only when set, so that StyleOptions' (or a preset's) defaults stand otherwise.
-    for name in ("optimizer", "init", "checkpoint_every", "resume"):
+    for name in ("optimizer", "init", "checkpoint_every", "resume", "preset", "pooling", "tv_weight",
+                 "style_blend", "style_scale"):
         if getattr(args, name) is not None:
             options[name] = getattr(args, name)
     if args.scales is not None:
         options["scales"] = parse_scales(args.scales)
+    options["preserve_colors"], options["color_match"] = args.preserve_colors, args.color_match
     return options
 
 
@@ -85,7 +103,7 @@ def main(argv):
     code -- exit code
     """
     args = build_parser().parse_args(argv)
-    inputs = [args.content, args.style]
+    inputs = [args.content, *args.style]
     inputs.append(args.init)  # an --init image is an input too
     common.check_output_file(args.output, inputs)
     if args.history:
