@@ -590,3 +590,22 @@ def test_bad_feature_options_are_one_clear_error(weights, options, message):
     with pytest.raises(OptionError, match=message.replace("(", r"\(")) as error:
         feature_transfer(weights, [stripes, dots], **options)
     assert "\n" not in str(error.value)
+
+
+def test_lbfgs_records_the_tv_term_of_each_iterate(weights):
+    _, history = feature_transfer(weights, optimizer="lbfgs", iterations=3, tv_weight=0.5).run()
+    assert len(history) == 3
+    for entry in history:
+        np.testing.assert_allclose(entry["J"], 10 * entry["J_content"] + 40 * entry["J_style"] + 0.5 * entry["J_tv"],
+                                   rtol=1e-5)  # fmt: skip
+
+
+@pytest.mark.parametrize("init", ["content", "random"])
+def test_unit_image_range_converts_the_other_starting_images(weights, init):
+    content, _, _ = feature_pictures()
+    mean_run = feature_transfer(weights, init=init, seed=4)
+    unit_run = feature_transfer(weights, init=init, seed=4, image_range="unit")
+    expected = (np.float64(mean_run.image.numpy()) + MEANS) / 255  # the same picture, in [0, 1]
+    np.testing.assert_allclose(unit_run.image.numpy(), expected, atol=1e-6)
+    if init == "content":
+        np.testing.assert_allclose(unit_run.image.numpy()[0], content / 255, atol=1e-6)
