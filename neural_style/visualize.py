@@ -389,13 +389,13 @@ def maps_figure(maps, top=8):
             grid_axes.add_patch(Rectangle((x - 0.5, y - 0.5), n_W, n_H, fill=False, edgecolor="red", linewidth=2))
         grid_axes.text(x, y, str(c), color="red" if marked else "yellow", fontsize=7, va="top", ha="left",
                        bbox={"facecolor": "black", "alpha": 0.6, "pad": 0.5, "linewidth": 0})  # fmt: skip
-    grid_axes.set_xlabel(f"channel c is in row c // {columns}, column c % {columns} (both from 0); "
-                         "each tile scaled to its own peak: black = 0 (ReLU off), white = that channel's peak")  # fmt: skip
+    scaling = "each tile scaled to its own peak: black = 0 (ReLU off), white = that channel's peak"
+    grid_axes.set_xlabel(f"channel c is in row c // {columns}, column c % {columns} (both from 0); {scaling}")
     grid_axes.set_title(f"{maps.layer}: all {n_C} channels, {n_W}x{n_H} positions each; red frames: the "
                         f"{len(strongest)} strongest by peak activation")  # fmt: skip
     ranking = ", ".join(f"{c} ({peaks[c]:.3g})" for c in strongest)
-    figure.suptitle(f"What {maps.layer} sees in {maps.name}\nstrongest channels (peak): {ranking}\n"
-                    f"{maps.weights_note}", fontsize=11)  # fmt: skip
+    title = f"What {maps.layer} sees in {maps.name}\nstrongest channels (peak): {ranking}\n{maps.weights_note}"
+    _suptitle(figure, title, fontsize=11)
     return figure
 
 
@@ -525,15 +525,17 @@ def top_figure(top):
     axes = np.atleast_1d(figure.subplots(rows, columns)).ravel()
     for rank, (hit, ax) in enumerate(zip(top.hits, axes), 1):
         ax.imshow(hit.crop, interpolation="nearest")
-        ax.set_title(f"{rank}. {os.path.basename(hit.path)}\npeak {hit.score:.3g} at ({hit.position[0]}, "
-                     f"{hit.position[1]})", fontsize=9)  # fmt: skip
+        ax.set_title(f"{rank}. {os.path.basename(hit.path)}\npeak {hit.score:.3g} at row {hit.position[0]}, "
+                     f"column {hit.position[1]}", fontsize=9)  # fmt: skip
     for ax in axes:
         ax.axis("off")
     resized = f"images resized to {top.input_size[1]}x{top.input_size[0]}" if top.input_size else "images resized"
-    figure.suptitle(f"{top.layer}, channel {top.channel}: the {len(top.hits)} of {top.count} images in {top.source} "
-                    f"that activate it most\neach crop is the receptive field ({top.size}x{top.size} px, cut at the "
-                    f"borders) of the channel's strongest position; {resized}\n{top.weights_note}",
-                    fontsize=10)  # fmt: skip
+    _suptitle(
+        figure,
+        f"{top.layer}, channel {top.channel}: the {len(top.hits)} of {top.count} images in "
+        f"{top.source} that activate it most\neach crop is the receptive field ({top.size}x{top.size} px, "
+        f"cut at the borders) of the channel's strongest position; {resized}\n{top.weights_note}",
+    )
     return figure
 
 
@@ -592,6 +594,7 @@ class Projection:
     name: str = "the image"
     pooling: str = "avg"
     weights_note: str = ""
+    map_size: tuple = (0, 0)
 
 
 def project(model, image, layer, channel, rule="guided", height=None, width=None, max_size=None):
@@ -621,12 +624,13 @@ def project(model, image, layer, channel, rule="guided", height=None, width=None
     with tf.GradientTape() as tape:
         tape.watch(x)
         channel_map = _forward(model, x, layer, relu)[0, :, :, channel]
+        map_size = tuple(channel_map.shape)
         y, x_pos = _strongest_position(channel_map.numpy())
         unit = channel_map[y, x_pos]
     signal = tape.gradient(unit, x).numpy()[0]
     box = receptive_field(layer, y, x_pos, *pixels.shape[:2], pooling=model.pooling)
     return Projection(layer, channel, rule, (y, x_pos), float(unit), box, signal, pixels.round().astype(np.uint8),
-                      _name(image), model.pooling, _weights_note(model))  # fmt: skip
+                      _name(image), model.pooling, _weights_note(model), map_size)  # fmt: skip
 
 
 def projection_to_image(projection):
@@ -675,11 +679,16 @@ def project_figure(projection):
     rule = ("guided backpropagation (the signal passes a ReLU only where its forward input and the signal are both "
             "positive)" if p.rule == "guided" else
             "deconvnet (Zeiler & Fergus: transposed filters, unpooling, a ReLU on the backward signal)")  # fmt: skip
-    unpool = "switches of max pooling" if p.pooling == "max" else "average pooling spread evenly (--pooling max: switches)"
+    unpool = (
+        "max pooling's switches" if p.pooling == "max" else "average pooling spread evenly (--pooling max: switches)"
+    )
     quiet = "" if p.activation > 0 else "\nthis channel is zero everywhere for this image: there is nothing to project"
-    figure.suptitle(f"{p.layer}, channel {p.channel}: its strongest activation ({p.activation:.3g} at position "
-                    f"{p.position[0]}, {p.position[1]}) projected back to pixels\nby {rule}; unpooling: {unpool}"
-                    f"{quiet}\n{p.weights_note}", fontsize=10)  # fmt: skip
+    where = f"row {p.position[0]}, column {p.position[1]} of its {p.map_size[0]}x{p.map_size[1]} map"
+    _suptitle(
+        figure,
+        f"{p.layer}, channel {p.channel}: its strongest activation ({p.activation:.3g} at {where}) "
+        f"projected back to pixels\nby {rule}; unpooling: {unpool}{quiet}\n{p.weights_note}",
+    )
     return figure
 
 
@@ -718,9 +727,24 @@ class Maximization:
         return self.activations[-1]
 
 
-def maximize(model, layer, channel, height=None, width=None, max_size=None, iterations=200, step_size=4.0,
-             decay=0.01, blur_every=4, blur_sigma=1.0, norm_percentile=10.0, objective="center", seed=None,
-             jit_compile=True, progress=False):
+def maximize(
+    model,
+    layer,
+    channel,
+    height=None,
+    width=None,
+    max_size=None,
+    iterations=200,
+    step_size=4.0,
+    decay=0.01,
+    blur_every=4,
+    blur_sigma=1.0,
+    norm_percentile=10.0,
+    objective="center",
+    seed=None,
+    jit_compile=False,
+    progress=False,
+):
     """
     Makes an image that activates one channel strongly: gradient ascent from noise, regularised as in the DeepVis
     toolbox (Yosinski et al. 2015).
@@ -743,7 +767,8 @@ def maximize(model, layer, channel, height=None, width=None, max_size=None, iter
     norm_percentile -- percentile of pixel norms below which pixels are reset (0: never)
     objective -- 'center' (the channel's centre position, as DeepVis does) or 'mean' (the whole channel)
     seed -- seed of the starting noise
-    jit_compile -- compile the step with XLA
+    jit_compile -- compile the step with XLA (off by default: XLA spends longer folding the constant filters and
+                   one-hot gradient than the steps take on a CPU)
     progress -- show a progress bar
 
     Returns:
@@ -825,11 +850,13 @@ def maximize_figure(result):
     curve_axes.set_title(f"activation: {result.start:.3g} for the starting noise -> {result.final:.3g}", fontsize=10)
     curve_axes.grid(True, alpha=0.3)
     s = result.settings
-    figure.suptitle(f"Activation maximisation of {result.layer}, channel {result.channel}: {s['iterations']} gradient "
-                    f"ascent steps of {s['step_size']:g} px (RMS)\nregularised with L2 decay {s['decay']:g}, a "
-                    f"Gaussian blur (sigma {s['blur_sigma']:g} px) every {s['blur_every']} steps, pixels under the "
-                    f"{s['norm_percentile']:g}th norm percentile reset, clipping to [0, 255]\n{result.weights_note}",
-                    fontsize=10)  # fmt: skip
+    _suptitle(
+        figure,
+        f"Activation maximisation of {result.layer}, channel {result.channel}: {s['iterations']} "
+        f"gradient ascent steps of {s['step_size']:g} px (RMS)\nregularised with L2 decay {s['decay']:g}, "
+        f"a Gaussian blur (sigma {s['blur_sigma']:g} px) every {s['blur_every']} steps, pixels under the "
+        f"{s['norm_percentile']:g}th norm percentile reset, clipping to [0, 255]\n{result.weights_note}",
+    )
     return figure
 
 
@@ -874,9 +901,21 @@ class Sweep:
     weights_note: str = ""
 
 
-def sweep(model, content=None, style=None, content_layers=SWEEP_CONTENT_LAYERS, style_sets=SWEEP_STYLE_SETS,
-          iterations=config.NUM_ITERATIONS, learning_rate=config.LEARNING_RATE, height=None, width=None,
-          max_size=None, seed=None, jit_compile=True, progress=False):
+def sweep(
+    model,
+    content=None,
+    style=None,
+    content_layers=SWEEP_CONTENT_LAYERS,
+    style_sets=SWEEP_STYLE_SETS,
+    iterations=config.NUM_ITERATIONS,
+    learning_rate=config.LEARNING_RATE,
+    height=None,
+    width=None,
+    max_size=None,
+    seed=None,
+    jit_compile=True,
+    progress=False,
+):
     """
     Reconstructs images from white noise with one term of the article's cost at a time (Gatys et al. fig. 1).
 
@@ -979,8 +1018,10 @@ def sweep_figure(result):
     figure -- a matplotlib Figure
     """
     (Figure,) = _matplotlib("Figure")
-    rows = [(kind, [p for p in result.panels if p.kind == kind], source)
-            for kind, source in [("content", result.content), ("style", result.style)] if source is not None]  # fmt: skip
+    sources = [("content", result.content), ("style", result.style)]
+    rows = [
+        (kind, [p for p in result.panels if p.kind == kind], source) for kind, source in sources if source is not None
+    ]
     columns = 1 + max(len(panels) for _, panels, _ in rows)
     height, width = result.panels[0].image.shape[:2] if result.panels else (3, 4)
     tile = 2.6
@@ -996,10 +1037,13 @@ def sweep_figure(result):
             axes[r, c].set_title(f"{kind} of {_layer_set_label(panel.layers)}\n{term} {panel.cost:.3g}", fontsize=8)
     for ax in axes.ravel():
         ax.axis("off")
-    figure.suptitle(f"Reconstructions from white noise (Gatys et al. fig. 1): each panel minimises only the content "
-                    f"cost of one layer or only the style cost of a set of layers\n{result.iterations} Adam steps "
-                    f"(learning rate {result.learning_rate:g}) from the same noise; costs are those of the final "
-                    f"image\n{result.weights_note}", fontsize=10)  # fmt: skip
+    _suptitle(
+        figure,
+        "Reconstructions from white noise (Gatys et al. fig. 1): each panel minimises only the content "
+        "cost of one layer or only the style cost of a set of layers\n"
+        f"{result.iterations} Adam steps (learning rate {result.learning_rate:g}) from the same noise; "
+        f"costs are those of the final image\n{result.weights_note}",
+    )
     return figure
 
 
@@ -1101,7 +1145,7 @@ def curves_figure(histories):
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=8)
     summary = "; ".join(_run_summary(label, entries) for label, entries in histories.items())
-    figure.suptitle(f"Cost curves: {summary}", fontsize=10)
+    _suptitle(figure, f"Cost curves: {summary}", fontsize=10)
     return figure
 
 
@@ -1124,6 +1168,13 @@ def _matplotlib(*names):
         raise RuntimeError("the figures need matplotlib: pip install matplotlib") from None
     found = {"Figure": Figure, "Rectangle": Rectangle}
     return tuple(found[name] for name in names)
+
+
+def _suptitle(figure, text, fontsize=10):
+    """The figure's title, each line wrapped to the figure's width (a narrow figure would cut it off)."""
+    columns = max(40, int(figure.get_figwidth() * 72 / (0.55 * fontsize)))
+    lines = [wrapped for line in text.split("\n") for wrapped in textwrap.wrap(line, columns) or [""]]
+    figure.suptitle("\n".join(lines), fontsize=fontsize)
 
 
 def _colormap(name):

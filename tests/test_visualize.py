@@ -38,7 +38,9 @@ def influence_box(weights, layer, position, height, width):
     With every filter weight positive and positive biases, no ReLU is ever off, so a pixel influences the unit exactly
     when a path of non-zero weights joins them: the non-zero support of the gradient is the receptive field.
     """
-    positive = VGGWeights({name: (np.abs(k) + 1e-3, np.abs(b) + 0.1) for name, (k, b) in weights.layers.items()}, "test")
+    positive = VGGWeights(
+        {name: (np.abs(k) + 1e-3, np.abs(b) + 0.1) for name, (k, b) in weights.layers.items()}, "test"
+    )
     net = load_vgg_model(positive, height=height, width=width)
     image = tf.constant(np.full((1, height, width, 3), 10.0, np.float32))
     with tf.GradientTape() as tape:

@@ -52,8 +52,13 @@ def build_parser():
                                 help="guided backpropagation (default) or Zeiler & Fergus's deconvnet")  # fmt: skip
     _maximize_options(add["maximize"])
     add["sweep"].add_argument("--learning-rate", type=float, default=config.LEARNING_RATE, help="Adam's (default 2.0)")
-    add["sweep"].add_argument("--content-layers", type=_names, default=V.SWEEP_CONTENT_LAYERS, metavar="L,L,...",
-                              help="one content panel per layer (default conv1_1,conv2_1,conv3_1,conv4_1,conv5_1)")
+    add["sweep"].add_argument(
+        "--content-layers",
+        type=_names,
+        default=V.SWEEP_CONTENT_LAYERS,
+        metavar="L,L,...",
+        help="one content panel per layer (default conv1_1,conv2_1,conv3_1,conv4_1,conv5_1)",
+    )
     add["sweep"].add_argument("--style-sets", type=_sets, default=V.SWEEP_STYLE_SETS, metavar="L,L;L,L,...",
                               help="one style panel per set, sets separated by ';' (default conv1_1; conv1_1,conv2_1; "
                               "... ; conv1_1,...,conv5_1)")  # fmt: skip
@@ -66,8 +71,8 @@ def build_parser():
         common.add_size_options(parser_, "300x400, the article's")
         if kind in ("maximize", "sweep"):
             default = config.NUM_ITERATIONS
-            parser_.add_argument("--iterations", type=int, default=default,
-                                 help=f"steps{' per panel' if kind == 'sweep' else ''} (default {default})")  # fmt: skip
+            steps = "Adam steps per panel" if kind == "sweep" else "ascent steps"
+            parser_.add_argument("--iterations", type=int, default=default, help=f"{steps} (default {default})")
             parser_.add_argument("--seed", type=int, help="seed of the starting noise")
         else:
             parser_.add_argument("--seed", type=int, help="accepted for uniform scripts; this kind has no randomness")
@@ -93,7 +98,7 @@ def _maximize_options(parser):
     parser.add_argument("--blur-every", type=int, default=4, metavar="N", help="blur every N steps (4; 0 = never)")
     parser.add_argument("--blur-sigma", type=float, default=1.0, help="blur width in pixels (default 1)")
     parser.add_argument("--norm-percentile", type=float, default=10.0, metavar="P",
-                        help="reset pixels whose norm is under the P-th percentile (default 10; 0 = never)")  # fmt: skip
+                        help="reset pixels with a norm under the P-th percentile (default 10; 0 = never)")  # fmt: skip
 
 
 def main(argv):
@@ -184,4 +189,3 @@ def _finish(args, figure, summary):
         detail = f"; {summary}" if summary else ""
         print(f"wrote {args.output} ({pixels.shape[1]}x{pixels.shape[0]}){detail}", file=sys.stderr)
     return 0
-
