@@ -19,6 +19,7 @@ figure 1 shows what survives when an image is rebuilt from one layer. Each part 
 ``save_figure`` writes any of the figures atomically.
 """
 
+import contextlib
 import dataclasses
 import json
 import math
@@ -314,10 +315,10 @@ def strongest_channels(activations, k=8):
     k -- how many
 
     Returns:
-    channels -- int array of at most k channel indices, strongest first (lower index first on ties)
+    channels -- list of at most k channel indices, strongest first (lower index first on ties)
     """
     peaks = np.asarray(activations).reshape(-1, np.shape(activations)[-1]).max(axis=0)
-    return np.argsort(-peaks, kind="stable")[:k]
+    return [int(c) for c in np.argsort(-peaks, kind="stable")[:k]]
 
 
 def _grid_columns(n_C, n_H, n_W):
@@ -962,14 +963,28 @@ def sweep(
     size = (content_pixels if content is not None else style_pixels).shape[:2]
     noise = generate_noise_image(np.zeros((1, *size, 3), np.float32), 1.0, seed=seed)
     jobs = [("content", (layer,)) for layer in content_layers] + [("style", layers) for layers in style_sets]
+    targets = {"content": content_pixels, "style": style_pixels}
     panels = []
-    with tqdm(total=len(jobs) * iterations, disable=not progress, unit="it", dynamic_ncols=True) as bar:
+    bar = tqdm(total=len(jobs) * iterations, disable=not progress, unit="it", dynamic_ncols=True)
+    with bar, _quiet_tf_warnings():
         for kind, layers in jobs:
             bar.set_description(f"{kind} {'+'.join(layers)}")
-            cost = _single_term_cost(model, kind, layers, content_pixels if kind == "content" else style_pixels)
+            cost = _single_term_cost(model, kind, layers, targets[kind])
             panels.append(_reconstruct(cost, kind, layers, noise, iterations, learning_rate, jit_compile, bar))
     return Sweep(panels, _as_uint8(content_pixels), _as_uint8(style_pixels), iterations, learning_rate,
                  _weights_note(model))  # fmt: skip
+
+
+@contextlib.contextmanager
+def _quiet_tf_warnings():
+    """Each sweep panel compiles a step for its own cost, on purpose: TF's warning about frequent retracing is noise."""
+    logger = tf.get_logger()
+    level = logger.level
+    logger.setLevel("ERROR")
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def _as_uint8(pixels):
