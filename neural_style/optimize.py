@@ -4,6 +4,9 @@ The article builds J once (content activations and style activations fixed), the
 variable for 200 iterations, printing the costs and saving an image every 20. Here the same loop runs eagerly with a
 ``tf.GradientTape``; the step is compiled with ``tf.function`` (XLA on CPU), and everything that does not change from
 step to step (the content activation and the style Gram matrices) is computed once, before the loop.
+
+Gatys et al. optimised with L-BFGS instead: ``LBFGS`` runs scipy's L-BFGS-B on the pixels, with the cost and its
+gradient from one compiled function (``compile_cost_and_gradient``) and the valid pixel range as box constraints.
 """
 
 import os
