@@ -15,6 +15,16 @@ import tensorflow as tf
 from .config import CONFIG
 
 
+# The image files the library reads and writes (by extension).
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif")
+
+
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 class ImageError(ValueError):
     """A file that cannot be read as an image."""
 
@@ -315,6 +325,8 @@ def write_image(path, pixels):
     extension = os.path.splitext(path)[1] or ".png"
     handle, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=extension, dir=folder)
     os.close(handle)
+    # mkstemp makes the file private (0600); a written image gets the usual permissions, as open() would give it.
+    os.chmod(temporary, 0o666 & ~_umask())
     try:
         iio.imwrite(temporary, pixels, extension=extension)
         os.replace(temporary, path)

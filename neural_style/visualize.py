@@ -33,6 +33,7 @@ from tqdm.auto import tqdm
 
 from . import config
 from .images import (
+    IMAGE_EXTENSIONS,
     generate_noise_image,
     image_to_uint8,
     load_image,
@@ -52,7 +53,6 @@ SWEEP_STYLE_SETS = tuple(SWEEP_CONTENT_LAYERS[: i + 1] for i in range(len(SWEEP_
 
 PROJECTION_RULES = ("guided", "deconvnet")
 OBJECTIVES = ("center", "mean")
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif")
 HISTORY_KEYS = ("J", "J_content", "J_style")
 
 

@@ -242,3 +242,12 @@ def test_match_color_gives_the_style_the_contents_mean_and_covariance():
     assert residual.max() < 1e-3 * len(design)
     clipped = match_color(style, content)
     assert clipped.min() >= 0 and clipped.max() <= 255
+
+
+def test_written_images_get_the_usual_permissions(tmp_path):
+    mask = os.umask(0o022)
+    try:
+        save_image(tmp_path / "shared.png", reshape_and_normalize_image(rgb(seed=9)))
+    finally:
+        os.umask(mask)
+    assert (tmp_path / "shared.png").stat().st_mode & 0o777 == 0o644

@@ -4,7 +4,7 @@ import argparse
 import os
 import sys
 
-from ..images import ImageError
+from ..images import IMAGE_EXTENSIONS, ImageError
 from ..stylize import OptionError, default_weights
 from ..vgg import UnknownLayerError
 from ..weights import WeightsError
@@ -13,7 +13,6 @@ PROG = "neural-style"
 EXIT_BAD_INPUT = 2
 EXIT_FAILURE = 1
 EXIT_INTERRUPTED = 130
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif")
 
 # Errors that mean the user asked for something that cannot work: one line, exit code 2.
 BAD_INPUT = (OptionError, FileNotFoundError, ImageError, WeightsError, UnknownLayerError, NotADirectoryError)
