@@ -212,7 +212,8 @@ class StyleOptions:
             raise OptionError(f"--optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
         _check_init(self.init)
         if not _is_int(self.checkpoint_every) or self.checkpoint_every < 0:
-            raise OptionError(f"--checkpoint-every must be a whole number >= 0 (0 = never), got {self.checkpoint_every}")
+            raise OptionError(f"--checkpoint-every must be a whole number >= 0 (0 = never), got "
+                              f"{self.checkpoint_every}")  # fmt: skip
         if self.checkpoint_every and self.output_dir is None:
             raise OptionError("--checkpoint-every needs --output-dir, the folder the checkpoint is written into")
         if self.resume is not None and not os.path.isfile(checkpoint_path(self.resume)):
@@ -301,7 +302,8 @@ def _check_init(init):
         return
     shape = np.shape(init)
     if len(shape) not in (3, 4) or shape[-1] != 3 or (len(shape) == 4 and shape[0] != 1):
-        raise OptionError(f"--init must be {', '.join(INITS)}, an image path or an (H, W, 3) RGB array, got {init!r:.60}")
+        raise OptionError(f"--init must be {', '.join(INITS)}, an image path or an (H, W, 3) RGB array, got "
+                          f"{init!r:.60}")  # fmt: skip
 
 
 def _checked_scales(scales, iterations):
@@ -402,7 +404,8 @@ class StyleTransfer:
         self.style_pixels = [_as_pixels(image, "style", style_size) for image in styles]
         if options.color_match:
             self.style_pixels = [match_color(image, content_pixels) for image in self.style_pixels]
-        self.weights = weights = options.weights if hasattr(options.weights, "layers") else load_weights(options.weights)
+        weights = options.weights if hasattr(options.weights, "layers") else load_weights(options.weights)
+        self.weights = weights
         self.random_weights = weights.source == RANDOM
         self.model = VGGModel(weights, *size, pooling=options.pooling)
         self.content_image = normalize_image(content_pixels, options.image_range)
