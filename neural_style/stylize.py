@@ -35,7 +35,7 @@ from .images import (
     write_image,
 )
 from .optimize import LBFGS, StyleTransferCost, compile_cost_and_gradient
-from .vgg import POOLINGS, VGGModel, canonical_layer_name, layer_names
+from .vgg import POOLINGS, PRECISIONS, VGGModel, canonical_layer_name, layer_names
 from .weights import RANDOM, load_weights
 
 WEIGHTS_ENV = "NEURAL_STYLE_WEIGHTS"
@@ -156,6 +156,7 @@ class StyleOptions:
     save_every: int = 0
     output_dir: str = None
     jit_compile: bool = True
+    precision: str = "float32"
     optimizer: str = None
     init: object = None
     checkpoint_every: int = 0
@@ -191,6 +192,8 @@ class StyleOptions:
             raise OptionError(f"--iterations must be a positive whole number, got {self.iterations}")
         if self.pooling not in POOLINGS:
             raise OptionError(f"--pooling must be one of {', '.join(POOLINGS)}, got {self.pooling!r}")
+        if self.precision not in PRECISIONS:
+            raise OptionError(f"--precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         valid = layer_names(self.pooling)
         unknown = [name for name in [self.content_layer] + [n for n, _ in self.style_layers] if name not in valid]
         if unknown:
@@ -407,7 +410,7 @@ class StyleTransfer:
         weights = options.weights if hasattr(options.weights, "layers") else load_weights(options.weights)
         self.weights = weights
         self.random_weights = weights.source == RANDOM
-        self.model = VGGModel(weights, *size, pooling=options.pooling)
+        self.model = VGGModel(weights, *size, pooling=options.pooling, precision=options.precision)
         self.content_image = normalize_image(content_pixels, options.image_range)
         # Valid pixels in the network's space: box constraints for L-BFGS, clipping where a preset asks for it.
         self.bounds = pixel_bounds(options.image_range)

@@ -8,6 +8,7 @@ import time
 from .. import config
 from ..images import write_image
 from ..stylize import OPTIMIZERS, NonFiniteCostError, StyleTransfer, parse_scales, parse_style_layers
+from ..vgg import PRECISIONS
 from . import common
 
 
@@ -51,6 +52,9 @@ def build_parser():
                         "settings, up to the same total --iterations")
     parser.add_argument("--scales", metavar="S,S,...", help="coarse to fine, e.g. 0.25,0.5,1: optimise at each "
                         "fraction of the output size in turn, the iterations split equally (remainder to the finest)")
+    parser.add_argument("--precision", choices=PRECISIONS,
+                        help="float32 (the article's, default) or bfloat16: mixed precision, the convolutions in "
+                        "bfloat16 and the costs in float32 (several times faster on CPUs with AMX and on GPUs)")
     parser.add_argument("--preset", metavar="|".join(config.PRESETS),
                         help="a set of settings that explicit options override: article (the default), course-tf2 "
                         "(conv5_4, Adam 0.01, images in [0, 1], +-0.25 noise, clip after each step, max pooling) or "
@@ -82,7 +86,7 @@ def options_from_args(args):
     if args.style_layers is not None:
         options["style_layers"] = args.style_layers
     # Given only when set, so that StyleOptions' (or a preset's) defaults stand otherwise.
-    for name in ("optimizer", "init", "checkpoint_every", "resume", "preset", "pooling", "tv_weight",
+    for name in ("optimizer", "init", "checkpoint_every", "resume", "precision", "preset", "pooling", "tv_weight",
                  "style_blend", "style_scale"):
         if getattr(args, name) is not None:
             options[name] = getattr(args, name)
