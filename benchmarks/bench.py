@@ -297,10 +297,14 @@ def main():
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     choices = ", ".join(list(OURS) + ["course-keras", "pytorch"])
     parser.add_argument("--methods", help=f"comma-separated subset of: {choices}")
+    parser.add_argument("--sizes", help="comma-separated HxW, e.g. 300x400 (default 300x400,600x800)")
+    parser.add_argument("--no-quality", action="store_true", help="skip the time-to-quality runs")
     args = parser.parse_args()
     if args.child:
         return run_child(args)
     sizes = [(32, 40), (64, 80)] if args.quick else [(300, 400), (600, 800)]
+    if args.sizes:
+        sizes = [tuple(int(v) for v in size.split("x")) for size in args.sizes.split(",")]
     rounds = 1 if args.quick else args.rounds
     methods = args.methods.split(",") if args.methods else list(OURS) + ["course-keras"]
     if not args.methods and torch_available():
@@ -321,7 +325,7 @@ def main():
                 runs[method].append(result)
         report["steps"][key] = {method: _median_of(results) for method, results in runs.items()}
     content, style = (os.path.join(SHARED_IMAGES, name) for name in ("tubingen.jpg", "starry_night.jpg"))
-    if os.path.exists(content):
+    if os.path.exists(content) and not args.no_quality:
         size, iterations = ((30, 40), 20) if args.quick else ((150, 200), 200)
         report["quality"] = measure("quality", *size, iterations, content, style)
     write_report(report)

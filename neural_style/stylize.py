@@ -34,7 +34,7 @@ from .images import (
     target_size,
     write_image,
 )
-from .optimize import LBFGS, StyleTransferCost, compile_cost_and_gradient
+from .optimize import LBFGS, StyleTransferCost, compile_cost_and_gradient, resolve_jit_compile
 from .vgg import POOLINGS, PRECISIONS, VGGModel, canonical_layer_name, layer_names
 from .weights import RANDOM, load_weights
 
@@ -155,7 +155,7 @@ class StyleOptions:
     seed: int = None
     save_every: int = 0
     output_dir: str = None
-    jit_compile: bool = True
+    jit_compile: bool = None  # None: XLA only where a GPU is present (optimize.resolve_jit_compile)
     precision: str = "float32"
     optimizer: str = None
     init: object = None
@@ -408,9 +408,10 @@ class StyleTransfer:
         if options.color_match:
             self.style_pixels = [match_color(image, content_pixels) for image in self.style_pixels]
         weights = options.weights if hasattr(options.weights, "layers") else load_weights(options.weights)
-        self.weights = weights
         self.random_weights = weights.source == RANDOM
         self.model = VGGModel(weights, *size, pooling=options.pooling, precision=options.precision)
+        self.weights = self.model.weights  # the model's copy: the arrays just read are freed
+        del weights
         self.content_image = normalize_image(content_pixels, options.image_range)
         # Valid pixels in the network's space: box constraints for L-BFGS, clipping where a preset asks for it.
         self.bounds = pixel_bounds(options.image_range)
@@ -523,7 +524,7 @@ class StyleTransfer:
                 self.image.assign(tf.clip_by_value(self.image, low, high))
             return costs
 
-        return tf.function(step, jit_compile=self.options.jit_compile)
+        return tf.function(step, jit_compile=resolve_jit_compile(self.options.jit_compile))
 
     def run(self, progress=False, callback=None):
         """
