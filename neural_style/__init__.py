@@ -27,6 +27,7 @@ from .costs import (  # noqa: E402
     layer_gram,
     layer_style_cost_from_gram,
     total_cost,
+    total_variation_cost,
 )
 from .images import (  # noqa: E402
     ImageError,
@@ -38,9 +39,39 @@ from .images import (  # noqa: E402
     save_image,
     tensor_to_image,
 )
-from .optimize import StyleTransferCost, compile_train_step, model_nn, train_step  # noqa: E402
+from .optimize import (  # noqa: E402
+    LBFGS,
+    StyleTransferCost,
+    compile_cost_and_gradient,
+    compile_train_step,
+    model_nn,
+    train_step,
+)
 from .stylize import NonFiniteCostError, OptionError, StyleOptions, StyleTransfer, stylize  # noqa: E402
 from .vgg import VGGModel, load_vgg_model  # noqa: E402
-from .weights import VGGWeights, WeightsError, load_weights, random_vgg_weights, read_mat_weights  # noqa: E402
+from .weights import (  # noqa: E402
+    VGGWeights,
+    WeightsError,
+    download_weights,
+    load_weights,
+    random_vgg_weights,
+    read_keras_weights,
+    read_mat_weights,
+    verify_weights,
+)
+
+__all__ = [
+    # the course's names
+    "CONFIG", "STYLE_LAYERS", "CONTENT_LAYER", "ALPHA", "BETA", "LEARNING_RATE", "NUM_ITERATIONS",
+    "load_vgg_model", "compute_content_cost", "gram_matrix", "compute_layer_style_cost", "compute_style_cost",
+    "total_cost", "reshape_and_normalize_image", "generate_noise_image", "save_image", "model_nn", "train_step",
+    "clip_0_1", "tensor_to_image",
+    # the library around them
+    "VGGModel", "VGGWeights", "load_weights", "read_mat_weights", "read_keras_weights", "random_vgg_weights",
+    "download_weights", "verify_weights", "WeightsError", "layer_gram", "layer_style_cost_from_gram",
+    "total_variation_cost", "load_image", "image_to_uint8", "ImageError", "StyleTransferCost", "compile_train_step",
+    "compile_cost_and_gradient", "LBFGS", "StyleOptions", "StyleTransfer", "stylize", "OptionError",
+    "NonFiniteCostError",
+]  # fmt: skip
 
 __version__ = "0.1.0"

@@ -14,7 +14,6 @@ import tensorflow as tf
 
 from .config import CONFIG
 
-
 # The image files the library reads and writes (by extension).
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif")
 

@@ -212,7 +212,8 @@ def model_nn(model, input_image, num_iterations=NUM_ITERATIONS, *, content_image
     input_image -- the starting image, shape (1, n_H, n_W, 3), mean-subtracted (e.g. generate_noise_image(...))
     num_iterations -- number of Adam steps
     content_image, style_image -- mean-subtracted images (1, n_H, n_W, 3), from reshape_and_normalize_image
-    content_layer, style_layers, alpha, beta, learning_rate -- the article's choices (conv4_2, STYLE_LAYERS, 10, 40, 2.0)
+    content_layer, style_layers, alpha, beta, learning_rate -- the article's choices: conv4_2, STYLE_LAYERS, 10, 40,
+                                                              2.0
     output_dir -- where images are saved; None saves nothing
     print_every -- interval of printing and saving; 0 never prints or saves intermediate images
     callback -- None, or a function callback(i, generated_image, costs) called after every step, costs a dict

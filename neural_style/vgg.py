@@ -119,7 +119,8 @@ class VGGModel(tf.Module, collections.abc.Mapping):
     def _check(self, names):
         unknown = [name for name in names if name not in self.layer_names]
         if unknown:
-            raise UnknownLayerError(f"unknown layer(s) {', '.join(map(repr, unknown))}; valid: {', '.join(self.layer_names)}")
+            listed = ", ".join(map(repr, unknown))
+            raise UnknownLayerError(f"unknown layer(s) {listed}; valid: {', '.join(self.layer_names)}")
 
     def _layer(self, name, x):
         if name in self._filters:

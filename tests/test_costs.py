@@ -122,7 +122,8 @@ def test_style_cost_is_the_weighted_sum_of_layer_costs():
     np.testing.assert_allclose(J_style.numpy(), expected, rtol=1e-4)
     # A trailing content activation (the TF2 course's model outputs) is ignored ...
     content = activations((1, 4, 4, 16), 30)
-    np.testing.assert_allclose(compute_style_cost(a_S + [content], a_G + [content], layers).numpy(), expected, rtol=1e-4)
+    with_content = compute_style_cost(a_S + [content], a_G + [content], layers)
+    np.testing.assert_allclose(with_content.numpy(), expected, rtol=1e-4)
     # ... and dicts keyed by layer name give the same.
     by_name = {name: a for (name, _), a in zip(layers, a_S)}, {name: a for (name, _), a in zip(layers, a_G)}
     np.testing.assert_allclose(compute_style_cost(*by_name, layers).numpy(), expected, rtol=1e-4)

@@ -227,7 +227,8 @@ def test_match_color_gives_the_style_the_contents_mean_and_covariance():
 
     rng = np.random.default_rng(2)
     # A bluish, low-contrast style and a reddish, contrasted content with correlated channels.
-    style = np.stack([40 + 20 * rng.random((20, 24)), 60 + 30 * rng.random((20, 24)), 150 + 40 * rng.random((20, 24))], -1)
+    noise = rng.random((3, 20, 24))
+    style = np.stack([40 + 20 * noise[0], 60 + 30 * noise[1], 150 + 40 * noise[2]], -1)
     base = rng.random((16, 18, 1))
     content = np.concatenate([100 + 120 * base, 60 + 80 * base, 40 + 30 * rng.random((16, 18, 1))], -1)
     matched = match_color(style, content, clip=False)

@@ -358,7 +358,8 @@ def feature_pictures():
     rng = np.random.default_rng(11)
     y, x = np.mgrid[0:HEIGHT, 0:WIDTH]
     content = np.stack([90 + x * 3, 80 + y * 4, 120 + (x - y) * 1.5], -1).astype(np.float32)
-    stripes = np.stack([128 + 90 * np.sin(x / 1.5), 100 + 60 * np.sin(y / 2), 150 - 60 * np.sin(x / 1.5) + 30 * np.cos(y / 1.3)], -1)
+    stripes = np.stack([128 + 90 * np.sin(x / 1.5), 100 + 60 * np.sin(y / 2),
+                        150 - 60 * np.sin(x / 1.5) + 30 * np.cos(y / 1.3)], -1)  # fmt: skip
     dots = rng.integers(0, 256, (HEIGHT, WIDTH, 3))
     return content, stripes.astype(np.float32), dots.astype(np.float32)
 
@@ -388,7 +389,8 @@ def test_blended_styles_target_the_weighted_sum_of_their_grams(weights):
         np.testing.assert_allclose(GS.numpy(), 0.7 * A + 0.3 * B, rtol=2e-4, atol=1e-3 * np.abs(A).max())
         # Between the single-style Grams, entry by entry.
         low, high = np.minimum(A, B), np.maximum(A, B)
-        assert np.all(GS.numpy() >= low - 1e-3 * np.abs(A).max()) and np.all(GS.numpy() <= high + 1e-3 * np.abs(A).max())
+        tolerance = 1e-3 * np.abs(A).max()
+        assert np.all(GS.numpy() >= low - tolerance) and np.all(GS.numpy() <= high + tolerance)
     # The default blend is equal weights.
     equal = feature_transfer(weights, [stripes, dots])
     np.testing.assert_allclose(equal.cost.GS[0].numpy(), 0.5 * grams_a[0] + 0.5 * grams_b[0], rtol=2e-4)

@@ -61,7 +61,8 @@ def build_parser():
                         "gatys (L-BFGS from white noise, the paper's content loss, alpha/beta 1e-3)")
     parser.add_argument("--pooling", metavar="avg|max", help="the network's pools: avg (the article's, default) or max")
     parser.add_argument("--tv-weight", type=float, metavar="W",
-                        help="weight of the total variation cost, sum of squared neighbour differences (default 0, off)")
+                        help="weight of the total variation cost, sum of squared neighbour differences "
+                        "(default 0, off)")
     parser.add_argument("--style-blend", metavar="W,W,...",
                         help="weights of several --style images, normalised to sum to 1 (default equal)")
     parser.add_argument("--style-scale", type=float, metavar="S",
