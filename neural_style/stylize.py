@@ -15,13 +15,14 @@ import time
 
 import numpy as np
 import tensorflow as tf
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from . import config
 from .checkpoint import CHECKPOINT_FILE, CheckpointError, checkpoint_path, differences, load_checkpoint, save_checkpoint
 from .costs import CONTENT_COSTS, total_variation_cost
 from .images import (
     IMAGE_RANGES,
+    ImageError,
     generate_noise_image,
     generate_unit_noise_image,
     load_image,
@@ -368,7 +369,10 @@ def _style_list(style):
 def _as_pixels(image, what, size=None):
     """An image path or array as float32 RGB in [0, 255], resized to `size` (height, width) if given."""
     if isinstance(image, (str, os.PathLike)):
-        return load_image(image, *(size or (None, None)))
+        try:
+            return load_image(image, *(size or (None, None)))
+        except (FileNotFoundError, ImageError) as error:
+            raise type(error)(f"{what}: {error}") from None  # say which of the images it is
     pixels = np.asarray(image, dtype=np.float32)
     if pixels.ndim == 4 and pixels.shape[0] == 1:
         pixels = pixels[0]
@@ -645,7 +649,7 @@ class StyleTransfer:
         return self._output_pixels(self._best(self.size))
 
     def _output_pixels(self, image):
-        """An image of the network's space as the uint8 picture written: its range undone, colours preserved if asked."""
+        """An image in the network's space as the uint8 picture written: range undone, colours preserved if asked."""
         pixels = np.clip(network_to_pixels(image, self.options.image_range), 0, 255)
         if self.options.preserve_colors:
             pixels = preserve_colors(pixels, _as_pixels(self.content_pixels, "content", pixels.shape[:2]))

@@ -29,7 +29,7 @@ import textwrap
 import numpy as np
 import scipy.ndimage
 import tensorflow as tf
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from . import config
 from .images import (

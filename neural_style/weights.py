@@ -82,7 +82,8 @@ class VGGWeights:
     """The convolution filters of VGG-19, as the network needs them.
 
     Attributes:
-    layers -- dict from 'conv1_1' ... 'conv5_4' to (kernel, bias): kernel float32 [3, 3, C_in, C_out], bias float32 (C_out,)
+    layers -- dict from 'conv1_1' ... 'conv5_4' to (kernel, bias): kernel float32 [3, 3, C_in, C_out],
+              bias float32 (C_out,)
     source -- the file they were read from, or 'random'
     channel_order -- 'RGB' or 'BGR': the colour order the first layer expects
     """
@@ -426,11 +427,11 @@ def _fetch(url, part, progress, timeout):
             raise _Interrupted("the server has no bytes after the partial file; starting again") from None
         kept = f"; the partial file {part} is kept" if offset else ""
         raise DownloadError(f"{url}: HTTP error {error.code} {error.reason}{kept}; check the URL, "
-                            f"or download the file by hand ({WEIGHTS_HELP})") from None  # fmt: skip
+                            f"or download the file by hand (see pretrained-model/README.md)") from None  # fmt: skip
     except (urllib.error.URLError, http.client.HTTPException, OSError) as error:
         reason = getattr(error, "reason", None) or error
         raise DownloadError(f"{url}: cannot connect ({reason}); check the URL and the network, "
-                            f"or download the file by hand ({WEIGHTS_HELP})") from None  # fmt: skip
+                            f"or download the file by hand (see pretrained-model/README.md)") from None  # fmt: skip
     with response:
         length = response.headers.get("Content-Length")
         length = int(length) if length and length.isdigit() else None

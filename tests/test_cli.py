@@ -260,9 +260,9 @@ def assert_one_error_line(code, out, err, expected_code=2):
 
 def test_missing_image(job, tmp_path):
     line = assert_one_error_line(*job(*small(), content=tmp_path / "absent.jpg"))
-    assert line == f"neural-style: error: image not found: {tmp_path / 'absent.jpg'}"
+    assert line == f"neural-style: error: content: image not found: {tmp_path / 'absent.jpg'}"
     line = assert_one_error_line(*job(*small(), style=tmp_path / "absent-style.png"))
-    assert "absent-style.png" in line
+    assert line == f"neural-style: error: style: image not found: {tmp_path / 'absent-style.png'}"
     assert not (tmp_path / "out.png").exists()
 
 
@@ -287,7 +287,7 @@ def test_a_file_that_is_not_an_image(job, tmp_path):
     text = tmp_path / "notes.jpg"
     text.write_text("this is not a picture\n")
     line = assert_one_error_line(*job(*small(), style=text))
-    assert line.startswith(f"neural-style: error: {text}: not a readable image")
+    assert line.startswith(f"neural-style: error: style: {text}: not a readable image")
     assert "give a JPEG, PNG" in line and "pip install" not in line
     assert text.read_text() == "this is not a picture\n"
 
@@ -442,7 +442,7 @@ def test_ctrl_c_saves_the_image_and_exits_130(images, tmp_path):
     history, output = tmp_path / "costs.jsonl", tmp_path / "out.png"
     command = [sys.executable, "-m", "neural_style", "--content", str(images["content"]), "--style",
                str(images["style"]), "--output", str(output), "--weights", "random", "--height", str(HEIGHT),
-               "--width", str(WIDTH), "--iterations", "100000", "--save-every", "0", "--history", str(history)]  # fmt: skip
+               "--width", str(WIDTH), "--iterations", "100000", "--save-every", "0", "--history", str(history)]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
     try:
         deadline = time.monotonic() + 120

@@ -133,8 +133,9 @@ def test_http_error_fails_with_one_line(server, tmp_path, capfd):  # noqa: F811
     url = server.url.replace("weights.mat", "missing.mat")
     code, _, err = run(capfd, "download", "--to", str(tmp_path), "--url", url, "--sha256", "3" * 64, "--quiet")
     assert code == 1
+    # Not "run `neural-style weights download`": that is the command that just failed.
     assert err == [f"neural-style: error: {url}: HTTP error 404 Not Found; check the URL, or download the file by hand "
-                   f"({W.WEIGHTS_HELP})"]  # fmt: skip
+                   "(see pretrained-model/README.md)"]  # fmt: skip
 
 
 def test_existing_file_with_another_hash_is_kept_and_reported(server, tmp_path, capfd):  # noqa: F811
