@@ -338,6 +338,25 @@ def _median_of(results):
     return {key: statistics.median(r[key] for r in good) for key in good[0] if isinstance(good[0][key], float)}
 
 
+def largest_size(pixels, rss_mb, memory_mb=24 * 1024, aspect=(3, 4)):
+    """
+    The largest image of the given aspect ratio whose peak RSS, extrapolated linearly from two sizes, fits.
+
+    Arguments:
+    pixels -- pixel counts of the two sizes measured
+    rss_mb -- their peak RSS in MB
+    memory_mb -- the memory available
+    aspect -- (height, width) ratio
+
+    Returns:
+    dict -- mb_per_megapixel, height, width
+    """
+    slope = (rss_mb[1] - rss_mb[0]) / (pixels[1] - pixels[0])
+    most = pixels[0] + (memory_mb - rss_mb[0]) / slope
+    unit = (most / (aspect[0] * aspect[1])) ** 0.5
+    return {"mb_per_megapixel": slope * 1e6, "height": int(unit * aspect[0]), "width": int(unit * aspect[1])}
+
+
 def write_report(report):
     """Prints the table and writes the JSON."""
     lines = [f"machine: {report['machine']}", f"dense float32 matmul: {report['matmul'].get('gflops', 0):.1f} GFLOP/s"]
@@ -361,9 +380,15 @@ def write_report(report):
                              f"   ({result['evaluations_per_step']:.2f} evaluations per iteration)")  # fmt: skip
     sizes = list(report["steps"])
     if len(sizes) == 2:
-        small, large = (report["steps"][s].get("ours-adam", {}).get("seconds_per_step") for s in sizes)
-        if small and large:
-            lines.append(f"\nours-adam {sizes[1]} / {sizes[0]}: {large / small:.2f}x the time for 4x the pixels")
+        small, large = (report["steps"][s].get("ours-adam", {}) for s in sizes)
+        if small.get("seconds_per_step") and large.get("seconds_per_step"):
+            pixels = [int(h) * int(w) for h, w in (size.split("x") for size in sizes)]
+            ratio = large["seconds_per_step"] / small["seconds_per_step"]
+            lines.append(f"\nours-adam {sizes[1]} / {sizes[0]}: {ratio:.2f}x the time for "
+                         f"{pixels[1] / pixels[0]:.0f}x the pixels")  # fmt: skip
+            report["largest_in_24gb"] = largest = largest_size(pixels, [small["peak_rss_mb"], large["peak_rss_mb"]])
+            lines.append(f"peak RSS grows {largest['mb_per_megapixel']:.0f} MB per megapixel: about "
+                         f"{largest['height']}x{largest['width']} fits in 24 GB (extrapolated)")  # fmt: skip
     if "quality" in report:
         quality = report["quality"]
         lines.append(f"\ntime to the article's cost (Adam 2.0 loop's best J = {quality.get('target_J', 0):.4g}):")
