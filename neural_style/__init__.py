@@ -47,7 +47,8 @@ from .optimize import (  # noqa: E402
     model_nn,
     train_step,
 )
-from .stylize import NonFiniteCostError, OptionError, StyleOptions, StyleTransfer, stylize  # noqa: E402
+from .options import OptionError, StyleOptions  # noqa: E402
+from .stylize import NonFiniteCostError, StyleTransfer, stylize  # noqa: E402
 from .vgg import VGGModel, load_vgg_model  # noqa: E402
 from .weights import (  # noqa: E402
     VGGWeights,

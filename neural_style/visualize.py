@@ -43,7 +43,7 @@ from .images import (
     write_image,
 )
 from .optimize import StyleTransferCost, compile_train_step
-from .stylize import OptionError, StyleOptions
+from .options import OptionError, StyleOptions
 from .vgg import UnknownLayerError, VGGModel, layer_names, load_vgg_model
 from .weights import RANDOM
 

@@ -19,7 +19,7 @@ import pytest
 
 from neural_style.cli import main
 from neural_style.cli.stylize import build_parser, options_from_args
-from neural_style.stylize import StyleOptions
+from neural_style.options import StyleOptions
 from tests.reference import forward
 
 # The module, not the function of the same name that the package exports.

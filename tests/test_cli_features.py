@@ -17,7 +17,7 @@ import pytest
 from neural_style.cli import main
 from neural_style.cli.stylize import build_parser, options_from_args
 from neural_style.images import generate_noise_image, reshape_and_normalize_image
-from neural_style.stylize import StyleOptions
+from neural_style.options import StyleOptions
 from neural_style.weights import VGGWeights, keras_layer_name, random_vgg_weights
 from tests.h5_fixtures import write_keras2_h5
 from tests.reference import forward

@@ -10,7 +10,8 @@ from neural_style import cli
 from neural_style.checkpoint import CHECKPOINT_FILE, IMAGE_FILE, load_checkpoint
 from neural_style.config import CONFIG
 from neural_style.images import image_to_uint8, reshape_and_normalize_image
-from neural_style.stylize import OptionError, StyleTransfer, split_iterations, stylize
+from neural_style.options import OptionError
+from neural_style.stylize import StyleTransfer, split_iterations, stylize
 
 HEIGHT, WIDTH = 24, 32
 MEANS = CONFIG.MEANS.astype(np.float64)
@@ -347,7 +348,7 @@ def test_command_line_lbfgs_scales_checkpoint_and_resume(mat_file, tmp_path, cap
 # pooling, image range and presets. Each checked against numpy float64 (tests/reference.py) or exact arithmetic.
 
 from neural_style import config as _config  # noqa: E402
-from neural_style.stylize import StyleOptions  # noqa: E402
+from neural_style.options import StyleOptions  # noqa: E402
 from tests import reference  # noqa: E402
 
 YIQ = np.array([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]])

@@ -10,7 +10,7 @@ from neural_style import load_vgg_model, reshape_and_normalize_image
 from neural_style import visualize as V
 from neural_style.cli import main as cli_main
 from neural_style.images import generate_noise_image
-from neural_style.stylize import OptionError
+from neural_style.options import OptionError
 from neural_style.vgg import UnknownLayerError
 from neural_style.weights import VGGWeights
 from tests import reference

@@ -5,7 +5,7 @@ import os
 import sys
 
 from ..images import IMAGE_EXTENSIONS, ImageError
-from ..stylize import OptionError, default_weights
+from ..options import OptionError, default_weights
 from ..vgg import UnknownLayerError
 from ..weights import WeightsError
 

@@ -7,7 +7,8 @@ import time
 
 from .. import config
 from ..images import write_image
-from ..stylize import OPTIMIZERS, NonFiniteCostError, StyleTransfer, parse_scales, parse_style_layers
+from ..options import OPTIMIZERS, parse_style_layers
+from ..stylize import NonFiniteCostError, StyleTransfer
 from ..vgg import PRECISIONS
 from . import common
 
@@ -92,7 +93,7 @@ def options_from_args(args):
         if getattr(args, name) is not None:
             options[name] = getattr(args, name)
     if args.scales is not None:
-        options["scales"] = parse_scales(args.scales)
+        options["scales"] = args.scales  # parsed and checked with the other options, in StyleOptions.validate
     options["preserve_colors"], options["color_match"] = args.preserve_colors, args.color_match
     return options
 

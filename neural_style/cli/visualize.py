@@ -11,7 +11,7 @@ import sys
 from .. import config
 from .. import visualize as V
 from ..images import write_image
-from ..stylize import OptionError
+from ..options import OptionError
 from ..vgg import POOLINGS, UnknownLayerError, layer_names
 from . import common
 
