@@ -123,22 +123,25 @@ class VGGModel(tf.Module, collections.abc.Mapping):
             raise UnknownLayerError(f"unknown layer(s) {listed}; valid: {', '.join(self.layer_names)}")
 
     def _layer(self, name, x):
+        """One layer: a convolution plus bias (before its ReLU, which __call__ applies), or a pool."""
         if name in self._filters:
             kernel, bias = self._filters[name]
-            return tf.nn.relu(tf.nn.conv2d(x, kernel, strides=1, padding="SAME") + bias)
+            return tf.nn.conv2d(x, kernel, strides=1, padding="SAME") + bias
         pool = tf.nn.avg_pool2d if self.pooling == "avg" else tf.nn.max_pool2d
         return pool(x, ksize=2, strides=2, padding="SAME")
 
-    def __call__(self, image, names):
+    def __call__(self, image, names, relu=tf.nn.relu, before_relu=False):
         """
         Activations of several layers for one image, in one forward pass that stops at the deepest of them.
 
         Arguments:
         image -- tensor of shape (1, n_H, n_W, 3), a mean-subtracted RGB image (any size)
         names -- list of layer names, e.g. ['conv1_1', 'conv4_2'] (Keras names such as 'block4_conv2' work too)
+        relu -- the rectifier after each convolution (the visualisations swap in guided / deconvnet ReLUs)
+        before_relu -- hand out the convolutions' values before their ReLU (pools are unaffected)
 
         Returns:
-        activations -- list of tensors, one per name, in the order asked for
+        activations -- list of float32 tensors, one per name, in the order asked for
         """
         # Keras names (block4_conv2) are accepted as aliases of the article's (conv4_2).
         names = [canonical_layer_name(name, self.pooling) for name in names]
@@ -150,9 +153,10 @@ class VGGModel(tf.Module, collections.abc.Mapping):
             x = x[..., ::-1]
         found = {}
         for name in self.layer_names[: deepest + 1]:
-            x = self._layer(name, x)
+            value = self._layer(name, x)
+            x = relu(value) if name in self._filters else value
             if name in wanted:
-                found[name] = tf.cast(x, tf.float32)
+                found[name] = tf.cast(value if before_relu else x, tf.float32)
         return [found[name] for name in names]
 
 

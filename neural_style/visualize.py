@@ -224,24 +224,6 @@ def _activation(model, pixels, layer):
     return model(reshape_and_normalize_image(pixels), [layer])[0].numpy()[0]
 
 
-def _forward(model, image, layer, relu=tf.nn.relu, last_relu=True):
-    """The model's forward pass to `layer` with a replaceable ReLU (and the last one optional)."""
-    names = model.layer_names[: model.layer_names.index(layer) + 1]
-    x = tf.convert_to_tensor(image, dtype=tf.float32)
-    if model.weights.channel_order == "BGR":
-        x = x[..., ::-1]
-    pool = tf.nn.avg_pool2d if model.pooling == "avg" else tf.nn.max_pool2d
-    for i, name in enumerate(names):
-        if name in model.weights.layers:
-            kernel, bias = model.weights.layers[name]
-            x = tf.nn.conv2d(x, kernel, strides=1, padding="SAME") + bias
-            if last_relu or i < len(names) - 1:
-                x = relu(x)
-        else:
-            x = pool(x, ksize=2, strides=2, padding="SAME")
-    return x
-
-
 def _strongest_position(channel_map):
     """(y, x) of the largest value of a 2-D map (the first one in row order on ties)."""
     y, x = np.unravel_index(int(np.argmax(channel_map)), channel_map.shape)
@@ -624,7 +606,7 @@ def project(model, image, layer, channel, rule="guided", height=None, width=None
     x = tf.constant(reshape_and_normalize_image(pixels))
     with tf.GradientTape() as tape:
         tape.watch(x)
-        channel_map = _forward(model, x, layer, relu)[0, :, :, channel]
+        channel_map = model(x, [layer], relu=relu)[0][0, :, :, channel]
         map_size = tuple(channel_map.shape)
         y, x_pos = _strongest_position(channel_map.numpy())
         unit = channel_map[y, x_pos]
@@ -796,7 +778,7 @@ def maximize(
 
     def objective_and_activation(x):
         # Before the layer's ReLU (a pool's output has none): what the gradient follows. After it: what is reported.
-        a = _forward(model, x, layer, last_relu=False)[0, :, :, channel]
+        a = model(x, [layer], before_relu=True)[0][0, :, :, channel]
         if objective == "center":
             a = a[a.shape[0] // 2, a.shape[1] // 2]
             return a, tf.nn.relu(a)

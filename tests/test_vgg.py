@@ -262,3 +262,19 @@ def test_keras_layer_names_map_to_the_articles():
     from neural_style.weights import keras_layer_name
 
     assert all(canonical_layer_name(keras_layer_name(name)) == name for name in CONV_LAYERS)
+
+
+def test_before_relu_and_a_swapped_relu(small_model, mat_file):
+    image = random_image(24, 32, seed=9)
+    weights = mat_file[1]
+    below = reference.forward(image, weights)["avgpool1"][0]  # the input of conv2_1
+    kernel, bias = weights.layers["conv2_1"]
+    # conv_relu(x, k, b) - conv_relu(x, -k, -b) = relu(z) - relu(-z) = z: the value before the ReLU, in numpy.
+    expected = reference.conv_relu(below, kernel, bias) - reference.conv_relu(below, -kernel, -bias)
+    pre = small_model(image, ["conv2_1"], before_relu=True)[0].numpy()[0]
+    np.testing.assert_allclose(pre, expected, rtol=2e-4, atol=2e-4 * np.abs(expected).max())
+    assert pre.min() < 0
+    # The identity in place of every ReLU: conv1_2 is then a purely linear function of the image.
+    linear = [small_model(x, ["conv1_2"], relu=tf.identity)[0].numpy() for x in (image, 2 * image)]
+    biases = small_model(np.zeros_like(image), ["conv1_2"], relu=tf.identity)[0].numpy()
+    np.testing.assert_allclose(linear[1] - biases, 2 * (linear[0] - biases), rtol=1e-3, atol=1e-2)
