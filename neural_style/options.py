@@ -15,6 +15,7 @@ from . import config
 from .checkpoint import CHECKPOINT_FILE, checkpoint_path
 from .costs import CONTENT_COSTS
 from .images import IMAGE_RANGES
+from .optimize import blend_weights
 from .vgg import POOLINGS, PRECISIONS, canonical_layer_name, layer_names
 
 WEIGHTS_ENV = "NEURAL_STYLE_WEIGHTS"
@@ -219,7 +220,7 @@ def _checked_blend(blend, style_count):
     if style_count is not None and len(weights) != style_count:
         raise OptionError(f"--style-blend has {len(weights)} weights for {style_count} style image"
                           f"{'s' if style_count != 1 else ''}; give one weight per --style image")  # fmt: skip
-    return tuple(w / sum(weights) for w in weights)
+    return tuple(blend_weights(weights, len(weights)))
 
 
 def _check_init(init):

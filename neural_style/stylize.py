@@ -38,7 +38,7 @@ from .images import (
 from .optimize import LBFGS, StyleTransferCost, compile_cost_and_gradient, resolve_jit_compile
 from .options import INITS, OptionError, StyleOptions
 from .vgg import VGGModel
-from .weights import RANDOM, load_weights
+from .weights import load_weights
 
 # Options that a resumed run may change: they only make the first image (which the checkpoint replaces), say
 # where things are written, or are checked in another form (the weights by their digest, the size as pixels).
@@ -168,9 +168,8 @@ class StyleTransfer:
         if options.color_match:
             self.style_pixels = [match_color(image, content_pixels) for image in self.style_pixels]
         weights = options.weights if hasattr(options.weights, "layers") else load_weights(options.weights)
-        self.random_weights = weights.source == RANDOM
+        # The model keeps its own copy of the filters (model.weights); the arrays just read are freed.
         self.model = VGGModel(weights, *size, pooling=options.pooling, precision=options.precision)
-        self.weights = self.model.weights  # the model's copy: the arrays just read are freed
         del weights
         self.content_image = normalize_image(content_pixels, options.image_range)
         # Valid pixels in the network's space: box constraints for L-BFGS, clipping where a preset asks for it.
@@ -255,7 +254,7 @@ class StyleTransfer:
         self.image.assign(image)
         self.best_image = tf.Variable(self.image)
         self.best_cost = tf.Variable(np.inf, dtype=tf.float32)
-        self._step = self._optimizer = self._lbfgs = self._optimizer_state = None
+        self._step = self._optimizer = self._optimizer_state = None
 
     def _compile(self):
         self._optimizer = optimizer = tf.keras.optimizers.Adam(learning_rate=self.options.learning_rate)
@@ -349,7 +348,6 @@ class StyleTransfer:
                 costs["J_tv"] = float(total_variation_cost(image))  # of the same iterate; no network pass
             record({**costs, "evaluations": self.evaluations})
 
-        self._lbfgs = lbfgs
         try:
             lbfgs.minimize(self.image.numpy(), count, callback=on_iteration)
         except FloatingPointError as error:
@@ -423,7 +421,7 @@ class StyleTransfer:
             settings = {field.name.replace("_", "-"): _jsonable(getattr(self.options, field.name))
                         for field in dataclasses.fields(self.options) if field.name not in NOT_CHECKED_ON_RESUME}
             settings["size"] = "{}x{}".format(*self.size)
-            layers = self.weights.layers
+            layers = self.model.weights.layers
             settings["weights"] = _digest([array for name in sorted(layers) for array in layers[name]])
             settings["content image"] = _digest([self.content_pixels])
             settings["style image"] = _digest(self.style_pixels)

@@ -124,10 +124,11 @@ def main(argv):
     if args.history:
         os.makedirs(os.path.dirname(os.path.abspath(args.history)), exist_ok=True)
     history = open(args.history, "w") if args.history else None
+    write_history = history and _history_writer(history)
     for entry in transfer.history if history else ():
-        _history_writer(history)(entry)  # a resumed run's earlier iterations: the file covers the whole run
+        write_history(entry)  # a resumed run's earlier iterations: the file covers the whole run
     try:
-        image, _ = transfer.run(progress=not args.quiet, callback=history and _history_writer(history))
+        image, _ = transfer.run(progress=not args.quiet, callback=write_history)
     except KeyboardInterrupt:
         write_image(args.output, transfer.result())
         done = len(transfer.history)
