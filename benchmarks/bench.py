@@ -77,8 +77,9 @@ def child_ours(height, width, steps, options):
     from neural_style import StyleTransfer
 
     content, style = _images(height, width)
-    transfer = StyleTransfer(content, style, weights="random", height=height, width=width, iterations=steps + 1,
-                             **options)  # fmt: skip
+    transfer = StyleTransfer(
+        content, style, weights="random", height=height, width=width, iterations=steps + 1, **options
+    )
     transfer.run()
     seconds = [entry["seconds"] for entry in transfer.history]
     per_step = statistics.median(b - a for a, b in zip(seconds, seconds[1:]))
@@ -147,8 +148,10 @@ def child_torch(height, width, steps):
     import torch
 
     torch.set_num_threads(os.cpu_count())
-    filters = {name: (torch.from_numpy(k.transpose(3, 2, 0, 1).copy()), torch.from_numpy(b))
-               for name, (k, b) in _he_filters().items()}  # fmt: skip
+    filters = {
+        name: (torch.from_numpy(k.transpose(3, 2, 0, 1).copy()), torch.from_numpy(b))
+        for name, (k, b) in _he_filters().items()
+    }
     names = [name for name in filters if name <= "conv5_1"]
 
     def features(x):
@@ -209,8 +212,10 @@ def child_quality(height, width, iterations, content, style):
     article.run()
     target = min(entry["J"] for entry in article.history)
     runs["adam (article)"] = {"seconds": time.perf_counter() - start, "J": target, "iterations": iterations}
-    for label, options in [("lbfgs", {"optimizer": "lbfgs"}), ("lbfgs --scales 0.25,0.5,1",
-                                                                 {"optimizer": "lbfgs", "scales": (0.25, 0.5, 1)})]:
+    for label, options in [
+        ("lbfgs", {"optimizer": "lbfgs"}),
+        ("lbfgs --scales 0.25,0.5,1", {"optimizer": "lbfgs", "scales": (0.25, 0.5, 1)}),
+    ]:
         transfer = StyleTransfer(content, style, iterations=iterations, seed=0, **common, **options)
         start = time.perf_counter()
         reached = {}
@@ -266,7 +271,7 @@ def measure(*child_args):
     done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
     for line in done.stdout.splitlines():
         if line.startswith("RESULT "):
-            return json.loads(line[len("RESULT "):])
+            return json.loads(line[len("RESULT ") :])
     return {"error": (done.stderr.strip().splitlines() or ["no output"])[-1]}
 
 
@@ -372,23 +377,31 @@ def write_report(report):
                 continue
             rate = flops / seconds
             matmul = report["matmul"].get("gflops")
-            lines.append(f"{method:<16}{seconds:>9.3f}{result['peak_rss_mb']:>13.0f}{rate:>9.1f}"
-                         f"{100 * rate / matmul if matmul else 0:>9.0f}%"
-                         f"{baseline / seconds if baseline else 0:>12.2f}")  # fmt: skip
+            lines.append(
+                f"{method:<16}{seconds:>9.3f}{result['peak_rss_mb']:>13.0f}{rate:>9.1f}"
+                f"{100 * rate / matmul if matmul else 0:>9.0f}%"
+                f"{baseline / seconds if baseline else 0:>12.2f}"
+            )
             if "seconds_per_evaluation" in result:
-                lines.append(f"{'  per evaluation':<16}{result['seconds_per_evaluation']:>9.3f}"
-                             f"   ({result['evaluations_per_step']:.2f} evaluations per iteration)")  # fmt: skip
+                lines.append(
+                    f"{'  per evaluation':<16}{result['seconds_per_evaluation']:>9.3f}"
+                    f"   ({result['evaluations_per_step']:.2f} evaluations per iteration)"
+                )
     sizes = list(report["steps"])
     if len(sizes) == 2:
         small, large = (report["steps"][s].get("ours-adam", {}) for s in sizes)
         if small.get("seconds_per_step") and large.get("seconds_per_step"):
             pixels = [int(h) * int(w) for h, w in (size.split("x") for size in sizes)]
             ratio = large["seconds_per_step"] / small["seconds_per_step"]
-            lines.append(f"\nours-adam {sizes[1]} / {sizes[0]}: {ratio:.2f}x the time for "
-                         f"{pixels[1] / pixels[0]:.0f}x the pixels")  # fmt: skip
+            lines.append(
+                f"\nours-adam {sizes[1]} / {sizes[0]}: {ratio:.2f}x the time for "
+                f"{pixels[1] / pixels[0]:.0f}x the pixels"
+            )
             report["largest_in_24gb"] = largest = largest_size(pixels, [small["peak_rss_mb"], large["peak_rss_mb"]])
-            lines.append(f"peak RSS grows {largest['mb_per_megapixel']:.0f} MB per megapixel: about "
-                         f"{largest['height']}x{largest['width']} fits in 24 GB (extrapolated)")  # fmt: skip
+            lines.append(
+                f"peak RSS grows {largest['mb_per_megapixel']:.0f} MB per megapixel: about "
+                f"{largest['height']}x{largest['width']} fits in 24 GB (extrapolated)"
+            )
     if "quality" in report:
         quality = report["quality"]
         lines.append(f"\ntime to the article's cost (Adam 2.0 loop's best J = {quality.get('target_J', 0):.4g}):")

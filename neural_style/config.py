@@ -44,23 +44,42 @@ PRINT_EVERY = 20
 PRESETS = {
     # The article (the TF1 course): everything above.
     "article": {
-        "content_layer": CONTENT_LAYER, "style_layers": STYLE_LAYERS, "alpha": ALPHA, "beta": BETA,
-        "learning_rate": LEARNING_RATE, "optimizer": "adam", "init": "noise", "pooling": "avg",
-        "image_range": "mean", "content_cost": "course", "clip": False,
+        "content_layer": CONTENT_LAYER,
+        "style_layers": STYLE_LAYERS,
+        "alpha": ALPHA,
+        "beta": BETA,
+        "learning_rate": LEARNING_RATE,
+        "optimizer": "adam",
+        "init": "noise",
+        "pooling": "avg",
+        "image_range": "mean",
+        "content_cost": "course",
+        "clip": False,
     },
     # The TF2 course: Keras VGG19's block5_conv4 as the content layer, max pooling as Keras has, Adam(0.01), images
     # in [0, 1] without mean subtraction, the content plus uniform(-0.25, 0.25) noise to start, clip_0_1 after each
     # step. Its alpha, beta and style layers are the article's.
     "course-tf2": {
-        "content_layer": "conv5_4", "learning_rate": 0.01, "optimizer": "adam", "init": "noise", "pooling": "max",
-        "image_range": "unit", "clip": True,
+        "content_layer": "conv5_4",
+        "learning_rate": 0.01,
+        "optimizer": "adam",
+        "init": "noise",
+        "pooling": "max",
+        "image_range": "unit",
+        "clip": True,
     },
     # Gatys, Ecker & Bethge (2015): L-BFGS from white noise, average pooling, content conv4_2 with the loss
     # 1/2 * sum((F - P) ** 2), style conv1_1 ... conv5_1 with w_l = 1/5 and E_l = sum((G - A) ** 2) / (4 N_l^2 M_l^2)
     # (the course's layer style cost), alpha / beta = 1e-3.
     "gatys": {
-        "content_layer": "conv4_2", "style_layers": [(name, 1 / 5) for name, _ in STYLE_LAYERS], "alpha": 1.0,
-        "beta": 1e3, "optimizer": "lbfgs", "init": "random", "pooling": "avg", "image_range": "mean",
+        "content_layer": "conv4_2",
+        "style_layers": [(name, 1 / 5) for name, _ in STYLE_LAYERS],
+        "alpha": 1.0,
+        "beta": 1e3,
+        "optimizer": "lbfgs",
+        "init": "random",
+        "pooling": "avg",
+        "image_range": "mean",
         "content_cost": "gatys",
     },
-}  # fmt: skip
+}

@@ -40,8 +40,20 @@ class StyleTransferCost:
     a total variation term, J = alpha * J_content + beta * J_style + tv_weight * J_tv; and the paper's content cost.
     """
 
-    def __init__(self, model, content_image, style_image, content_layer=CONTENT_LAYER, style_layers=STYLE_LAYERS,
-                 alpha=ALPHA, beta=BETA, *, style_blend=None, tv_weight=0.0, content_cost="course"):
+    def __init__(
+        self,
+        model,
+        content_image,
+        style_image,
+        content_layer=CONTENT_LAYER,
+        style_layers=STYLE_LAYERS,
+        alpha=ALPHA,
+        beta=BETA,
+        *,
+        style_blend=None,
+        tv_weight=0.0,
+        content_cost="course",
+    ):
         """
         Arguments:
         model -- a VGGModel
@@ -195,10 +207,24 @@ def print_costs(i, J, J_content, J_style):
     print("style cost = " + str(J_style))
 
 
-def model_nn(model, input_image, num_iterations=NUM_ITERATIONS, *, content_image, style_image,
-             content_layer=CONTENT_LAYER, style_layers=STYLE_LAYERS, alpha=ALPHA, beta=BETA,
-             learning_rate=LEARNING_RATE, output_dir=CONFIG.OUTPUT_DIR, print_every=PRINT_EVERY, callback=None,
-             history=None, jit_compile=None):
+def model_nn(
+    model,
+    input_image,
+    num_iterations=NUM_ITERATIONS,
+    *,
+    content_image,
+    style_image,
+    content_layer=CONTENT_LAYER,
+    style_layers=STYLE_LAYERS,
+    alpha=ALPHA,
+    beta=BETA,
+    learning_rate=LEARNING_RATE,
+    output_dir=CONFIG.OUTPUT_DIR,
+    print_every=PRINT_EVERY,
+    callback=None,
+    history=None,
+    jit_compile=None,
+):
     """
     The article's optimisation loop: Adam on the pixels of model['input'], starting from input_image.
 
@@ -376,8 +402,13 @@ class LBFGS:
 
         def on_iteration(intermediate_result):
             J, J_content, J_style = self._costs_at(intermediate_result.x)
-            entry = {"iteration": self.iterations, "J": J, "J_content": J_content, "J_style": J_style,
-                     "evaluations": self.evaluations}  # fmt: skip
+            entry = {
+                "iteration": self.iterations,
+                "J": J,
+                "J_content": J_content,
+                "J_style": J_style,
+                "evaluations": self.evaluations,
+            }
             self.iterations += 1
             if callback is not None:
                 callback(entry, intermediate_result.x.astype(np.float32).reshape(self.shape))
@@ -388,9 +419,14 @@ class LBFGS:
             if done >= iterations or evaluations_left <= 0:
                 break
             result = scipy.optimize.minimize(
-                self.value_and_gradient, x, jac=True, method="L-BFGS-B", bounds=self.bounds, callback=on_iteration,
+                self.value_and_gradient,
+                x,
+                jac=True,
+                method="L-BFGS-B",
+                bounds=self.bounds,
+                callback=on_iteration,
                 options={"maxiter": iterations - done, "maxfun": evaluations_left, "ftol": 0.0, "gtol": 0.0},
-            )  # fmt: skip
+            )
             self.message = str(result.message)
             if self.iterations - first_iteration == done:
                 break

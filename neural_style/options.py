@@ -155,13 +155,16 @@ class StyleOptions:
             raise OptionError(f"--optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
         _check_init(self.init)
         if not _is_int(self.checkpoint_every) or self.checkpoint_every < 0:
-            raise OptionError(f"--checkpoint-every must be a whole number >= 0 (0 = never), got "
-                              f"{self.checkpoint_every}")  # fmt: skip
+            raise OptionError(
+                f"--checkpoint-every must be a whole number >= 0 (0 = never), got {self.checkpoint_every}"
+            )
         if self.checkpoint_every and self.output_dir is None:
             raise OptionError("--checkpoint-every needs --output-dir, the folder the checkpoint is written into")
         if self.resume is not None and not os.path.isfile(checkpoint_path(self.resume)):
-            raise OptionError(f"--resume {self.resume}: no {CHECKPOINT_FILE} there; give the --output-dir of a run "
-                              "made with --checkpoint-every")  # fmt: skip
+            raise OptionError(
+                f"--resume {self.resume}: no {CHECKPOINT_FILE} there; give the --output-dir of a run "
+                "made with --checkpoint-every"
+            )
         self.scales = _checked_scales(self.scales, self.iterations)
         return self
 
@@ -218,8 +221,10 @@ def _checked_blend(blend, style_count):
     if sum(weights) <= 0:
         raise OptionError(f"--style-blend needs a weight > 0, got {text}")
     if style_count is not None and len(weights) != style_count:
-        raise OptionError(f"--style-blend has {len(weights)} weights for {style_count} style image"
-                          f"{'s' if style_count != 1 else ''}; give one weight per --style image")  # fmt: skip
+        raise OptionError(
+            f"--style-blend has {len(weights)} weights for {style_count} style image"
+            f"{'s' if style_count != 1 else ''}; give one weight per --style image"
+        )
     return tuple(blend_weights(weights, len(weights)))
 
 
@@ -232,8 +237,9 @@ def _check_init(init):
         return
     shape = np.shape(init)
     if len(shape) not in (3, 4) or shape[-1] != 3 or (len(shape) == 4 and shape[0] != 1):
-        raise OptionError(f"--init must be {', '.join(INITS)}, an image path or an (H, W, 3) RGB array, got "
-                          f"{init!r:.60}")  # fmt: skip
+        raise OptionError(
+            f"--init must be {', '.join(INITS)}, an image path or an (H, W, 3) RGB array, got {init!r:.60}"
+        )
 
 
 def _checked_scales(scales, iterations):
@@ -249,6 +255,7 @@ def _checked_scales(scales, iterations):
     if list(scales) != sorted(set(scales)) or scales[-1] != 1:
         raise OptionError(f"--scales must increase and end at 1 (the output size), e.g. 0.25,0.5,1; got {text}")
     if len(scales) > iterations:
-        raise OptionError(f"--scales: {len(scales)} scales need at least {len(scales)} iterations, got --iterations "
-                          f"{iterations}")  # fmt: skip
+        raise OptionError(
+            f"--scales: {len(scales)} scales need at least {len(scales)} iterations, got --iterations {iterations}"
+        )
     return scales

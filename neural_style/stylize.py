@@ -42,8 +42,20 @@ from .weights import load_weights
 
 # Options that a resumed run may change: they only make the first image (which the checkpoint replaces), say
 # where things are written, or are checked in another form (the weights by their digest, the size as pixels).
-NOT_CHECKED_ON_RESUME = ("weights", "height", "width", "max_size", "init", "noise_ratio", "seed", "save_every",
-                         "output_dir", "checkpoint_every", "resume", "jit_compile")
+NOT_CHECKED_ON_RESUME = (
+    "weights",
+    "height",
+    "width",
+    "max_size",
+    "init",
+    "noise_ratio",
+    "seed",
+    "save_every",
+    "output_dir",
+    "checkpoint_every",
+    "resume",
+    "jit_compile",
+)
 
 
 class NonFiniteCostError(RuntimeError):
@@ -115,8 +127,10 @@ def _digest(arrays):
 
 def _style_list(style):
     """The style images as a list: one path or array, or a list/tuple of them."""
-    if isinstance(style, (list, tuple)) and style and all(
-        isinstance(item, (str, os.PathLike, np.ndarray)) or tf.is_tensor(item) for item in style
+    if (
+        isinstance(style, (list, tuple))
+        and style
+        and all(isinstance(item, (str, os.PathLike, np.ndarray)) or tf.is_tensor(item) for item in style)
     ):
         return list(style)
     return [style]
@@ -197,11 +211,21 @@ class StyleTransfer:
         options = self.options
         content = normalize_image(_as_pixels(self.content_pixels, "content", size), options.image_range)
         style_size = scaled_size(size, options.style_scale)
-        styles = [normalize_image(_as_pixels(image, "style", style_size), options.image_range)
-                  for image in self.style_pixels]  # fmt: skip
-        return StyleTransferCost(self.model, content, styles, options.content_layer, options.style_layers,
-                                 options.alpha, options.beta, style_blend=options.style_blend,
-                                 tv_weight=options.tv_weight, content_cost=options.content_cost)  # fmt: skip
+        styles = [
+            normalize_image(_as_pixels(image, "style", style_size), options.image_range) for image in self.style_pixels
+        ]
+        return StyleTransferCost(
+            self.model,
+            content,
+            styles,
+            options.content_layer,
+            options.style_layers,
+            options.alpha,
+            options.beta,
+            style_blend=options.style_blend,
+            tv_weight=options.tv_weight,
+            content_cost=options.content_cost,
+        )
 
     def _start_image(self, size):
         """
@@ -301,8 +325,9 @@ class StyleTransfer:
         """
         options = self.options
         start = time.perf_counter() - (self.history[-1]["seconds"] if self.history else 0.0)
-        with tqdm(total=options.iterations, initial=len(self.history), disable=not progress, unit="it",
-                  dynamic_ncols=True) as bar:  # fmt: skip
+        with tqdm(
+            total=options.iterations, initial=len(self.history), disable=not progress, unit="it", dynamic_ncols=True
+        ) as bar:
             record = functools.partial(self._record, start, bar, callback)
             while True:
                 count = sum(self.scale_iterations[: self.scale_index + 1]) - len(self.history)
@@ -326,8 +351,9 @@ class StyleTransfer:
                 self.image.assign(self.best_image)
                 raise NonFiniteCostError(
                     f"the cost became {J} at iteration {len(self.history)}; try a lower --learning-rate "
-                    f"(now {self.options.learning_rate})", self.result(),
-                )  # fmt: skip
+                    f"(now {self.options.learning_rate})",
+                    self.result(),
+                )
             record(costs)
         self._consider_final_image()
 
@@ -335,8 +361,11 @@ class StyleTransfer:
         """`count` L-BFGS iterations at the current scale, from the current image (a restart after resume)."""
         if count <= 0:
             return
-        lbfgs = LBFGS(compile_cost_and_gradient(self.cost, self.image.shape, self.options.jit_compile),
-                      self.image.shape, self.bounds)  # fmt: skip
+        lbfgs = LBFGS(
+            compile_cost_and_gradient(self.cost, self.image.shape, self.options.jit_compile),
+            self.image.shape,
+            self.bounds,
+        )
         evaluations = self.evaluations
 
         def on_iteration(entry, image):
@@ -368,8 +397,12 @@ class StyleTransfer:
         if len(self.sizes) > 1:
             entry["scale"] = options.scales[self.scale_index]
         self.history.append(entry)
-        bar.set_postfix(total=f"{costs['J']:.4g}", content=f"{costs['J_content']:.4g}",
-                        style=f"{costs['J_style']:.4g}", refresh=False)  # fmt: skip
+        bar.set_postfix(
+            total=f"{costs['J']:.4g}",
+            content=f"{costs['J_content']:.4g}",
+            style=f"{costs['J_style']:.4g}",
+            refresh=False,
+        )
         bar.update()
         if options.save_every and options.output_dir and i % options.save_every == 0:
             write_image(os.path.join(options.output_dir, f"{i}.png"), self._output_pixels(self.image))
@@ -418,8 +451,11 @@ class StyleTransfer:
                     output size, and digests of the weights and of the content and style pixels
         """
         if self._settings is None:
-            settings = {field.name.replace("_", "-"): _jsonable(getattr(self.options, field.name))
-                        for field in dataclasses.fields(self.options) if field.name not in NOT_CHECKED_ON_RESUME}
+            settings = {
+                field.name.replace("_", "-"): _jsonable(getattr(self.options, field.name))
+                for field in dataclasses.fields(self.options)
+                if field.name not in NOT_CHECKED_ON_RESUME
+            }
             settings["size"] = "{}x{}".format(*self.size)
             layers = self.model.weights.layers
             settings["weights"] = _digest([array for name in sorted(layers) for array in layers[name]])
@@ -442,14 +478,22 @@ class StyleTransfer:
         Returns:
         path -- the checkpoint file
         """
-        arrays = {"image": self.image.numpy(), "best_image": self.best_image.numpy(),
-                  "best_cost": self.best_cost.numpy()}  # fmt: skip
+        arrays = {
+            "image": self.image.numpy(),
+            "best_image": self.best_image.numpy(),
+            "best_cost": self.best_cost.numpy(),
+        }
         variables = [] if self._optimizer is None else self._optimizer.variables
         for k, variable in enumerate(variables):
             arrays[f"optimizer_{k}"] = variable.numpy()
-        state = {"iteration": len(self.history), "scale_index": self.scale_index, "evaluations": self.evaluations,
-                 "optimizer_variables": [variable.path for variable in variables], "history": self.history,
-                 "settings": self.settings()}  # fmt: skip
+        state = {
+            "iteration": len(self.history),
+            "scale_index": self.scale_index,
+            "evaluations": self.evaluations,
+            "optimizer_variables": [variable.path for variable in variables],
+            "history": self.history,
+            "settings": self.settings(),
+        }
         return save_checkpoint(folder, state, arrays, self.result())
 
     def _resume(self, location):
@@ -460,8 +504,10 @@ class StyleTransfer:
             raise OptionError(f"--resume: {error}") from None
         changed = differences(state.get("settings", {}), self.settings())
         if changed:
-            raise OptionError(f"--resume {location}: the checkpoint is from a different run ({'; '.join(changed)}); "
-                              "use that run's settings, or start afresh without --resume")  # fmt: skip
+            raise OptionError(
+                f"--resume {location}: the checkpoint is from a different run ({'; '.join(changed)}); "
+                "use that run's settings, or start afresh without --resume"
+            )
         try:
             if state["scale_index"] != self.scale_index:
                 self._enter_scale(state["scale_index"], arrays["image"])

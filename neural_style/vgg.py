@@ -75,8 +75,9 @@ class VGGModel(tf.Module, collections.abc.Mapping):
     ``model(image, names)`` returns the activations of several layers for any image in one forward pass.
     """
 
-    def __init__(self, weights, height=CONFIG.IMAGE_HEIGHT, width=CONFIG.IMAGE_WIDTH, pooling="avg",
-                 precision="float32"):
+    def __init__(
+        self, weights, height=CONFIG.IMAGE_HEIGHT, width=CONFIG.IMAGE_WIDTH, pooling="avg", precision="float32"
+    ):
         super().__init__(name="vgg19")
         if precision not in PRECISIONS:
             raise ValueError(f"unknown precision {precision!r}: use one of {', '.join(PRECISIONS)}")
@@ -160,8 +161,9 @@ class VGGModel(tf.Module, collections.abc.Mapping):
         return [found[name] for name in names]
 
 
-def load_vgg_model(path=CONFIG.VGG_MODEL, height=CONFIG.IMAGE_HEIGHT, width=CONFIG.IMAGE_WIDTH, pooling="avg",
-                   precision="float32"):
+def load_vgg_model(
+    path=CONFIG.VGG_MODEL, height=CONFIG.IMAGE_HEIGHT, width=CONFIG.IMAGE_WIDTH, pooling="avg", precision="float32"
+):
     """
     Builds the VGG-19 feature extractor of the article from a weight file.
 

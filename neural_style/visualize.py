@@ -284,8 +284,9 @@ def feature_maps(model, image, layer, height=None, width=None, max_size=None):
     model = as_model(model)
     check_layer(model, layer)
     pixels = load_pixels(image, height, width, max_size)
-    return FeatureMaps(layer, _activation(model, pixels, layer), pixels.round().astype(np.uint8), _name(image),
-                       _weights_note(model))  # fmt: skip
+    return FeatureMaps(
+        layer, _activation(model, pixels, layer), pixels.round().astype(np.uint8), _name(image), _weights_note(model)
+    )
 
 
 def strongest_channels(activations, k=8):
@@ -370,12 +371,22 @@ def maps_figure(maps, top=8):
         y, x = (c // columns) * (n_H + 1), (c % columns) * (n_W + 1)
         if marked:
             grid_axes.add_patch(Rectangle((x - 0.5, y - 0.5), n_W, n_H, fill=False, edgecolor="red", linewidth=2))
-        grid_axes.text(x, y, str(c), color="red" if marked else "yellow", fontsize=7, va="top", ha="left",
-                       bbox={"facecolor": "black", "alpha": 0.6, "pad": 0.5, "linewidth": 0})  # fmt: skip
+        grid_axes.text(
+            x,
+            y,
+            str(c),
+            color="red" if marked else "yellow",
+            fontsize=7,
+            va="top",
+            ha="left",
+            bbox={"facecolor": "black", "alpha": 0.6, "pad": 0.5, "linewidth": 0},
+        )
     scaling = "each tile scaled to its own peak: black = 0 (ReLU off), white = that channel's peak"
     grid_axes.set_xlabel(f"channel c is in row c // {columns}, column c % {columns} (both from 0); {scaling}")
-    grid_axes.set_title(f"{maps.layer}: all {n_C} channels, {n_W}x{n_H} positions each; red frames: the "
-                        f"{len(strongest)} strongest by peak activation")  # fmt: skip
+    grid_axes.set_title(
+        f"{maps.layer}: all {n_C} channels, {n_W}x{n_H} positions each; red frames: the "
+        f"{len(strongest)} strongest by peak activation"
+    )
     ranking = ", ".join(f"{c} ({peaks[c]:.3g})" for c in strongest)
     title = f"What {maps.layer} sees in {maps.name}\nstrongest channels (peak): {ranking}\n{maps.weights_note}"
     _suptitle(figure, title, fontsize=11)
@@ -444,8 +455,11 @@ def image_files(folder):
         raise FileNotFoundError(f"folder not found: {folder}")
     if not os.path.isdir(folder):
         raise NotADirectoryError(f"{folder} is not a folder; give a folder of images")
-    paths = sorted(os.path.join(folder, name) for name in os.listdir(folder)
-                   if not name.startswith(".") and os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS)  # fmt: skip
+    paths = sorted(
+        os.path.join(folder, name)
+        for name in os.listdir(folder)
+        if not name.startswith(".") and os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
+    )
     if not paths:
         raise OptionError(f"{folder}: no images in this folder (looked for {', '.join(IMAGE_EXTENSIONS)})")
     return paths
@@ -487,8 +501,16 @@ def top_images(model, images, layer, channel, k=9, height=None, width=None, max_
         hits.append(TopHit(path, float(channel_map[y, x]), (y, x), box, crop))
     hits.sort(key=lambda hit: -hit.score)  # stable: file order on ties
     input_size = None if max_size is not None and height is None and width is None else pixels.shape[:2]
-    return TopImages(layer, channel, hits[:k], len(paths), source, receptive_field_size(layer, model.pooling),
-                     input_size, _weights_note(model))  # fmt: skip
+    return TopImages(
+        layer,
+        channel,
+        hits[:k],
+        len(paths),
+        source,
+        receptive_field_size(layer, model.pooling),
+        input_size,
+        _weights_note(model),
+    )
 
 
 def top_figure(top):
@@ -508,8 +530,11 @@ def top_figure(top):
     axes = np.atleast_1d(figure.subplots(rows, columns)).ravel()
     for rank, (hit, ax) in enumerate(zip(top.hits, axes), 1):
         ax.imshow(hit.crop, interpolation="nearest")
-        ax.set_title(f"{rank}. {os.path.basename(hit.path)}\npeak {hit.score:.3g} at row {hit.position[0]}, "
-                     f"column {hit.position[1]}", fontsize=9)  # fmt: skip
+        ax.set_title(
+            f"{rank}. {os.path.basename(hit.path)}\npeak {hit.score:.3g} at row {hit.position[0]}, "
+            f"column {hit.position[1]}",
+            fontsize=9,
+        )
     for ax in axes:
         ax.axis("off")
     resized = f"images resized to {top.input_size[1]}x{top.input_size[0]}" if top.input_size else "images resized"
@@ -612,8 +637,20 @@ def project(model, image, layer, channel, rule="guided", height=None, width=None
         unit = channel_map[y, x_pos]
     signal = tape.gradient(unit, x).numpy()[0]
     box = receptive_field(layer, y, x_pos, *pixels.shape[:2], pooling=model.pooling)
-    return Projection(layer, channel, rule, (y, x_pos), float(unit), box, signal, pixels.round().astype(np.uint8),
-                      _name(image), model.pooling, _weights_note(model), map_size)  # fmt: skip
+    return Projection(
+        layer,
+        channel,
+        rule,
+        (y, x_pos),
+        float(unit),
+        box,
+        signal,
+        pixels.round().astype(np.uint8),
+        _name(image),
+        model.pooling,
+        _weights_note(model),
+        map_size,
+    )
 
 
 def projection_to_image(projection):
@@ -650,8 +687,9 @@ def project_figure(projection):
     axes = figure.subplots(1, 4, gridspec_kw={"width_ratios": [1.5, 1.5, 1, 1]})
     for ax, shown, title in [(axes[0], p.image, f"input: {p.name}"), (axes[1], picture, "projection (grey = 0)")]:
         ax.imshow(shown)
-        ax.add_patch(Rectangle((left - 0.5, top - 0.5), right - left, bottom - top, fill=False, edgecolor="red",
-                               linewidth=2))  # fmt: skip
+        ax.add_patch(
+            Rectangle((left - 0.5, top - 0.5), right - left, bottom - top, fill=False, edgecolor="red", linewidth=2)
+        )
         ax.set_title(f"{title}; red: receptive field", fontsize=10)
     axes[2].imshow(picture[top:bottom, left:right], interpolation="nearest")
     axes[2].set_title(f"projection, field only ({right - left}x{bottom - top})", fontsize=10)
@@ -659,9 +697,12 @@ def project_figure(projection):
     axes[3].set_title("input, field only", fontsize=10)
     for ax in axes:
         ax.axis("off")
-    rule = ("guided backpropagation (the signal passes a ReLU only where its forward input and the signal are both "
-            "positive)" if p.rule == "guided" else
-            "deconvnet (Zeiler & Fergus: transposed filters, unpooling, a ReLU on the backward signal)")  # fmt: skip
+    rule = (
+        "guided backpropagation (the signal passes a ReLU only where its forward input and the signal are both "
+        "positive)"
+        if p.rule == "guided"
+        else "deconvnet (Zeiler & Fergus: transposed filters, unpooling, a ReLU on the backward signal)"
+    )
     unpool = (
         "max pooling's switches" if p.pooling == "max" else "average pooling spread evenly (--pooling max: switches)"
     )
@@ -762,8 +803,12 @@ def maximize(
     if objective not in OBJECTIVES:
         raise OptionError(f"--objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
     check_options(height, width, max_size, iterations)
-    for name, value in [("step-size", step_size), ("decay", decay), ("blur-sigma", blur_sigma),
-                        ("norm-percentile", norm_percentile)]:  # fmt: skip
+    for name, value in [
+        ("step-size", step_size),
+        ("decay", decay),
+        ("blur-sigma", blur_sigma),
+        ("norm-percentile", norm_percentile),
+    ]:
         if not math.isfinite(value) or value < 0:
             raise OptionError(f"--{name} must be a finite number >= 0, got {value}")
     if decay >= 1 or norm_percentile >= 100:
@@ -804,10 +849,17 @@ def maximize(
             pixels = np.where(norms < np.percentile(norms, norm_percentile), 0, pixels)
         image.assign(np.clip(pixels, low, high))
     activations.append(float(objective_and_activation(image)[1]))
-    settings = {"iterations": iterations, "step_size": step_size, "decay": decay, "blur_every": blur_every,
-                "blur_sigma": blur_sigma, "norm_percentile": norm_percentile}  # fmt: skip
-    return Maximization(layer, channel, objective, image_to_uint8(image.numpy()), activations, settings,
-                        _weights_note(model))  # fmt: skip
+    settings = {
+        "iterations": iterations,
+        "step_size": step_size,
+        "decay": decay,
+        "blur_every": blur_every,
+        "blur_sigma": blur_sigma,
+        "norm_percentile": norm_percentile,
+    }
+    return Maximization(
+        layer, channel, objective, image_to_uint8(image.numpy()), activations, settings, _weights_note(model)
+    )
 
 
 def maximize_figure(result):
@@ -953,8 +1005,9 @@ def sweep(
             bar.set_description(f"{kind} {'+'.join(layers)}")
             cost = _single_term_cost(model, kind, layers, targets[kind])
             panels.append(_reconstruct(cost, kind, layers, noise, iterations, learning_rate, jit_compile, bar))
-    return Sweep(panels, _as_uint8(content_pixels), _as_uint8(style_pixels), iterations, learning_rate,
-                 _weights_note(model))  # fmt: skip
+    return Sweep(
+        panels, _as_uint8(content_pixels), _as_uint8(style_pixels), iterations, learning_rate, _weights_note(model)
+    )
 
 
 @contextlib.contextmanager
@@ -980,15 +1033,17 @@ def _single_term_cost(model, kind, layers, pixels):
         # beta = 0; the style term names the same layer, so the forward pass goes no deeper than the content layer.
         return StyleTransferCost(model, target, target, layers[0], [(layers[0], 0.0)], alpha=1.0, beta=0.0)
     deepest = max(layers, key=model.layer_names.index)
-    return StyleTransferCost(model, target, target, deepest, [(name, 1.0 / len(layers)) for name in layers],
-                             alpha=0.0, beta=1.0)  # fmt: skip
+    return StyleTransferCost(
+        model, target, target, deepest, [(name, 1.0 / len(layers)) for name in layers], alpha=0.0, beta=1.0
+    )
 
 
 def _reconstruct(cost, kind, layers, noise, iterations, learning_rate, jit_compile, bar):
     """Runs Adam from the noise on one single-term cost; returns its SweepPanel."""
     image = tf.Variable(noise)
-    step = compile_train_step(image, tf.keras.optimizers.Adam(learning_rate=learning_rate), cost,
-                              jit_compile=jit_compile)  # fmt: skip
+    step = compile_train_step(
+        image, tf.keras.optimizers.Adam(learning_rate=learning_rate), cost, jit_compile=jit_compile
+    )
     term = 1 if kind == "content" else 2
     history = []
     for _ in range(iterations):
@@ -1022,8 +1077,9 @@ def sweep_figure(result):
     columns = 1 + max(len(panels) for _, panels, _ in rows)
     height, width = result.panels[0].image.shape[:2] if result.panels else (3, 4)
     tile = 2.6
-    figure = Figure(figsize=(tile * columns, tile * height / width * len(rows) + 1.0 + 0.7 * len(rows)),
-                    layout="constrained")  # fmt: skip
+    figure = Figure(
+        figsize=(tile * columns, tile * height / width * len(rows) + 1.0 + 0.7 * len(rows)), layout="constrained"
+    )
     axes = np.array(figure.subplots(len(rows), columns)).reshape(len(rows), columns)
     for r, (kind, panels, source) in enumerate(rows):
         axes[r, 0].imshow(source)
@@ -1070,11 +1126,16 @@ def read_history(path):
                 entry = json.loads(line)
             except json.JSONDecodeError as error:
                 raise HistoryError(f"{path}, line {number}: not JSON ({error.msg})") from None
-            missing = [key for key in ("iteration",) + HISTORY_KEYS if key not in entry] if isinstance(entry, dict) \
-                else ["iteration"]  # fmt: skip
+            missing = (
+                [key for key in ("iteration",) + HISTORY_KEYS if key not in entry]
+                if isinstance(entry, dict)
+                else ["iteration"]
+            )
             if missing:
-                raise HistoryError(f"{path}, line {number}: no {', '.join(missing)}; expected a line of "
-                                   "neural-style --history (iteration, seconds, J, J_content, J_style)")  # fmt: skip
+                raise HistoryError(
+                    f"{path}, line {number}: no {', '.join(missing)}; expected a line of "
+                    "neural-style --history (iteration, seconds, J, J_content, J_style)"
+                )
             entries.append(entry)
     if not entries:
         raise HistoryError(f"{path}: no cost entries (the file is empty)")
@@ -1091,13 +1152,22 @@ def history_series(entries):
     Returns:
     series -- dict from key to (iterations, values) float arrays, J first
     """
-    extra = sorted({key for entry in entries for key, value in entry.items()
-                    if key.startswith("J_") and key not in HISTORY_KEYS and _is_number(value)})  # fmt: skip
+    extra = sorted(
+        {
+            key
+            for entry in entries
+            for key, value in entry.items()
+            if key.startswith("J_") and key not in HISTORY_KEYS and _is_number(value)
+        }
+    )
     series = {}
     for key in HISTORY_KEYS + tuple(extra):
         points = [(entry["iteration"], entry[key]) for entry in entries if _is_number(entry.get(key))]
-        series[key] = tuple(np.array(values, dtype=np.float64) for values in zip(*points)) if points else \
-            (np.zeros(0), np.zeros(0))  # fmt: skip
+        series[key] = (
+            tuple(np.array(values, dtype=np.float64) for values in zip(*points))
+            if points
+            else (np.zeros(0), np.zeros(0))
+        )
     return series
 
 
@@ -1105,8 +1175,11 @@ def _is_number(value):
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-CURVE_TITLES = {"J": "J = alpha J_content + beta J_style (total)", "J_content": "J_content (unweighted)",
-                "J_style": "J_style (unweighted, summed over the style layers)"}  # fmt: skip
+CURVE_TITLES = {
+    "J": "J = alpha J_content + beta J_style (total)",
+    "J_content": "J_content (unweighted)",
+    "J_style": "J_style (unweighted, summed over the style layers)",
+}
 
 
 def curves_figure(histories):

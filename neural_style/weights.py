@@ -28,22 +28,70 @@ from tqdm import tqdm
 
 # The 43 layers of MatConvNet's imagenet-vgg-verydeep-19, in file order.
 MAT_LAYER_NAMES = (
-    "conv1_1", "relu1_1", "conv1_2", "relu1_2", "pool1",
-    "conv2_1", "relu2_1", "conv2_2", "relu2_2", "pool2",
-    "conv3_1", "relu3_1", "conv3_2", "relu3_2", "conv3_3", "relu3_3", "conv3_4", "relu3_4", "pool3",
-    "conv4_1", "relu4_1", "conv4_2", "relu4_2", "conv4_3", "relu4_3", "conv4_4", "relu4_4", "pool4",
-    "conv5_1", "relu5_1", "conv5_2", "relu5_2", "conv5_3", "relu5_3", "conv5_4", "relu5_4", "pool5",
-    "fc6", "relu6", "fc7", "relu7", "fc8", "prob",
-)  # fmt: skip
+    "conv1_1",
+    "relu1_1",
+    "conv1_2",
+    "relu1_2",
+    "pool1",
+    "conv2_1",
+    "relu2_1",
+    "conv2_2",
+    "relu2_2",
+    "pool2",
+    "conv3_1",
+    "relu3_1",
+    "conv3_2",
+    "relu3_2",
+    "conv3_3",
+    "relu3_3",
+    "conv3_4",
+    "relu3_4",
+    "pool3",
+    "conv4_1",
+    "relu4_1",
+    "conv4_2",
+    "relu4_2",
+    "conv4_3",
+    "relu4_3",
+    "conv4_4",
+    "relu4_4",
+    "pool4",
+    "conv5_1",
+    "relu5_1",
+    "conv5_2",
+    "relu5_2",
+    "conv5_3",
+    "relu5_3",
+    "conv5_4",
+    "relu5_4",
+    "pool5",
+    "fc6",
+    "relu6",
+    "fc7",
+    "relu7",
+    "fc8",
+    "prob",
+)
 
 # The 16 convolutions of VGG-19 with their (input, output) channel counts.
 CONV_LAYERS = {
-    "conv1_1": (3, 64), "conv1_2": (64, 64),
-    "conv2_1": (64, 128), "conv2_2": (128, 128),
-    "conv3_1": (128, 256), "conv3_2": (256, 256), "conv3_3": (256, 256), "conv3_4": (256, 256),
-    "conv4_1": (256, 512), "conv4_2": (512, 512), "conv4_3": (512, 512), "conv4_4": (512, 512),
-    "conv5_1": (512, 512), "conv5_2": (512, 512), "conv5_3": (512, 512), "conv5_4": (512, 512),
-}  # fmt: skip
+    "conv1_1": (3, 64),
+    "conv1_2": (64, 64),
+    "conv2_1": (64, 128),
+    "conv2_2": (128, 128),
+    "conv3_1": (128, 256),
+    "conv3_2": (256, 256),
+    "conv3_3": (256, 256),
+    "conv3_4": (256, 256),
+    "conv4_1": (256, 512),
+    "conv4_2": (512, 512),
+    "conv4_3": (512, 512),
+    "conv4_4": (512, 512),
+    "conv5_1": (512, 512),
+    "conv5_2": (512, 512),
+    "conv5_3": (512, 512),
+    "conv5_4": (512, 512),
+}
 
 WEIGHTS_HELP = "see pretrained-model/README.md, run `neural-style weights download`, or use --weights random for a demo"
 RANDOM = "random"
@@ -203,7 +251,7 @@ def keras_layer_name(name):
     Returns:
     keras_name -- 'blockN_convM'
     """
-    block, index = name[len("conv"):].split("_")
+    block, index = name[len("conv") :].split("_")
     return f"block{block}_conv{index}"
 
 
@@ -370,8 +418,15 @@ def _check_hex(value, digits, what):
 
 def _progress_bar(total, initial, description, progress):
     """A tqdm bar in bytes on stderr (disabled when progress is false)."""
-    return tqdm(total=total, initial=initial, unit="B", unit_scale=True, unit_divisor=1024, desc=description,
-                disable=not progress)  # fmt: skip
+    return tqdm(
+        total=total,
+        initial=initial,
+        unit="B",
+        unit_scale=True,
+        unit_divisor=1024,
+        desc=description,
+        disable=not progress,
+    )
 
 
 def _hash_file(path, progress=False):
@@ -426,12 +481,16 @@ def _fetch(url, part, progress, timeout):
             os.remove(part)
             raise _Interrupted("the server has no bytes after the partial file; starting again") from None
         kept = f"; the partial file {part} is kept" if offset else ""
-        raise DownloadError(f"{url}: HTTP error {error.code} {error.reason}{kept}; check the URL, "
-                            f"or download the file by hand (see pretrained-model/README.md)") from None  # fmt: skip
+        raise DownloadError(
+            f"{url}: HTTP error {error.code} {error.reason}{kept}; check the URL, "
+            f"or download the file by hand (see pretrained-model/README.md)"
+        ) from None
     except (urllib.error.URLError, http.client.HTTPException, OSError) as error:
         reason = getattr(error, "reason", None) or error
-        raise DownloadError(f"{url}: cannot connect ({reason}); check the URL and the network, "
-                            f"or download the file by hand (see pretrained-model/README.md)") from None  # fmt: skip
+        raise DownloadError(
+            f"{url}: cannot connect ({reason}); check the URL and the network, "
+            f"or download the file by hand (see pretrained-model/README.md)"
+        ) from None
     with response:
         length = response.headers.get("Content-Length")
         length = int(length) if length and length.isdigit() else None
@@ -462,8 +521,9 @@ def _fetch(url, part, progress, timeout):
         raise _Interrupted(f"the connection closed after {offset + received} of {offset + length} bytes")
 
 
-def download_weights(url=MAT_URL, to="pretrained-model", sha256=MAT_SHA256, progress=True, *, filename=None,
-                     retries=3, timeout=60):  # fmt: skip
+def download_weights(
+    url=MAT_URL, to="pretrained-model", sha256=MAT_SHA256, progress=True, *, filename=None, retries=3, timeout=60
+):
     """
     Downloads a weight file (by default MatConvNet's imagenet-vgg-verydeep-19.mat) and checks its SHA-256.
 
@@ -497,8 +557,9 @@ def download_weights(url=MAT_URL, to="pretrained-model", sha256=MAT_SHA256, prog
         found, _ = _hash_file(final, progress)
         if found == sha256:
             return final
-        raise ChecksumError(f"{final} already exists but its SHA-256 is {found}, not {sha256}; "
-                            "move or delete it and run again")  # fmt: skip
+        raise ChecksumError(
+            f"{final} already exists but its SHA-256 is {found}, not {sha256}; move or delete it and run again"
+        )
     attempt = 0
     while True:
         try:
@@ -507,16 +568,20 @@ def download_weights(url=MAT_URL, to="pretrained-model", sha256=MAT_SHA256, prog
         except _Interrupted as error:
             if attempt >= retries:
                 kept = os.path.getsize(part) if os.path.exists(part) else 0
-                raise DownloadError(f"{url}: download interrupted ({error}); {kept} bytes kept in {part}, "
-                                    "run the same command again to resume") from None  # fmt: skip
+                raise DownloadError(
+                    f"{url}: download interrupted ({error}); {kept} bytes kept in {part}, "
+                    "run the same command again to resume"
+                ) from None
             attempt += 1
             time.sleep(_RETRY_WAIT_S * attempt)
     if sha256 is not None:
         found, _ = _hash_file(part, progress)
         if found != sha256:
             os.remove(part)
-            raise ChecksumError(f"{url}: downloaded file has SHA-256 {found}, expected {sha256}; the partial file "
-                                f"{part} was deleted: run again, or check the URL and the SHA-256")  # fmt: skip
+            raise ChecksumError(
+                f"{url}: downloaded file has SHA-256 {found}, expected {sha256}; the partial file "
+                f"{part} was deleted: run again, or check the URL and the SHA-256"
+            )
     os.replace(part, final)
     return final
 
@@ -555,22 +620,30 @@ def verify_weights(path, sha256=None, progress=False):
         raise FileNotFoundError(f"VGG-19 weights not found: {path} ({WEIGHTS_HELP})")
     found_sha256, found_md5 = _hash_file(path, progress)
     found = {"sha256": found_sha256, "md5": found_md5}
-    known = next((description for description, algorithm, digest, _ in _known_files()
-                  if found[algorithm] == digest), None)  # fmt: skip
+    known = next(
+        (description for description, algorithm, digest, _ in _known_files() if found[algorithm] == digest), None
+    )
     if sha256 is not None:
         if found_sha256 != sha256:
-            raise ChecksumError(f"{path}: SHA-256 is {found_sha256}, expected {sha256}; the file is corrupt or a "
-                                "different file: download it again")  # fmt: skip
+            raise ChecksumError(
+                f"{path}: SHA-256 is {found_sha256}, expected {sha256}; the file is corrupt or a "
+                "different file: download it again"
+            )
         checksum = "matches the given SHA-256"
     elif known is not None:
         checksum = f"matches {known}"
     else:
-        expected = [f"{algorithm.upper()} {digest}" for _, algorithm, digest, name in _known_files()
-                    if name == os.path.basename(path)]  # fmt: skip
+        expected = [
+            f"{algorithm.upper()} {digest}"
+            for _, algorithm, digest, name in _known_files()
+            if name == os.path.basename(path)
+        ]
         if expected:
-            raise ChecksumError(f"{path}: SHA-256 {found_sha256} (MD5 {found_md5}) matches no published file "
-                                f"(expected {' or '.join(expected)}); download it again, "
-                                "or pass its SHA-256 if you trust it")  # fmt: skip
+            raise ChecksumError(
+                f"{path}: SHA-256 {found_sha256} (MD5 {found_md5}) matches no published file "
+                f"(expected {' or '.join(expected)}); download it again, "
+                "or pass its SHA-256 if you trust it"
+            )
         checksum = "not checked"
     weights = load_weights(path)
     shapes = {name: list(kernel.shape) for name, (kernel, _) in weights.layers.items()}
@@ -600,13 +673,16 @@ def format_report(report):
     text -- one 'key: value' line per entry, the layers summarised
     """
     size = "real VGG-19 channel counts" if report["full_size"] else "NOT the real VGG-19 channel counts"
-    return "\n".join([
-        f"path: {report['path']}",
-        f"format: {report['format']} ({len(report['layers'])} convolutions, {report['parameters']:,} weights, {size})",
-        f"size: {report['size']:,} bytes",
-        f"sha256: {report['sha256']}",
-        f"md5: {report['md5']}",
-        f"checksum: {report['checksum']}",
-        f"channel order: {report['channel_order']}",
-        "ok",
-    ])  # fmt: skip
+    return "\n".join(
+        [
+            f"path: {report['path']}",
+            f"format: {report['format']} ({len(report['layers'])} convolutions, "
+            f"{report['parameters']:,} weights, {size})",
+            f"size: {report['size']:,} bytes",
+            f"sha256: {report['sha256']}",
+            f"md5: {report['md5']}",
+            f"checksum: {report['checksum']}",
+            f"channel order: {report['channel_order']}",
+            "ok",
+        ]
+    )

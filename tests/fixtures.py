@@ -38,18 +38,31 @@ def _conv_fields(name, kernel, bias, layout, stride=1, pad=1):
     pad_array = np.full((1, 4), float(pad))
     stride_array = np.full((1, 2), float(stride))
     if layout == "current":
-        return {"name": name, "type": "conv", "weights": _cell(kernel, bias.reshape(-1, 1)), "size": size,
-                "pad": pad_array, "stride": stride_array, "precious": 0.0}  # fmt: skip
-    return {"weights": _cell(kernel, bias.reshape(1, -1)), "pad": pad_array, "type": "conv", "name": name,
-            "stride": stride_array}  # fmt: skip
+        return {
+            "name": name,
+            "type": "conv",
+            "weights": _cell(kernel, bias.reshape(-1, 1)),
+            "size": size,
+            "pad": pad_array,
+            "stride": stride_array,
+            "precious": 0.0,
+        }
+    return {
+        "weights": _cell(kernel, bias.reshape(1, -1)),
+        "pad": pad_array,
+        "type": "conv",
+        "name": name,
+        "stride": stride_array,
+    }
 
 
 def _other_fields(name, layout):
     kind = "relu" if name.startswith("relu") else "pool" if name.startswith("pool") else "softmax"
     fields = {"name": name, "type": kind}
     if kind == "pool":
-        fields.update({"method": "max", "pool": np.array([[2.0, 2.0]]), "stride": np.array([[2.0, 2.0]]),
-                       "pad": np.zeros((1, 4))})  # fmt: skip
+        fields.update(
+            {"method": "max", "pool": np.array([[2.0, 2.0]]), "stride": np.array([[2.0, 2.0]]), "pad": np.zeros((1, 4))}
+        )
     if kind == "relu" and layout == "current":
         fields["leak"] = 0.0
     if layout == "current":
@@ -82,11 +95,13 @@ def save_mat(path, layers, layout="current", include_layers=True):
     if include_layers:
         data["layers"] = _cell(*[_struct(fields) for fields in layers])
     if layout == "current":
-        normalization = _struct({"averageImage": MEAN_PIXEL.reshape(3, 1), "keepAspect": 1.0,
-                                 "imageSize": np.array([[224.0, 224.0, 3.0]])})  # fmt: skip
+        normalization = _struct(
+            {"averageImage": MEAN_PIXEL.reshape(3, 1), "keepAspect": 1.0, "imageSize": np.array([[224.0, 224.0, 3.0]])}
+        )
         classes = _struct({"name": _cell("n01440764", "n01443537"), "description": _cell("tench", "goldfish")})
-        data["meta"] = _struct({"inputs": _struct({"name": "input"}), "classes": classes,
-                                "normalization": normalization})  # fmt: skip
+        data["meta"] = _struct(
+            {"inputs": _struct({"name": "input"}), "classes": classes, "normalization": normalization}
+        )
     else:
         image = np.broadcast_to(MEAN_PIXEL, (8, 8, 3)).astype(np.float32)
         data["normalization"] = _struct({"averageImage": image, "keepAspect": 1.0})
@@ -111,8 +126,10 @@ def write_vgg_mat(path, layout="current", width_divisor=16, seed=0):
     weights = random_vgg_weights(seed=seed, width_divisor=width_divisor)
     # Non-zero biases, so that a reader that drops or misorders them is caught.
     rng = np.random.default_rng(seed + 100)
-    layers = {name: (kernel, rng.standard_normal(kernel.shape[-1]).astype(np.float32) * 0.1)
-              for name, (kernel, _) in weights.layers.items()}  # fmt: skip
+    layers = {
+        name: (kernel, rng.standard_normal(kernel.shape[-1]).astype(np.float32) * 0.1)
+        for name, (kernel, _) in weights.layers.items()
+    }
     weights = type(weights)(layers=layers, source=str(path))
     save_mat(path, vgg_mat_layers(weights, layout), layout)
     return weights

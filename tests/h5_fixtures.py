@@ -20,12 +20,28 @@ from neural_style.weights import CONV_LAYERS
 # Every layer of Keras's VGG19 without top, in model order.
 KERAS_LAYER_ORDER = (
     "input_1",
-    "block1_conv1", "block1_conv2", "block1_pool",
-    "block2_conv1", "block2_conv2", "block2_pool",
-    "block3_conv1", "block3_conv2", "block3_conv3", "block3_conv4", "block3_pool",
-    "block4_conv1", "block4_conv2", "block4_conv3", "block4_conv4", "block4_pool",
-    "block5_conv1", "block5_conv2", "block5_conv3", "block5_conv4", "block5_pool",
-)  # fmt: skip
+    "block1_conv1",
+    "block1_conv2",
+    "block1_pool",
+    "block2_conv1",
+    "block2_conv2",
+    "block2_pool",
+    "block3_conv1",
+    "block3_conv2",
+    "block3_conv3",
+    "block3_conv4",
+    "block3_pool",
+    "block4_conv1",
+    "block4_conv2",
+    "block4_conv3",
+    "block4_conv4",
+    "block4_pool",
+    "block5_conv1",
+    "block5_conv2",
+    "block5_conv3",
+    "block5_conv4",
+    "block5_pool",
+)
 
 
 def small_vgg_layers(width_divisor=16, seed=0):
@@ -44,7 +60,7 @@ def small_vgg_layers(width_divisor=16, seed=0):
     for name, (c_in, c_out) in CONV_LAYERS.items():
         c_in = 3 if name == "conv1_1" else c_in // width_divisor
         c_out //= width_divisor
-        block, index = name[len("conv"):].split("_")
+        block, index = name[len("conv") :].split("_")
         kernel = rng.standard_normal((3, 3, c_in, c_out)).astype(np.float32)
         bias = rng.standard_normal(c_out).astype(np.float32)
         layers[f"block{block}_conv{index}"] = [kernel, bias]

@@ -28,9 +28,29 @@ cli_stylize = importlib.import_module("neural_style.cli.stylize")
 HEIGHT, WIDTH = 24, 32
 MEANS = np.array([123.68, 116.779, 103.939])  # the article's CONFIG.MEANS
 ARTICLE_STYLE_LAYERS = [("conv1_1", 0.2), ("conv2_1", 0.2), ("conv3_1", 0.2), ("conv4_1", 0.2), ("conv5_1", 0.2)]
-ALL_LAYERS = ["conv1_1", "conv1_2", "avgpool1", "conv2_1", "conv2_2", "avgpool2", "conv3_1", "conv3_2", "conv3_3",
-              "conv3_4", "avgpool3", "conv4_1", "conv4_2", "conv4_3", "conv4_4", "avgpool4", "conv5_1", "conv5_2",
-              "conv5_3", "conv5_4", "avgpool5"]  # fmt: skip
+ALL_LAYERS = [
+    "conv1_1",
+    "conv1_2",
+    "avgpool1",
+    "conv2_1",
+    "conv2_2",
+    "avgpool2",
+    "conv3_1",
+    "conv3_2",
+    "conv3_3",
+    "conv3_4",
+    "avgpool3",
+    "conv4_1",
+    "conv4_2",
+    "conv4_3",
+    "conv4_4",
+    "avgpool4",
+    "conv5_1",
+    "conv5_2",
+    "conv5_3",
+    "conv5_4",
+    "avgpool5",
+]
 
 
 @pytest.fixture(scope="module")
@@ -62,11 +82,19 @@ def job(images, mat_file, tmp_path, capfd, monkeypatch):
         if xla:
             monkeypatch.setattr(cli_stylize, "options_from_args", options_from_args_with_xla)
         else:
-            monkeypatch.setattr(cli_stylize, "options_from_args",
-                                lambda args: {**options_from_args_with_xla(args), "jit_compile": False})  # fmt: skip
-        argv = ["--content", str(paths.get("content", images["content"])),
-                "--style", str(paths.get("style", images["style"])),
-                "--output", str(paths.get("output", tmp_path / "out.png"))]  # fmt: skip
+            monkeypatch.setattr(
+                cli_stylize,
+                "options_from_args",
+                lambda args: {**options_from_args_with_xla(args), "jit_compile": False},
+            )
+        argv = [
+            "--content",
+            str(paths.get("content", images["content"])),
+            "--style",
+            str(paths.get("style", images["style"])),
+            "--output",
+            str(paths.get("output", tmp_path / "out.png")),
+        ]
         if weights:
             argv += ["--weights", str(mat_file[0])]
         code = main(argv + [str(item) for item in extra])
@@ -130,9 +158,10 @@ def test_defaults_reproduce_the_article(monkeypatch):
     assert (options.save_every, options.output_dir) == (20, "output/")
     assert options.seed is None
     monkeypatch.setenv("NEURAL_STYLE_WEIGHTS", "/data/vgg.mat")
-    assert options_from_args(build_parser().parse_args(["--content", "c", "--style", "s", "--output", "o.jpg"]))[
-        "weights"
-    ] == "/data/vgg.mat"
+    assert (
+        options_from_args(build_parser().parse_args(["--content", "c", "--style", "s", "--output", "o.jpg"]))["weights"]
+        == "/data/vgg.mat"
+    )
 
 
 def test_default_size_is_300x400(job, tmp_path):
@@ -176,8 +205,11 @@ def test_costs_reported_are_the_articles_costs(job, mat_file, images, tmp_path):
 def test_style_layers_alpha_and_beta_reach_the_cost(job, mat_file, images, tmp_path):
     history = tmp_path / "costs.jsonl"
     layers = [("conv2_1", 0.7), ("conv4_1", 0.3)]
-    code, _, _ = job(*small("--seed", 1, "--history", history, "--style-layers", "conv2_1:0.7,conv4_1:0.3",
-                            "--alpha", 2, "--beta", 0.5))  # fmt: skip
+    code, _, _ = job(
+        *small(
+            "--seed", 1, "--history", history, "--style-layers", "conv2_1:0.7,conv4_1:0.3", "--alpha", 2, "--beta", 0.5
+        )
+    )
     assert code == 0
     content, style = normalized(images["content"]), normalized(images["style"])
     expected = reference_costs(mat_file[1], content, style, noise_image(content, 1), layers, alpha=2, beta=0.5)
@@ -216,8 +248,9 @@ def test_save_every_0_writes_no_intermediate_images(job, tmp_path, monkeypatch):
 
 def test_history_has_one_json_object_per_iteration(job, tmp_path):
     history = tmp_path / "logs" / "costs.jsonl"  # a folder that does not exist yet
-    code, _, _ = job("--height", HEIGHT, "--width", WIDTH, "--iterations", 6, "--save-every", 0, "--quiet",
-                     "--history", history)  # fmt: skip
+    code, _, _ = job(
+        "--height", HEIGHT, "--width", WIDTH, "--iterations", 6, "--save-every", 0, "--quiet", "--history", history
+    )
     assert code == 0
     entries = read_history(history)
     assert [entry["iteration"] for entry in entries] == list(range(6))
@@ -235,11 +268,14 @@ def test_quiet_prints_nothing(job):
 
 
 def test_summary_line_and_random_weights_note(job, tmp_path):
-    code, out, err = job("--height", HEIGHT, "--width", WIDTH, "--iterations", 2, "--save-every", 0,
-                         "--weights", "random", weights=False)  # fmt: skip
+    code, out, err = job(
+        "--height", HEIGHT, "--width", WIDTH, "--iterations", 2, "--save-every", 0, "--weights", "random", weights=False
+    )
     assert code == 0 and out == ""
-    assert err[0] == ("neural-style: note: --weights random gives demo-quality results; for the real thing run "
-                      "`neural-style weights download` (see pretrained-model/README.md)")  # fmt: skip
+    assert err[0] == (
+        "neural-style: note: --weights random gives demo-quality results; for the real thing run "
+        "`neural-style weights download` (see pretrained-model/README.md)"
+    )
     last = err[-1]
     assert last.startswith(f"wrote {tmp_path / 'out.png'} (32x24) in ") and last.endswith(" s")
     assert "2/2" in "".join(err[1:-1])  # the progress bar reached the end
@@ -331,8 +367,9 @@ def test_output_folder_that_cannot_be_made(job, tmp_path):
     blocker.write_text("x")
     line = assert_one_error_line(*job(*small(), output=blocker / "out.png"))
     assert line == f"neural-style: error: --output: {blocker} is a file, so the folder {blocker} cannot be made"
-    line = assert_one_error_line(*job("--height", HEIGHT, "--width", WIDTH, "--iterations", 2, "--quiet",
-                                      "--output-dir", blocker / "steps"))  # fmt: skip
+    line = assert_one_error_line(
+        *job("--height", HEIGHT, "--width", WIDTH, "--iterations", 2, "--quiet", "--output-dir", blocker / "steps")
+    )
     assert line.startswith("neural-style: error: --output-dir: ") and "is a file" in line
     assert blocker.read_text() == "x"
     assert not (tmp_path / "out.png").exists()
@@ -380,7 +417,7 @@ def test_unknown_layer_lists_the_valid_ones(job, option):
         ("--style-layers", "conv1_1:x", "argument --style-layers: 'conv1_1:x' is not name:weight (e.g."),
         ("--iterations", "ten", "argument --iterations: invalid int value: 'ten'"),
     ],
-)  # fmt: skip
+)
 def test_bad_numbers(job, tmp_path, option, value, message):
     # The bad option comes last, so that it overrides small()'s value of the same option.
     line = assert_one_error_line(*job(*small(), option, value))
@@ -440,9 +477,29 @@ def test_non_finite_cost_midway(job, tmp_path, monkeypatch):
 @pytest.mark.slow
 def test_ctrl_c_saves_the_image_and_exits_130(images, tmp_path):
     history, output = tmp_path / "costs.jsonl", tmp_path / "out.png"
-    command = [sys.executable, "-m", "neural_style", "--content", str(images["content"]), "--style",
-               str(images["style"]), "--output", str(output), "--weights", "random", "--height", str(HEIGHT),
-               "--width", str(WIDTH), "--iterations", "100000", "--save-every", "0", "--history", str(history)]
+    command = [
+        sys.executable,
+        "-m",
+        "neural_style",
+        "--content",
+        str(images["content"]),
+        "--style",
+        str(images["style"]),
+        "--output",
+        str(output),
+        "--weights",
+        "random",
+        "--height",
+        str(HEIGHT),
+        "--width",
+        str(WIDTH),
+        "--iterations",
+        "100000",
+        "--save-every",
+        "0",
+        "--history",
+        str(history),
+    ]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
     try:
         deadline = time.monotonic() + 120

@@ -51,8 +51,10 @@ def keras_h5(tmp_path_factory):
     """A small Keras-2-layout vgg19 ..._notop.h5 with He-initialised filters and non-zero biases, and its weights."""
     rng = np.random.default_rng(5)
     weights = random_vgg_weights(seed=3, width_divisor=16)
-    layers = {name: (kernel, rng.normal(0, 0.05, kernel.shape[-1]).astype(np.float32))
-              for name, (kernel, _) in weights.layers.items()}  # fmt: skip
+    layers = {
+        name: (kernel, rng.normal(0, 0.05, kernel.shape[-1]).astype(np.float32))
+        for name, (kernel, _) in weights.layers.items()
+    }
     path = tmp_path_factory.mktemp("keras") / "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"
     write_keras2_h5(path, {keras_layer_name(name): list(arrays) for name, arrays in layers.items()})
     return path, VGGWeights(layers=layers, source=str(path), channel_order="BGR")
@@ -64,18 +66,38 @@ def job(pictures, mat_file, tmp_path, capfd, monkeypatch):
 
     Returns (exit code, stderr lines, history entries, output pixels or None).
     """
-    monkeypatch.setattr(cli_stylize, "options_from_args",
-                        lambda args: {**options_from_args(args), "jit_compile": False})  # fmt: skip
+    monkeypatch.setattr(
+        cli_stylize, "options_from_args", lambda args: {**options_from_args(args), "jit_compile": False}
+    )
     paths, _ = pictures
 
     def run(*extra, style=("stripes",), weights=None):
         output, history = tmp_path / "out.png", tmp_path / "history.jsonl"
         for stale in (output, history):
             stale.unlink(missing_ok=True)
-        argv = ["--content", str(paths["content"]), "--style", *[str(paths[name]) for name in style],
-                "--output", str(output), "--weights", str(weights or mat_file[0]), "--height", str(HEIGHT),
-                "--width", str(WIDTH), "--iterations", "2", "--seed", "3", "--save-every", "0", "--quiet",
-                "--history", str(history)]  # fmt: skip
+        argv = [
+            "--content",
+            str(paths["content"]),
+            "--style",
+            *[str(paths[name]) for name in style],
+            "--output",
+            str(output),
+            "--weights",
+            str(weights or mat_file[0]),
+            "--height",
+            str(HEIGHT),
+            "--width",
+            str(WIDTH),
+            "--iterations",
+            "2",
+            "--seed",
+            "3",
+            "--save-every",
+            "0",
+            "--quiet",
+            "--history",
+            str(history),
+        ]
         code = main(argv + [str(item) for item in extra])
         _, err = capfd.readouterr()
         entries = [json.loads(line) for line in history.read_text().splitlines()] if history.exists() else []
@@ -117,8 +139,9 @@ def first_image(content_pixels, seed=3):
 def test_keras_h5_weights_and_block_names_end_to_end(job, pictures, keras_h5):
     _, arrays = pictures
     path, weights = keras_h5
-    code, err, history, pixels = job("--content-layer", "block4_conv2",
-                                     "--style-layers", "block1_conv1:0.5,block3_conv1:0.5", weights=path)  # fmt: skip
+    code, err, history, pixels = job(
+        "--content-layer", "block4_conv2", "--style-layers", "block1_conv1:0.5,block3_conv1:0.5", weights=path
+    )
     assert code == 0, err
     assert pixels.shape == (HEIGHT, WIDTH, 3) and len(history) == 2
     # Independently: Keras's preprocessing (RGB to BGR, minus Keras's mean) into the filters as stored, no flip.
@@ -126,9 +149,14 @@ def test_keras_h5_weights_and_block_names_end_to_end(job, pictures, keras_h5):
     to_keras = lambda rgb: (rgb[..., ::-1] - KERAS_MEAN_BGR)[None]  # noqa: E731
     generated = to_keras(first_image(arrays["content"])[0] + MEANS)
     layers = [("conv1_1", 0.5), ("conv3_1", 0.5)]
-    J_content, J_style = numpy_costs(generated, to_keras(arrays["content"]),
-                                     grams(to_keras(arrays["stripes"]), keras_view, ["conv1_1", "conv3_1"]),
-                                     keras_view, "conv4_2", layers)  # fmt: skip
+    J_content, J_style = numpy_costs(
+        generated,
+        to_keras(arrays["content"]),
+        grams(to_keras(arrays["stripes"]), keras_view, ["conv1_1", "conv3_1"]),
+        keras_view,
+        "conv4_2",
+        layers,
+    )
     np.testing.assert_allclose(history[0]["J_content"], J_content, rtol=1e-4)
     np.testing.assert_allclose(history[0]["J_style"], J_style, rtol=1e-4)
     np.testing.assert_allclose(history[0]["J"], 10 * J_content + 40 * J_style, rtol=1e-4)
@@ -136,15 +164,21 @@ def test_keras_h5_weights_and_block_names_end_to_end(job, pictures, keras_h5):
 
 def test_an_h5_that_is_not_vgg19_weights_is_one_line(job, tmp_path):
     other = tmp_path / "resnet50_weights.h5"
-    write_keras2_h5(other, {"conv1": [np.zeros((7, 7, 3, 64), np.float32), np.zeros(64, np.float32)]},
-                    layer_order=("input_1", "conv1", "bn_conv1"))  # fmt: skip
+    write_keras2_h5(
+        other,
+        {"conv1": [np.zeros((7, 7, 3, 64), np.float32), np.zeros(64, np.float32)]},
+        layer_order=("input_1", "conv1", "bn_conv1"),
+    )
     empty = tmp_path / "empty.h5"
     with h5py.File(empty, "w") as file:
         file.create_dataset("x", data=np.zeros(3))
     not_hdf5 = tmp_path / "notes.h5"
     not_hdf5.write_text("not HDF5")
-    for path, reason in ((other, "no layer 'block1_conv1'"), (empty, "no Keras 'layer_names'"),
-                         (not_hdf5, "not an HDF5 file")):  # fmt: skip
+    for path, reason in (
+        (other, "no layer 'block1_conv1'"),
+        (empty, "no Keras 'layer_names'"),
+        (not_hdf5, "not an HDF5 file"),
+    ):
         code, err, _, pixels = job(weights=path)
         assert code == 2 and len(err) == 1 and pixels is None
         assert str(path) in err[0] and reason in err[0] and "Keras VGG19 weights" in err[0]
@@ -195,8 +229,9 @@ def test_tv_weight_is_added_and_recorded(job):
     assert code == 0, err
     _, _, plain, _ = job()
     for entry in history:
-        np.testing.assert_allclose(entry["J"], 10 * entry["J_content"] + 40 * entry["J_style"] + 0.25 * entry["J_tv"],
-                                   rtol=1e-5)  # fmt: skip
+        np.testing.assert_allclose(
+            entry["J"], 10 * entry["J_content"] + 40 * entry["J_style"] + 0.25 * entry["J_tv"], rtol=1e-5
+        )
     np.testing.assert_allclose(history[0]["J"], plain[0]["J"] + 0.25 * history[0]["J_tv"], rtol=1e-5)
     assert all("J_tv" not in entry for entry in plain)
 
@@ -209,8 +244,15 @@ def test_pooling_max_changes_the_costs(job, pictures, mat_file):
     _, _, plain, _ = job()
     layers = [(name, 0.2) for name in ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")]
     style = grams(reshape_and_normalize_image(arrays["stripes"]), weights, [n for n, _ in layers], "max")
-    J_content, J_style = numpy_costs(first_image(arrays["content"]), reshape_and_normalize_image(arrays["content"]),
-                                     style, weights, "conv4_2", layers, pooling="max")  # fmt: skip
+    J_content, J_style = numpy_costs(
+        first_image(arrays["content"]),
+        reshape_and_normalize_image(arrays["content"]),
+        style,
+        weights,
+        "conv4_2",
+        layers,
+        pooling="max",
+    )
     np.testing.assert_allclose(history[0]["J"], 10 * J_content + 40 * J_style, rtol=1e-4)
     assert abs(history[0]["J"] - plain[0]["J"]) > 1e-3 * plain[0]["J"]
 
@@ -226,13 +268,29 @@ def resolved(*argv):
 def test_preset_flags_resolve_with_explicit_flags_winning():
     article = resolved()
     assert (article.content_layer, article.learning_rate, article.optimizer, article.image_range) == (
-        "conv4_2", 2.0, "adam", "mean")  # fmt: skip
+        "conv4_2",
+        2.0,
+        "adam",
+        "mean",
+    )
     tf2 = resolved("--preset", "course-tf2")
     assert (tf2.content_layer, tf2.learning_rate, tf2.pooling, tf2.image_range, tf2.clip, tf2.init) == (
-        "conv5_4", 0.01, "max", "unit", True, "noise")  # fmt: skip
+        "conv5_4",
+        0.01,
+        "max",
+        "unit",
+        True,
+        "noise",
+    )
     gatys = resolved("--preset", "gatys", "--optimizer", "adam", "--content-layer", "block5_conv2", "--beta", "500")
     assert (gatys.optimizer, gatys.content_layer, gatys.beta, gatys.alpha, gatys.init, gatys.content_cost) == (
-        "adam", "conv5_2", 500, 1.0, "random", "gatys")  # fmt: skip
+        "adam",
+        "conv5_2",
+        500,
+        1.0,
+        "random",
+        "gatys",
+    )
 
 
 def test_course_tf2_preset_end_to_end(job, pictures, mat_file):
@@ -246,8 +304,9 @@ def test_course_tf2_preset_end_to_end(job, pictures, mat_file):
     generated = np.clip(arrays["content"][None] / 255 + noise, 0, 1)
     layers = [(name, 0.2) for name in ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")]
     style = grams(arrays["stripes"][None] / 255, weights, [n for n, _ in layers], "max")
-    J_content, J_style = numpy_costs(generated, arrays["content"][None] / 255, style, weights, "conv5_4", layers,
-                                     pooling="max")  # fmt: skip
+    J_content, J_style = numpy_costs(
+        generated, arrays["content"][None] / 255, style, weights, "conv5_4", layers, pooling="max"
+    )
     np.testing.assert_allclose(history[0]["J_content"], J_content, rtol=1e-4)
     np.testing.assert_allclose(history[0]["J_style"], J_style, rtol=1e-4)
 

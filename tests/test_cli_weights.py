@@ -45,8 +45,9 @@ def test_download_puts_the_checked_file_in_place_and_says_where(server, tmp_path
 
 
 def test_quiet_download_prints_nothing(server, tmp_path, capfd):  # noqa: F811
-    code, out, err = run(capfd, "download", "--to", str(tmp_path), "--url", server.url, "--sha256", server.sha256,
-                         "--quiet")  # fmt: skip
+    code, out, err = run(
+        capfd, "download", "--to", str(tmp_path), "--url", server.url, "--sha256", server.sha256, "--quiet"
+    )
     assert (code, out, err) == (0, "", [])
     assert sha256_of(tmp_path / "weights.mat") == server.sha256
 
@@ -56,8 +57,10 @@ def test_url_without_sha256_downloads_unchecked_and_says_so_in_one_line(server, 
     assert code == 0
     assert sha256_of(tmp_path / "weights.mat") == server.sha256
     notes = [line for line in err if "note:" in line]
-    assert notes == ["neural-style: note: no --sha256 given for --url, so the download is not checked; "
-                     "`neural-style weights verify PATH` prints its SHA-256"]  # fmt: skip
+    assert notes == [
+        "neural-style: note: no --sha256 given for --url, so the download is not checked; "
+        "`neural-style weights verify PATH` prints its SHA-256"
+    ]
     assert out.endswith("SHA-256 not checked)\n")
 
 
@@ -84,8 +87,9 @@ def test_defaults_are_the_published_file_and_folder(monkeypatch, tmp_path, capfd
 
 def test_interrupted_download_is_resumed_with_a_range_request(server, tmp_path, capfd):  # noqa: F811
     server.cuts = [100_000]
-    code, _, _ = run(capfd, "download", "--to", str(tmp_path), "--url", server.url, "--sha256", server.sha256,
-                     "--quiet")  # fmt: skip
+    code, _, _ = run(
+        capfd, "download", "--to", str(tmp_path), "--url", server.url, "--sha256", server.sha256, "--quiet"
+    )
     assert code == 0
     assert [entry["range"] for entry in server.log] == [None, "bytes=100000-"]
     assert sha256_of(tmp_path / "weights.mat") == server.sha256
@@ -93,8 +97,9 @@ def test_interrupted_download_is_resumed_with_a_range_request(server, tmp_path, 
 
 def test_a_partial_file_from_an_earlier_run_is_continued(server, tmp_path, capfd):  # noqa: F811
     (tmp_path / "weights.mat.part").write_bytes(server.payload[:123_456])
-    code, _, _ = run(capfd, "download", "--to", str(tmp_path), "--url", server.url, "--sha256", server.sha256,
-                     "--quiet")  # fmt: skip
+    code, _, _ = run(
+        capfd, "download", "--to", str(tmp_path), "--url", server.url, "--sha256", server.sha256, "--quiet"
+    )
     assert code == 0
     assert server.log == [{"path": "/weights.mat", "range": "bytes=123456-"}]
     assert sha256_of(tmp_path / "weights.mat") == server.sha256
@@ -105,8 +110,10 @@ def test_bad_checksum_fails_with_one_line_and_deletes_the_partial_file(server, t
     code, out, err = run(capfd, "download", "--to", str(tmp_path), "--url", server.url, "--sha256", wrong, "--quiet")
     assert code == 1 and out == ""
     assert len(err) == 1
-    assert err[0].startswith(f"neural-style: error: {server.url}: downloaded file has SHA-256 {server.sha256}, "
-                             f"expected {wrong}; the partial file")  # fmt: skip
+    assert err[0].startswith(
+        f"neural-style: error: {server.url}: downloaded file has SHA-256 {server.sha256}, "
+        f"expected {wrong}; the partial file"
+    )
     assert "was deleted" in err[0]
     assert os.listdir(tmp_path) == []
 
@@ -134,14 +141,17 @@ def test_http_error_fails_with_one_line(server, tmp_path, capfd):  # noqa: F811
     code, _, err = run(capfd, "download", "--to", str(tmp_path), "--url", url, "--sha256", "3" * 64, "--quiet")
     assert code == 1
     # Not "run `neural-style weights download`": that is the command that just failed.
-    assert err == [f"neural-style: error: {url}: HTTP error 404 Not Found; check the URL, or download the file by hand "
-                   "(see pretrained-model/README.md)"]  # fmt: skip
+    assert err == [
+        f"neural-style: error: {url}: HTTP error 404 Not Found; check the URL, or download the file by hand "
+        "(see pretrained-model/README.md)"
+    ]
 
 
 def test_existing_file_with_another_hash_is_kept_and_reported(server, tmp_path, capfd):  # noqa: F811
     (tmp_path / "weights.mat").write_bytes(b"my own file")
-    code, _, err = run(capfd, "download", "--to", str(tmp_path), "--url", server.url, "--sha256", server.sha256,
-                       "--quiet")  # fmt: skip
+    code, _, err = run(
+        capfd, "download", "--to", str(tmp_path), "--url", server.url, "--sha256", server.sha256, "--quiet"
+    )
     assert code == 1
     assert len(err) == 1 and "weights.mat already exists but its SHA-256 is" in err[0]
     assert (tmp_path / "weights.mat").read_bytes() == b"my own file"
@@ -159,7 +169,7 @@ def test_existing_file_with_another_hash_is_kept_and_reported(server, tmp_path, 
         (["verify"], "the following arguments are required: PATH"),
         (["verify", "x.mat", "--sha256", "g" * 64], "is not a SHA-256"),
     ],
-)  # fmt: skip
+)
 def test_bad_options_are_one_line_and_exit_2(server, capfd, argv, message):  # noqa: F811
     code, out, err = run(capfd, *argv)
     assert code == 2 and out == ""
@@ -216,8 +226,10 @@ def test_verify_with_a_wrong_sha256_is_one_line_exit_2(small_mat, capfd):
     right = hashlib.sha256(small_mat.read_bytes()).hexdigest()
     code, out, err = run(capfd, "verify", str(small_mat), "--sha256", "f" * 64)
     assert code == 2 and out == ""
-    assert err == [f"neural-style: error: {small_mat}: SHA-256 is {right}, expected {'f' * 64}; the file is corrupt or "
-                   "a different file: download it again"]  # fmt: skip
+    assert err == [
+        f"neural-style: error: {small_mat}: SHA-256 is {right}, expected {'f' * 64}; the file is corrupt or "
+        "a different file: download it again"
+    ]
 
 
 def test_verify_a_missing_file_says_how_to_get_one(tmp_path, capfd):

@@ -235,8 +235,12 @@ def test_match_color_gives_the_style_the_contents_mean_and_covariance():
     assert matched.shape == style.shape
     flat = lambda image: np.float64(image).reshape(-1, 3)  # noqa: E731
     np.testing.assert_allclose(flat(matched).mean(0), flat(content).mean(0), atol=1e-3)
-    np.testing.assert_allclose(np.cov(flat(matched), rowvar=False, bias=True),
-                               np.cov(flat(content), rowvar=False, bias=True), rtol=1e-4, atol=1e-2)  # fmt: skip
+    np.testing.assert_allclose(
+        np.cov(flat(matched), rowvar=False, bias=True),
+        np.cov(flat(content), rowvar=False, bias=True),
+        rtol=1e-4,
+        atol=1e-2,
+    )
     # An affine map of each pixel's colour (the style's texture kept): a least-squares affine fit leaves nothing.
     design = np.hstack([flat(style), np.ones((flat(style).shape[0], 1))])
     _, residual, _, _ = np.linalg.lstsq(design, flat(matched), rcond=None)

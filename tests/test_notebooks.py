@@ -67,8 +67,9 @@ def test_notebook_runs(path, tmp_path, monkeypatch):
     for name, value in environment.items():
         monkeypatch.setenv(name, value)  # the kernel inherits the test's environment
     notebook = nbformat.read(path, as_version=4)
-    client = NotebookClient(notebook, kernel_name="python3", timeout=600,
-                            resources={"metadata": {"path": str(path.parent)}})  # fmt: skip
+    client = NotebookClient(
+        notebook, kernel_name="python3", timeout=600, resources={"metadata": {"path": str(path.parent)}}
+    )
     client.execute()
 
     outputs = [output for cell in notebook.cells if cell.cell_type == "code" for output in cell.outputs]

@@ -94,9 +94,17 @@ def test_model_nn_lowers_the_cost_and_saves_where_the_article_does(model, tmp_pa
     content, style = images()
     generated = generate_noise_image(content, seed=4)
     history, calls = [], []
-    result = model_nn(model, generated, num_iterations=20, content_image=content, style_image=style,
-                      output_dir=str(tmp_path / "output"), print_every=5, history=history,
-                      callback=lambda i, image, costs: calls.append(i))  # fmt: skip
+    result = model_nn(
+        model,
+        generated,
+        num_iterations=20,
+        content_image=content,
+        style_image=style,
+        output_dir=str(tmp_path / "output"),
+        print_every=5,
+        history=history,
+        callback=lambda i, image, costs: calls.append(i),
+    )
     assert result.shape == (1, HEIGHT, WIDTH, 3)
     np.testing.assert_array_equal(result, model["input"].numpy())  # the generated image is model['input']
     assert [entry["iteration"] for entry in history] == list(range(20)) == calls
@@ -113,8 +121,9 @@ def test_model_nn_lowers_the_cost_and_saves_where_the_article_does(model, tmp_pa
 def test_model_nn_takes_the_input_size(model):
     content, style = images()
     small = [x[:, :16, :16] for x in (content, style)]
-    result = model_nn(model, small[0], num_iterations=2, content_image=small[0], style_image=small[1],
-                      output_dir=None, print_every=0)  # fmt: skip
+    result = model_nn(
+        model, small[0], num_iterations=2, content_image=small[0], style_image=small[1], output_dir=None, print_every=0
+    )
     assert result.shape == (1, 16, 16, 3)
 
 

@@ -216,9 +216,14 @@ def test_resumed_lbfgs_run_restarts_from_the_image_and_counts_on(weights, tmp_pa
 
 @pytest.mark.parametrize(
     "change, named",
-    [({"height": 20}, "size"), ({"style_layers": [("conv1_1", 1.0)]}, "style-layers"),
-     ({"optimizer": "lbfgs"}, "optimizer"), ({"alpha": 5.0}, "alpha"), ({"iterations": 12}, "iterations")],
-)  # fmt: skip
+    [
+        ({"height": 20}, "size"),
+        ({"style_layers": [("conv1_1", 1.0)]}, "style-layers"),
+        ({"optimizer": "lbfgs"}, "optimizer"),
+        ({"alpha": 5.0}, "alpha"),
+        ({"iterations": 12}, "iterations"),
+    ],
+)
 def test_resuming_another_runs_checkpoint_names_what_differs(weights, tmp_path, change, named):
     interrupted(weights, tmp_path, 2, iterations=10)
     options = {"iterations": 10, **change}
@@ -286,8 +291,17 @@ def test_multiscale_ends_at_the_output_size_and_covers_the_budget(weights):
 
 
 def test_multiscale_lbfgs(weights):
-    result, history = stylize(*pictures(), weights=weights, height=HEIGHT, width=WIDTH, seed=1, jit_compile=False,
-                              iterations=8, scales=(0.5, 1), optimizer="lbfgs")  # fmt: skip
+    result, history = stylize(
+        *pictures(),
+        weights=weights,
+        height=HEIGHT,
+        width=WIDTH,
+        seed=1,
+        jit_compile=False,
+        iterations=8,
+        scales=(0.5, 1),
+        optimizer="lbfgs",
+    )
     assert result.shape == (HEIGHT, WIDTH, 3) and len(history) == 8
     final = [entry["J"] for entry in history if entry["scale"] == 1.0]
     assert len(final) == 4 and final[-1] < final[0]
@@ -295,9 +309,15 @@ def test_multiscale_lbfgs(weights):
 
 @pytest.mark.parametrize(
     "scales, message",
-    [("0.5,0.25,1", "increase"), ("0.5", "end at 1"), ("-0.5,1", "> 0"), ("0,1", "> 0"), ("a,1", "list of numbers"),
-     ((0.1, 0.2, 0.3, 0.5, 1), "at least 5 iterations")],
-)  # fmt: skip
+    [
+        ("0.5,0.25,1", "increase"),
+        ("0.5", "end at 1"),
+        ("-0.5,1", "> 0"),
+        ("0,1", "> 0"),
+        ("a,1", "list of numbers"),
+        ((0.1, 0.2, 0.3, 0.5, 1), "at least 5 iterations"),
+    ],
+)
 def test_bad_scales_are_one_clear_error(weights, scales, message):
     with pytest.raises(OptionError, match="--scales") as error:
         transfer(weights, scales=scales, iterations=4)
@@ -316,12 +336,43 @@ def test_command_line_lbfgs_scales_checkpoint_and_resume(mat_file, tmp_path, cap
     content, style = pictures()
     iio.imwrite(tmp_path / "content.png", content.astype(np.uint8))
     iio.imwrite(tmp_path / "style.png", style.astype(np.uint8))
-    common = ["--content", str(tmp_path / "content.png"), "--style", str(tmp_path / "style.png"),
-              "--weights", str(mat_file[0]), "--height", str(HEIGHT), "--width", str(WIDTH), "--iterations", "6",
-              "--optimizer", "lbfgs", "--scales", "0.5,1", "--save-every", "0", "--quiet"]  # fmt: skip
+    common = [
+        "--content",
+        str(tmp_path / "content.png"),
+        "--style",
+        str(tmp_path / "style.png"),
+        "--weights",
+        str(mat_file[0]),
+        "--height",
+        str(HEIGHT),
+        "--width",
+        str(WIDTH),
+        "--iterations",
+        "6",
+        "--optimizer",
+        "lbfgs",
+        "--scales",
+        "0.5,1",
+        "--save-every",
+        "0",
+        "--quiet",
+    ]
     folder = tmp_path / "out"
-    code = cli.main(common + ["--output", str(tmp_path / "a.png"), "--init", "content", "--checkpoint-every", "2",
-                              "--output-dir", str(folder), "--history", str(tmp_path / "a.jsonl")])  # fmt: skip
+    code = cli.main(
+        common
+        + [
+            "--output",
+            str(tmp_path / "a.png"),
+            "--init",
+            "content",
+            "--checkpoint-every",
+            "2",
+            "--output-dir",
+            str(folder),
+            "--history",
+            str(tmp_path / "a.jsonl"),
+        ]
+    )
     assert code == 0
     assert iio.imread(tmp_path / "a.png").shape == (HEIGHT, WIDTH, 3)
     state, _ = load_checkpoint(folder)
@@ -329,14 +380,17 @@ def test_command_line_lbfgs_scales_checkpoint_and_resume(mat_file, tmp_path, cap
     lines = [json.loads(line) for line in (tmp_path / "a.jsonl").read_text().splitlines()]
     assert [entry["scale"] for entry in lines] == [0.5] * 3 + [1.0] * 3
     # Resuming a finished run ends where it was, and the history file covers the whole run.
-    code = cli.main(common + ["--output", str(tmp_path / "b.png"), "--resume", str(folder),
-                              "--history", str(tmp_path / "b.jsonl")])  # fmt: skip
+    code = cli.main(
+        common + ["--output", str(tmp_path / "b.png"), "--resume", str(folder), "--history", str(tmp_path / "b.jsonl")]
+    )
     assert code == 0
     assert (tmp_path / "b.jsonl").read_text() == (tmp_path / "a.jsonl").read_text()
     capsys.readouterr()
     # Another optimiser: one line naming it, exit code 2.
-    code = cli.main([arg if arg != "lbfgs" else "adam" for arg in common]
-                    + ["--output", str(tmp_path / "c.png"), "--resume", str(folder)])  # fmt: skip
+    code = cli.main(
+        [arg if arg != "lbfgs" else "adam" for arg in common]
+        + ["--output", str(tmp_path / "c.png"), "--resume", str(folder)]
+    )
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and "optimizer:" in err
     assert not (tmp_path / "c.png").exists()
@@ -359,8 +413,9 @@ def feature_pictures():
     rng = np.random.default_rng(11)
     y, x = np.mgrid[0:HEIGHT, 0:WIDTH]
     content = np.stack([90 + x * 3, 80 + y * 4, 120 + (x - y) * 1.5], -1).astype(np.float32)
-    stripes = np.stack([128 + 90 * np.sin(x / 1.5), 100 + 60 * np.sin(y / 2),
-                        150 - 60 * np.sin(x / 1.5) + 30 * np.cos(y / 1.3)], -1)  # fmt: skip
+    stripes = np.stack(
+        [128 + 90 * np.sin(x / 1.5), 100 + 60 * np.sin(y / 2), 150 - 60 * np.sin(x / 1.5) + 30 * np.cos(y / 1.3)], -1
+    )
     dots = rng.integers(0, 256, (HEIGHT, WIDTH, 3))
     return content, stripes.astype(np.float32), dots.astype(np.float32)
 
@@ -487,12 +542,15 @@ def test_color_match_gives_the_styles_the_contents_colour_statistics(weights):
     for style in matched.style_pixels:
         assert 0 < style.min() and style.max() < 255  # nothing clipped, so the statistics are exact
         np.testing.assert_allclose(flat(style).mean(0), flat(content).mean(0), atol=1e-2)
-        np.testing.assert_allclose(np.cov(flat(style), rowvar=False), np.cov(flat(content), rowvar=False),
-                                   rtol=1e-3, atol=1e-2)  # fmt: skip
+        np.testing.assert_allclose(
+            np.cov(flat(style), rowvar=False), np.cov(flat(content), rowvar=False), rtol=1e-3, atol=1e-2
+        )
     # The cost's Grams are those of the matched styles.
     grams = numpy_grams(reshape_and_normalize_image(matched.style_pixels[0]), weights, STYLE_NAMES[:1])
-    expected = 0.5 * grams[0] + 0.5 * numpy_grams(reshape_and_normalize_image(matched.style_pixels[1]), weights,
-                                                  STYLE_NAMES[:1])[0]  # fmt: skip
+    expected = (
+        0.5 * grams[0]
+        + 0.5 * numpy_grams(reshape_and_normalize_image(matched.style_pixels[1]), weights, STYLE_NAMES[:1])[0]
+    )
     np.testing.assert_allclose(matched.cost.GS[0].numpy(), expected, rtol=2e-4)
 
 
@@ -515,8 +573,9 @@ def test_unit_image_range_loads_inits_bounds_and_writes_in_0_1(weights):
     content, stripes, _ = feature_pictures()
     run = feature_transfer(weights, image_range="unit", init="noise", seed=3)
     np.testing.assert_allclose(run.content_image[0], content / 255.0, rtol=1e-6)
-    expected = np.clip(content[None] / 255.0 + np.random.default_rng(3).uniform(-0.25, 0.25, (1, HEIGHT, WIDTH, 3)),
-                       0, 1)  # fmt: skip
+    expected = np.clip(
+        content[None] / 255.0 + np.random.default_rng(3).uniform(-0.25, 0.25, (1, HEIGHT, WIDTH, 3)), 0, 1
+    )
     np.testing.assert_allclose(run.image.numpy(), expected, atol=1e-6)
     assert run.bounds[0].max() == 0 and run.bounds[1].min() == 1
     grams = numpy_grams(stripes[None] / 255.0, weights, STYLE_NAMES[:1])
@@ -535,16 +594,39 @@ def test_clip_keeps_each_adam_step_in_range(weights, clip):
 
 def test_presets_fill_what_is_not_given(weights):
     article = StyleOptions().validate()
-    assert (article.content_layer, article.alpha, article.beta, article.learning_rate, article.pooling,
-            article.optimizer, article.init, article.image_range, article.clip) == (
-            "conv4_2", 10, 40, 2.0, "avg", "adam", "noise", "mean", False)  # fmt: skip
+    assert (
+        article.content_layer,
+        article.alpha,
+        article.beta,
+        article.learning_rate,
+        article.pooling,
+        article.optimizer,
+        article.init,
+        article.image_range,
+        article.clip,
+    ) == ("conv4_2", 10, 40, 2.0, "avg", "adam", "noise", "mean", False)
     assert article.style_layers == _config.STYLE_LAYERS and article.content_cost == "course"
     tf2 = StyleOptions(preset="course-tf2").validate()
-    assert (tf2.content_layer, tf2.learning_rate, tf2.optimizer, tf2.init, tf2.pooling, tf2.image_range, tf2.clip,
-            tf2.alpha, tf2.beta) == ("conv5_4", 0.01, "adam", "noise", "max", "unit", True, 10, 40)  # fmt: skip
+    assert (
+        tf2.content_layer,
+        tf2.learning_rate,
+        tf2.optimizer,
+        tf2.init,
+        tf2.pooling,
+        tf2.image_range,
+        tf2.clip,
+        tf2.alpha,
+        tf2.beta,
+    ) == ("conv5_4", 0.01, "adam", "noise", "max", "unit", True, 10, 40)
     gatys = StyleOptions(preset="gatys").validate()
     assert (gatys.content_layer, gatys.optimizer, gatys.init, gatys.pooling, gatys.content_cost, gatys.image_range) == (
-        "conv4_2", "lbfgs", "random", "avg", "gatys", "mean")  # fmt: skip
+        "conv4_2",
+        "lbfgs",
+        "random",
+        "avg",
+        "gatys",
+        "mean",
+    )
     assert gatys.alpha / gatys.beta == pytest.approx(1e-3)
     assert gatys.style_layers == [(name, pytest.approx(0.2)) for name in STYLE_NAMES]
     # Explicit settings win over the preset; Keras names are aliases.
@@ -599,8 +681,9 @@ def test_lbfgs_records_the_tv_term_of_each_iterate(weights):
     _, history = feature_transfer(weights, optimizer="lbfgs", iterations=3, tv_weight=0.5).run()
     assert len(history) == 3
     for entry in history:
-        np.testing.assert_allclose(entry["J"], 10 * entry["J_content"] + 40 * entry["J_style"] + 0.5 * entry["J_tv"],
-                                   rtol=1e-5)  # fmt: skip
+        np.testing.assert_allclose(
+            entry["J"], 10 * entry["J_content"] + 40 * entry["J_style"] + 0.5 * entry["J_tv"], rtol=1e-5
+        )
 
 
 @pytest.mark.parametrize("init", ["content", "random"])

@@ -59,9 +59,17 @@ def influence_box(weights, layer, position, height, width):
 
 @pytest.mark.parametrize(
     "layer, position",
-    [("conv1_1", (0, 0)), ("conv1_2", (5, 9)), ("avgpool1", (4, 20)), ("conv2_1", (21, 0)), ("conv3_1", (5, 11)),
-     ("avgpool3", (2, 3)), ("conv4_1", (2, 2)), ("conv4_1", (5, 0))],
-)  # fmt: skip
+    [
+        ("conv1_1", (0, 0)),
+        ("conv1_2", (5, 9)),
+        ("avgpool1", (4, 20)),
+        ("conv2_1", (21, 0)),
+        ("conv3_1", (5, 11)),
+        ("avgpool3", (2, 3)),
+        ("conv4_1", (2, 2)),
+        ("conv4_1", (5, 0)),
+    ],
+)
 def test_receptive_field_is_what_autodiff_finds(weights, layer, position):
     height, width = 87, 93  # odd sizes: the pools pad at the bottom and right
     expected, _ = influence_box(weights, layer, position, height, width)
@@ -212,8 +220,9 @@ def test_guided_projection_of_a_linear_region_is_the_gradient(mat_file, weights)
 @pytest.mark.parametrize("objective", ["center", "mean"])
 def test_maximize_raises_the_channel_above_the_starting_noise(model, weights, objective):
     layer, channel, size = "conv3_1", 3, 32
-    result = V.maximize(model, layer, channel, height=size, width=size, iterations=12, seed=5, objective=objective,
-                        jit_compile=False)  # fmt: skip
+    result = V.maximize(
+        model, layer, channel, height=size, width=size, iterations=12, seed=5, objective=objective, jit_compile=False
+    )
     assert result.image.shape == (size, size, 3) and result.image.dtype == np.uint8
     assert len(result.activations) == 13
 
@@ -263,8 +272,14 @@ def test_sweep_has_one_panel_per_layer_and_layer_set(model, weights):
 
 
 def test_sweep_with_only_a_style_and_chosen_sets(model):
-    result = V.sweep(model, style=random_pixels(20, 20), style_sets=[("conv1_1",), ("conv2_1", "conv1_1")],
-                     iterations=1, max_size=16, jit_compile=False)  # fmt: skip
+    result = V.sweep(
+        model,
+        style=random_pixels(20, 20),
+        style_sets=[("conv1_1",), ("conv2_1", "conv1_1")],
+        iterations=1,
+        max_size=16,
+        jit_compile=False,
+    )
     assert [p.layers for p in result.panels] == [("conv1_1",), ("conv2_1", "conv1_1")]
     assert result.content is None and result.style.shape == (16, 16, 3)
     with pytest.raises(UnknownLayerError):
@@ -283,8 +298,18 @@ def write_history(path, entries):
 
 
 def test_history_series_keep_the_costs_and_extra_terms(tmp_path):
-    entries = [{"iteration": i, "seconds": 0.5 * i, "J": 100.0 / (i + 1), "J_content": 3.0 / (i + 1),
-                "J_style": 2.0 / (i + 1), "J_tv": 0.1 * i, "lr": 2.0} for i in range(6)]  # fmt: skip
+    entries = [
+        {
+            "iteration": i,
+            "seconds": 0.5 * i,
+            "J": 100.0 / (i + 1),
+            "J_content": 3.0 / (i + 1),
+            "J_style": 2.0 / (i + 1),
+            "J_tv": 0.1 * i,
+            "lr": 2.0,
+        }
+        for i in range(6)
+    ]
     path = write_history(tmp_path / "run.jsonl", entries)
     read = V.read_history(path)
     assert read == entries
@@ -298,9 +323,12 @@ def test_history_series_keep_the_costs_and_extra_terms(tmp_path):
 
 @pytest.mark.parametrize(
     "text, message",
-    [("", "no cost entries"), ('{"iteration": 0, "J": 1}\n', "line 1: no J_content, J_style"),
-     ('{"iteration": 0, "J": 1, "J_content": 1, "J_style": 1}\n{oops\n', "line 2: not JSON")],
-)  # fmt: skip
+    [
+        ("", "no cost entries"),
+        ('{"iteration": 0, "J": 1}\n', "line 1: no J_content, J_style"),
+        ('{"iteration": 0, "J": 1, "J_content": 1, "J_style": 1}\n{oops\n', "line 2: not JSON"),
+    ],
+)
 def test_bad_history_files_say_where(tmp_path, text, message):
     path = tmp_path / "h.jsonl"
     path.write_text(text)
@@ -332,10 +360,13 @@ def inputs(tmp_path):
     folder.mkdir()
     for i in range(3):
         iio.imwrite(folder / f"img{i}.png", random_pixels(20, 28, seed=i).astype(np.uint8))
-    history = write_history(tmp_path / "history.jsonl", [
-        {"iteration": i, "seconds": i * 0.1, "J": 50.0 - i, "J_content": 5.0 - i / 2, "J_style": 1.0 / (i + 1)}
-        for i in range(5)
-    ])  # fmt: skip
+    history = write_history(
+        tmp_path / "history.jsonl",
+        [
+            {"iteration": i, "seconds": i * 0.1, "J": 50.0 - i, "J_content": 5.0 - i / 2, "J_style": 1.0 / (i + 1)}
+            for i in range(5)
+        ],
+    )
     return folder, history
 
 
@@ -349,10 +380,22 @@ def test_every_kind_writes_its_png(tmp_path, capsys, mat_file, inputs):
         "top": ["top", folder, "--layer", "conv3_1", "--channel", 4, "--k", 2, *common],
         "project": ["project", image, "--layer", "conv3_1", "--channel", 4, "--rule", "deconvnet", *common],
         "maximize": ["maximize", "--layer", "conv2_1", "--channel", 3, "--iterations", 3, *common],
-        "sweep": ["sweep", "--content", image, "--style", folder / "img1.png", "--iterations", 2, "--content-layers",
-                  "conv2_1", "--style-sets", "conv1_1,conv2_1", *common],
+        "sweep": [
+            "sweep",
+            "--content",
+            image,
+            "--style",
+            folder / "img1.png",
+            "--iterations",
+            2,
+            "--content-layers",
+            "conv2_1",
+            "--style-sets",
+            "conv1_1,conv2_1",
+            *common,
+        ],
         "curves": ["curves", history],
-    }  # fmt: skip
+    }
     for kind, argv in commands.items():
         output = tmp_path / "out" / f"{kind}.png"
         code, err = run_cli(capsys, *argv, "--output", output)
@@ -375,12 +418,16 @@ def test_every_kind_writes_its_png(tmp_path, capsys, mat_file, inputs):
         (["maps", "{image}", "--layer", "conv1_1", "--height", "-3"], "--height must be a positive"),
         (["top", "{folder}", "--layer", "conv1_1"], "the following arguments are required: --channel"),
     ],
-)  # fmt: skip
+)
 def test_bad_input_gets_one_line_and_exit_code_2(tmp_path, capsys, mat_file, inputs, argv, message):
     folder, _ = inputs
     (tmp_path / "empty").mkdir()
-    names = {"image": folder / "img0.png", "empty": tmp_path / "empty", "missing": tmp_path / "missing.png",
-             "folder": folder}  # fmt: skip
+    names = {
+        "image": folder / "img0.png",
+        "empty": tmp_path / "empty",
+        "missing": tmp_path / "missing.png",
+        "folder": folder,
+    }
     argv = [part.format(**names) for part in argv]
     output = tmp_path / "out.png"
     extra = [] if argv[0] == "curves" else ["--weights", str(mat_file[0])]

@@ -92,10 +92,12 @@ def _one_line(error):
 def add_weights_option(parser):
     """--weights PATH|random, defaulting to $NEURAL_STYLE_WEIGHTS or pretrained-model/imagenet-vgg-verydeep-19.mat."""
     parser.add_argument(
-        "--weights", default=None, metavar="PATH|random",
+        "--weights",
+        default=None,
+        metavar="PATH|random",
         help="VGG-19 weights: imagenet-vgg-verydeep-19.mat, the Keras vgg19 ..._notop.h5, or 'random' "
         "(default: $NEURAL_STYLE_WEIGHTS, else pretrained-model/imagenet-vgg-verydeep-19.mat)",
-    )  # fmt: skip
+    )
 
 
 def weights_path(args):
@@ -106,8 +108,11 @@ def weights_path(args):
 def note_random_weights(path, quiet=False):
     """Says once that random filters give demo-quality results, and how to get the real ones."""
     if str(path) == "random" and not quiet:
-        print(f"{PROG}: note: --weights random gives demo-quality results; for the real thing run "
-              f"`{PROG} weights download` (see pretrained-model/README.md)", file=sys.stderr)  # fmt: skip
+        print(
+            f"{PROG}: note: --weights random gives demo-quality results; for the real thing run "
+            f"`{PROG} weights download` (see pretrained-model/README.md)",
+            file=sys.stderr,
+        )
 
 
 def add_size_options(parser, default_text="300x400, the article's"):
@@ -134,8 +139,9 @@ def check_output_file(path, inputs=(), option="--output", extensions=IMAGE_EXTEN
         raise OptionError(f"{option} {path}: unknown image type; use one of {', '.join(extensions)}")
     for source in inputs:
         if source and isinstance(source, (str, os.PathLike)) and _same_file(path, source):
-            raise OptionError(f"{option} {path} is also an input; choose another output path (inputs are never "
-                              "overwritten)")  # fmt: skip
+            raise OptionError(
+                f"{option} {path} is also an input; choose another output path (inputs are never overwritten)"
+            )
     if os.path.isdir(path):
         raise OptionError(f"{option} {path} is a folder; give a file name")
     check_writable_folder(os.path.dirname(os.path.abspath(path)), option)

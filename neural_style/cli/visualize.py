@@ -31,25 +31,32 @@ def build_parser():
         prog=f"{common.PROG} visualize",
         description="Figures of what the layers of VGG-19 see (the article's visualisation section). Every kind "
         "writes one labelled PNG figure.",
-    )  # fmt: skip
+    )
     kinds = parser.add_subparsers(dest="kind", metavar="KIND", parser_class=common.ArgumentParser, required=True)
-    add = {kind: kinds.add_parser(kind, help=text, description=text[0].upper() + text[1:] + ".")
-           for kind, text in KINDS.items()}  # fmt: skip
+    add = {
+        kind: kinds.add_parser(kind, help=text, description=text[0].upper() + text[1:] + ".")
+        for kind, text in KINDS.items()
+    }
     add["maps"].add_argument("image", metavar="IMAGE", help="the image to look at")
     add["top"].add_argument("folder", metavar="FOLDER", help="a folder of images")
     add["project"].add_argument("image", metavar="IMAGE", help="the image to look at")
     add["sweep"].add_argument("--content", metavar="PHOTO", help="the photo for the content reconstructions")
     add["sweep"].add_argument("--style", metavar="PAINTING", help="the painting for the style reconstructions")
-    add["curves"].add_argument("history", metavar="HISTORY", nargs="+",
-                               help="JSON-lines file(s) written by `neural-style ... --history PATH`")  # fmt: skip
+    add["curves"].add_argument(
+        "history", metavar="HISTORY", nargs="+", help="JSON-lines file(s) written by `neural-style ... --history PATH`"
+    )
     for kind in ("maps", "top", "project", "maximize"):
         add[kind].add_argument("--layer", required=True, help="e.g. conv1_1 (edges, colours) ... conv5_1 (parts)")
     for kind in ("top", "project", "maximize"):
         add[kind].add_argument("--channel", type=int, required=True, help="channel of the layer, counted from 0")
     add["maps"].add_argument("--top", type=int, default=8, metavar="N", help="mark the N strongest channels (8)")
     add["top"].add_argument("--k", type=int, default=9, help="how many images to show (default 9, as DeepVis)")
-    add["project"].add_argument("--rule", choices=V.PROJECTION_RULES, default="guided",
-                                help="guided backpropagation (default) or Zeiler & Fergus's deconvnet")  # fmt: skip
+    add["project"].add_argument(
+        "--rule",
+        choices=V.PROJECTION_RULES,
+        default="guided",
+        help="guided backpropagation (default) or Zeiler & Fergus's deconvnet",
+    )
     _maximize_options(add["maximize"])
     add["sweep"].add_argument("--learning-rate", type=float, default=config.LEARNING_RATE, help="Adam's (default 2.0)")
     add["sweep"].add_argument(
@@ -59,9 +66,14 @@ def build_parser():
         metavar="L,L,...",
         help="one content panel per layer (default conv1_1,conv2_1,conv3_1,conv4_1,conv5_1)",
     )
-    add["sweep"].add_argument("--style-sets", type=_sets, default=V.SWEEP_STYLE_SETS, metavar="L,L;L,L,...",
-                              help="one style panel per set, sets separated by ';' (default conv1_1; conv1_1,conv2_1; "
-                              "... ; conv1_1,...,conv5_1)")  # fmt: skip
+    add["sweep"].add_argument(
+        "--style-sets",
+        type=_sets,
+        default=V.SWEEP_STYLE_SETS,
+        metavar="L,L;L,L,...",
+        help="one style panel per set, sets separated by ';' (default conv1_1; conv1_1,conv2_1; "
+        "... ; conv1_1,...,conv5_1)",
+    )
     for kind, parser_ in add.items():
         parser_.add_argument("--output", required=True, metavar="OUT.png", help="where to write the figure")
         parser_.add_argument("--quiet", action="store_true", help="no progress bar and no summary line")
@@ -91,14 +103,23 @@ def _sets(text):
 
 
 def _maximize_options(parser):
-    parser.add_argument("--objective", choices=V.OBJECTIVES, default="center",
-                        help="maximise the channel's centre position (DeepVis, default) or its mean")  # fmt: skip
+    parser.add_argument(
+        "--objective",
+        choices=V.OBJECTIVES,
+        default="center",
+        help="maximise the channel's centre position (DeepVis, default) or its mean",
+    )
     parser.add_argument("--step-size", type=float, default=4.0, help="pixels per step, RMS (default 4)")
     parser.add_argument("--decay", type=float, default=0.01, help="L2 decay per step (default 0.01)")
     parser.add_argument("--blur-every", type=int, default=4, metavar="N", help="blur every N steps (4; 0 = never)")
     parser.add_argument("--blur-sigma", type=float, default=1.0, help="blur width in pixels (default 1)")
-    parser.add_argument("--norm-percentile", type=float, default=10.0, metavar="P",
-                        help="reset pixels with a norm under the P-th percentile (default 10; 0 = never)")  # fmt: skip
+    parser.add_argument(
+        "--norm-percentile",
+        type=float,
+        default=10.0,
+        metavar="P",
+        help="reset pixels with a norm under the P-th percentile (default 10; 0 = never)",
+    )
 
 
 def main(argv):
@@ -147,28 +168,53 @@ def _maps(args, model):
 def _top(args, model):
     top = V.top_images(model, args.folder, args.layer, args.channel, args.k, **_size(args))
     best = top.hits[0]
-    return V.top_figure(top), (f"{args.layer} channel {args.channel}: {top.count} images; strongest "
-                               f"{os.path.basename(best.path)} ({best.score:.4g})")  # fmt: skip
+    return V.top_figure(top), (
+        f"{args.layer} channel {args.channel}: {top.count} images; strongest "
+        f"{os.path.basename(best.path)} ({best.score:.4g})"
+    )
 
 
 def _project(args, model):
     projection = V.project(model, args.image, args.layer, args.channel, args.rule, **_size(args))
-    return V.project_figure(projection), (f"{args.layer} channel {args.channel}: activation "
-                                          f"{projection.activation:.4g} at {projection.position}")  # fmt: skip
+    return V.project_figure(projection), (
+        f"{args.layer} channel {args.channel}: activation {projection.activation:.4g} at {projection.position}"
+    )
 
 
 def _maximize(args, model):
-    result = V.maximize(model, args.layer, args.channel, **_size(args), iterations=args.iterations,
-                        step_size=args.step_size, decay=args.decay, blur_every=args.blur_every,
-                        blur_sigma=args.blur_sigma, norm_percentile=args.norm_percentile, objective=args.objective,
-                        seed=args.seed, progress=not args.quiet)  # fmt: skip
-    return V.maximize_figure(result), (f"{args.layer} channel {args.channel}: activation {result.start:.4g} -> "
-                                       f"{result.final:.4g}")  # fmt: skip
+    result = V.maximize(
+        model,
+        args.layer,
+        args.channel,
+        **_size(args),
+        iterations=args.iterations,
+        step_size=args.step_size,
+        decay=args.decay,
+        blur_every=args.blur_every,
+        blur_sigma=args.blur_sigma,
+        norm_percentile=args.norm_percentile,
+        objective=args.objective,
+        seed=args.seed,
+        progress=not args.quiet,
+    )
+    return V.maximize_figure(result), (
+        f"{args.layer} channel {args.channel}: activation {result.start:.4g} -> {result.final:.4g}"
+    )
 
 
 def _sweep(args, model):
-    result = V.sweep(model, args.content, args.style, args.content_layers, args.style_sets, args.iterations,
-                     args.learning_rate, seed=args.seed, progress=not args.quiet, **_size(args))  # fmt: skip
+    result = V.sweep(
+        model,
+        args.content,
+        args.style,
+        args.content_layers,
+        args.style_sets,
+        args.iterations,
+        args.learning_rate,
+        seed=args.seed,
+        progress=not args.quiet,
+        **_size(args),
+    )
     return V.sweep_figure(result), f"{len(result.panels)} panels"
 
 

@@ -36,28 +36,35 @@ def build_parser():
     parser = common.ArgumentParser(
         prog=f"{common.PROG} weights",
         description=f"Get or check the VGG-19 weights ({USAGE_NOTE}).",
-    )  # fmt: skip
+    )
     commands = parser.add_subparsers(dest="command", metavar="{download,verify}", parser_class=common.ArgumentParser)
     commands.required = True
     download = commands.add_parser(
-        "download", help="download imagenet-vgg-verydeep-19.mat and check its SHA-256",
+        "download",
+        help="download imagenet-vgg-verydeep-19.mat and check its SHA-256",
         description="Download a weight file (by default MatConvNet's imagenet-vgg-verydeep-19.mat, about 510 MB) into "
         "a folder. An interrupted download resumes where it stopped; the file is moved into place only after its "
         "SHA-256 is checked. Exit code 1 if the download fails, 2 for a bad option.",
-    )  # fmt: skip
-    download.add_argument("--to", default="pretrained-model", metavar="DIR",
-                          help="folder to put the file in (default: pretrained-model)")  # fmt: skip
+    )
+    download.add_argument(
+        "--to", default="pretrained-model", metavar="DIR", help="folder to put the file in (default: pretrained-model)"
+    )
     download.add_argument("--url", type=_url, metavar="URL", help=f"where to get the file (default: {W.MAT_URL})")
-    download.add_argument("--sha256", type=_sha256, metavar="HEX",
-                          help="the file's expected SHA-256 (default: the published one for the default URL; "
-                          "with --url and no --sha256 the download is not checked)")  # fmt: skip
+    download.add_argument(
+        "--sha256",
+        type=_sha256,
+        metavar="HEX",
+        help="the file's expected SHA-256 (default: the published one for the default URL; "
+        "with --url and no --sha256 the download is not checked)",
+    )
     download.add_argument("--quiet", action="store_true", help="no progress bar and no summary line")
     verify = commands.add_parser(
-        "verify", help="check a weight file's checksum and that it holds VGG-19",
+        "verify",
+        help="check a weight file's checksum and that it holds VGG-19",
         description="Check a .mat or Keras .h5 weight file: its SHA-256 (the given one, or the published one for a "
         "file named like a published file) and that it holds the 16 convolutions of VGG-19. Exit code 2 if it does "
         "not.",
-    )  # fmt: skip
+    )
     verify.add_argument("path", metavar="PATH", help="the weight file")
     verify.add_argument("--sha256", type=_sha256, metavar="HEX", help="the file's expected SHA-256")
     return parser
@@ -78,8 +85,11 @@ def download(args):
     if sha256 is None and args.url is None:
         sha256 = W.MAT_SHA256
     elif sha256 is None and not args.quiet:
-        print(f"{common.PROG}: note: no --sha256 given for --url, so the download is not checked; "
-              f"`{common.PROG} weights verify PATH` prints its SHA-256", file=sys.stderr)  # fmt: skip
+        print(
+            f"{common.PROG}: note: no --sha256 given for --url, so the download is not checked; "
+            f"`{common.PROG} weights verify PATH` prints its SHA-256",
+            file=sys.stderr,
+        )
     common.check_writable_folder(args.to, "--to")
     try:
         path = W.download_weights(url, to=args.to, sha256=sha256, progress=not args.quiet)
