@@ -7,10 +7,10 @@ so far and the settings of the run. ``checkpoint.png`` beside it shows the best 
 
 import json
 import os
-import tempfile
 
 import numpy as np
 
+from .files import atomic_write
 from .images import write_image
 
 CHECKPOINT_FILE = "checkpoint.npz"
@@ -51,14 +51,8 @@ def save_checkpoint(folder, state, arrays, image=None):
     folder = os.fspath(folder)
     os.makedirs(folder, exist_ok=True)
     path = os.path.join(folder, CHECKPOINT_FILE)
-    handle, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=folder)
-    try:
-        with os.fdopen(handle, "wb") as file:
-            np.savez(file, state=np.array(json.dumps(state)), **arrays)
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
+    with atomic_write(path) as temporary, open(temporary, "wb") as file:
+        np.savez(file, state=np.array(json.dumps(state)), **arrays)
     if image is not None:
         write_image(os.path.join(folder, IMAGE_FILE), image)
     return path

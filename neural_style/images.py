@@ -5,7 +5,6 @@ The network sees a batch of one RGB image with the mean pixel subtracted (``resh
 """
 
 import os
-import tempfile
 import warnings
 
 import imageio.v3 as iio
@@ -13,15 +12,10 @@ import numpy as np
 import tensorflow as tf
 
 from .config import CONFIG
+from .files import atomic_write
 
 # The image files the library reads and writes (by extension).
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif")
-
-
-def _umask():
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 class ImageError(ValueError):
@@ -319,19 +313,9 @@ def write_image(path, pixels):
     path -- the path written
     """
     path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
     extension = os.path.splitext(path)[1] or ".png"
-    handle, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=extension, dir=folder)
-    os.close(handle)
-    # mkstemp makes the file private (0600); a written image gets the usual permissions, as open() would give it.
-    os.chmod(temporary, 0o666 & ~_umask())
-    try:
+    with atomic_write(path, suffix=extension) as temporary:
         iio.imwrite(temporary, pixels, extension=extension)
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
     return path
 
 
