@@ -71,6 +71,67 @@ def parse_numbers(text, option, example):
         raise OptionError(f"{option}: {text!r} is not a list of numbers; e.g. {example}") from None
 
 
+# --style-layer-weights: every style layer the same weight, or geometric weights decaying from the first layer.
+LAYER_WEIGHTINGS = ("equal", "decay")
+
+
+def parse_style_layer_weights(spec):
+    """
+    Parses --style-layer-weights: 'equal', or 'decay R' (also ('decay', R) or 'decay:R') with R a number > 0.
+
+    Arguments:
+    spec -- the option's value: a string, or a tuple (kind, ratio)
+
+    Returns:
+    spec -- ('equal', None) or ('decay', R) with R a float
+    """
+    parts = (
+        spec.replace(":", " ").split()
+        if isinstance(spec, str)
+        else list(spec)
+        if isinstance(spec, (tuple, list))
+        else []
+    )
+    kind = parts[0] if parts else None
+    if kind == "equal" and len(parts) == 1:
+        return ("equal", None)
+    if kind == "decay" and len(parts) == 2:
+        try:
+            ratio = float(parts[1])
+        except (TypeError, ValueError):
+            ratio = math.nan
+        if math.isfinite(ratio) and ratio > 0:
+            return ("decay", ratio)
+    raise OptionError(
+        f"--style-layer-weights must be 'equal' or 'decay R' with R a number > 0 (e.g. decay 4), got {spec!r}"
+    )
+
+
+def style_layer_weights(style_layers, spec):
+    """
+    The style layers with weights given by a rule instead of one by one, normalised to sum to 1.
+
+    'equal': 1/L each. 'decay R': the i-th of the L layers (in the order given, the article's shallowest first) gets
+    R ** (L - 1 - i) / sum_j R ** j, so R = 4 over conv1_1 ... conv5_1 gives 256:64:16:4:1 (crowsonkb's weights): the
+    shallowest layer weighs most. Deeper layers have more channels and larger activations, so their statistics
+    (means, covariances, W2) are larger; decaying weights keep them from drowning the fine texture of the shallow ones.
+    R < 1 weighs the deep layers most instead.
+
+    Arguments:
+    style_layers -- list of (name, weight) pairs; their names and order are kept
+    spec -- parse_style_layer_weights' form, or None to keep the weights as they are
+
+    Returns:
+    style_layers -- list of (name, weight) tuples
+    """
+    if spec is None:
+        return list(style_layers)
+    kind, ratio = parse_style_layer_weights(spec)
+    count = len(style_layers)
+    raw = [1.0] * count if kind == "equal" else [ratio ** (count - 1 - i) for i in range(count)]
+    return [(name, w / sum(raw)) for (name, _), w in zip(style_layers, raw)]
+
+
 @dataclasses.dataclass
 class StyleOptions:
     """Every setting of a style transfer, with the article's defaults; `validate` checks them all.
@@ -111,6 +172,8 @@ class StyleOptions:
     style_scale: float = 1.0
     preserve_colors: bool = False
     color_match: bool = False
+    # Issue 12: style losses beyond the Gram matrix, layer weights by rule, region masks (checked in _check_control).
+    style_layer_weights: object = None  # None (as given) | 'equal' | 'decay R' | ('decay', R)
 
     def validate(self, style_count=None):
         """
@@ -124,6 +187,7 @@ class StyleOptions:
         """
         self._apply_preset()
         self._check_features(style_count)
+        self._check_control(style_count)
         for name in ("height", "width", "max_size"):
             value = getattr(self, name)
             if value is not None and (not _is_int(value) or value <= 0):
@@ -196,6 +260,25 @@ class StyleOptions:
         for name in ("clip", "preserve_colors", "color_match"):
             if not isinstance(getattr(self, name), (bool, np.bool_)):
                 raise OptionError(f"{name} must be True or False, got {getattr(self, name)!r}")
+
+    def _check_control(self, style_count):
+        """The checks of issue 12's options: style loss, layer weights by rule, masks."""
+        if self.style_layer_weights is not None:
+            self.style_layer_weights = parse_style_layer_weights(self.style_layer_weights)
+            if len({w for _, w in self.style_layers}) > 1:
+                raise OptionError(
+                    "--style-layer-weights replaces the weights of --style-layers; give NAME:W weights or "
+                    "--style-layer-weights, not both"
+                )
+
+    def weighted_style_layers(self):
+        """
+        The style layers the cost uses: style_layers, with their weights replaced by style_layer_weights' rule if set.
+
+        Returns:
+        style_layers -- list of (name, weight) tuples
+        """
+        return style_layer_weights(self.style_layers, self.style_layer_weights)
 
 
 def _is_int(value):

@@ -219,7 +219,7 @@ class StyleTransfer:
             content,
             styles,
             options.content_layer,
-            options.style_layers,
+            options.weighted_style_layers(),
             options.alpha,
             options.beta,
             style_blend=options.style_blend,

@@ -128,9 +128,21 @@ def build_parser():
         action="store_true",
         help="give the style images the photo's colour mean and covariance before the run",
     )
+    add_control_options(parser)
     parser.add_argument("--history", metavar="PATH", help="write the costs as JSON lines, one per iteration")
     parser.add_argument("--quiet", action="store_true", help="no progress bar and no summary line")
     return parser
+
+
+def add_control_options(parser):
+    """Issue 12's options: which style loss, layer weights by rule, and where each style goes (masks)."""
+    parser.add_argument(
+        "--style-layer-weights",
+        nargs="+",
+        metavar="equal|decay R",
+        help="weights of the --style-layers by rule, normalised to sum to 1: equal, or decay R (the first, "
+        "shallowest layer R times the next ...: decay 4 over five layers is 256:64:16:4:1)",
+    )
 
 
 def options_from_args(args):
@@ -167,6 +179,8 @@ def options_from_args(args):
     ):
         if getattr(args, name) is not None:
             options[name] = getattr(args, name)
+    if args.style_layer_weights is not None:
+        options["style_layer_weights"] = " ".join(args.style_layer_weights)
     if args.scales is not None:
         options["scales"] = args.scales  # parsed and checked with the other options, in StyleOptions.validate
     options["preserve_colors"], options["color_match"] = args.preserve_colors, args.color_match
