@@ -13,7 +13,7 @@ import numpy as np
 
 from . import config
 from .checkpoint import CHECKPOINT_FILE, checkpoint_path
-from .costs import CONTENT_COSTS
+from .costs import CONTENT_COSTS, STYLE_LOSSES
 from .images import IMAGE_RANGES
 from .optimize import blend_weights
 from .vgg import POOLINGS, PRECISIONS, canonical_layer_name, layer_names
@@ -174,6 +174,10 @@ class StyleOptions:
     color_match: bool = False
     # Issue 12: style losses beyond the Gram matrix, layer weights by rule, region masks (checked in _check_control).
     style_layer_weights: object = None  # None (as given) | 'equal' | 'decay R' | ('decay', R)
+    style_loss: str = "gram"  # costs.STYLE_LOSSES
+    content_mask: object = None  # an image path or (H, W) array: where any style may act
+    style_masks: object = None  # one per style image: where in the picture that style goes
+    style_source_masks: object = None  # one per style image: which part of it the style is taken from
 
     def validate(self, style_count=None):
         """
@@ -262,7 +266,31 @@ class StyleOptions:
                 raise OptionError(f"{name} must be True or False, got {getattr(self, name)!r}")
 
     def _check_control(self, style_count):
-        """The checks of issue 12's options: style loss, layer weights by rule, masks."""
+        """Issue 12's options: style loss, layer weights by rule, masks (masks.load_mask checks their pixels)."""
+        if not isinstance(self.style_loss, str) or self.style_loss not in STYLE_LOSSES:
+            raise OptionError(f"--style-loss must be one of {', '.join(STYLE_LOSSES)}, got {self.style_loss!r}")
+        _check_mask_file(self.content_mask, "--content-mask")
+        for option in ("style_masks", "style_source_masks"):
+            masks = getattr(self, option)
+            flag = "--" + option.replace("_", "-")
+            if masks is None:
+                continue
+            if isinstance(masks, (str, os.PathLike, np.ndarray)):
+                masks = [masks]  # one style, one mask
+            masks = list(masks)
+            setattr(self, option, masks)
+            if style_count is not None and len(masks) != style_count:
+                raise OptionError(
+                    f"{flag} has {len(masks)} mask{'s' if len(masks) != 1 else ''} for {style_count} style "
+                    f"image{'s' if style_count != 1 else ''}; give one mask per --style image, in the same order"
+                )
+            for mask in masks:
+                _check_mask_file(mask, flag)
+        if self.style_source_masks is not None and self.style_masks is None:
+            raise OptionError(
+                "--style-source-masks needs --style-masks: say where in the picture each style goes, then which part "
+                "of each painting it comes from"
+            )
         if self.style_layer_weights is not None:
             self.style_layer_weights = parse_style_layer_weights(self.style_layer_weights)
             if len({w for _, w in self.style_layers}) > 1:
@@ -309,6 +337,14 @@ def _checked_blend(blend, style_count):
             f"{'s' if style_count != 1 else ''}; give one weight per --style image"
         )
     return tuple(blend_weights(weights, len(weights)))
+
+
+def _check_mask_file(mask, option):
+    """A mask given as a path must be a file (whether it is an image, and not all black, masks.load_mask checks)."""
+    if isinstance(mask, (str, os.PathLike)) and not os.path.isfile(mask):
+        raise OptionError(
+            f"{option} {os.fspath(mask)}: no such file; give a greyscale image (white = where it applies)"
+        )
 
 
 def _check_init(init):

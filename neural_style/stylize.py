@@ -35,6 +35,7 @@ from .images import (
     target_size,
     write_image,
 )
+from .masks import Guides, load_mask
 from .optimize import LBFGS, StyleTransferCost, compile_cost_and_gradient, resolve_jit_compile
 from .options import INITS, OptionError, StyleOptions
 from .vgg import VGGModel
@@ -153,6 +154,47 @@ def _as_pixels(image, what, size=None):
     return pixels
 
 
+def _load_masks(options, size, style_size):
+    """
+    The options' masks, read and checked once: masks.Guides at the output size (source masks at the style size).
+
+    Arguments:
+    options -- validated StyleOptions
+    size -- (height, width) of the output
+    style_size -- (height, width) of the style images
+
+    Returns:
+    guides -- a masks.Guides, or None when no mask is given
+    """
+    if options.content_mask is None and options.style_masks is None:
+        return None
+    return Guides(
+        _masks_at(options.content_mask, size, "--content-mask"),
+        _masks_at(options.style_masks, size, "--style-masks"),
+        _masks_at(options.style_source_masks, style_size, "--style-source-masks"),
+    )
+
+
+def _resized_masks(guides, size, style_size):
+    """The masks of _load_masks at one scale's size (and its style size); None stays None."""
+    if guides is None:
+        return None
+    return Guides(
+        _masks_at(guides.content, size),
+        _masks_at(guides.styles, size),
+        _masks_at(guides.sources, style_size),
+    )
+
+
+def _masks_at(masks, size, what="mask"):
+    """One mask, or a list of them, through masks.load_mask at `size`; None stays None."""
+    if masks is None:
+        return None
+    if isinstance(masks, list):
+        return [load_mask(mask, size, what) for mask in masks]
+    return load_mask(masks, size, what)
+
+
 class StyleTransfer:
     """A style transfer being made: the network, the fixed targets, the generated image and its history.
 
@@ -181,6 +223,7 @@ class StyleTransfer:
         self.style_pixels = [_as_pixels(image, "style", style_size) for image in styles]
         if options.color_match:
             self.style_pixels = [match_color(image, content_pixels) for image in self.style_pixels]
+        self.masks = _load_masks(options, size, style_size)
         weights = options.weights if hasattr(options.weights, "layers") else load_weights(options.weights)
         # The model keeps its own copy of the filters (model.weights); the arrays just read are freed.
         self.model = VGGModel(weights, *size, pooling=options.pooling, precision=options.precision)
@@ -225,6 +268,8 @@ class StyleTransfer:
             style_blend=options.style_blend,
             tv_weight=options.tv_weight,
             content_cost=options.content_cost,
+            style_loss=options.style_loss,
+            guides=_resized_masks(self.masks, size, style_size),
         )
 
     def _start_image(self, size):
@@ -438,6 +483,10 @@ class StyleTransfer:
     def _output_pixels(self, image):
         """An image in the network's space as the uint8 picture written: range undone, colours preserved if asked."""
         pixels = np.clip(network_to_pixels(image, self.options.image_range), 0, 255)
+        if self.masks is not None and self.masks.content is not None:
+            # Outside the content mask the picture is the photo, as the cost saw it (masks.GuidedStyleCost).
+            mask = load_mask(self.masks.content, pixels.shape[:2])[..., None]
+            pixels = mask * pixels + (1 - mask) * _as_pixels(self.content_pixels, "content", pixels.shape[:2])
         if self.options.preserve_colors:
             pixels = preserve_colors(pixels, _as_pixels(self.content_pixels, "content", pixels.shape[:2]))
         return np.clip(np.rint(pixels), 0, 255).astype(np.uint8)

@@ -26,7 +26,10 @@ def numpy_mean_cov(a_S, a_G):
 
 
 def numpy_w2(a_S, a_G):
-    (mu_S, C_S), (mu_G, C_G) = numpy_moments(a_S), numpy_moments(a_G)
+    return numpy_w2_of_moments(*numpy_moments(a_S), *numpy_moments(a_G))
+
+
+def numpy_w2_of_moments(mu_S, C_S, mu_G, C_G):
     root_S = scipy.linalg.sqrtm(C_S)
     cross = scipy.linalg.sqrtm(root_S @ C_G @ root_S)
     return np.sum((mu_S - mu_G) ** 2) + np.trace(C_S + C_G - 2 * cross).real

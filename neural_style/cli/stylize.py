@@ -6,6 +6,7 @@ import sys
 import time
 
 from .. import config
+from ..costs import STYLE_LOSSES
 from ..images import write_image
 from ..options import OPTIMIZERS, parse_style_layers
 from ..stylize import NonFiniteCostError, StyleTransfer
@@ -143,6 +144,29 @@ def add_control_options(parser):
         help="weights of the --style-layers by rule, normalised to sum to 1: equal, or decay R (the first, "
         "shallowest layer R times the next ...: decay 4 over five layers is 256:64:16:4:1)",
     )
+    parser.add_argument(
+        "--style-loss",
+        metavar="|".join(STYLE_LOSSES),
+        help="how a layer's style is matched: gram (the article's Gram matrices, default), mean-cov (squared "
+        "distance of the features' means and covariances) or w2 (Wasserstein-2 distance of their Gaussians)",
+    )
+    parser.add_argument(
+        "--content-mask",
+        metavar="MASK",
+        help="greyscale image, white where the style may act; elsewhere the content cost alone holds the photo",
+    )
+    parser.add_argument(
+        "--style-masks",
+        nargs="+",
+        metavar="MASK",
+        help="one greyscale image per --style, white where in the picture that style goes (soft values allowed)",
+    )
+    parser.add_argument(
+        "--style-source-masks",
+        nargs="+",
+        metavar="MASK",
+        help="one per --style (with --style-masks): white where in that painting its style is taken from",
+    )
 
 
 def options_from_args(args):
@@ -181,6 +205,9 @@ def options_from_args(args):
             options[name] = getattr(args, name)
     if args.style_layer_weights is not None:
         options["style_layer_weights"] = " ".join(args.style_layer_weights)
+    for name in ("style_loss", "content_mask", "style_masks", "style_source_masks"):
+        if getattr(args, name) is not None:
+            options[name] = getattr(args, name)
     if args.scales is not None:
         options["scales"] = args.scales  # parsed and checked with the other options, in StyleOptions.validate
     options["preserve_colors"], options["color_match"] = args.preserve_colors, args.color_match
@@ -200,6 +227,7 @@ def main(argv):
     args = build_parser().parse_args(argv)
     inputs = [args.content, *args.style]
     inputs.append(args.init)  # an --init image is an input too
+    inputs += [args.content_mask, *(args.style_masks or ()), *(args.style_source_masks or ())]
     common.check_output_file(args.output, inputs)
     if args.history:
         common.check_output_file(args.history, inputs, "--history", extensions=None)
