@@ -15,6 +15,7 @@ from neural_style.cli import main
 from neural_style.cli.stylize import options_from_args
 from neural_style.config import STYLE_LAYERS
 from neural_style.options import OptionError, StyleOptions, style_layer_weights
+from neural_style.stylize import StyleTransfer
 from tests.test_cli_features import first_image, grams, numpy_costs
 
 cli_stylize = importlib.import_module("neural_style.cli.stylize")
@@ -89,6 +90,7 @@ def test_style_layer_weights_option_is_checked_and_used():
         StyleOptions(style_layers=[("conv1_1", 0.5), ("conv2_1", 0.1)], style_layer_weights="equal").validate()
 
 
+@pytest.mark.slow
 def test_style_layer_weights_reach_the_cost(job, pictures, mat_file):
     _, arrays = pictures
     code, err, history, _ = job("--style-layer-weights", "decay", "4", "--style-layers", "conv1_1,conv2_1,conv3_1")
@@ -111,3 +113,129 @@ def as_network(pixels):
 
 def reference_grams(pixels, weights, names):
     return grams(as_network(pixels), weights, names)
+
+
+# --- masks: tests of effect
+
+
+def write_mask(path, size, black_columns):
+    """A greyscale PNG of `size`, black in the given column slice, white elsewhere."""
+    mask = np.full(size, 255, np.uint8)
+    mask[:, black_columns] = 0
+    iio.imwrite(path, mask)
+    return path
+
+
+def redness(pixels, columns):
+    return float(np.mean(pixels[:, columns, 0].astype(float) - pixels[:, columns, 2]))
+
+
+@pytest.mark.slow
+def test_style_masks_put_each_style_in_its_region(job, tmp_path):
+    # Masks of another size than the picture (12x16): resized to it.
+    left = write_mask(tmp_path / "left.png", (12, 16), slice(8, None))
+    right = write_mask(tmp_path / "right.png", (12, 16), slice(None, 8))
+    run = dict(style=("red", "blue"), iterations=6)
+    fast = ("--init", "content", "--learning-rate", "20")  # big steps: a few iterations show the colours
+    code, err, _, masked = job("--style-masks", left, right, *fast, **run)
+    assert code == 0, err
+    _, _, _, swapped = job("--style-masks", right, left, *fast, **run)
+    half = WIDTH // 2
+    # Red on the left and blue on the right, against the same run with the masks swapped.
+    assert redness(masked, slice(None, half)) > redness(swapped, slice(None, half)) + 20
+    assert redness(masked, slice(half, None)) < redness(swapped, slice(half, None)) - 20
+
+
+@pytest.mark.slow
+def test_content_mask_keeps_the_photo_outside_it(job, pictures, tmp_path):
+    _, arrays = pictures
+    mask = write_mask(tmp_path / "right-only.png", (12, 16), slice(None, 8))
+    code, err, _, pixels = job("--content-mask", mask, "--init", "content", iterations=10, style=("red",))
+    assert code == 0, err
+    difference = np.abs(pixels.astype(float) - arrays["content"])
+    half = WIDTH // 2
+    assert difference[:, : half - 1].max() <= 2  # the mask's resized edge is one column wide
+    assert difference[:, half + 1 :].mean() > 10
+
+
+@pytest.mark.slow
+def test_masks_work_with_lbfgs_scales_blends_and_another_loss(job, pictures, tmp_path):
+    _, arrays = pictures
+    content_mask = write_mask(tmp_path / "right-only.png", (HEIGHT, WIDTH), slice(None, 16))
+    top = np.zeros((HEIGHT, WIDTH), np.uint8)
+    top[: HEIGHT // 2] = 255
+    iio.imwrite(tmp_path / "top.png", top)
+    iio.imwrite(tmp_path / "bottom.png", 255 - top)
+    style_masks = [tmp_path / "top.png", tmp_path / "bottom.png"]
+    for extra in (
+        ("--optimizer", "lbfgs", "--scales", "0.5,1", "--init", "noise"),
+        ("--style-loss", "w2", "--style-blend", "0.7,0.3", "--style-scale", "0.5"),
+    ):
+        code, err, history, pixels = job(
+            "--content-mask", content_mask, "--style-masks", *style_masks, *extra, iterations=4, style=("red", "blue")
+        )
+        assert code == 0, err
+        assert len(history) == 4 and all(np.isfinite(entry["J"]) for entry in history)
+        np.testing.assert_array_equal(pixels[:, :16], arrays["content"][:, :16])
+        assert np.abs(pixels[:, 16:].astype(float) - arrays["content"][:, 16:]).mean() > 5
+
+
+class Stop(Exception):
+    pass
+
+
+@pytest.mark.slow
+def test_a_masked_run_resumes_exactly_and_a_checkpoint_remembers_the_masks(pictures, mat_file, tmp_path):
+    _, arrays = pictures
+    left = np.zeros((HEIGHT, WIDTH), np.float32)
+    left[:, :16] = 1
+    options = dict(weights=mat_file[1], height=HEIGHT, width=WIDTH, iterations=4, seed=1, jit_compile=False)
+    options.update(style_masks=[left, 1 - left], content_mask=np.ones((HEIGHT, WIDTH)))
+    styles = [arrays["red"], arrays["blue"]]
+    whole, whole_history = StyleTransfer(arrays["content"], styles, **options).run()
+
+    def stop(entry):
+        if entry["iteration"] == 2:
+            raise Stop
+
+    with pytest.raises(Stop):
+        StyleTransfer(arrays["content"], styles, checkpoint_every=2, output_dir=str(tmp_path), **options).run(
+            callback=stop
+        )
+    result, history = StyleTransfer(arrays["content"], styles, resume=str(tmp_path), **options).run()
+    np.testing.assert_array_equal(result, whole)
+    assert [entry["J"] for entry in history] == [entry["J"] for entry in whole_history]
+    with pytest.raises(OptionError, match="different run.*style-masks"):
+        StyleTransfer(arrays["content"], styles, resume=str(tmp_path), **{**options, "style_masks": [1 - left, left]})
+
+
+# --- bad input: one line, exit code 2
+
+
+@pytest.mark.parametrize(
+    "extra, style, message",
+    [
+        (("--content-mask", "{notes}"), ("red",), "not a readable image"),
+        (("--content-mask", "{black}"), ("red",), "the mask is all black"),
+        (("--content-mask", "{missing}"), ("red",), "--content-mask {missing}: no such file"),
+        (("--style-masks", "{white}"), ("red", "blue"), "--style-masks has 1 mask for 2 style images"),
+        (("--style-masks", "{white}", "{black}"), ("red", "blue"), "the mask is all black"),
+        (("--style-source-masks", "{white}"), ("red",), "--style-source-masks needs --style-masks"),
+        (("--style-masks", "{white}", "--style-source-masks", "{notes}"), ("red",), "not a readable image"),
+        (("--style-loss", "gatys"), ("red",), "--style-loss must be one of gram, mean-cov, w2"),
+        (("--style-layer-weights", "decay", "-2"), ("red",), "--style-layer-weights must be 'equal' or 'decay R'"),
+        (("--content-mask", "{white}", "--output", "{white}"), ("red",), "is also an input"),
+    ],
+)
+def test_bad_mask_and_loss_options_are_one_line(job, tmp_path, extra, style, message):
+    files = {
+        "notes": tmp_path / "notes.png",
+        "black": write_mask(tmp_path / "black.png", (4, 4), slice(None)),
+        "white": write_mask(tmp_path / "white.png", (4, 4), slice(0, 0)),
+        "missing": tmp_path / "missing.png",
+    }
+    files["notes"].write_text("not an image")
+    code, err, history, pixels = job(*[item.format(**files) for item in extra], style=style)
+    assert code == 2 and len(err) == 1 and message.format(**files) in err[0], err
+    assert history == [] and (pixels is None or extra[0] == "--output")
+    assert iio.imread(files["white"]).max() == 255  # inputs never overwritten
