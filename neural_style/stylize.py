@@ -154,6 +154,11 @@ def _as_pixels(image, what, size=None):
     return pixels
 
 
+def _listed(masks):
+    """A mask or a list of masks, as a list."""
+    return masks if isinstance(masks, list) else [masks]
+
+
 def _load_masks(options, size, style_size):
     """
     The options' masks, read and checked once: masks.Guides at the output size (source masks at the style size).
@@ -510,6 +515,11 @@ class StyleTransfer:
             settings["weights"] = _digest([array for name in sorted(layers) for array in layers[name]])
             settings["content image"] = _digest([self.content_pixels])
             settings["style image"] = _digest(self.style_pixels)
+            if self.masks is not None:
+                # The masks' pixels, not only their paths: an edited mask file is another run.
+                settings["masks"] = _digest(
+                    [mask for group in self.masks if group is not None for mask in _listed(group)]
+                )
             self._settings = json.loads(json.dumps(settings))
         return self._settings
 
@@ -586,7 +596,9 @@ def stylize(content, style, progress=False, callback=None, **options):
                checkpoint_every (N, into output_dir), resume (a checkpoint folder), scales (e.g. (0.25, 0.5, 1)),
                preset ('article' | 'course-tf2' | 'gatys'; explicit options win), tv_weight, style_blend (one
                weight per style image), style_scale, preserve_colors, color_match, image_range ('mean' | 'unit'),
-               content_cost ('course' | 'gatys'), clip (clip to the pixel range after each Adam step)
+               content_cost ('course' | 'gatys'), clip (clip to the pixel range after each Adam step),
+               style_layer_weights ('equal' | 'decay R'), style_loss ('gram' | 'mean-cov' | 'w2'),
+               content_mask, style_masks, style_source_masks (image paths or (H, W) arrays; masks.load_mask)
 
     Returns:
     image -- uint8 array (H, W, 3): the lowest-cost image seen

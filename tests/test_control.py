@@ -187,10 +187,10 @@ class Stop(Exception):
 @pytest.mark.slow
 def test_a_masked_run_resumes_exactly_and_a_checkpoint_remembers_the_masks(pictures, mat_file, tmp_path):
     _, arrays = pictures
-    left = np.zeros((HEIGHT, WIDTH), np.float32)
-    left[:, :16] = 1
+    left = write_mask(tmp_path / "left.png", (HEIGHT, WIDTH), slice(16, None))
+    right = write_mask(tmp_path / "right.png", (HEIGHT, WIDTH), slice(None, 16))
     options = dict(weights=mat_file[1], height=HEIGHT, width=WIDTH, iterations=4, seed=1, jit_compile=False)
-    options.update(style_masks=[left, 1 - left], content_mask=np.ones((HEIGHT, WIDTH)))
+    options.update(style_masks=[left, right], content_mask=np.ones((HEIGHT, WIDTH)))
     styles = [arrays["red"], arrays["blue"]]
     whole, whole_history = StyleTransfer(arrays["content"], styles, **options).run()
 
@@ -198,15 +198,17 @@ def test_a_masked_run_resumes_exactly_and_a_checkpoint_remembers_the_masks(pictu
         if entry["iteration"] == 2:
             raise Stop
 
+    folder = str(tmp_path / "run")
     with pytest.raises(Stop):
-        StyleTransfer(arrays["content"], styles, checkpoint_every=2, output_dir=str(tmp_path), **options).run(
-            callback=stop
-        )
-    result, history = StyleTransfer(arrays["content"], styles, resume=str(tmp_path), **options).run()
+        StyleTransfer(arrays["content"], styles, checkpoint_every=2, output_dir=folder, **options).run(callback=stop)
+    result, history = StyleTransfer(arrays["content"], styles, resume=folder, **options).run()
     np.testing.assert_array_equal(result, whole)
     assert [entry["J"] for entry in history] == [entry["J"] for entry in whole_history]
     with pytest.raises(OptionError, match="different run.*style-masks"):
-        StyleTransfer(arrays["content"], styles, resume=str(tmp_path), **{**options, "style_masks": [1 - left, left]})
+        StyleTransfer(arrays["content"], styles, resume=folder, **{**options, "style_masks": [right, left]})
+    write_mask(left, (HEIGHT, WIDTH), slice(20, None))  # the same file name, other pixels
+    with pytest.raises(OptionError, match="different run.*masks"):
+        StyleTransfer(arrays["content"], styles, resume=folder, **options)
 
 
 # --- bad input: one line, exit code 2
