@@ -83,7 +83,7 @@ def test_loss_accepts_another_style_size(loss, reference):
 @pytest.mark.parametrize("loss, _", LOSSES)
 def test_gradient_matches_finite_differences(loss, _):
     a_S = tf.constant(features((1, 4, 4, 3), 7))
-    a_G = tf.Variable(features((1, 4, 4, 3), 8))
+    a_G = tf.Variable(features((1, 3, 3, 3), 8))  # another size than the style's
     with tf.GradientTape() as tape:
         J = loss(a_S, a_G)
     grad = tape.gradient(J, a_G).numpy().ravel()
@@ -121,12 +121,15 @@ def test_w2_gradient_is_finite_in_float32_for_identical_singular_feature_sets():
     assert abs(J) < 1e-5 * np.trace(numpy_moments(a)[1])
 
 
+@pytest.mark.parametrize(
+    "jit_compile", [False, pytest.param(True, marks=pytest.mark.slow)]
+)  # XLA: the compiled step's default where a GPU is present
 @pytest.mark.parametrize("loss, reference", LOSSES)
-def test_loss_under_tf_function_in_float32(loss, reference):
+def test_loss_under_tf_function_in_float32(loss, reference, jit_compile):
     a_S, a_G = features((1, 6, 8, 16), 11, np.float32), features((1, 6, 8, 16), 12, np.float32)
     a_G_variable = tf.Variable(a_G)
 
-    @tf.function
+    @tf.function(jit_compile=jit_compile)
     def value_and_gradient():
         with tf.GradientTape() as tape:
             J = loss(a_S, a_G_variable)
