@@ -140,8 +140,8 @@ def add_control_options(parser):
     parser.add_argument(
         "--style-layer-weights",
         nargs="+",
-        metavar="equal|decay R",
-        help="weights of the --style-layers by rule, normalised to sum to 1: equal, or decay R (the first, "
+        metavar="RULE",
+        help="weights of the --style-layers by rule, normalised to sum to 1: 'equal', or 'decay R' (the first, "
         "shallowest layer R times the next ...: decay 4 over five layers is 256:64:16:4:1)",
     )
     parser.add_argument(
@@ -153,7 +153,7 @@ def add_control_options(parser):
     parser.add_argument(
         "--content-mask",
         metavar="MASK",
-        help="greyscale image, white where the style may act; elsewhere the content cost alone holds the photo",
+        help="greyscale image, white where the style may act; elsewhere the picture stays the photo",
     )
     parser.add_argument(
         "--style-masks",
