@@ -85,6 +85,75 @@ def load_image(path, height=None, width=None, max_size=None):
     return np.clip(image, 0, 255)
 
 
+def default_size() -> tuple[int, int]:
+    """
+    The article's image size, read from CONFIG when called (so a changed CONFIG.IMAGE_HEIGHT is honoured).
+
+    Returns:
+    size -- (height, width): (CONFIG.IMAGE_HEIGHT, CONFIG.IMAGE_WIDTH), 300x400 as in the article
+    """
+    return CONFIG.IMAGE_HEIGHT, CONFIG.IMAGE_WIDTH
+
+
+def default_size_text() -> str:
+    """
+    The article's image size as the command lines print it.
+
+    Returns:
+    text -- e.g. '300x400' (height x width)
+    """
+    return "{}x{}".format(*default_size())
+
+
+def load_pixels(
+    image: str | os.PathLike | np.ndarray,
+    size: tuple[int, int] | None = None,
+    *,
+    height: int | None = None,
+    width: int | None = None,
+    max_size: int | None = None,
+    what: str | None = None,
+) -> np.ndarray:
+    """
+    The one way in for images: a path or an array as float32 RGB pixels in [0, 255] of the asked size.
+
+    Arguments:
+    image -- path of an image file, or an array (H, W, 3) (or (1, H, W, 3)) of RGB values in [0, 255]
+    size -- (height, width) to resize to; when given, height, width and max_size are not used
+    height, width, max_size -- as load_image: one of height and width alone keeps the aspect ratio, max_size is the
+                               longest side; none of them (and no size) gives the article's default_size()
+    what -- which image it is ('content', 'style', ...), named at the start of the error for a bad one; None for
+            the reader's own message
+
+    Returns:
+    pixels -- float32 array (height, width, 3), clipped to [0, 255]
+    """
+    if isinstance(image, (str, os.PathLike)):
+        try:
+            pixels = load_image(image)
+        except (FileNotFoundError, ImageError) as error:
+            if what is None:
+                raise
+            raise type(error)(f"{what}: {error}") from None  # say which of the images it is
+    else:
+        pixels = np.asarray(image, dtype=np.float32)
+        if pixels.ndim == 4 and pixels.shape[0] == 1:
+            pixels = pixels[0]
+        if pixels.ndim != 3 or pixels.shape[-1] != 3:
+            from .options import OptionError  # options imports this module
+
+            subject = what or "an image"
+            raise OptionError(f"{subject} must be an image path or an (H, W, 3) RGB array, got shape {pixels.shape}")
+    if size is None:
+        if height is None and width is None and max_size is None:
+            size = default_size()
+        else:
+            size = target_size(*pixels.shape[:2], height, width, max_size)
+    if tuple(size) != pixels.shape[:2]:
+        pixels = tf.image.resize(pixels, tuple(size), method="bilinear", antialias=True).numpy()
+    return np.clip(pixels, 0, 255).astype(np.float32)
+
+
 def target_size(image_height, image_width, height=None, width=None, max_size=None):
     """
     The (height, width) an image is resized to.
