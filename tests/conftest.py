@@ -21,3 +21,9 @@ def small_model(mat_file):
     from neural_style import load_vgg_model
 
     return load_vgg_model(str(mat_file[0]), height=24, width=32)
+
+
+@pytest.fixture(scope="session")
+def mat_weights(mat_file):
+    """The VGGWeights written into the small fixture file (what small_model holds)."""
+    return mat_file[1]

@@ -37,3 +37,17 @@ def forward(image, weights, pooling="avg"):
             x = out[name] = conv_relu(x, kernel, bias)
         x = out[f"{pooling}pool{block}"] = pool(x, pooling)
     return {name: value[None] for name, value in out.items()}
+
+
+def numpy_costs(weights, content, generated, layers):
+    """J_content at layers[0] and J_style over layers with weights 1/N, from the numpy forward pass."""
+    target = forward(content, weights)
+    mine = forward(generated, weights)
+    _, n_H, n_W, n_C = mine[layers[0]].shape
+    J_content = ((target[layers[0]] - mine[layers[0]]) ** 2).sum() / (4 * n_H * n_W * n_C)
+    J_style = 0.0
+    for name in layers:
+        _, n_H, n_W, n_C = mine[name].shape
+        A, G = target[name].reshape(-1, n_C), mine[name].reshape(-1, n_C)
+        J_style += ((A.T @ A - G.T @ G) ** 2).sum() / (4 * n_C**2 * (n_H * n_W) ** 2) / len(layers)
+    return J_content, J_style

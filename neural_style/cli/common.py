@@ -4,7 +4,7 @@ import argparse
 import os
 import sys
 
-from ..images import IMAGE_EXTENSIONS, ImageError
+from ..images import IMAGE_EXTENSIONS, ImageError, default_size_text
 from ..options import OptionError, default_weights
 from ..vgg import UnknownLayerError
 from ..weights import WeightsError
@@ -115,8 +115,9 @@ def note_random_weights(path, quiet=False):
         )
 
 
-def add_size_options(parser, default_text="300x400, the article's"):
-    """--height, --width, --max-size."""
+def add_size_options(parser, default_text=None):
+    """--height, --width, --max-size; default_text None says the article's size (images.default_size)."""
+    default_text = default_text or f"{default_size_text()}, the article's"
     parser.add_argument("--height", type=int, help=f"output height in pixels (default: {default_text})")
     parser.add_argument("--width", type=int, help="output width in pixels")
     parser.add_argument("--max-size", type=int, metavar="N", help="longest side N, the content's aspect ratio kept")
