@@ -115,7 +115,7 @@ def note_random_weights(path, quiet=False):
         )
 
 
-def add_size_options(parser, default_text=None):
+def add_size_options(parser: argparse.ArgumentParser, default_text: str | None = None) -> None:
     """--height, --width, --max-size; default_text None says the article's size (images.default_size)."""
     default_text = default_text or f"{default_size_text()}, the article's"
     parser.add_argument("--height", type=int, help=f"output height in pixels (default: {default_text})")

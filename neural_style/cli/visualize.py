@@ -5,6 +5,7 @@ strongest activation projected back to pixels), maximize (an image made to excit
 fig. 1: reconstructions from one layer's content or a set of layers' style), curves (the costs of a run).
 """
 
+import argparse
 import inspect
 import os
 import sys
@@ -41,7 +42,7 @@ SWEEP = _defaults(V.sweep)
 POOLING = _defaults(V.as_model)["pooling"]
 
 
-def build_parser():
+def build_parser() -> argparse.ArgumentParser:
     """The parser of `neural-style visualize`, one sub-command per kind."""
     parser = common.ArgumentParser(
         prog=f"{common.PROG} visualize",
@@ -161,7 +162,7 @@ def _maximize_options(parser):
     )
 
 
-def main(argv):
+def main(argv: list[str]) -> int:
     """
     Runs `neural-style visualize`.
 

@@ -1,12 +1,18 @@
 """curves: the cost curves (total, content, style; log scale) of runs, from their --history files."""
 
+from __future__ import annotations
+
 import json
 import os
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..options import OptionError
 from .shared import _matplotlib, _suptitle
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 HISTORY_KEYS = ("J", "J_content", "J_style")
 
@@ -15,7 +21,7 @@ class HistoryError(OptionError):
     """A cost-history file that cannot be read; the message names the file and the line."""
 
 
-def read_history(path):
+def read_history(path: str | os.PathLike) -> list[dict]:
     """
     Reads a run's cost history, written by `neural-style ... --history PATH` (one JSON object per line).
 
@@ -53,7 +59,7 @@ def read_history(path):
     return entries
 
 
-def history_series(entries):
+def history_series(entries: list[dict]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """
     The cost series of a history: J, J_content, J_style and any other numeric J_* key (such as J_tv).
 
@@ -93,7 +99,7 @@ CURVE_TITLES = {
 }
 
 
-def curves_figure(histories):
+def curves_figure(histories: dict[str, list[dict]] | list[dict]) -> Figure:
     """
     The cost curves of one or more runs, one panel per cost, log scale.
 

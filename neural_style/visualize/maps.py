@@ -1,11 +1,16 @@
 """maps: every channel of one layer for one image, the strongest marked."""
 
+from __future__ import annotations
+
 import dataclasses
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .shared import (
+    ImageLike,
+    ModelLike,
     _activation,
     _colormap,
     _matplotlib,
@@ -16,6 +21,9 @@ from .shared import (
     check_layer,
     load_pixels,
 )
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 @dataclasses.dataclass
@@ -36,12 +44,19 @@ class FeatureMaps:
     name: str = "the image"
     weights_note: str = ""
 
-    def strongest(self, k=8):
+    def strongest(self, k: int = 8) -> list[int]:
         """The k channels with the highest peak activation, strongest first."""
         return strongest_channels(self.activations, k)
 
 
-def feature_maps(model, image, layer, height=None, width=None, max_size=None):
+def feature_maps(
+    model: ModelLike,
+    image: ImageLike,
+    layer: str,
+    height: int | None = None,
+    width: int | None = None,
+    max_size: int | None = None,
+) -> FeatureMaps:
     """
     Computes every channel's activation of one layer for one image.
 
@@ -62,7 +77,7 @@ def feature_maps(model, image, layer, height=None, width=None, max_size=None):
     )
 
 
-def strongest_channels(activations, k=8):
+def strongest_channels(activations: np.ndarray, k: int = 8) -> list[int]:
     """
     The channels with the highest peak activation.
 
@@ -82,7 +97,7 @@ def _grid_columns(n_C, n_H, n_W):
     return max(1, min(n_C, math.ceil(math.sqrt(n_C * n_H / n_W))))
 
 
-def maps_grid(activations, columns=None, gap=1, fill=1.0):
+def maps_grid(activations: np.ndarray, columns: int | None = None, gap: int = 1, fill: float = 1.0) -> np.ndarray:
     """
     Lays the channels out as one image, row by row, each scaled to its own peak (0 stays 0, the peak becomes 1).
 
@@ -110,7 +125,7 @@ def maps_grid(activations, columns=None, gap=1, fill=1.0):
     return grid
 
 
-def maps_figure(maps, top=8):
+def maps_figure(maps: FeatureMaps, top: int = 8) -> Figure:
     """
     The figure of `maps`: the input beside the grid of all channels, the `top` strongest framed and numbered.
 

@@ -1,8 +1,11 @@
 """maximize: an image made from noise to activate one channel, regularised as in the DeepVis toolbox (L2 decay,
 periodic blur, norm clipping, clipping to the valid range)."""
 
+from __future__ import annotations
+
 import dataclasses
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.ndimage
@@ -11,7 +14,10 @@ from tqdm import tqdm
 
 from ..images import default_size, generate_noise_image, image_to_uint8, pixel_bounds
 from ..options import OptionError
-from .shared import _matplotlib, _suptitle, _weights_note, as_model, check_channel, check_options
+from .shared import ModelLike, _matplotlib, _suptitle, _weights_note, as_model, check_channel, check_options
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 OBJECTIVES = ("center", "mean")
 
@@ -32,39 +38,39 @@ class Maximization:
     channel: int
     objective: str
     image: np.ndarray
-    activations: list
-    settings: dict
+    activations: list[float]
+    settings: dict[str, float]
     weights_note: str = ""
 
     @property
-    def start(self):
+    def start(self) -> float:
         """The activation for the starting noise."""
         return self.activations[0]
 
     @property
-    def final(self):
+    def final(self) -> float:
         """The activation for the final image."""
         return self.activations[-1]
 
 
 def maximize(
-    model,
-    layer,
-    channel,
-    height=None,
-    width=None,
-    max_size=None,
-    iterations=200,
-    step_size=4.0,
-    decay=0.01,
-    blur_every=4,
-    blur_sigma=1.0,
-    norm_percentile=10.0,
-    objective="center",
-    seed=None,
-    jit_compile=False,
-    progress=False,
-):
+    model: ModelLike,
+    layer: str,
+    channel: int,
+    height: int | None = None,
+    width: int | None = None,
+    max_size: int | None = None,
+    iterations: int = 200,
+    step_size: float = 4.0,
+    decay: float = 0.01,
+    blur_every: int = 4,
+    blur_sigma: float = 1.0,
+    norm_percentile: float = 10.0,
+    objective: str = "center",
+    seed: int | None = None,
+    jit_compile: bool = False,
+    progress: bool = False,
+) -> Maximization:
     """
     Makes an image that activates one channel strongly: gradient ascent from noise, regularised as in the DeepVis
     toolbox (Yosinski et al. 2015).
@@ -158,7 +164,7 @@ def maximize(
     )
 
 
-def maximize_figure(result):
+def maximize_figure(result: Maximization) -> Figure:
     """
     The figure of a Maximization: the image, and the activation step by step.
 

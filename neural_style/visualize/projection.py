@@ -1,7 +1,11 @@
 """project: a channel's strongest activation projected back to pixels (Zeiler & Fergus's deconvnet, or guided
 backpropagation), through a ReLU whose gradient is replaced with tf.custom_gradient."""
 
+from __future__ import annotations
+
 import dataclasses
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import tensorflow as tf
@@ -9,6 +13,8 @@ import tensorflow as tf
 from ..images import reshape_and_normalize_image
 from ..options import OptionError
 from .shared import (
+    ImageLike,
+    ModelLike,
     _matplotlib,
     _name,
     _strongest_position,
@@ -20,10 +26,13 @@ from .shared import (
     receptive_field,
 )
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
 PROJECTION_RULES = ("guided", "deconvnet")
 
 
-def projection_relu(rule):
+def projection_relu(rule: str) -> Callable[[tf.Tensor], tf.Tensor]:
     """
     A ReLU whose backward pass follows a projection rule (its forward pass is the ordinary ReLU).
 
@@ -66,18 +75,27 @@ class Projection:
     layer: str
     channel: int
     rule: str
-    position: tuple
+    position: tuple[int, int]
     activation: float
-    box: tuple
+    box: tuple[int, int, int, int]
     projection: np.ndarray
     image: np.ndarray
     name: str = "the image"
     pooling: str = "avg"
     weights_note: str = ""
-    map_size: tuple = (0, 0)
+    map_size: tuple[int, int] = (0, 0)
 
 
-def project(model, image, layer, channel, rule="guided", height=None, width=None, max_size=None):
+def project(
+    model: ModelLike,
+    image: ImageLike,
+    layer: str,
+    channel: int,
+    rule: str = "guided",
+    height: int | None = None,
+    width: int | None = None,
+    max_size: int | None = None,
+) -> Projection:
     """
     Projects the strongest activation of one channel back to pixel space (Zeiler & Fergus 2013).
 
@@ -125,7 +143,7 @@ def project(model, image, layer, channel, rule="guided", height=None, width=None
     )
 
 
-def projection_to_image(projection):
+def projection_to_image(projection: np.ndarray) -> np.ndarray:
     """
     A projected signal as a picture: 0 is mid-grey, the largest magnitude is black or white.
 
@@ -141,7 +159,7 @@ def projection_to_image(projection):
     return np.clip(np.rint(127.5 + 127.5 * scaled), 0, 255).astype(np.uint8)
 
 
-def project_figure(projection):
+def project_figure(projection: Projection) -> Figure:
     """
     The figure of a Projection: the image with the receptive field, the projection, and both cut to the field.
 

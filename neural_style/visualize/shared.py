@@ -1,8 +1,11 @@
 """What every kind of visualisation shares: the model, image loading, the checks of layers and channels, receptive
 fields, and the figure helpers (matplotlib's Agg backend, wrapped titles, writing a figure atomically)."""
 
+from __future__ import annotations
+
 import os
 import textwrap
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -10,10 +13,18 @@ from .. import images
 from ..images import reshape_and_normalize_image, write_image
 from ..options import OptionError, StyleOptions
 from ..vgg import UnknownLayerError, VGGModel, layer_names, load_vgg_model
-from ..weights import RANDOM
+from ..weights import RANDOM, VGGWeights
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+# What the functions take as the network: a built model, weights, a weights file, or 'random'.
+ModelLike = VGGModel | VGGWeights | str | os.PathLike
+# What they take as an image: a file, or RGB pixels in [0, 255].
+ImageLike = str | os.PathLike | np.ndarray
 
 
-def as_model(model, pooling="avg"):
+def as_model(model: ModelLike, pooling: str = "avg") -> VGGModel:
     """
     The network to look into.
 
@@ -29,7 +40,9 @@ def as_model(model, pooling="avg"):
     return load_vgg_model(model, pooling=pooling)
 
 
-def check_options(height=None, width=None, max_size=None, iterations=1):
+def check_options(
+    height: int | None = None, width: int | None = None, max_size: int | None = None, iterations: int = 1
+) -> None:
     """
     Checks sizes and an iteration count where the main job checks them (StyleOptions.validate).
 
@@ -43,7 +56,9 @@ def check_options(height=None, width=None, max_size=None, iterations=1):
     StyleOptions(weights=RANDOM, height=height, width=width, max_size=max_size, iterations=iterations).validate()
 
 
-def load_pixels(image, height=None, width=None, max_size=None):
+def load_pixels(
+    image: ImageLike, height: int | None = None, width: int | None = None, max_size: int | None = None
+) -> np.ndarray:
     """
     An image as the visualisations take it: images.load_pixels with the sizes checked as the main job checks them.
 
@@ -58,7 +73,7 @@ def load_pixels(image, height=None, width=None, max_size=None):
     return images.load_pixels(image, height=height, width=width, max_size=max_size)
 
 
-def check_layer(model, layer):
+def check_layer(model: VGGModel, layer: str) -> str:
     """
     Raises UnknownLayerError, listing the valid names, unless the model has the layer.
 
@@ -74,7 +89,7 @@ def check_layer(model, layer):
     return layer
 
 
-def layer_channels(model, layer):
+def layer_channels(model: VGGModel, layer: str) -> int:
     """
     Number of channels of a layer (a pool has those of the convolution before it).
 
@@ -91,7 +106,7 @@ def layer_channels(model, layer):
     return int(model.weights.channels(last_conv))
 
 
-def check_channel(model, layer, channel):
+def check_channel(model: VGGModel, layer: str, channel: int) -> int:
     """
     Raises OptionError, saying how many channels the layer has, unless `channel` is one of them.
 
@@ -109,7 +124,9 @@ def check_channel(model, layer, channel):
     return int(channel)
 
 
-def receptive_field(layer, y, x, height, width, pooling="avg"):
+def receptive_field(
+    layer: str, y: int, x: int, height: int, width: int, pooling: str = "avg"
+) -> tuple[int, int, int, int]:
     """
     The pixels that can influence one position of a layer: its receptive field, cut to the image.
 
@@ -138,7 +155,7 @@ def receptive_field(layer, y, x, height, width, pooling="avg"):
     return max(top, 0), max(left, 0), min(bottom + 1, height), min(right + 1, width)
 
 
-def receptive_field_size(layer, pooling="avg"):
+def receptive_field_size(layer: str, pooling: str = "avg") -> int:
     """
     Side of the receptive field of a layer's position, away from the borders.
 
@@ -200,7 +217,7 @@ def _colormap(name):
     return matplotlib.colormaps[name]
 
 
-def figure_to_array(figure):
+def figure_to_array(figure: Figure) -> np.ndarray:
     """
     Renders a figure with matplotlib's Agg backend.
 
@@ -217,7 +234,7 @@ def figure_to_array(figure):
     return np.asarray(canvas.buffer_rgba())[..., :3].copy()
 
 
-def save_figure(figure, path):
+def save_figure(figure: Figure, path: str | os.PathLike) -> str:
     """
     Writes a figure as an image, atomically (images.write_image): a crash never leaves half a file.
 

@@ -1,10 +1,14 @@
 """sweep: Gatys et al.'s fig. 1, reconstructions from white noise with the content cost of one layer or the style cost
 of a set of layers, using the article's StyleTransferCost and Adam loop."""
 
+from __future__ import annotations
+
 import contextlib
 import dataclasses
 import math
 import textwrap
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import tensorflow as tf
@@ -14,7 +18,20 @@ from .. import config
 from ..images import generate_noise_image, image_to_uint8, reshape_and_normalize_image
 from ..optimize import StyleTransferCost, compile_train_step
 from ..options import OptionError
-from .shared import _matplotlib, _suptitle, _weights_note, as_model, check_layer, check_options, load_pixels
+from .shared import (
+    ImageLike,
+    ModelLike,
+    _matplotlib,
+    _suptitle,
+    _weights_note,
+    as_model,
+    check_layer,
+    check_options,
+    load_pixels,
+)
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 # Gatys et al. fig. 1: content reconstructions from each of these layers, style reconstructions from growing sets.
 SWEEP_CONTENT_LAYERS = ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")
@@ -34,10 +51,10 @@ class SweepPanel:
     """
 
     kind: str
-    layers: tuple
+    layers: tuple[str, ...]
     image: np.ndarray
     cost: float
-    history: list
+    history: list[float]
 
 
 @dataclasses.dataclass
@@ -50,29 +67,29 @@ class Sweep:
     iterations, learning_rate -- the optimisation's settings (the article's Adam)
     """
 
-    panels: list
-    content: np.ndarray
-    style: np.ndarray
+    panels: list[SweepPanel]
+    content: np.ndarray | None
+    style: np.ndarray | None
     iterations: int
     learning_rate: float
     weights_note: str = ""
 
 
 def sweep(
-    model,
-    content=None,
-    style=None,
-    content_layers=SWEEP_CONTENT_LAYERS,
-    style_sets=SWEEP_STYLE_SETS,
-    iterations=config.NUM_ITERATIONS,
-    learning_rate=config.LEARNING_RATE,
-    height=None,
-    width=None,
-    max_size=None,
-    seed=None,
-    jit_compile=True,
-    progress=False,
-):
+    model: ModelLike,
+    content: ImageLike | None = None,
+    style: ImageLike | None = None,
+    content_layers: Sequence[str] = SWEEP_CONTENT_LAYERS,
+    style_sets: Sequence[Sequence[str]] = SWEEP_STYLE_SETS,
+    iterations: int = config.NUM_ITERATIONS,
+    learning_rate: float = config.LEARNING_RATE,
+    height: int | None = None,
+    width: int | None = None,
+    max_size: int | None = None,
+    seed: int | None = None,
+    jit_compile: bool = True,
+    progress: bool = False,
+) -> Sweep:
     """
     Reconstructs images from white noise with one term of the article's cost at a time (Gatys et al. fig. 1).
 
@@ -181,7 +198,7 @@ def _layer_set_label(layers):
     return "\n".join(textwrap.wrap(", ".join(layers), 26))
 
 
-def sweep_figure(result):
+def sweep_figure(result: Sweep) -> Figure:
     """
     The figure of a Sweep: a row of content reconstructions and a row of style reconstructions, inputs on the left.
 

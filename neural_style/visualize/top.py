@@ -1,14 +1,18 @@
 """top: the images of a folder that activate one channel most, each cropped to its receptive field (DeepVis)."""
 
+from __future__ import annotations
+
 import dataclasses
 import math
 import os
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..images import IMAGE_EXTENSIONS
 from ..options import OptionError
 from .shared import (
+    ModelLike,
     _activation,
     _matplotlib,
     _strongest_position,
@@ -21,6 +25,9 @@ from .shared import (
     receptive_field,
     receptive_field_size,
 )
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 @dataclasses.dataclass
@@ -37,8 +44,8 @@ class TopHit:
 
     path: str
     score: float
-    position: tuple
-    box: tuple
+    position: tuple[int, int]
+    box: tuple[int, int, int, int]
     crop: np.ndarray
 
 
@@ -58,15 +65,15 @@ class TopImages:
 
     layer: str
     channel: int
-    hits: list
+    hits: list[TopHit]
     count: int
     source: str
     size: int
-    input_size: tuple = None
+    input_size: tuple[int, int] | None = None
     weights_note: str = ""
 
 
-def image_files(folder):
+def image_files(folder: str | os.PathLike) -> list[str]:
     """
     The image files of a folder (by extension, hidden files left out), sorted by name.
 
@@ -91,7 +98,16 @@ def image_files(folder):
     return paths
 
 
-def top_images(model, images, layer, channel, k=9, height=None, width=None, max_size=None):
+def top_images(
+    model: ModelLike,
+    images: str | os.PathLike | list[str | os.PathLike],
+    layer: str,
+    channel: int,
+    k: int = 9,
+    height: int | None = None,
+    width: int | None = None,
+    max_size: int | None = None,
+) -> TopImages:
     """
     Finds the images that activate one channel most, and crops each around its strongest position.
 
@@ -139,7 +155,7 @@ def top_images(model, images, layer, channel, k=9, height=None, width=None, max_
     )
 
 
-def top_figure(top):
+def top_figure(top: TopImages) -> Figure:
     """
     The figure of `top`: the crops in a grid, each with its rank, file and peak activation.
 
