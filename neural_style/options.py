@@ -26,6 +26,7 @@ from .costs import CONTENT_COSTS
 from .images import IMAGE_RANGES
 from .optimize import LBFGS_EXTRA_EVALUATIONS, blend_weights
 from .vgg import POOLINGS, PRECISIONS, canonical_layer_name, layer_names
+from .weights import VGGWeights
 
 WEIGHTS_ENV = "NEURAL_STYLE_WEIGHTS"
 OPTIMIZERS = ("adam", "lbfgs")
@@ -127,7 +128,7 @@ class StyleOptions:
     flag (see `_option`); `cli_fields` lists them.
     """
 
-    weights: object = _option(
+    weights: str | os.PathLike | VGGWeights = _option(
         help="VGG-19 weights: imagenet-vgg-verydeep-19.mat, the Keras vgg19 ..._notop.h5, or 'random' "
         "(default: {default})",
         metavar="PATH|random",

@@ -170,8 +170,8 @@ def load_vgg_model(
     height -- height of model['input']
     width -- width of model['input']
     pooling -- 'avg' (the article's, after Gatys et al.) or 'max'
-    precision -- 'float32' (the article's), or 'bfloat16' for the convolutions only (mixed precision:
-                 several times faster on CPUs with AMX and on GPUs; activations are handed out in float32)
+    precision -- 'float32' (the article's), or 'bfloat16' for the convolutions only (mixed precision, activations
+                 handed out in float32; its speed is measured in docs/performance.md)
 
     Returns:
     model -- a VGGModel: model['input'] is a tf.Variable (1, height, width, 3), model['conv4_2'] etc. activations

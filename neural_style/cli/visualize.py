@@ -80,7 +80,7 @@ def build_parser():
         if kind == "curves":
             continue
         common.add_weights_option(parser_)
-        common.add_size_options(parser_, "300x400, the article's")
+        common.add_size_options(parser_)
         if kind in ("maximize", "sweep"):
             default = config.NUM_ITERATIONS
             steps = "Adam steps per panel" if kind == "sweep" else "ascent steps"
