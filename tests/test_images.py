@@ -20,6 +20,7 @@ from neural_style import (
 )
 from neural_style.images import target_size
 from neural_style.options import OptionError
+from tests import reference
 
 MEANS = np.array([123.68, 116.779, 103.939])
 
@@ -171,9 +172,6 @@ def test_clip_0_1_and_tensor_to_image():
 
 # --- beyond the course: the [0, 1] image range, colour preservation and colour matching
 
-# The NTSC YIQ matrix as published (FCC), to check the colour functions independently of tf.image.
-YIQ = np.array([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]])
-
 
 def test_unit_range_round_trip_and_bounds():
     from neural_style.images import image_to_uint8, normalize_image, pixel_bounds
@@ -216,10 +214,15 @@ def test_preserve_colors_keeps_the_contents_chrominance():
     result = preserve_colors(generated, content)
     assert result.shape == content.shape and result.dtype == np.float32
     assert 0 < result.min() and result.max() < 255
-    yiq = lambda image: np.float64(image) @ YIQ.T  # noqa: E731
-    np.testing.assert_allclose(yiq(result)[..., 1:], yiq(content)[..., 1:], atol=0.3)  # the content's I and Q
-    np.testing.assert_allclose(yiq(result)[..., 0], yiq(generated)[..., 0], atol=0.3)  # the generated Y
-    assert np.abs(yiq(generated)[..., 1:] - yiq(content)[..., 1:]).max() > 10  # which differed before
+    np.testing.assert_allclose(
+        reference.yiq(result)[..., 1:], reference.yiq(content)[..., 1:], atol=0.3
+    )  # the content's I and Q
+    np.testing.assert_allclose(
+        reference.yiq(result)[..., 0], reference.yiq(generated)[..., 0], atol=0.3
+    )  # the generated Y
+    assert (
+        np.abs(reference.yiq(generated)[..., 1:] - reference.yiq(content)[..., 1:]).max() > 10
+    )  # which differed before
     # A grey generated image takes on the photo's colours.
     grey = np.repeat(generated[..., :1], 3, axis=-1)
     assert np.abs(np.diff(preserve_colors(grey, content), axis=-1)).max() > 5

@@ -72,7 +72,7 @@ def test_load_pixels_checks_sizes_as_the_main_job_does():
     pixels = V.load_pixels(np.full((10, 20, 3), 300.0), height=5)
     assert pixels.shape == (5, 10, 3) and pixels.dtype == np.float32
     np.testing.assert_array_equal(pixels, 255)  # clipped to the valid range
-    with pytest.raises(OptionError, match="--max-size must be a positive"):
+    with pytest.raises(OptionError, match="max_size must be a positive"):
         V.load_pixels(np.zeros((4, 4, 3)), max_size=0)
 
 
