@@ -11,6 +11,8 @@ gradient from one compiled function (``compile_cost_and_gradient``) and the vali
 """
 
 import os
+from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 import scipy.optimize
@@ -26,6 +28,44 @@ from .costs import (
 )
 from .images import save_image
 from .vgg import canonical_layer_name
+
+
+class CostTerms(NamedTuple):
+    """The terms of the cost of one generated image, by name.
+
+    J is the total: alpha * J_content + beta * J_style, plus tv_weight * J_tv when the total variation term is on
+    (J_tv is None when it is off). The course's cost is the tuple (J, J_content, J_style): `of` reads it, `course`
+    gives it back, so `J, J_content, J_style = cost(image)` keeps working while no term is picked by its position.
+    """
+
+    J: tf.Tensor
+    J_content: tf.Tensor
+    J_style: tf.Tensor
+    J_tv: tf.Tensor | None = None
+
+    @classmethod
+    def of(cls, costs: "CostTerms | tuple") -> "CostTerms":
+        """
+        The terms of a cost's result: CostTerms as they are, or the course's tuple read by name.
+
+        Arguments:
+        costs -- CostTerms, or the course's (J, J_content, J_style)
+
+        Returns:
+        terms -- CostTerms
+        """
+        if isinstance(costs, cls):
+            return costs
+        J, J_content, J_style = costs
+        return cls(J, J_content, J_style)
+
+    def course(self) -> tuple:
+        """The course's (J, J_content, J_style); J includes tv_weight * J_tv."""
+        return self.J, self.J_content, self.J_style
+
+    def floats(self) -> dict[str, float]:
+        """The terms that are on, as Python floats by name (J_tv only when the cost has it): a history entry."""
+        return {name: float(value) for name, value in self._asdict().items() if value is not None}
 
 
 class StyleTransferCost:
@@ -84,15 +124,15 @@ class StyleTransferCost:
             for i, (name, a_S) in enumerate(zip(style_names, model(image, style_names))):
                 self.GS[i] += weight * style_gram_for_size(a_S, positions[name])
 
-    def terms(self, generated_image):
+    def terms(self, generated_image: tf.Tensor) -> CostTerms:
         """
-        Every term of the cost of a generated image.
+        Every term of the cost of a generated image, by name.
 
         Arguments:
         generated_image -- tensor of shape (1, n_H, n_W, 3), as the network sees it
 
         Returns:
-        costs -- dict of scalar tensors: J, J_content, J_style, and J_tv when tv_weight is not 0
+        terms -- CostTerms of scalar tensors: J, J_content, J_style, and J_tv (None when tv_weight is 0)
         """
         activations = dict(zip(self.layers, self.model(generated_image, self.layers)))
         J_content = self._content_cost(self.a_C, activations[self.content_layer])
@@ -100,13 +140,13 @@ class StyleTransferCost:
         for (name, coeff), GS in zip(self.style_layers, self.GS):
             J_style += coeff * layer_style_cost_from_gram(GS, activations[name])
         J = total_cost(J_content, J_style, self.alpha, self.beta)
-        costs = {"J": J, "J_content": J_content, "J_style": J_style}
+        J_tv = None
         if self.tv_weight:
-            costs["J_tv"] = total_variation_cost(generated_image)
-            costs["J"] = J + self.tv_weight * costs["J_tv"]
-        return costs
+            J_tv = total_variation_cost(generated_image)
+            J = J + self.tv_weight * J_tv
+        return CostTerms(J, J_content, J_style, J_tv)
 
-    def __call__(self, generated_image):
+    def __call__(self, generated_image: tf.Tensor) -> tuple:
         """
         Computes the costs of a generated image.
 
@@ -116,8 +156,7 @@ class StyleTransferCost:
         Returns:
         J, J_content, J_style -- scalar tensors (J includes tv_weight * J_tv; `terms` gives J_tv itself)
         """
-        costs = self.terms(generated_image)
-        return costs["J"], costs["J_content"], costs["J_style"]
+        return self.terms(generated_image).course()
 
 
 def blend_weights(style_blend, count):
@@ -140,29 +179,71 @@ def blend_weights(style_blend, count):
     return [w / total for w in weights]
 
 
-def train_step(generated_image, optimizer, cost, clip=None):
+class BestImage:
+    """The lowest-cost image seen so far and its cost, held in two tf.Variables so that a compiled step can keep them.
+
+    An image replaces the best one only when its cost is lower; a NaN cost never does. The cost starts at +inf.
+    """
+
+    def __init__(self, image: tf.Tensor | np.ndarray):
+        """
+        Arguments:
+        image -- an image of the shape to keep, (1, n_H, n_W, 3); held until an image with a cost is offered
+        """
+        self.image = tf.Variable(image, trainable=False)
+        self.cost = tf.Variable(np.inf, dtype=tf.float32, trainable=False)
+
+    def offer(self, image: tf.Tensor | np.ndarray, J: tf.Tensor | float) -> None:
+        """
+        Keeps `image` if its cost is lower than the best so far; runs eagerly and inside tf.function alike.
+
+        Arguments:
+        image -- an image of the kept shape
+        J -- its total cost
+        """
+        better = J < self.cost
+        self.image.assign(tf.where(better, image, self.image))
+        self.cost.assign(tf.where(better, J, self.cost))
+
+
+def train_step(
+    generated_image: tf.Variable,
+    optimizer: tf.keras.optimizers.Optimizer,
+    cost: Callable[[tf.Tensor], tuple | CostTerms],
+    clip: tuple | None = None,
+    best: BestImage | None = None,
+) -> tuple | CostTerms:
     """
     One step of the optimisation: the costs and their gradient with respect to the pixels, then one update.
+
+    The one place the pixels are updated: model_nn, StyleTransfer and visualize's sweep all take this step.
 
     Arguments:
     generated_image -- tf.Variable of shape (1, n_H, n_W, 3), e.g. model['input']; updated in place
     optimizer -- a tf.keras optimizer, e.g. tf.keras.optimizers.Adam(learning_rate=2.0)
-    cost -- callable returning (J, J_content, J_style) for an image, e.g. a StyleTransferCost
+    cost -- callable of an image returning the course's (J, J_content, J_style), e.g. a StyleTransferCost, or
+            CostTerms, e.g. a StyleTransferCost's `terms`
     clip -- None, or (low, high) to clip the pixels after the update (the TF2 course's clip_0_1 is (0, 1))
+    best -- None, or a BestImage offered the image before the update, with its cost
 
     Returns:
-    J, J_content, J_style -- the costs of the image before the update
+    costs -- what `cost` returned for the image before the update: J, J_content, J_style (or CostTerms)
     """
     with tf.GradientTape() as tape:
-        J, J_content, J_style = cost(generated_image)
+        costs = cost(generated_image)
+    J = CostTerms.of(costs).J
     grad = tape.gradient(J, generated_image)
+    if best is not None:
+        # The cost belongs to the image before the update, so that is the image offered.
+        best.offer(generated_image, J)
     optimizer.apply_gradients([(grad, generated_image)])
     if clip is not None:
-        generated_image.assign(tf.clip_by_value(generated_image, clip[0], clip[1]))
-    return J, J_content, J_style
+        low, high = clip
+        generated_image.assign(tf.clip_by_value(generated_image, low, high))
+    return costs
 
 
-def resolve_jit_compile(jit_compile=None):
+def resolve_jit_compile(jit_compile: bool | None = None) -> bool:
     """
     Whether to compile the step with XLA: as asked, or by default only where a GPU is present.
 
@@ -181,20 +262,28 @@ def resolve_jit_compile(jit_compile=None):
     return bool(jit_compile)
 
 
-def compile_train_step(generated_image, optimizer, cost, clip=None, jit_compile=None):
+def compile_train_step(
+    generated_image: tf.Variable,
+    optimizer: tf.keras.optimizers.Optimizer,
+    cost: Callable[[tf.Tensor], tuple | CostTerms],
+    clip: tuple | None = None,
+    jit_compile: bool | None = None,
+    best: BestImage | None = None,
+) -> Callable[[], tuple | CostTerms]:
     """
     train_step bound to its arguments and compiled once with tf.function.
 
     Arguments:
-    generated_image, optimizer, cost, clip -- as for train_step
+    generated_image, optimizer, cost, clip, best -- as for train_step
     jit_compile -- compile with XLA; None: only where a GPU is present (see resolve_jit_compile)
 
     Returns:
-    step -- a function of no arguments that runs one step and returns (J, J_content, J_style)
+    step -- a function of no arguments that runs one step and returns what train_step does: (J, J_content,
+            J_style), or CostTerms when `cost` gives them
     """
 
     def step():
-        return train_step(generated_image, optimizer, cost, clip)
+        return train_step(generated_image, optimizer, cost, clip, best)
 
     return tf.function(step, jit_compile=resolve_jit_compile(jit_compile))
 

@@ -35,7 +35,7 @@ from .images import (
     target_size,
     write_image,
 )
-from .optimize import LBFGS, StyleTransferCost, compile_cost_and_gradient, resolve_jit_compile
+from .optimize import LBFGS, BestImage, StyleTransferCost, compile_cost_and_gradient, compile_train_step
 from .options import INITS, OptionError, StyleOptions
 from .vgg import VGGModel
 from .weights import load_weights
@@ -276,11 +276,21 @@ class StyleTransfer:
             self.model.input = tf.Variable(tf.zeros((1, *size, 3)), name="input")
         self.image = self.model.input
         self.image.assign(image)
-        self.best_image = tf.Variable(self.image)
-        self.best_cost = tf.Variable(np.inf, dtype=tf.float32)
+        self.best = BestImage(self.image)
         self._step = self._optimizer = self._optimizer_state = None
 
+    @property
+    def best_image(self):
+        """The lowest-cost image so far at the current scale, a tf.Variable in the network's space."""
+        return self.best.image
+
+    @property
+    def best_cost(self):
+        """Its cost, a scalar tf.Variable (inf before the first step)."""
+        return self.best.cost
+
     def _compile(self):
+        """The Adam step of the current scale: optimize.train_step, keeping the best image, compiled once."""
         self._optimizer = optimizer = tf.keras.optimizers.Adam(learning_rate=self.options.learning_rate)
         optimizer.build([self.image])
         if self._optimizer_state is not None:
@@ -288,26 +298,11 @@ class StyleTransfer:
             for variable, value in zip(optimizer.variables, self._optimizer_state, strict=True):
                 variable.assign(value)
             self._optimizer_state = None
-
-        clip = self.options.clip
-        low, high = self.bounds
-
-        def step():
-            with tf.GradientTape() as tape:
-                costs = self.cost.terms(self.image)
-            J = costs["J"]
-            grad = tape.gradient(J, self.image)
-            # The cost belongs to the image before the update: keep that image if it is the best so far.
-            better = J < self.best_cost
-            self.best_image.assign(tf.where(better, self.image, self.best_image))
-            self.best_cost.assign(tf.where(better, J, self.best_cost))
-            optimizer.apply_gradients([(grad, self.image)])
-            if clip:
-                # The TF2 course's clip_0_1 after each step (in general: back into the valid pixel range).
-                self.image.assign(tf.clip_by_value(self.image, low, high))
-            return costs
-
-        return tf.function(step, jit_compile=resolve_jit_compile(self.options.jit_compile))
+        # The TF2 course's clip_0_1 after each step (in general: back into the valid pixel range).
+        clip = self.bounds if self.options.clip else None
+        return compile_train_step(
+            self.image, optimizer, self.cost.terms, clip, self.options.jit_compile, best=self.best
+        )
 
     def run(self, progress=False, callback=None):
         """
@@ -345,10 +340,10 @@ class StyleTransfer:
         if count > 0 and self._step is None:
             self._step = self._compile()
         for _ in range(count):
-            costs = {name: float(value) for name, value in self._step().items()}
+            costs = self._step().floats()
             J = costs["J"]
             if not math.isfinite(J):
-                self.image.assign(self.best_image)
+                self.image.assign(self.best.image)
                 raise NonFiniteCostError(
                     f"the cost became {J} at iteration {len(self.history)}; try a lower --learning-rate "
                     f"(now {self.options.learning_rate})",
@@ -385,9 +380,8 @@ class StyleTransfer:
         self._keep_best(lbfgs)
 
     def _keep_best(self, lbfgs):
-        if lbfgs.best_image is not None and lbfgs.best_cost < float(self.best_cost):
-            self.best_cost.assign(lbfgs.best_cost)
-            self.best_image.assign(lbfgs.best_image)
+        if lbfgs.best_image is not None:
+            self.best.offer(lbfgs.best_image, lbfgs.best_cost)
 
     def _record(self, start, bar, callback, costs):
         """Appends one iteration to the history, shows it, saves what is due, calls the callback."""
@@ -413,14 +407,11 @@ class StyleTransfer:
 
     def _consider_final_image(self):
         """The last update's image has no cost yet: one forward pass decides whether it is the best."""
-        J = float(self.cost(self.image)[0])
-        if math.isfinite(J) and J < float(self.best_cost):
-            self.best_cost.assign(J)
-            self.best_image.assign(self.image)
+        self.best.offer(self.image, self.cost.terms(self.image).J)
 
     def _best(self, size):
         """The lowest-cost image at the current scale (the current one before any step), resized to `size`."""
-        best = self.best_image if math.isfinite(float(self.best_cost)) else self.image
+        best = self.best.image if math.isfinite(float(self.best.cost)) else self.image
         if tuple(best.shape[1:3]) == tuple(size):
             return best.numpy()
         return tf.image.resize(best, size, method="bilinear").numpy()

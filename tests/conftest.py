@@ -21,3 +21,9 @@ def small_model(mat_file):
     from neural_style import load_vgg_model
 
     return load_vgg_model(str(mat_file[0]), height=24, width=32)
+
+
+@pytest.fixture()
+def weights(mat_file):
+    """The weights written into the small .mat file (VGGWeights), for StyleTransfer(weights=...)."""
+    return mat_file[1]

@@ -12,33 +12,13 @@ from neural_style.config import CONFIG
 from neural_style.images import image_to_uint8, reshape_and_normalize_image
 from neural_style.options import OptionError
 from neural_style.stylize import StyleTransfer, split_iterations, stylize
+from tests.transfers import HEIGHT, WIDTH, pictures, transfer
 
-HEIGHT, WIDTH = 24, 32
 MEANS = CONFIG.MEANS.astype(np.float64)
 
 
-def pictures(seed=0):
-    """Smooth content, busy style, as RGB arrays in [0, 255]."""
-    rng = np.random.default_rng(seed)
-    y, x = np.mgrid[0:HEIGHT, 0:WIDTH]
-    content = np.stack([x * 8, y * 10, (x + y) * 4], -1).clip(0, 255).astype(np.float32)
-    style = rng.integers(0, 256, (HEIGHT, WIDTH, 3)).astype(np.float32)
-    return content, style
-
-
-@pytest.fixture()
-def weights(mat_file):
-    return mat_file[1]
-
-
-def transfer(weights, **options):
-    content, style = pictures()
-    options = {"height": HEIGHT, "width": WIDTH, "seed": 1, "jit_compile": False, **options}
-    return StyleTransfer(content, style, weights=weights, **options)
-
-
 def cost_of(transfer_, image):
-    return float(transfer_.cost(tf.constant(image, tf.float32))[0])
+    return float(transfer_.cost.terms(tf.constant(image, tf.float32)).J)
 
 
 # --init: the first image, against numpy float64
@@ -282,10 +262,10 @@ def test_multiscale_ends_at_the_output_size_and_covers_the_budget(weights):
     np.testing.assert_allclose(cost_half.a_C.numpy(), expected.numpy(), rtol=1e-4, atol=1e-4)
     # The final scale starts from the half scale's best image, upsampled.
     candidates = [seen[0.25][-1][0]] + [image for image, _ in seen[0.5]]  # the images costed at scale 0.5
-    costs = [entry["J"] for entry in history[3:6]] + [float(cost_half(tf.constant(candidates[-1]))[0])]
+    costs = [entry["J"] for entry in history[3:6]] + [float(cost_half.terms(tf.constant(candidates[-1])).J)]
     best = candidates[int(np.argmin(costs))]
     start = tf.image.resize(best, (HEIGHT, WIDTH), method="bilinear").numpy()
-    assert history[6]["J"] == pytest.approx(float(run.cost(tf.constant(start))[0]), rel=1e-4)
+    assert history[6]["J"] == pytest.approx(float(run.cost.terms(tf.constant(start)).J), rel=1e-4)
     final = [entry["J"] for entry in history if entry["scale"] == 1.0]
     assert np.isfinite(float(run.best_cost)) and float(run.best_cost) < final[0]
 
@@ -495,9 +475,16 @@ def test_tv_weight_adds_the_total_variation_cost(weights):
     x = np.float64(image)
     J_tv = np.sum((x[:, 1:] - x[:, :-1]) ** 2) + np.sum((x[:, :, 1:] - x[:, :, :-1]) ** 2)
     terms = smooth.cost.terms(tf.constant(image))
-    np.testing.assert_allclose(float(terms["J_tv"]), J_tv, rtol=1e-5)
+    np.testing.assert_allclose(float(terms.J_tv), J_tv, rtol=1e-5)
     np.testing.assert_allclose(cost_of(smooth, image), cost_of(plain, image) + 0.5 * J_tv, rtol=1e-5)
-    assert "J_tv" not in plain.cost.terms(tf.constant(image))
+    assert plain.cost.terms(tf.constant(image)).J_tv is None
+    # The course's tuple is the first three terms, J with the tv term in it.
+    assert [float(value) for value in smooth.cost(tf.constant(image))] == [
+        float(terms.J),
+        float(terms.J_content),
+        float(terms.J_style),
+    ]
+    assert set(terms.floats()) == {"J", "J_content", "J_style", "J_tv"}
 
 
 def test_tv_weight_makes_a_smoother_image_and_is_recorded(weights):
