@@ -79,10 +79,10 @@ class StyleOptions:
     in, so a setting given explicitly always wins over the preset.
     """
 
-    weights: object = dataclasses.field(default_factory=default_weights)
-    height: int = None
-    width: int = None
-    max_size: int = None
+    weights: object = dataclasses.field(default_factory=default_weights, metadata={"resume": "may_change"})
+    height: int | None = dataclasses.field(default=None, metadata={"resume": "may_change"})
+    width: int | None = dataclasses.field(default=None, metadata={"resume": "may_change"})
+    max_size: int | None = dataclasses.field(default=None, metadata={"resume": "may_change"})
     iterations: int = config.NUM_ITERATIONS
     # None: the preset's value (config.PRESETS), else the article's; validate() fills them in.
     content_layer: str = None
@@ -90,17 +90,18 @@ class StyleOptions:
     alpha: float = None
     beta: float = None
     learning_rate: float = None
-    noise_ratio: float = config.CONFIG.NOISE_RATIO
+    noise_ratio: float = dataclasses.field(default=config.CONFIG.NOISE_RATIO, metadata={"resume": "may_change"})
     pooling: str = None
-    seed: int = None
-    save_every: int = 0
-    output_dir: str = None
-    jit_compile: bool = None  # None: XLA only where a GPU is present (optimize.resolve_jit_compile)
+    seed: int | None = dataclasses.field(default=None, metadata={"resume": "may_change"})
+    save_every: int = dataclasses.field(default=0, metadata={"resume": "may_change"})
+    output_dir: str | None = dataclasses.field(default=None, metadata={"resume": "may_change"})
+    # None: XLA only where a GPU is present (optimize.resolve_jit_compile)
+    jit_compile: bool | None = dataclasses.field(default=None, metadata={"resume": "may_change"})
     precision: str = "float32"
     optimizer: str = None
-    init: object = None
-    checkpoint_every: int = 0
-    resume: str = None
+    init: object = dataclasses.field(default=None, metadata={"resume": "may_change"})
+    checkpoint_every: int = dataclasses.field(default=0, metadata={"resume": "may_change"})
+    resume: str | None = dataclasses.field(default=None, metadata={"resume": "may_change"})
     scales: tuple = (1.0,)
     preset: str = "article"
     image_range: str = None
