@@ -41,7 +41,8 @@ from .images import (
     target_size,
     write_image,
 )
-from .optimize import LBFGS, BestImage, StyleTransferCost, compile_cost_and_gradient, compile_train_step
+from .lbfgs import LBFGS, compile_cost_and_gradient
+from .optimize import BestImage, StyleTransferCost, compile_train_step
 from .options import INITS, OptionError, StyleOptions
 from .vgg import VGGModel
 from .weights import load_weights

@@ -15,7 +15,8 @@ from neural_style import (
     total_cost,
     train_step,
 )
-from neural_style.optimize import LBFGS, BestImage, CostTerms, compile_cost_and_gradient, lbfgs_max_evaluations
+from neural_style.lbfgs import LBFGS, compile_cost_and_gradient, lbfgs_max_evaluations
+from neural_style.optimize import BestImage, CostTerms
 from tests import reference
 from tests.transfers import transfer
 
