@@ -16,7 +16,7 @@ from neural_style.cli.stylize import options_from_args
 from neural_style.config import STYLE_LAYERS
 from neural_style.options import OptionError, StyleOptions, style_layer_weights
 from neural_style.stylize import StyleTransfer
-from tests.test_cli_features import first_image, grams, numpy_costs
+from tests import reference
 
 cli_stylize = importlib.import_module("neural_style.cli.stylize")
 HEIGHT, WIDTH = 24, 32
@@ -84,7 +84,7 @@ def test_style_layer_weights_option_is_checked_and_used():
     assert options.style_layer_weights == ("decay", 4.0)
     np.testing.assert_allclose([w for _, w in options.weighted_style_layers()], np.array([256, 64, 16, 4, 1]) / 341)
     for bad in ("decay", "decay 0", "decay x", "geometric 2", "equal 2"):
-        with pytest.raises(OptionError, match="--style-layer-weights must be 'equal' or 'decay R'"):
+        with pytest.raises(OptionError, match="style_layer_weights must be 'equal' or 'decay R'"):
             StyleOptions(style_layer_weights=bad).validate()
     with pytest.raises(OptionError, match="not both"):
         StyleOptions(style_layers=[("conv1_1", 0.5), ("conv2_1", 0.1)], style_layer_weights="equal").validate()
@@ -96,10 +96,10 @@ def test_style_layer_weights_reach_the_cost(job, pictures, mat_file):
     code, err, history, _ = job("--style-layer-weights", "decay", "4", "--style-layers", "conv1_1,conv2_1,conv3_1")
     assert code == 0, err
     layers = [("conv1_1", 16 / 21), ("conv2_1", 4 / 21), ("conv3_1", 1 / 21)]
-    style = reference_grams(arrays["stripes"], mat_file[1], [name for name, _ in layers])
-    J_content, J_style = numpy_costs(
-        first_image(arrays["content"]), as_network(arrays["content"]), style, mat_file[1], "conv4_2", layers
-    )
+    style = reference.grams(as_network(arrays["stripes"]), mat_file[1], [name for name, _ in layers])
+    content = as_network(arrays["content"])
+    start = reference.noise_image(content, seed=3)  # the article's starting image for --seed 3
+    J_content, J_style = reference.style_transfer_costs(start, content, style, mat_file[1], "conv4_2", layers)
     np.testing.assert_allclose(history[0]["J_style"], J_style, rtol=1e-4)
     np.testing.assert_allclose(history[0]["J_content"], J_content, rtol=1e-4)
 
@@ -109,10 +109,6 @@ MEANS = np.array([123.68, 116.779, 103.939])
 
 def as_network(pixels):
     return (pixels - MEANS)[None]
-
-
-def reference_grams(pixels, weights, names):
-    return grams(as_network(pixels), weights, names)
 
 
 # --- masks: tests of effect

@@ -19,8 +19,8 @@ from neural_style.masks import (
 )
 from neural_style.optimize import StyleTransferCost
 from neural_style.vgg import VGGModel
+from tests import reference
 from tests.reference import forward
-from tests.test_style_losses import numpy_moments, numpy_w2_of_moments
 
 HEIGHT, WIDTH = 24, 32
 LAYERS = [("conv1_1", 0.5), ("conv2_1", 0.3), ("conv3_1", 0.2)]
@@ -28,17 +28,6 @@ LAYERS = [("conv1_1", 0.5), ("conv2_1", 0.3), ("conv3_1", 0.2)]
 
 def features(shape, seed):
     return np.random.default_rng(seed).uniform(0, 3, shape)
-
-
-def numpy_guided_gram(a, guide):
-    F = np.float64(a).reshape(-1, a.shape[-1])
-    w = np.float64(guide).reshape(-1, 1) ** 2
-    return (w * F).T @ F / w.sum()
-
-
-def block_mean(mask, factor):
-    height, width = mask.shape
-    return mask.reshape(height // factor, factor, width // factor, factor).mean(axis=(1, 3))
 
 
 # --- loading and resizing
@@ -82,8 +71,8 @@ def test_an_empty_mask_and_a_non_image_are_one_line(tmp_path):
 
 def test_layer_mask_is_the_area_mean_of_each_cell():
     mask = np.random.default_rng(0).uniform(0, 1, (8, 12))
-    np.testing.assert_allclose(layer_mask(mask, (4, 6)), block_mean(mask, 2), rtol=1e-6)
-    np.testing.assert_allclose(layer_mask(mask, (2, 3)), block_mean(mask, 4), rtol=1e-6)
+    np.testing.assert_allclose(layer_mask(mask, (4, 6)), reference.block_mean(mask, 2), rtol=1e-6)
+    np.testing.assert_allclose(layer_mask(mask, (2, 3)), reference.block_mean(mask, 4), rtol=1e-6)
     np.testing.assert_allclose(layer_mask(mask, (8, 12)), mask, rtol=1e-6)
 
 
@@ -93,7 +82,7 @@ def test_layer_mask_is_the_area_mean_of_each_cell():
 def test_guided_gram_equals_numpy_and_weights_positions_by_the_squared_guide():
     a = features((1, 4, 6, 5), 1)
     guide = np.random.default_rng(2).uniform(0, 1, (4, 6))
-    np.testing.assert_allclose(guided_gram(tf.constant(a), guide), numpy_guided_gram(a, guide), rtol=1e-12)
+    np.testing.assert_allclose(guided_gram(tf.constant(a), guide), reference.guided_gram(a, guide), rtol=1e-12)
     F = a.reshape(-1, 5)
     np.testing.assert_allclose(guided_gram(tf.constant(a)), F.T @ F / 24, rtol=1e-12)
 
@@ -148,14 +137,14 @@ def test_region_costs_equal_numpy(network):
     cost = StyleTransferCost(
         model, content, [style_a, style_b], style_layers=LAYERS, style_blend=(0.75, 0.25), guides=Guides(styles=masks)
     )
-    J_style = float(cost(tf.constant(generated))[2])
+    J_style = float(cost.terms(tf.constant(generated)).J_style)
     a_G = forward(generated, weights)
     expected = 0.0
     for weight, style, mask in zip((0.75, 0.25), (style_a, style_b), masks):
         a_S = forward(style, weights)
         for (name, coeff), factor in zip(LAYERS, (1, 2, 4)):
-            GS = numpy_guided_gram(a_S[name], np.ones(a_S[name].shape[1:3]))
-            GG = numpy_guided_gram(a_G[name], block_mean(mask, factor))
+            GS = reference.guided_gram(a_S[name], np.ones(a_S[name].shape[1:3]))
+            GG = reference.guided_gram(a_G[name], reference.block_mean(mask, factor))
             expected += weight * coeff * np.sum((GS - GG) ** 2) / (4 * a_G[name].shape[-1] ** 2)
     np.testing.assert_allclose(J_style, expected, rtol=1e-4)
 
@@ -183,8 +172,8 @@ def test_w2_cost_of_a_blend_equals_numpy_mixture_moments(network):
             moments.append((F.mean(axis=0), F.T @ F / len(F)))
         mu = 0.6 * moments[0][0] + 0.4 * moments[1][0]
         C = 0.6 * moments[0][1] + 0.4 * moments[1][1] - np.outer(mu, mu)
-        expected += coeff * numpy_w2_of_moments(mu, C, *numpy_moments(a_G[name]))
-    np.testing.assert_allclose(float(cost(tf.constant(generated))[2]), expected, rtol=1e-3)
+        expected += coeff * reference.w2_of_moments(mu, C, *reference.moments(a_G[name]))
+    np.testing.assert_allclose(float(cost.terms(tf.constant(generated)).J_style), expected, rtol=1e-3)
 
 
 def test_source_masks_take_the_style_from_that_part_of_the_painting(network):
@@ -197,10 +186,10 @@ def test_source_masks_take_the_style_from_that_part_of_the_painting(network):
     a_S, a_G = forward(style, weights), forward(generated, weights)
     expected = 0.0
     for (name, coeff), factor in zip(LAYERS[:2], (1, 2)):
-        GS = numpy_guided_gram(a_S[name], block_mean(left, factor))
-        GG = numpy_guided_gram(a_G[name], np.ones(a_G[name].shape[1:3]))
+        GS = reference.guided_gram(a_S[name], reference.block_mean(left, factor))
+        GG = reference.guided_gram(a_G[name], np.ones(a_G[name].shape[1:3]))
         expected += coeff * np.sum((GS - GG) ** 2) / (4 * a_G[name].shape[-1] ** 2)
-    np.testing.assert_allclose(float(cost(tf.constant(generated))[2]), expected, rtol=1e-4)
+    np.testing.assert_allclose(float(cost.terms(tf.constant(generated)).J_style), expected, rtol=1e-4)
 
 
 def test_a_style_region_outside_the_content_mask_is_refused(network):

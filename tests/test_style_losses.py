@@ -12,27 +12,7 @@ from neural_style.costs import (
     sqrtm_psd,
     trace_sqrtm_psd,
 )
-
-
-def numpy_moments(a):
-    F = np.float64(a).reshape(-1, np.shape(a)[-1])
-    mu = F.mean(axis=0)
-    return mu, (F - mu).T @ (F - mu) / len(F)
-
-
-def numpy_mean_cov(a_S, a_G):
-    (mu_S, C_S), (mu_G, C_G) = numpy_moments(a_S), numpy_moments(a_G)
-    return np.sum((mu_S - mu_G) ** 2) + np.sum((C_S - C_G) ** 2)
-
-
-def numpy_w2(a_S, a_G):
-    return numpy_w2_of_moments(*numpy_moments(a_S), *numpy_moments(a_G))
-
-
-def numpy_w2_of_moments(mu_S, C_S, mu_G, C_G):
-    root_S = scipy.linalg.sqrtm(C_S)
-    cross = scipy.linalg.sqrtm(root_S @ C_G @ root_S)
-    return np.sum((mu_S - mu_G) ** 2) + np.trace(C_S + C_G - 2 * cross).real
+from tests import reference
 
 
 def features(shape, seed, dtype=np.float64):
@@ -42,42 +22,42 @@ def features(shape, seed, dtype=np.float64):
     return np.maximum(rng.standard_normal(shape) @ mix + 0.5, 0).astype(dtype)
 
 
-LOSSES = [(compute_layer_mean_cov_cost, numpy_mean_cov), (compute_layer_w2_cost, numpy_w2)]
+LOSSES = [(compute_layer_mean_cov_cost, reference.mean_cov_cost), (compute_layer_w2_cost, reference.w2_cost)]
 
 
 def test_feature_moments_equal_numpy_and_weights_select_positions():
     a = features((1, 4, 5, 3), 0)
     mu, C = feature_moments(a)
-    np.testing.assert_allclose(mu, numpy_moments(a)[0], rtol=1e-12)
-    np.testing.assert_allclose(C, numpy_moments(a)[1], rtol=1e-12)
+    np.testing.assert_allclose(mu, reference.moments(a)[0], rtol=1e-12)
+    np.testing.assert_allclose(C, reference.moments(a)[1], rtol=1e-12)
     weights = np.zeros((4, 5))
     weights[:, :2] = 1  # the first two columns only
     mu, C = feature_moments(a, weights)
-    np.testing.assert_allclose(mu, numpy_moments(a[:, :, :2])[0], rtol=1e-12)
-    np.testing.assert_allclose(C, numpy_moments(a[:, :, :2])[1], rtol=1e-12)
+    np.testing.assert_allclose(mu, reference.moments(a[:, :, :2])[0], rtol=1e-12)
+    np.testing.assert_allclose(C, reference.moments(a[:, :, :2])[1], rtol=1e-12)
 
 
 def test_sqrtm_psd_equals_scipy_and_clamps_a_singular_matrix():
     a = features((1, 2, 2, 6), 1)  # 4 positions, 6 channels: covariance of rank 3
-    _, C = numpy_moments(a)
+    _, C = reference.moments(a)
     root = sqrtm_psd(C).numpy()
     np.testing.assert_allclose(root @ root, C, atol=1e-12)
     assert np.all(np.isfinite(root))
-    full = numpy_moments(features((1, 5, 5, 4), 2))[1]
+    full = reference.moments(features((1, 5, 5, 4), 2))[1]
     np.testing.assert_allclose(sqrtm_psd(full), scipy.linalg.sqrtm(full).real, rtol=1e-9, atol=1e-12)
 
 
-@pytest.mark.parametrize("loss, reference", LOSSES)
+@pytest.mark.parametrize("loss, numpy_loss", LOSSES)
 @pytest.mark.parametrize("shape", [(1, 4, 5, 3), (1, 6, 3, 8)])
-def test_loss_equals_numpy_float64(loss, reference, shape):
+def test_loss_equals_numpy_float64(loss, numpy_loss, shape):
     a_S, a_G = features(shape, 3), features(shape, 4) * 1.5
-    np.testing.assert_allclose(loss(a_S, a_G).numpy(), reference(a_S, a_G), rtol=1e-9)
+    np.testing.assert_allclose(loss(a_S, a_G).numpy(), numpy_loss(a_S, a_G), rtol=1e-9)
 
 
-@pytest.mark.parametrize("loss, reference", LOSSES)
-def test_loss_accepts_another_style_size(loss, reference):
+@pytest.mark.parametrize("loss, numpy_loss", LOSSES)
+def test_loss_accepts_another_style_size(loss, numpy_loss):
     a_S, a_G = features((1, 8, 6, 4), 5), features((1, 3, 5, 4), 6)
-    np.testing.assert_allclose(loss(a_S, a_G).numpy(), reference(a_S, a_G), rtol=1e-9)
+    np.testing.assert_allclose(loss(a_S, a_G).numpy(), numpy_loss(a_S, a_G), rtol=1e-9)
 
 
 @pytest.mark.parametrize("loss, _", LOSSES)
@@ -103,7 +83,7 @@ def test_w2_of_identical_feature_sets_is_zero_with_a_zero_gradient():
     a_G = tf.Variable(a)
     with tf.GradientTape() as tape:
         J = compute_layer_w2_cost(a, a_G)
-    assert abs(J.numpy()) < 1e-12 * np.trace(numpy_moments(a)[1])
+    assert abs(J.numpy()) < 1e-12 * np.trace(reference.moments(a)[1])
     np.testing.assert_allclose(tape.gradient(J, a_G), 0, atol=1e-7)
 
 
@@ -118,14 +98,14 @@ def test_w2_gradient_is_finite_in_float32_for_identical_singular_feature_sets():
     # W2 is at its minimum (0): the gradient is 0 up to float32 rounding of the features' scale.
     assert np.abs(grad).max() < 1e-3 * np.abs(a).max()
     J = compute_layer_w2_cost(a, a_G).numpy()
-    assert abs(J) < 1e-5 * np.trace(numpy_moments(a)[1])
+    assert abs(J) < 1e-5 * np.trace(reference.moments(a)[1])
 
 
 @pytest.mark.parametrize(
     "jit_compile", [False, pytest.param(True, marks=pytest.mark.slow)]
 )  # XLA: the compiled step's default where a GPU is present
-@pytest.mark.parametrize("loss, reference", LOSSES)
-def test_loss_under_tf_function_in_float32(loss, reference, jit_compile):
+@pytest.mark.parametrize("loss, numpy_loss", LOSSES)
+def test_loss_under_tf_function_in_float32(loss, numpy_loss, jit_compile):
     a_S, a_G = features((1, 6, 8, 16), 11, np.float32), features((1, 6, 8, 16), 12, np.float32)
     a_G_variable = tf.Variable(a_G)
 
@@ -137,7 +117,7 @@ def test_loss_under_tf_function_in_float32(loss, reference, jit_compile):
 
     J, grad = value_and_gradient()
     assert J.dtype == tf.float32
-    np.testing.assert_allclose(J.numpy(), reference(a_S, a_G), rtol=1e-4)
+    np.testing.assert_allclose(J.numpy(), numpy_loss(a_S, a_G), rtol=1e-4)
     assert np.all(np.isfinite(grad.numpy()))
     # The float32 gradient agrees with the float64 one.
     a_G64 = tf.Variable(np.float64(a_G))
@@ -148,7 +128,7 @@ def test_loss_under_tf_function_in_float32(loss, reference, jit_compile):
 
 
 def test_trace_sqrtm_psd_equals_the_sum_of_root_eigenvalues():
-    _, C = numpy_moments(features((1, 5, 5, 4), 13))
+    _, C = reference.moments(features((1, 5, 5, 4), 13))
     np.testing.assert_allclose(
         trace_sqrtm_psd(tf.constant(C)).numpy(), np.trace(scipy.linalg.sqrtm(C)).real, rtol=1e-10
     )
