@@ -124,8 +124,6 @@ def _option(
 _ARTICLE_SIZE = f"{default_size_text()}, the article's"
 
 
-# --style-layer-weights: every style layer the same weight, or geometric weights decaying from the first layer.
-LAYER_WEIGHTINGS = ("equal", "decay")
 
 
 def parse_style_layer_weights(spec):
