@@ -124,8 +124,6 @@ def _option(
 _ARTICLE_SIZE = f"{default_size_text()}, the article's"
 
 
-
-
 def parse_style_layer_weights(spec):
     """
     Parses style_layer_weights: 'equal', or 'decay R' (also ['decay', 'R'], ('decay', R) or 'decay:R'), R a number > 0.
