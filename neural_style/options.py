@@ -259,3 +259,47 @@ def _checked_scales(scales, iterations):
             f"--scales: {len(scales)} scales need at least {len(scales)} iterations, got --iterations {iterations}"
         )
     return scales
+
+
+# --- The video job's own settings (issue 14); every StyleOptions field applies to each frame as well. ---
+
+# How frames after the first start: the previous stylised frame warped by the flow (Ruder et al.), the content frame,
+# or the main job's --init (the article's noise by default), as independent per-frame runs do.
+VIDEO_INITS = ("warped", "content", "noise")
+# OpenCV's dense flow methods (neural_style.video.motion maps them to OpenCV calls).
+FLOW_METHODS = ("dis", "dis-fast", "dis-ultrafast", "farneback")
+# The temporal cost's default weight: Ruder et al. weigh their temporal term (a mean over the pixel values) 200 times
+# their content term (a mean over the layer's values, alpha = 1). The course's content term is alpha / 4 times such
+# a mean, so the same balance here is 200 * alpha / 4 = 500 for the article's alpha = 10.
+TEMPORAL_WEIGHT = 200 * config.ALPHA / 4
+
+
+@dataclasses.dataclass
+class VideoOptions:
+    """The settings of a video style transfer beyond those of each frame (StyleOptions); `validate` checks them."""
+
+    temporal_weight: float = TEMPORAL_WEIGHT
+    video_init: str = "warped"
+    first_iterations: int = None  # None: the same as the later frames' iterations
+    flow: str = "dis"
+    fps: float = None  # a folder of frames has no rate of its own; None: 25
+
+    def validate(self):
+        """
+        Checks every video option.
+
+        Returns:
+        self -- unchanged; raises OptionError naming the first option whose value cannot work
+        """
+        weight = self.temporal_weight
+        if not _is_number(weight) or not math.isfinite(weight) or weight < 0:
+            raise OptionError(f"--temporal-weight must be a finite number >= 0 (0 = off), got {weight}")
+        if self.video_init not in VIDEO_INITS:
+            raise OptionError(f"--video-init must be one of {', '.join(VIDEO_INITS)}, got {self.video_init!r}")
+        if self.first_iterations is not None and (not _is_int(self.first_iterations) or self.first_iterations <= 0):
+            raise OptionError(f"--first-iterations must be a positive whole number, got {self.first_iterations}")
+        if self.flow not in FLOW_METHODS:
+            raise OptionError(f"--flow must be one of {', '.join(FLOW_METHODS)}, got {self.flow!r}")
+        if self.fps is not None and (not _is_number(self.fps) or not math.isfinite(self.fps) or self.fps <= 0):
+            raise OptionError(f"--fps must be a number of frames per second > 0, got {self.fps}")
+        return self

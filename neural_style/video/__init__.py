@@ -2,6 +2,7 @@
 2016): optical flow between consecutive frames, a reliability mask, each frame started from the previous stylised
 frame warped by the flow, and a temporal cost that keeps it close to that frame where the motion is reliable."""
 
+from .frames import Clip, VideoError, open_clip, write_video
 from .motion import (
     FLOW_METHODS,
     flow_pair,
@@ -11,8 +12,16 @@ from .motion import (
     temporal_error,
     warp_image,
 )
+from .transfer import FrameStyleTransfer, TemporalCost, stylize_video
 
 __all__ = [
+    "stylize_video",
+    "TemporalCost",
+    "FrameStyleTransfer",
+    "Clip",
+    "VideoError",
+    "open_clip",
+    "write_video",
     "FLOW_METHODS",
     "flow_pair",
     "optical_flow",

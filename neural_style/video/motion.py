@@ -10,13 +10,14 @@ import cv2
 import numpy as np
 import tensorflow as tf
 
-# OpenCV's dense optical flow methods in the headless wheel (DIS at its three presets, and Farneback).
+from ..options import FLOW_METHODS
+
+# OpenCV's dense optical flow methods in the headless wheel: DIS at its three presets, and Farneback.
 DIS_PRESETS = {
     "dis": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM,
     "dis-fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
     "dis-ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
 }
-FLOW_METHODS = (*DIS_PRESETS, "farneback")
 
 # The thresholds of Ruder et al. 2016, section 3.2 (and their consistencyChecker): a pixel is a disocclusion where
 # |w~ + w^|^2 > 0.01 (|w~|^2 + |w^|^2) + 0.5, and on a motion boundary where |grad u^|^2 + |grad v^|^2 >
