@@ -161,12 +161,16 @@ def _video_clip(path):
     extension = os.path.splitext(path)[1].lower()
     if extension in IMAGE_EXTENSIONS and extension != ".gif":
         raise VideoError(f"content: {path} is a still image, not a video; the main job `neural-style` stylises it")
+    if os.path.getsize(path) == 0:
+        raise VideoError(f"content: {path} is an empty file; give a video with at least one frame")
     try:
         reader = imageio_ffmpeg.read_frames(path)
         meta = next(reader)
         reader.close()
         count = imageio_ffmpeg.count_frames_and_secs(path)[0]
     except (OSError, RuntimeError, StopIteration) as error:
+        if "Stream #" in str(error) and "Video:" not in str(error):
+            raise VideoError(f"content: {path} holds no video stream (audio only?); give a video") from None
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise VideoError(
             f"content: {path} is not a readable video ({reason}); give an mp4, mov, webm, mkv or gif file, "
