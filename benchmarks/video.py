@@ -2,7 +2,7 @@
 
     python benchmarks/video.py clip OUT.mp4        # a slow pan and zoom over tubingen.jpg, 240x320, 10 fps
     python benchmarks/video.py run                 # the benchmark (about 20 minutes on 2 busy cores)
-    python benchmarks/video.py strip FRAMES OUT.png --first 2 --count 4   # consecutive frames side by side
+    python benchmarks/video.py strip OUT.png FOLDER... --first 2 --count 4   # consecutive frames, a row a folder
 
 The clip is rendered from the photo by an affine map per frame (a pan of PAN pixels and a zoom of ZOOM per frame), so
 the true backward flow of every frame is known exactly: the temporal error of Ruder et al. (the mean squared
@@ -97,17 +97,24 @@ def make_clip(args):
 
 
 def make_strip(args):
-    """Writes frames first .. first + count - 1 of a folder of frames side by side, 4 pixels apart."""
+    """Writes frames first .. first + count - 1 of each folder side by side, a row per folder, 4 pixels apart."""
     from neural_style.images import write_image
 
-    names = sorted(name for name in os.listdir(args.frames) if name.endswith(".png"))
-    chosen = [
-        iio.imread(os.path.join(args.frames, name))[..., :3] for name in names[args.first : args.first + args.count]
-    ]
-    height = chosen[0].shape[0]
-    gap = np.full((height, 4, 3), 255, np.uint8)
-    strip = np.concatenate([part for frame in chosen for part in (frame, gap)][:-1], axis=1)
-    write_image(args.output, strip)
+    chosen = []
+    for folder in args.folders:
+        names = sorted(name for name in os.listdir(folder) if name.endswith(".png"))
+        chosen.append(
+            [iio.imread(os.path.join(folder, name))[..., :3] for name in names[args.first : args.first + args.count]]
+        )
+    # Every row at the smallest row's size (the input frames may be larger than the stylised ones).
+    height, width = min(frames[0].shape[:2] for frames in chosen)
+    rows = []
+    for frames in chosen:
+        frames = [cv2.resize(frame, (width, height), interpolation=cv2.INTER_AREA) for frame in frames]
+        gap = np.full((frames[0].shape[0], 4, 3), 255, np.uint8)
+        rows.append(np.concatenate([part for frame in frames for part in (frame, gap)][:-1], axis=1))
+    gap = np.full((4, rows[0].shape[1], 3), 255, np.uint8)
+    write_image(args.output, np.concatenate([part for row in rows for part in (row, gap)][:-1], axis=0))
     print(f"wrote {args.output}", file=sys.stderr)
 
 
@@ -196,8 +203,8 @@ def main():
     run.add_argument("--iterations", type=int, default=20)
     run.add_argument("--images", default=SHARED_IMAGES)
     strip = commands.add_parser("strip", help="consecutive frames of a folder side by side")
-    strip.add_argument("frames")
     strip.add_argument("output")
+    strip.add_argument("folders", nargs="+", help="folders of frames (00000.png, ...), one row each")
     strip.add_argument("--first", type=int, default=0)
     strip.add_argument("--count", type=int, default=4)
     args = parser.parse_args()

@@ -19,6 +19,19 @@ from .stylize import options_from_args
 VIDEO_OPTIONS = ("temporal_weight", "video_init", "first_iterations", "flow", "fps")
 
 
+# The main job's options whose meaning for a video needs saying differently.
+HELP = {
+    "content": "a video (mp4, mov, webm, mkv, gif) or a folder of numbered frames",
+    "output": f"a video ({', '.join(video_frames.VIDEO_CODECS)}; same frame rate, audio copied) or a folder for PNG "
+    "frames",
+    "iterations": "steps of each frame after the first (default 200)",
+    "save_every": "write each frame's image every N iterations into --output-dir/frame_NNNNN/ (default 0, never)",
+    "history": "write the costs as JSON lines, one per iteration, with the frame's index",
+    "checkpoint_every": "not for videos: a video run resumes by itself from --work-dir",
+    "resume": "not for videos: a video run resumes by itself from --work-dir",
+}
+
+
 def _action(parser, dest):
     return next(action for action in parser._actions if action.dest == dest)
 
@@ -32,13 +45,9 @@ def build_parser():
         "from the previous stylised frame warped by the optical flow, and a temporal cost keeps it close to that "
         "frame where the motion is reliable. Every option of the main job applies to each frame."
     )
-    content = _action(parser, "content")
-    content.metavar, content.help = "IN", "a video (mp4, mov, webm, mkv, gif) or a folder of numbered frames"
-    output = _action(parser, "output")
-    output.help = (
-        f"a video ({', '.join(video_frames.VIDEO_CODECS)}; same frame rate, audio copied) or a folder for PNG frames"
-    )
-    _action(parser, "iterations").help = "steps of each frame after the first (default 200)"
+    _action(parser, "content").metavar = "IN"
+    for dest, text in HELP.items():
+        _action(parser, dest).help = text
     # Intermediate images of every frame would pile up in output/: only when asked for (then one folder per frame).
     parser.set_defaults(save_every=0)
     group = parser.add_argument_group("video")
@@ -47,7 +56,7 @@ def build_parser():
         type=float,
         default=TEMPORAL_WEIGHT,
         metavar="W",
-        help=f"weight of the temporal cost, (1/D) sum c (x - warped previous frame)^2 (default {TEMPORAL_WEIGHT}; "
+        help=f"weight of the temporal cost, (1/D) sum c (x - warped previous frame)^2 (default {TEMPORAL_WEIGHT:g}; "
         "0 = off)",
     )
     group.add_argument(
