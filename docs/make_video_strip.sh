@@ -7,18 +7,18 @@
 #   IMAGES_FOLDER   holds tubingen.jpg and starry_night.jpg (default ../shared/images, beside the repository)
 # Environment:
 #   WEIGHTS=random          the VGG-19 weights (random: He-initialised filters, demo quality; give the .mat for real)
-#   FRAMES=8                frames of the clip (10 fps)
+#   FRAMES=6                frames of the clip (10 fps)
 #   SIZE=160                longest side of the stylised frames, in pixels
-#   ITERATIONS=30           steps of each frame after the first; the first gets twice as many
+#   ITERATIONS=20           steps of each frame after the first; the first gets twice as many
 #   PYTHON=python           the interpreter that has neural_style installed
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 IMAGES=${1:-../shared/images}
 WEIGHTS=${WEIGHTS:-random}
-FRAMES=${FRAMES:-8}
+FRAMES=${FRAMES:-6}
 SIZE=${SIZE:-160}
-ITERATIONS=${ITERATIONS:-30}
+ITERATIONS=${ITERATIONS:-20}
 PYTHON=${PYTHON:-python}
 OUT=docs/examples
 

@@ -289,16 +289,14 @@ def _frames(clip, styles, size, video, frame_options, work, progress, callback):
                         overrides["init"] = warped if video.video_init == "warped" else "content"
                     if video.temporal_weight:
                         temporal = (warped, reliability_mask(forward, backward), video.temporal_weight)
-                output = _stylize_frame(
-                    pixels, styles, frame_options, temporal, overrides, index, progress, callback, frames_bar
-                )
+                output = _stylize_frame(pixels, styles, frame_options, temporal, overrides, index, progress, callback)
                 work.save_frame(index, output)
             frames_bar.update()
             yield output
             previous_input, previous_output = pixels, output
 
 
-def _stylize_frame(pixels, styles, frame_options, temporal, overrides, index, progress, callback, frames_bar):
+def _stylize_frame(pixels, styles, frame_options, temporal, overrides, index, progress, callback):
     """One frame's style transfer, its iterations shown in a bar of their own below the frames' bar."""
     transfer = FrameStyleTransfer(pixels, styles, frame_options, temporal=temporal, **overrides)
     with tqdm(
