@@ -18,21 +18,18 @@ import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
-from . import config
 from .checkpoint import CheckpointError, differences, load_checkpoint, save_checkpoint
 from .costs import total_variation_cost
 from .images import (
-    ImageError,
     generate_noise_image,
     generate_unit_noise_image,
-    load_image,
+    load_pixels,
     match_color,
     network_to_pixels,
     normalize_image,
     pixel_bounds,
     preserve_colors,
     reshape_and_normalize_image,
-    target_size,
     write_image,
 )
 from .optimize import LBFGS, StyleTransferCost, compile_cost_and_gradient, resolve_jit_compile
@@ -136,23 +133,6 @@ def _style_list(style):
     return [style]
 
 
-def _as_pixels(image, what, size=None):
-    """An image path or array as float32 RGB in [0, 255], resized to `size` (height, width) if given."""
-    if isinstance(image, (str, os.PathLike)):
-        try:
-            return load_image(image, *(size or (None, None)))
-        except (FileNotFoundError, ImageError) as error:
-            raise type(error)(f"{what}: {error}") from None  # say which of the images it is
-    pixels = np.asarray(image, dtype=np.float32)
-    if pixels.ndim == 4 and pixels.shape[0] == 1:
-        pixels = pixels[0]
-    if pixels.ndim != 3 or pixels.shape[-1] != 3:
-        raise OptionError(f"{what} must be an image path or an (H, W, 3) RGB array, got shape {pixels.shape}")
-    if size is not None and pixels.shape[:2] != tuple(size):
-        pixels = tf.image.resize(pixels, size, antialias=True).numpy()
-    return pixels
-
-
 class StyleTransfer:
     """A style transfer being made: the network, the fixed targets, the generated image and its history.
 
@@ -166,19 +146,14 @@ class StyleTransfer:
         styles = _style_list(style)
         options = dataclasses.replace(options or StyleOptions(), **overrides)
         self.options = options = options.validate(style_count=len(styles))
-        if options.height is None and options.width is None and options.max_size is None:
-            size = (config.CONFIG.IMAGE_HEIGHT, config.CONFIG.IMAGE_WIDTH)
-        else:
-            size = None
-        content_pixels = _as_pixels(content, "content", size)
-        if size is None:
-            size = target_size(*content_pixels.shape[:2], options.height, options.width, options.max_size)
-            content_pixels = _as_pixels(content_pixels, "content", size)
-        self.size = size
+        content_pixels = load_pixels(
+            content, height=options.height, width=options.width, max_size=options.max_size, what="content"
+        )
+        self.size = size = content_pixels.shape[:2]
         self.content_pixels = content_pixels
         # Each style image at style_scale times the output size (1: the output size, as the article).
         style_size = scaled_size(size, options.style_scale)
-        self.style_pixels = [_as_pixels(image, "style", style_size) for image in styles]
+        self.style_pixels = [load_pixels(image, style_size, what="style") for image in styles]
         if options.color_match:
             self.style_pixels = [match_color(image, content_pixels) for image in self.style_pixels]
         weights = options.weights if hasattr(options.weights, "layers") else load_weights(options.weights)
@@ -209,10 +184,11 @@ class StyleTransfer:
         cost -- a StyleTransferCost
         """
         options = self.options
-        content = normalize_image(_as_pixels(self.content_pixels, "content", size), options.image_range)
+        content = normalize_image(load_pixels(self.content_pixels, size, what="content"), options.image_range)
         style_size = scaled_size(size, options.style_scale)
         styles = [
-            normalize_image(_as_pixels(image, "style", style_size), options.image_range) for image in self.style_pixels
+            normalize_image(load_pixels(image, style_size, what="style"), options.image_range)
+            for image in self.style_pixels
         ]
         return StyleTransferCost(
             self.model,
@@ -241,7 +217,7 @@ class StyleTransfer:
         if self.options.image_range == "mean":
             return self._initial_image(size)
         if isinstance(self.options.init, str) and self.options.init == "noise":
-            content = normalize_image(_as_pixels(self.content_pixels, "content", size), "unit")
+            content = normalize_image(load_pixels(self.content_pixels, size, what="content"), "unit")
             return generate_unit_noise_image(content, seed=self.options.seed)
         return normalize_image(network_to_pixels(self._initial_image(size)), "unit")
 
@@ -260,12 +236,12 @@ class StyleTransfer:
         image -- float32 array (1, height, width, 3)
         """
         init, seed = self.options.init, self.options.seed
-        content = reshape_and_normalize_image(_as_pixels(self.content_pixels, "content", size))
+        content = reshape_and_normalize_image(load_pixels(self.content_pixels, size, what="content"))
         if isinstance(init, str) and init in INITS:
             if init == "content":
                 return content
             return generate_noise_image(content, 1.0 if init == "random" else self.options.noise_ratio, seed=seed)
-        return reshape_and_normalize_image(_as_pixels(init, "--init image", size))
+        return reshape_and_normalize_image(load_pixels(init, size, what="--init image"))
 
     def _enter_scale(self, index, image):
         """Makes scale `index` current: its cost, and a generated image of its size starting from `image`."""
@@ -439,7 +415,7 @@ class StyleTransfer:
         """An image in the network's space as the uint8 picture written: range undone, colours preserved if asked."""
         pixels = np.clip(network_to_pixels(image, self.options.image_range), 0, 255)
         if self.options.preserve_colors:
-            pixels = preserve_colors(pixels, _as_pixels(self.content_pixels, "content", pixels.shape[:2]))
+            pixels = preserve_colors(pixels, load_pixels(self.content_pixels, pixels.shape[:2], what="content"))
         return np.clip(np.rint(pixels), 0, 255).astype(np.uint8)
 
     def settings(self):

@@ -83,7 +83,7 @@ def test_temporal_cost_adds_the_weighted_masked_mean(small_model):
 
 @pytest.mark.parametrize("weight", [-1.0, float("nan"), float("inf")])
 def test_video_options_refuse_a_negative_or_non_finite_temporal_weight(weight):
-    with pytest.raises(OptionError, match="--temporal-weight must be a finite number >= 0"):
+    with pytest.raises(OptionError, match=r"temporal_weight must be a finite number >= 0 \(0 = off\)"):
         VideoOptions(temporal_weight=weight).validate()
 
 

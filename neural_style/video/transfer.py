@@ -19,9 +19,9 @@ from tqdm import tqdm
 
 from ..checkpoint import differences
 from ..files import atomic_write
-from ..images import load_image, normalize_image, target_size, write_image
+from ..images import ImageError, load_image, load_pixels, normalize_image, target_size, write_image
 from ..options import OptionError, StyleOptions, VideoOptions
-from ..stylize import NOT_CHECKED_ON_RESUME, StyleTransfer, _as_pixels, _digest, _jsonable, _style_list
+from ..stylize import NOT_CHECKED_ON_RESUME, StyleTransfer, _digest, _jsonable, _style_list
 from ..weights import load_weights
 from .frames import FRAME_NAME, open_clip
 from .motion import flow_pair, reliability_mask, temporal_cost, warp_image
@@ -96,7 +96,7 @@ class FrameStyleTransfer(StyleTransfer):
         if self.temporal is None:
             return cost
         target, mask, weight = self.temporal
-        target = normalize_image(_as_pixels(target, "temporal target", size), self.options.image_range)
+        target = normalize_image(load_pixels(target, size, what="temporal target"), self.options.image_range)
         if tuple(np.shape(mask)) != tuple(size):
             mask = tf.image.resize(np.asarray(mask, np.float32)[..., None], size).numpy()[..., 0]
         return TemporalCost(cost, target, mask, weight)
@@ -121,8 +121,8 @@ def split_options(options):
     for name in ("resume", "checkpoint_every"):
         if getattr(style, name):
             raise OptionError(
-                f"--{name.replace('_', '-')} does not apply to videos: a video run resumes by itself, frame by "
-                "frame, from its work folder"
+                f"{name} does not apply to videos: a video run resumes by itself, frame by frame, from its work folder",
+                name,
             )
     return video, style
 
@@ -146,8 +146,9 @@ class WorkFolder:
             changed = differences(saved, settings)
             if changed:
                 raise OptionError(
-                    f"--work-dir {self.path} holds frames of another run ({'; '.join(changed)}); use that run's "
-                    "settings, another --work-dir, or delete the folder to start afresh"
+                    f"work_dir {self.path} holds frames of another run ({'; '.join(changed)}); use that run's "
+                    "settings, another work folder, or delete it to start afresh",
+                    "work_dir",
                 )
         else:
             with atomic_write(saved_path) as temporary, open(temporary, "w") as file:
@@ -194,6 +195,17 @@ class _NoWorkFolder:
 
     def flows(self, index, previous, current, method):
         return flow_pair(previous, current, method)
+
+
+def _style_pixels(image):
+    """A style image (path or array) at its own size, as float32 RGB in [0, 255]; each frame resizes it."""
+    if isinstance(image, (str, os.PathLike)):
+        try:
+            return load_image(image)
+        except (FileNotFoundError, ImageError) as error:
+            raise type(error)(f"style: {error}") from None
+    pixels = np.asarray(image, np.float32)
+    return load_pixels(pixels, pixels.shape[-3:-1], what="style")
 
 
 def _pixels_uint8(image):
@@ -254,7 +266,7 @@ def stylize_video(frames_or_path, style, work_dir=None, progress=False, callback
     """
     clip = open_clip(frames_or_path, options.get("fps"))
     video, frame_options = split_options(options)
-    styles = [_as_pixels(image, "style") for image in _style_list(style)]
+    styles = [_style_pixels(image) for image in _style_list(style)]
     weights = frame_options.weights
     if not hasattr(weights, "layers"):
         weights = load_weights(weights)
@@ -271,7 +283,7 @@ def _frames(clip, styles, size, video, frame_options, work, progress, callback):
     first_iterations = video.first_iterations or frame_options.iterations
     with tqdm(total=clip.count, disable=not progress, unit="frame", dynamic_ncols=True, position=0) as frames_bar:
         for index, frame in enumerate(clip.frames()):
-            pixels = _as_pixels(frame, "content", size)
+            pixels = load_pixels(frame, size, what="content")
             output = work.finished(index)
             if output is None:
                 iterations = first_iterations if index == 0 else frame_options.iterations
