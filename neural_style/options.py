@@ -24,7 +24,8 @@ from .checks import (
 )
 from .costs import CONTENT_COSTS
 from .images import IMAGE_RANGES, default_size_text
-from .optimize import LBFGS_EXTRA_EVALUATIONS, blend_weights
+from .lbfgs import LBFGS_EXTRA_EVALUATIONS
+from .optimize import blend_weights
 from .vgg import POOLINGS, PRECISIONS, canonical_layer_name, layer_names
 from .weights import VGGWeights
 

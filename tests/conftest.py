@@ -28,12 +28,6 @@ def small_model(mat_file):
     return load_vgg_model(str(mat_file[0]), height=24, width=32)
 
 
-@pytest.fixture(scope="session")
-def mat_weights(mat_file):
-    """The VGGWeights written into the small fixture file (what small_model holds)."""
-    return mat_file[1]
-
-
 # ---------------------------------------------------------------------------------------------------------------------
 # A local HTTP server for the downloads (tests/test_weights.py, tests/test_cli_weights.py)
 
@@ -94,3 +88,9 @@ def no_retry_wait(monkeypatch):
     from neural_style import weights as W
 
     monkeypatch.setattr(W, "_RETRY_WAIT_S", 0.0)
+
+
+@pytest.fixture(scope="session")
+def weights(mat_file):
+    """The VGGWeights written into the small .mat file (what small_model holds), for StyleTransfer(weights=...)."""
+    return mat_file[1]

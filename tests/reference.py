@@ -1,4 +1,4 @@
-"""A plain numpy (float64) forward pass of VGG-19, independent of TensorFlow, to check the model against."""
+"""Plain numpy (float64) references, independent of TensorFlow: VGG-19's forward pass, and Adam's update."""
 
 import numpy as np
 
@@ -129,3 +129,20 @@ YIQ = np.array([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 
 def yiq(image):
     """An RGB image (..., 3) in YIQ (luminance, then the two chrominances), in float64."""
     return np.asarray(image, dtype=np.float64) @ YIQ.T
+
+
+class Adam:
+    """Adam as Kingma & Ba (and Keras) write it, in float64: m and v the moving averages, bias-corrected step."""
+
+    def __init__(self, learning_rate, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
+        self.learning_rate, self.beta_1, self.beta_2, self.epsilon = learning_rate, beta_1, beta_2, epsilon
+        self.t, self.m, self.v = 0, 0.0, 0.0
+
+    def update(self, x, grad):
+        """The pixels x after one step along grad (both arrays of the same shape)."""
+        x, grad = np.asarray(x, np.float64), np.asarray(grad, np.float64)
+        self.t += 1
+        self.m = self.beta_1 * self.m + (1 - self.beta_1) * grad
+        self.v = self.beta_2 * self.v + (1 - self.beta_2) * grad**2
+        step = self.learning_rate * np.sqrt(1 - self.beta_2**self.t) / (1 - self.beta_1**self.t)
+        return x - step * self.m / (np.sqrt(self.v) + self.epsilon)

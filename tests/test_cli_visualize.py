@@ -82,7 +82,10 @@ def test_every_kind_writes_its_png(tmp_path, capsys, mat_file, inputs):
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["maps", "{image}", "--layer", "conv9_1"], "unknown layer; valid: conv1_1, conv1_2, avgpool1, conv2_1"),
+        (
+            ["maps", "{image}", "--layer", "conv9_1"],
+            "unknown layer conv9_1; valid layers: conv1_1, conv1_2, avgpool1, conv2_1",
+        ),
         (["project", "{image}", "--layer", "conv4_1", "--channel", "40"], "conv4_1 has 32 channels, numbered 0 to 31"),
         (["maximize", "--layer", "conv1_1", "--channel", "4", "--iterations", "0"], "--iterations must be a positive"),
         (["top", "{empty}", "--layer", "conv1_1", "--channel", "0"], "no images in this folder"),

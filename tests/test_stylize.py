@@ -1,5 +1,4 @@
 import json
-import os
 
 import imageio.v3 as iio
 import numpy as np
@@ -7,38 +6,17 @@ import pytest
 import tensorflow as tf
 
 from neural_style import cli
-from neural_style.checkpoint import CHECKPOINT_FILE, IMAGE_FILE, load_checkpoint
+from neural_style.checkpoint import load_checkpoint
 from neural_style.config import CONFIG
 from neural_style.images import image_to_uint8, reshape_and_normalize_image
-from neural_style.options import OptionError
 from neural_style.stylize import StyleTransfer, split_iterations, stylize
+from tests.transfers import HEIGHT, WIDTH, pictures, transfer
 
-HEIGHT, WIDTH = 24, 32
 MEANS = CONFIG.MEANS.astype(np.float64)
 
 
-def pictures(seed=0):
-    """Smooth content, busy style, as RGB arrays in [0, 255]."""
-    rng = np.random.default_rng(seed)
-    y, x = np.mgrid[0:HEIGHT, 0:WIDTH]
-    content = np.stack([x * 8, y * 10, (x + y) * 4], -1).clip(0, 255).astype(np.float32)
-    style = rng.integers(0, 256, (HEIGHT, WIDTH, 3)).astype(np.float32)
-    return content, style
-
-
-@pytest.fixture()
-def weights(mat_file):
-    return mat_file[1]
-
-
-def transfer(weights, **options):
-    content, style = pictures()
-    options = {"height": HEIGHT, "width": WIDTH, "seed": 1, "jit_compile": False, **options}
-    return StyleTransfer(content, style, weights=weights, **options)
-
-
 def cost_of(transfer_, image):
-    return float(transfer_.cost(tf.constant(image, tf.float32))[0])
+    return float(transfer_.cost.terms(tf.constant(image, tf.float32)).J)
 
 
 # --init: the first image, against numpy float64
@@ -141,112 +119,6 @@ def test_lbfgs_writes_the_lowest_cost_image(weights):
     assert float(run.best_cost) <= min(entry["J"] for entry in history) * (1 + 1e-6)
 
 
-# --checkpoint-every, --resume
-
-
-class Stop(Exception):
-    pass
-
-
-def interrupted(weights, folder, stop_at, **options):
-    """A run with checkpoints that stops (as on Ctrl-C) after iteration `stop_at`."""
-
-    def stop(entry):
-        if entry["iteration"] == stop_at:
-            raise Stop
-
-    run = transfer(weights, checkpoint_every=options.pop("checkpoint_every", 3), output_dir=str(folder), **options)
-    with pytest.raises(Stop):
-        run.run(callback=stop)
-    return run
-
-
-@pytest.mark.parametrize("scales", [(1.0,), (0.5, 1.0)])
-def test_resumed_adam_run_equals_an_uninterrupted_one(weights, tmp_path, scales):
-    whole_run = transfer(weights, iterations=8, scales=scales)
-    whole, whole_history = whole_run.run()
-    # scales (0.5, 1): 4 iterations each; stopping at 6 resumes from the checkpoint after iteration 5 (done = 6),
-    # stopping at 4 (with checkpoints every 4) from the end of the first scale.
-    for every, stop_at in [(3, 6), (4, 4)]:
-        folder = tmp_path / f"run-{every}"
-        interrupted(weights, folder, stop_at, iterations=8, scales=scales, checkpoint_every=every)
-        state, _ = load_checkpoint(folder)
-        assert state["iteration"] == (stop_at // every) * every
-        resumed = transfer(weights, iterations=8, scales=scales, resume=str(folder))
-        assert len(resumed.history) == state["iteration"]
-        result, history = resumed.run()
-        np.testing.assert_array_equal(result, whole)
-        np.testing.assert_allclose(resumed.best_image.numpy(), whole_run.best_image.numpy(), atol=1e-4)
-        assert [entry["J"] for entry in history] == [entry["J"] for entry in whole_history]
-        assert [entry["iteration"] for entry in history] == list(range(8))
-
-
-def test_checkpoint_holds_image_state_history_and_settings(weights, tmp_path):
-    run = interrupted(weights, tmp_path, 4, iterations=10, checkpoint_every=2)
-    state, arrays = load_checkpoint(tmp_path)
-    assert state["iteration"] == 4 and len(state["history"]) == 4
-    assert [entry["J"] for entry in state["history"]] == [entry["J"] for entry in run.history[:4]]
-    assert state["settings"]["optimizer"] == "adam" and state["settings"]["size"] == f"{HEIGHT}x{WIDTH}"
-    # Adam's state: its iteration count is the steps taken, its moments have the image's shape.
-    assert state["optimizer_variables"][0].endswith("iteration") and int(arrays["optimizer_0"]) == 4
-    assert arrays["optimizer_2"].shape == arrays["image"].shape == (1, HEIGHT, WIDTH, 3)
-    picture = iio.imread(tmp_path / IMAGE_FILE)
-    np.testing.assert_array_equal(picture, image_to_uint8(arrays["best_image"]))
-    assert sorted(os.listdir(tmp_path)) == [CHECKPOINT_FILE, IMAGE_FILE]  # nothing half-written left
-
-
-def test_resumed_lbfgs_run_restarts_from_the_image_and_counts_on(weights, tmp_path):
-    interrupted(weights, tmp_path, 4, iterations=8, optimizer="lbfgs", checkpoint_every=2)
-    state, arrays = load_checkpoint(tmp_path)
-    resumed = transfer(weights, iterations=8, optimizer="lbfgs", resume=str(tmp_path))
-    np.testing.assert_array_equal(resumed.image.numpy(), arrays["image"])
-    _, history = resumed.run()
-    assert [entry["iteration"] for entry in history] == list(range(8))
-    costs = [entry["J"] for entry in history]
-    assert all(b <= a for a, b in zip(costs, costs[1:]))  # still descending across the restart
-    evaluations = [entry["evaluations"] for entry in history]
-    assert evaluations[4] > state["evaluations"] and evaluations == sorted(evaluations)
-
-
-@pytest.mark.parametrize(
-    "change, named",
-    [
-        ({"height": 20}, "size"),
-        ({"style_layers": [("conv1_1", 1.0)]}, "style-layers"),
-        ({"optimizer": "lbfgs"}, "optimizer"),
-        ({"alpha": 5.0}, "alpha"),
-        ({"iterations": 12}, "iterations"),
-    ],
-)
-def test_resuming_another_runs_checkpoint_names_what_differs(weights, tmp_path, change, named):
-    interrupted(weights, tmp_path, 2, iterations=10)
-    options = {"iterations": 10, **change}
-    with pytest.raises(OptionError) as error:
-        transfer(weights, resume=str(tmp_path), **options)
-    message = str(error.value)
-    assert "\n" not in message and "--resume" in message and f"{named}:" in message
-
-
-def test_resuming_with_other_weights_names_the_weights(weights, tmp_path):
-    from neural_style.weights import random_vgg_weights
-
-    interrupted(weights, tmp_path, 2, iterations=10)
-    with pytest.raises(OptionError, match="weights: different"):
-        transfer(random_vgg_weights(seed=5, width_divisor=16), iterations=10, resume=str(tmp_path))
-
-
-def test_resume_and_checkpoint_errors(weights, tmp_path):
-    with pytest.raises(OptionError, match="no checkpoint.npz"):
-        transfer(weights, resume=str(tmp_path))
-    (tmp_path / CHECKPOINT_FILE).write_bytes(b"not a checkpoint")
-    with pytest.raises(OptionError, match="not a neural-style checkpoint"):
-        transfer(weights, resume=str(tmp_path))
-    with pytest.raises(OptionError, match="checkpoint_every needs output_dir"):
-        transfer(weights, checkpoint_every=5)  # no output_dir
-    with pytest.raises(OptionError, match="checkpoint_every must be a whole number >= 0"):
-        transfer(weights, checkpoint_every=-1, output_dir=str(tmp_path))
-
-
 # --scales
 
 
@@ -276,10 +148,10 @@ def test_multiscale_ends_at_the_output_size_and_covers_the_budget(weights):
     np.testing.assert_allclose(cost_half.a_C.numpy(), expected.numpy(), rtol=1e-4, atol=1e-4)
     # The final scale starts from the half scale's best image, upsampled.
     candidates = [seen[0.25][-1][0]] + [image for image, _ in seen[0.5]]  # the images costed at scale 0.5
-    costs = [entry["J"] for entry in history[3:6]] + [float(cost_half(tf.constant(candidates[-1]))[0])]
+    costs = [entry["J"] for entry in history[3:6]] + [float(cost_half.terms(tf.constant(candidates[-1])).J)]
     best = candidates[int(np.argmin(costs))]
     start = tf.image.resize(best, (HEIGHT, WIDTH), method="bilinear").numpy()
-    assert history[6]["J"] == pytest.approx(float(run.cost(tf.constant(start))[0]), rel=1e-4)
+    assert history[6]["J"] == pytest.approx(float(run.cost.terms(tf.constant(start)).J), rel=1e-4)
     final = [entry["J"] for entry in history if entry["scale"] == 1.0]
     assert np.isfinite(float(run.best_cost)) and float(run.best_cost) < final[0]
 
@@ -457,9 +329,16 @@ def test_tv_weight_adds_the_total_variation_cost(weights):
     image = plain.image.numpy()
     J_tv = reference.total_variation(image)
     terms = smooth.cost.terms(tf.constant(image))
-    np.testing.assert_allclose(float(terms["J_tv"]), J_tv, rtol=1e-5)
+    np.testing.assert_allclose(float(terms.J_tv), J_tv, rtol=1e-5)
     np.testing.assert_allclose(cost_of(smooth, image), cost_of(plain, image) + 0.5 * J_tv, rtol=1e-5)
-    assert "J_tv" not in plain.cost.terms(tf.constant(image))
+    assert plain.cost.terms(tf.constant(image)).J_tv is None
+    # The course's tuple is the first three terms, J with the tv term in it.
+    assert [float(value) for value in smooth.cost(tf.constant(image))] == [
+        float(terms.J),
+        float(terms.J_content),
+        float(terms.J_style),
+    ]
+    assert set(terms.floats()) == {"J", "J_content", "J_style", "J_tv"}
 
 
 def test_tv_weight_makes_a_smoother_image_and_is_recorded(weights):

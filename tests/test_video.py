@@ -77,8 +77,8 @@ def test_temporal_cost_adds_the_weighted_masked_mean(small_model):
     cost = StyleTransferCost(small_model, content, content)
     costs = TemporalCost(cost, target, mask, 7.0).terms(generated)
     J_temporal = np.mean(mask[None, :, :, None] * (generated.astype(np.float64) - target) ** 2)
-    assert float(costs["J_temporal"]) == pytest.approx(J_temporal, rel=1e-5)
-    assert float(costs["J"]) == pytest.approx(float(cost(generated)[0]) + 7.0 * J_temporal, rel=1e-5)
+    assert float(costs.J_temporal) == pytest.approx(J_temporal, rel=1e-5)
+    assert float(costs.J) == pytest.approx(float(cost(generated)[0]) + 7.0 * J_temporal, rel=1e-5)
 
 
 @pytest.mark.parametrize("weight", [-1.0, float("nan"), float("inf")])

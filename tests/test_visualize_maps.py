@@ -8,10 +8,10 @@ from tests import reference
 from tests.visualize_helpers import random_pixels
 
 
-def test_feature_maps_are_the_layer_activations(small_model, mat_weights):
+def test_feature_maps_are_the_layer_activations(small_model, weights):
     pixels = random_pixels(24, 32)
     maps = V.feature_maps(small_model, pixels, "conv2_1", height=24, width=32)
-    expected = reference.forward(reshape_and_normalize_image(pixels), mat_weights)["conv2_1"][0]
+    expected = reference.forward(reshape_and_normalize_image(pixels), weights)["conv2_1"][0]
     assert maps.activations.shape == (12, 16, 8)
     np.testing.assert_allclose(maps.activations, expected, rtol=1e-4, atol=1e-3)
     peaks = expected.reshape(-1, 8).max(0)

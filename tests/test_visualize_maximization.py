@@ -10,7 +10,7 @@ from tests import reference
 
 
 @pytest.mark.parametrize("objective", ["center", "mean"])
-def test_maximize_raises_the_channel_above_the_starting_noise(small_model, mat_weights, objective):
+def test_maximize_raises_the_channel_above_the_starting_noise(small_model, weights, objective):
     layer, channel, size = "conv3_1", 3, 32
     result = V.maximize(
         small_model,
@@ -27,7 +27,7 @@ def test_maximize_raises_the_channel_above_the_starting_noise(small_model, mat_w
     assert len(result.activations) == 13
 
     def measured(image):
-        a = reference.forward(image, mat_weights)[layer][0, ..., channel]
+        a = reference.forward(image, weights)[layer][0, ..., channel]
         return a[a.shape[0] // 2, a.shape[1] // 2] if objective == "center" else a.mean()
 
     noise = generate_noise_image(np.zeros((1, size, size, 3), np.float32), 1.0, seed=5)

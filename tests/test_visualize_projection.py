@@ -24,17 +24,17 @@ def test_projection_relus_follow_their_rules():
 
 
 @pytest.mark.parametrize("rule", ["guided", "deconvnet"])
-def test_projection_is_zero_outside_the_receptive_field(small_model, mat_weights, rule):
+def test_projection_is_zero_outside_the_receptive_field(small_model, weights, rule):
     height, width = 56, 64
     pixels = random_pixels(height, width, seed=3)
-    activations = reference.forward(reshape_and_normalize_image(pixels), mat_weights)["conv3_1"][0]
+    activations = reference.forward(reshape_and_normalize_image(pixels), weights)["conv3_1"][0]
     channel = int(np.argmax(activations.reshape(-1, activations.shape[-1]).max(0)))  # one that is on (some are off)
     activation = activations[..., channel]
     p = V.project(small_model, pixels, "conv3_1", channel, rule, height=height, width=width)
     assert p.position == np.unravel_index(np.argmax(activation), activation.shape)
     np.testing.assert_allclose(p.activation, activation.max(), rtol=1e-4)
     assert p.projection.shape == (height, width, 3) and p.image.shape == (height, width, 3)
-    box, support = influence_box(mat_weights, "conv3_1", p.position, height, width)
+    box, support = influence_box(weights, "conv3_1", p.position, height, width)
     assert p.box == box
     assert (p.projection[~support] == 0).all()  # exactly zero where the image cannot influence the unit
     assert np.abs(p.projection[support]).max() > 0
@@ -42,7 +42,7 @@ def test_projection_is_zero_outside_the_receptive_field(small_model, mat_weights
     assert picture.dtype == np.uint8 and picture.min() >= 0 and (picture[~support] == 128).all()
 
 
-def test_guided_projection_of_a_linear_region_is_the_gradient(mat_file, mat_weights):
+def test_guided_projection_of_a_linear_region_is_the_gradient(mat_file, weights):
     # Where every ReLU on the way is on and the backward signal is positive, guided backprop is the plain gradient:
     # check it against tf's own gradient of the ordinary model for conv1_1 (one ReLU, the unit's own).
     model = load_vgg_model(str(mat_file[0]))

@@ -25,15 +25,15 @@ from tests.visualize_helpers import influence_box
         ("conv4_1", (5, 0)),
     ],
 )
-def test_receptive_field_is_what_autodiff_finds(mat_weights, layer, position):
+def test_receptive_field_is_what_autodiff_finds(weights, layer, position):
     height, width = 87, 93  # odd sizes: the pools pad at the bottom and right
-    expected, _ = influence_box(mat_weights, layer, position, height, width)
+    expected, _ = influence_box(weights, layer, position, height, width)
     assert V.receptive_field(layer, *position, height, width) == expected
 
 
-def test_receptive_field_sizes_away_from_the_borders(mat_weights):
+def test_receptive_field_sizes_away_from_the_borders(weights):
     # conv3_1 has 24 px; the size is what autodiff finds in the middle of a large image.
-    expected, _ = influence_box(mat_weights, "conv3_1", (12, 12), 100, 100)
+    expected, _ = influence_box(weights, "conv3_1", (12, 12), 100, 100)
     assert V.receptive_field_size("conv3_1") == expected[2] - expected[0] == 24
     assert V.receptive_field_size("conv1_1") == 3
 
@@ -41,7 +41,7 @@ def test_receptive_field_sizes_away_from_the_borders(mat_weights):
 def test_channels_and_checks(small_model):
     assert V.layer_channels(small_model, "conv4_1") == 32  # 512 / 16 in the fixture
     assert V.layer_channels(small_model, "avgpool2") == 8  # the pool keeps conv2_2's 128 / 16
-    with pytest.raises(UnknownLayerError, match="valid: conv1_1, conv1_2, avgpool1"):
+    with pytest.raises(UnknownLayerError, match="valid layers: conv1_1, conv1_2, avgpool1"):
         V.check_layer(small_model, "conv6_1")
     with pytest.raises(OptionError, match="conv4_1 has 32 channels, numbered 0 to 31"):
         V.check_channel(small_model, "conv4_1", 32)

@@ -13,7 +13,7 @@ from tests.visualize_helpers import random_pixels
 
 
 @pytest.mark.slow
-def test_sweep_has_one_panel_per_layer_and_layer_set(small_model, mat_weights):
+def test_sweep_has_one_panel_per_layer_and_layer_set(small_model, weights):
     content, style = random_pixels(24, 32, seed=6), random_pixels(24, 32, seed=7)
     result = V.sweep(small_model, content, style, iterations=4, height=24, width=32, seed=8, jit_compile=False)
     assert [(p.kind, p.layers) for p in result.panels] == (
@@ -23,7 +23,7 @@ def test_sweep_has_one_panel_per_layer_and_layer_set(small_model, mat_weights):
     for panel in result.panels:
         assert panel.image.shape == (24, 32, 3) and panel.image.dtype == np.uint8 and len(panel.history) == 4
         target = reshape_and_normalize_image(content if panel.kind == "content" else style)
-        J_content, J_style = reference.numpy_costs(mat_weights, target, noise, panel.layers)
+        J_content, J_style = reference.numpy_costs(weights, target, noise, panel.layers)
         np.testing.assert_allclose(panel.history[0], J_content if panel.kind == "content" else J_style, rtol=1e-3)
         assert panel.cost < panel.history[0]
 

@@ -13,9 +13,9 @@ from tests import reference
 from tests.visualize_helpers import random_pixels
 
 
-def test_top_ranks_a_planted_image_first_and_crops_its_receptive_field(tmp_path, small_model, mat_weights):
+def test_top_ranks_a_planted_image_first_and_crops_its_receptive_field(tmp_path, small_model, weights):
     channel, spot = 2, (10, 20)
-    kernel = mat_weights.layers["conv1_1"][0][..., channel]
+    kernel = weights.layers["conv1_1"][0][..., channel]
     mean = np.array([123.68, 116.779, 103.939])
     folder = tmp_path / "images"
     folder.mkdir()
@@ -38,7 +38,7 @@ def test_top_ranks_a_planted_image_first_and_crops_its_receptive_field(tmp_path,
     # Every score is the image's peak in a numpy forward pass, and the hits come in decreasing order.
     for hit in top.hits:
         image = reshape_and_normalize_image(iio.imread(hit.path).astype(np.float32))
-        peak = reference.forward(image, mat_weights)["conv1_1"][0, ..., channel].max()
+        peak = reference.forward(image, weights)["conv1_1"][0, ..., channel].max()
         np.testing.assert_allclose(hit.score, peak, rtol=1e-4)
     assert [hit.score for hit in top.hits] == sorted((hit.score for hit in top.hits), reverse=True)
 

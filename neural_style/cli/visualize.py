@@ -11,8 +11,8 @@ import os
 import sys
 
 from .. import visualize as V
-from ..options import OptionError
-from ..vgg import POOLINGS, UnknownLayerError, layer_names
+from ..checks import OptionError, check_layers
+from ..vgg import POOLINGS, layer_names
 from . import common
 
 KINDS = {
@@ -178,8 +178,8 @@ def main(argv: list[str]) -> int:
     if args.kind == "curves":
         return _finish(args, _curves(args), "")
     V.check_options(args.height, args.width, args.max_size, getattr(args, "iterations", 1))
-    if getattr(args, "layer", None) is not None and args.layer not in layer_names(args.pooling):
-        raise UnknownLayerError(f"--layer {args.layer}: unknown layer; valid: {', '.join(layer_names(args.pooling))}")
+    if getattr(args, "layer", None) is not None:
+        check_layers([args.layer], layer_names(args.pooling))
     if args.kind == "sweep" and args.content is None and args.style is None:
         raise OptionError("give --content PHOTO, --style PAINTING or both")
     # Missing inputs are reported before the weights (510 MB) are read.

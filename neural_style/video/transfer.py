@@ -17,11 +17,11 @@ import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
-from ..checkpoint import differences
+from ..checkpoint import _jsonable, differences, digest, settings_fingerprint
 from ..files import atomic_write
 from ..images import ImageError, load_image, load_pixels, normalize_image, target_size, write_image
 from ..options import OptionError, StyleOptions, VideoOptions
-from ..stylize import NOT_CHECKED_ON_RESUME, StyleTransfer, _digest, _jsonable, _style_list
+from ..stylize import StyleTransfer, _style_list
 from ..weights import load_weights
 from .frames import FRAME_NAME, open_clip
 from .motion import flow_pair, reliability_mask, temporal_cost, warp_image
@@ -57,12 +57,11 @@ class TemporalCost:
         generated_image -- tensor (1, H, W, 3), as the network sees it
 
         Returns:
-        costs -- dict of scalar tensors: the frame cost's terms, J_temporal, and J including temporal_weight * it
+        costs -- CostTerms: the frame cost's terms, J_temporal, and J including temporal_weight * J_temporal
         """
-        costs = dict(self.cost.terms(generated_image))
-        costs["J_temporal"] = temporal_cost(generated_image, self.target, self.mask)
-        costs["J"] = costs["J"] + self.temporal_weight * costs["J_temporal"]
-        return costs
+        costs = self.cost.terms(generated_image)
+        J_temporal = temporal_cost(generated_image, self.target, self.mask)
+        return costs._replace(J=costs.J + self.temporal_weight * J_temporal, J_temporal=J_temporal)
 
     def __call__(self, generated_image):
         """
@@ -74,8 +73,7 @@ class TemporalCost:
         Returns:
         J, J_content, J_style -- scalar tensors (J includes the temporal term)
         """
-        costs = self.terms(generated_image)
-        return costs["J"], costs["J_content"], costs["J_style"]
+        return self.terms(generated_image).course()
 
 
 class FrameStyleTransfer(StyleTransfer):
@@ -224,22 +222,19 @@ def _frame_size(clip, style):
 def _source_identity(clip):
     """What says that a work folder's frames came from this clip: the file's or the frames' names, sizes, times."""
     if clip.arrays is not None:
-        return _digest([np.asarray(frame) for frame in clip.arrays])
+        return digest([np.asarray(frame) for frame in clip.arrays])
     paths = clip.paths or [clip.source]
     return [[os.path.abspath(path), os.path.getsize(path), os.path.getmtime(path)] for path in paths]
 
 
 def _settings(clip, size, video, style, styles, weights):
-    settings = {
-        field.name.replace("_", "-"): _jsonable(getattr(style, field.name))
-        for field in dataclasses.fields(style)
-        if field.name not in NOT_CHECKED_ON_RESUME or field.name in ("seed", "init", "noise_ratio")
-    }
+    """What a work folder's frames depend on: the frames' settings as a checkpoint's, the video's, and the clip."""
+    settings = settings_fingerprint(style, size, weights, np.zeros((0, 0, 3)), styles)
+    # A checkpoint may change these (they only make the first image); every frame of a video starts from them.
+    for name in ("init", "noise_ratio", "seed", "iterations"):
+        settings[name.replace("_", "-")] = _jsonable(getattr(style, name))
     settings.update({name.replace("_", "-"): getattr(video, name) for name in VIDEO_FIELDS if name != "fps"})
-    settings["size"] = "{}x{}".format(*size)
-    settings["weights"] = _digest([array for name in sorted(weights.layers) for array in weights.layers[name]])
-    settings["style image"] = _digest(styles)
-    settings["content"] = _source_identity(clip)
+    settings["content image"] = _source_identity(clip)
     return settings
 
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..options import OptionError
+from ..checks import OptionError, is_number
 from .shared import _matplotlib, _suptitle
 
 if TYPE_CHECKING:
@@ -74,22 +74,18 @@ def history_series(entries: list[dict]) -> dict[str, tuple[np.ndarray, np.ndarra
             key
             for entry in entries
             for key, value in entry.items()
-            if key.startswith("J_") and key not in HISTORY_KEYS and _is_number(value)
+            if key.startswith("J_") and key not in HISTORY_KEYS and is_number(value)
         }
     )
     series = {}
     for key in HISTORY_KEYS + tuple(extra):
-        points = [(entry["iteration"], entry[key]) for entry in entries if _is_number(entry.get(key))]
+        points = [(entry["iteration"], entry[key]) for entry in entries if is_number(entry.get(key))]
         series[key] = (
             tuple(np.array(values, dtype=np.float64) for values in zip(*points))
             if points
             else (np.zeros(0), np.zeros(0))
         )
     return series
-
-
-def _is_number(value):
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 CURVE_TITLES = {
@@ -137,6 +133,6 @@ def curves_figure(histories: dict[str, list[dict]] | list[dict]) -> Figure:
 
 
 def _run_summary(label, entries):
-    seconds = [entry["seconds"] for entry in entries if _is_number(entry.get("seconds"))]
+    seconds = [entry["seconds"] for entry in entries if is_number(entry.get("seconds"))]
     timing = f" in {seconds[-1]:.1f} s" if seconds else ""
     return f"{label}, {len(entries)} iterations{timing}"

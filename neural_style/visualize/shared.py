@@ -10,9 +10,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .. import images
+from ..checks import OptionError, check_layers, is_int
 from ..images import reshape_and_normalize_image, write_image
-from ..options import OptionError, StyleOptions
-from ..vgg import UnknownLayerError, VGGModel, layer_names, load_vgg_model
+from ..options import StyleOptions
+from ..vgg import VGGModel, layer_names, load_vgg_model
 from ..weights import RANDOM, VGGWeights
 
 if TYPE_CHECKING:
@@ -84,9 +85,7 @@ def check_layer(model: VGGModel, layer: str) -> str:
     Returns:
     layer -- unchanged
     """
-    if layer not in model.layer_names:
-        raise UnknownLayerError(f"unknown layer {layer!r}; valid: {', '.join(model.layer_names)}")
-    return layer
+    return check_layers([layer], model.layer_names)[0]
 
 
 def layer_channels(model: VGGModel, layer: str) -> int:
@@ -119,7 +118,7 @@ def check_channel(model: VGGModel, layer: str, channel: int) -> int:
     channel -- as an int
     """
     n_C = layer_channels(model, layer)
-    if isinstance(channel, bool) or not isinstance(channel, (int, np.integer)) or not 0 <= channel < n_C:
+    if not is_int(channel) or not 0 <= channel < n_C:
         raise OptionError(f"--channel {channel}: {layer} has {n_C} channels, numbered 0 to {n_C - 1}")
     return int(channel)
 
@@ -144,8 +143,7 @@ def receptive_field(
     box -- (top, left, bottom, right) in pixels, bottom and right excluded
     """
     names = layer_names(pooling)
-    if layer not in names:
-        raise UnknownLayerError(f"unknown layer {layer!r}; valid: {', '.join(names)}")
+    check_layers([layer], names)
     top, bottom, left, right = y, y, x, x
     for name in reversed(names[: names.index(layer) + 1]):
         if name.startswith("conv"):

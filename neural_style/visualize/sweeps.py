@@ -181,14 +181,14 @@ def _reconstruct(cost, kind, layers, noise, iterations, learning_rate, jit_compi
     """Runs Adam from the noise on one single-term cost; returns its SweepPanel."""
     image = tf.Variable(noise)
     step = compile_train_step(
-        image, tf.keras.optimizers.Adam(learning_rate=learning_rate), cost, jit_compile=jit_compile
+        image, tf.keras.optimizers.Adam(learning_rate=learning_rate), cost.terms, jit_compile=jit_compile
     )
-    term = 1 if kind == "content" else 2
+    term = "J_content" if kind == "content" else "J_style"
     history = []
     for _ in range(iterations):
-        history.append(float(step()[term]))
+        history.append(float(getattr(step(), term)))
         bar.update()
-    final = float(cost(image)[term])
+    final = float(getattr(cost.terms(image), term))
     return SweepPanel(kind, tuple(layers), image_to_uint8(image.numpy()), final, history)
 
 
