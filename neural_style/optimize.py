@@ -41,6 +41,7 @@ class CostTerms(NamedTuple):
     J_content: tf.Tensor
     J_style: tf.Tensor
     J_tv: tf.Tensor | None = None
+    J_temporal: tf.Tensor | None = None  # a video frame's temporal term (neural_style.video.TemporalCost)
 
     @classmethod
     def of(cls, costs: "CostTerms | tuple") -> "CostTerms":

@@ -1,4 +1,4 @@
-"""The `neural-style` command: the main job, plus the `weights` and `visualize` commands."""
+"""The `neural-style` command: the main job, plus the `weights`, `visualize` and `video` commands."""
 
 import importlib
 import sys
@@ -6,7 +6,11 @@ import sys
 from . import common
 
 # Sub-commands live in their own modules, imported only when asked for.
-COMMANDS = {"weights": "neural_style.cli.weights", "visualize": "neural_style.cli.visualize"}
+COMMANDS = {
+    "weights": "neural_style.cli.weights",
+    "visualize": "neural_style.cli.visualize",
+    "video": "neural_style.cli.video",
+}
 
 
 def main(argv=None):

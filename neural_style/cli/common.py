@@ -9,7 +9,7 @@ import sys
 from .. import config
 from ..checks import OptionError, UnknownLayerError, choice_message
 from ..images import IMAGE_EXTENSIONS, ImageError
-from ..options import StyleOptions, default_weights, flag_of
+from ..options import StyleOptions, VideoOptions, default_weights, flag_of
 from ..weights import WeightsError
 
 PROG = "neural-style"
@@ -17,9 +17,9 @@ EXIT_BAD_INPUT = 2
 EXIT_FAILURE = 1
 EXIT_INTERRUPTED = 130
 
-# StyleOptions' fields by name, and the flags of those the command line exposes.
+# StyleOptions' fields by name, and the flags of those the command line exposes (and of the video command's own).
 OPTION_FIELDS = {field.name: field for field in dataclasses.fields(StyleOptions)}
-FLAGS = StyleOptions.flags()
+FLAGS = {**StyleOptions.flags(), **VideoOptions.flags()}
 
 # Errors that mean the user asked for something that cannot work: one line, exit code 2.
 BAD_INPUT = (OptionError, FileNotFoundError, ImageError, WeightsError, UnknownLayerError, NotADirectoryError)

@@ -22,7 +22,8 @@ def build_parser():
     parser = common.ArgumentParser(
         prog=common.PROG,
         description="Paint a photo in the style of a painting (Gatys et al. 2015, as in the course's assignment). "
-        "Other commands: `neural-style weights ...`, `neural-style visualize ...` (each with --help).",
+        "Other commands: `neural-style weights ...`, `neural-style visualize ...`, `neural-style video ...` (each with "
+        "--help).",
     )
     parser.add_argument("--content", required=True, metavar="PHOTO", help="the content image")
     parser.add_argument(
