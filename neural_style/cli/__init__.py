@@ -7,6 +7,7 @@ from . import common
 
 # Sub-commands live in their own modules, imported only when asked for.
 COMMANDS = {"weights": "neural_style.cli.weights", "visualize": "neural_style.cli.visualize"}
+COMMANDS["batch"] = "neural_style.cli.batch"  # many pictures, resumable (issue 13)
 
 
 def main(argv=None):
