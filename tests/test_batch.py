@@ -1,0 +1,336 @@
+"""neural-style batch and stylize_many: planning, results, resuming, failures, and the same pictures as the main job.
+
+Jobs run on the small fixture .mat (tests/fixtures.py) at 16x16 for 2 iterations, so a 3 x 2 grid takes seconds.
+The Ctrl-C test runs `python -m neural_style batch` in a subprocess; the Ray test starts a two-node local cluster.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+
+from neural_style.batch import (
+    DONE,
+    FAILED,
+    SKIPPED,
+    Job,
+    grid_jobs,
+    manifest_jobs,
+    option_value,
+    picture_labels,
+    read_results,
+    stylize_many,
+)
+from neural_style.cli import main
+from neural_style.options import OptionError, StyleOptions
+
+SIZE = 16
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory):
+    """Three content and two style pictures of random pixels, 16x16."""
+    root = tmp_path_factory.mktemp("inputs")
+    rng = np.random.default_rng(13)
+    for folder, names in (("contents", ("photo", "dog", "tree")), ("styles", ("starry_night", "scream"))):
+        (root / folder).mkdir()
+        for name in names:
+            iio.imwrite(root / folder / f"{name}.png", rng.integers(0, 256, (SIZE, SIZE, 3), dtype=np.uint8))
+    return root
+
+
+@pytest.fixture
+def batch_args(mat_file, folders):
+    def args(output_dir, *extra):
+        return [
+            "batch",
+            "--contents",
+            str(folders / "contents"),
+            "--styles",
+            str(folders / "styles"),
+            "--output-dir",
+            str(output_dir),
+            "--weights",
+            str(mat_file[0]),
+            "--height",
+            str(SIZE),
+            "--width",
+            str(SIZE),
+            "--iterations",
+            "2",
+            "--seed",
+            "3",
+            "--format",
+            "png",
+            "--quiet",
+            *extra,
+        ]
+
+    return args
+
+
+def rows_of(folder):
+    with open(folder / "results.jsonl") as file:
+        return [json.loads(line) for line in file]
+
+
+def pictures(folder):
+    return sorted(name for name in os.listdir(folder) if name.endswith(".png"))
+
+
+GRID = sorted(f"{c}__{s}.png" for c in ("photo", "dog", "tree") for s in ("starry_night", "scream"))
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Planning
+
+
+def test_labels_are_stems_made_unique_by_folder_then_extension():
+    paths = ["a/photo.jpg", "b/photo.jpg", "a/dog.jpg", "c/cat.png", "c/cat.jpg"]
+    assert picture_labels(paths) == {
+        "a/photo.jpg": "a-photo",
+        "b/photo.jpg": "b-photo",
+        "a/dog.jpg": "dog",
+        "c/cat.png": "cat-png",
+        "c/cat.jpg": "cat-jpg",
+    }
+
+
+def test_grid_names_every_pair(folders, tmp_path):
+    jobs = grid_jobs([folders / "contents"], [folders / "styles" / "scream.png"], tmp_path, "jpg")
+    names = [os.path.basename(job.output) for job in jobs]
+    assert names == ["dog__scream.jpg", "photo__scream.jpg", "tree__scream.jpg"]
+    assert [os.path.basename(job.content) for job in jobs] == ["dog.png", "photo.png", "tree.png"]
+    assert all(job.styles == (str(folders / "styles" / "scream.png"),) for job in jobs)
+
+
+def test_grid_refuses_a_missing_input_and_an_empty_folder(folders, tmp_path):
+    with pytest.raises(OptionError, match="--contents .*nothing.png: no such file or folder"):
+        grid_jobs([folders / "nothing.png"], [folders / "styles"], tmp_path)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(OptionError, match="--styles .*empty: no image files"):
+        grid_jobs([folders / "contents"], [tmp_path / "empty"], tmp_path)
+
+
+@pytest.mark.parametrize(
+    "name, text, value",
+    [("iterations", "5", 5), ("alpha", "1e3", 1000.0), ("preserve_colors", "yes", True), ("preset", "gatys", "gatys")],
+)
+def test_manifest_cells_become_option_values(name, text, value):
+    converted = option_value(name, text)
+    assert converted == value and type(converted) is type(value)
+
+
+def write_manifest(folder, text, name="jobs.csv"):
+    path = folder / name
+    path.write_text(text)
+    return path
+
+
+def test_manifest_rows_become_jobs(folders, tmp_path):
+    (tmp_path / "contents").symlink_to(folders / "contents")
+    (tmp_path / "styles").symlink_to(folders / "styles")
+    path = write_manifest(
+        tmp_path,
+        "content,style,output,iterations,style_blend\n"
+        "contents/photo.png,styles/scream.png,,3,\n"
+        'contents/dog.png,styles/scream.png;styles/starry_night.png,blend.png,,"0.7,0.3"\n',
+    )
+    jobs = manifest_jobs(path, tmp_path / "out", StyleOptions(weights="random"), "png")
+    assert [os.path.basename(job.output) for job in jobs] == ["photo__scream.png", "blend.png"]
+    assert jobs[0].options == {"iterations": 3}
+    assert jobs[1].options == {"style_blend": "0.7,0.3"}
+    assert [os.path.basename(style) for style in jobs[1].styles] == ["scream.png", "starry_night.png"]
+
+
+@pytest.mark.parametrize(
+    "row, column",
+    [
+        ("contents/photo.png,styles/scream.png,0", "iterations"),
+        ("contents/photo.png,styles/scream.png,x", "iterations"),
+        ("contents/missing.png,styles/scream.png,2", "content"),
+        (",styles/scream.png,2", "content"),
+    ],
+)
+def test_a_bad_manifest_row_names_its_row_and_column(folders, tmp_path, row, column):
+    (tmp_path / "contents").symlink_to(folders / "contents")
+    (tmp_path / "styles").symlink_to(folders / "styles")
+    path = write_manifest(tmp_path, f"content,style,iterations\ncontents/dog.png,styles/scream.png,2\n{row}\n")
+    with pytest.raises(OptionError, match=f"jobs.csv row 3, column {column}: "):
+        manifest_jobs(path, tmp_path / "out", StyleOptions(weights="random"))
+
+
+def test_a_bad_manifest_row_is_one_line_and_exit_2(folders, tmp_path, capsys):
+    path = write_manifest(
+        tmp_path,
+        json.dumps({"content": str(folders / "contents/dog.png"), "style": [str(folders / "styles/scream.png")]})
+        + "\n"
+        + json.dumps({"content": str(folders / "contents/dog.png"), "style": "x.png", "style_blend": [1, 2]})
+        + "\n",
+        "jobs.jsonl",
+    )
+    code = main(["batch", "--manifest", str(path), "--output-dir", str(tmp_path / "out"), "--weights", "random"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "\n" not in err
+    assert err.startswith(f"neural-style: error: {path} row 2, column style: x.png: no such file")
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("flag", ["--content", "--output", "--resume", "--history"])
+def test_one_picture_options_are_refused(flag, tmp_path, capsys):
+    code = main(["batch", flag, "x", "--output-dir", str(tmp_path)])
+    assert code == 2 and f"{flag} is for one picture" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Running
+
+
+def test_a_3_x_2_grid_writes_6_pictures_and_6_rows(batch_args, tmp_path):
+    assert main(batch_args(tmp_path)) == 0
+    assert pictures(tmp_path) == GRID
+    rows = rows_of(tmp_path)
+    assert sorted(row["output"] for row in rows) == GRID
+    for row in rows:
+        assert row["status"] == DONE and row["error"] is None and row["iterations"] == 2
+        assert row["fingerprint"].startswith("sha256:") and row["seconds"] > 0 and ":" in row["worker"]
+        assert np.isfinite([row["J"], row["J_content"], row["J_style"]]).all()
+        assert iio.imread(tmp_path / row["output"]).shape == (SIZE, SIZE, 3)
+    assert len({row["fingerprint"] for row in rows}) == 6
+
+
+def test_each_picture_is_the_main_jobs_picture(batch_args, folders, mat_file, tmp_path):
+    args = batch_args(tmp_path / "batch")
+    assert main(args) == 0
+    shared = args[args.index("--weights") : args.index("--format")]  # weights, size, iterations, seed
+    for content, style in (("photo", "scream"), ("tree", "starry_night")):
+        output = tmp_path / f"{content}-{style}.png"
+        single = main(
+            [
+                "--content",
+                str(folders / "contents" / f"{content}.png"),
+                "--style",
+                str(folders / "styles" / f"{style}.png"),
+                "--output",
+                str(output),
+                *shared,
+                "--save-every",
+                "0",
+                "--quiet",
+            ]
+        )
+        assert single == 0
+        np.testing.assert_array_equal(iio.imread(tmp_path / "batch" / f"{content}__{style}.png"), iio.imread(output))
+
+
+def test_an_unreadable_content_fails_its_jobs_and_the_rest_are_done(batch_args, folders, tmp_path, capsys):
+    contents = tmp_path / "contents"
+    contents.mkdir()
+    for name in ("photo", "dog"):
+        (contents / f"{name}.png").write_bytes((folders / "contents" / f"{name}.png").read_bytes())
+    (contents / "broken.png").write_bytes(b"not a picture at all")
+    args = batch_args(tmp_path / "out")
+    args[args.index("--contents") + 1] = str(contents)
+    assert main(args) == 1
+    rows = {row["output"]: row for row in rows_of(tmp_path / "out")}
+    assert len(rows) == 6
+    for name, row in rows.items():
+        if name.startswith("broken__"):
+            assert row["status"] == FAILED and "broken.png: not a readable image" in row["error"]
+            assert "\n" not in row["error"] and row["fingerprint"] is None
+        else:
+            assert row["status"] == DONE
+    assert pictures(tmp_path / "out") == sorted(name for name in rows if not name.startswith("broken__"))
+    assert "broken__scream.png: " in capsys.readouterr().err
+
+
+def test_a_second_run_skips_finished_jobs_and_redoes_a_deleted_one(batch_args, tmp_path):
+    assert main(batch_args(tmp_path)) == 0
+    stamps = {name: (os.stat(tmp_path / name).st_ino, os.stat(tmp_path / name).st_mtime_ns) for name in GRID}
+    deleted = GRID[2]
+    os.remove(tmp_path / deleted)
+    assert main(batch_args(tmp_path)) == 0
+    second = rows_of(tmp_path)[6:]
+    assert sorted((row["output"], row["status"]) for row in second) == sorted(
+        (name, DONE if name == deleted else SKIPPED) for name in GRID
+    )
+    for name in GRID:
+        if name != deleted:
+            assert (os.stat(tmp_path / name).st_ino, os.stat(tmp_path / name).st_mtime_ns) == stamps[name]
+    assert pictures(tmp_path) == GRID
+    latest = read_results(tmp_path / "results.jsonl")
+    assert {row["fingerprint"] for row in latest.values()} == {row["fingerprint"] for row in rows_of(tmp_path)[:6]}
+
+
+def test_other_settings_or_force_run_the_jobs_again(batch_args, tmp_path):
+    assert main(batch_args(tmp_path)) == 0
+    assert main(batch_args(tmp_path, "--force")) == 0
+    assert [row["status"] for row in rows_of(tmp_path)[6:]] == [DONE] * 6
+    other_seed = batch_args(tmp_path)
+    other_seed[other_seed.index("--seed") + 1] = "4"
+    assert main(other_seed) == 0
+    third = rows_of(tmp_path)[12:]
+    assert [row["status"] for row in third] == [DONE] * 6
+    assert not {row["fingerprint"] for row in third} & {row["fingerprint"] for row in rows_of(tmp_path)[:6]}
+
+
+def test_stylize_many_yields_results_as_they_finish(folders, mat_file, tmp_path):
+    jobs = grid_jobs([folders / "contents" / "dog.png"], [folders / "styles"], tmp_path, "png")
+    jobs.append(Job(str(folders / "contents" / "dog.png"), (str(folders / "missing.png"),), str(tmp_path / "m.png")))
+    results = list(
+        stylize_many(jobs, tmp_path / "results.jsonl", weights=str(mat_file[0]), height=SIZE, width=SIZE, iterations=2)
+    )
+    assert [result.status for result in results] == [DONE, DONE, FAILED]
+    assert results[2].error == f"style: image not found: {folders / 'missing.png'}"
+    assert all(result.pixels is None for result in results)  # written, then dropped
+    assert sorted(pictures(tmp_path)) == ["dog__scream.png", "dog__starry_night.png"]
+
+
+@pytest.mark.slow
+def test_ctrl_c_keeps_finished_pictures_and_the_next_run_completes(batch_args, tmp_path):
+    args = batch_args(tmp_path / "out")
+    args[args.index("--iterations") + 1] = "40"
+    command = [sys.executable, "-m", "neural_style", *args]
+    environment = {**os.environ, "PYTHONPATH": ROOT + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env=environment)
+    results = tmp_path / "out" / "results.jsonl"
+    try:
+        deadline = time.monotonic() + 120
+        while not (results.exists() and results.read_text().count("\n") >= 1):
+            assert process.poll() is None, process.communicate()
+            assert time.monotonic() < deadline, "no job finished within 120 s"
+            time.sleep(0.05)
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 130, err
+    assert "Traceback" not in err and "interrupted: " in err
+    finished = [row["output"] for row in rows_of(tmp_path / "out")]
+    assert 1 <= len(finished) < 6 and pictures(tmp_path / "out") == sorted(finished)
+    assert main(args) == 0
+    second = rows_of(tmp_path / "out")[len(finished) :]
+    assert sorted(row["output"] for row in second if row["status"] == SKIPPED) == sorted(finished)
+    assert sorted(row["output"] for row in second if row["status"] == DONE) == sorted(set(GRID) - set(finished))
+    assert pictures(tmp_path / "out") == GRID
+
+
+@pytest.mark.slow
+def test_two_local_workers_make_the_same_pictures(folders, mat_file, tmp_path):
+    jobs = grid_jobs([folders / "contents"], [folders / "styles" / "scream.png"], tmp_path / "one", "png")
+    options = {"weights": str(mat_file[0]), "height": SIZE, "width": SIZE, "iterations": 2, "seed": 5}
+    results = list(stylize_many(jobs, tmp_path / "one" / "results.jsonl", **options))
+    jobs = grid_jobs([folders / "contents"], [folders / "styles" / "scream.png"], tmp_path / "two", "png")
+    parallel = list(stylize_many(jobs, tmp_path / "two" / "results.jsonl", workers=2, **options))
+    assert {result.status for result in results + parallel} == {DONE}
+    assert all(result.worker.split(":")[1] != str(os.getpid()) for result in parallel)
+    for name in pictures(tmp_path / "one"):
+        np.testing.assert_array_equal(iio.imread(tmp_path / "one" / name), iio.imread(tmp_path / "two" / name))
