@@ -6,6 +6,7 @@ The Ctrl-C test runs `python -m neural_style batch` in a subprocess; the Ray tes
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -46,7 +47,7 @@ def folders(tmp_path_factory):
     return root
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def batch_args(mat_file, folders):
     def args(output_dir, *extra):
         return [
@@ -74,6 +75,14 @@ def batch_args(mat_file, folders):
         ]
 
     return args
+
+
+@pytest.fixture(scope="module")
+def grid(batch_args, tmp_path_factory):
+    """One run of the 3 x 2 grid (several tests read it; those that change it work on a copy)."""
+    folder = tmp_path_factory.mktemp("grid")
+    code = main(batch_args(folder))
+    return folder, code
 
 
 def rows_of(folder):
@@ -193,8 +202,10 @@ def test_one_picture_options_are_refused(flag, tmp_path, capsys):
 # Running
 
 
-def test_a_3_x_2_grid_writes_6_pictures_and_6_rows(batch_args, tmp_path):
-    assert main(batch_args(tmp_path)) == 0
+@pytest.mark.slow  # the grid fixture: six jobs, about 20 s on 2 shared cores
+def test_a_3_x_2_grid_writes_6_pictures_and_6_rows(grid):
+    tmp_path, code = grid
+    assert code == 0
     assert pictures(tmp_path) == GRID
     rows = rows_of(tmp_path)
     assert sorted(row["output"] for row in rows) == GRID
@@ -206,9 +217,9 @@ def test_a_3_x_2_grid_writes_6_pictures_and_6_rows(batch_args, tmp_path):
     assert len({row["fingerprint"] for row in rows}) == 6
 
 
-def test_each_picture_is_the_main_jobs_picture(batch_args, folders, mat_file, tmp_path):
-    args = batch_args(tmp_path / "batch")
-    assert main(args) == 0
+@pytest.mark.slow  # the grid fixture: six jobs, about 20 s on 2 shared cores
+def test_each_picture_is_the_main_jobs_picture(grid, batch_args, folders, tmp_path):
+    args = batch_args(tmp_path)
     shared = args[args.index("--weights") : args.index("--format")]  # weights, size, iterations, seed
     for content, style in (("photo", "scream"), ("tree", "starry_night")):
         output = tmp_path / f"{content}-{style}.png"
@@ -227,20 +238,20 @@ def test_each_picture_is_the_main_jobs_picture(batch_args, folders, mat_file, tm
             ]
         )
         assert single == 0
-        np.testing.assert_array_equal(iio.imread(tmp_path / "batch" / f"{content}__{style}.png"), iio.imread(output))
+        np.testing.assert_array_equal(iio.imread(grid[0] / f"{content}__{style}.png"), iio.imread(output))
 
 
 def test_an_unreadable_content_fails_its_jobs_and_the_rest_are_done(batch_args, folders, tmp_path, capsys):
     contents = tmp_path / "contents"
     contents.mkdir()
-    for name in ("photo", "dog"):
+    for name in ("photo",):
         (contents / f"{name}.png").write_bytes((folders / "contents" / f"{name}.png").read_bytes())
     (contents / "broken.png").write_bytes(b"not a picture at all")
     args = batch_args(tmp_path / "out")
     args[args.index("--contents") + 1] = str(contents)
     assert main(args) == 1
     rows = {row["output"]: row for row in rows_of(tmp_path / "out")}
-    assert len(rows) == 6
+    assert sorted(rows) == [f"{c}__{s}.png" for c in ("broken", "photo") for s in ("scream", "starry_night")]
     for name, row in rows.items():
         if name.startswith("broken__"):
             assert row["status"] == FAILED and "broken.png: not a readable image" in row["error"]
@@ -251,8 +262,10 @@ def test_an_unreadable_content_fails_its_jobs_and_the_rest_are_done(batch_args, 
     assert "broken__scream.png: " in capsys.readouterr().err
 
 
-def test_a_second_run_skips_finished_jobs_and_redoes_a_deleted_one(batch_args, tmp_path):
-    assert main(batch_args(tmp_path)) == 0
+@pytest.mark.slow  # the grid fixture: six jobs, about 20 s on 2 shared cores
+def test_a_second_run_skips_finished_jobs_and_redoes_a_deleted_one(grid, batch_args, tmp_path):
+    tmp_path = tmp_path / "copy"
+    shutil.copytree(grid[0], tmp_path)
     stamps = {name: (os.stat(tmp_path / name).st_ino, os.stat(tmp_path / name).st_mtime_ns) for name in GRID}
     deleted = GRID[2]
     os.remove(tmp_path / deleted)
@@ -269,16 +282,18 @@ def test_a_second_run_skips_finished_jobs_and_redoes_a_deleted_one(batch_args, t
     assert {row["fingerprint"] for row in latest.values()} == {row["fingerprint"] for row in rows_of(tmp_path)[:6]}
 
 
-def test_other_settings_or_force_run_the_jobs_again(batch_args, tmp_path):
-    assert main(batch_args(tmp_path)) == 0
-    assert main(batch_args(tmp_path, "--force")) == 0
-    assert [row["status"] for row in rows_of(tmp_path)[6:]] == [DONE] * 6
-    other_seed = batch_args(tmp_path)
-    other_seed[other_seed.index("--seed") + 1] = "4"
-    assert main(other_seed) == 0
-    third = rows_of(tmp_path)[12:]
-    assert [row["status"] for row in third] == [DONE] * 6
-    assert not {row["fingerprint"] for row in third} & {row["fingerprint"] for row in rows_of(tmp_path)[:6]}
+def test_other_settings_or_force_run_the_jobs_again(batch_args, folders, tmp_path):
+    args = batch_args(tmp_path)
+    args[args.index("--contents") + 1] = str(folders / "contents" / "dog.png")
+    args[args.index("--styles") + 1] = str(folders / "styles" / "scream.png")
+    assert main(args) == 0
+    assert main(args + ["--force"]) == 0
+    args[args.index("--seed") + 1] = "4"
+    assert main(args) == 0
+    assert main(args) == 0
+    rows = rows_of(tmp_path)
+    assert [row["status"] for row in rows] == [DONE, DONE, DONE, SKIPPED]
+    assert rows[0]["fingerprint"] == rows[1]["fingerprint"] != rows[2]["fingerprint"] == rows[3]["fingerprint"]
 
 
 def test_stylize_many_yields_results_as_they_finish(folders, mat_file, tmp_path):
