@@ -10,6 +10,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import imageio.v3 as iio
@@ -311,7 +312,7 @@ def test_stylize_many_yields_results_as_they_finish(folders, mat_file, tmp_path)
 @pytest.mark.slow
 def test_ctrl_c_keeps_finished_pictures_and_the_next_run_completes(batch_args, tmp_path):
     args = batch_args(tmp_path / "out")
-    args[args.index("--iterations") + 1] = "40"
+    args[args.index("--iterations") + 1] = "10"
     command = [sys.executable, "-m", "neural_style", *args]
     environment = {**os.environ, "PYTHONPATH": ROOT + os.pathsep + os.environ.get("PYTHONPATH", "")}
     process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env=environment)
@@ -340,12 +341,90 @@ def test_ctrl_c_keeps_finished_pictures_and_the_next_run_completes(batch_args, t
 
 @pytest.mark.slow
 def test_two_local_workers_make_the_same_pictures(folders, mat_file, tmp_path):
-    jobs = grid_jobs([folders / "contents"], [folders / "styles" / "scream.png"], tmp_path / "one", "png")
+    contents = [folders / "contents" / "dog.png", folders / "contents" / "tree.png"]
+    jobs = grid_jobs(contents, [folders / "styles" / "scream.png"], tmp_path / "one", "png")
     options = {"weights": str(mat_file[0]), "height": SIZE, "width": SIZE, "iterations": 2, "seed": 5}
     results = list(stylize_many(jobs, tmp_path / "one" / "results.jsonl", **options))
-    jobs = grid_jobs([folders / "contents"], [folders / "styles" / "scream.png"], tmp_path / "two", "png")
+    jobs = grid_jobs(contents, [folders / "styles" / "scream.png"], tmp_path / "two", "png")
     parallel = list(stylize_many(jobs, tmp_path / "two" / "results.jsonl", workers=2, **options))
     assert {result.status for result in results + parallel} == {DONE}
     assert all(result.worker.split(":")[1] != str(os.getpid()) for result in parallel)
     for name in pictures(tmp_path / "one"):
         np.testing.assert_array_equal(iio.imread(tmp_path / "one" / name), iio.imread(tmp_path / "two" / name))
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Ray: a two-node cluster on this machine, every process on 127.0.0.1
+
+
+def _children(pid):
+    """The processes whose parent is `pid`, with their command lines (from /proc)."""
+    found = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as file:
+                    parent = int(file.read().rsplit(")", 1)[1].split()[1])
+                with open(f"/proc/{entry}/cmdline") as file:
+                    command = file.read().replace("\0", " ").strip()
+            except (OSError, IndexError, ValueError):
+                continue
+            if parent == pid:
+                found[int(entry)] = command
+    return found
+
+
+@pytest.fixture
+def ray_cluster(monkeypatch):
+    """A head node and a worker node as separate processes, one CPU each, on loopback; ended after the test."""
+    # Read when ray is imported: keep every Ray process on 127.0.0.1 rather than the machine's interface address.
+    monkeypatch.setenv("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+    ray = pytest.importorskip("ray")
+    from ray.cluster_utils import Cluster
+
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
+    try:
+        worker_node = cluster.add_node(num_cpus=1)
+        ray.init(address=cluster.address, log_to_driver=False)
+        yield cluster, worker_node
+    finally:
+        ray.shutdown()
+        cluster.shutdown()
+
+
+@pytest.mark.slow
+def test_a_ray_cluster_makes_the_same_pictures_when_a_worker_dies(ray_cluster, grid, batch_args, tmp_path):
+    import ray
+
+    cluster, worker_node = ray_cluster
+    assert {node["NodeManagerAddress"] for node in ray.nodes()} == {"127.0.0.1"} and len(ray.nodes()) == 2
+    raylet = worker_node.all_processes["raylet"][0].process.pid
+    killed = []
+
+    def kill_a_running_job():
+        # The worker node's process running a job (Ray names it after the task), killed in the middle of the job.
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and not killed:
+            for pid, command in _children(raylet).items():
+                if command.startswith("ray::_ray_job"):
+                    time.sleep(0.5)
+                    os.kill(pid, signal.SIGKILL)
+                    killed.append(pid)
+                    break
+            time.sleep(0.1)
+
+    killer = threading.Thread(target=kill_a_running_job)
+    killer.start()
+    try:
+        code = main(batch_args(tmp_path, "--ray", cluster.address))
+    finally:
+        killer.join()
+    assert killed, "no job was seen running on the worker node"
+    rows = {row["output"]: row for row in rows_of(tmp_path)}
+    assert sorted(rows) == GRID
+    # Ray retries a task whose worker died: every job done (a job whose worker kept dying would be a failed row).
+    assert code == 0 and {row["status"] for row in rows.values()} == {DONE}
+    expected = {row["output"]: row for row in rows_of(grid[0])}
+    for name, row in rows.items():
+        assert row["fingerprint"] == expected[name]["fingerprint"]
+        np.testing.assert_array_equal(iio.imread(tmp_path / name), iio.imread(grid[0] / name))
