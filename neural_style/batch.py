@@ -26,8 +26,12 @@ import socket
 import tempfile
 import time
 
-from .images import IMAGE_EXTENSIONS, write_image
+import tensorflow as tf
+
+from .images import IMAGE_EXTENSIONS, ImageError, write_image
 from .options import OptionError, StyleOptions, parse_style_layers
+from .stylize import StyleTransfer
+from .weights import load_weights
 
 RESULTS_FILE = "results.jsonl"
 DONE, SKIPPED, FAILED = "done", "skipped", "failed"
@@ -35,8 +39,8 @@ DONE, SKIPPED, FAILED = "done", "skipped", "failed"
 BATCH_OWNED = ("weights", "output_dir", "save_every", "checkpoint_every", "resume")
 # Manifest columns that are not options.
 JOB_COLUMNS = ("content", "style", "output")
-# How often a Ray task is retried after its worker process or node died.
-RAY_RETRIES = 2
+# How often a job is tried again after its worker process (or Ray node) died.
+RETRIES = 2
 
 
 @dataclasses.dataclass(frozen=True)
@@ -531,12 +535,13 @@ class _NoRetracingNotes(logging.Filter):
         return "triggered tf.function retracing" not in record.getMessage()
 
 
+_NO_RETRACING_NOTES = _NoRetracingNotes()
+
+
 class Worker:
     """Runs jobs one after another with the network's weights loaded once."""
 
     def __init__(self, options):
-        from .weights import load_weights
-
         logging.getLogger("tensorflow").addFilter(_NO_RETRACING_NOTES)
         weights = options.weights
         self.options = dataclasses.replace(
@@ -555,8 +560,6 @@ class Worker:
         Returns:
         result -- a JobResult with the pixels when done
         """
-        from .stylize import StyleTransfer
-
         start = time.perf_counter()
         fingerprint = None
         try:
@@ -574,9 +577,6 @@ class Worker:
         return JobResult(job, status, fingerprint, costs, time.perf_counter() - start, self.name, error, pixels)
 
 
-_NO_RETRACING_NOTES = _NoRetracingNotes()
-
-
 def one_line_error(error):
     """
     An exception as one line: its message, with its kind where the message alone would not say.
@@ -588,8 +588,6 @@ def one_line_error(error):
     line -- str
     """
     text = " ".join(str(error.args[0] if isinstance(error, KeyError) and error.args else error).split())
-    from .images import ImageError
-
     if isinstance(error, (OptionError, ImageError, FileNotFoundError)) or type(error).__name__.endswith("CostError"):
         return text or type(error).__name__
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
@@ -606,11 +604,13 @@ def _in_process(tasks, options):
 
 def _process_main(options, threads, tasks, results):
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's to handle; it ends the workers
-    import tensorflow as tf
-
     tf.config.threading.set_intra_op_parallelism_threads(threads)
     tf.config.threading.set_inter_op_parallelism_threads(threads)
-    worker = Worker(options)
+    try:
+        worker = Worker(options)
+    except Exception as error:  # noqa: BLE001 -- unreadable weights: the driver reports it, as in-process
+        results.put(("broken", None, error))
+        return
     for index, job, finished in iter(tasks.get, None):
         results.put(("started", index, worker.name))
         results.put(("result", index, worker.run(job, finished)))
@@ -644,6 +644,8 @@ def _local_processes(tasks, options, workers):
             except queue.Empty:
                 yield from _replace_dead(processes, running, attempts, tasks, task_queue, remaining, start)
                 continue
+            if kind == "broken":
+                raise payload
             if kind == "started":
                 running[payload] = index
             else:
@@ -659,14 +661,14 @@ def _local_processes(tasks, options, workers):
 
 
 def _replace_dead(processes, running, attempts, tasks, task_queue, remaining, start):
-    """A worker process that died: its job is tried again (at most RAY_RETRIES times), and a new process started."""
+    """A worker process that died: its job is tried again (at most RETRIES times), and a new process started."""
     for process in [p for p in processes if not p.is_alive()]:
         processes.remove(process)
         index = running.pop(f"{socket.gethostname()}:{process.pid}", None)
         if index is not None:
             attempts[index] = attempts.get(index, 0) + 1
             job, finished = tasks[index]
-            if attempts[index] > RAY_RETRIES:
+            if attempts[index] > RETRIES:
                 remaining.discard(index)
                 error = f"its worker process died {attempts[index]} times (exit code {process.exitcode})"
                 yield JobResult(job, FAILED, error=error, worker=f"{socket.gethostname()}:{process.pid}")
@@ -689,12 +691,13 @@ def _ray_job(options, job, inputs, finished):
     inputs = dict(zip(inputs, ray.get(list(inputs.values())), strict=True))
     key = hashlib.sha256(repr(options).encode()).hexdigest()
     if key not in _RAY_WORKERS:
-        import tensorflow as tf
-
         cpus = max(1, int(ray.get_runtime_context().get_assigned_resources().get("CPU", 1)))
         tf.config.threading.set_intra_op_parallelism_threads(cpus)
         tf.config.threading.set_inter_op_parallelism_threads(cpus)
-        _RAY_WORKERS[key] = Worker(options)
+        try:
+            _RAY_WORKERS[key] = Worker(options)
+        except Exception as error:  # noqa: BLE001 -- e.g. no weights file on this node: the job fails, with why
+            return JobResult(job, FAILED, error=one_line_error(error), worker=f"{socket.gethostname()}:{os.getpid()}")
     with tempfile.TemporaryDirectory(prefix="neural-style-") as folder:
         local = {}
         for k, (path, data) in enumerate(inputs.items()):
@@ -714,10 +717,11 @@ def _ray_job(options, job, inputs, finished):
 def _ray_tasks(tasks, options, address):
     import ray
 
-    if not ray.is_initialized():
+    started = not ray.is_initialized()
+    if started:
         ray.init(address=address, log_to_driver=False)
     gpus = 1 if ray.cluster_resources().get("GPU", 0) >= 1 else 0
-    remote = ray.remote(_ray_job).options(num_cpus=1, num_gpus=gpus, max_retries=RAY_RETRIES)
+    remote = ray.remote(_ray_job).options(num_cpus=1, num_gpus=gpus, max_retries=RETRIES)
     options_ref = ray.put(options)
     blobs = {}
 
@@ -743,11 +747,13 @@ def _ray_tasks(tasks, options, address):
             try:
                 yield ray.get(ready[0])
             except ray.exceptions.RayError as error:
-                # The task's worker died more than RAY_RETRIES times (or the task could not run): failed, not lost.
+                # The task's worker died more than RETRIES times (or the task could not run): failed, not lost.
                 yield JobResult(job, FAILED, error=one_line_error(error).split("\n")[0][:300], worker="ray")
     finally:
         for ref in pending:
             ray.cancel(ref, force=True)
+        if started:
+            ray.shutdown()
 
 
 # ---------------------------------------------------------------------------------------------------------------------

@@ -193,6 +193,15 @@ def test_a_bad_manifest_row_is_one_line_and_exit_2(folders, tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
+def test_missing_weights_are_one_line_and_exit_2(batch_args, tmp_path, capsys):
+    args = batch_args(tmp_path)
+    args[args.index("--weights") + 1] = str(tmp_path / "missing.mat")
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and err.startswith("neural-style: error: ") and "missing.mat" in err
+    assert not (tmp_path / "results.jsonl").exists()
+
+
 @pytest.mark.parametrize("flag", ["--content", "--output", "--resume", "--history"])
 def test_one_picture_options_are_refused(flag, tmp_path, capsys):
     code = main(["batch", flag, "x", "--output-dir", str(tmp_path)])
@@ -349,6 +358,7 @@ def test_two_local_workers_make_the_same_pictures(folders, mat_file, tmp_path):
     parallel = list(stylize_many(jobs, tmp_path / "two" / "results.jsonl", workers=2, **options))
     assert {result.status for result in results + parallel} == {DONE}
     assert all(result.worker.split(":")[1] != str(os.getpid()) for result in parallel)
+    assert pictures(tmp_path / "one") == ["dog__scream.png", "tree__scream.png"]
     for name in pictures(tmp_path / "one"):
         np.testing.assert_array_equal(iio.imread(tmp_path / "one" / name), iio.imread(tmp_path / "two" / name))
 
