@@ -652,12 +652,19 @@ def _local_processes(tasks, options, workers):
                 running.pop(payload.worker, None)
                 remaining.discard(index)
                 yield payload
+        for _ in processes:
+            task_queue.put(None)  # all done: each worker ends after its last job
+        for process in processes:
+            process.join(timeout=10)
     finally:
+        # Interrupted (or a worker hung): end them now; a job cut short is picked up by the next run.
         for process in processes:
             if process.is_alive():
                 process.terminate()
-        for process in processes:
             process.join()
+        for channel in (task_queue, result_queue):
+            channel.cancel_join_thread()
+            channel.close()
 
 
 def _replace_dead(processes, running, attempts, tasks, task_queue, remaining, start):
