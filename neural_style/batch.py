@@ -528,6 +528,26 @@ def batch_options(options=None, **overrides):
     return options
 
 
+def check_jobs(jobs, options):
+    """
+    Checks every job's options (the batch's with the job's own) before any job runs.
+
+    Arguments:
+    jobs -- list of Job
+    options -- the batch's StyleOptions
+
+    Returns:
+    None; raises OptionError naming the first job whose options cannot work
+    """
+    for job in jobs:
+        try:
+            dataclasses.replace(options, **job.options).validate(style_count=len(job.styles))
+        except OptionError as error:
+            raise OptionError(f"job {job.output}: {error}") from None
+        except TypeError as error:  # an option name that StyleOptions does not have
+            raise OptionError(f"job {job.output}: {error}") from None
+
+
 class _NoRetracingNotes(logging.Filter):
     """Every job builds its own optimisation step, on purpose: TensorFlow's note that it traces again is noise."""
 
@@ -787,6 +807,7 @@ def stylize_many(jobs, results=None, workers=None, ray_address=None, force=False
     options = batch_options(options, **overrides)
     if workers is not None and (not isinstance(workers, int) or workers < 1):
         raise OptionError(f"--workers must be a whole number >= 1, got {workers}")
+    check_jobs(jobs, options)
     folder = os.path.dirname(os.path.abspath(results)) if results else None
     rows = read_results(results) if results and not force else {}
     tasks = [(job, finished_fingerprint(job, rows, folder) if rows else None) for job in jobs]
