@@ -3,6 +3,7 @@ per-job overhead of the batch over a lone run, in one run.
 
     python benchmarks/batch.py            # 2 x 2 jobs at 64x64, 20 iterations, 2 rounds
     python benchmarks/batch.py --quick    # a smoke run: 2 x 1 jobs at 16x16, 2 iterations, 1 round
+    python benchmarks/batch.py --ray-transfer   # what travels with a Ray job, on a two-node loopback cluster
 
 Throughput: each mode is one command (start-up, weights and all) in a fresh process; the modes alternate round by
 round so that a slow moment of a shared machine hits all of them alike, and the best round of each counts.
@@ -129,13 +130,60 @@ def overhead(folder, size, iterations, rounds):
     return {"lone": lone, "batch": batch, "optimisation (run)": optimisation, "building (targets, model)": building}
 
 
+def _echo_pixels(data, height, width):
+    """A Ray task that receives a picture's bytes and returns an (H, W, 3) uint8 picture, as a batch job does."""
+    import numpy as np
+
+    return np.full((height, width, 3), len(data) % 256, np.uint8)
+
+
+def ray_transfer(repeats=20):
+    """
+    What travels with a Ray job, timed on a two-node loopback cluster: a task with nothing, and a task that gets a
+    1 MB input (put once, as the batch puts each input file) and returns a 300x400 picture's pixels.
+
+    Returns:
+    seconds -- dict name -> median seconds per task
+    """
+    import statistics
+
+    os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"  # keep every Ray process on 127.0.0.1
+    import ray
+    from ray.cluster_utils import Cluster
+
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
+    try:
+        cluster.add_node(num_cpus=1)
+        ray.init(address=cluster.address, log_to_driver=False)
+        task = ray.remote(_echo_pixels).options(num_cpus=1)
+        data = os.urandom(1 << 20)
+        timings = {"empty task": [], "1 MB in, 300x400 pixels back": []}
+        ray.get([task.remote(b"", 1, 1) for _ in range(4)])  # workers started on both nodes
+        for _ in range(repeats):
+            start = time.perf_counter()
+            ray.get(task.remote(b"", 1, 1))
+            timings["empty task"].append(time.perf_counter() - start)
+            start = time.perf_counter()
+            ray.get(task.remote(ray.put(data), 300, 400))
+            timings["1 MB in, 300x400 pixels back"].append(time.perf_counter() - start)
+        return {name: statistics.median(values) for name, values in timings.items()}
+    finally:
+        ray.shutdown()
+        cluster.shutdown()
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a smoke run at a tiny size")
     parser.add_argument("--size", type=int, default=64)
     parser.add_argument("--iterations", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--ray-transfer", action="store_true", help="only time what travels with a Ray job")
     args = parser.parse_args()
+    if args.ray_transfer:
+        for name, seconds in ray_transfer().items():
+            print(f"{name}: {seconds * 1000:.1f} ms per task (median of 20; CPU: {cpu_name()})")
+        return
     if args.quick:
         args.size, args.iterations, args.rounds = 16, 2, 1
     contents, styles = (2, 1) if args.quick else (2, 2)
