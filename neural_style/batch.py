@@ -747,35 +747,51 @@ def _ray_tasks(tasks, options, address):
     started = not ray.is_initialized()
     if started:
         ray.init(address=address, log_to_driver=False)
-    gpus = 1 if ray.cluster_resources().get("GPU", 0) >= 1 else 0
+    resources = ray.cluster_resources()
+    gpus = 1 if resources.get("GPU", 0) >= 1 else 0
     remote = ray.remote(_ray_job).options(num_cpus=1, num_gpus=gpus, max_retries=RETRIES)
     options_ref = ray.put(options)
-    blobs = {}
+    # A window of tasks in flight, not the whole batch: the driver and the object store hold only the inputs of the
+    # jobs running or about to run, however many jobs there are.
+    window = 2 * max(1, int(resources.get("CPU", 1)))
+    uses = {}
+    for job, _ in tasks:
+        for path in {job.content, *job.styles}:
+            uses[path] = uses.get(path, 0) + 1
+    blobs, pending, waiting = {}, {}, iter(tasks)
 
-    def blob(path):
-        # Each input file is read and put in the object store once, however many jobs use it.
-        if path not in blobs:
-            with open(path, "rb") as file:
-                blobs[path] = ray.put(file.read())
-        return blobs[path]
+    def submit(job, finished):
+        # Each input file is read and put in the object store once while jobs still need it.
+        inputs = {}
+        for path in dict.fromkeys((job.content, *job.styles)):
+            if path not in blobs:
+                with open(path, "rb") as file:
+                    blobs[path] = ray.put(file.read())
+            inputs[path] = blobs[path]
+            uses[path] -= 1
+            if not uses[path]:
+                del blobs[path]  # the task holds its own reference until it is done
+        pending[remote.remote(options_ref, job, inputs, finished)] = job
 
-    pending = {}
-    for job, finished in tasks:
-        try:
-            refs = {path: blob(path) for path in (job.content, *job.styles)}
-        except OSError as error:
-            yield JobResult(job, FAILED, error=one_line_error(error), worker="driver")
-            continue
-        pending[remote.remote(options_ref, job, refs, finished)] = job
     try:
-        while pending:
+        while True:
+            for job, finished in waiting:
+                try:
+                    submit(job, finished)
+                except OSError as error:
+                    yield JobResult(job, FAILED, error=one_line_error(error), worker="driver")
+                if len(pending) >= window:
+                    break
+            if not pending:
+                break
             ready, _ = ray.wait(list(pending), num_returns=1)
             job = pending.pop(ready[0])
             try:
                 yield ray.get(ready[0])
             except ray.exceptions.RayError as error:
-                # The task's worker died more than RETRIES times (or the task could not run): failed, not lost.
-                yield JobResult(job, FAILED, error=one_line_error(error).split("\n")[0][:300], worker="ray")
+                # Its worker died more than RETRIES times (or it could not run): recorded as failed, never lost.
+                lines = str(error).strip().splitlines() or [""]
+                yield JobResult(job, FAILED, error=f"Ray: {type(error).__name__}: {lines[0]}"[:300], worker="ray")
     finally:
         for ref in pending:
             ray.cancel(ref, force=True)
