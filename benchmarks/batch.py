@@ -95,7 +95,7 @@ def throughput(folder, jobs_settings, rounds):
 def overhead(folder, size, iterations, rounds):
     """Per-job seconds as the main job runs a job and through stylize_many, same weights object, alternating."""
     sys.path.insert(0, ROOT)
-    from neural_style.batch import grid_jobs, stylize_many
+    from neural_style.batch import grid_jobs, job_fingerprint, stylize_many
     from neural_style.images import write_image
     from neural_style.options import StyleOptions
     from neural_style.stylize import StyleTransfer
@@ -103,10 +103,10 @@ def overhead(folder, size, iterations, rounds):
 
     options = StyleOptions(weights=load_weights("random"), height=size, width=size, iterations=iterations, seed=0)
     jobs = grid_jobs([os.path.join(folder, "contents")], [os.path.join(folder, "styles")], "unused")
-    lone, batch, optimisation, building = [], [], [], []
+    lone, batch, optimisation, building, fingerprints = [], [], [], [], []
     StyleTransfer(jobs[0].content, list(jobs[0].styles), options).run()  # warm-up: TensorFlow's first-call costs
     for round_ in range(rounds):
-        start, run_seconds, build_seconds = time.perf_counter(), 0.0, 0.0
+        start, run_seconds, build_seconds, fingerprint_seconds = time.perf_counter(), 0.0, 0.0, 0.0
         for k, job in enumerate(jobs):
             built = time.perf_counter()
             transfer = StyleTransfer(job.content, list(job.styles), options)
@@ -115,9 +115,14 @@ def overhead(folder, size, iterations, rounds):
             run_seconds += time.perf_counter() - ran
             build_seconds += ran - built
             write_image(os.path.join(folder, f"lone-{round_}", f"{k}.jpg"), image)
+            stamped = time.perf_counter()
+            job_fingerprint(transfer)  # what the batch adds to each job's work (outside the lone run's time)
+            fingerprint_seconds += time.perf_counter() - stamped
+            start += time.perf_counter() - stamped
         lone.append((time.perf_counter() - start) / len(jobs))
         optimisation.append(run_seconds / len(jobs))
         building.append(build_seconds / len(jobs))
+        fingerprints.append(fingerprint_seconds / len(jobs))
         out = os.path.join(folder, f"batch-{round_}")
         named = [
             job.__class__(job.content, job.styles, os.path.join(out, os.path.basename(job.output))) for job in jobs
@@ -127,7 +132,13 @@ def overhead(folder, size, iterations, rounds):
         batch.append((time.perf_counter() - start) / len(jobs))
         assert all(result.status == "done" for result in results), [result.error for result in results]
         print(f"round {round_ + 1}: per job: lone {lone[-1]:.2f} s, batch {batch[-1]:.2f} s", flush=True)
-    return {"lone": lone, "batch": batch, "optimisation (run)": optimisation, "building (targets, model)": building}
+    return {
+        "lone": lone,
+        "batch": batch,
+        "optimisation (run)": optimisation,
+        "building (targets, model)": building,
+        "fingerprint": fingerprints,
+    }
 
 
 def _echo_pixels(data, height, width):
@@ -179,6 +190,7 @@ def main():
     parser.add_argument("--iterations", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--ray-transfer", action="store_true", help="only time what travels with a Ray job")
+    parser.add_argument("--overhead-only", action="store_true", help="only the per-job overhead, no throughput")
     args = parser.parse_args()
     if args.ray_transfer:
         for name, seconds in ray_transfer().items():
@@ -202,20 +214,22 @@ def main():
     with tempfile.TemporaryDirectory(prefix="neural-style-batch-bench-") as folder:
         inputs(folder, contents, styles, args.size)
         report["overhead seconds per job"] = overhead(folder, args.size, args.iterations, args.rounds)
-        report["throughput seconds"] = throughput(folder, settings, args.rounds)
+        if not args.overhead_only:
+            report["throughput seconds"] = throughput(folder, settings, args.rounds)
     report["load average after"] = os.getloadavg()
     jobs = report["jobs"]
     print(
         f"\nCPU: {report['cpu']} ({report['cores']} cores); {jobs} jobs at {args.size}x{args.size}, "
         f"{args.iterations} iterations; best of {args.rounds} alternating rounds"
     )
-    for mode, seconds in report["throughput seconds"].items():
+    for mode, seconds in report.get("throughput seconds", {}).items():
         print(f"{mode}: {min(seconds):.1f} s, {jobs * 3600 / min(seconds):.0f} jobs/hour")
     per_job = {name: min(values) for name, values in report["overhead seconds per job"].items()}
     added = per_job["batch"] / per_job["lone"] - 1
     print(
         f"per job: lone {per_job['lone']:.2f} s (optimisation {per_job['optimisation (run)']:.2f} s, building "
-        f"{per_job['building (targets, model)']:.2f} s), batch {per_job['batch']:.2f} s: the batch adds {added:+.1%}"
+        f"{per_job['building (targets, model)']:.2f} s), batch {per_job['batch']:.2f} s: the batch adds {added:+.1%}; "
+        f"its fingerprint {per_job['fingerprint']:.3f} s = {per_job['fingerprint'] / per_job['lone']:.1%} of a job"
     )
     os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
     path = os.path.join(HERE, "results", time.strftime("batch-%Y%m%d-%H%M%S.json"))
