@@ -5,6 +5,7 @@ taken from its parser, and applies to every job.
 """
 
 import argparse
+import os
 import sys
 import time
 
@@ -112,7 +113,7 @@ def main(argv):
     options = StyleOptions(**fields)
     jobs = jobs_from_args(args, options)
     common.note_random_weights(fields["weights"], args.quiet)
-    results = f"{args.output_dir}/{RESULTS_FILE}"
+    results = os.path.join(args.output_dir, RESULTS_FILE)
     counts, start = {}, time.perf_counter()
     runs = stylize_many(jobs, results, workers=args.workers, ray_address=args.ray, force=args.force, options=options)
     with tqdm(total=len(jobs), unit="job", disable=args.quiet, dynamic_ncols=True) as bar:
