@@ -343,11 +343,13 @@ def _manifest_path(value, folder, bad, column):
 
 
 def _column_named(error, row):
-    """The row's column that an OptionError's message names (--style-blend ...), else the first option column."""
+    """The row's column that an OptionError names (its parameters where it lists them, else a --flag in its message),
+    else the first option column."""
+    named = [name.replace("_", "-") for name in getattr(error, "parameters", ())]
     text = str(error)
     for column in row:
-        flag = "--" + column.replace("_", "-")
-        if flag in text or column.replace("-", "_") + " " in text:
+        flag = column.replace("_", "-")
+        if flag in named or f"--{flag}" in text:
             return column
     options = [column for column in row if column not in JOB_COLUMNS and column != "styles"]
     return options[0] if options else "style"

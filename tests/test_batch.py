@@ -206,7 +206,7 @@ def test_missing_weights_are_one_line_and_exit_2(batch_args, tmp_path, capsys):
 def test_options_that_cannot_work_for_a_job_stop_the_batch_before_it_runs(batch_args, tmp_path, capsys):
     assert main(batch_args(tmp_path, "--style-blend", "0.7,0.3")) == 2
     err = capsys.readouterr().err.strip()
-    assert "\n" not in err and "dog__scream.png: --style-blend has 2 weights for 1 style image" in err
+    assert "\n" not in err and "dog__scream.png: " in err and "has 2 weights for 1 style image" in err
     assert not (tmp_path / "results.jsonl").exists()
 
 
