@@ -260,7 +260,10 @@ def option_value(name, value):
     Returns:
     value -- the option's value
     """
-    kind = {field.name: field.type for field in dataclasses.fields(StyleOptions)}[name]
+    field = {field.name: field for field in dataclasses.fields(StyleOptions)}[name]
+    # The field's own parser where its metadata declares one (the command line's), else its annotated type.
+    parse = field.metadata.get("parse")
+    kind = parse if parse is not None else field.type
     if not isinstance(value, str):
         return value
     if kind is bool:
@@ -277,6 +280,8 @@ def option_value(name, value):
         if kind is int and number.is_integer():
             return int(number)
         return number
+    if parse is not None:
+        return parse(value)
     if name == "style_layers":
         return parse_style_layers(value)
     return value
