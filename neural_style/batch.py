@@ -30,7 +30,7 @@ import tensorflow as tf
 
 from .images import IMAGE_EXTENSIONS, ImageError, write_image
 from .options import OptionError, StyleOptions, parse_style_layers
-from .stylize import StyleTransfer
+from .stylize import NonFiniteCostError, StyleTransfer
 from .weights import load_weights
 
 RESULTS_FILE = "results.jsonl"
@@ -599,7 +599,7 @@ class Worker:
             costs = {name: last[name] for name in ("J", "J_content", "J_style") if name in last}
             costs["iterations"] = len(history)
             status, error = DONE, None
-        except Exception as failure:  # noqa: BLE001 -- a failing job is recorded and the batch goes on
+        except Exception as failure:  # a failing job is recorded and the batch goes on
             pixels, costs, status, error = None, {}, FAILED, one_line_error(failure)
         return JobResult(job, status, fingerprint, costs, time.perf_counter() - start, self.name, error, pixels)
 
@@ -615,7 +615,7 @@ def one_line_error(error):
     line -- str
     """
     text = " ".join(str(error.args[0] if isinstance(error, KeyError) and error.args else error).split())
-    if isinstance(error, (OptionError, ImageError, FileNotFoundError)) or type(error).__name__.endswith("CostError"):
+    if isinstance(error, (OptionError, ImageError, FileNotFoundError, NonFiniteCostError)):
         return text or type(error).__name__
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
@@ -635,7 +635,7 @@ def _process_main(options, threads, tasks, results):
     tf.config.threading.set_inter_op_parallelism_threads(threads)
     try:
         worker = Worker(options)
-    except Exception as error:  # noqa: BLE001 -- unreadable weights: the driver reports it, as in-process
+    except Exception as error:  # unreadable weights: the driver reports it, as in-process
         results.put(("broken", None, error))
         return
     for index, job, finished in iter(tasks.get, None):
@@ -730,7 +730,7 @@ def _ray_job(options, job, inputs, finished):
         tf.config.threading.set_inter_op_parallelism_threads(cpus)
         try:
             _RAY_WORKERS[key] = Worker(options)
-        except Exception as error:  # noqa: BLE001 -- e.g. no weights file on this node: the job fails, with why
+        except Exception as error:  # e.g. no weights file on this node: the job fails, with why
             return JobResult(job, FAILED, error=one_line_error(error), worker=f"{socket.gethostname()}:{os.getpid()}")
     with tempfile.TemporaryDirectory(prefix="neural-style-") as folder:
         local = {}
