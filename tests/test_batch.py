@@ -316,12 +316,15 @@ def test_other_settings_or_force_run_the_jobs_again(batch_args, folders, tmp_pat
 
 def test_stylize_many_yields_results_as_they_finish(folders, mat_file, tmp_path):
     jobs = grid_jobs([folders / "contents" / "dog.png"], [folders / "styles"], tmp_path, "png")
-    jobs.append(Job(str(folders / "contents" / "dog.png"), (str(folders / "missing.png"),), str(tmp_path / "m.png")))
+    dog, scream = str(folders / "contents" / "dog.png"), str(folders / "styles" / "scream.png")
+    jobs.append(Job(dog, (str(folders / "missing.png"),), str(tmp_path / "m.png")))
+    jobs.append(Job(dog, (scream,), str(tmp_path / "nan.png"), {"learning_rate": 1e30, "iterations": 20}))
     results = list(
         stylize_many(jobs, tmp_path / "results.jsonl", weights=str(mat_file[0]), height=SIZE, width=SIZE, iterations=2)
     )
-    assert [result.status for result in results] == [DONE, DONE, FAILED]
+    assert [result.status for result in results] == [DONE, DONE, FAILED, FAILED]
     assert results[2].error == f"style: image not found: {folders / 'missing.png'}"
+    assert results[3].error.startswith("the cost became ") and "learning" in results[3].error
     assert all(result.pixels is None for result in results)  # written, then dropped
     assert sorted(pictures(tmp_path)) == ["dog__scream.png", "dog__starry_night.png"]
 
