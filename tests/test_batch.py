@@ -360,28 +360,22 @@ def test_ctrl_c_keeps_finished_pictures_and_the_next_run_completes(batch_args, t
 
 
 @pytest.mark.slow
-def test_two_local_workers_make_the_same_pictures_when_one_dies(folders, mat_file, tmp_path):
-    jobs = grid_jobs([folders / "contents"], [folders / "styles" / "scream.png"], tmp_path / "one", "png")
-    options = {"weights": str(mat_file[0]), "height": SIZE, "width": SIZE, "iterations": 2, "seed": 5}
-    results = list(stylize_many(jobs, tmp_path / "one" / "results.jsonl", **options))
-    jobs = grid_jobs([folders / "contents"], [folders / "styles" / "scream.png"], tmp_path / "two", "png")
-    parallel, killed = [], []
-    for result in stylize_many(jobs, tmp_path / "two" / "results.jsonl", workers=2, **options):
-        parallel.append(result)
+def test_two_local_workers_make_the_same_pictures_when_one_dies(grid, folders, mat_file, tmp_path):
+    jobs = grid_jobs([folders / "contents"], [folders / "styles" / "scream.png"], tmp_path, "png")
+    options = {"weights": str(mat_file[0]), "height": SIZE, "width": SIZE, "iterations": 2, "seed": 3}  # the grid's
+    results, killed = [], []
+    for result in stylize_many(jobs, tmp_path / "results.jsonl", workers=2, **options):
+        results.append(result)
         if not killed:
             # The other worker is in the middle of its job (or just done): killed, its job is run again.
             other = [p for p in multiprocessing.active_children() if str(p.pid) != result.worker.split(":")[1]]
             os.kill(other[0].pid, signal.SIGKILL)
             killed.append(other[0].pid)
-    assert {result.status for result in results + parallel} == {DONE} and len(parallel) == 3
-    assert all(result.worker.split(":")[1] != str(os.getpid()) for result in parallel)
-    assert (
-        pictures(tmp_path / "one")
-        == pictures(tmp_path / "two")
-        == ["dog__scream.png", "photo__scream.png", "tree__scream.png"]
-    )
-    for name in pictures(tmp_path / "one"):
-        np.testing.assert_array_equal(iio.imread(tmp_path / "one" / name), iio.imread(tmp_path / "two" / name))
+    assert {result.status for result in results} == {DONE} and len(results) == 3
+    assert all(result.worker.split(":")[1] != str(os.getpid()) for result in results)
+    assert pictures(tmp_path) == ["dog__scream.png", "photo__scream.png", "tree__scream.png"]
+    for name in pictures(tmp_path):
+        np.testing.assert_array_equal(iio.imread(tmp_path / name), iio.imread(grid[0] / name))
     assert not multiprocessing.active_children()
 
 
