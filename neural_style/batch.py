@@ -28,6 +28,7 @@ import time
 
 import tensorflow as tf
 
+from .checks import check_positive_int
 from .images import IMAGE_EXTENSIONS, ImageError, write_image
 from .options import OptionError, StyleOptions, parse_style_layers
 from .stylize import NonFiniteCostError, StyleTransfer
@@ -333,7 +334,8 @@ def manifest_jobs(path, output_dir, options=None, extension=".jpg"):
         try:
             dataclasses.replace(options, **job_options).validate(style_count=len(styles))
         except OptionError as error:
-            raise bad(_column_named(error, row), error) from None
+            column = _column_named(error, row)
+            raise bad(column, _without_column(error, column)) from None
         planned.append((row_number, content, styles, row.get("output"), job_options))
     return _named_manifest_jobs(planned, output_dir, extension, path)
 
@@ -358,6 +360,16 @@ def _column_named(error, row):
             return column
     options = [column for column in row if column not in JOB_COLUMNS and column != "styles"]
     return options[0] if options else "style"
+
+
+def _without_column(error, column):
+    """An OptionError's message without its leading parameter where that is the column already named
+    ('iterations must be ...' in column iterations reads 'must be ...')."""
+    message = str(error)
+    name = column.replace("-", "_")
+    if name in getattr(error, "parameters", ()) and message.startswith(f"{name} "):
+        return message[len(name) + 1 :]
+    return message
 
 
 def _named_manifest_jobs(planned, output_dir, extension, path):
@@ -527,9 +539,7 @@ def batch_options(options=None, **overrides):
     options = dataclasses.replace(options or StyleOptions(), **overrides)
     for name in ("checkpoint_every", "resume", "save_every"):
         if getattr(options, name):
-            raise OptionError(
-                f"--{name.replace('_', '-')} is for one picture; a batch resumes by skipping finished jobs"
-            )
+            raise OptionError(f"{name} is for one picture; a batch resumes by skipping finished jobs", name)
     options = dataclasses.replace(options, output_dir=None)
     dataclasses.replace(options).validate()
     return options
@@ -550,7 +560,7 @@ def check_jobs(jobs, options):
         try:
             dataclasses.replace(options, **job.options).validate(style_count=len(job.styles))
         except OptionError as error:
-            raise OptionError(f"job {job.output}: {error}") from None
+            raise OptionError(f"job {job.output}: {error}", *error.parameters) from None
         except TypeError as error:  # an option name that StyleOptions does not have
             raise OptionError(f"job {job.output}: {error}") from None
 
@@ -600,8 +610,24 @@ class Worker:
             costs["iterations"] = len(history)
             status, error = DONE, None
         except Exception as failure:  # a failing job is recorded and the batch goes on
+            interrupt = _interrupt_behind(failure)
+            if interrupt is not None:
+                raise interrupt from None
             pixels, costs, status, error = None, {}, FAILED, one_line_error(failure)
         return JobResult(job, status, fingerprint, costs, time.perf_counter() - start, self.name, error, pixels)
+
+
+def _interrupt_behind(error):
+    """The KeyboardInterrupt that an error was raised while handling, if any: Ctrl-C in the middle of TensorFlow's
+    tracing can surface as the error of a context manager left in disorder (tf_stack's 'Concurrent access?'), which
+    is the user stopping the batch, not the job failing."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, KeyboardInterrupt):
+            return error
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return None
 
 
 def one_line_error(error):
@@ -828,8 +854,8 @@ def stylize_many(jobs, results=None, workers=None, ray_address=None, force=False
                           dropped
     """
     options = batch_options(options, **overrides)
-    if workers is not None and (not isinstance(workers, int) or workers < 1):
-        raise OptionError(f"--workers must be a whole number >= 1, got {workers}")
+    if workers is not None:
+        check_positive_int(workers, "workers")
     check_jobs(jobs, options)
     folder = os.path.dirname(os.path.abspath(results)) if results else None
     rows = read_results(results) if results and not force else {}
