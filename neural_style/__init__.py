@@ -18,6 +18,7 @@ with _native_logs.silenced():
 
     _tf.config.list_physical_devices()
 
+from .batch import Job, grid_jobs, manifest_jobs, stylize_many  # noqa: E402  (many pictures, issue 13)
 from .config import ALPHA, BETA, CONFIG, CONTENT_LAYER, LEARNING_RATE, NUM_ITERATIONS, STYLE_LAYERS  # noqa: E402
 from .costs import (  # noqa: E402
     compute_content_cost,
@@ -122,6 +123,11 @@ __all__ = [
     "stylize",
     "OptionError",
     "NonFiniteCostError",
+    # many pictures (neural-style batch)
+    "stylize_many",
+    "Job",
+    "grid_jobs",
+    "manifest_jobs",
 ]
 
 __version__ = "0.1.0"

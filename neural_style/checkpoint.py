@@ -88,6 +88,34 @@ def digest(arrays: np.ndarray | list[np.ndarray]) -> str:
     return "sha256:" + hasher.hexdigest()
 
 
+# The attribute of a VGGWeights that holds its filters' digest once computed (weights_digest).
+_WEIGHTS_DIGEST = "_digest"
+
+
+def weights_digest(weights) -> str:
+    """
+    'sha256:...' of the network's filters (every layer's arrays, layers sorted by name), computed once per VGGWeights.
+
+    Hashing VGG-19's 80 MB of filters takes tenths of a second (docs/performance.md); a batch's jobs share one
+    VGGWeights per worker, so the digest is kept on the object (its filters are never changed once loaded) and later
+    calls return it.
+
+    Arguments:
+    weights -- the network's VGGWeights (their `layers`: name -> arrays)
+
+    Returns:
+    digest -- str, the same as digest() of the arrays in that order
+    """
+    known = vars(weights).get(_WEIGHTS_DIGEST)
+    if known is None:
+        layers = weights.layers
+        known = digest([array for name in sorted(layers) for array in layers[name]])
+        # VGGWeights is a frozen dataclass: the memo is set past its __setattr__ (it is no field, so equality,
+        # dataclasses.replace and the fields themselves are unaffected).
+        object.__setattr__(weights, _WEIGHTS_DIGEST, known)
+    return known
+
+
 def _jsonable(value):
     """A setting as a JSON value: arrays by their digest, tuples as lists, anything unknown by its repr."""
     if isinstance(value, np.ndarray):
@@ -131,8 +159,7 @@ def settings_fingerprint(
         if field.name not in may_change
     }
     settings["size"] = "{}x{}".format(*size)
-    layers = weights.layers
-    settings["weights"] = digest([array for name in sorted(layers) for array in layers[name]])
+    settings["weights"] = weights_digest(weights)
     settings["content image"] = digest([content_pixels])
     settings["style image"] = digest(list(style_pixels))
     if masks is not None:

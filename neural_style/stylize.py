@@ -434,8 +434,12 @@ class StyleTransfer:
             masks = None
             if self.masks is not None:
                 masks = [mask for group in self.masks if group is not None for mask in _listed(group)]
+            # Weights given loaded are shared by many runs (a batch's worker): their digest, memoised on them, is
+            # computed once; the model's copy of the filters holds the same arrays (checkpoint.weights_digest).
+            given = self.options.weights
+            weights = given if hasattr(given, "layers") else self.model.weights
             self._settings = settings_fingerprint(
-                self.options, self.size, self.model.weights, self.content_pixels, self.style_pixels, masks
+                self.options, self.size, weights, self.content_pixels, self.style_pixels, masks
             )
         return self._settings
 

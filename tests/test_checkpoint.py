@@ -22,6 +22,7 @@ from neural_style.checkpoint import (
     save_checkpoint,
     save_run,
     settings_fingerprint,
+    weights_digest,
 )
 from neural_style.images import image_to_uint8
 from neural_style.options import OptionError, StyleOptions
@@ -157,6 +158,38 @@ def test_digest_is_sha256_of_dtype_shape_and_bytes():
     assert digest(array.T) == digest(np.ascontiguousarray(array.T))  # the pixels, not their layout in memory
     assert digest(array.reshape(3, 2)) != digest(array)
     assert digest(array.astype(np.float64)) != digest(array)
+
+
+def test_weights_digest_is_the_filters_digest_computed_once_per_weights(monkeypatch):
+    from neural_style import checkpoint
+    from neural_style.weights import random_vgg_weights
+
+    fresh = random_vgg_weights(seed=7, width_divisor=16)
+    expected = hashlib.sha256()
+    for name in sorted(fresh.layers):
+        for array in fresh.layers[name]:
+            expected.update(f"{array.dtype}{array.shape}".encode() + np.ascontiguousarray(array).tobytes())
+    hashed = []
+    monkeypatch.setattr(checkpoint, "digest", lambda arrays: hashed.append(len(arrays)) or digest(arrays))
+    assert weights_digest(fresh) == weights_digest(fresh) == "sha256:" + expected.hexdigest()
+    assert hashed == [2 * len(fresh.layers)]  # the filters hashed once, the second answer remembered
+    copy = dataclasses.replace(fresh)  # another VGGWeights with the same filters: hashed again, the same digest
+    assert weights_digest(copy) == weights_digest(fresh) and len(hashed) == 2 and copy == fresh
+
+
+def test_runs_sharing_loaded_weights_hash_the_filters_once(monkeypatch):
+    from neural_style import checkpoint
+    from neural_style.weights import random_vgg_weights
+
+    shared = random_vgg_weights(seed=8, width_divisor=16)
+    hashed = []
+    monkeypatch.setattr(checkpoint, "digest", lambda arrays: hashed.append(len(arrays)) or digest(arrays))
+    runs = [transfer(shared, iterations=1, seed=seed) for seed in (1, 2)]
+    first, second = (run.settings() for run in runs)
+    assert first == second and first["weights"] == weights_digest(shared)
+    assert hashed == [2 * len(shared.layers), 1, 1, 1, 1]  # the weights once, then each run's content and style
+    # The model's own copy of the filters has the same digest: a checkpoint resumes whichever way the weights came.
+    assert weights_digest(runs[0].model.weights) == first["weights"]
 
 
 # Saving and resuming a run's state

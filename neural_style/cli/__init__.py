@@ -10,6 +10,7 @@ COMMANDS = {
     "weights": "neural_style.cli.weights",
     "visualize": "neural_style.cli.visualize",
     "video": "neural_style.cli.video",
+    "batch": "neural_style.cli.batch",
 }
 
 
