@@ -11,11 +11,12 @@ import os
 
 import numpy as np
 
-from . import config
+from . import config, large
 from .checkpoint import CHECKPOINT_FILE, checkpoint_path
 from .costs import CONTENT_COSTS
 from .images import IMAGE_RANGES
 from .optimize import blend_weights
+from .tiles import minimum_tile_size
 from .vgg import POOLINGS, PRECISIONS, canonical_layer_name, layer_names
 
 WEIGHTS_ENV = "NEURAL_STYLE_WEIGHTS"
@@ -111,6 +112,12 @@ class StyleOptions:
     style_scale: float = 1.0
     preserve_colors: bool = False
     color_match: bool = False
+    # Large pictures (issue 11): tiles, a memory budget, the automatic coarse-to-fine schedule, averaging, 16 bits.
+    tile_size: int = 0  # pixels of a tile's core; 0: tiles only when the whole image would not fit (max_memory)
+    max_memory: float = None  # GB the run may use; None: the memory available
+    min_size: int = None  # longest side of the first scale of scales="auto"; None: large.MIN_SIZE
+    average: float = 0.0  # decay of the exponential moving average of the iterates written; 0: off
+    bit_depth: int = 8
 
     def validate(self, style_count=None):
         """
@@ -166,7 +173,32 @@ class StyleOptions:
                 "made with --checkpoint-every"
             )
         self.scales = _checked_scales(self.scales, self.iterations)
+        self._check_large()
         return self
+
+    def _check_large(self):
+        """The checks of the large-picture options (issue 11); the size-dependent ones are in large.py."""
+        layers = [self.content_layer] + [name for name, _ in self.style_layers]
+        smallest = minimum_tile_size(layers, self.pooling)
+        if not _is_int(self.tile_size) or self.tile_size < 0 or 0 < self.tile_size < smallest:
+            raise OptionError(
+                f"--tile-size must be 0 (off) or at least {smallest} pixels (the margin these layers need), "
+                f"got {self.tile_size}"
+            )
+        if self.max_memory is not None and (
+            not _is_number(self.max_memory) or not math.isfinite(self.max_memory) or self.max_memory <= 0
+        ):
+            raise OptionError(f"--max-memory must be a number of GB > 0, got {self.max_memory}")
+        if self.min_size is not None and (not _is_int(self.min_size) or self.min_size <= 0):
+            raise OptionError(f"--min-size must be a positive whole number of pixels, got {self.min_size}")
+        if self.min_size is not None and self.scales != large.AUTO:
+            raise OptionError("--min-size sets the first scale of --scales auto: give --scales auto too")
+        if not _is_number(self.average) or not 0 <= self.average < 1:
+            raise OptionError(f"--average must be a decay in [0, 1) such as 0.99 (0 = off), got {self.average}")
+        if self.bit_depth not in large.BIT_DEPTHS or isinstance(self.bit_depth, bool):
+            raise OptionError(f"--bit-depth must be 8 or 16, got {self.bit_depth}")
+        if (self.tile_size or self.max_memory) and self.jit_compile:
+            raise OptionError("--tile-size and --max-memory run the tiles one by one, outside XLA: drop --jit-compile")
 
     def _apply_preset(self):
         """The one place presets resolve: an explicit setting, else the preset's, else the article's."""
@@ -243,6 +275,8 @@ def _check_init(init):
 
 
 def _checked_scales(scales, iterations):
+    if isinstance(scales, str) and scales.strip() == large.AUTO:
+        return large.AUTO  # the sizes depend on the output size: large.auto_sizes
     text = scales if isinstance(scales, str) else ",".join(map(str, np.ravel(scales)))
     if isinstance(scales, str):
         scales = parse_numbers(scales, "--scales", "0.25,0.5,1")

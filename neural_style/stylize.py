@@ -18,7 +18,7 @@ import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
-from . import config
+from . import config, large
 from .checkpoint import CheckpointError, differences, load_checkpoint, save_checkpoint
 from .costs import total_variation_cost
 from .images import (
@@ -37,6 +37,7 @@ from .images import (
 )
 from .optimize import LBFGS, StyleTransferCost, compile_cost_and_gradient, resolve_jit_compile
 from .options import INITS, OptionError, StyleOptions
+from .tiles import TiledStyleTransferCost
 from .vgg import VGGModel
 from .weights import load_weights
 
@@ -55,6 +56,9 @@ NOT_CHECKED_ON_RESUME = (
     "checkpoint_every",
     "resume",
     "jit_compile",
+    "tile_size",  # tiles give the same cost and gradient as the whole image
+    "max_memory",
+    "bit_depth",
 )
 
 
@@ -189,14 +193,50 @@ class StyleTransfer:
         # Valid pixels in the network's space: box constraints for L-BFGS, clipping where a preset asks for it.
         self.bounds = pixel_bounds(options.image_range)
         # Coarse to fine: one size per scale, the last the output size; the iterations split equally across them.
-        self.sizes = [scaled_size(size, scale) for scale in options.scales]
-        self.scale_iterations = split_iterations(options.iterations, len(self.sizes))
+        if options.scales == large.AUTO:
+            self._plan_auto_scales(size)
+        else:
+            self.sizes = [scaled_size(size, scale) for scale in options.scales]
+            self.scale_values = list(options.scales)
+            self.scale_iterations = split_iterations(options.iterations, len(self.sizes))
+        self._plan_memory()
+        self.average = large.IterateAverage(options.average) if options.average else None
         self.history = []
         self.evaluations = 0
         self._settings = None
         self._enter_scale(0, self._start_image(self.sizes[0]))
         if options.resume is not None:
             self._resume(options.resume)
+
+    def _plan_auto_scales(self, size):
+        """--scales auto: large.auto_sizes from min_size to the output, at most one scale per iteration."""
+        try:
+            sizes = large.auto_sizes(size, self.options.min_size)
+        except ValueError as error:
+            raise OptionError(str(error)) from None
+        self.sizes = sizes[-self.options.iterations :]
+        self.scale_values = [round(max(n) / max(size), 4) for n in self.sizes]
+        self.scale_iterations = large.auto_iterations(self.options.iterations, self.sizes)
+
+    def _plan_memory(self):
+        """The tile size of each scale: --tile-size, else tiles only where the whole image would not fit."""
+        options = self.options
+        layers = [options.content_layer] + [name for name, _ in options.style_layers]
+        budget = options.max_memory * 1e9 if options.max_memory else large.available_memory()
+        self.tile_sizes = []
+        for height, width in self.sizes:
+            if options.tile_size:
+                tile_size = options.tile_size if max(height, width) > options.tile_size else 0
+            elif budget is None:
+                tile_size = 0
+            else:
+                try:
+                    tile_size = large.choose_tile_size(height, width, budget, layers, options.pooling)
+                except ValueError as error:
+                    raise OptionError(str(error)) from None
+            self.tile_sizes.append(tile_size)
+        if any(self.tile_sizes) and options.jit_compile is None:
+            options.jit_compile = False  # the tiles run one by one, outside XLA
 
     def _make_cost(self, size):
         """
@@ -214,7 +254,9 @@ class StyleTransfer:
         styles = [
             normalize_image(_as_pixels(image, "style", style_size), options.image_range) for image in self.style_pixels
         ]
-        return StyleTransferCost(
+        tile_size = self.tile_sizes[self.sizes.index(tuple(size))]
+        tiled = {"tile_size": tile_size} if tile_size else {}
+        return (TiledStyleTransferCost if tile_size else StyleTransferCost)(
             self.model,
             content,
             styles,
@@ -225,6 +267,7 @@ class StyleTransfer:
             style_blend=options.style_blend,
             tv_weight=options.tv_weight,
             content_cost=options.content_cost,
+            **tiled,
         )
 
     def _start_image(self, size):
@@ -279,6 +322,8 @@ class StyleTransfer:
         self.best_image = tf.Variable(self.image)
         self.best_cost = tf.Variable(np.inf, dtype=tf.float32)
         self._step = self._optimizer = self._optimizer_state = None
+        if getattr(self, "average", None) is not None:
+            self.average.reset()  # the average restarts at each scale
 
     def _compile(self):
         self._optimizer = optimizer = tf.keras.optimizers.Adam(learning_rate=self.options.learning_rate)
@@ -395,7 +440,7 @@ class StyleTransfer:
         i = len(self.history)
         entry = {"iteration": i, "seconds": time.perf_counter() - start, **costs}
         if len(self.sizes) > 1:
-            entry["scale"] = options.scales[self.scale_index]
+            entry["scale"] = self.scale_values[self.scale_index]
         self.history.append(entry)
         bar.set_postfix(
             total=f"{costs['J']:.4g}",
@@ -404,6 +449,8 @@ class StyleTransfer:
             refresh=False,
         )
         bar.update()
+        if self.average is not None:
+            self.average.update(self.image.numpy())
         if options.save_every and options.output_dir and i % options.save_every == 0:
             write_image(os.path.join(options.output_dir, f"{i}.png"), self._output_pixels(self.image))
         if options.checkpoint_every and (i + 1) % options.checkpoint_every == 0:
@@ -421,6 +468,8 @@ class StyleTransfer:
     def _best(self, size):
         """The lowest-cost image at the current scale (the current one before any step), resized to `size`."""
         best = self.best_image if math.isfinite(float(self.best_cost)) else self.image
+        if self.average is not None and self.average.value() is not None:
+            best = tf.constant(self.average.value())  # --average: the mean of the iterates, not the best one
         if tuple(best.shape[1:3]) == tuple(size):
             return best.numpy()
         return tf.image.resize(best, size, method="bilinear").numpy()
@@ -431,16 +480,16 @@ class StyleTransfer:
         (upsampled when a coarse-to-fine run is stopped before its last scale).
 
         Returns:
-        image -- uint8 array (H, W, 3)
+        image -- uint8 array (H, W, 3); uint16 with bit_depth 16
         """
-        return self._output_pixels(self._best(self.size))
+        return self._output_pixels(self._best(self.size), self.options.bit_depth)
 
-    def _output_pixels(self, image):
-        """An image in the network's space as the uint8 picture written: range undone, colours preserved if asked."""
+    def _output_pixels(self, image, bit_depth=8):
+        """An image in the network's space as the picture written: range undone, colours preserved if asked."""
         pixels = np.clip(network_to_pixels(image, self.options.image_range), 0, 255)
         if self.options.preserve_colors:
             pixels = preserve_colors(pixels, _as_pixels(self.content_pixels, "content", pixels.shape[:2]))
-        return np.clip(np.rint(pixels), 0, 255).astype(np.uint8)
+        return large.to_bit_depth(pixels, bit_depth)
 
     def settings(self):
         """
@@ -494,7 +543,9 @@ class StyleTransfer:
             "history": self.history,
             "settings": self.settings(),
         }
-        return save_checkpoint(folder, state, arrays, self.result())
+        if self.average is not None and self.average.total is not None:
+            arrays["average"], state["average_count"] = self.average.total, self.average.count
+        return save_checkpoint(folder, state, arrays, self._output_pixels(self._best(self.size)))
 
     def _resume(self, location):
         """Continues from a checkpoint of the same run; OptionError names what differs if it is another run's."""
@@ -518,6 +569,8 @@ class StyleTransfer:
             self._optimizer_state = [arrays[f"optimizer_{k}"] for k in range(len(names))] if names else None
             self.history = list(state["history"])
             self.evaluations = state["evaluations"]
+            if self.average is not None and "average" in arrays:
+                self.average.total, self.average.count = arrays["average"], state["average_count"]
         except (KeyError, IndexError, ValueError, TypeError) as error:
             raise OptionError(f"--resume {location}: a damaged checkpoint ({type(error).__name__}: {error})") from None
 

@@ -5,9 +5,9 @@ import os
 import sys
 import time
 
-from .. import config
+from .. import config, large
 from ..images import write_image
-from ..options import OPTIMIZERS, parse_style_layers
+from ..options import OPTIMIZERS, OptionError, parse_style_layers
 from ..stylize import NonFiniteCostError, StyleTransfer
 from ..vgg import PRECISIONS
 from . import common
@@ -85,7 +85,8 @@ def build_parser():
         "--scales",
         metavar="S,S,...",
         help="coarse to fine, e.g. 0.25,0.5,1: optimise at each "
-        "fraction of the output size in turn, the iterations split equally (remainder to the finest)",
+        "fraction of the output size in turn, the iterations split equally (remainder to the finest); auto: from "
+        "--min-size up to the output size in steps of sqrt(2)",
     )
     parser.add_argument(
         "--precision",
@@ -128,9 +129,43 @@ def build_parser():
         action="store_true",
         help="give the style images the photo's colour mean and covariance before the run",
     )
+    _add_large_picture_options(parser)
     parser.add_argument("--history", metavar="PATH", help="write the costs as JSON lines, one per iteration")
     parser.add_argument("--quiet", action="store_true", help="no progress bar and no summary line")
     return parser
+
+
+def _add_large_picture_options(parser):
+    """The options for large pictures (issue 11): tiles, memory, the automatic schedule, averaging, bit depth."""
+    parser.add_argument(
+        "--tile-size",
+        type=int,
+        metavar="N",
+        help="compute the cost and its gradient exactly, tile by tile, with tiles of N x N pixels (plus a margin): "
+        "memory for one tile instead of the whole picture; 0 = only when the whole picture would not fit (default)",
+    )
+    parser.add_argument(
+        "--max-memory",
+        type=float,
+        metavar="GB",
+        help="the memory the run may use: the largest tile that fits is picked (default: the memory available)",
+    )
+    parser.add_argument(
+        "--min-size",
+        type=int,
+        metavar="PIXELS",
+        help="longest side of the first scale of --scales auto (default 128)",
+    )
+    parser.add_argument(
+        "--average",
+        type=float,
+        metavar="DECAY",
+        help="write the exponential moving average of the iterates (e.g. 0.99), restarted at each scale (default 0, "
+        "off: the lowest-cost iterate)",
+    )
+    parser.add_argument(
+        "--bit-depth", type=int, metavar="8|16", help="bits per channel of the output: 8 (default) or 16 (.png, .tif)"
+    )
 
 
 def options_from_args(args):
@@ -164,6 +199,11 @@ def options_from_args(args):
         "tv_weight",
         "style_blend",
         "style_scale",
+        "tile_size",
+        "max_memory",
+        "min_size",
+        "average",
+        "bit_depth",
     ):
         if getattr(args, name) is not None:
             options[name] = getattr(args, name)
@@ -187,6 +227,11 @@ def main(argv):
     inputs = [args.content, *args.style]
     inputs.append(args.init)  # an --init image is an input too
     common.check_output_file(args.output, inputs)
+    if args.bit_depth is not None:
+        try:
+            large.check_bit_depth(args.output, args.bit_depth)
+        except ValueError as error:
+            raise OptionError(str(error)) from None
     if args.history:
         common.check_output_file(args.history, inputs, "--history", extensions=None)
     if args.save_every or args.checkpoint_every:
