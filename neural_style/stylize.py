@@ -590,10 +590,12 @@ def stylize(content, style, progress=False, callback=None, **options):
                checkpoint_every (N, into output_dir), resume (a checkpoint folder), scales (e.g. (0.25, 0.5, 1)),
                preset ('article' | 'course-tf2' | 'gatys'; explicit options win), tv_weight, style_blend (one
                weight per style image), style_scale, preserve_colors, color_match, image_range ('mean' | 'unit'),
-               content_cost ('course' | 'gatys'), clip (clip to the pixel range after each Adam step)
+               content_cost ('course' | 'gatys'), clip (clip to the pixel range after each Adam step),
+               tile_size (exact tiled cost, pixels of a tile's core; 0: only when the picture would not fit),
+               max_memory (GB), scales='auto' with min_size, average (EMA decay of the iterates), bit_depth (8 | 16)
 
     Returns:
-    image -- uint8 array (H, W, 3): the lowest-cost image seen
+    image -- uint8 array (H, W, 3) (uint16 with bit_depth 16): the lowest-cost image seen (the average with average)
     history -- list of dicts, one per iteration: iteration, seconds, J, J_content, J_style (and J_tv when
                tv_weight is on)
     """
