@@ -457,7 +457,9 @@ class TiledStyleTransferCost:
         def statistics(window, tile):
             return self._pass1(window, self._content_core(tile), tile.local().as_tensor())
 
-        totals = tiled_sums(image, self.tiles, statistics)
+        # Pass 1 on a stopped image: a tape around the step would otherwise keep every tile's activations for a
+        # backward pass that never comes (pass 2 makes the gradient).
+        totals = tiled_sums(tf.stop_gradient(image), self.tiles, statistics)
         GG, J_content = totals["GG"], totals["J_content"]
         J_style = self._style_cost(GG)
         J_tv = total_variation_cost(image) if self.tv_weight else tf.zeros([])
