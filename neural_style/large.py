@@ -20,16 +20,18 @@ BIT_DEPTHS = (8, 16)
 # Formats that hold 16 bits per channel (imageio writes them through Pillow / tifffile).
 SIXTEEN_BIT_EXTENSIONS = (".png", ".tif", ".tiff")
 
-# The peak-memory model (bytes), fitted to measured peaks of float32 Adam runs on the CPU (docs/performance.md):
-# peak = BASE + PER_PIXEL * H * W + ACTIVATION_FACTOR * activation_bytes_per_pixel * window pixels.
-# BASE: TensorFlow's runtime and VGG-19's filters. PER_PIXEL: what a run holds for every pixel of the picture
-# whether tiled or not (the image, the best image, Adam's two moments, the gradient and its tiled sum, float64
-# copies for L-BFGS, the content activation at conv4_2). ACTIVATION_FACTOR: the activations a forward pass keeps for
-# its backward pass (each layer's input and its ReLU's output) and the workspace of the convolutions, as a multiple
-# of the activations' own size.
-BASE_BYTES = 0.9e9
-PER_PIXEL_BYTES = 180
-ACTIVATION_FACTOR = 1.6
+# The peak-memory model (bytes) of a float32 run on the CPU:
+# peak = BASE + PER_PIXEL * H * W + ACTIVATION_FACTOR * activation_bytes_per_pixel * window pixels,
+# the window the whole image untiled, one tile's window tiled. BASE: TensorFlow's runtime and VGG-19's filters.
+# PER_PIXEL: what a run holds for every pixel of the picture, tiled or not (the image, the best image, Adam's two
+# moments, the gradient and its tiled sum, the content image and its conv4_2 activation): counted, not fitted.
+# ACTIVATION_FACTOR: the activations a pass keeps for its backward pass (each layer's input and its ReLU's output)
+# and the convolutions' workspace, as a multiple of the activations' own size; BASE and the factor are fitted to
+# benchmarks/bench_large.py's peaks (docs/performance.md: 300x400 and 600x800, whole and tiled), which the
+# estimate matches within 5% whole and overestimates by 4-12% tiled.
+BASE_BYTES = 1.2e9
+PER_PIXEL_BYTES = 300
+ACTIVATION_FACTOR = 3.1
 
 
 def auto_sizes(size, min_size=None):

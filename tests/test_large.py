@@ -41,18 +41,22 @@ def test_activation_bytes_count_every_layer_up_to_conv5_1():
     assert large.activation_bytes_per_pixel(ARTICLE_LAYERS) == 4 * (128 + 16 + 64 + 8 + 64 + 4 + 32 + 2 + 2)
 
 
-@pytest.mark.parametrize("size, measured_mb", [((300, 400), 1181), ((600, 800), 1981)])
-def test_the_estimate_matches_the_measured_peaks(size, measured_mb):
-    # The peaks of docs/performance.md's benchmark (float32 Adam, whole image).
-    assert large.estimate_peak_memory(*size, 0, ARTICLE_LAYERS) / 1e6 == pytest.approx(measured_mb, rel=0.05)
+@pytest.mark.parametrize(
+    "size, tile_size, measured_mb, tolerance",
+    [((300, 400), 0, 1703, 0.05), ((600, 800), 0, 3254, 0.05), ((600, 800), 256, 1929, 0.1)],
+)
+def test_the_estimate_matches_the_measured_peaks(size, tile_size, measured_mb, tolerance):
+    # The peaks measured by benchmarks/bench_large.py (docs/performance.md); tiled, the estimate errs on the high side.
+    estimate = large.estimate_peak_memory(*size, tile_size, ARTICLE_LAYERS) / 1e6
+    assert measured_mb * (1 - tolerance / 2) <= estimate <= measured_mb * (1 + tolerance)
 
 
 def test_the_chosen_tile_is_the_largest_that_fits():
     assert large.choose_tile_size(300, 400, 4e9, ARTICLE_LAYERS) == 0
-    tile = large.choose_tile_size(3000, 4000, 4e9, ARTICLE_LAYERS)
+    tile = large.choose_tile_size(3000, 4000, 6e9, ARTICLE_LAYERS)
     assert tile % 16 == 0 and tile >= 80
-    assert large.estimate_peak_memory(3000, 4000, tile, ARTICLE_LAYERS) <= 4e9
-    assert large.estimate_peak_memory(3000, 4000, tile + 16, ARTICLE_LAYERS) > 4e9
+    assert large.estimate_peak_memory(3000, 4000, tile, ARTICLE_LAYERS) <= 6e9
+    assert large.estimate_peak_memory(3000, 4000, tile + 16, ARTICLE_LAYERS) > 6e9
 
 
 def test_a_budget_too_small_for_any_tile_names_the_largest_size_that_fits():
@@ -60,6 +64,8 @@ def test_a_budget_too_small_for_any_tile_names_the_largest_size_that_fits():
         large.choose_tile_size(3000, 4000, 1.5e9, ARTICLE_LAYERS)
     with pytest.raises(ValueError, match="--max-memory 0.5 GB is below what any run takes"):
         large.choose_tile_size(3000, 4000, 0.5e9, ARTICLE_LAYERS)
+    with pytest.raises(ValueError, match=r"3000x2000 does not fit in 2.0 GB .* the largest that fits is about"):
+        large.choose_tile_size(2000, 3000, 2e9, ARTICLE_LAYERS)
 
 
 def test_the_average_is_the_bias_corrected_ema():
