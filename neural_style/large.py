@@ -28,7 +28,7 @@ SIXTEEN_BIT_EXTENSIONS = (".png", ".tif", ".tiff")
 # ACTIVATION_FACTOR: the activations a pass keeps for its backward pass (each layer's input and its ReLU's output)
 # and the convolutions' workspace, as a multiple of the activations' own size; BASE and the factor are fitted to
 # benchmarks/bench_large.py's peaks (docs/performance.md: 300x400 and 600x800, whole and tiled), which the
-# estimate matches within 5% whole and overestimates by 4-12% tiled.
+# estimate matches within 1% whole and overestimates by 5-13% tiled.
 BASE_BYTES = 1.2e9
 PER_PIXEL_BYTES = 300
 ACTIVATION_FACTOR = 3.1
