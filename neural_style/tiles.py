@@ -121,7 +121,7 @@ class Tile:
         return tuple(slice(core[0] // (1 << level), -(-core[1] // (1 << level))) for core in (self.rows, self.cols))
 
     def local(self):
-        """The same tile with its window's origin at (0, 0): tiles of the same shape share one compiled pass."""
+        """The same tile with its window's origin at (0, 0): the coordinates the per-window passes need."""
         (top, _), (left, _) = self.window_rows, self.window_cols
         return Tile(
             *(tuple(n - origin for n in span) for span, origin in zip(dataclasses.astuple(self), (top, left) * 2))
@@ -392,7 +392,7 @@ class TiledStyleTransferCost:
         return self._content_scale * tf.reduce_sum(tf.square(cores[self.content_layer] - a_C_core))
 
     def _window_statistics(self, window, a_C_core, geometry):
-        """Pass 1 for one window (compiled once per tile shape, `geometry` Tile.local().as_tensor())."""
+        """Pass 1 for one window (compiled once for every tile; `geometry` is Tile.local().as_tensor())."""
         tile = Tile.from_tensor(geometry)
         cores = tile_cores(self.model, window, tile, self.layers)
         return {
@@ -402,7 +402,7 @@ class TiledStyleTransferCost:
 
     def _window_gradient(self, window, a_C_core, adjoints, content_weight, geometry):
         """
-        Pass 2 for one window (compiled once per tile shape): the gradient of its surrogate cost.
+        Pass 2 for one window (compiled once for every tile): the gradient of its surrogate cost.
 
         The surrogate is content_weight * the core's content share + sum over style layers of
         sum(adjoint * G_core): its derivative with respect to the core's activations is the whole cost's.
@@ -428,8 +428,8 @@ class TiledStyleTransferCost:
         Every term of the cost of a generated image, with the tiled gradient attached.
 
         Inside a tf.function (the optimisation step, L-BFGS's cost) the tiles run eagerly through tf.py_function:
-        one graph of every tile's passes takes minutes to build, while each tile's own passes are compiled once per
-        tile shape.
+        one graph of every tile's passes takes minutes to build, while the two per-window passes are compiled once
+        and serve every tile (their sizes and offsets are arguments).
 
         Arguments:
         generated_image -- tensor of shape (1, n_H, n_W, 3), as the network sees it
