@@ -233,7 +233,9 @@ class StyleTransfer:
                 try:
                     tile_size = large.choose_tile_size(height, width, budget, layers, options.pooling)
                 except ValueError as error:
-                    raise OptionError(str(error)) from None
+                    if options.max_memory:
+                        raise OptionError(str(error)) from None
+                    tile_size = 0  # not even a tile fits what is free now: try the whole picture, as before tiles
             self.tile_sizes.append(tile_size)
         if any(self.tile_sizes) and options.jit_compile is None:
             options.jit_compile = False  # the tiles run one by one, outside XLA
