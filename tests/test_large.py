@@ -11,6 +11,7 @@ from neural_style import cli, large
 from neural_style.images import write_image
 from neural_style.options import OptionError, StyleOptions
 from neural_style.stylize import StyleTransfer
+from neural_style.tiles import TiledStyleTransferCost
 from neural_style.weights import random_vgg_weights
 
 ARTICLE_LAYERS = ["conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1", "conv4_2"]
@@ -174,3 +175,15 @@ def test_a_tiled_run_resumes_from_its_checkpoint(tmp_path):
     resumed, (image, history) = run("adam", tile_size=80, average=0.5, resume=str(tmp_path))
     assert [h["iteration"] for h in history] == [0, 1, 2]
     assert np.abs(image.astype(int) - expected.astype(int)).max() <= 1
+
+
+def test_max_memory_picks_the_largest_tile_that_fits():
+    rng = np.random.default_rng(0)
+    content = rng.uniform(0, 255, (600, 800, 3)).astype(np.float32)
+    transfer = StyleTransfer(
+        content, content[:100, :100], weights=small_weights(), height=600, width=800, max_memory=2.5, iterations=1
+    )
+    expected = large.choose_tile_size(600, 800, 2.5e9, ARTICLE_LAYERS)
+    assert 0 < expected and transfer.tile_sizes == [expected]
+    assert isinstance(transfer.cost, TiledStyleTransferCost) and transfer.options.jit_compile is False
+    assert StyleTransfer(content, content, weights=small_weights(), height=60, width=80).tile_sizes == [0]
