@@ -1,5 +1,6 @@
-"""Large pictures: the automatic coarse-to-fine schedule, the memory estimate that picks a tile size, iterate
-averaging and 16-bit output (issue 11). The exact tiled cost itself is in tiles.py.
+"""Large pictures: the automatic coarse-to-fine schedule, the memory estimate that picks a tile size, and 16-bit
+output (issue 11). The exact tiled cost itself is in tiles.py; the average of the iterates is
+optimize.IterateAverage, beside BestImage.
 
 Every function here is pure (sizes and arrays in, sizes and arrays out); StyleTransfer (stylize.py) calls them, and
 StyleOptions.validate checks the options they take.
@@ -10,6 +11,7 @@ import os
 
 import numpy as np
 
+from .checks import OptionError
 from .tiles import layer_level, minimum_tile_size, network_reach
 from .weights import CONV_LAYERS
 
@@ -49,9 +51,9 @@ def auto_sizes(size, min_size=None):
     if min_size is None:
         min_size = min(MIN_SIZE, longest)
     if min_size > longest:
-        raise ValueError(
-            f"--min-size {min_size} is larger than the output's longest side ({longest} pixels); "
-            f"give --min-size {longest} or less"
+        raise OptionError(
+            f"min_size {min_size} is larger than the output's longest side ({longest} pixels); give {longest} or less",
+            "min_size",
         )
     count = math.floor(math.log(longest / min_size, math.sqrt(2)) + 1e-9)
     scales = [math.sqrt(2) ** -k for k in range(count, 0, -1)]
@@ -153,7 +155,7 @@ def choose_tile_size(height, width, budget, layers, pooling="avg"):
     layers, pooling -- the layers the costs use and the network's pools
 
     Returns:
-    tile_size -- 0 or a core size in pixels (a multiple of the stride); ValueError naming the largest picture that
+    tile_size -- 0 or a core size in pixels (a multiple of the stride); OptionError naming the largest picture that
                  would fit when even the smallest tile does not
     """
     if estimate_peak_memory(height, width, 0, layers, pooling) <= budget:
@@ -164,9 +166,10 @@ def choose_tile_size(height, width, budget, layers, pooling="avg"):
         if estimate_peak_memory(height, width, tile_size, layers, pooling) <= budget:
             return tile_size
     if BASE_BYTES + PER_PIXEL_BYTES * smallest**2 > budget:
-        raise ValueError(
-            f"--max-memory {budget / 1e9:.2g} GB is below what any run takes (about {BASE_BYTES / 1e9:.1f} GB); "
-            "give more"
+        raise OptionError(
+            f"max_memory {budget / 1e9:.2g} GB is below what any run takes (about {BASE_BYTES / 1e9:.1f} GB); "
+            "give more",
+            "max_memory",
         )
     scale = 1.0
     while (
@@ -174,56 +177,13 @@ def choose_tile_size(height, width, budget, layers, pooling="avg"):
         and estimate_peak_memory(round(height * scale), round(width * scale), smallest, layers, pooling) > budget
     ):
         scale *= 0.95
-    raise ValueError(
+    raise OptionError(
         f"{width}x{height} does not fit in {budget / 1e9:.1f} GB even with the smallest tile ({smallest} pixels); "
-        f"the largest that fits is about {round(width * scale)}x{round(height * scale)}: lower --max-size or raise "
-        "--max-memory"
+        f"the largest that fits is about {round(width * scale)}x{round(height * scale)}: lower max_size or raise "
+        "max_memory",
+        "max_size",
+        "max_memory",
     )
-
-
-class IterateAverage:
-    """The exponential moving average of the iterates, bias-corrected (as Adam's moments): what --average writes.
-
-    avg_t = decay * avg_(t-1) + (1 - decay) * x_t, avg_0 = 0; the value is avg_t / (1 - decay ** t), the weighted
-    mean of the iterates so far. `reset` starts it again (at each scale of a coarse-to-fine run).
-    """
-
-    def __init__(self, decay):
-        """
-        Arguments:
-        decay -- in (0, 1), e.g. 0.99 (about the last 100 iterates)
-        """
-        self.decay = decay
-        self.reset()
-
-    def reset(self):
-        """Forgets every iterate."""
-        self.total = None
-        self.count = 0
-
-    def update(self, image):
-        """
-        Adds an iterate.
-
-        Arguments:
-        image -- array of the image's shape
-        """
-        image = np.asarray(image, np.float64)
-        self.total = (
-            (1 - self.decay) * image if self.total is None else self.decay * self.total + (1 - self.decay) * image
-        )
-        self.count += 1
-
-    def value(self):
-        """
-        The bias-corrected average.
-
-        Returns:
-        image -- float32 array, or None before the first iterate
-        """
-        if self.total is None:
-            return None
-        return (self.total / (1 - self.decay**self.count)).astype(np.float32)
 
 
 def check_bit_depth(path, bit_depth):
@@ -235,13 +195,14 @@ def check_bit_depth(path, bit_depth):
     bit_depth -- 8 or 16
 
     Returns:
-    bit_depth -- unchanged; ValueError with one line otherwise
+    bit_depth -- unchanged; OptionError with one line otherwise
     """
     extension = os.path.splitext(os.fspath(path))[1].lower()
     if bit_depth == 16 and extension not in SIXTEEN_BIT_EXTENSIONS:
-        raise ValueError(
-            f"--bit-depth 16: {os.fspath(path)} is a {extension or 'extensionless'} file, which holds 8 bits; "
-            "write a .png or .tif"
+        raise OptionError(
+            f"bit_depth 16: {os.fspath(path)} is a {extension or 'extensionless'} file, which holds 8 bits; "
+            "write a .png or .tif",
+            "bit_depth",
         )
     return bit_depth
 

@@ -27,7 +27,7 @@ import tensorflow as tf
 
 from .config import ALPHA, BETA, CONTENT_LAYER, STYLE_LAYERS
 from .costs import layer_gram, total_cost, total_variation_cost
-from .optimize import blend_weights
+from .optimize import CostTerms, blend_weights
 from .vgg import canonical_layer_name, layer_names
 
 
@@ -435,7 +435,7 @@ class TiledStyleTransferCost:
         generated_image -- tensor of shape (1, n_H, n_W, 3), as the network sees it
 
         Returns:
-        costs -- dict of scalar tensors: J, J_content, J_style, and J_tv when tv_weight is not 0
+        terms -- CostTerms of scalar tensors: J, J_content, J_style, and J_tv (None when tv_weight is 0)
         """
         image = tf.convert_to_tensor(generated_image, tf.float32)
         if tf.inside_function():
@@ -445,10 +445,7 @@ class TiledStyleTransferCost:
         else:
             values = self._costs(image)
         J, J_content, J_style, J_tv = values
-        result = {"J": J, "J_content": J_content, "J_style": J_style}
-        if self.tv_weight:
-            result["J_tv"] = J_tv
-        return result
+        return CostTerms(J, J_content, J_style, J_tv if self.tv_weight else None)
 
     @tf.custom_gradient
     def _costs(self, image):
@@ -501,5 +498,4 @@ class TiledStyleTransferCost:
         Returns:
         J, J_content, J_style -- scalar tensors (J includes tv_weight * J_tv; `terms` gives J_tv itself)
         """
-        costs = self.terms(generated_image)
-        return costs["J"], costs["J_content"], costs["J_style"]
+        return self.terms(generated_image).course()

@@ -1,6 +1,5 @@
 """Large pictures (issue 11): the automatic schedule, the memory estimate, averaging, 16 bits, and the options."""
 
-import dataclasses
 import math
 
 import cv2
@@ -8,11 +7,13 @@ import numpy as np
 import pytest
 
 from neural_style import cli, large
+from neural_style.checkpoint import may_change_on_resume
 from neural_style.images import write_image
+from neural_style.optimize import IterateAverage
 from neural_style.options import OptionError, StyleOptions
 from neural_style.stylize import StyleTransfer
 from neural_style.tiles import TiledStyleTransferCost
-from neural_style.weights import random_vgg_weights
+from tests.transfers import weights_with_biases
 
 ARTICLE_LAYERS = ["conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1", "conv4_2"]
 
@@ -27,8 +28,9 @@ def test_auto_sizes_go_up_by_sqrt2_from_min_size_to_the_output():
 
 
 def test_auto_sizes_refuse_a_min_size_above_the_output():
-    with pytest.raises(ValueError, match="--min-size 900 is larger than the output's longest side \\(800"):
+    with pytest.raises(OptionError, match="min_size 900 is larger than the output's longest side \\(800") as error:
         large.auto_sizes((600, 800), 900)
+    assert error.value.parameters == ("min_size",)
     assert large.auto_sizes((60, 80)) == [(60, 80)]  # the default min size never exceeds the output
 
 
@@ -61,18 +63,18 @@ def test_the_chosen_tile_is_the_largest_that_fits():
 
 
 def test_a_budget_too_small_for_any_tile_names_the_largest_size_that_fits():
-    with pytest.raises(ValueError, match=r"does not fit in 1.5 GB .* the largest that fits is about \d+x\d+"):
+    with pytest.raises(OptionError, match=r"does not fit in 1.5 GB .* the largest that fits is about \d+x\d+"):
         large.choose_tile_size(3000, 4000, 1.5e9, ARTICLE_LAYERS)
-    with pytest.raises(ValueError, match="--max-memory 0.5 GB is below what any run takes"):
+    with pytest.raises(OptionError, match="max_memory 0.5 GB is below what any run takes"):
         large.choose_tile_size(3000, 4000, 0.5e9, ARTICLE_LAYERS)
-    with pytest.raises(ValueError, match=r"3000x2000 does not fit in 2.0 GB .* the largest that fits is about"):
+    with pytest.raises(OptionError, match=r"3000x2000 does not fit in 2.0 GB .* the largest that fits is about"):
         large.choose_tile_size(2000, 3000, 2e9, ARTICLE_LAYERS)
 
 
 def test_the_average_is_the_bias_corrected_ema():
     rng = np.random.default_rng(0)
     iterates = rng.normal(size=(5, 2, 3))
-    average = large.IterateAverage(0.9)
+    average = IterateAverage(0.9)
     for x in iterates:
         average.update(x)
     weights = 0.9 ** np.arange(4, -1, -1)  # the newest iterate weighs most
@@ -87,18 +89,19 @@ def test_sixteen_bit_png_and_tiff_round_trip(tmp_path):
     np.testing.assert_array_equal(large.to_bit_depth(pixels, 16), expected)
     path = write_image(tmp_path / "out.png", expected)
     np.testing.assert_array_equal(cv2.imread(str(path), cv2.IMREAD_UNCHANGED)[..., ::-1], expected)
-    with pytest.raises(ValueError, match="--bit-depth 16: .*out.jpg is a .jpg file, which holds 8 bits"):
+    with pytest.raises(OptionError, match="bit_depth 16: .*out.jpg is a .jpg file, which holds 8 bits"):
         large.check_bit_depth(tmp_path / "out.jpg", 16)
 
 
 @pytest.mark.parametrize(
     "options, message",
     [
-        ({"tile_size": 64}, "--tile-size must be 0 \\(off\\) or at least 80 pixels"),
-        ({"max_memory": 0}, "--max-memory must be a number of GB > 0"),
-        ({"min_size": 128}, "--min-size sets the first scale of --scales auto"),
-        ({"average": 1.0}, "--average must be a decay in \\[0, 1\\)"),
-        ({"bit_depth": 12}, "--bit-depth must be 8 or 16"),
+        ({"tile_size": 64}, "^tile_size must be 0 \\(off\\) or at least 80 pixels"),
+        ({"max_memory": 0}, "^max_memory must be a number of GB > 0, got 0"),
+        ({"min_size": 128}, "^min_size sets the first scale of the automatic schedule: give scales auto"),
+        ({"min_size": 0, "scales": "auto"}, "^min_size must be a positive whole number of pixels"),
+        ({"average": 1.0}, "^average must be a decay in \\[0, 1\\)"),
+        ({"bit_depth": 12}, "^bit_depth must be one of 8, 16, got 12"),
         ({"tile_size": 128, "jit_compile": True}, "outside XLA"),
     ],
 )
@@ -118,6 +121,8 @@ def test_scales_auto_is_accepted():
         (["--max-memory", "0.5"], "--max-memory 0.5 GB is below what any run takes"),
         (["--scales", "auto", "--min-size", "900"], "--min-size 900 is larger than the output's longest side"),
         (["--bit-depth", "16"], "x.jpg is a .jpg file, which holds 8 bits"),
+        (["--bit-depth", "12"], "--bit-depth must be one of 8, 16, got 12"),
+        (["--min-size", "100"], "--min-size sets the first scale of the automatic schedule: give --scales auto"),
     ],
 )
 def test_the_command_line_refuses_bad_large_picture_options(tmp_path, capsys, extra, message):
@@ -131,15 +136,6 @@ def test_the_command_line_refuses_bad_large_picture_options(tmp_path, capsys, ex
     assert not output.exists()
 
 
-def small_weights():
-    weights = random_vgg_weights(seed=0, width_divisor=32)
-    rng = np.random.default_rng(1)
-    layers = {
-        name: (k, rng.standard_normal(b.shape).astype(np.float32) * 0.5) for name, (k, b) in weights.layers.items()
-    }
-    return dataclasses.replace(weights, layers=layers)
-
-
 def run(optimizer, **options):
     rng = np.random.default_rng(0)
     content = rng.uniform(0, 255, (96, 160, 3)).astype(np.float32)
@@ -147,7 +143,7 @@ def run(optimizer, **options):
     transfer = StyleTransfer(
         content,
         style,
-        weights=small_weights(),
+        weights=weights_with_biases(),
         height=96,
         width=160,
         iterations=3,
@@ -177,13 +173,28 @@ def test_a_tiled_run_resumes_from_its_checkpoint(tmp_path):
     assert np.abs(image.astype(int) - expected.astype(int)).max() <= 1
 
 
+def test_tiles_memory_and_bit_depth_may_change_on_resume_and_the_schedule_may_not():
+    may_change = may_change_on_resume(StyleOptions)
+    assert {"tile_size", "max_memory", "bit_depth"} <= may_change
+    assert not {"min_size", "average", "scales"} & may_change
+
+
+def test_the_bit_depth_changes_only_how_the_result_is_written():
+    _, (image8, history8) = run("adam")
+    _, (image16, history16) = run("adam", bit_depth=16)
+    assert image8.dtype == np.uint8 and image16.dtype == np.uint16
+    assert [h["J"] for h in history16] == [h["J"] for h in history8]
+    # The same float picture: rounded to 8 bits, and x 257 rounded to 16, the two agree within half a grey level.
+    assert np.abs(image16 / 257.0 - image8).max() <= 0.5 + 1 / 257
+
+
 def test_max_memory_picks_the_largest_tile_that_fits():
     rng = np.random.default_rng(0)
     content = rng.uniform(0, 255, (600, 800, 3)).astype(np.float32)
     transfer = StyleTransfer(
-        content, content[:100, :100], weights=small_weights(), height=600, width=800, max_memory=2.5, iterations=1
+        content, content[:100, :100], weights=weights_with_biases(), height=600, width=800, max_memory=2.5, iterations=1
     )
     expected = large.choose_tile_size(600, 800, 2.5e9, ARTICLE_LAYERS)
     assert 0 < expected and transfer.tile_sizes == [expected]
     assert isinstance(transfer.cost, TiledStyleTransferCost) and transfer.options.jit_compile is False
-    assert StyleTransfer(content, content, weights=small_weights(), height=60, width=80).tile_sizes == [0]
+    assert StyleTransfer(content, content, weights=weights_with_biases(), height=60, width=80).tile_sizes == [0]

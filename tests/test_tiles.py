@@ -1,7 +1,6 @@
 """The tiled cost and gradient (neural_style.tiles) against the whole-image ones of optimize.StyleTransferCost."""
 
 import dataclasses
-import functools
 
 import numpy as np
 import pytest
@@ -18,22 +17,10 @@ from neural_style.tiles import (
     tiled_grams,
 )
 from neural_style.vgg import VGGModel
-from neural_style.weights import random_vgg_weights
+from tests.transfers import weights_with_biases
 
 ARTICLE_LAYERS = ["conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1", "conv4_2"]
 STYLE_LAYERS = [("conv1_1", 0.2), ("conv2_1", 0.2), ("conv3_1", 0.2), ("conv4_1", 0.2), ("conv5_1", 0.2)]
-
-
-@functools.lru_cache(maxsize=None)
-def weights_with_biases():
-    """Small random filters with non-zero biases: with zero biases a zero-padded image would hide padding errors."""
-    weights = random_vgg_weights(seed=0, width_divisor=32)
-    rng = np.random.default_rng(1)
-    layers = {
-        name: (kernel, rng.standard_normal(bias.shape).astype(np.float32) * 0.5)
-        for name, (kernel, bias) in weights.layers.items()
-    }
-    return dataclasses.replace(weights, layers=layers)
 
 
 def model(pooling="avg", precision="float32"):
@@ -116,7 +103,7 @@ def costs_and_gradients(cost, generated):
     for name in ("J", "J_content", "J_style", "J_tv"):
         with tf.GradientTape() as tape:
             tape.watch(generated)
-            value = cost.terms(generated)[name]
+            value = getattr(cost.terms(generated), name)
         terms[name] = float(value)
         grads[name] = tape.gradient(value, generated).numpy().astype(np.float64)
     return terms, grads
@@ -178,8 +165,8 @@ def test_ten_adam_steps_tiled_and_whole_give_the_same_picture():
         TiledStyleTransferCost(vgg, content, style, tile_size=128, **options),
     ):
         generated = tf.Variable(image(256, 320, 4))
-        step = compile_train_step(generated, tf.keras.optimizers.Adam(learning_rate=2.0), cost)
-        costs = [float(step()[0]) for _ in range(10)]
+        step = compile_train_step(generated, tf.keras.optimizers.Adam(learning_rate=2.0), cost.terms)
+        costs = [float(step().J) for _ in range(10)]
         assert costs[-1] < costs[0]
         pictures.append(generated.numpy())
     assert np.abs(pictures[0] - pictures[1]).max() <= 1.0
