@@ -21,13 +21,20 @@ with _native_logs.silenced():
 from .config import ALPHA, BETA, CONFIG, CONTENT_LAYER, LEARNING_RATE, NUM_ITERATIONS, STYLE_LAYERS  # noqa: E402
 from .costs import (  # noqa: E402
     compute_content_cost,
+    compute_layer_mean_cov_cost,
     compute_layer_style_cost,
+    compute_layer_w2_cost,
     compute_style_cost,
+    feature_moments,
     gram_matrix,
     layer_gram,
     layer_style_cost_from_gram,
+    mean_cov_distance,
+    sqrtm_psd,
     total_cost,
     total_variation_cost,
+    trace_sqrtm_psd,
+    w2_distance,
 )
 from .images import (  # noqa: E402
     ImageError,
@@ -95,6 +102,14 @@ __all__ = [
     "layer_gram",
     "layer_style_cost_from_gram",
     "total_variation_cost",
+    # style losses beyond the Gram matrix (--style-loss mean-cov | w2)
+    "compute_layer_mean_cov_cost",
+    "compute_layer_w2_cost",
+    "feature_moments",
+    "mean_cov_distance",
+    "w2_distance",
+    "sqrtm_psd",
+    "trace_sqrtm_psd",
     "load_image",
     "image_to_uint8",
     "ImageError",

@@ -108,7 +108,9 @@ def _jsonable(value):
     return repr(value)
 
 
-def settings_fingerprint(options, size: tuple[int, int], weights, content_pixels: np.ndarray, style_pixels) -> dict:
+def settings_fingerprint(
+    options, size: tuple[int, int], weights, content_pixels: np.ndarray, style_pixels, masks=None
+) -> dict:
     """
     The settings that a checkpoint must share with the run that resumes it.
 
@@ -118,10 +120,12 @@ def settings_fingerprint(options, size: tuple[int, int], weights, content_pixels
     weights -- the network's VGGWeights (their `layers`: name -> arrays)
     content_pixels -- the content image as the run loaded it, (H, W, 3)
     style_pixels -- the style images as the run loaded them, a list of (h, w, 3) arrays
+    masks -- None, or the region masks as the run loaded them (masks.load_mask), a list of arrays
 
     Returns:
     settings -- dict of JSON values: every option that a resume may not change (keyed by its flag's name, e.g.
-                'learning-rate'), the output size, and digests of the weights and of the content and style pixels
+                'learning-rate'), the output size, and digests of the weights, of the content and style pixels and
+                of the masks' pixels if any (an edited mask file is another run)
     """
     may_change = may_change_on_resume(options)
     settings = {
@@ -134,6 +138,8 @@ def settings_fingerprint(options, size: tuple[int, int], weights, content_pixels
     settings["weights"] = digest([array for name in sorted(layers) for array in layers[name]])
     settings["content image"] = digest([content_pixels])
     settings["style image"] = digest(list(style_pixels))
+    if masks is not None:
+        settings["masks"] = digest(list(masks))
     return json.loads(json.dumps(settings))
 
 

@@ -236,3 +236,182 @@ def total_cost(
     J_style = tf.cast(J_style, J_content.dtype)
     J = alpha * J_content + beta * J_style
     return J
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Style losses beyond the Gram matrix (issue 12): a layer's features as a Gaussian, matched by its mean and covariance.
+#
+# The Gram matrix matches second moments only, and grows with the number of positions. These losses take each
+# layer's features f_p (one n_C vector per position p, optionally weighted by a guide w_p, see neural_style.masks) as
+# samples of a Gaussian with mean mu and covariance C, both averages over positions, so their scale does not depend
+# on the image size. The style's statistics are fixed targets: computed once per run, like the style Grams.
+# ---------------------------------------------------------------------------------------------------------------------
+
+# --style-loss: the article's Gram cost, the squared distance of means and covariances, the Wasserstein-2 distance.
+STYLE_LOSSES = ("gram", "mean-cov", "w2")
+
+
+def feature_moments(a, weights=None):
+    """
+    The mean and covariance of a layer's features over its positions, optionally weighted.
+
+    mu = sum_p w_p f_p / sum_p w_p;  C = sum_p w_p (f_p - mu)(f_p - mu)^T / sum_p w_p  (w_p = 1: plain averages)
+
+    Arguments:
+    a -- tensor of dimension (1, n_H, n_W, n_C), a layer's activations
+    weights -- None, or a tensor of n_H * n_W weights >= 0 (any shape with that many entries), not all 0
+
+    Returns:
+    mu -- tensor of shape (n_C,)
+    C -- tensor of shape (n_C, n_C), symmetric positive semi-definite
+    """
+    a = tf.convert_to_tensor(a)
+    n_C = a.shape[-1]
+    F = tf.reshape(a, [-1, n_C])
+    if weights is None:
+        w = tf.ones_like(F[:, :1])
+    else:
+        w = tf.reshape(tf.cast(weights, F.dtype), [-1, 1])
+    mass = tf.reduce_sum(w)
+    mu = tf.reduce_sum(w * F, axis=0) / mass
+    centred = F - mu
+    C = tf.matmul(w * centred, centred, transpose_a=True) / mass
+    return mu, C
+
+
+def _eigenvalue_noise(K, eigenvalues):
+    """n * eps * lambda_max: how far rounding moves the eigenvalues of an n x n symmetric matrix (eps: its dtype's)."""
+    return K.shape[-1] * np.finfo(K.dtype.as_numpy_dtype).eps * tf.reduce_max(tf.abs(eigenvalues))
+
+
+def _psd_eigh(K):
+    """
+    The eigendecomposition of a symmetric positive semi-definite matrix, eigenvalues within rounding of 0 set to 0.
+
+    Arguments:
+    K -- tensor of shape (n, n)
+
+    Returns:
+    eigenvalues -- tensor of shape (n,), >= 0: those below n * eps * lambda_max (rounding, not signal) are 0
+    V -- tensor of shape (n, n), the eigenvectors as columns
+    """
+    eigenvalues, V = tf.linalg.eigh((K + tf.transpose(K)) / 2)
+    return tf.where(eigenvalues > _eigenvalue_noise(K, eigenvalues), eigenvalues, 0), V
+
+
+def sqrtm_psd(C):
+    """
+    The symmetric square root of a symmetric positive semi-definite matrix, by eigendecomposition.
+
+    C = V diag(lambda) V^T  ->  C^(1/2) = V diag(sqrt(lambda)) V^T, each lambda clamped at 0 (see _psd_eigh: rounding
+    makes the zero eigenvalues of a singular C slightly negative or positive). Meant for the style's fixed
+    statistics (no gradient is needed there; the gradient of eigh is infinite where eigenvalues repeat, as the zero
+    eigenvalues of dead channels do).
+
+    Arguments:
+    C -- tensor of shape (n, n), symmetric positive semi-definite
+
+    Returns:
+    sqrt_C -- tensor of shape (n, n), symmetric, sqrt_C @ sqrt_C = C
+    """
+    eigenvalues, V = _psd_eigh(tf.convert_to_tensor(C))
+    return tf.matmul(V * tf.sqrt(eigenvalues), V, transpose_b=True)
+
+
+@tf.custom_gradient
+def trace_sqrtm_psd(K):
+    """
+    The trace of the square root of a symmetric positive semi-definite matrix, with a gradient that stays finite.
+
+    tr(K^(1/2)) = sum_i sqrt(lambda_i) over the eigenvalues of K (clamped at 0). Its gradient is
+    d tr(K^(1/2)) / dK = 1/2 K^(-1/2) = V diag(1 / (2 sqrt(lambda_i))) V^T, with no 1/(lambda_i - lambda_j) terms (so
+    repeated eigenvalues are harmless), but infinite where lambda_i = 0: there lambda_i is taken as at least
+    n * eps * lambda_max (eps the dtype's machine epsilon), the eigensolver's own rounding. In W2 below,
+    K = C_S^(1/2) C_G C_S^(1/2) with C_G = F^T F / M, and the chain rule multiplies each 1/sqrt(lambda_i) by
+    F C_S^(1/2) v_i, whose norm is sqrt(M lambda_i): the gradient with respect to the features is bounded, and exact
+    wherever lambda_i > n * eps * lambda_max.
+
+    Arguments:
+    K -- tensor of shape (n, n), symmetric positive semi-definite
+
+    Returns:
+    tr_sqrt_K -- scalar tensor
+    """
+    eigenvalues, V = _psd_eigh(K)
+
+    def grad(upstream):
+        floor = tf.maximum(_eigenvalue_noise(K, eigenvalues), np.finfo(K.dtype.as_numpy_dtype).tiny)
+        scale = 0.5 / tf.sqrt(tf.maximum(eigenvalues, floor))
+        return upstream * tf.matmul(V * scale, V, transpose_b=True)
+
+    return tf.reduce_sum(tf.sqrt(eigenvalues)), grad
+
+
+def mean_cov_distance(mu_S, C_S, mu_G, C_G):
+    """
+    The squared distance of the means and of the covariances of two feature sets.
+
+    J = ||mu_S - mu_G||^2 + ||C_S - C_G||_F^2 = sum((mu_S - mu_G) ** 2) + sum((C_S - C_G) ** 2)
+
+    Arguments:
+    mu_S, C_S -- the style's mean (n_C,) and covariance (n_C, n_C) at a layer (feature_moments)
+    mu_G, C_G -- the generated image's, likewise
+
+    Returns:
+    J_style_layer -- scalar tensor
+    """
+    return tf.reduce_sum(tf.square(mu_S - mu_G)) + tf.reduce_sum(tf.square(C_S - C_G))
+
+
+def w2_distance(mu_S, C_S, sqrt_C_S, mu_G, C_G):
+    """
+    The squared Wasserstein-2 distance between the Gaussians N(mu_S, C_S) and N(mu_G, C_G).
+
+    W2^2 = ||mu_S - mu_G||^2 + tr(C_S + C_G - 2 (C_S^(1/2) C_G C_S^(1/2))^(1/2))
+
+    The square roots are symmetric ones of positive semi-definite matrices (sqrtm_psd for the style's, computed once;
+    trace_sqrtm_psd for the other, whose gradient stays finite, also when the two sets are identical and W2 = 0).
+
+    Arguments:
+    mu_S, C_S -- the style's mean (n_C,) and covariance (n_C, n_C) at a layer (feature_moments)
+    sqrt_C_S -- sqrtm_psd(C_S)
+    mu_G, C_G -- the generated image's mean and covariance
+
+    Returns:
+    J_style_layer -- scalar tensor (0 for identical statistics, up to rounding)
+    """
+    K = tf.matmul(tf.matmul(sqrt_C_S, C_G), sqrt_C_S)
+    covariance_term = tf.linalg.trace(C_S) + tf.linalg.trace(C_G) - 2 * trace_sqrtm_psd(K)
+    return tf.reduce_sum(tf.square(mu_S - mu_G)) + covariance_term
+
+
+def compute_layer_mean_cov_cost(a_S, a_G):
+    """
+    Computes the mean-and-covariance style cost of one layer (--style-loss mean-cov).
+
+    Arguments:
+    a_S -- tensor of dimension (1, n_H, n_W, n_C), hidden layer activations representing style of the image S
+    a_G -- tensor of dimension (1, n_H, n_W, n_C), hidden layer activations representing style of the image G
+
+    Returns:
+    J_style_layer -- ||mu_S - mu_G||^2 + ||C_S - C_G||_F^2, means and covariances over positions (feature_moments)
+    """
+    mu_S, C_S = feature_moments(a_S)
+    mu_G, C_G = feature_moments(a_G)
+    return mean_cov_distance(mu_S, C_S, mu_G, C_G)
+
+
+def compute_layer_w2_cost(a_S, a_G):
+    """
+    Computes the Wasserstein-2 style cost of one layer (--style-loss w2); the style is a fixed target (no gradient).
+
+    Arguments:
+    a_S -- tensor of dimension (1, n_H, n_W, n_C), hidden layer activations representing style of the image S
+    a_G -- tensor of dimension (1, n_H, n_W, n_C), hidden layer activations representing style of the image G
+
+    Returns:
+    J_style_layer -- ||mu_S - mu_G||^2 + tr(C_S + C_G - 2 (C_S^(1/2) C_G C_S^(1/2))^(1/2))
+    """
+    mu_S, C_S = feature_moments(tf.stop_gradient(a_S))
+    mu_G, C_G = feature_moments(a_G)
+    return w2_distance(mu_S, C_S, sqrtm_psd(C_S), mu_G, C_G)

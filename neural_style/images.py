@@ -14,6 +14,7 @@ import tensorflow as tf
 
 from .checks import OptionError
 from .config import CONFIG
+from .costs import sqrtm_psd
 from .files import atomic_write
 
 if TYPE_CHECKING:
@@ -290,11 +291,8 @@ def preserve_colors(generated: np.ndarray, content: np.ndarray) -> np.ndarray:
     return np.clip(rgb, 0, 255).astype(np.float32)
 
 
-def _sqrt_psd(matrix, inverse=False, eps=1e-5):
-    """The symmetric square root of a covariance matrix (or of its inverse), eigenvalues floored at eps."""
-    values, vectors = np.linalg.eigh(matrix)
-    values = np.maximum(values, eps)
-    return (vectors * (values ** (-0.5 if inverse else 0.5))) @ vectors.T
+# Added to the style's colour covariance in match_color, so that its square root can be inverted.
+COLOR_EPSILON = 1e-5
 
 
 def match_color(style: np.ndarray, content: np.ndarray, clip: bool = True) -> np.ndarray:
@@ -302,9 +300,9 @@ def match_color(style: np.ndarray, content: np.ndarray, clip: bool = True) -> np
     Colour matching (Gatys et al. 2016, "Preserving color"): an affine map of the style image's RGB pixels that gives
     them the content image's mean and covariance, x' = A (x - mu_S) + mu_C with A = Sigma_C^(1/2) Sigma_S^(-1/2).
 
-    Both square roots are the symmetric ones (the image analogies variant of the paper). A style image with no
-    variation along some colour direction (e.g. a grey one) cannot get the content's spread there: its eigenvalues are
-    floored at 1e-5, so that direction is stretched as far as that allows.
+    Both square roots are the symmetric ones (the image analogies variant of the paper), by costs.sqrtm_psd. A style
+    image with no variation along some colour direction (e.g. a grey one) cannot get the content's spread there:
+    COLOR_EPSILON (1e-5) is added to its covariance's eigenvalues, so that direction is stretched as far as that allows.
 
     Arguments:
     style -- array of shape (n_H, n_W, 3), RGB in [0, 255]
@@ -321,7 +319,9 @@ def match_color(style: np.ndarray, content: np.ndarray, clip: bool = True) -> np
     mu_S, mu_C = pixels_S.mean(axis=0), pixels_C.mean(axis=0)
     sigma_S = np.cov(pixels_S, rowvar=False, bias=True)
     sigma_C = np.cov(pixels_C, rowvar=False, bias=True)
-    A = _sqrt_psd(sigma_C) @ _sqrt_psd(sigma_S, inverse=True)
+    # costs.sqrtm_psd, the one matrix square root; the style's is taken of Sigma_S + eps I so that it can be inverted.
+    sqrt_S = sqrtm_psd(sigma_S + COLOR_EPSILON * np.eye(3)).numpy()
+    A = sqrtm_psd(sigma_C).numpy() @ np.linalg.inv(sqrt_S)
     matched = (pixels_S - mu_S) @ A.T + mu_C
     if clip:
         matched = np.clip(matched, 0, 255)

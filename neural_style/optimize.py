@@ -25,6 +25,7 @@ from .costs import (
     total_variation_cost,
 )
 from .images import save_image
+from .masks import GuidedStyleCost
 from .vgg import canonical_layer_name
 
 
@@ -91,6 +92,8 @@ class StyleTransferCost:
         style_blend=None,
         tv_weight=0.0,
         content_cost="course",
+        style_loss="gram",
+        guides=None,
     ):
         """
         Arguments:
@@ -101,6 +104,8 @@ class StyleTransferCost:
         style_blend -- None (equal weights) or one weight >= 0 per style image; normalised to sum to 1
         tv_weight -- weight of the total variation cost (costs.total_variation_cost); 0 leaves it out
         content_cost -- 'course' (compute_content_cost) or 'gatys' (costs.gatys_content_cost)
+        style_loss -- 'gram' (the article's), 'mean-cov' or 'w2' (costs.STYLE_LOSSES)
+        guides -- None, or masks.Guides: where the styles act (the cost's style part is then a masks.GuidedStyleCost)
         """
         self.model = model
         self.content_layer = canonical_layer_name(content_layer, model.pooling)
@@ -117,10 +122,19 @@ class StyleTransferCost:
         positions = {name: a.shape[1] * a.shape[2] for name, a in content_activations.items()}
         style_images = list(style_image) if isinstance(style_image, (list, tuple)) else [style_image]
         self.style_blend = blend_weights(style_blend, len(style_images))
-        self.GS = [0.0] * len(style_names)
-        for weight, image in zip(self.style_blend, style_images):
-            for i, (name, a_S) in enumerate(zip(style_names, model(image, style_names))):
-                self.GS[i] += weight * style_gram_for_size(a_S, positions[name])
+        self.content_image = content_image
+        # Issue 12: masks or another style loss make the style part a GuidedStyleCost; else the article's Grams.
+        self._guided, self.GS = None, None
+        if style_loss != "gram" or guides is not None:
+            shapes = {name: tuple(a.shape[1:3]) for name, a in content_activations.items()}
+            self._guided = GuidedStyleCost(
+                model, style_images, self.style_layers, shapes, self.style_blend, style_loss, guides
+            )
+        else:
+            self.GS = [0.0] * len(style_names)
+            for weight, image in zip(self.style_blend, style_images):
+                for i, (name, a_S) in enumerate(zip(style_names, model(image, style_names))):
+                    self.GS[i] += weight * style_gram_for_size(a_S, positions[name])
 
     def terms(self, generated_image: tf.Tensor) -> CostTerms:
         """
@@ -132,11 +146,17 @@ class StyleTransferCost:
         Returns:
         terms -- CostTerms of scalar tensors: J, J_content, J_style, and J_tv (None when tv_weight is 0)
         """
+        if self._guided is not None:
+            # Issue 12: outside a content mask the image is the photo (masks.GuidedStyleCost.masked_image).
+            generated_image = self._guided.masked_image(generated_image, self.content_image)
         activations = dict(zip(self.layers, self.model(generated_image, self.layers)))
         J_content = self._content_cost(self.a_C, activations[self.content_layer])
-        J_style = 0.0
-        for (name, coeff), GS in zip(self.style_layers, self.GS):
-            J_style += coeff * layer_style_cost_from_gram(GS, activations[name])
+        if self._guided is None:
+            J_style = 0.0
+            for (name, coeff), GS in zip(self.style_layers, self.GS):
+                J_style += coeff * layer_style_cost_from_gram(GS, activations[name])
+        else:
+            J_style = self._guided(activations)
         J = total_cost(J_content, J_style, self.alpha, self.beta)
         J_tv = None
         if self.tv_weight:

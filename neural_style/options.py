@@ -25,7 +25,7 @@ from .checks import (
     is_int,
     is_number,
 )
-from .costs import CONTENT_COSTS
+from .costs import CONTENT_COSTS, STYLE_LOSSES
 from .images import IMAGE_RANGES, default_size_text
 from .lbfgs import LBFGS_EXTRA_EVALUATIONS
 from .optimize import blend_weights
@@ -92,6 +92,7 @@ def _option(
     parse: Callable[[str], object] | None = None,
     choices: tuple[object, ...] | None = None,
     metavar: str | None = None,
+    nargs: str | None = None,
     unset: str | None = None,
     resume: str | None = None,
     default_factory: Callable[[], object] | None = None,
@@ -106,6 +107,7 @@ def _option(
     parse -- the argparse type (int, float, a parser raising OptionError), bool for an on/off switch, None for text
     choices -- the allowed values of an enumerated option
     metavar -- the value's name in --help
+    nargs -- argparse's nargs for a flag that takes several values ('+'), the field then holding a list; None: one
     unset -- what the default means when it is None and no preset names it (e.g. the article's size)
     resume -- MAY_CHANGE on the settings a resumed run may change
     default_factory -- a function giving the default, instead of `default`
@@ -114,6 +116,8 @@ def _option(
     field -- a dataclasses.field with that metadata
     """
     metadata = {"help": help, "flag": flag, "parse": parse, "choices": choices, "metavar": metavar, "unset": unset}
+    if nargs is not None:
+        metadata["nargs"] = nargs
     if resume is not None:
         metadata["resume"] = resume
     if default_factory is not None:
@@ -122,6 +126,64 @@ def _option(
 
 
 _ARTICLE_SIZE = f"{default_size_text()}, the article's"
+
+
+def parse_style_layer_weights(spec):
+    """
+    Parses style_layer_weights: 'equal', or 'decay R' (also ['decay', 'R'], ('decay', R) or 'decay:R'), R a number > 0.
+
+    Arguments:
+    spec -- the option's value: a string, or a list or tuple (kind, ratio) (the command line gives a list of words)
+
+    Returns:
+    spec -- ('equal', None) or ('decay', R) with R a float
+    """
+    parts = (
+        spec.replace(":", " ").split()
+        if isinstance(spec, str)
+        else list(spec)
+        if isinstance(spec, (tuple, list))
+        else []
+    )
+    kind = parts[0] if parts else None
+    if kind == "equal" and len(parts) == 1:
+        return ("equal", None)
+    if kind == "decay" and len(parts) == 2:
+        try:
+            ratio = float(parts[1])
+        except (TypeError, ValueError):
+            ratio = np.nan
+        if np.isfinite(ratio) and ratio > 0:
+            return ("decay", ratio)
+    raise OptionError(
+        f"style_layer_weights must be 'equal' or 'decay R' with R a number > 0 (e.g. decay 4), got {spec!r}",
+        "style_layer_weights",
+    )
+
+
+def style_layer_weights(style_layers, spec):
+    """
+    The style layers with weights given by a rule instead of one by one, normalised to sum to 1.
+
+    'equal': 1/L each. 'decay R': the i-th of the L layers (in the order given, the article's shallowest first) gets
+    R ** (L - 1 - i) / sum_j R ** j, so R = 4 over conv1_1 ... conv5_1 gives 256:64:16:4:1 (crowsonkb's weights): the
+    shallowest layer weighs most. Deeper layers have more channels and larger activations, so their statistics
+    (means, covariances, W2) are larger; decaying weights keep them from drowning the fine texture of the shallow ones.
+    R < 1 weighs the deep layers most instead.
+
+    Arguments:
+    style_layers -- list of (name, weight) pairs; their names and order are kept
+    spec -- parse_style_layer_weights' form, or None to keep the weights as they are
+
+    Returns:
+    style_layers -- list of (name, weight) tuples
+    """
+    if spec is None:
+        return list(style_layers)
+    kind, ratio = parse_style_layer_weights(spec)
+    count = len(style_layers)
+    raw = [1.0] * count if kind == "equal" else [ratio ** (count - 1 - i) for i in range(count)]
+    return [(name, w / sum(raw)) for (name, _), w in zip(style_layers, raw)]
 
 
 @dataclasses.dataclass
@@ -251,6 +313,35 @@ class StyleOptions:
     color_match: bool = _option(
         False, "give the style images the photo's colour mean and covariance before the run", parse=bool
     )
+    # Issue 12: style losses beyond the Gram matrix, layer weights by rule, region masks (checked in _check_control).
+    # None: the style_layers' own weights; else 'equal', 'decay R', or ('decay', R) (validate makes it a tuple).
+    style_layer_weights: str | list[str] | tuple[str, float | None] | None = _option(
+        help="weights of the --style-layers by rule, normalised to sum to 1: 'equal', or 'decay R' (the first, "
+        "shallowest layer R times the next ...: decay 4 over five layers is 256:64:16:4:1)",
+        metavar="RULE",
+        nargs="+",
+    )
+    style_loss: str = _option(
+        "gram",
+        "how a layer's style is matched: gram (the article's Gram matrices), mean-cov (squared distance of the "
+        "features' means and covariances) or w2 (Wasserstein-2 distance of their Gaussians; default {default})",
+        choices=STYLE_LOSSES,
+        metavar="|".join(STYLE_LOSSES),
+    )
+    # Masks: image paths or (H, W) arrays (masks.load_mask); a list of masks gives one per style image.
+    content_mask: str | os.PathLike | np.ndarray | None = _option(
+        help="greyscale image, white where the style may act; elsewhere the picture stays the photo", metavar="MASK"
+    )
+    style_masks: list | None = _option(
+        help="one greyscale image per --style, white where in the picture that style goes (soft values allowed)",
+        metavar="MASK",
+        nargs="+",
+    )
+    style_source_masks: list | None = _option(
+        help="one per --style (with --style-masks): white where in that painting its style is taken from",
+        metavar="MASK",
+        nargs="+",
+    )
     # Large pictures (issue 11): exact tiles, a memory budget, the automatic coarse-to-fine schedule, averaging,
     # 16 bits. Tiles give the same cost and gradient as the whole image, and the bit depth is only how the result is
     # written, so a resumed run may change tile_size, max_memory and bit_depth.
@@ -270,7 +361,7 @@ class StyleOptions:
         resume=MAY_CHANGE,
     )
     min_size: int | None = _option(
-        help="longest side of the first scale of --scales auto (default {default})",
+        help="longest side of the first scale of --scales auto (default: {default})",
         parse=int,
         metavar="PIXELS",
         unset=str(large.MIN_SIZE),
@@ -313,6 +404,7 @@ class StyleOptions:
         """
         self._apply_preset()
         self._check_features(style_count)
+        self._check_control(style_count)
         for name in ("height", "width", "max_size"):
             if getattr(self, name) is not None:
                 check_positive_int(getattr(self, name), name, "pixels")
@@ -375,6 +467,16 @@ class StyleOptions:
             )
         if not is_int(self.bit_depth) or self.bit_depth not in large.BIT_DEPTHS:
             raise OptionError(choice_message("bit_depth", self.bit_depth, large.BIT_DEPTHS), "bit_depth")
+        masked = any(mask is not None for mask in (self.content_mask, self.style_masks, self.style_source_masks))
+        if (self.tile_size or self.max_memory) and (self.style_loss != "gram" or masked):
+            # The tiled cost sums Gram matrices over the tiles; the other losses and the masks are not tiled yet.
+            raise OptionError(
+                f"tile_size and max_memory tile the article's Gram style cost without masks; drop them, or use "
+                f"style_loss gram and no masks (got style_loss {self.style_loss}{', masks' if masked else ''})",
+                "tile_size",
+                "max_memory",
+                "style_loss",
+            )
         if (self.tile_size or self.max_memory) and self.jit_compile:
             raise OptionError(
                 "tile_size and max_memory run the tiles one by one, outside XLA: drop jit_compile",
@@ -407,6 +509,51 @@ class StyleOptions:
             if not isinstance(getattr(self, name), (bool, np.bool_)):
                 raise OptionError(f"{name} must be True or False, got {getattr(self, name)!r}", name)
 
+    def _check_control(self, style_count):
+        """Issue 12's options: style loss, layer weights by rule, masks (masks.load_mask checks their pixels)."""
+        check_choice(self.style_loss, STYLE_LOSSES, "style_loss")
+        _check_mask_file(self.content_mask, "content_mask")
+        for name in ("style_masks", "style_source_masks"):
+            masks = getattr(self, name)
+            if masks is None:
+                continue
+            if isinstance(masks, (str, os.PathLike, np.ndarray)):
+                masks = [masks]  # one style, one mask
+            masks = list(masks)
+            setattr(self, name, masks)
+            if style_count is not None and len(masks) != style_count:
+                raise OptionError(
+                    f"{name} has {len(masks)} mask{'s' if len(masks) != 1 else ''} for {style_count} style "
+                    f"image{'s' if style_count != 1 else ''}; give one mask per style image, in the same order",
+                    name,
+                )
+            for mask in masks:
+                _check_mask_file(mask, name)
+        if self.style_source_masks is not None and self.style_masks is None:
+            raise OptionError(
+                "style_source_masks needs style_masks: say where in the picture each style goes, then which part of "
+                "each painting it comes from",
+                "style_source_masks",
+                "style_masks",
+            )
+        if self.style_layer_weights is not None:
+            self.style_layer_weights = parse_style_layer_weights(self.style_layer_weights)
+            if len({w for _, w in self.style_layers}) > 1:
+                raise OptionError(
+                    "style_layer_weights replaces the weights of style_layers; give NAME:W weights or a rule, not both",
+                    "style_layer_weights",
+                    "style_layers",
+                )
+
+    def weighted_style_layers(self):
+        """
+        The style layers the cost uses: style_layers, with their weights replaced by style_layer_weights' rule if set.
+
+        Returns:
+        style_layers -- list of (name, weight) tuples
+        """
+        return style_layer_weights(self.style_layers, self.style_layer_weights)
+
 
 def flag_of(field: dataclasses.Field) -> str:
     """A StyleOptions field's command-line flag: its metadata's, else --name-with-dashes."""
@@ -434,6 +581,12 @@ def _checked_blend(blend, style_count):
             "style_blend",
         )
     return tuple(blend_weights(weights, len(weights)))
+
+
+def _check_mask_file(mask, name):
+    """A mask given as a path must be a readable file (masks.load_mask checks that it is an image, not all black)."""
+    if isinstance(mask, (str, os.PathLike)):
+        check_file(mask, name, "no such file; give a greyscale image (white = where it applies)")
 
 
 def _check_init(init):

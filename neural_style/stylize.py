@@ -40,6 +40,7 @@ from .images import (
     write_image,
 )
 from .lbfgs import LBFGS, compile_cost_and_gradient
+from .masks import Guides, load_mask
 from .optimize import BestImage, IterateAverage, StyleTransferCost, compile_train_step
 from .options import INITS, OptionError, StyleOptions
 from .tiles import TiledStyleTransferCost
@@ -96,6 +97,52 @@ def _style_list(style):
     return [style]
 
 
+def _listed(masks):
+    """A mask or a list of masks, as a list."""
+    return masks if isinstance(masks, list) else [masks]
+
+
+def _load_masks(options, size, style_size):
+    """
+    The options' masks, read and checked once: masks.Guides at the output size (source masks at the style size).
+
+    Arguments:
+    options -- validated StyleOptions
+    size -- (height, width) of the output
+    style_size -- (height, width) of the style images
+
+    Returns:
+    guides -- a masks.Guides, or None when no mask is given
+    """
+    if options.content_mask is None and options.style_masks is None:
+        return None
+    return Guides(
+        _masks_at(options.content_mask, size, "--content-mask"),
+        _masks_at(options.style_masks, size, "--style-masks"),
+        _masks_at(options.style_source_masks, style_size, "--style-source-masks"),
+    )
+
+
+def _resized_masks(guides, size, style_size):
+    """The masks of _load_masks at one scale's size (and its style size); None stays None."""
+    if guides is None:
+        return None
+    return Guides(
+        _masks_at(guides.content, size),
+        _masks_at(guides.styles, size),
+        _masks_at(guides.sources, style_size),
+    )
+
+
+def _masks_at(masks, size, what="mask"):
+    """One mask, or a list of them, through masks.load_mask at `size`; None stays None."""
+    if masks is None:
+        return None
+    if isinstance(masks, list):
+        return [load_mask(mask, size, what) for mask in masks]
+    return load_mask(masks, size, what)
+
+
 class StyleTransfer:
     """A style transfer being made: the network, the fixed targets, the generated image and its history.
 
@@ -119,6 +166,7 @@ class StyleTransfer:
         self.style_pixels = [load_pixels(image, style_size, what="style") for image in styles]
         if options.color_match:
             self.style_pixels = [match_color(image, content_pixels) for image in self.style_pixels]
+        self.masks = _load_masks(options, size, style_size)
         weights = options.weights if hasattr(options.weights, "layers") else load_weights(options.weights)
         # The model keeps its own copy of the filters (model.weights); the arrays just read are freed.
         self.model = VGGModel(weights, *size, pooling=options.pooling, precision=options.precision)
@@ -157,8 +205,8 @@ class StyleTransfer:
         for height, width in self.sizes:
             if options.tile_size:
                 tile_size = options.tile_size if max(height, width) > options.tile_size else 0
-            elif budget is None:
-                tile_size = 0
+            elif budget is None or options.style_loss != "gram" or self.masks is not None:
+                tile_size = 0  # nothing to go by, or a cost that is not tiled (other style losses, masks)
             else:
                 try:
                     tile_size = large.choose_tile_size(height, width, budget, layers, options.pooling)
@@ -187,20 +235,19 @@ class StyleTransfer:
             normalize_image(load_pixels(image, style_size, what="style"), options.image_range)
             for image in self.style_pixels
         ]
+        arguments = (self.model, content, styles, options.content_layer, options.weighted_style_layers())
+        settings = {
+            "alpha": options.alpha,
+            "beta": options.beta,
+            "style_blend": options.style_blend,
+            "tv_weight": options.tv_weight,
+            "content_cost": options.content_cost,
+        }
         tile_size = self.tile_sizes[self.sizes.index(tuple(size))]
-        tiled = {"tile_size": tile_size} if tile_size else {}
-        return (TiledStyleTransferCost if tile_size else StyleTransferCost)(
-            self.model,
-            content,
-            styles,
-            options.content_layer,
-            options.style_layers,
-            options.alpha,
-            options.beta,
-            style_blend=options.style_blend,
-            tv_weight=options.tv_weight,
-            content_cost=options.content_cost,
-            **tiled,
+        if tile_size:  # Gram style cost, no masks (StyleOptions.validate, _plan_memory)
+            return TiledStyleTransferCost(*arguments, tile_size=tile_size, **settings)
+        return StyleTransferCost(
+            *arguments, style_loss=options.style_loss, guides=_resized_masks(self.masks, size, style_size), **settings
         )
 
     def _start_image(self, size):
@@ -409,6 +456,10 @@ class StyleTransfer:
     def _output_pixels(self, image, bit_depth=8):
         """An image in the network's space as the picture written: range undone, colours preserved if asked."""
         pixels = np.clip(network_to_pixels(image, self.options.image_range), 0, 255)
+        if self.masks is not None and self.masks.content is not None:
+            # Outside the content mask the picture is the photo, as the cost saw it (masks.GuidedStyleCost).
+            mask = load_mask(self.masks.content, pixels.shape[:2])[..., None]
+            pixels = mask * pixels + (1 - mask) * load_pixels(self.content_pixels, pixels.shape[:2], what="content")
         if self.options.preserve_colors:
             pixels = preserve_colors(pixels, load_pixels(self.content_pixels, pixels.shape[:2], what="content"))
         return large.to_bit_depth(pixels, bit_depth)
@@ -422,8 +473,11 @@ class StyleTransfer:
                     the weights and of the content and style pixels
         """
         if self._settings is None:
+            masks = None
+            if self.masks is not None:
+                masks = [mask for group in self.masks if group is not None for mask in _listed(group)]
             self._settings = settings_fingerprint(
-                self.options, self.size, self.model.weights, self.content_pixels, self.style_pixels
+                self.options, self.size, self.model.weights, self.content_pixels, self.style_pixels, masks
             )
         return self._settings
 
@@ -495,6 +549,8 @@ def stylize(content, style, progress=False, callback=None, **options):
                preset ('article' | 'course-tf2' | 'gatys'; explicit options win), tv_weight, style_blend (one
                weight per style image), style_scale, preserve_colors, color_match, image_range ('mean' | 'unit'),
                content_cost ('course' | 'gatys'), clip (clip to the pixel range after each Adam step),
+               style_layer_weights ('equal' | 'decay R'), style_loss ('gram' | 'mean-cov' | 'w2'),
+               content_mask, style_masks, style_source_masks (image paths or (H, W) arrays; masks.load_mask),
                tile_size (exact tiled cost, pixels of a tile's core; 0: only when the picture would not fit),
                max_memory (GB), scales='auto' with min_size, average (EMA decay of the iterates), bit_depth (8 | 16)
 

@@ -1,6 +1,7 @@
 """Plain numpy (float64) references, independent of TensorFlow: VGG-19's forward pass, and Adam's update."""
 
 import numpy as np
+import scipy.linalg
 
 
 def conv_relu(x, kernel, bias):
@@ -146,3 +147,44 @@ class Adam:
         self.v = self.beta_2 * self.v + (1 - self.beta_2) * grad**2
         step = self.learning_rate * np.sqrt(1 - self.beta_2**self.t) / (1 - self.beta_1**self.t)
         return x - step * self.m / (np.sqrt(self.v) + self.epsilon)
+
+
+# --- issue 12: style losses beyond the Gram matrix, and guided (masked) statistics
+
+
+def moments(a):
+    """The mean (C,) and covariance (C, C) of an activation's features over its positions, in float64."""
+    F = np.float64(a).reshape(-1, np.shape(a)[-1])
+    mu = F.mean(axis=0)
+    return mu, (F - mu).T @ (F - mu) / len(F)
+
+
+def mean_cov_cost(a_S, a_G):
+    """||mu_S - mu_G||^2 + ||C_S - C_G||_F^2 of two activations."""
+    (mu_S, C_S), (mu_G, C_G) = moments(a_S), moments(a_G)
+    return np.sum((mu_S - mu_G) ** 2) + np.sum((C_S - C_G) ** 2)
+
+
+def w2_of_moments(mu_S, C_S, mu_G, C_G):
+    """The squared Wasserstein-2 distance of two Gaussians, with scipy.linalg.sqrtm's square roots."""
+    root_S = scipy.linalg.sqrtm(C_S)
+    cross = scipy.linalg.sqrtm(root_S @ C_G @ root_S)
+    return np.sum((mu_S - mu_G) ** 2) + np.trace(C_S + C_G - 2 * cross).real
+
+
+def w2_cost(a_S, a_G):
+    """The squared Wasserstein-2 distance of the Gaussians of two activations' features."""
+    return w2_of_moments(*moments(a_S), *moments(a_G))
+
+
+def guided_gram(a, guide):
+    """The Gram of an activation's features weighted by guide**2 per position, divided by the sum of guide**2."""
+    F = np.float64(a).reshape(-1, a.shape[-1])
+    w = np.float64(guide).reshape(-1, 1) ** 2
+    return (w * F).T @ F / w.sum()
+
+
+def block_mean(mask, factor):
+    """A mask (H, W) averaged over factor x factor blocks (H and W multiples of factor)."""
+    height, width = mask.shape
+    return mask.reshape(height // factor, factor, width // factor, factor).mean(axis=(1, 3))

@@ -81,6 +81,11 @@ OTHER_VALUES = {
     "style_scale": 2.0,
     "preserve_colors": True,
     "color_match": True,
+    "style_layer_weights": ("decay", 4.0),
+    "style_loss": "w2",
+    "content_mask": "mask.png",
+    "style_masks": ["where.png"],
+    "style_source_masks": ["from.png"],
     "tile_size": 96,
     "max_memory": 4.0,
     "min_size": 64,
@@ -146,6 +151,12 @@ def test_fingerprint_holds_the_size_and_digests_of_the_weights_and_pixels(weight
     brighter = content + 1
     assert differences(settings, fingerprint(options, weights, content=brighter)) == ["content image: different"]
     assert differences(settings, fingerprint(options, weights, styles=[style, style])) == ["style image: different"]
+    # The masks' pixels, when a run has masks: an edited mask file is another run.
+    mask = np.zeros((HEIGHT, WIDTH), np.float32)
+    masked = settings_fingerprint(options, (HEIGHT, WIDTH), weights, content, [style], masks=[mask])
+    assert masked["masks"] == digest([mask]) and "masks" not in settings
+    edited = settings_fingerprint(options, (HEIGHT, WIDTH), weights, content, [style], masks=[mask + 1])
+    assert differences(masked, edited) == ["masks: different"]
 
 
 def test_digest_is_sha256_of_dtype_shape_and_bytes():

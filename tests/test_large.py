@@ -103,6 +103,8 @@ def test_sixteen_bit_png_and_tiff_round_trip(tmp_path):
         ({"average": 1.0}, "^average must be a decay in \\[0, 1\\)"),
         ({"bit_depth": 12}, "^bit_depth must be one of 8, 16, got 12"),
         ({"tile_size": 128, "jit_compile": True}, "outside XLA"),
+        ({"tile_size": 128, "style_loss": "w2"}, "^tile_size and max_memory tile the article's Gram style cost"),
+        ({"max_memory": 4.0, "content_mask": np.ones((8, 8))}, "got style_loss gram, masks\\)$"),
     ],
 )
 def test_bad_large_picture_options_get_one_line(options, message):

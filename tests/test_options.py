@@ -25,6 +25,10 @@ MAY_CHANGE = {
     "checkpoint_every",
     "resume",
     "jit_compile",
+    # The tiles and the memory budget give the same costs and steps; the bit depth is how the result is written.
+    "tile_size",
+    "max_memory",
+    "bit_depth",
 }
 
 
@@ -230,7 +234,18 @@ def test_enumerated_flags_use_choices():
         "--precision": ("float32", "bfloat16"),
         "--optimizer": ("adam", "lbfgs"),
         "--preset": tuple(config.PRESETS),
+        "--style-loss": ("gram", "mean-cov", "w2"),
+        "--bit-depth": (8, 16),
     }
+
+
+def test_fields_with_nargs_take_several_values_as_a_list():
+    nargs = {action.option_strings[0]: action.nargs for action in build_parser()._actions if action.nargs == "+"}
+    assert nargs == {"--style": "+", "--style-layer-weights": "+", "--style-masks": "+", "--style-source-masks": "+"}
+    argv = ["--content", "c.png", "--style", "a.png", "b.png", "--output", "o.png", "--style-masks", "m1.png", "m2.png"]
+    args = build_parser().parse_args(argv + ["--style-layer-weights", "decay", "4"])
+    assert args.style_masks == ["m1.png", "m2.png"] and args.style_layer_weights == ["decay", "4"]
+    assert StyleOptions(style_layer_weights=args.style_layer_weights).validate().style_layer_weights == ("decay", 4.0)
 
 
 @pytest.mark.parametrize(

@@ -153,7 +153,7 @@ def add_size_options(parser: argparse.ArgumentParser, default_text: str | None =
 
 def add_option(parser, name, default=None, shown_default=None):
     """
-    Adds the flag of a StyleOptions field, as its metadata declares it (help, parser, choices, metavar).
+    Adds the flag of a StyleOptions field, as its metadata declares it (help, parser, choices, metavar, nargs).
 
     Arguments:
     parser -- an argparse parser
@@ -173,6 +173,8 @@ def add_option(parser, name, default=None, shown_default=None):
         settings["type"] = argument_type(meta["parse"])
     if meta["choices"]:
         settings["choices"] = meta["choices"]
+    if meta.get("nargs"):
+        settings["nargs"] = meta["nargs"]  # several values: the field gets the list
     parser.add_argument(flag_of(field), **settings)
 
 

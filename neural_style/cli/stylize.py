@@ -66,6 +66,7 @@ def main(argv):
     args = build_parser().parse_args(argv)
     inputs = [args.content, *args.style]
     inputs.append(args.init)  # an --init image is an input too
+    inputs += [args.content_mask, *(args.style_masks or ()), *(args.style_source_masks or ())]
     common.check_output_file(args.output, inputs)
     if args.bit_depth is not None:
         large.check_bit_depth(args.output, args.bit_depth)

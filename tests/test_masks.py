@@ -1,0 +1,200 @@
+"""Masks and guided statistics (neural_style/masks.py, issue 12) against numpy float64 references."""
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from neural_style.costs import compute_layer_style_cost
+from neural_style.images import ImageError
+from neural_style.masks import (
+    GuidedStyleCost,
+    Guides,
+    MaskError,
+    guided_gram,
+    guided_layer_style_cost,
+    layer_mask,
+    load_mask,
+    style_statistics,
+)
+from neural_style.optimize import StyleTransferCost
+from neural_style.vgg import VGGModel
+from tests import reference
+from tests.reference import forward
+
+HEIGHT, WIDTH = 24, 32
+LAYERS = [("conv1_1", 0.5), ("conv2_1", 0.3), ("conv3_1", 0.2)]
+
+
+def features(shape, seed):
+    return np.random.default_rng(seed).uniform(0, 3, shape)
+
+
+# --- loading and resizing
+
+
+def test_load_mask_reads_grey_and_colour_files_and_resizes(tmp_path):
+    grey = np.zeros((6, 8), np.uint8)
+    grey[:, 4:] = 255
+    grey[0, 0] = 51
+    iio.imwrite(tmp_path / "grey.png", grey)
+    np.testing.assert_allclose(load_mask(tmp_path / "grey.png"), grey / 255, atol=1e-6)
+    colour = np.zeros((6, 8, 3), np.uint8)
+    colour[..., 0] = 255  # pure red: the mean of the channels, 1/3
+    iio.imwrite(tmp_path / "red.png", colour)
+    np.testing.assert_allclose(load_mask(tmp_path / "red.png"), 1 / 3, atol=1e-6)
+    # Resized to the picture (12x16 from 6x8): the halves stay 0 and 1 away from the edge, the edge is soft.
+    resized = load_mask(tmp_path / "grey.png", (12, 16))
+    assert resized.shape == (12, 16) and resized.dtype == np.float32
+    np.testing.assert_allclose(resized[4:, :6], 0, atol=1e-6)
+    np.testing.assert_allclose(resized[:, 10:], 1, atol=1e-6)
+    assert 0 < resized[5, 8] < 1
+
+
+def test_load_mask_arrays_uint8_and_float():
+    np.testing.assert_allclose(load_mask(np.full((3, 4), 255, np.uint8)), 1)
+    np.testing.assert_allclose(load_mask(np.full((3, 4, 3), 0.25)), 0.25)
+    with pytest.raises(MaskError, match=r"values must be in \[0, 1\]"):
+        load_mask(np.full((3, 4), 2.0))
+    with pytest.raises(MaskError, match="greyscale image file or an"):
+        load_mask(np.ones((2, 3, 4, 5)))
+
+
+def test_an_empty_mask_and_a_non_image_are_one_line(tmp_path):
+    iio.imwrite(tmp_path / "black.png", np.zeros((4, 4), np.uint8))
+    with pytest.raises(MaskError, match="black.png: the mask is all black"):
+        load_mask(tmp_path / "black.png", what="--content-mask")
+    (tmp_path / "notes.png").write_text("not an image")
+    with pytest.raises(ImageError, match=r"--style-masks: .*notes.png: not a readable image"):
+        load_mask(tmp_path / "notes.png", what="--style-masks")
+
+
+def test_layer_mask_is_the_area_mean_of_each_cell():
+    mask = np.random.default_rng(0).uniform(0, 1, (8, 12))
+    np.testing.assert_allclose(layer_mask(mask, (4, 6)), reference.block_mean(mask, 2), rtol=1e-6)
+    np.testing.assert_allclose(layer_mask(mask, (2, 3)), reference.block_mean(mask, 4), rtol=1e-6)
+    np.testing.assert_allclose(layer_mask(mask, (8, 12)), mask, rtol=1e-6)
+
+
+# --- guided Gram matrices
+
+
+def test_guided_gram_equals_numpy_and_weights_positions_by_the_squared_guide():
+    a = features((1, 4, 6, 5), 1)
+    guide = np.random.default_rng(2).uniform(0, 1, (4, 6))
+    np.testing.assert_allclose(guided_gram(tf.constant(a), guide), reference.guided_gram(a, guide), rtol=1e-12)
+    F = a.reshape(-1, 5)
+    np.testing.assert_allclose(guided_gram(tf.constant(a)), F.T @ F / 24, rtol=1e-12)
+
+
+def test_guided_cost_with_a_full_guide_is_the_articles_layer_cost():
+    a_S, a_G = features((1, 4, 6, 5), 3), features((1, 4, 6, 5), 4)
+    GS = guided_gram(tf.constant(a_S))
+    np.testing.assert_allclose(
+        guided_layer_style_cost(GS, tf.constant(a_G), np.ones((4, 6))), compute_layer_style_cost(a_S, a_G), rtol=1e-10
+    )
+
+
+def test_a_small_region_weighs_as_much_as_a_large_one():
+    # The same features in a 2-position region and in the whole image: the mass normalisation gives the same cost.
+    a_S = features((1, 4, 6, 5), 5)
+    region = np.zeros((4, 6))
+    region[0, :2] = 1
+    a_G = np.tile(features((1, 1, 2, 5), 6), (1, 4, 3, 1))  # the region's features repeated everywhere
+    small = guided_layer_style_cost(guided_gram(tf.constant(a_S)), tf.constant(a_G), region)
+    whole = guided_layer_style_cost(guided_gram(tf.constant(a_S)), tf.constant(a_G))
+    np.testing.assert_allclose(small, whole, rtol=1e-10)
+
+
+def test_style_statistics_on_a_source_mask_are_the_regions_moments():
+    a = features((1, 4, 6, 3), 7)
+    guide = np.zeros((4, 6))
+    guide[:, :3] = 1
+    mu, second = style_statistics(tf.constant(a), guide)
+    region = a[0, :, :3].reshape(-1, 3)
+    np.testing.assert_allclose(mu, region.mean(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(second, region.T @ region / len(region), rtol=1e-12)
+
+
+# --- the cost with masks, against a numpy forward pass
+
+
+@pytest.fixture(scope="module")
+def network(mat_file):
+    return VGGModel(mat_file[1], HEIGHT, WIDTH), mat_file[1]
+
+
+def images(seed):
+    return np.random.default_rng(seed).uniform(-100, 100, (1, HEIGHT, WIDTH, 3)).astype(np.float32)
+
+
+def test_region_costs_equal_numpy(network):
+    model, weights = network
+    content, style_a, style_b, generated = (images(seed) for seed in range(4))
+    left = np.zeros((HEIGHT, WIDTH), np.float32)
+    left[:, :12] = 1  # a third of the width: at conv2_1 and conv3_1 still whole cells (12 = 2 * 6 = 4 * 3)
+    masks = [left, 1 - left]
+    cost = StyleTransferCost(
+        model, content, [style_a, style_b], style_layers=LAYERS, style_blend=(0.75, 0.25), guides=Guides(styles=masks)
+    )
+    J_style = float(cost.terms(tf.constant(generated)).J_style)
+    a_G = forward(generated, weights)
+    expected = 0.0
+    for weight, style, mask in zip((0.75, 0.25), (style_a, style_b), masks):
+        a_S = forward(style, weights)
+        for (name, coeff), factor in zip(LAYERS, (1, 2, 4)):
+            GS = reference.guided_gram(a_S[name], np.ones(a_S[name].shape[1:3]))
+            GG = reference.guided_gram(a_G[name], reference.block_mean(mask, factor))
+            expected += weight * coeff * np.sum((GS - GG) ** 2) / (4 * a_G[name].shape[-1] ** 2)
+    np.testing.assert_allclose(J_style, expected, rtol=1e-4)
+
+
+def test_the_guided_path_without_masks_equals_the_articles_cost(network):
+    model, _ = network
+    content, style, generated = images(4), images(5), tf.constant(images(6))
+    article = StyleTransferCost(model, content, style, style_layers=LAYERS)
+    guided = StyleTransferCost(model, content, style, style_layers=LAYERS, guides=Guides())
+    np.testing.assert_allclose([float(J) for J in guided(generated)], [float(J) for J in article(generated)], rtol=1e-5)
+
+
+def test_w2_cost_of_a_blend_equals_numpy_mixture_moments(network):
+    model, weights = network
+    content, style_a, style_b, generated = (images(seed) for seed in range(7, 11))
+    cost = StyleTransferCost(
+        model, content, [style_a, style_b], style_layers=LAYERS[:2], style_blend=(0.6, 0.4), style_loss="w2"
+    )
+    a_G = forward(generated, weights)
+    expected = 0.0
+    for name, coeff in LAYERS[:2]:
+        moments = []
+        for style in (style_a, style_b):
+            F = forward(style, weights)[name].reshape(-1, a_G[name].shape[-1])
+            moments.append((F.mean(axis=0), F.T @ F / len(F)))
+        mu = 0.6 * moments[0][0] + 0.4 * moments[1][0]
+        C = 0.6 * moments[0][1] + 0.4 * moments[1][1] - np.outer(mu, mu)
+        expected += coeff * reference.w2_of_moments(mu, C, *reference.moments(a_G[name]))
+    np.testing.assert_allclose(float(cost.terms(tf.constant(generated)).J_style), expected, rtol=1e-3)
+
+
+def test_source_masks_take_the_style_from_that_part_of_the_painting(network):
+    model, weights = network
+    content, generated, style = images(11), images(12), images(13)
+    left = np.zeros((HEIGHT, WIDTH), np.float32)
+    left[:, :16] = 1
+    ones = np.ones((HEIGHT, WIDTH), np.float32)
+    cost = StyleTransferCost(model, content, style, style_layers=LAYERS[:2], guides=Guides(None, [ones], [left]))
+    a_S, a_G = forward(style, weights), forward(generated, weights)
+    expected = 0.0
+    for (name, coeff), factor in zip(LAYERS[:2], (1, 2)):
+        GS = reference.guided_gram(a_S[name], reference.block_mean(left, factor))
+        GG = reference.guided_gram(a_G[name], np.ones(a_G[name].shape[1:3]))
+        expected += coeff * np.sum((GS - GG) ** 2) / (4 * a_G[name].shape[-1] ** 2)
+    np.testing.assert_allclose(float(cost.terms(tf.constant(generated)).J_style), expected, rtol=1e-4)
+
+
+def test_a_style_region_outside_the_content_mask_is_refused(network):
+    model, _ = network
+    left = np.zeros((HEIGHT, WIDTH), np.float32)
+    left[:, :16] = 1
+    with pytest.raises(MaskError, match="wholly outside --content-mask"):
+        GuidedStyleCost(model, [images(1)], LAYERS, {"conv1_1": (24, 32)}, [1.0], guides=Guides(left, [1 - left]))
