@@ -45,6 +45,9 @@ class RunState:
     evaluations: int  # L-BFGS cost evaluations so far
     history: list[dict]  # one entry per iteration done
     settings: dict  # settings_fingerprint of the run
+    # Option average (optimize.IterateAverage): its running total at this scale and the iterates in it; None if none.
+    average_total: np.ndarray | None = None
+    average_count: int = 0
 
     @property
     def iteration(self) -> int:
@@ -277,6 +280,8 @@ def save_run(folder, state: RunState, image: np.ndarray | None = None) -> str:
         "history": state.history,
         "settings": state.settings,
     }
+    if state.average_total is not None:
+        arrays["average"], saved["average_count"] = state.average_total, state.average_count
     return save_checkpoint(folder, saved, arrays, image)
 
 
@@ -311,6 +316,8 @@ def load_run(location, settings: dict) -> RunState:
             evaluations=saved["evaluations"],
             history=list(saved["history"]),
             settings=saved["settings"],
+            average_total=arrays.get("average"),
+            average_count=saved.get("average_count", 0),
         )
     except (KeyError, IndexError, ValueError, TypeError) as error:
         raise damaged(error) from None

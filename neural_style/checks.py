@@ -135,9 +135,9 @@ def check_choice(value: object, choices: Iterable[str], name: str) -> str:
     return value
 
 
-def choice_message(name: str, value: object, choices: Iterable[str]) -> str:
+def choice_message(name: str, value: object, choices: Iterable[object]) -> str:
     """The one message for a value that is not one of `choices` (the command line's `choices=` say it too)."""
-    return f"{name} must be one of {', '.join(choices)}, got {value!r}"
+    return f"{name} must be one of {', '.join(map(str, choices))}, got {value!r}"
 
 
 def check_layers(names: Iterable[str], valid: Collection[str]) -> list[str]:

@@ -385,13 +385,13 @@ def image_to_uint8(image: np.ndarray | tf.Tensor, image_range: str = "mean") -> 
 
 def write_image(path: str | os.PathLike, pixels: np.ndarray) -> str | os.PathLike:
     """
-    Writes 8-bit RGB pixels atomically: into a temporary file beside `path`, then renamed over it.
+    Writes 8-bit RGB pixels (or 16-bit, uint16, into .png or .tif) atomically: a temporary file, then a rename.
 
     A crash or Ctrl-C while writing never leaves half an image; missing folders are created.
 
     Arguments:
     path -- destination; its extension picks the format (.jpg, .png, ...)
-    pixels -- uint8 array of shape (n_H, n_W, 3)
+    pixels -- uint8 array of shape (n_H, n_W, 3), or uint16 for a .png or .tif
 
     Returns:
     path -- the path written
@@ -399,8 +399,19 @@ def write_image(path: str | os.PathLike, pixels: np.ndarray) -> str | os.PathLik
     path = os.fspath(path)
     extension = os.path.splitext(path)[1] or ".png"
     with atomic_write(path, suffix=extension) as temporary:
-        iio.imwrite(temporary, pixels, extension=extension)
+        if np.asarray(pixels).dtype == np.uint16 and extension.lower() == ".png":
+            _write_png16(temporary, pixels)
+        else:
+            iio.imwrite(temporary, pixels, extension=extension)
     return path
+
+
+def _write_png16(path: str, pixels: np.ndarray) -> None:
+    """A 16-bit RGB PNG (Pillow writes only 8-bit RGB PNGs; OpenCV writes 16, in BGR order), at `path` as given."""
+    import cv2
+
+    if not cv2.imwrite(path, np.ascontiguousarray(np.asarray(pixels)[..., ::-1])):
+        raise ImageError(f"could not write {path} as a 16-bit PNG")
 
 
 def save_image(path: str | os.PathLike, image: np.ndarray | tf.Tensor) -> str | os.PathLike:

@@ -225,6 +225,53 @@ class BestImage:
         self.cost.assign(tf.where(better, J, self.cost))
 
 
+class IterateAverage:
+    """The exponential moving average of the iterates, bias-corrected (as Adam's moments): what option average writes.
+
+    BestImage keeps the lowest-cost iterate, this their weighted mean; StyleTransfer's loop adds each iterate after
+    the step (Adam or L-BFGS) that made it. avg_t = decay * avg_(t-1) + (1 - decay) * x_t, avg_0 = 0; the value is
+    avg_t / (1 - decay ** t), the weighted mean of the iterates so far. `reset` starts it again (at each scale of a
+    coarse-to-fine run).
+    """
+
+    def __init__(self, decay: float):
+        """
+        Arguments:
+        decay -- in (0, 1), e.g. 0.99 (about the last 100 iterates)
+        """
+        self.decay = decay
+        self.reset()
+
+    def reset(self) -> None:
+        """Forgets every iterate."""
+        self.total = None
+        self.count = 0
+
+    def update(self, image: tf.Tensor | np.ndarray) -> None:
+        """
+        Adds an iterate.
+
+        Arguments:
+        image -- array of the image's shape
+        """
+        image = np.asarray(image, np.float64)
+        self.total = (
+            (1 - self.decay) * image if self.total is None else self.decay * self.total + (1 - self.decay) * image
+        )
+        self.count += 1
+
+    def value(self) -> np.ndarray | None:
+        """
+        The bias-corrected average.
+
+        Returns:
+        image -- float32 array, or None before the first iterate
+        """
+        if self.total is None:
+            return None
+        return (self.total / (1 - self.decay**self.count)).astype(np.float32)
+
+
 def train_step(
     generated_image: tf.Variable,
     optimizer: tf.keras.optimizers.Optimizer,

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from . import config
+from . import config, large
 from .checkpoint import CHECKPOINT_FILE, checkpoint_path
 from .checks import (
     OptionError,
@@ -21,11 +21,15 @@ from .checks import (
     check_layers,
     check_number,
     check_positive_int,
+    choice_message,
+    is_int,
+    is_number,
 )
 from .costs import CONTENT_COSTS, STYLE_LOSSES
 from .images import IMAGE_RANGES, default_size_text
 from .lbfgs import LBFGS_EXTRA_EVALUATIONS
 from .optimize import blend_weights
+from .tiles import minimum_tile_size
 from .vgg import POOLINGS, PRECISIONS, canonical_layer_name, layer_names
 from .weights import VGGWeights
 
@@ -86,7 +90,7 @@ def _option(
     *,
     flag: str | None = None,
     parse: Callable[[str], object] | None = None,
-    choices: tuple[str, ...] | None = None,
+    choices: tuple[object, ...] | None = None,
     metavar: str | None = None,
     nargs: str | None = None,
     unset: str | None = None,
@@ -270,8 +274,9 @@ class StyleOptions:
     scales: tuple[float, ...] | str = _option(
         (1.0,),
         "coarse to fine, e.g. 0.25,0.5,1: optimise at each fraction of the output size in turn, the iterations split "
-        "equally (remainder to the finest; default {default})",
-        metavar="S,S,...",
+        "equally (remainder to the finest; default {default}); auto: from --min-size up to the output size in steps of "
+        "sqrt(2)",
+        metavar="S,S,...|auto",
     )
     preset: str = _option(
         "article",
@@ -337,6 +342,45 @@ class StyleOptions:
         metavar="MASK",
         nargs="+",
     )
+    # Large pictures (issue 11): exact tiles, a memory budget, the automatic coarse-to-fine schedule, averaging,
+    # 16 bits. Tiles give the same cost and gradient as the whole image, and the bit depth is only how the result is
+    # written, so a resumed run may change tile_size, max_memory and bit_depth.
+    tile_size: int = _option(
+        0,
+        "compute the cost and its gradient exactly, tile by tile, with tiles of N x N pixels (plus a margin): memory "
+        "for one tile instead of the whole picture; 0 = only when the whole picture would not fit (default {default})",
+        parse=int,
+        metavar="N",
+        resume=MAY_CHANGE,
+    )
+    max_memory: float | None = _option(
+        help="the memory the run may use: the largest tile that fits is picked (default: {default})",
+        parse=float,
+        metavar="GB",
+        unset="the memory available",
+        resume=MAY_CHANGE,
+    )
+    min_size: int | None = _option(
+        help="longest side of the first scale of --scales auto (default: {default})",
+        parse=int,
+        metavar="PIXELS",
+        unset=str(large.MIN_SIZE),
+    )
+    average: float = _option(
+        0.0,
+        "write the exponential moving average of the iterates (e.g. 0.99), restarted at each scale (default "
+        "{default}, off: the lowest-cost iterate)",
+        parse=float,
+        metavar="DECAY",
+    )
+    bit_depth: int = _option(
+        8,
+        "bits per channel of the output: 8 or 16 (.png and .tif only; default {default})",
+        parse=int,
+        choices=large.BIT_DEPTHS,
+        metavar="|".join(map(str, large.BIT_DEPTHS)),
+        resume=MAY_CHANGE,
+    )
 
     @classmethod
     def cli_fields(cls) -> list[dataclasses.Field]:
@@ -395,7 +439,51 @@ class StyleOptions:
                 "checkpoint_every",
             )
         self.scales = _checked_scales(self.scales, self.iterations)
+        self._check_large()
         return self
+
+    def _check_large(self):
+        """The checks of the large-picture options (issue 11); the size-dependent ones are in large.py."""
+        smallest = minimum_tile_size([self.content_layer] + [name for name, _ in self.style_layers], self.pooling)
+        if not is_int(self.tile_size) or self.tile_size < 0 or 0 < self.tile_size < smallest:
+            raise OptionError(
+                f"tile_size must be 0 (off) or at least {smallest} pixels (the margin these layers need), "
+                f"got {self.tile_size}",
+                "tile_size",
+            )
+        if self.max_memory is not None:
+            check_number(self.max_memory, "max_memory", above=0, what="a number of GB")
+        if self.min_size is not None:
+            check_positive_int(self.min_size, "min_size", "pixels")
+            if self.scales != large.AUTO:
+                raise OptionError(
+                    "min_size sets the first scale of the automatic schedule: give scales auto too",
+                    "min_size",
+                    "scales",
+                )
+        if not is_number(self.average) or not 0 <= self.average < 1:
+            raise OptionError(
+                f"average must be a decay in [0, 1) such as 0.99 (0 = off), got {self.average}", "average"
+            )
+        if not is_int(self.bit_depth) or self.bit_depth not in large.BIT_DEPTHS:
+            raise OptionError(choice_message("bit_depth", self.bit_depth, large.BIT_DEPTHS), "bit_depth")
+        masked = any(mask is not None for mask in (self.content_mask, self.style_masks, self.style_source_masks))
+        if (self.tile_size or self.max_memory) and (self.style_loss != "gram" or masked):
+            # The tiled cost sums Gram matrices over the tiles; the other losses and the masks are not tiled yet.
+            raise OptionError(
+                f"tile_size and max_memory tile the article's Gram style cost without masks; drop them, or use "
+                f"style_loss gram and no masks (got style_loss {self.style_loss}{', masks' if masked else ''})",
+                "tile_size",
+                "max_memory",
+                "style_loss",
+            )
+        if (self.tile_size or self.max_memory) and self.jit_compile:
+            raise OptionError(
+                "tile_size and max_memory run the tiles one by one, outside XLA: drop jit_compile",
+                "tile_size",
+                "max_memory",
+                "jit_compile",
+            )
 
     def _apply_preset(self):
         """The one place presets resolve: an explicit setting, else the preset's, else the article's."""
@@ -515,6 +603,8 @@ def _check_init(init):
 
 
 def _checked_scales(scales, iterations):
+    if isinstance(scales, str) and scales.strip() == large.AUTO:
+        return large.AUTO  # the sizes depend on the output size: large.auto_sizes
     text = scales if isinstance(scales, str) else ",".join(map(str, np.ravel(scales)))
     if isinstance(scales, str):
         scales = parse_numbers(scales, "scales", "0.25,0.5,1")

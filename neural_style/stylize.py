@@ -16,6 +16,7 @@ import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
+from . import large
 from .checkpoint import (
     CheckpointError,
     RunState,
@@ -40,8 +41,9 @@ from .images import (
 )
 from .lbfgs import LBFGS, compile_cost_and_gradient
 from .masks import Guides, load_mask
-from .optimize import BestImage, StyleTransferCost, compile_train_step
+from .optimize import BestImage, IterateAverage, StyleTransferCost, compile_train_step
 from .options import INITS, OptionError, StyleOptions
+from .tiles import TiledStyleTransferCost
 from .vgg import VGGModel
 from .weights import load_weights
 
@@ -173,14 +175,48 @@ class StyleTransfer:
         # Valid pixels in the network's space: box constraints for L-BFGS, clipping where a preset asks for it.
         self.bounds = pixel_bounds(options.image_range)
         # Coarse to fine: one size per scale, the last the output size; the iterations split equally across them.
-        self.sizes = [scaled_size(size, scale) for scale in options.scales]
-        self.scale_iterations = split_iterations(options.iterations, len(self.sizes))
+        if options.scales == large.AUTO:
+            self._plan_auto_scales(size)
+        else:
+            self.sizes = [scaled_size(size, scale) for scale in options.scales]
+            self.scale_values = list(options.scales)
+            self.scale_iterations = split_iterations(options.iterations, len(self.sizes))
+        self._plan_memory()
+        self.average = IterateAverage(options.average) if options.average else None
         self.history = []
         self.evaluations = 0
         self._settings = None
         self._enter_scale(0, self._start_image(self.sizes[0]))
         if options.resume is not None:
             self._resume(options.resume)
+
+    def _plan_auto_scales(self, size):
+        """scales='auto': large.auto_sizes from min_size to the output, at most one scale per iteration."""
+        self.sizes = large.auto_sizes(size, self.options.min_size)[-self.options.iterations :]
+        self.scale_values = [round(max(n) / max(size), 4) for n in self.sizes]
+        self.scale_iterations = large.auto_iterations(self.options.iterations, self.sizes)
+
+    def _plan_memory(self):
+        """The tile size of each scale: tile_size, else tiles only where the whole image would not fit."""
+        options = self.options
+        layers = [options.content_layer] + [name for name, _ in options.style_layers]
+        budget = options.max_memory * 1e9 if options.max_memory else large.available_memory()
+        self.tile_sizes = []
+        for height, width in self.sizes:
+            if options.tile_size:
+                tile_size = options.tile_size if max(height, width) > options.tile_size else 0
+            elif budget is None or options.style_loss != "gram" or self.masks is not None:
+                tile_size = 0  # nothing to go by, or a cost that is not tiled (other style losses, masks)
+            else:
+                try:
+                    tile_size = large.choose_tile_size(height, width, budget, layers, options.pooling)
+                except OptionError:
+                    if options.max_memory:
+                        raise
+                    tile_size = 0  # not even a tile fits what is free now: try the whole picture, as before tiles
+            self.tile_sizes.append(tile_size)
+        if any(self.tile_sizes) and options.jit_compile is None:
+            options.jit_compile = False  # the tiles run one by one, outside XLA
 
     def _make_cost(self, size):
         """
@@ -190,7 +226,7 @@ class StyleTransfer:
         size -- (height, width): the content and style images are resized to it
 
         Returns:
-        cost -- a StyleTransferCost
+        cost -- a StyleTransferCost, or a TiledStyleTransferCost where this size is tiled (the same costs)
         """
         options = self.options
         content = normalize_image(load_pixels(self.content_pixels, size, what="content"), options.image_range)
@@ -199,19 +235,19 @@ class StyleTransfer:
             normalize_image(load_pixels(image, style_size, what="style"), options.image_range)
             for image in self.style_pixels
         ]
+        arguments = (self.model, content, styles, options.content_layer, options.weighted_style_layers())
+        settings = {
+            "alpha": options.alpha,
+            "beta": options.beta,
+            "style_blend": options.style_blend,
+            "tv_weight": options.tv_weight,
+            "content_cost": options.content_cost,
+        }
+        tile_size = self.tile_sizes[self.sizes.index(tuple(size))]
+        if tile_size:  # Gram style cost, no masks (StyleOptions.validate, _plan_memory)
+            return TiledStyleTransferCost(*arguments, tile_size=tile_size, **settings)
         return StyleTransferCost(
-            self.model,
-            content,
-            styles,
-            options.content_layer,
-            options.weighted_style_layers(),
-            options.alpha,
-            options.beta,
-            style_blend=options.style_blend,
-            tv_weight=options.tv_weight,
-            content_cost=options.content_cost,
-            style_loss=options.style_loss,
-            guides=_resized_masks(self.masks, size, style_size),
+            *arguments, style_loss=options.style_loss, guides=_resized_masks(self.masks, size, style_size), **settings
         )
 
     def _start_image(self, size):
@@ -265,6 +301,8 @@ class StyleTransfer:
         self.image.assign(image)
         self.best = BestImage(self.image)
         self._step = self._optimizer = self._optimizer_state = None
+        if getattr(self, "average", None) is not None:
+            self.average.reset()  # the average restarts at each scale
 
     @property
     def best_image(self):
@@ -374,7 +412,7 @@ class StyleTransfer:
         i = len(self.history)
         entry = {"iteration": i, "seconds": time.perf_counter() - start, **costs}
         if len(self.sizes) > 1:
-            entry["scale"] = options.scales[self.scale_index]
+            entry["scale"] = self.scale_values[self.scale_index]
         self.history.append(entry)
         bar.set_postfix(
             total=f"{costs['J']:.4g}",
@@ -383,6 +421,8 @@ class StyleTransfer:
             refresh=False,
         )
         bar.update()
+        if self.average is not None:
+            self.average.update(self.image.numpy())
         if options.save_every and options.output_dir and i % options.save_every == 0:
             write_image(os.path.join(options.output_dir, f"{i}.png"), self._output_pixels(self.image))
         if options.checkpoint_every and (i + 1) % options.checkpoint_every == 0:
@@ -397,6 +437,8 @@ class StyleTransfer:
     def _best(self, size):
         """The lowest-cost image at the current scale (the current one before any step), resized to `size`."""
         best = self.best.image if math.isfinite(float(self.best.cost)) else self.image
+        if self.average is not None and self.average.value() is not None:
+            best = tf.constant(self.average.value())  # average: the mean of the iterates, not the best one
         if tuple(best.shape[1:3]) == tuple(size):
             return best.numpy()
         return tf.image.resize(best, size, method="bilinear").numpy()
@@ -407,12 +449,12 @@ class StyleTransfer:
         (upsampled when a coarse-to-fine run is stopped before its last scale).
 
         Returns:
-        image -- uint8 array (H, W, 3)
+        image -- uint8 array (H, W, 3); uint16 with bit_depth 16
         """
-        return self._output_pixels(self._best(self.size))
+        return self._output_pixels(self._best(self.size), self.options.bit_depth)
 
-    def _output_pixels(self, image):
-        """An image in the network's space as the uint8 picture written: range undone, colours preserved if asked."""
+    def _output_pixels(self, image, bit_depth=8):
+        """An image in the network's space as the picture written: range undone, colours preserved if asked."""
         pixels = np.clip(network_to_pixels(image, self.options.image_range), 0, 255)
         if self.masks is not None and self.masks.content is not None:
             # Outside the content mask the picture is the photo, as the cost saw it (masks.GuidedStyleCost).
@@ -420,7 +462,7 @@ class StyleTransfer:
             pixels = mask * pixels + (1 - mask) * load_pixels(self.content_pixels, pixels.shape[:2], what="content")
         if self.options.preserve_colors:
             pixels = preserve_colors(pixels, load_pixels(self.content_pixels, pixels.shape[:2], what="content"))
-        return np.clip(np.rint(pixels), 0, 255).astype(np.uint8)
+        return large.to_bit_depth(pixels, bit_depth)
 
     def settings(self):
         """
@@ -448,8 +490,9 @@ class StyleTransfer:
         Writes the run's state into folder/checkpoint.npz (atomically) and the best image so far as checkpoint.png.
 
         The state: the current and the best image with its cost, Adam's iteration count and moments, the iteration,
-        the scale, the history so far and the settings. L-BFGS's memory (its last updates) lives inside scipy and is
-        not saved: a resumed L-BFGS run restarts from the saved image and counts on from the saved iteration.
+        the scale, the history so far, the settings and, with average, the average of the iterates so far. L-BFGS's
+        memory (its last updates) lives inside scipy and is not saved: a resumed L-BFGS run restarts from the saved
+        image and counts on from the saved iteration.
 
         Arguments:
         folder -- where to write (created if missing)
@@ -469,7 +512,10 @@ class StyleTransfer:
             history=self.history,
             settings=self.settings(),
         )
-        return save_run(folder, state, self.result())
+        if self.average is not None:
+            state.average_total, state.average_count = self.average.total, self.average.count
+        # checkpoint.png is 8 bits whatever bit_depth the result is written with.
+        return save_run(folder, state, self._output_pixels(self._best(self.size)))
 
     def _resume(self, location):
         """Continues from a checkpoint of the same run; OptionError names what differs if it is another run's."""
@@ -487,6 +533,8 @@ class StyleTransfer:
         self._optimizer_state = state.optimizer_state or None
         self.history = list(state.history)
         self.evaluations = state.evaluations
+        if self.average is not None and state.average_total is not None:
+            self.average.total, self.average.count = state.average_total, state.average_count
 
 
 def stylize(content, style, progress=False, callback=None, **options):
@@ -506,10 +554,12 @@ def stylize(content, style, progress=False, callback=None, **options):
                weight per style image), style_scale, preserve_colors, color_match, image_range ('mean' | 'unit'),
                content_cost ('course' | 'gatys'), clip (clip to the pixel range after each Adam step),
                style_layer_weights ('equal' | 'decay R'), style_loss ('gram' | 'mean-cov' | 'w2'),
-               content_mask, style_masks, style_source_masks (image paths or (H, W) arrays; masks.load_mask)
+               content_mask, style_masks, style_source_masks (image paths or (H, W) arrays; masks.load_mask),
+               tile_size (exact tiled cost, pixels of a tile's core; 0: only when the picture would not fit),
+               max_memory (GB), scales='auto' with min_size, average (EMA decay of the iterates), bit_depth (8 | 16)
 
     Returns:
-    image -- uint8 array (H, W, 3): the lowest-cost image seen
+    image -- uint8 array (H, W, 3) (uint16 with bit_depth 16): the lowest-cost image seen (the average with average)
     history -- list of dicts, one per iteration: iteration, seconds, J, J_content, J_style (and J_tv when
                tv_weight is on)
     """

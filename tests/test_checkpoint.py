@@ -29,7 +29,8 @@ from neural_style.options import OptionError, StyleOptions
 from tests.transfers import HEIGHT, WIDTH, pictures, transfer
 
 # The options a resumed run may change, as options.py marks them: they only make the first image (which the
-# checkpoint replaces), say where things are written, or are checked in another form (weights, size).
+# checkpoint replaces), say where things are written, or are checked in another form (weights, size); the tiles, the
+# memory budget and the bit depth do not change the costs or the steps, only the memory and how the result is written.
 MAY_CHANGE = {
     "weights",
     "height",
@@ -43,6 +44,9 @@ MAY_CHANGE = {
     "checkpoint_every",
     "resume",
     "jit_compile",
+    "tile_size",
+    "max_memory",
+    "bit_depth",
 }
 
 # Another value for every option, each different from the validated default's.
@@ -83,6 +87,11 @@ OTHER_VALUES = {
     "content_mask": "mask.png",
     "style_masks": ["where.png"],
     "style_source_masks": ["from.png"],
+    "tile_size": 96,
+    "max_memory": 4.0,
+    "min_size": 64,
+    "average": 0.99,
+    "bit_depth": 16,
 }
 
 
@@ -209,6 +218,18 @@ def run_state(seed=0):
         history=[{"iteration": 0, "J": 20.0}, {"iteration": 1, "J": 15.0}, {"iteration": 2, "J": 12.5}],
         settings={"alpha": 10.0, "weights": "sha256:ab"},
     )
+
+
+def test_save_run_and_load_run_keep_the_average_of_the_iterates(tmp_path):
+    state = dataclasses.replace(run_state(), average_total=np.full((1, 4, 6, 3), 0.25), average_count=5)
+    save_run(tmp_path, state)
+    assert "average" in load_checkpoint(tmp_path)[1]
+    loaded = load_run(tmp_path, state.settings)
+    np.testing.assert_array_equal(loaded.average_total, state.average_total)
+    assert loaded.average_count == 5
+    assert run_state().average_total is None  # no average: nothing saved, nothing loaded
+    save_run(tmp_path, run_state())
+    assert load_run(tmp_path, state.settings).average_total is None
 
 
 def test_save_run_and_load_run_give_back_the_same_state(tmp_path):

@@ -25,6 +25,10 @@ MAY_CHANGE = {
     "checkpoint_every",
     "resume",
     "jit_compile",
+    # The tiles and the memory budget give the same costs and steps; the bit depth is how the result is written.
+    "tile_size",
+    "max_memory",
+    "bit_depth",
 }
 
 
@@ -231,6 +235,7 @@ def test_enumerated_flags_use_choices():
         "--optimizer": ("adam", "lbfgs"),
         "--preset": tuple(config.PRESETS),
         "--style-loss": ("gram", "mean-cov", "w2"),
+        "--bit-depth": (8, 16),
     }
 
 

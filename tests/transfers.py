@@ -1,8 +1,12 @@
 """Small style transfers that the stylize, checkpoint and optimisation tests share: 24x32 pictures, the .mat fixture."""
 
+import dataclasses
+import functools
+
 import numpy as np
 
 from neural_style.stylize import StyleTransfer
+from neural_style.weights import random_vgg_weights
 
 HEIGHT, WIDTH = 24, 32
 
@@ -21,3 +25,15 @@ def transfer(weights, **options):
     content, style = pictures()
     options = {"height": HEIGHT, "width": WIDTH, "seed": 1, "jit_compile": False, **options}
     return StyleTransfer(content, style, weights=weights, **options)
+
+
+@functools.lru_cache(maxsize=None)
+def weights_with_biases():
+    """Small random filters with non-zero biases: with zero biases a zero-padded image would hide padding errors."""
+    weights = random_vgg_weights(seed=0, width_divisor=32)
+    rng = np.random.default_rng(1)
+    layers = {
+        name: (kernel, rng.standard_normal(bias.shape).astype(np.float32) * 0.5)
+        for name, (kernel, bias) in weights.layers.items()
+    }
+    return dataclasses.replace(weights, layers=layers)

@@ -6,7 +6,7 @@ import os
 import sys
 import time
 
-from .. import config
+from .. import config, large
 from ..images import write_image
 from ..options import StyleOptions
 from ..stylize import NonFiniteCostError, StyleTransfer
@@ -69,6 +69,8 @@ def main(argv):
     inputs.append(args.init)  # an --init image is an input too
     inputs += [args.content_mask, *(args.style_masks or ()), *(args.style_source_masks or ())]
     common.check_output_file(args.output, inputs)
+    if args.bit_depth is not None:
+        large.check_bit_depth(args.output, args.bit_depth)
     if args.history:
         common.check_output_file(args.history, inputs, "--history", extensions=None)
     if args.save_every or args.checkpoint_every:

@@ -1,0 +1,224 @@
+"""Large pictures: the automatic coarse-to-fine schedule, the memory estimate that picks a tile size, and 16-bit
+output (issue 11). The exact tiled cost itself is in tiles.py; the average of the iterates is
+optimize.IterateAverage, beside BestImage.
+
+Every function here is pure (sizes and arrays in, sizes and arrays out); StyleTransfer (stylize.py) calls them, and
+StyleOptions.validate checks the options they take.
+"""
+
+import math
+import os
+
+import numpy as np
+
+from .checks import OptionError
+from .tiles import layer_level, minimum_tile_size, network_reach
+from .weights import CONV_LAYERS
+
+AUTO = "auto"
+# The longest side of the first scale of --scales auto; each next scale is sqrt(2) larger, the last the output.
+MIN_SIZE = 128
+BIT_DEPTHS = (8, 16)
+# Formats that hold 16 bits per channel (imageio writes them through Pillow / tifffile).
+SIXTEEN_BIT_EXTENSIONS = (".png", ".tif", ".tiff")
+
+# The peak-memory model (bytes) of a float32 run on the CPU:
+# peak = BASE + PER_PIXEL * H * W + ACTIVATION_FACTOR * activation_bytes_per_pixel * window pixels,
+# the window the whole image untiled, one tile's window tiled. BASE: TensorFlow's runtime and VGG-19's filters.
+# PER_PIXEL: what a run holds for every pixel of the picture, tiled or not (the image, the best image, Adam's two
+# moments, the gradient and its tiled sum, the content image and its conv4_2 activation): counted, not fitted.
+# ACTIVATION_FACTOR: the activations a pass keeps for its backward pass (each layer's input and its ReLU's output)
+# and the convolutions' workspace, as a multiple of the activations' own size; BASE and the factor are fitted to
+# benchmarks/bench_large.py's peaks (docs/performance.md: 300x400 and 600x800, whole and tiled), which the
+# estimate matches within 1% whole and overestimates by 5-13% tiled.
+BASE_BYTES = 1.2e9
+PER_PIXEL_BYTES = 300
+ACTIVATION_FACTOR = 3.1
+
+
+def auto_sizes(size, min_size=None):
+    """
+    The sizes of --scales auto: from `min_size` on the longest side up to the output size, in steps of sqrt(2).
+
+    Arguments:
+    size -- (height, width) of the output
+    min_size -- longest side of the first scale, in pixels; None: MIN_SIZE (or the output's, if smaller)
+
+    Returns:
+    sizes -- list of (height, width), increasing, the last `size` itself
+    """
+    longest = max(size)
+    if min_size is None:
+        min_size = min(MIN_SIZE, longest)
+    if min_size > longest:
+        raise OptionError(
+            f"min_size {min_size} is larger than the output's longest side ({longest} pixels); give {longest} or less",
+            "min_size",
+        )
+    count = math.floor(math.log(longest / min_size, math.sqrt(2)) + 1e-9)
+    scales = [math.sqrt(2) ** -k for k in range(count, 0, -1)]
+    return [tuple(max(1, round(n * scale)) for n in size) for scale in scales] + [tuple(size)]
+
+
+def auto_iterations(iterations, sizes):
+    """
+    The iterations of each scale of --scales auto: equal shares, the remainder to the finest scales.
+
+    With steps of sqrt(2) each scale has twice the pixels of the one before, so an equal share of the iterations
+    spends about half of the time at the output size and half on every coarser scale together (1/2 + 1/4 + ...).
+
+    Arguments:
+    iterations -- the total number of iterations (at least one per scale: fewer scales are used otherwise)
+    sizes -- from auto_sizes
+
+    Returns:
+    shares -- list of ints, one per size, summing to `iterations`
+    """
+    count = len(sizes)
+    share, remainder = divmod(iterations, count)
+    return [share + (k >= count - remainder) for k in range(count)]
+
+
+def activation_bytes_per_pixel(layers, pooling="avg"):
+    """
+    Bytes of float32 activations one forward pass computes per input pixel, up to the deepest layer used.
+
+    Arguments:
+    layers -- layer names the costs use
+    pooling -- 'avg' or 'max'
+
+    Returns:
+    size -- bytes per pixel (1,280 for the article's layers: 320 floats)
+    """
+    from .vgg import layer_names
+
+    names = layer_names(pooling)
+    deepest = max(names.index(name) for name in layers)
+    floats = 0.0
+    channels = 3
+    for name in names[: deepest + 1]:
+        if name in CONV_LAYERS:
+            channels = CONV_LAYERS[name][1]
+        floats += channels / 4 ** layer_level(name, pooling)
+    return 4 * floats
+
+
+def estimate_peak_memory(height, width, tile_size, layers, pooling="avg"):
+    """
+    The estimated peak memory of a run: BASE + PER_PIXEL * H * W + ACTIVATION_FACTOR * activations of one window.
+
+    Arguments:
+    height, width -- the picture's size
+    tile_size -- the tiles' core size, 0 for the whole image at once
+    layers -- layer names the costs use
+    pooling -- 'avg' or 'max'
+
+    Returns:
+    peak -- bytes
+    """
+    if tile_size:
+        _, margin = network_reach(layers, pooling)
+        window = min(height, tile_size + 2 * margin) * min(width, tile_size + 2 * margin)
+    else:
+        window = height * width
+    activations = ACTIVATION_FACTOR * activation_bytes_per_pixel(layers, pooling) * window
+    return BASE_BYTES + PER_PIXEL_BYTES * height * width + activations
+
+
+def available_memory():
+    """
+    The memory this run may use when --max-memory is not given: the system's available memory (MemAvailable).
+
+    Returns:
+    available -- bytes, or None where it cannot be read
+    """
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def choose_tile_size(height, width, budget, layers, pooling="avg"):
+    """
+    The tile size of a run under a memory budget: 0 (no tiles) when the whole image fits, else the largest that does.
+
+    Arguments:
+    height, width -- the picture's size
+    budget -- bytes the run may use
+    layers, pooling -- the layers the costs use and the network's pools
+
+    Returns:
+    tile_size -- 0 or a core size in pixels (a multiple of the stride); OptionError naming the largest picture that
+                 would fit when even the smallest tile does not
+    """
+    if estimate_peak_memory(height, width, 0, layers, pooling) <= budget:
+        return 0
+    stride, _ = network_reach(layers, pooling)
+    smallest = minimum_tile_size(layers, pooling)
+    for tile_size in range(max(height, width) // stride * stride, smallest - 1, -stride):
+        if estimate_peak_memory(height, width, tile_size, layers, pooling) <= budget:
+            return tile_size
+    if BASE_BYTES + PER_PIXEL_BYTES * smallest**2 > budget:
+        raise OptionError(
+            f"max_memory {budget / 1e9:.2g} GB is below what any run takes (about {BASE_BYTES / 1e9:.1f} GB); "
+            "give more",
+            "max_memory",
+        )
+    scale = 1.0
+    while (
+        scale > 0.01
+        and estimate_peak_memory(round(height * scale), round(width * scale), smallest, layers, pooling) > budget
+    ):
+        scale *= 0.95
+    raise OptionError(
+        f"{width}x{height} does not fit in {budget / 1e9:.1f} GB even with the smallest tile ({smallest} pixels); "
+        f"the largest that fits is about {round(width * scale)}x{round(height * scale)}: lower max_size or raise "
+        "max_memory",
+        "max_size",
+        "max_memory",
+    )
+
+
+def check_bit_depth(path, bit_depth):
+    """
+    Checks that an output file's format can hold the bit depth asked for.
+
+    Arguments:
+    path -- the output path; its extension names the format
+    bit_depth -- 8 or 16
+
+    Returns:
+    bit_depth -- unchanged; OptionError with one line otherwise
+    """
+    extension = os.path.splitext(os.fspath(path))[1].lower()
+    if bit_depth == 16 and extension not in SIXTEEN_BIT_EXTENSIONS:
+        raise OptionError(
+            f"bit_depth 16: {os.fspath(path)} is a {extension or 'extensionless'} file, which holds 8 bits; "
+            "write a .png or .tif",
+            "bit_depth",
+        )
+    return bit_depth
+
+
+def to_bit_depth(pixels, bit_depth):
+    """
+    Float pixels in [0, 255] as the integers written: uint8, or uint16 in [0, 65535] (x 257, so 255 -> 65535).
+
+    Arguments:
+    pixels -- float array (H, W, 3) in [0, 255]
+    bit_depth -- 8 or 16
+
+    Returns:
+    pixels -- uint8 or uint16 array
+    """
+    pixels = np.clip(np.asarray(pixels, np.float64), 0, 255)
+    if bit_depth == 16:
+        return np.rint(pixels * 257).astype(np.uint16)
+    return np.rint(pixels).astype(np.uint8)

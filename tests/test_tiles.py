@@ -1,0 +1,172 @@
+"""The tiled cost and gradient (neural_style.tiles) against the whole-image ones of optimize.StyleTransferCost."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from neural_style.optimize import StyleTransferCost, compile_train_step
+from neural_style.tiles import (
+    TiledStyleTransferCost,
+    minimum_tile_size,
+    network_reach,
+    tile_cores,
+    tile_layout,
+    tiled_activation,
+    tiled_grams,
+)
+from neural_style.vgg import VGGModel
+from tests.transfers import weights_with_biases
+
+ARTICLE_LAYERS = ["conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1", "conv4_2"]
+STYLE_LAYERS = [("conv1_1", 0.2), ("conv2_1", 0.2), ("conv3_1", 0.2), ("conv4_1", 0.2), ("conv5_1", 0.2)]
+
+
+def model(pooling="avg", precision="float32"):
+    return VGGModel(weights_with_biases(), 16, 16, pooling=pooling, precision=precision)
+
+
+def image(height, width, seed, spread=120.0):
+    """Uniform noise around the mean pixel; style images get another spread, so that GS - GG does not cancel."""
+    noise = np.random.default_rng(seed).uniform(-spread, spread, (1, height, width, 3))
+    return tf.constant(noise.astype(np.float32))
+
+
+def test_article_layers_need_stride_16_and_margin_80():
+    # conv5_1 follows 4 pools; the wrong positions per edge: 2 (block 1) -> 1 -> 3 (block 2) -> 2 -> 6 -> 3 -> 7 -> 4,
+    # then conv5_1 makes 5 positions of 16 pixels.
+    assert network_reach(ARTICLE_LAYERS) == (16, 80)
+    assert network_reach(["conv1_1"]) == (1, 1)
+    assert minimum_tile_size(ARTICLE_LAYERS, "max") == 80
+
+
+@pytest.mark.parametrize("pooling", ["avg", "max"])
+def test_the_margin_is_exactly_wide_enough(pooling):
+    vgg = model(pooling)
+    whole = image(256, 320, 0)
+    layers = ["conv3_1", "conv4_2", "conv5_1"]
+    stride, margin = network_reach(layers, pooling)
+    expected = dict(zip(layers, vgg(whole, layers)))
+    tile = next(t for t in tile_layout(256, 320, 80, layers, pooling) if t.rows[0] > 0 and t.cols[0] > 0)
+    levels = {"conv3_1": 2, "conv4_2": 3, "conv5_1": 4}
+
+    def error(tile):
+        errors = []
+        for name, core in tile_cores(vgg, tile.window(whole), tile, layers).items():
+            rows, cols = tile.core_in_image(levels[name])
+            reference = expected[name][:, rows, cols, :].numpy()
+            errors.append(np.abs(core.numpy() - reference).max() / np.abs(reference).max())
+        return max(errors)
+
+    assert error(tile) < 1e-6
+    # One stride less of margin above the core, and the deepest layer's core is wrong.
+    narrow = dataclasses.replace(tile, window_rows=(tile.window_rows[0] + stride, tile.window_rows[1]))
+    assert error(narrow) > 1e-4
+    assert margin == 80
+
+
+def test_the_cores_partition_the_image_and_windows_are_aligned():
+    tiles = tile_layout(250, 330, 100, ARTICLE_LAYERS)
+    covered = np.zeros((250, 330), int)
+    for tile in tiles:
+        covered[tile.rows[0] : tile.rows[1], tile.cols[0] : tile.cols[1]] += 1
+        assert tile.window_rows[0] % 16 == 0 and tile.window_cols[0] % 16 == 0
+        assert tile.window_rows[0] == max(0, tile.rows[0] - 80) and tile.window_cols[1] == min(330, tile.cols[1] + 80)
+    assert (covered == 1).all()
+    assert len(tiles) == 3 * 4  # cores of 96 pixels (100 rounded down to the stride)
+
+
+def test_a_tile_below_the_minimum_is_refused():
+    with pytest.raises(ValueError, match="below the minimum 80"):
+        tile_layout(256, 320, 64, ARTICLE_LAYERS)
+
+
+def test_style_grams_and_content_activation_accumulate_exactly():
+    vgg = model()
+    style = image(210, 290, 2)  # larger than a tile, sizes not multiples of the stride
+    names = [name for name, _ in STYLE_LAYERS]
+    grams, positions = tiled_grams(vgg, style, names, 96)
+    for name, a in zip(names, vgg(style, names)):
+        expected = np.einsum("hwc,hwd->cd", a[0].numpy().astype(np.float64), a[0].numpy().astype(np.float64))
+        np.testing.assert_allclose(grams[name].numpy(), expected, rtol=2e-5, atol=1e-6 * np.abs(expected).max())
+        assert positions[name] == a.shape[1] * a.shape[2]
+    tiles = tile_layout(210, 290, 96, ["conv4_2"])
+    np.testing.assert_allclose(
+        tiled_activation(vgg, style, "conv4_2", tiles).numpy(), vgg(style, ["conv4_2"])[0].numpy(), rtol=1e-5, atol=1e-4
+    )
+
+
+def costs_and_gradients(cost, generated):
+    """Every cost term and the gradient of each with respect to the image, as float64 numpy."""
+    terms, grads = {}, {}
+    for name in ("J", "J_content", "J_style", "J_tv"):
+        with tf.GradientTape() as tape:
+            tape.watch(generated)
+            value = getattr(cost.terms(generated), name)
+        terms[name] = float(value)
+        grads[name] = tape.gradient(value, generated).numpy().astype(np.float64)
+    return terms, grads
+
+
+def relative_gradient_error(expected, got):
+    return np.abs(expected - got).max() / np.abs(expected).max()
+
+
+CASES = [
+    # pooling, content cost, style images (sizes), blend, image size
+    ("avg", "course", [(256, 320)], None, (256, 320)),
+    ("max", "course", [(256, 320)], None, (256, 320)),
+    pytest.param("avg", "gatys", [(200, 300), (400, 360)], (0.3, 0.7), (256, 320), marks=pytest.mark.slow),
+    pytest.param("max", "gatys", [(200, 300), (400, 360)], (0.8, 0.2), (256, 320), marks=pytest.mark.slow),
+    # Sizes that are not multiples of the stride, and a style image at half the size (style scale 0.5).
+    pytest.param("avg", "course", [(128, 165)], None, (250, 330), marks=pytest.mark.slow),
+]
+
+
+@pytest.mark.parametrize("pooling, content_cost, style_sizes, blend, size", CASES)
+def test_tiled_cost_and_gradient_equal_the_whole_image_ones(pooling, content_cost, style_sizes, blend, size):
+    vgg = model(pooling)
+    content, generated = image(*size, 3), image(*size, 4)
+    styles = [image(h, w, 5 + k, spread=40.0) for k, (h, w) in enumerate(style_sizes)]
+    options = dict(style_layers=STYLE_LAYERS, style_blend=blend, tv_weight=0.03, content_cost=content_cost)
+    whole = StyleTransferCost(vgg, content, styles, **options)
+    tiled = TiledStyleTransferCost(vgg, content, styles, tile_size=128, **options)
+    assert len(tiled.tiles) >= 6
+    expected_terms, expected_grads = costs_and_gradients(whole, generated)
+    terms, grads = costs_and_gradients(tiled, generated)
+    for name in expected_terms:
+        assert terms[name] == pytest.approx(expected_terms[name], rel=1e-5), name
+        assert relative_gradient_error(expected_grads[name], grads[name]) < 1e-4, name
+
+
+@pytest.mark.slow
+def test_bfloat16_tiles_agree_within_bfloat16_rounding():
+    content, generated, style = image(256, 320, 3), image(256, 320, 4), image(256, 320, 5, spread=40.0)
+    options = dict(style_layers=STYLE_LAYERS, tv_weight=0.03)
+    reference = costs_and_gradients(StyleTransferCost(model(), content, style, **options), generated)
+    vgg = model(precision="bfloat16")
+    whole = costs_and_gradients(StyleTransferCost(vgg, content, style, **options), generated)
+    tiled = costs_and_gradients(TiledStyleTransferCost(vgg, content, style, tile_size=128, **options), generated)
+    # The tiles' bfloat16 rounding differs from the whole image's only by as much as bfloat16 differs from float32.
+    rounding = relative_gradient_error(reference[1]["J"], whole[1]["J"])
+    assert relative_gradient_error(whole[1]["J"], tiled[1]["J"]) < 2 * rounding
+    assert tiled[0]["J"] == pytest.approx(whole[0]["J"], rel=1e-3)
+
+
+@pytest.mark.slow
+def test_ten_adam_steps_tiled_and_whole_give_the_same_picture():
+    vgg = model()
+    content, style = image(256, 320, 3), image(256, 320, 5, spread=40.0)
+    options = dict(style_layers=STYLE_LAYERS, tv_weight=0.03)
+    pictures = []
+    for cost in (
+        StyleTransferCost(vgg, content, style, **options),
+        TiledStyleTransferCost(vgg, content, style, tile_size=128, **options),
+    ):
+        generated = tf.Variable(image(256, 320, 4))
+        step = compile_train_step(generated, tf.keras.optimizers.Adam(learning_rate=2.0), cost.terms)
+        costs = [float(step().J) for _ in range(10)]
+        assert costs[-1] < costs[0]
+        pictures.append(generated.numpy())
+    assert np.abs(pictures[0] - pictures[1]).max() <= 1.0
