@@ -35,6 +35,7 @@ from .images import (
     target_size,
     write_image,
 )
+from .limits import non_finite_reason
 from .optimize import LBFGS, StyleTransferCost, compile_cost_and_gradient, resolve_jit_compile
 from .options import INITS, OptionError, StyleOptions
 from .vgg import VGGModel
@@ -59,7 +60,7 @@ NOT_CHECKED_ON_RESUME = (
 
 
 class NonFiniteCostError(RuntimeError):
-    """The cost became NaN or infinite; `image` holds the last image whose cost was finite."""
+    """The cost became NaN or infinite; `image` holds the last image whose cost was finite (None: there was none)."""
 
     def __init__(self, message, image):
         super().__init__(message)
@@ -349,10 +350,10 @@ class StyleTransfer:
             J = costs["J"]
             if not math.isfinite(J):
                 self.image.assign(self.best_image)
+                iteration = len(self.history)
                 raise NonFiniteCostError(
-                    f"the cost became {J} at iteration {len(self.history)}; try a lower --learning-rate "
-                    f"(now {self.options.learning_rate})",
-                    self.result(),
+                    non_finite_reason(costs, iteration, self.options.learning_rate),
+                    self.result() if iteration else None,  # no finite cost yet: no real result to write
                 )
             record(costs)
         self._consider_final_image()
@@ -380,7 +381,8 @@ class StyleTransfer:
         try:
             lbfgs.minimize(self.image.numpy(), count, callback=on_iteration)
         except FloatingPointError as error:
-            raise NonFiniteCostError(f"{error}; the image is the last one with a finite cost", self.result()) from None
+            image = self.result() if self.history else None  # no finite cost yet: no real result to write
+            raise NonFiniteCostError(f"{error}; the image is the last one with a finite cost", image) from None
         self.evaluations = evaluations + lbfgs.evaluations
         self._keep_best(lbfgs)
 

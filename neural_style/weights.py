@@ -10,11 +10,18 @@ The network (``neural_style.vgg``) is built from a :class:`VGGWeights`, whatever
 It also downloads the .mat file (resuming an interrupted download, checking its SHA-256) and verifies weight files.
 """
 
+import contextlib
 import dataclasses
 import hashlib
 import http.client
 import os
 import re
+import resource
+import signal
+import struct
+import subprocess
+import sys
+import tempfile
 import time
 import urllib.error
 import urllib.parse
@@ -110,6 +117,17 @@ KERAS_URL = "https://storage.googleapis.com/tensorflow/keras-applications/vgg19/
 KERAS_MD5 = "253f8cb515780f3b799900260a226db6"
 
 _CHUNK = 1 << 20
+
+# Trained VGG-19 filters and biases are far below this in magnitude; a file beyond it is damaged or not weights.
+MAX_WEIGHT = 1e4
+# The largest convolution's element count (3 x 3 x 512 x 512): no kernel or bias of VGG-19 declares more.
+_LARGEST_CONV = 3 * 3 * 512 * 512
+# The largest 'layers' variable a .mat holding VGG-19 can declare: the real one (the classifier included) is about
+# 575 MB as float32; twice that leaves room for a float64 copy, and refuses zlib bombs and absurd declared sizes.
+MAX_MAT_VARIABLE_BYTES = 1200 * 1024**2
+# The child process that parses a weight file may use this much address space beyond twice the file's size.
+_CHILD_MEMORY_BYTES = 3 * 1024**3
+_CHILD_TIMEOUT_S = 600
 _RETRY_WAIT_S = 1.0  # seconds before resuming an interrupted download (tests set it to 0)
 
 
@@ -161,7 +179,7 @@ def _layer_field(path, index, layer, field):
 
 
 def _check_conv(path, name, kernel, bias, in_channels, fail=_fail):
-    """Checks one convolution's arrays and returns them as float32 (kernel as stored, bias flattened)."""
+    """Checks one convolution's arrays (shapes, dtype, finite and sane values); returns them as float32."""
     kernel = np.asarray(kernel)
     bias = np.asarray(bias).reshape(-1)
     if kernel.ndim != 4 or kernel.shape[:2] != (3, 3) or kernel.shape[2] != in_channels:
@@ -170,20 +188,223 @@ def _check_conv(path, name, kernel, bias, in_channels, fail=_fail):
         fail(path, f"{name} has a bias of shape {bias.shape}, expected ({kernel.shape[3]},)")
     if not (np.issubdtype(kernel.dtype, np.floating) and np.issubdtype(bias.dtype, np.floating)):
         fail(path, f"{name} holds {kernel.dtype}/{bias.dtype} arrays, expected floating point")
-    return kernel.astype(np.float32), bias.astype(np.float32)
+    kernel, bias = kernel.astype(np.float32), bias.astype(np.float32)
+    for what, array in (("kernel", kernel), ("bias", bias)):
+        if not np.all(np.isfinite(array)):
+            fail(path, f"{name}'s {what} holds NaN or infinite values (the file is damaged)")
+        largest = float(np.max(np.abs(array), initial=0.0))
+        if largest > MAX_WEIGHT:
+            fail(path, f"{name}'s {what} holds {largest:.3g}, beyond any trained network's (|w| <= {MAX_WEIGHT:g})")
+    return kernel, bias
 
 
 def _load_mat(path):
     try:
+        # Only the variable the network needs: the others (meta, classes, anything added) are skipped unread.
         # simplify_cells reads every struct as a dict, so fields are found by name whatever their order.
-        return scipy.io.loadmat(path, simplify_cells=True)
-    except (ValueError, TypeError, OSError, EOFError, zlib.error, scipy.io.matlab.MatReadError) as error:
-        raise WeightsError(f"{path}: not a readable MAT file ({error}); {WEIGHTS_HELP}") from None
+        return scipy.io.loadmat(path, variable_names=["layers"], simplify_cells=True)
+    except (ValueError, TypeError, OSError, EOFError, IndexError, zlib.error, scipy.io.matlab.MatReadError) as error:
+        raise WeightsError(f"{path}: not a readable MAT file ({_short_reason(error)}); {WEIGHTS_HELP}") from None
+
+
+def _short_reason(error):
+    text = " ".join(str(error).split()) or type(error).__name__
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+# MAT-file v5 layout (MathWorks, "MAT-File Format"): a 128-byte header, then one tagged data element per variable.
+_MAT_HEADER_BYTES = 128
+_MI_MATRIX, _MI_COMPRESSED = 14, 15
+_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+
+
+def check_mat_header(path):
+    """
+    Checks a .mat file's header and its variables' declared sizes, reading only tags (and the first bytes of each
+    compressed variable), before any parser reads the file.
+
+    Refuses: a file too short for the header; a MATLAB v7.3 (HDF5) file; a header that is not MAT v5; a variable
+    declaring more bytes than the file holds (truncated); a 'layers' variable declaring more than
+    MAX_MAT_VARIABLE_BYTES (absurd, or a zlib bomb).
+
+    Arguments:
+    path -- the .mat file
+
+    Returns:
+    names -- list of the variable names found, in file order
+    """
+    size = os.path.getsize(path)
+    with open(path, "rb") as file:
+        header = file.read(_MAT_HEADER_BYTES)
+        if header.startswith(b"MATLAB 7.3") or _at(file, 512, len(_HDF5_SIGNATURE)) == _HDF5_SIGNATURE:
+            _fail(path, "a MATLAB v7.3 (HDF5) file, which cannot be read here; save it with MATLAB's -v7 option")
+        if size < _MAT_HEADER_BYTES + 8:
+            _unreadable(path, f"{size} bytes, too short to be a MAT file")
+        if header[126:128] not in (b"IM", b"MI"):
+            _unreadable(path, "no MATLAB 5 header")
+        order = "<" if header[126:128] == b"IM" else ">"
+        names, position = [], _MAT_HEADER_BYTES
+        while position < size:
+            tag = _at(file, position, 8)
+            if len(tag) < 8:
+                _unreadable(path, f"truncated: {size - position} stray bytes after the last variable")
+            kind, declared = struct.unpack(order + "II", tag)
+            if kind not in (_MI_MATRIX, _MI_COMPRESSED):
+                _unreadable(
+                    path, f"a data element of type {kind} at byte {position}, expected a variable (type 14 or 15)"
+                )
+            if declared > size - position - 8:
+                _unreadable(
+                    path, f"truncated: a variable declares {declared:,} bytes, only {size - position - 8:,} remain"
+                )
+            name, inner = _mat_variable_head(path, file, position + 8, declared, kind, order)
+            if name == "layers" and inner > MAX_MAT_VARIABLE_BYTES:
+                _fail(path, f"its 'layers' variable declares {inner:,} bytes, more than VGG-19 can need")
+            names.append(name)
+            position += 8 + declared + (-declared % 8 if kind == _MI_MATRIX else 0)
+    return names
+
+
+def _unreadable(path, reason):
+    raise WeightsError(f"{path}: not a readable MAT file ({reason}); {WEIGHTS_HELP}")
+
+
+def _at(file, position, count):
+    file.seek(position)
+    return file.read(count)
+
+
+def _mat_variable_head(path, file, start, declared, kind, order):
+    """(name, declared bytes of the miMATRIX) of one variable; a compressed one's first bytes only are inflated."""
+    if kind == _MI_COMPRESSED:
+        inflate = zlib.decompressobj()
+        try:
+            # The matrix tag, array flags, dimensions and name fit in the first few hundred bytes.
+            head = inflate.decompress(_at(file, start, min(declared, 4096)), 512)
+        except zlib.error as error:
+            _unreadable(path, f"a compressed variable at byte {start - 8} is damaged ({error})")
+        if len(head) < 8 or struct.unpack(order + "I", head[:4])[0] != _MI_MATRIX:
+            _unreadable(path, f"the compressed variable at byte {start - 8} does not hold a matrix")
+        inner = struct.unpack(order + "I", head[4:8])[0]
+        body = head[8:]
+    else:
+        inner, body = declared, _at(file, start, 512)
+    return _matrix_name(body, order), inner
+
+
+def _matrix_name(body, order):
+    """The name of a miMATRIX from its first bytes (flags, dimensions, name sub-elements); '' if unreadable."""
+    position = 0
+    for index in range(3):
+        if len(body) < position + 8:
+            return ""
+        word = struct.unpack(order + "I", body[position : position + 4])[0]
+        if word >> 16:  # a small data element: type and size in the first 4 bytes, data in the next 4
+            count, data = word >> 16, body[position + 4 : position + 4 + (word >> 16)]
+            position += 8
+        else:
+            count = struct.unpack(order + "I", body[position + 4 : position + 8])[0]
+            data = body[position + 8 : position + 8 + count]
+            position += 8 + count + (-count % 8)
+        if index == 2:
+            return data[:count].decode("latin-1")
+    return ""
+
+
+def read_contained(path, kind):
+    """
+    Parses a weight file in a child process, so that a parser crash or a runaway allocation on a hostile file is one
+    WeightsError naming the file, never the end of this process.
+
+    The child is a fresh interpreter that imports this module without the package (so without TensorFlow), parses the
+    file with scipy or h5py under an address-space limit, checks every filter, and hands the 16 convolutions back
+    through a temporary .npz file. docs/performance.md gives what this costs on a file of the real size.
+
+    Arguments:
+    path -- the weight file
+    kind -- 'mat' (MatConvNet, scipy.io.loadmat) or 'keras' (h5py)
+
+    Returns:
+    weights -- a VGGWeights, as _read_mat_here or _read_keras_here would return it
+    """
+    package = os.path.dirname(os.path.abspath(__file__))
+    memory = _CHILD_MEMORY_BYTES + 2 * os.path.getsize(path)
+    with tempfile.TemporaryDirectory(prefix="neural-style-weights-") as folder:
+        result = os.path.join(folder, "weights.npz")
+        # One thread for the child's BLAS: its per-thread buffers would eat the address-space limit for nothing.
+        environment = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+        try:
+            child = subprocess.run(
+                [sys.executable, "-c", _CHILD_BOOT, package, kind, os.fspath(path), result, str(memory)],
+                capture_output=True,
+                text=True,
+                errors="replace",
+                env=environment,
+                timeout=_CHILD_TIMEOUT_S,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            raise WeightsError(f"{path}: reading it took over {_CHILD_TIMEOUT_S} s; {WEIGHTS_HELP}") from None
+        lines = child.stderr.strip().splitlines()
+        if child.returncode == 0:
+            with np.load(result, allow_pickle=False) as data:
+                layers = {name: (data[name + "/kernel"], data[name + "/bias"]) for name in CONV_LAYERS}
+                order = str(data["channel_order"])
+            return VGGWeights(layers=layers, source=str(path), channel_order=order)
+    if child.returncode == _CHILD_REFUSED and lines:
+        raise WeightsError(lines[-1])
+    if child.returncode == _CHILD_OUT_OF_MEMORY:
+        raise WeightsError(
+            f"{path}: reading it needs more than {memory / 1024**3:.1f} GiB, far more than VGG-19's weights "
+            f"(the file is damaged or hostile); {WEIGHTS_HELP}"
+        )
+    if child.returncode < 0:
+        reason = f"signal {-child.returncode}"
+        with contextlib.suppress(ValueError):
+            reason = signal.Signals(-child.returncode).name
+        parser = "scipy's MAT parser" if kind == "mat" else "h5py"
+        raise WeightsError(f"{path}: {parser} crashed reading it ({reason}); the file is damaged: {WEIGHTS_HELP}")
+    reason = lines[-1] if lines else f"exit code {child.returncode}"
+    raise WeightsError(f"{path}: cannot be read ({reason}); {WEIGHTS_HELP}")
+
+
+_CHILD_REFUSED, _CHILD_OUT_OF_MEMORY, _CHILD_FAILED = 3, 4, 5
+# Imports neural_style.weights without running the package's __init__ (which imports TensorFlow).
+_CHILD_BOOT = (
+    "import sys, types; package = types.ModuleType('neural_style'); package.__path__ = [sys.argv[1]]; "
+    "sys.modules['neural_style'] = package; from neural_style import weights; "
+    "sys.exit(weights._child_main(*sys.argv[2:]))"
+)
+
+
+def _child_main(kind, path, result, memory):
+    """The child of read_contained: parse, check, write the filters to `result`; the exit code says how it went."""
+    resource.setrlimit(resource.RLIMIT_AS, (int(memory), int(memory)))
+    try:
+        weights = _read_mat_here(path) if kind == "mat" else _read_keras_here(path)
+        arrays = {
+            f"{name}/{part}": array
+            for name, pair in weights.layers.items()
+            for part, array in zip(("kernel", "bias"), pair)
+        }
+        np.savez(result, channel_order=np.array(weights.channel_order), **arrays)
+    except WeightsError as error:
+        print(" ".join(str(error).split()), file=sys.stderr)
+        return _CHILD_REFUSED
+    except MemoryError:
+        return _CHILD_OUT_OF_MEMORY
+    except Exception as error:  # whatever a damaged file makes the parser raise: reported, one line, by the parent
+        print(f"{type(error).__name__}: {_short_reason(error)}", file=sys.stderr)
+        return _CHILD_FAILED
+    return 0
 
 
 def read_mat_weights(path):
     """
     Reads the convolution filters of MatConvNet's imagenet-vgg-verydeep-19.mat (current and beta16 layouts).
+
+    The file's header and variable sizes are checked first (check_mat_header); scipy then parses it in a child
+    process (read_contained), so a damaged file that crashes the parser is one WeightsError, not a dead process.
 
     Arguments:
     path -- path to the .mat file
@@ -193,6 +414,12 @@ def read_mat_weights(path):
     """
     if not os.path.isfile(path):
         raise FileNotFoundError(f"VGG-19 weights not found: {path} ({WEIGHTS_HELP})")
+    check_mat_header(path)
+    return read_contained(path, "mat")
+
+
+def _read_mat_here(path):
+    """read_mat_weights' parsing, in this process (the child of read_contained)."""
     data = _load_mat(path)
     if "layers" not in data:
         _fail(path, "no 'layers' variable")
@@ -279,6 +506,11 @@ def _dataset(path, group, key, label):
         _fail_keras(path, f"{label} has no dataset {key!r}")
     if not isinstance(node, h5py.Dataset):
         _fail_keras(path, f"{label}: {key!r} is not a dataset")
+    # Declared shape and type first: a dataset declaring gigabytes is refused before a byte of it is read.
+    if node.dtype.kind != "f" or node.dtype.itemsize > 8:
+        _fail_keras(path, f"{label}: {key!r} holds {node.dtype}, expected floating point")
+    if node.ndim not in (1, 4) or node.size > _LARGEST_CONV:
+        _fail_keras(path, f"{label}: {key!r} declares shape {node.shape}, larger than any VGG-19 filter or bias")
     try:
         return node[()]
     except OSError as error:
@@ -348,6 +580,11 @@ def read_keras_weights(path):
         raise FileNotFoundError(f"VGG-19 weights not found: {path} ({WEIGHTS_HELP})")
     if not h5py.is_hdf5(path):
         _fail_keras(path, "not an HDF5 file")
+    return read_contained(path, "keras")
+
+
+def _read_keras_here(path):
+    """read_keras_weights' parsing, in this process (the child of read_contained)."""
     try:
         file = h5py.File(path, "r")
     except OSError as error:

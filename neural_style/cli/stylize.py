@@ -211,6 +211,9 @@ def main(argv):
         common.fail(f"interrupted after {done} iterations; saved the best image so far to {args.output}{resume}")
         return common.EXIT_INTERRUPTED
     except NonFiniteCostError as error:
+        if error.image is None:  # not one finite cost: an existing --output is only ever replaced by a real result
+            common.fail(f"{error}; nothing was written")
+            return common.EXIT_FAILURE
         write_image(args.output, error.image)
         common.fail(f"{error}; saved the image with the lowest finite cost to {args.output}")
         return common.EXIT_FAILURE

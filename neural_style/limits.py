@@ -1,0 +1,138 @@
+"""The limits a run is checked against before any work: numbers that float32 can hold, sizes that fit in memory,
+images small enough to decode, hardware that makes bfloat16 pay; and the one place a non-finite cost is explained.
+
+Every check raises the package's own error with one line saying what is wrong and what to do.
+"""
+
+import math
+import os
+
+import numpy as np
+
+# The largest number of pixels an input image may have before it is decoded (a 12000 x 12000 PNG of a few hundred KB
+# would decode to 5.5 GB of pixels). 100 megapixels: bigger than any camera photo or scanned painting in common use.
+MAX_IMAGE_PIXELS = 100_000_000
+MAX_IMAGE_PIXELS_ENV = "NEURAL_STYLE_MAX_IMAGE_PIXELS"
+
+# The largest output (and style image) a run may ask for, in pixels: at 300x400 a float32 Adam run peaks at about
+# 1.2 GB (docs/performance.md), roughly linear in the pixel count, so 4 megapixels is about 40 GB. The large-pictures
+# issue replaces this with an estimate of the memory the run will need.
+MAX_RUN_PIXELS = 4_000_000
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def _option_error(message):
+    # options.py checks through these functions, so OptionError is imported when needed, not at the top.
+    from .options import OptionError
+
+    return OptionError(message)
+
+
+def max_image_pixels():
+    """
+    The pixel limit of input images: $NEURAL_STYLE_MAX_IMAGE_PIXELS if set, else MAX_IMAGE_PIXELS.
+
+    Returns:
+    limit -- int, the largest width x height an image file may declare
+    """
+    text = os.environ.get(MAX_IMAGE_PIXELS_ENV)
+    if not text:
+        return MAX_IMAGE_PIXELS
+    try:
+        limit = int(text)
+    except ValueError:
+        limit = 0
+    if limit <= 0:
+        raise _option_error(f"${MAX_IMAGE_PIXELS_ENV} must be a positive whole number of pixels, got {text!r}")
+    return limit
+
+
+def check_run_size(size, what="the output", limit=MAX_RUN_PIXELS):
+    """
+    Refuses a size a run cannot hold in memory, before the network is built.
+
+    Arguments:
+    size -- (height, width) in pixels
+    what -- what the size is of, for the message ('the output', 'the style images')
+    limit -- the largest height x width allowed
+
+    Returns:
+    size -- unchanged; raises OptionError saying the largest size that fits
+    """
+    height, width = size
+    if height * width > limit:
+        scale = math.sqrt(limit / (height * width))
+        fits_h, fits_w = max(1, int(height * scale)), max(1, int(width * scale))
+        raise _option_error(
+            f"{what} would be {width}x{height} ({height * width:,} pixels), more than the {limit:,} a run can "
+            f"hold in memory; the largest of that shape that fits is {fits_w}x{fits_h} "
+            f"(e.g. --max-size {max(fits_h, fits_w)})"
+        )
+    return size
+
+
+def check_float32(value, option):
+    """
+    Refuses a number that is finite in Python but infinite once it is a float32 (e.g. --beta 1e300).
+
+    Arguments:
+    value -- the number
+    option -- the option's name, for the message
+
+    Returns:
+    value -- unchanged; raises OptionError when abs(value) exceeds float32's largest (about 3.4e38)
+    """
+    if abs(value) > FLOAT32_MAX:
+        raise _option_error(f"{option} {value:g} is beyond float32's range (at most {FLOAT32_MAX:.3g}); give less")
+    return value
+
+
+def non_finite_reason(costs, iteration, learning_rate):
+    """
+    Why the cost became NaN or infinite, blaming what did it.
+
+    Arguments:
+    costs -- dict of the iteration's costs (floats): J, J_content, J_style, maybe J_tv
+    iteration -- the iteration at which it happened (0: the starting image itself)
+    learning_rate -- Adam's learning rate, for the message
+
+    Returns:
+    reason -- one line
+    """
+    J = costs["J"]
+    bad = [f"{name} = {costs[name]}" for name in ("J_content", "J_style", "J_tv") if name in costs]
+    bad = [text for text in bad if not math.isfinite(float(text.split(" = ")[1]))]
+    if iteration == 0:
+        if bad:
+            return (
+                f"the cost of the starting image is already not finite ({', '.join(bad)}): the weights or the images "
+                "give values beyond float32; check the weights with `neural-style weights verify`"
+            )
+        return (
+            f"the cost of the starting image is already {J} though each term is finite: "
+            "--alpha, --beta or --tv-weight is too large for float32"
+        )
+    if not bad and math.isinf(J):
+        return (
+            f"the cost became {J} at iteration {iteration} though each term is finite: "
+            "--alpha, --beta or --tv-weight is too large for float32; lower them"
+        )
+    return f"the cost became {J} at iteration {iteration}; try a lower --learning-rate (now {learning_rate})"
+
+
+def cpu_has_native_bfloat16(cpuinfo="/proc/cpuinfo"):
+    """
+    Whether this CPU computes bfloat16 natively (AMX or AVX512-BF16), where --precision bfloat16 is faster.
+
+    Arguments:
+    cpuinfo -- the file listing the CPU's flags (Linux)
+
+    Returns:
+    native -- True or False; None when the flags cannot be read (not Linux)
+    """
+    try:
+        with open(cpuinfo, encoding="utf8", errors="replace") as file:
+            flags = {word for line in file if line.startswith("flags") for word in line.split(":", 1)[1].split()}
+    except OSError:
+        return None
+    return bool(flags & {"amx_bf16", "avx512_bf16"})
