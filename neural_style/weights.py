@@ -117,6 +117,10 @@ KERAS_URL = "https://storage.googleapis.com/tensorflow/keras-applications/vgg19/
 KERAS_MD5 = "253f8cb515780f3b799900260a226db6"
 
 _CHUNK = 1 << 20
+# A download stops beyond this many bytes (--max-bytes): the published files' sizes (the MatConvNet file is about
+# 510 MiB, the Keras one about 76 MiB; a small margin, as the exact byte counts are not recorded here), else 1 GiB.
+DEFAULT_MAX_BYTES = 1024**3
+PUBLISHED_MAX_BYTES = {MAT_URL: 520 * 1024**2, MAT_BETA16_URL: 520 * 1024**2, KERAS_URL: 80 * 1024**2}
 
 # Trained VGG-19 filters and biases are far below this in magnitude; a file beyond it is damaged or not weights.
 MAX_WEIGHT = 1e4
@@ -683,9 +687,44 @@ def _url_filename(url):
     if parts.scheme not in ("http", "https"):
         raise DownloadError(f"{url}: only http:// and https:// URLs can be downloaded")
     name = urllib.parse.unquote(parts.path.rsplit("/", 1)[-1])
-    if not name or name in (".", ".."):
+    if not name:
         raise DownloadError(f"{url}: the URL does not end in a file name; give one with filename=")
+    return plain_file_name(name, url)
+
+
+def plain_file_name(name, source):
+    """
+    Checks that a name to save a download under is a plain file name, so the file lands inside the target folder.
+
+    Arguments:
+    name -- the name (already percent-decoded)
+    source -- the URL or option it came from, for the message
+
+    Returns:
+    name -- unchanged; raises DownloadError for '.', '..', a path separator, an absolute path or a control character
+    """
+    unsafe = (
+        name in ("", ".", "..")
+        or "/" in name
+        or "\\" in name
+        or os.path.isabs(name)
+        or any(ord(character) < 32 or ord(character) == 127 for character in name)
+    )
+    if unsafe:
+        raise DownloadError(
+            f"{source}: {name!r} is not a plain file name (no folders, '..' or control characters), so the file "
+            "would not land inside the --to folder; give a URL ending in a plain name"
+        )
     return name
+
+
+class _WebRedirectsOnly(urllib.request.HTTPRedirectHandler):
+    """Follows redirects to http and https only (urllib would follow one to ftp)."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        if urllib.parse.urlsplit(newurl).scheme not in ("http", "https"):
+            raise DownloadError(f"{req.full_url}: redirected to {newurl}; only http and https are followed")
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
 def _range_header_values(content_range):
@@ -697,9 +736,10 @@ def _range_header_values(content_range):
     return (int(start) if start else None), (int(total) if total and total != "*" else None)
 
 
-def _fetch(url, part, progress, timeout):
+def _fetch(url, part, progress, timeout, max_bytes=DEFAULT_MAX_BYTES):
     """
-    Downloads url into part, appending to what part holds with a Range request; raises _Interrupted on a short transfer.
+    Downloads url into part, appending to what part holds with a Range request; raises _Interrupted on a short transfer,
+    DownloadError when the server goes silent for `timeout` seconds or sends more than `max_bytes` in all.
     """
     offset = os.path.getsize(part) if os.path.exists(part) else 0
     headers = {"User-Agent": "neural-style (python urllib)"}
@@ -707,7 +747,9 @@ def _fetch(url, part, progress, timeout):
         headers["Range"] = f"bytes={offset}-"
     request = urllib.request.Request(url, headers=headers)
     try:
-        response = urllib.request.urlopen(request, timeout=timeout)
+        response = urllib.request.build_opener(_WebRedirectsOnly).open(request, timeout=timeout)
+    except DownloadError:
+        raise
     except urllib.error.HTTPError as error:
         error.close()
         if error.code == 416 and offset:
@@ -741,16 +783,36 @@ def _fetch(url, part, progress, timeout):
         else:
             # A fresh download, or a server that ignored Range and sent the whole file: start from zero.
             mode, offset, total = "wb", 0, length
+        if total is not None and total > max_bytes:
+            _discard(part)
+            raise DownloadError(
+                f"{url}: the server announces {total:,} bytes, more than the {max_bytes:,} allowed; "
+                "pass --max-bytes if you mean it"
+            )
         received = 0
         bar = _progress_bar(total, offset, os.path.basename(part)[: -len(".part")], progress)
         with open(part, mode) as out, bar:
             while True:
                 try:
-                    chunk = response.read(_CHUNK)
+                    # read1: what has arrived (up to a chunk), so a server that stalls leaves every byte it sent.
+                    chunk = response.read1(_CHUNK)
+                except TimeoutError:
+                    out.close()
+                    raise DownloadError(
+                        f"{url}: the server sent nothing for {timeout:g} s; {offset + received:,} bytes kept in "
+                        f"{part}, run the same command again to resume"
+                    ) from None
                 except (http.client.HTTPException, OSError) as error:
                     raise _Interrupted(f"{type(error).__name__}: {error}") from None
                 if not chunk:
                     break
+                if offset + received + len(chunk) > max_bytes:
+                    out.close()
+                    _discard(part)  # not a prefix of any file we would accept: nothing to resume
+                    raise DownloadError(
+                        f"{url}: the server sent more than {max_bytes:,} bytes, the most allowed; the partial file "
+                        "was deleted; pass --max-bytes if the file really is that large"
+                    )
                 out.write(chunk)
                 received += len(chunk)
                 bar.update(len(chunk))
@@ -758,8 +820,21 @@ def _fetch(url, part, progress, timeout):
         raise _Interrupted(f"the connection closed after {offset + received} of {offset + length} bytes")
 
 
+def _discard(part):
+    with contextlib.suppress(FileNotFoundError):
+        os.remove(part)
+
+
 def download_weights(
-    url=MAT_URL, to="pretrained-model", sha256=MAT_SHA256, progress=True, *, filename=None, retries=3, timeout=60
+    url=MAT_URL,
+    to="pretrained-model",
+    sha256=MAT_SHA256,
+    progress=True,
+    *,
+    filename=None,
+    retries=3,
+    timeout=60,
+    max_bytes=None,
 ):
     """
     Downloads a weight file (by default MatConvNet's imagenet-vgg-verydeep-19.mat) and checks its SHA-256.
@@ -776,13 +851,17 @@ def download_weights(
     progress -- show a progress bar on stderr
     filename -- name of the file in `to`; by default the last part of the URL
     retries -- how many times to resume automatically after the connection breaks
-    timeout -- seconds to wait for the server to connect or send data
+    timeout -- seconds to wait for the server to connect or send data; a server silent that long fails the download
+    max_bytes -- the most bytes to accept (None: the published size for a published URL, else DEFAULT_MAX_BYTES);
+                 beyond it the download fails and the partial file is deleted
 
     Returns:
     path -- path of the downloaded (or already present) file
     """
     sha256 = _check_hex(sha256, 64, "SHA-256")
-    name = filename or _url_filename(url)
+    name = plain_file_name(filename, "filename") if filename is not None else _url_filename(url)
+    if max_bytes is None:
+        max_bytes = PUBLISHED_MAX_BYTES.get(url, DEFAULT_MAX_BYTES)
     if os.path.exists(to) and not os.path.isdir(to):
         raise DownloadError(f"{to}: not a directory; give the folder to download into")
     os.makedirs(to, exist_ok=True)
@@ -800,7 +879,7 @@ def download_weights(
     attempt = 0
     while True:
         try:
-            _fetch(url, part, progress, timeout)
+            _fetch(url, part, progress, timeout, max_bytes)
             break
         except _Interrupted as error:
             if attempt >= retries:

@@ -31,6 +31,17 @@ def _url(text):
     return text
 
 
+def _positive_bytes(text):
+    """argparse type: a whole number of bytes > 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of bytes > 0")
+    return value
+
+
 def build_parser():
     """The parser of `neural-style weights`, with its two sub-commands."""
     parser = common.ArgumentParser(
@@ -56,6 +67,13 @@ def build_parser():
         metavar="HEX",
         help="the file's expected SHA-256 (default: the published one for the default URL; "
         "with --url and no --sha256 the download is not checked)",
+    )
+    download.add_argument(
+        "--max-bytes",
+        type=_positive_bytes,
+        metavar="N",
+        help="stop (and delete the partial file) beyond N bytes (default: the published size for the published "
+        f"files, else {W.DEFAULT_MAX_BYTES:,})",
     )
     download.add_argument("--quiet", action="store_true", help="no progress bar and no summary line")
     verify = commands.add_parser(
@@ -92,7 +110,8 @@ def download(args):
         )
     common.check_writable_folder(args.to, "--to")
     try:
-        path = W.download_weights(url, to=args.to, sha256=sha256, progress=not args.quiet)
+        limit = {} if args.max_bytes is None else {"max_bytes": args.max_bytes}
+        path = W.download_weights(url, to=args.to, sha256=sha256, progress=not args.quiet, **limit)
     except W.DownloadError as error:
         # A failed download (network, server, or a checksum that does not match) is a run-time failure, not a bad
         # option, even when the checksum error is also a WeightsError.
