@@ -10,9 +10,11 @@ import warnings
 import imageio.v3 as iio
 import numpy as np
 import tensorflow as tf
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .config import CONFIG
 from .files import atomic_write
+from .limits import MAX_IMAGE_PIXELS_ENV, max_image_pixels
 
 # The image files the library reads and writes (by extension).
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif")
@@ -45,18 +47,21 @@ def _to_rgb_uint8_range(image):
     return image
 
 
-def load_image(path, height=None, width=None, max_size=None):
+def load_image(path, height=None, width=None, max_size=None, max_pixels=None):
     """
     Reads an image file as an RGB float32 array in [0, 255], resized if asked.
 
-    Grayscale, RGBA (composited over white), palette and 16-bit images are converted to 8-bit-range RGB; only the
-    first frame of an animation is read.
+    Grayscale, RGBA (composited over white), palette, CMYK and 16-bit images are converted to 8-bit-range RGB; the
+    EXIF orientation is applied, as photo viewers do; only the first frame of an animation is read. An image that
+    declares more than `max_pixels` pixels is refused from its header, before it is decoded.
 
     Arguments:
-    path -- path of an image file (anything imageio reads: JPEG, PNG, GIF, BMP, TIFF, WebP ...)
+    path -- path of an image file (JPEG, PNG, GIF, BMP, TIFF, WebP ...)
     height, width -- size to resize to (tf.image.resize, bilinear with antialiasing); None keeps the file's size
                      or, when only one is given, the aspect ratio
     max_size -- if given instead, the longest side becomes max_size and the aspect ratio is kept
+    max_pixels -- the largest width x height to decode (default: $NEURAL_STYLE_MAX_IMAGE_PIXELS, else
+                  limits.MAX_IMAGE_PIXELS, 100 million)
 
     Returns:
     image -- numpy array of shape (height, width, 3), float32 in [0, 255]
@@ -64,12 +69,12 @@ def load_image(path, height=None, width=None, max_size=None):
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"image not found: {path}")
+    limit = max_image_pixels() if max_pixels is None else max_pixels
     try:
-        with warnings.catch_warnings():
-            # imageio tries every plugin on an unknown file; their deprecation notices are noise to a user.
-            warnings.simplefilter("ignore")
-            image = iio.imread(path, index=0)
-    except Exception as error:  # imageio raises many kinds (OSError, ValueError, PIL errors) for a bad file
+        image = _decode(path, limit)
+    except ImageError:
+        raise
+    except Exception as error:  # the decoders raise many kinds (OSError, ValueError, PIL errors) for a bad file
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
         if "Could not find a backend" in reason:
             # imageio's own advice (install pyav or opencv) is wrong for a file that is simply not an image.
@@ -78,11 +83,70 @@ def load_image(path, height=None, width=None, max_size=None):
         raise ImageError(message) from None
     if image.ndim not in (2, 3) or min(image.shape[:2]) < 1:
         raise ImageError(f"{path}: not a 2-D image (array of shape {image.shape})")
+    if np.issubdtype(image.dtype, np.floating) and not np.all(np.isfinite(image)):
+        raise ImageError(f"{path}: holds NaN or infinite pixels; save it again without them (or as 8/16-bit)")
     image = _to_rgb_uint8_range(image)
     size = target_size(image.shape[0], image.shape[1], height, width, max_size)
     if size != image.shape[:2]:
         image = tf.image.resize(image, size, method="bilinear", antialias=True).numpy()
     return np.clip(image, 0, 255)
+
+
+# Pillow modes whose pixels _to_rgb_uint8_range takes as they are; any other mode is converted to RGB(A) first.
+_DIRECT_MODES = ("1", "L", "LA", "RGB", "RGBA", "I;16", "I;16L", "I;16B", "I;16N", "F")
+
+
+def _decode(path, limit):
+    """The first frame's pixels, oriented as EXIF says; refuses more than `limit` pixels before decoding them."""
+    with warnings.catch_warnings(record=True) as caught:
+        # Pillow's own bomb check, at our limit: its warning (past the limit) and its error (past twice the limit)
+        # both become one ImageError line, the warning once the header has given the size to name.
+        warnings.simplefilter("always", Image.DecompressionBombWarning)
+        previous, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, limit
+        try:
+            try:
+                picture = Image.open(path)
+            except UnidentifiedImageError:
+                return _decode_with_imageio(path, limit)
+            with picture:
+                bomb = any(issubclass(item.category, Image.DecompressionBombWarning) for item in caught)
+                _check_pixels(path, picture.size, 0 if bomb else limit, limit)
+                picture = ImageOps.exif_transpose(picture)
+                if picture.mode == "I":
+                    return np.clip(np.asarray(picture), 0, 65535).astype(np.uint16)  # 16-bit greys, as PNG holds them
+                if picture.mode not in _DIRECT_MODES:
+                    # CMYK (K is not alpha), palettes, YCbCr, LAB ...: Pillow's conversion to RGB, alpha kept if any.
+                    picture = picture.convert("RGBA" if "A" in picture.getbands() or picture.mode == "P" else "RGB")
+                return np.asarray(picture)
+        except Image.DecompressionBombError:
+            raise ImageError(_too_many_pixels(path, None, limit)) from None
+        finally:
+            Image.MAX_IMAGE_PIXELS = previous
+
+
+def _decode_with_imageio(path, limit):
+    """What Pillow cannot open (e.g. float RGB TIFF), through imageio's other readers: size first, then pixels."""
+    with warnings.catch_warnings():
+        # imageio tries every plugin on an unknown file; their deprecation notices are noise to a user.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        shape = iio.improps(path, index=0).shape
+        if len(shape) >= 2:
+            _check_pixels(path, (shape[1], shape[0]), limit)
+        return iio.imread(path, index=0)
+
+
+def _check_pixels(path, size, allowed, limit=None):
+    width, height = size
+    if width * height > allowed:
+        raise ImageError(_too_many_pixels(path, size, allowed if limit is None else limit))
+
+
+def _too_many_pixels(path, size, limit):
+    declared = f" is {size[0]}x{size[1]} ({size[0] * size[1]:,} pixels)" if size else ""
+    return (
+        f"{path}{declared}: more than the {limit:,} pixels an input image may have; shrink it first, "
+        f"or raise ${MAX_IMAGE_PIXELS_ENV}"
+    )
 
 
 def target_size(image_height, image_width, height=None, width=None, max_size=None):
