@@ -38,6 +38,7 @@ from .images import (
 from .limits import non_finite_reason
 from .optimize import LBFGS, StyleTransferCost, compile_cost_and_gradient, resolve_jit_compile
 from .options import INITS, OptionError, StyleOptions
+from .safety import SideWrites
 from .vgg import VGGModel
 from .weights import load_weights
 
@@ -195,6 +196,7 @@ class StyleTransfer:
         self.history = []
         self.evaluations = 0
         self._settings = None
+        self.side_writes = SideWrites()
         self._enter_scale(0, self._start_image(self.sizes[0]))
         if options.resume is not None:
             self._resume(options.resume)
@@ -406,10 +408,12 @@ class StyleTransfer:
             refresh=False,
         )
         bar.update()
+        # Side writes: one that fails is reported once and the run goes on (the result is what matters).
         if options.save_every and options.output_dir and i % options.save_every == 0:
-            write_image(os.path.join(options.output_dir, f"{i}.png"), self._output_pixels(self.image))
+            path = os.path.join(options.output_dir, f"{i}.png")
+            self.side_writes.attempt("intermediate image", path, write_image, path, self._output_pixels(self.image))
         if options.checkpoint_every and (i + 1) % options.checkpoint_every == 0:
-            self.save_checkpoint(options.output_dir)
+            self.side_writes.attempt("checkpoint", options.output_dir, self.save_checkpoint, options.output_dir)
         if callback is not None:
             callback(entry)
 

@@ -1,17 +1,27 @@
 """Issue 10: runs that meet hostile numbers, sizes, paths and signals: one line, the right exit code, nothing lost."""
 
+import errno
 import importlib
+import os
+import signal
+import subprocess
+import sys
+import time
 
 import imageio.v3 as iio
 import numpy as np
 import pytest
 
+from neural_style import safety
 from neural_style import weights as W
 from neural_style.cli import main
+from neural_style.files import atomic_write
 from neural_style.weights import VGGWeights
 from tests.fixtures import save_mat, vgg_mat_layers
 
 cli_stylize = importlib.import_module("neural_style.cli.stylize")
+stylize_module = importlib.import_module("neural_style.stylize")
+images_module = importlib.import_module("neural_style.images")
 HEIGHT, WIDTH = 24, 32
 
 
@@ -80,3 +90,169 @@ def test_first_cost_not_finite_writes_nothing_and_blames_the_weights(cli, tmp_pa
     assert "check the weights" in line and line.endswith("nothing was written")
     assert "learning-rate" not in line
     assert output.read_bytes() == b"an earlier result"
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Item 2: every path a run writes is checked against every input and against each other, before any work
+
+
+def _picture(path):
+    iio.imwrite(path, np.random.default_rng(1).integers(0, 256, (HEIGHT, WIDTH, 3), dtype=np.uint8))
+    return path.read_bytes()
+
+
+@pytest.mark.parametrize("name, option", [("0.png", "--save-every"), ("40.png", "--save-every")])
+def test_an_input_named_like_an_intermediate_image_is_never_overwritten(cli, tmp_path, name, option):
+    # Before: a style image at output/0.png (or 20.png, ...) was replaced by the run's first intermediate image.
+    folder = tmp_path / "output"
+    folder.mkdir()
+    style = folder / name
+    original = _picture(style)
+    line = one_line(*cli("--output", tmp_path / "out.png", "--output-dir", folder, "--save-every", 20, style=style))
+    assert f"--style {style} would be overwritten by {option} in {folder}" in line
+    assert style.read_bytes() == original and not (tmp_path / "out.png").exists()
+
+
+def test_an_input_named_checkpoint_png_is_never_overwritten(cli, tmp_path):
+    style = tmp_path / "checkpoint.png"
+    original = _picture(style)
+    argv = ("--output", tmp_path / "out.png", "--output-dir", tmp_path, "--save-every", 0, "--checkpoint-every", 1)
+    line = one_line(*cli(*argv, content=style))
+    assert f"--content {style} would be overwritten by --checkpoint-every in {tmp_path}" in line
+    assert style.read_bytes() == original
+
+
+@pytest.mark.parametrize("link", ["symlink", "hardlink"])
+def test_a_planned_name_linked_to_an_input_is_refused(cli, pictures, tmp_path, link):
+    folder = tmp_path / "output"
+    folder.mkdir()
+    (os.symlink if link == "symlink" else os.link)(pictures["content"], folder / "20.png")
+    original = pictures["content"].read_bytes()
+    line = one_line(*cli("--output", tmp_path / "out.png", "--output-dir", folder, "--iterations", 30))
+    assert f"--content {pictures['content']} is the same file as {folder / '20.png'}, which --save-every writes" in line
+    assert pictures["content"].read_bytes() == original
+
+
+def test_history_and_output_on_one_file_is_refused(cli, tmp_path):
+    # Before: --history out.png --output out.png wrote one over the other.
+    output = tmp_path / "out.png"
+    line = one_line(*cli("--output", output, "--history", output, "--save-every", 0))
+    assert f"--output {output} and --history {output} are one file" in line
+    assert not output.exists()
+
+
+def test_output_that_an_intermediate_image_would_replace_is_refused(cli, tmp_path):
+    output = tmp_path / "20.png"
+    line = one_line(*cli("--output", output, "--output-dir", tmp_path, "--iterations", 21, "--save-every", 20))
+    assert f"--output {output} is also written by --save-every into {tmp_path}" in line
+
+
+def test_planned_names_follow_the_run():
+    plan = safety.planned_writes("out.png", None, "dir", iterations=45, save_every=20, checkpoint_every=5)
+    assert [
+        name for name in ("0.png", "20.png", "40.png", "60.png", "10.png", "020.png") if plan.writes_name(name)
+    ] == [
+        "0.png",
+        "20.png",
+        "40.png",
+    ]
+    assert plan.writes_name("checkpoint.npz") and plan.writes_name("checkpoint.png")
+    assert safety.planned_writes("out.png", None, "dir", 45, 0, 0).folder is None
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Item 4: a side write that fails is one line, and the run still writes --output
+
+
+def test_a_history_that_cannot_be_written_does_not_lose_the_result(cli, tmp_path):
+    # /dev/full: every write fails with ENOSPC, as on a full disk.
+    output = tmp_path / "out.png"
+    code, out, err = cli("--output", output, "--history", "/dev/full", "--iterations", 3, "--save-every", 0)
+    assert (code, out) == (0, "")
+    assert err == [
+        "neural-style: warning: cannot write the history /dev/full (No space left on device); the run goes on, "
+        "--output will be written"
+    ]
+    assert iio.imread(output).shape == (HEIGHT, WIDTH, 3)
+
+
+def test_intermediate_images_that_cannot_be_written_do_not_lose_the_result(cli, tmp_path, monkeypatch):
+    written = []
+
+    def full_disk(path, pixels):
+        if os.path.basename(os.fspath(path)) != "out.png":
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        written.append(path)
+        return images_module.write_image(path, pixels)
+
+    monkeypatch.setattr(stylize_module, "write_image", full_disk)
+    output, folder = tmp_path / "out.png", tmp_path / "frames"
+    code, out, err = cli("--output", output, "--output-dir", folder, "--iterations", 3, "--save-every", 1)
+    assert (code, out) == (0, "")
+    assert err == [
+        f"neural-style: warning: cannot write the intermediate image {folder / '0.png'} (No space left on device); "
+        "the run goes on, --output will be written"
+    ]
+    assert iio.imread(output).shape == (HEIGHT, WIDTH, 3)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Item 3: SIGTERM and SIGHUP end a run as Ctrl-C does; no temporary file is left when a signal lands mid-write
+
+
+def test_a_signal_mid_write_leaves_no_temporary_file(tmp_path):
+    target = tmp_path / "out.png"
+    with pytest.raises(safety.Stopped) as stopped, safety.signals_as_interrupts():
+        with atomic_write(target) as temporary:
+            with open(temporary, "wb") as file:
+                file.write(b"half an image")
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)  # the signal lands before this ends
+    assert stopped.value.signum == signal.SIGTERM and safety.exit_code(stopped.value) == 143
+    assert os.listdir(tmp_path) == []
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL  # the handler is put back
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_sigterm_and_sighup_save_the_best_image(pictures, tmp_path, signum):
+    # Before: SIGTERM (timeout, docker stop, batch schedulers) and SIGHUP killed the run with nothing written.
+    history, output = tmp_path / "costs.jsonl", tmp_path / "out.png"
+    command = [sys.executable, "-m", "neural_style", "--content", str(pictures["content"]), "--style"]
+    command += [str(pictures["style"]), "--output", str(output), "--weights", "random", "--height", str(HEIGHT)]
+    command += ["--width", str(WIDTH), "--iterations", "100000", "--save-every", "0", "--history", str(history)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    try:
+        deadline = time.monotonic() + 120
+        while not (history.exists() and history.read_text().count("\n") >= 1):
+            assert process.poll() is None, process.communicate()
+            assert time.monotonic() < deadline, "no iteration reported within 120 s"
+            time.sleep(0.05)
+        process.send_signal(signum)
+        out, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 128 + signum, err
+    assert "Traceback" not in err
+    last = err.strip().splitlines()[-1]
+    name = signal.Signals(signum).name
+    assert last.startswith(f"neural-style: error: interrupted by {name} after ") and last.endswith(f"to {output}")
+    assert iio.imread(output).shape == (HEIGHT, WIDTH, 3)
+    assert sorted(os.listdir(tmp_path)) == ["costs.jsonl", "out.png"]  # no hidden temporary file
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Item 11: two runs into one --output-dir
+
+
+def test_a_second_run_into_a_held_output_dir_is_refused(cli, tmp_path):
+    folder = tmp_path / "output"
+    with safety.hold_folder(str(folder)) as lock:
+        assert open(lock).read() == str(os.getpid())
+        line = one_line(*cli("--output", tmp_path / "out.png", "--output-dir", folder, "--save-every", 1))
+    assert f"--output-dir {folder} is in use by another neural-style run (pid {os.getpid()})" in line
+    assert os.listdir(folder) == []  # the lock file goes with its holder
+    code, _, _ = cli("--output", tmp_path / "out.png", "--output-dir", folder, "--save-every", 1, "--iterations", 2)
+    assert code == 0 and sorted(os.listdir(folder)) == ["0.png", "1.png"]

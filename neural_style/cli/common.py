@@ -6,6 +6,7 @@ import sys
 
 from ..images import IMAGE_EXTENSIONS, ImageError
 from ..options import OptionError, default_weights
+from ..safety import same_file as _same_file
 from ..vgg import UnknownLayerError
 from ..weights import WeightsError
 
@@ -74,12 +75,17 @@ def run(command, argv):
     except BAD_INPUT as error:
         fail(_one_line(error))
         return EXIT_BAD_INPUT
-    except KeyboardInterrupt:
-        fail("interrupted")
-        return EXIT_INTERRUPTED
+    except KeyboardInterrupt as interrupt:
+        fail(f"interrupted{_signal_name(interrupt)}")
+        return 128 + getattr(interrupt, "signum", EXIT_INTERRUPTED - 128)  # 130 Ctrl-C, 143 SIGTERM, 129 SIGHUP
     except (OSError, RuntimeError) as error:
         fail(_one_line(error))
         return EXIT_FAILURE
+
+
+def _signal_name(interrupt):
+    """' by SIGTERM' for a run stopped by a signal other than Ctrl-C, else ''."""
+    return f" by {interrupt}" if hasattr(interrupt, "signum") else ""
 
 
 def _one_line(error):
@@ -157,9 +163,3 @@ def check_writable_folder(folder, option):
         raise OptionError(f"{option}: {existing} is a file, so the folder {folder} cannot be made")
     if not os.access(existing, os.W_OK | os.X_OK):
         raise OptionError(f"{option}: cannot write in {existing} (permission denied); choose another folder")
-
-
-def _same_file(a, b):
-    if os.path.exists(a) and os.path.exists(b):
-        return os.path.samefile(a, b)
-    return os.path.realpath(a) == os.path.realpath(b)

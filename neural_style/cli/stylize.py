@@ -5,7 +5,7 @@ import os
 import sys
 import time
 
-from .. import config
+from .. import config, safety
 from ..images import write_image
 from ..options import OPTIMIZERS, parse_style_layers
 from ..stylize import NonFiniteCostError, StyleTransfer
@@ -191,7 +191,17 @@ def main(argv):
         common.check_output_file(args.history, inputs, "--history", extensions=None)
     if args.save_every or args.checkpoint_every:
         common.check_writable_folder(args.output_dir, "--output-dir")
-    options = options_from_args(args)
+    plan = safety.planned_writes(
+        args.output, args.history, args.output_dir, args.iterations, args.save_every, args.checkpoint_every
+    )
+    named_inputs = [("--content", args.content), *[("--style", style) for style in args.style], ("--init", args.init)]
+    safety.check_planned_writes(plan, named_inputs)
+    with safety.signals_as_interrupts(), safety.hold_folder(plan.folder):
+        return _run(args, options_from_args(args))
+
+
+def _run(args, options):
+    """The run itself, once its paths are checked: build, optimise, write; the best image saved when stopped."""
     start = time.perf_counter()
     transfer = StyleTransfer(args.content, args.style, **options)
     # After the checks, so that bad input gets exactly one line.
@@ -199,17 +209,18 @@ def main(argv):
     if args.history:
         os.makedirs(os.path.dirname(os.path.abspath(args.history)), exist_ok=True)
     history = open(args.history, "w") if args.history else None
-    write_history = history and _history_writer(history)
+    write_history = history and _history_writer(history, transfer.side_writes, args.history)
     for entry in transfer.history if history else ():
         write_history(entry)  # a resumed run's earlier iterations: the file covers the whole run
     try:
         image, _ = transfer.run(progress=not args.quiet, callback=write_history)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interrupt:
         write_image(args.output, transfer.result())
         done = len(transfer.history)
         resume = f"; continue with --resume {args.output_dir}" if transfer.options.checkpoint_every else ""
-        common.fail(f"interrupted after {done} iterations; saved the best image so far to {args.output}{resume}")
-        return common.EXIT_INTERRUPTED
+        by = common._signal_name(interrupt)
+        common.fail(f"interrupted{by} after {done} iterations; saved the best image so far to {args.output}{resume}")
+        return safety.exit_code(interrupt)
     except NonFiniteCostError as error:
         if error.image is None:  # not one finite cost: an existing --output is only ever replaced by a real result
             common.fail(f"{error}; nothing was written")
@@ -219,7 +230,7 @@ def main(argv):
         return common.EXIT_FAILURE
     finally:
         if history:
-            history.close()
+            transfer.side_writes.attempt("history", args.history, history.close)
     write_image(args.output, image)
     if not args.quiet:
         height, width = image.shape[:2]
@@ -227,9 +238,12 @@ def main(argv):
     return 0
 
 
-def _history_writer(file):
-    def write(entry):
+def _history_writer(file, side_writes, path):
+    def write_line(entry):
         file.write(json.dumps(entry) + "\n")
         file.flush()
+
+    def write(entry):
+        side_writes.attempt("history", path, write_line, entry)
 
     return write
