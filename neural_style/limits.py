@@ -47,28 +47,30 @@ def max_image_pixels():
     return limit
 
 
-def check_run_size(size, what="the output", limit=MAX_RUN_PIXELS):
+def check_run_size(size, what="the output", limit=MAX_RUN_PIXELS, scale=None):
     """
-    Refuses a size a run cannot hold in memory, before the network is built.
+    Refuses a size a run cannot hold in memory, before the network is built (a documented limit until the
+    large-pictures issue estimates the memory itself).
 
     Arguments:
     size -- (height, width) in pixels
     what -- what the size is of, for the message ('the output', 'the style images')
     limit -- the largest height x width allowed
+    scale -- for the style images: the --style-scale that gave `size`, so the message can say which one fits
 
     Returns:
     size -- unchanged; raises OptionError saying the largest size that fits
     """
     height, width = size
-    if height * width > limit:
-        scale = math.sqrt(limit / (height * width))
-        fits_h, fits_w = max(1, int(height * scale)), max(1, int(width * scale))
-        raise _option_error(
-            f"{what} would be {width}x{height} ({height * width:,} pixels), more than the {limit:,} a run can "
-            f"hold in memory; the largest of that shape that fits is {fits_w}x{fits_h} "
-            f"(e.g. --max-size {max(fits_h, fits_w)})"
-        )
-    return size
+    if height * width <= limit:
+        return size
+    shrink = math.sqrt(limit / (height * width))
+    fits_h, fits_w = max(1, int(height * shrink)), max(1, int(width * shrink))
+    hint = f"--style-scale {scale * shrink:.3g}" if scale else f"--max-size {max(fits_h, fits_w)}"
+    raise _option_error(
+        f"{what} would be {width}x{height} ({height * width:,} pixels), more than the {limit:,} a run can hold in "
+        f"memory; the largest of that shape that fits is {fits_w}x{fits_h} (e.g. {hint})"
+    )
 
 
 def check_float32(value, option):

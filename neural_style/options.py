@@ -15,6 +15,7 @@ from . import config
 from .checkpoint import CHECKPOINT_FILE, checkpoint_path
 from .costs import CONTENT_COSTS
 from .images import IMAGE_RANGES
+from .limits import check_float32, check_run_size
 from .optimize import blend_weights
 from .vgg import POOLINGS, PRECISIONS, canonical_layer_name, layer_names
 
@@ -166,6 +167,7 @@ class StyleOptions:
                 "made with --checkpoint-every"
             )
         self.scales = _checked_scales(self.scales, self.iterations)
+        _check_limits(self)
         return self
 
     def _apply_preset(self):
@@ -259,3 +261,18 @@ def _checked_scales(scales, iterations):
             f"--scales: {len(scales)} scales need at least {len(scales)} iterations, got --iterations {iterations}"
         )
     return scales
+
+
+def _check_limits(options):
+    """What else cannot work (issue 10): a negative seed, weights infinite in float32, a size beyond memory."""
+    if options.seed is not None and (not _is_int(options.seed) or options.seed < 0):
+        raise OptionError(f"--seed must be a whole number >= 0, got {options.seed}")
+    for name, value in [
+        ("--alpha", options.alpha),
+        ("--beta", options.beta),
+        ("--learning-rate", options.learning_rate),
+        ("--tv-weight", options.tv_weight),
+    ] + [(f"--style-layers {n}", w) for n, w in options.style_layers]:
+        check_float32(value, name)
+    if options.height is not None and options.width is not None:
+        check_run_size((options.height, options.width))

@@ -35,7 +35,7 @@ from .images import (
     target_size,
     write_image,
 )
-from .limits import non_finite_reason
+from .limits import check_run_size, non_finite_reason
 from .optimize import LBFGS, StyleTransferCost, compile_cost_and_gradient, resolve_jit_compile
 from .options import INITS, OptionError, StyleOptions
 from .safety import SideWrites
@@ -175,11 +175,13 @@ class StyleTransfer:
         content_pixels = _as_pixels(content, "content", size)
         if size is None:
             size = target_size(*content_pixels.shape[:2], options.height, options.width, options.max_size)
+            check_run_size(size)  # before the resize, which would allocate it
             content_pixels = _as_pixels(content_pixels, "content", size)
         self.size = size
         self.content_pixels = content_pixels
         # Each style image at style_scale times the output size (1: the output size, as the article).
         style_size = scaled_size(size, options.style_scale)
+        check_run_size(style_size, "the style images (at --style-scale)", scale=options.style_scale)
         self.style_pixels = [_as_pixels(image, "style", style_size) for image in styles]
         if options.color_match:
             self.style_pixels = [match_color(image, content_pixels) for image in self.style_pixels]

@@ -2,6 +2,7 @@
 
 import errno
 import importlib
+import math
 import os
 import signal
 import subprocess
@@ -16,6 +17,7 @@ from neural_style import safety
 from neural_style import weights as W
 from neural_style.cli import main
 from neural_style.files import atomic_write
+from neural_style.limits import MAX_RUN_PIXELS
 from neural_style.weights import VGGWeights
 from tests.fixtures import save_mat, vgg_mat_layers
 
@@ -43,7 +45,8 @@ def cli(pictures, mat_file, capfd, monkeypatch):
         cli_stylize, "options_from_args", lambda args: {**options_from_args(args), "jit_compile": False}
     )
 
-    def run(*argv, content=None, style=None, weights=None):
+    def run(*argv, content=None, style=None, weights=None, size_given=False):
+        size = [] if size_given else ["--height", str(HEIGHT), "--width", str(WIDTH)]
         code = main(
             [
                 "--content",
@@ -52,10 +55,7 @@ def cli(pictures, mat_file, capfd, monkeypatch):
                 str(style or pictures["style"]),
                 "--weights",
                 str(weights or mat_file[0]),
-                "--height",
-                str(HEIGHT),
-                "--width",
-                str(WIDTH),
+                *size,
                 "--quiet",
                 *map(str, argv),
             ]
@@ -256,3 +256,66 @@ def test_a_second_run_into_a_held_output_dir_is_refused(cli, tmp_path):
     assert os.listdir(folder) == []  # the lock file goes with its holder
     code, _, _ = cli("--output", tmp_path / "out.png", "--output-dir", folder, "--save-every", 1, "--iterations", 2)
     assert code == 0 and sorted(os.listdir(folder)) == ["0.png", "1.png"]
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Items 9 and 11: sizes and numbers that cannot work are one line before any work
+
+
+def _fits(height, width, limit=MAX_RUN_PIXELS):
+    shrink = math.sqrt(limit / (height * width))
+    return int(width * shrink), int(height * shrink)
+
+
+def test_a_size_beyond_memory_says_the_largest_that_fits(cli, tmp_path):
+    # Before: --max-size 100000 ended in a TensorFlow out-of-memory traceback.
+    width, height = _fits(75000, 100000)
+    code, out, err = main_with_size(cli, tmp_path, "--max-size", 100000)
+    line = one_line(code, out, err)
+    assert (
+        f"the output would be 100000x75000 (7,500,000,000 pixels), more than the {MAX_RUN_PIXELS:,} a run can hold "
+        f"in memory; the largest of that shape that fits is {width}x{height} (e.g. --max-size {width})" in line
+    )
+
+
+def main_with_size(cli, tmp_path, *size):
+    """The cli fixture passes --height/--width; these runs give their own size, so they call main directly."""
+    return cli("--output", tmp_path / "out.png", *size, size_given=True)
+
+
+def test_a_style_scale_beyond_memory_says_which_fits(cli, tmp_path):
+    line = one_line(*cli("--output", tmp_path / "out.png", "--style-scale", 1000))
+    shrink = math.sqrt(MAX_RUN_PIXELS / (24000 * 32000))
+    assert "the style images (at --style-scale) would be 32000x24000 (768,000,000 pixels)" in line
+    assert f"(e.g. --style-scale {1000 * shrink:.3g})" in line
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--seed", "-1"], "--seed must be a whole number >= 0, got -1"),
+        (["--beta", "1e300"], "--beta 1e+300 is beyond float32's range (at most 3.4e+38)"),
+        (["--tv-weight", "1e300"], "--tv-weight 1e+300 is beyond float32's range"),
+        (["--style-layers", "conv1_1:1e39"], "--style-layers conv1_1 1e+39 is beyond float32's range"),
+    ],
+)
+def test_numbers_that_cannot_work_are_refused_up_front(cli, tmp_path, argv, message):
+    # Before: --seed -1 gave a traceback after the model was built; --beta 1e300 was blamed on the learning rate.
+    line = one_line(*cli("--output", tmp_path / "out.png", *argv))
+    assert message in line
+    assert not (tmp_path / "out.png").exists()
+
+
+def test_curves_of_a_file_that_is_not_utf8_is_one_line(tmp_path, capfd):
+    path = tmp_path / "history.jsonl"
+    path.write_bytes(b'{"iteration": 0, "J": 1}\n\xff\xfe\x00garbage\n')
+    code = main(["visualize", "curves", str(path), "--output", str(tmp_path / "curves.png")])
+    out, err = capfd.readouterr()
+    assert (code, out) == (2, "")
+    assert err == f"neural-style: error: {path}: not UTF-8 text; give the file a run wrote with --history PATH\n"
+
+
+def test_resume_from_a_damaged_checkpoint_is_one_line(cli, tmp_path):
+    (tmp_path / "checkpoint.npz").write_bytes(b"")
+    line = one_line(*cli("--output", tmp_path / "out.png", "--resume", tmp_path))
+    assert f"--resume: {tmp_path / 'checkpoint.npz'} is not a neural-style checkpoint" in line
