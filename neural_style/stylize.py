@@ -35,7 +35,7 @@ from .images import (
     target_size,
     write_image,
 )
-from .limits import check_run_size, non_finite_reason
+from .limits import check_run_size, non_finite_reason, resolve_precision
 from .optimize import LBFGS, StyleTransferCost, compile_cost_and_gradient, resolve_jit_compile
 from .options import INITS, OptionError, StyleOptions
 from .safety import SideWrites
@@ -187,6 +187,8 @@ class StyleTransfer:
             self.style_pixels = [match_color(image, content_pixels) for image in self.style_pixels]
         weights = options.weights if hasattr(options.weights, "layers") else load_weights(options.weights)
         # The model keeps its own copy of the filters (model.weights); the arrays just read are freed.
+        # bfloat16 only where it is fast; elsewhere float32, with a note (limits.resolve_precision).
+        options.precision = resolve_precision(options.precision, bool(tf.config.list_physical_devices("GPU")))
         self.model = VGGModel(weights, *size, pooling=options.pooling, precision=options.precision)
         del weights
         self.content_image = normalize_image(content_pixels, options.image_range)

@@ -13,7 +13,7 @@ import imageio.v3 as iio
 import numpy as np
 import pytest
 
-from neural_style import safety
+from neural_style import limits, safety
 from neural_style import weights as W
 from neural_style.cli import main
 from neural_style.files import atomic_write
@@ -319,3 +319,42 @@ def test_resume_from_a_damaged_checkpoint_is_one_line(cli, tmp_path):
     (tmp_path / "checkpoint.npz").write_bytes(b"")
     line = one_line(*cli("--output", tmp_path / "out.png", "--resume", tmp_path))
     assert f"--resume: {tmp_path / 'checkpoint.npz'} is not a neural-style checkpoint" in line
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Item 12: --precision bfloat16 on a CPU that only emulates it falls back to float32, with a note
+
+
+def test_cpu_bfloat16_is_read_from_the_cpu_flags(tmp_path):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f\n\nprocessor\t: 1\nflags\t\t: fpu avx2\n")
+    assert limits.cpu_has_native_bfloat16(str(cpuinfo)) is False
+    cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu avx512f avx512_bf16 amx_tile\n")
+    assert limits.cpu_has_native_bfloat16(str(cpuinfo)) is True
+    assert limits.cpu_has_native_bfloat16(str(tmp_path / "absent")) is None
+
+
+def test_bfloat16_falls_back_only_on_a_cpu_without_it(monkeypatch):
+    notes = []
+    assert limits.resolve_precision("bfloat16", has_gpu=False, native_bfloat16=False, report=notes.append) == "float32"
+    assert len(notes) == 1 and "no native bfloat16 (no AMX or AVX512-BF16)" in notes[0]
+    assert limits.resolve_precision("bfloat16", has_gpu=False, native_bfloat16=True, report=notes.append) == "bfloat16"
+    assert limits.resolve_precision("bfloat16", has_gpu=True, native_bfloat16=False, report=notes.append) == "bfloat16"
+    assert limits.resolve_precision("float32", has_gpu=False, native_bfloat16=False, report=notes.append) == "float32"
+    monkeypatch.setenv(limits.FORCE_BFLOAT16_ENV, "1")
+    assert limits.resolve_precision("bfloat16", has_gpu=False, native_bfloat16=False, report=notes.append) == "bfloat16"
+    assert len(notes) == 1
+
+
+def test_a_run_asking_bfloat16_on_such_a_cpu_says_so_and_runs_float32(cli, pictures, mat_file, tmp_path, monkeypatch):
+    monkeypatch.setattr(limits, "cpu_has_native_bfloat16", lambda: False)
+    monkeypatch.setattr(stylize_module.tf.config, "list_physical_devices", lambda kind=None: [])
+    code, out, err = cli(
+        "--output", tmp_path / "out.png", "--precision", "bfloat16", "--iterations", 1, "--save-every", 0
+    )
+    assert (code, out, len(err)) == (0, "", 1)
+    assert err[0].startswith("neural-style: note: this CPU has no native bfloat16") and "using float32" in err[0]
+    transfer = stylize_module.StyleTransfer(
+        str(pictures["content"]), str(pictures["style"]), weights=str(mat_file[0]), precision="bfloat16", iterations=1
+    )
+    assert transfer.options.precision == "float32" and transfer.model.precision == "float32"
