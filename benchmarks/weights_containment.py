@@ -5,7 +5,7 @@ published 510 MB file), into a temporary folder (never committed), then times, i
 this process (weights._read_mat_here) against the contained read (weights.read_mat_weights: header check, child
 process, filters handed back), best of each.
 
-    python benchmarks/weights_containment.py [--rounds 3] [--folder /tmp]
+    python benchmarks/weights_containment.py [--rounds 3] [--folder /tmp] [--path existing.mat]
 """
 
 import argparse
@@ -21,11 +21,12 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--folder", default=tempfile.gettempdir())
+    parser.add_argument("--path", help="time this .mat instead of writing one")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(dir=args.folder) as folder:
-        path = os.path.join(folder, W.MAT_FILENAME)
-        weights = W.random_vgg_weights()
-        save_mat(path, vgg_mat_layers(weights, fc_units=4096, classes=1000))
+        path = args.path or os.path.join(folder, W.MAT_FILENAME)
+        if not args.path:
+            save_mat(path, vgg_mat_layers(W.random_vgg_weights(), fc_units=4096, classes=1000))
         print(f"{path}: {os.path.getsize(path) / 1e6:.0f} MB")
         times = {"in-process": [], "contained": []}
         for _ in range(args.rounds):

@@ -322,7 +322,7 @@ def read_contained(path, kind):
 
     The child is a fresh interpreter that imports this module without the package (so without TensorFlow), parses the
     file with scipy or h5py under an address-space limit, checks every filter, and hands the 16 convolutions back
-    through a temporary .npz file. docs/performance.md gives what this costs on a file of the real size.
+    through a temporary file of .npy arrays. docs/performance.md gives what this costs on a file of the real size.
 
     Arguments:
     path -- the weight file
@@ -334,7 +334,7 @@ def read_contained(path, kind):
     package = os.path.dirname(os.path.abspath(__file__))
     memory = _CHILD_MEMORY_BYTES + 2 * os.path.getsize(path)
     with tempfile.TemporaryDirectory(prefix="neural-style-weights-") as folder:
-        result = os.path.join(folder, "weights.npz")
+        result = os.path.join(folder, "weights.npy")
         # One thread for the child's BLAS: its per-thread buffers would eat the address-space limit for nothing.
         environment = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
         try:
@@ -351,9 +351,10 @@ def read_contained(path, kind):
             raise WeightsError(f"{path}: reading it took over {_CHILD_TIMEOUT_S} s; {WEIGHTS_HELP}") from None
         lines = child.stderr.strip().splitlines()
         if child.returncode == 0:
-            with np.load(result, allow_pickle=False) as data:
-                layers = {name: (data[name + "/kernel"], data[name + "/bias"]) for name in CONV_LAYERS}
-                order = str(data["channel_order"])
+            # The channel order, then each convolution's kernel and bias, as .npy arrays one after the other.
+            with open(result, "rb") as file:
+                order = str(np.load(file, allow_pickle=False))
+                layers = {name: (_next_array(file), _next_array(file)) for name in CONV_LAYERS}
             return VGGWeights(layers=layers, source=str(path), channel_order=order)
     if child.returncode == _CHILD_REFUSED and lines:
         raise WeightsError(lines[-1])
@@ -372,6 +373,10 @@ def read_contained(path, kind):
     raise WeightsError(f"{path}: cannot be read ({reason}); {WEIGHTS_HELP}")
 
 
+def _next_array(file):
+    return np.load(file, allow_pickle=False)
+
+
 _CHILD_REFUSED, _CHILD_OUT_OF_MEMORY, _CHILD_FAILED = 3, 4, 5
 # Imports neural_style.weights without running the package's __init__ (which imports TensorFlow).
 _CHILD_BOOT = (
@@ -386,12 +391,11 @@ def _child_main(kind, path, result, memory):
     resource.setrlimit(resource.RLIMIT_AS, (int(memory), int(memory)))
     try:
         weights = _read_mat_here(path) if kind == "mat" else _read_keras_here(path)
-        arrays = {
-            f"{name}/{part}": array
-            for name, pair in weights.layers.items()
-            for part, array in zip(("kernel", "bias"), pair)
-        }
-        np.savez(result, channel_order=np.array(weights.channel_order), **arrays)
+        with open(result, "wb") as file:
+            np.save(file, np.array(weights.channel_order))
+            for name in CONV_LAYERS:
+                np.save(file, weights.layers[name][0])
+                np.save(file, weights.layers[name][1])
     except WeightsError as error:
         print(" ".join(str(error).split()), file=sys.stderr)
         return _CHILD_REFUSED

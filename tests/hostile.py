@@ -60,5 +60,5 @@ def _png_chunk(kind, data):
 def png_declaring(width, height, rows=1):
     """A tiny PNG whose header declares width x height 8-bit grey pixels; only the first `rows` rows hold data."""
     header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    pixels = zlib.compress(b"".join(b"\0" + bytes(width) for _ in range(rows)), 9)
+    pixels = zlib.compress(b"".join(b"\0" + bytes(width) for _ in range(rows)) or b"\0", 9)
     return b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header) + _png_chunk(b"IDAT", pixels) + _png_chunk(b"IEND", b"")
