@@ -81,7 +81,8 @@ def load_checkpoint(location):
         state = json.loads(str(arrays.pop("state")))
     except CheckpointError:
         raise
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, NotImplementedError, RuntimeError) as error:
+        # zipfile raises NotImplementedError and RuntimeError for flags it cannot follow (found by tests/test_fuzz.py)
         reason = " ".join(f"{type(error).__name__}: {error}".split())[:160]
         raise CheckpointError(f"{path} is not a neural-style checkpoint ({reason})") from None
     check_contents(path, state, arrays)
@@ -123,6 +124,7 @@ def _short(value):
 MAX_MEMBER_BYTES = 256 * 1024**2
 MAX_CHECKPOINT_BYTES = 1024**3
 _IMAGE_ARRAYS = ("image", "best_image")
+_ENCRYPTED = 0x1
 _READ_HEADER = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
 
 
@@ -142,6 +144,8 @@ def check_members(path):
             name = member.filename
             if not name.endswith(".npy") or "/" in name or name.startswith("."):
                 raise CheckpointError(f"{path}: member {name!r} is not an array of a neural-style checkpoint")
+            if member.flag_bits & _ENCRYPTED or member.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+                raise CheckpointError(f"{path}: member {name!r} is encrypted or compressed in a way numpy never writes")
             total += member.file_size
             if member.file_size > MAX_MEMBER_BYTES or total > MAX_CHECKPOINT_BYTES:
                 raise CheckpointError(

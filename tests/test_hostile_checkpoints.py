@@ -3,6 +3,7 @@
 import io
 import json
 import resource
+import struct
 import zipfile
 
 import numpy as np
@@ -123,3 +124,16 @@ def test_an_object_array_or_a_stranger_member_is_refused(tmp_path):
     refused(path, "member 'image.npy' holds object, not numbers or text")
     path = _write_zip(tmp_path / "checkpoint.npz", {"state.npy": _state(), "../evil.npy": _npy(np.zeros(2))})
     refused(path, "member '../evil.npy' is not an array of a neural-style checkpoint")
+
+
+@pytest.mark.parametrize("flag_bits, compress_type", [(0x1, zipfile.ZIP_STORED), (0x20, zipfile.ZIP_STORED), (0, 99)])
+def test_members_zipfile_cannot_follow_are_one_line(tmp_path, flag_bits, compress_type):
+    # Found by tests/test_fuzz.py: zipfile raised RuntimeError (encrypted) and NotImplementedError (patched data).
+    path = tmp_path / "checkpoint.npz"
+    _write_zip(path, {"state.npy": _state()})
+    data = bytearray(path.read_bytes())
+    for signature, flags_at in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
+        start = data.index(signature)
+        data[start + flags_at : start + flags_at + 4] = struct.pack("<HH", flag_bits, compress_type)
+    path.write_bytes(bytes(data))
+    refused(path, "is not a neural-style checkpoint|encrypted or compressed in a way numpy never writes")
