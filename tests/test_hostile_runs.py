@@ -358,3 +358,19 @@ def test_a_run_asking_bfloat16_on_such_a_cpu_says_so_and_runs_float32(cli, pictu
         str(pictures["content"]), str(pictures["style"]), weights=str(mat_file[0]), precision="bfloat16", iterations=1
     )
     assert transfer.options.precision == "float32" and transfer.model.precision == "float32"
+
+
+def test_a_checkpoint_that_cannot_be_written_does_not_lose_the_result(cli, tmp_path, monkeypatch):
+    def full_disk(folder, state, arrays, image=None):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(stylize_module, "save_checkpoint", full_disk)
+    output, folder = tmp_path / "out.png", tmp_path / "run"
+    argv = ("--output", output, "--output-dir", folder, "--iterations", 3, "--save-every", 0, "--checkpoint-every", 1)
+    code, out, err = cli(*argv)
+    assert (code, out) == (0, "")
+    assert err == [
+        f"neural-style: warning: cannot write the checkpoint {folder} (No space left on device); the run goes on, "
+        "--output will be written"
+    ]
+    assert iio.imread(output).shape == (HEIGHT, WIDTH, 3)
