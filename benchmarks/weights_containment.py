@@ -1,4 +1,4 @@
-"""What parsing a weight file in a child process (weights.read_contained) costs, on a file of the real size.
+"""What parsing a weight file in a child process (weights_container.read_contained) costs, on a file of the real size.
 
 Writes a .mat in MatConvNet's current layout with VGG-19's real shapes, classifier included (about 575 MB, like the
 published 510 MB file), into a temporary folder (never committed), then times, in alternating rounds, the parse in

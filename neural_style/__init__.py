@@ -39,10 +39,9 @@ from .images import (  # noqa: E402
     save_image,
     tensor_to_image,
 )
+from .lbfgs import LBFGS, compile_cost_and_gradient  # noqa: E402
 from .optimize import (  # noqa: E402
-    LBFGS,
     StyleTransferCost,
-    compile_cost_and_gradient,
     compile_train_step,
     model_nn,
     train_step,

@@ -1,10 +1,16 @@
-"""Checkpoints of a run in progress, written atomically, and the check that a checkpoint belongs to the same run.
+"""Checkpoints of a run in progress: saving and resuming, and the settings fingerprint that a resume must match.
 
 A checkpoint is one file, ``checkpoint.npz`` in the output folder: the arrays that a run cannot recompute (the
 generated image, the best image and its cost, the optimiser's state) and, as a JSON string, the iteration, the history
 so far and the settings of the run. ``checkpoint.png`` beside it shows the best image so far.
+
+The settings are every option of the run (its ``StyleOptions``) except those whose field is marked
+``metadata={"resume": "may_change"}`` (``may_change_on_resume``), with the output size and digests of the weights and
+of the content and style pixels. A run resumes a checkpoint only when its settings are the same (``load_run``).
 """
 
+import dataclasses
+import hashlib
 import json
 import math
 import os
@@ -19,8 +25,115 @@ CHECKPOINT_FILE = "checkpoint.npz"
 IMAGE_FILE = "checkpoint.png"
 
 
+# The field metadata that lets an option change on resume: dataclasses.field(..., metadata={RESUME: MAY_CHANGE}).
+RESUME = "resume"
+MAY_CHANGE = "may_change"
+
+
 class CheckpointError(ValueError):
-    """A checkpoint that cannot be read."""
+    """A checkpoint that cannot be read, is damaged, or belongs to another run; the message says which."""
+
+
+@dataclasses.dataclass
+class RunState:
+    """What a checkpoint holds of a run: what the run cannot recompute, where it stands, and its settings."""
+
+    image: np.ndarray  # the generated image now, (1, n_H, n_W, 3) in the network's space
+    best_image: np.ndarray  # the lowest-cost image so far at this scale
+    best_cost: np.ndarray  # its cost, a float32 scalar (inf before the first step)
+    optimizer_variables: list[str]  # the paths of Adam's variables (its iteration count and moments); [] if none
+    optimizer_state: list[np.ndarray]  # their values, in the same order
+    scale_index: int  # the scale of a coarse-to-fine run it is at
+    evaluations: int  # L-BFGS cost evaluations so far
+    history: list[dict]  # one entry per iteration done
+    settings: dict  # settings_fingerprint of the run
+
+    @property
+    def iteration(self) -> int:
+        """The iterations done: the next iteration's number."""
+        return len(self.history)
+
+
+def may_change_on_resume(options_class) -> set[str]:
+    """
+    The options that a resumed run may change: the fields marked metadata={"resume": "may_change"}.
+
+    Those are the options that only make the first image (which the checkpoint replaces), say where things are
+    written, or are checked in another form (the weights by their digest, the size as pixels).
+
+    Arguments:
+    options_class -- a dataclass of options (StyleOptions) or an instance of it
+
+    Returns:
+    names -- set of field names
+    """
+    return {field.name for field in dataclasses.fields(options_class) if field.metadata.get(RESUME) == MAY_CHANGE}
+
+
+def digest(arrays: np.ndarray | list[np.ndarray]) -> str:
+    """
+    'sha256:...' of an array's (or a list of arrays') dtypes, shapes and bytes: the same pixels, the same digest.
+
+    Arguments:
+    arrays -- a numpy array, or a list of them
+
+    Returns:
+    digest -- str
+    """
+    hasher = hashlib.sha256()
+    if isinstance(arrays, np.ndarray):
+        arrays = [arrays]
+    for array in arrays:
+        array = np.ascontiguousarray(array)
+        hasher.update(f"{array.dtype}{array.shape}".encode())
+        hasher.update(array.tobytes())
+    return "sha256:" + hasher.hexdigest()
+
+
+def _jsonable(value):
+    """A setting as a JSON value: arrays by their digest, tuples as lists, anything unknown by its repr."""
+    if isinstance(value, np.ndarray):
+        return digest([value])
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(item) for item in value]
+    if isinstance(value, dict):
+        return {str(key): _jsonable(item) for key, item in value.items()}
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return repr(value)
+
+
+def settings_fingerprint(options, size: tuple[int, int], weights, content_pixels: np.ndarray, style_pixels) -> dict:
+    """
+    The settings that a checkpoint must share with the run that resumes it.
+
+    Arguments:
+    options -- the run's StyleOptions, validated
+    size -- the output size (height, width)
+    weights -- the network's VGGWeights (their `layers`: name -> arrays)
+    content_pixels -- the content image as the run loaded it, (H, W, 3)
+    style_pixels -- the style images as the run loaded them, a list of (h, w, 3) arrays
+
+    Returns:
+    settings -- dict of JSON values: every option that a resume may not change (keyed by its flag's name, e.g.
+                'learning-rate'), the output size, and digests of the weights and of the content and style pixels
+    """
+    may_change = may_change_on_resume(options)
+    settings = {
+        field.name.replace("_", "-"): _jsonable(getattr(options, field.name))
+        for field in dataclasses.fields(options)
+        if field.name not in may_change
+    }
+    settings["size"] = "{}x{}".format(*size)
+    layers = weights.layers
+    settings["weights"] = digest([array for name in sorted(layers) for array in layers[name]])
+    settings["content image"] = digest([content_pixels])
+    settings["style image"] = digest(list(style_pixels))
+    return json.loads(json.dumps(settings))
 
 
 def checkpoint_path(location):
@@ -114,6 +227,93 @@ def differences(saved, current):
 def _short(value):
     text = json.dumps(value)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+def save_run(folder, state: RunState, image: np.ndarray | None = None) -> str:
+    """
+    Writes a run's checkpoint (save_checkpoint) into a folder.
+
+    Arguments:
+    folder -- where to write checkpoint.npz (created if missing)
+    state -- the run's RunState
+    image -- None, or uint8 (H, W, 3) pixels to write as checkpoint.png (the best image so far)
+
+    Returns:
+    path -- the checkpoint file written
+    """
+    arrays = {"image": state.image, "best_image": state.best_image, "best_cost": state.best_cost}
+    for k, value in enumerate(state.optimizer_state):
+        arrays[f"optimizer_{k}"] = value
+    saved = {
+        "iteration": state.iteration,
+        "scale_index": state.scale_index,
+        "evaluations": state.evaluations,
+        "optimizer_variables": state.optimizer_variables,
+        "history": state.history,
+        "settings": state.settings,
+    }
+    return save_checkpoint(folder, saved, arrays, image)
+
+
+def load_run(location, settings: dict) -> RunState:
+    """
+    Reads a run's checkpoint, if it belongs to a run with these settings.
+
+    Arguments:
+    location -- a folder holding checkpoint.npz, or the file
+    settings -- the settings of the run that resumes it (settings_fingerprint)
+
+    Returns:
+    state -- the checkpoint's RunState; CheckpointError when it cannot be read, is damaged, or names the settings
+             that differ when it is another run's
+    """
+    saved, arrays = load_checkpoint(location)
+    changed = differences(saved.get("settings", {}), settings)
+    if changed:
+        raise CheckpointError(
+            f"the checkpoint is from a different run ({'; '.join(changed)}); "
+            "use that run's settings, or start afresh without --resume"
+        )
+    try:
+        names = list(saved["optimizer_variables"])
+        return RunState(
+            image=arrays["image"],
+            best_image=arrays["best_image"],
+            best_cost=arrays["best_cost"],
+            optimizer_variables=names,
+            optimizer_state=[arrays[f"optimizer_{k}"] for k in range(len(names))],
+            scale_index=saved["scale_index"],
+            evaluations=saved["evaluations"],
+            history=list(saved["history"]),
+            settings=saved["settings"],
+        )
+    except (KeyError, IndexError, ValueError, TypeError) as error:
+        raise damaged(error) from None
+
+
+def damaged(error: Exception) -> CheckpointError:
+    """
+    The error for a checkpoint whose content does not fit the run (a missing entry, an array of the wrong shape).
+
+    Arguments:
+    error -- what went wrong reading or restoring it
+
+    Returns:
+    error -- CheckpointError naming it
+    """
+    return CheckpointError(f"a damaged checkpoint ({type(error).__name__}: {error})")
+
+
+def restore_optimizer(optimizer, values: list[np.ndarray]) -> None:
+    """
+    Sets a built optimizer's variables (Adam: its iteration count and moments) to a checkpoint's values.
+
+    Arguments:
+    optimizer -- a tf.keras optimizer, built for the generated image
+    values -- RunState.optimizer_state, in the optimizer's order of variables
+    """
+    for variable, value in zip(optimizer.variables, values, strict=True):
+        variable.assign(value)
 
 
 # ---------------------------------------------------------------------------------------------------------------------

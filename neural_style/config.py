@@ -10,18 +10,18 @@ import numpy as np
 class CONFIG:
     """The course's ``nst_utils.CONFIG``: image size, noise ratio, mean pixel and paths."""
 
-    IMAGE_WIDTH = 400
-    IMAGE_HEIGHT = 300
-    COLOR_CHANNELS = 3
-    NOISE_RATIO = 0.6
+    IMAGE_WIDTH: int = 400
+    IMAGE_HEIGHT: int = 300
+    COLOR_CHANNELS: int = 3
+    NOISE_RATIO: float = 0.6
     # The ImageNet mean pixel in RGB order, hard-coded as the course does (not read from the weight file).
-    MEANS = np.array([123.68, 116.779, 103.939]).reshape((1, 1, 1, 3))
-    VGG_MODEL = "pretrained-model/imagenet-vgg-verydeep-19.mat"
-    OUTPUT_DIR = "output/"
+    MEANS: np.ndarray = np.array([123.68, 116.779, 103.939]).reshape((1, 1, 1, 3))
+    VGG_MODEL: str = "pretrained-model/imagenet-vgg-verydeep-19.mat"
+    OUTPUT_DIR: str = "output/"
 
 
 # Layers whose Gram matrices make the style, with their weights lambda[l] (they sum to 1).
-STYLE_LAYERS = [
+STYLE_LAYERS: list[tuple[str, float]] = [
     ("conv1_1", 0.2),
     ("conv2_1", 0.2),
     ("conv3_1", 0.2),
@@ -30,18 +30,18 @@ STYLE_LAYERS = [
 ]
 
 # The layer whose activation is the content of an image.
-CONTENT_LAYER = "conv4_2"
+CONTENT_LAYER: str = "conv4_2"
 
 # The article's optimisation settings: J = ALPHA * J_content + BETA * J_style, Adam(LEARNING_RATE).
-ALPHA = 10
-BETA = 40
-LEARNING_RATE = 2.0
-NUM_ITERATIONS = 200
-PRINT_EVERY = 20
+ALPHA: float = 10
+BETA: float = 40
+LEARNING_RATE: float = 2.0
+NUM_ITERATIONS: int = 200
+PRINT_EVERY: int = 20
 
 # Named sets of settings (`--preset`, StyleOptions(preset=...)). A setting left as None takes the preset's value, and
 # one the preset does not name takes the article's; a setting given explicitly always wins.
-PRESETS = {
+PRESETS: dict[str, dict[str, object]] = {
     # The article (the TF1 course): everything above.
     "article": {
         "content_layer": CONTENT_LAYER,

@@ -10,6 +10,9 @@ import tensorflow as tf
 
 from .config import ALPHA, BETA, STYLE_LAYERS
 
+# An activation or image: an eager tensor or a numpy array, float32.
+Tensor = tf.Tensor | np.ndarray
+
 
 def _last_entry_if_stacked(a):
     """The TF2 course passes the list of model outputs (or a stacked tensor); its last entry is the content layer."""
@@ -18,7 +21,7 @@ def _last_entry_if_stacked(a):
     return a
 
 
-def compute_content_cost(a_C, a_G):
+def compute_content_cost(a_C: Tensor, a_G: Tensor) -> tf.Tensor:
     """
     Computes the content cost.
 
@@ -39,7 +42,7 @@ def compute_content_cost(a_C, a_G):
     return J_content
 
 
-def gram_matrix(A):
+def gram_matrix(A: Tensor) -> tf.Tensor:
     """
     Computes the Gram matrix (style matrix) of A.
 
@@ -53,7 +56,7 @@ def gram_matrix(A):
     return GA
 
 
-def layer_gram(a):
+def layer_gram(a: Tensor) -> tf.Tensor:
     """
     The Gram matrix of one layer's activation, unrolled as in compute_layer_style_cost.
 
@@ -67,7 +70,7 @@ def layer_gram(a):
     return gram_matrix(tf.transpose(tf.reshape(a, [-1, n_C])))
 
 
-def layer_style_cost_from_gram(GS, a_G):
+def layer_style_cost_from_gram(GS: Tensor, a_G: Tensor) -> tf.Tensor:
     """
     The layer style cost against a style Gram matrix computed beforehand (the loop computes GS once per run).
 
@@ -83,7 +86,7 @@ def layer_style_cost_from_gram(GS, a_G):
     return tf.reduce_sum(tf.square(GS - GG)) / (4.0 * n_C**2 * (n_H * n_W) ** 2)
 
 
-def compute_layer_style_cost(a_S, a_G):
+def compute_layer_style_cost(a_S: Tensor, a_G: Tensor) -> tf.Tensor:
     """
     Computes the style cost of one layer.
 
@@ -117,7 +120,11 @@ def _by_layer(outputs, STYLE_LAYERS, what):
     return [outputs[i] for i in range(len(STYLE_LAYERS))]
 
 
-def compute_style_cost(style_image_output, generated_image_output, STYLE_LAYERS=STYLE_LAYERS):
+def compute_style_cost(
+    style_image_output: list[Tensor] | dict[str, Tensor],
+    generated_image_output: list[Tensor] | dict[str, Tensor],
+    STYLE_LAYERS: list[tuple[str, float]] = STYLE_LAYERS,
+) -> tf.Tensor:
     """
     Computes the overall style cost from several chosen layers.
 
@@ -141,7 +148,7 @@ def compute_style_cost(style_image_output, generated_image_output, STYLE_LAYERS=
     return J_style
 
 
-def gatys_content_cost(a_C, a_G):
+def gatys_content_cost(a_C: Tensor, a_G: Tensor) -> tf.Tensor:
     """
     The content loss of Gatys, Ecker & Bethge (2015), eq. 1: half the sum of squared differences, not normalised.
 
@@ -161,7 +168,7 @@ def gatys_content_cost(a_C, a_G):
 CONTENT_COSTS = {"course": compute_content_cost, "gatys": gatys_content_cost}
 
 
-def style_gram_for_size(a_S, n_pixels):
+def style_gram_for_size(a_S: Tensor, n_pixels: int) -> tf.Tensor:
     """
     The Gram matrix of a style activation, rescaled as if the style image had `n_pixels` positions at this layer.
 
@@ -186,7 +193,7 @@ def style_gram_for_size(a_S, n_pixels):
     return GS * (n_pixels / (n_H * n_W))
 
 
-def total_variation_cost(image):
+def total_variation_cost(image: Tensor) -> tf.Tensor:
     """
     The total variation cost of an image: how much neighbouring pixels differ (a smoothness prior).
 
@@ -209,7 +216,9 @@ def total_variation_cost(image):
     return tf.reduce_sum(tf.square(vertical)) + tf.reduce_sum(tf.square(horizontal))
 
 
-def total_cost(J_content, J_style, alpha=ALPHA, beta=BETA):
+def total_cost(
+    J_content: Tensor | float, J_style: Tensor | float, alpha: float = ALPHA, beta: float = BETA
+) -> tf.Tensor:
     """
     Computes the total cost function.
 

@@ -5,23 +5,24 @@ The network sees a batch of one RGB image with the mean pixel subtracted (``resh
 """
 
 import os
-import warnings
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import imageio.v3 as iio
 import numpy as np
 import tensorflow as tf
-from PIL import Image, ImageOps, UnidentifiedImageError
 
+from .checks import OptionError
 from .config import CONFIG
+from .decode import ImageError, decode_image
 from .files import atomic_write
-from .limits import MAX_IMAGE_PIXELS_ENV, max_image_pixels
+from .limits import max_image_pixels
+
+if TYPE_CHECKING:
+    import PIL.Image
 
 # The image files the library reads and writes (by extension).
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif")
-
-
-class ImageError(ValueError):
-    """A file that cannot be read as an image."""
 
 
 def _to_rgb_uint8_range(image):
@@ -47,7 +48,13 @@ def _to_rgb_uint8_range(image):
     return image
 
 
-def load_image(path, height=None, width=None, max_size=None, max_pixels=None):
+def load_image(
+    path: str | os.PathLike,
+    height: int | None = None,
+    width: int | None = None,
+    max_size: int | None = None,
+    max_pixels: int | None = None,
+) -> np.ndarray:
     """
     Reads an image file as an RGB float32 array in [0, 255], resized if asked.
 
@@ -71,7 +78,7 @@ def load_image(path, height=None, width=None, max_size=None, max_pixels=None):
         raise FileNotFoundError(f"image not found: {path}")
     limit = max_image_pixels() if max_pixels is None else max_pixels
     try:
-        image = _decode(path, limit)
+        image = decode_image(path, limit)
     except ImageError:
         raise
     except Exception as error:  # the decoders raise many kinds (OSError, ValueError, PIL errors) for a bad file
@@ -92,64 +99,85 @@ def load_image(path, height=None, width=None, max_size=None, max_pixels=None):
     return np.clip(image, 0, 255)
 
 
-# Pillow modes whose pixels _to_rgb_uint8_range takes as they are; any other mode is converted to RGB(A) first.
-_DIRECT_MODES = ("1", "L", "LA", "RGB", "RGBA", "I;16", "I;16L", "I;16B", "I;16N", "F")
+def default_size() -> tuple[int, int]:
+    """
+    The article's image size, read from CONFIG when called (so a changed CONFIG.IMAGE_HEIGHT is honoured).
+
+    Returns:
+    size -- (height, width): (CONFIG.IMAGE_HEIGHT, CONFIG.IMAGE_WIDTH), 300x400 as in the article
+    """
+    return CONFIG.IMAGE_HEIGHT, CONFIG.IMAGE_WIDTH
 
 
-def _decode(path, limit):
-    """The first frame's pixels, oriented as EXIF says; refuses more than `limit` pixels before decoding them."""
-    with warnings.catch_warnings(record=True) as caught:
-        # Pillow's own bomb check, at our limit: its warning (past the limit) and its error (past twice the limit)
-        # both become one ImageError line, the warning once the header has given the size to name.
-        warnings.simplefilter("always", Image.DecompressionBombWarning)
-        previous, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, limit
+def default_size_text() -> str:
+    """
+    The article's image size as the command lines print it.
+
+    Returns:
+    text -- e.g. '300x400' (height x width)
+    """
+    return "{}x{}".format(*default_size())
+
+
+def load_pixels(
+    image: str | os.PathLike | np.ndarray,
+    size: tuple[int, int] | None = None,
+    *,
+    height: int | None = None,
+    width: int | None = None,
+    max_size: int | None = None,
+    what: str | None = None,
+    check_size: Callable[[tuple[int, int]], object] | None = None,
+) -> np.ndarray:
+    """
+    The one way in for images: a path or an array as float32 RGB pixels in [0, 255] of the asked size.
+
+    Arguments:
+    image -- path of an image file, or an array (H, W, 3) (or (1, H, W, 3)) of RGB values in [0, 255]
+    size -- (height, width) to resize to; when given, height, width and max_size are not used
+    height, width, max_size -- as load_image: one of height and width alone keeps the aspect ratio, max_size is the
+                               longest side; none of them (and no size) gives the article's default_size()
+    what -- which image it is ('content', 'style', ...), named at the start of the error for a bad one; None for
+            the reader's own message
+    check_size -- None, or a function called with the (height, width) before resizing to it, to refuse a size
+                  (limits.check_run_size: one the run cannot hold in memory)
+
+    Returns:
+    pixels -- float32 array (height, width, 3), clipped to [0, 255]
+    """
+    if isinstance(image, (str, os.PathLike)):
         try:
-            try:
-                picture = Image.open(path)
-            except UnidentifiedImageError:
-                return _decode_with_imageio(path, limit)
-            with picture:
-                bomb = any(issubclass(item.category, Image.DecompressionBombWarning) for item in caught)
-                _check_pixels(path, picture.size, 0 if bomb else limit, limit)
-                picture = ImageOps.exif_transpose(picture)
-                if picture.mode == "I":
-                    return np.clip(np.asarray(picture), 0, 65535).astype(np.uint16)  # 16-bit greys, as PNG holds them
-                if picture.mode not in _DIRECT_MODES:
-                    # CMYK (K is not alpha), palettes, YCbCr, LAB ...: Pillow's conversion to RGB, alpha kept if any.
-                    picture = picture.convert("RGBA" if "A" in picture.getbands() or picture.mode == "P" else "RGB")
-                return np.asarray(picture)
-        except Image.DecompressionBombError:
-            raise ImageError(_too_many_pixels(path, None, limit)) from None
-        finally:
-            Image.MAX_IMAGE_PIXELS = previous
+            pixels = load_image(image)
+        except (FileNotFoundError, ImageError) as error:
+            if what is None:
+                raise
+            raise type(error)(f"{what}: {error}") from None  # say which of the images it is
+    else:
+        pixels = np.asarray(image, dtype=np.float32)
+        if pixels.ndim == 4 and pixels.shape[0] == 1:
+            pixels = pixels[0]
+        if pixels.ndim != 3 or pixels.shape[-1] != 3:
+            subject = what or "an image"
+            raise OptionError(f"{subject} must be an image path or an (H, W, 3) RGB array, got shape {pixels.shape}")
+    if size is None:
+        if height is None and width is None and max_size is None:
+            size = default_size()
+        else:
+            size = target_size(*pixels.shape[:2], height, width, max_size)
+    if check_size is not None:
+        check_size(tuple(size))
+    if tuple(size) != pixels.shape[:2]:
+        pixels = tf.image.resize(pixels, tuple(size), method="bilinear", antialias=True).numpy()
+    return np.clip(pixels, 0, 255).astype(np.float32)
 
 
-def _decode_with_imageio(path, limit):
-    """What Pillow cannot open (e.g. float RGB TIFF), through imageio's other readers: size first, then pixels."""
-    with warnings.catch_warnings():
-        # imageio tries every plugin on an unknown file; their deprecation notices are noise to a user.
-        warnings.simplefilter("ignore", DeprecationWarning)
-        shape = iio.improps(path, index=0).shape
-        if len(shape) >= 2:
-            _check_pixels(path, (shape[1], shape[0]), limit)
-        return iio.imread(path, index=0)
-
-
-def _check_pixels(path, size, allowed, limit=None):
-    width, height = size
-    if width * height > allowed:
-        raise ImageError(_too_many_pixels(path, size, allowed if limit is None else limit))
-
-
-def _too_many_pixels(path, size, limit):
-    declared = f" is {size[0]}x{size[1]} ({size[0] * size[1]:,} pixels)" if size else ""
-    return (
-        f"{path}{declared}: more than the {limit:,} pixels an input image may have; shrink it first, "
-        f"or raise ${MAX_IMAGE_PIXELS_ENV}"
-    )
-
-
-def target_size(image_height, image_width, height=None, width=None, max_size=None):
+def target_size(
+    image_height: int,
+    image_width: int,
+    height: int | None = None,
+    width: int | None = None,
+    max_size: int | None = None,
+) -> tuple[int, int]:
     """
     The (height, width) an image is resized to.
 
@@ -173,7 +201,7 @@ def target_size(image_height, image_width, height=None, width=None, max_size=Non
     return max(1, int(round(height))), max(1, int(round(width)))
 
 
-def reshape_and_normalize_image(image):
+def reshape_and_normalize_image(image: np.ndarray) -> np.ndarray:
     """
     Reshape and normalize the input image (content or style): add a batch axis and subtract the mean pixel.
 
@@ -197,7 +225,7 @@ def _check_range(image_range):
         raise ValueError(f"unknown image range {image_range!r}: use 'mean' (0..255 minus the mean pixel) or 'unit'")
 
 
-def normalize_image(image, image_range="mean"):
+def normalize_image(image: np.ndarray, image_range: str = "mean") -> np.ndarray:
     """
     An RGB image as the network sees it, in either image range.
 
@@ -215,7 +243,7 @@ def normalize_image(image, image_range="mean"):
     return (np.reshape(image, (1,) + np.shape(image)) / 255.0).astype(np.float32)
 
 
-def pixel_bounds(image_range="mean"):
+def pixel_bounds(image_range: str = "mean") -> tuple[np.ndarray, np.ndarray]:
     """
     The range of valid pixels in the network's space, per channel.
 
@@ -231,7 +259,9 @@ def pixel_bounds(image_range="mean"):
     return (0 - CONFIG.MEANS).astype(np.float32), (255 - CONFIG.MEANS).astype(np.float32)
 
 
-def generate_unit_noise_image(content_image, amplitude=0.25, seed=None):
+def generate_unit_noise_image(
+    content_image: np.ndarray, amplitude: float = 0.25, seed: int | None = None
+) -> np.ndarray:
     """
     The TF2 course's starting image: the content plus uniform(-0.25, 0.25) noise, clipped to [0, 1].
 
@@ -248,7 +278,7 @@ def generate_unit_noise_image(content_image, amplitude=0.25, seed=None):
     return np.clip(np.asarray(content_image) + noise, 0.0, 1.0).astype(np.float32)
 
 
-def preserve_colors(generated, content):
+def preserve_colors(generated: np.ndarray, content: np.ndarray) -> np.ndarray:
     """
     Luminance-only transfer (Gatys et al. 2016, "Preserving color in neural artistic style transfer"): the
     generated image's luminance with the content image's chrominance, in YIQ.
@@ -279,7 +309,7 @@ def _sqrt_psd(matrix, inverse=False, eps=1e-5):
     return (vectors * (values ** (-0.5 if inverse else 0.5))) @ vectors.T
 
 
-def match_color(style, content, clip=True):
+def match_color(style: np.ndarray, content: np.ndarray, clip: bool = True) -> np.ndarray:
     """
     Colour matching (Gatys et al. 2016, "Preserving color"): an affine map of the style image's RGB pixels that gives
     them the content image's mean and covariance, x' = A (x - mu_S) + mu_C with A = Sigma_C^(1/2) Sigma_S^(-1/2).
@@ -310,7 +340,9 @@ def match_color(style, content, clip=True):
     return matched.reshape(style.shape).astype(np.float32)
 
 
-def generate_noise_image(content_image, noise_ratio=CONFIG.NOISE_RATIO, seed=None):
+def generate_noise_image(
+    content_image: np.ndarray, noise_ratio: float = CONFIG.NOISE_RATIO, seed: int | None = None
+) -> np.ndarray:
     """
     Generates a noisy image by adding random noise to the content_image.
 
@@ -331,7 +363,7 @@ def generate_noise_image(content_image, noise_ratio=CONFIG.NOISE_RATIO, seed=Non
     return input_image.astype(np.float32)
 
 
-def network_to_pixels(image, image_range="mean"):
+def network_to_pixels(image: np.ndarray | tf.Tensor, image_range: str = "mean") -> np.ndarray:
     """
     Undoes normalize_image: an image as the network sees it, back to RGB in the 0..255 range (not clipped).
 
@@ -349,7 +381,7 @@ def network_to_pixels(image, image_range="mean"):
     return image * 255 if image_range == "unit" else image + CONFIG.MEANS[0, 0]
 
 
-def image_to_uint8(image, image_range="mean"):
+def image_to_uint8(image: np.ndarray | tf.Tensor, image_range: str = "mean") -> np.ndarray:
     """
     Undoes reshape_and_normalize_image: adds the mean pixel back and clips to 8-bit RGB.
 
@@ -363,7 +395,7 @@ def image_to_uint8(image, image_range="mean"):
     return np.clip(np.rint(network_to_pixels(image, image_range)), 0, 255).astype(np.uint8)
 
 
-def write_image(path, pixels):
+def write_image(path: str | os.PathLike, pixels: np.ndarray) -> str | os.PathLike:
     """
     Writes 8-bit RGB pixels atomically: into a temporary file beside `path`, then renamed over it.
 
@@ -383,7 +415,7 @@ def write_image(path, pixels):
     return path
 
 
-def save_image(path, image):
+def save_image(path: str | os.PathLike, image: np.ndarray | tf.Tensor) -> str | os.PathLike:
     """
     Saves a generated image: adds the mean pixel back, clips to [0, 255], converts to uint8 and writes image[0].
 
@@ -397,7 +429,7 @@ def save_image(path, image):
     return write_image(path, image_to_uint8(image))
 
 
-def clip_0_1(image):
+def clip_0_1(image: tf.Tensor) -> tf.Tensor:
     """
     Truncate all the pixels in the tensor to be between 0 and 1 (the TF2 course's helper).
 
@@ -410,7 +442,7 @@ def clip_0_1(image):
     return tf.clip_by_value(image, clip_value_min=0.0, clip_value_max=1.0)
 
 
-def tensor_to_image(tensor):
+def tensor_to_image(tensor: tf.Tensor | np.ndarray) -> "PIL.Image.Image":
     """
     Converts the given tensor into a PIL image (the TF2 course's helper).
 

@@ -8,7 +8,7 @@ import math
 import os
 import sys
 
-import numpy as np
+from .checks import OptionError
 
 # The largest number of pixels an input image may have before it is decoded (a 12000 x 12000 PNG of a few hundred KB
 # would decode to 5.5 GB of pixels). 100 megapixels: bigger than any camera photo or scanned painting in common use.
@@ -19,14 +19,6 @@ MAX_IMAGE_PIXELS_ENV = "NEURAL_STYLE_MAX_IMAGE_PIXELS"
 # 1.2 GB (docs/performance.md), roughly linear in the pixel count, so 4 megapixels is about 40 GB. The large-pictures
 # issue replaces this with an estimate of the memory the run will need.
 MAX_RUN_PIXELS = 4_000_000
-FLOAT32_MAX = float(np.finfo(np.float32).max)
-
-
-def _option_error(message):
-    # options.py checks through these functions, so OptionError is imported when needed, not at the top.
-    from .options import OptionError
-
-    return OptionError(message)
 
 
 def max_image_pixels():
@@ -44,7 +36,7 @@ def max_image_pixels():
     except ValueError:
         limit = 0
     if limit <= 0:
-        raise _option_error(f"${MAX_IMAGE_PIXELS_ENV} must be a positive whole number of pixels, got {text!r}")
+        raise OptionError(f"${MAX_IMAGE_PIXELS_ENV} must be a positive whole number of pixels, got {text!r}")
     return limit
 
 
@@ -57,37 +49,22 @@ def check_run_size(size, what="the output", limit=MAX_RUN_PIXELS, scale=None):
     size -- (height, width) in pixels
     what -- what the size is of, for the message ('the output', 'the style images')
     limit -- the largest height x width allowed
-    scale -- for the style images: the --style-scale that gave `size`, so the message can say which one fits
+    scale -- for the style images: the style_scale that gave `size`, so the message can say which one fits
 
     Returns:
-    size -- unchanged; raises OptionError saying the largest size that fits
+    size -- unchanged; raises OptionError saying the largest size that fits (naming max_size or style_scale)
     """
     height, width = size
     if height * width <= limit:
         return size
     shrink = math.sqrt(limit / (height * width))
     fits_h, fits_w = max(1, int(height * shrink)), max(1, int(width * shrink))
-    hint = f"--style-scale {scale * shrink:.3g}" if scale else f"--max-size {max(fits_h, fits_w)}"
-    raise _option_error(
+    parameter, hint = ("style_scale", f"{scale * shrink:.3g}") if scale else ("max_size", max(fits_h, fits_w))
+    raise OptionError(
         f"{what} would be {width}x{height} ({height * width:,} pixels), more than the {limit:,} a run can hold in "
-        f"memory; the largest of that shape that fits is {fits_w}x{fits_h} (e.g. {hint})"
+        f"memory; the largest of that shape that fits is {fits_w}x{fits_h} (e.g. {parameter} {hint})",
+        parameter,
     )
-
-
-def check_float32(value, option):
-    """
-    Refuses a number that is finite in Python but infinite once it is a float32 (e.g. --beta 1e300).
-
-    Arguments:
-    value -- the number
-    option -- the option's name, for the message
-
-    Returns:
-    value -- unchanged; raises OptionError when abs(value) exceeds float32's largest (about 3.4e38)
-    """
-    if abs(value) > FLOAT32_MAX:
-        raise _option_error(f"{option} {value:g} is beyond float32's range (at most {FLOAT32_MAX:.3g}); give less")
-    return value
 
 
 def non_finite_reason(costs, iteration, learning_rate):

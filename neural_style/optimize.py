@@ -6,14 +6,14 @@ variable for 200 iterations, printing the costs and saving an image every 20. He
 does not change from step to step (the content activation and the style Gram matrices) is computed once, before the
 loop.
 
-Gatys et al. optimised with L-BFGS instead: ``LBFGS`` runs scipy's L-BFGS-B on the pixels, with the cost and its
-gradient from one compiled function (``compile_cost_and_gradient``) and the valid pixel range as box constraints.
+Gatys et al. optimised with L-BFGS instead: that is ``lbfgs.py``, on the same cost.
 """
 
 import os
+from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
-import scipy.optimize
 import tensorflow as tf
 
 from .config import ALPHA, BETA, CONFIG, CONTENT_LAYER, LEARNING_RATE, NUM_ITERATIONS, PRINT_EVERY, STYLE_LAYERS
@@ -26,6 +26,44 @@ from .costs import (
 )
 from .images import save_image
 from .vgg import canonical_layer_name
+
+
+class CostTerms(NamedTuple):
+    """The terms of the cost of one generated image, by name.
+
+    J is the total: alpha * J_content + beta * J_style, plus tv_weight * J_tv when the total variation term is on
+    (J_tv is None when it is off). The course's cost is the tuple (J, J_content, J_style): `of` reads it, `course`
+    gives it back, so `J, J_content, J_style = cost(image)` keeps working while no term is picked by its position.
+    """
+
+    J: tf.Tensor
+    J_content: tf.Tensor
+    J_style: tf.Tensor
+    J_tv: tf.Tensor | None = None
+
+    @classmethod
+    def of(cls, costs: "CostTerms | tuple") -> "CostTerms":
+        """
+        The terms of a cost's result: CostTerms as they are, or the course's tuple read by name.
+
+        Arguments:
+        costs -- CostTerms, or the course's (J, J_content, J_style)
+
+        Returns:
+        terms -- CostTerms
+        """
+        if isinstance(costs, cls):
+            return costs
+        J, J_content, J_style = costs
+        return cls(J, J_content, J_style)
+
+    def course(self) -> tuple:
+        """The course's (J, J_content, J_style); J includes tv_weight * J_tv."""
+        return self.J, self.J_content, self.J_style
+
+    def floats(self) -> dict[str, float]:
+        """The terms that are on, as Python floats by name (J_tv only when the cost has it): a history entry."""
+        return {name: float(value) for name, value in self._asdict().items() if value is not None}
 
 
 class StyleTransferCost:
@@ -84,15 +122,15 @@ class StyleTransferCost:
             for i, (name, a_S) in enumerate(zip(style_names, model(image, style_names))):
                 self.GS[i] += weight * style_gram_for_size(a_S, positions[name])
 
-    def terms(self, generated_image):
+    def terms(self, generated_image: tf.Tensor) -> CostTerms:
         """
-        Every term of the cost of a generated image.
+        Every term of the cost of a generated image, by name.
 
         Arguments:
         generated_image -- tensor of shape (1, n_H, n_W, 3), as the network sees it
 
         Returns:
-        costs -- dict of scalar tensors: J, J_content, J_style, and J_tv when tv_weight is not 0
+        terms -- CostTerms of scalar tensors: J, J_content, J_style, and J_tv (None when tv_weight is 0)
         """
         activations = dict(zip(self.layers, self.model(generated_image, self.layers)))
         J_content = self._content_cost(self.a_C, activations[self.content_layer])
@@ -100,13 +138,13 @@ class StyleTransferCost:
         for (name, coeff), GS in zip(self.style_layers, self.GS):
             J_style += coeff * layer_style_cost_from_gram(GS, activations[name])
         J = total_cost(J_content, J_style, self.alpha, self.beta)
-        costs = {"J": J, "J_content": J_content, "J_style": J_style}
+        J_tv = None
         if self.tv_weight:
-            costs["J_tv"] = total_variation_cost(generated_image)
-            costs["J"] = J + self.tv_weight * costs["J_tv"]
-        return costs
+            J_tv = total_variation_cost(generated_image)
+            J = J + self.tv_weight * J_tv
+        return CostTerms(J, J_content, J_style, J_tv)
 
-    def __call__(self, generated_image):
+    def __call__(self, generated_image: tf.Tensor) -> tuple:
         """
         Computes the costs of a generated image.
 
@@ -116,8 +154,7 @@ class StyleTransferCost:
         Returns:
         J, J_content, J_style -- scalar tensors (J includes tv_weight * J_tv; `terms` gives J_tv itself)
         """
-        costs = self.terms(generated_image)
-        return costs["J"], costs["J_content"], costs["J_style"]
+        return self.terms(generated_image).course()
 
 
 def blend_weights(style_blend, count):
@@ -140,35 +177,76 @@ def blend_weights(style_blend, count):
     return [w / total for w in weights]
 
 
-def train_step(generated_image, optimizer, cost, clip=None):
+class BestImage:
+    """The lowest-cost image seen so far and its cost, held in two tf.Variables so that a compiled step can keep them.
+
+    An image replaces the best one only when its cost is lower; a NaN cost never does. The cost starts at +inf.
+    """
+
+    def __init__(self, image: tf.Tensor | np.ndarray):
+        """
+        Arguments:
+        image -- an image of the shape to keep, (1, n_H, n_W, 3); held until an image with a cost is offered
+        """
+        self.image = tf.Variable(image, trainable=False)
+        self.cost = tf.Variable(np.inf, dtype=tf.float32, trainable=False)
+
+    def offer(self, image: tf.Tensor | np.ndarray, J: tf.Tensor | float) -> None:
+        """
+        Keeps `image` if its cost is lower than the best so far; runs eagerly and inside tf.function alike.
+
+        Arguments:
+        image -- an image of the kept shape
+        J -- its total cost
+        """
+        better = J < self.cost
+        self.image.assign(tf.where(better, image, self.image))
+        self.cost.assign(tf.where(better, J, self.cost))
+
+
+def train_step(
+    generated_image: tf.Variable,
+    optimizer: tf.keras.optimizers.Optimizer,
+    cost: Callable[[tf.Tensor], tuple | CostTerms],
+    clip: tuple | None = None,
+    best: BestImage | None = None,
+) -> tuple | CostTerms:
     """
     One step of the optimisation: the costs and their gradient with respect to the pixels, then one update.
+
+    The one place the pixels are updated: model_nn, StyleTransfer and visualize's sweep all take this step.
 
     Arguments:
     generated_image -- tf.Variable of shape (1, n_H, n_W, 3), e.g. model['input']; updated in place
     optimizer -- a tf.keras optimizer, e.g. tf.keras.optimizers.Adam(learning_rate=2.0)
-    cost -- callable returning (J, J_content, J_style) for an image, e.g. a StyleTransferCost
+    cost -- callable of an image returning the course's (J, J_content, J_style), e.g. a StyleTransferCost, or
+            CostTerms, e.g. a StyleTransferCost's `terms`
     clip -- None, or (low, high) to clip the pixels after the update (the TF2 course's clip_0_1 is (0, 1))
+    best -- None, or a BestImage offered the image before the update, with its cost
 
     Returns:
-    J, J_content, J_style -- the costs of the image before the update
+    costs -- what `cost` returned for the image before the update: J, J_content, J_style (or CostTerms)
     """
     with tf.GradientTape() as tape:
-        J, J_content, J_style = cost(generated_image)
+        costs = cost(generated_image)
+    J = CostTerms.of(costs).J
     grad = tape.gradient(J, generated_image)
+    if best is not None:
+        # The cost belongs to the image before the update, so that is the image offered.
+        best.offer(generated_image, J)
     optimizer.apply_gradients([(grad, generated_image)])
     if clip is not None:
-        generated_image.assign(tf.clip_by_value(generated_image, clip[0], clip[1]))
-    return J, J_content, J_style
+        low, high = clip
+        generated_image.assign(tf.clip_by_value(generated_image, low, high))
+    return costs
 
 
-def resolve_jit_compile(jit_compile=None):
+def resolve_jit_compile(jit_compile: bool | None = None) -> bool:
     """
     Whether to compile the step with XLA: as asked, or by default only where a GPU is present.
 
-    On the 2-core AVX-512 CPU of our benchmarks, XLA's step at 300x400 was no faster than TensorFlow's own oneDNN
-    kernels (2.10 against 2.05 s, one run) but took 30% more memory (1.56 against 1.20 GB peak), and XLA's CPU
-    convolutions do not use oneDNN's bfloat16/AMX kernels at all (docs/performance.md).
+    On the CPUs we measured, XLA's step was no faster than TensorFlow's own oneDNN kernels but took more memory, and
+    XLA's CPU convolutions do not use oneDNN's bfloat16/AMX kernels (the figures: docs/performance.md).
 
     Arguments:
     jit_compile -- True, False, or None for the default
@@ -181,20 +259,28 @@ def resolve_jit_compile(jit_compile=None):
     return bool(jit_compile)
 
 
-def compile_train_step(generated_image, optimizer, cost, clip=None, jit_compile=None):
+def compile_train_step(
+    generated_image: tf.Variable,
+    optimizer: tf.keras.optimizers.Optimizer,
+    cost: Callable[[tf.Tensor], tuple | CostTerms],
+    clip: tuple | None = None,
+    jit_compile: bool | None = None,
+    best: BestImage | None = None,
+) -> Callable[[], tuple | CostTerms]:
     """
     train_step bound to its arguments and compiled once with tf.function.
 
     Arguments:
-    generated_image, optimizer, cost, clip -- as for train_step
+    generated_image, optimizer, cost, clip, best -- as for train_step
     jit_compile -- compile with XLA; None: only where a GPU is present (see resolve_jit_compile)
 
     Returns:
-    step -- a function of no arguments that runs one step and returns (J, J_content, J_style)
+    step -- a function of no arguments that runs one step and returns what train_step does: (J, J_content,
+            J_style), or CostTerms when `cost` gives them
     """
 
     def step():
-        return train_step(generated_image, optimizer, cost, clip)
+        return train_step(generated_image, optimizer, cost, clip, best)
 
     return tf.function(step, jit_compile=resolve_jit_compile(jit_compile))
 
@@ -270,167 +356,3 @@ def model_nn(
     if output_dir is not None:
         save_image(os.path.join(output_dir, "generated_image.jpg"), result)
     return result
-
-
-# L-BFGS-B's first line search tries a few step lengths; after it, one evaluation per iteration is the rule and two or
-# three the exception. Twice the iterations plus this many leaves room for that without letting a run stall for ever.
-LBFGS_EXTRA_EVALUATIONS = 20
-
-
-def lbfgs_max_evaluations(iterations):
-    """
-    The default cap on cost evaluations for an L-BFGS run of `iterations` iterations: 2 * iterations + 20.
-
-    Arguments:
-    iterations -- number of L-BFGS iterations
-
-    Returns:
-    max_evaluations -- int
-    """
-    return 2 * iterations + LBFGS_EXTRA_EVALUATIONS
-
-
-def compile_cost_and_gradient(cost, shape, jit_compile=None):
-    """
-    The cost and its gradient with respect to the pixels as ONE compiled function of scipy's flat float64 vector.
-
-    The network runs in float32 (as for Adam); only the input and the results are converted, inside the function.
-
-    Arguments:
-    cost -- callable returning (J, J_content, J_style) for an image, e.g. a StyleTransferCost
-    shape -- the image's shape (1, n_H, n_W, 3)
-    jit_compile -- compile with XLA, as the Adam step
-
-    Returns:
-    cost_and_gradient -- tf.function(x) of a float64 vector of n_H * n_W * 3 pixels, returning float64 tensors
-                         J, J_content, J_style (scalars) and grad (flat, the gradient of J)
-    """
-    shape = tuple(int(n) for n in shape)
-
-    def cost_and_gradient(x):
-        image = tf.reshape(tf.cast(x, tf.float32), shape)
-        with tf.GradientTape() as tape:
-            tape.watch(image)
-            J, J_content, J_style = cost(image)
-        grad = tape.gradient(J, image)
-        as64 = [tf.cast(value, tf.float64) for value in (J, J_content, J_style)]
-        return (*as64, tf.reshape(tf.cast(grad, tf.float64), [-1]))
-
-    signature = [tf.TensorSpec([int(np.prod(shape))], tf.float64)]
-    return tf.function(cost_and_gradient, input_signature=signature, jit_compile=resolve_jit_compile(jit_compile))
-
-
-class LBFGS:
-    """scipy's L-BFGS-B on the pixels of one image (Gatys et al.'s optimiser), the pixels kept inside box bounds.
-
-    Every evaluation of the cost is counted, and the image with the lowest cost evaluated so far is kept (as
-    `best_image`, `best_cost`): that is the image a run writes, as for Adam.
-    """
-
-    def __init__(self, cost_and_gradient, shape, bounds=None):
-        """
-        Arguments:
-        cost_and_gradient -- from compile_cost_and_gradient
-        shape -- the image's shape (1, n_H, n_W, 3)
-        bounds -- None, or (low, high), arrays broadcastable to the image (e.g. per channel, (1, 1, 1, 3))
-        """
-        self.cost_and_gradient = cost_and_gradient
-        self.shape = tuple(int(n) for n in shape)
-        self.bounds = None
-        if bounds is not None:
-            low, high = (np.broadcast_to(np.asarray(b, np.float64), self.shape).ravel() for b in bounds)
-            self.bounds = scipy.optimize.Bounds(low, high)
-        self.evaluations = 0
-        self.iterations = 0
-        self.best_image = None
-        self.best_cost = np.inf
-        self.message = None
-        self._last = None
-
-    def value_and_gradient(self, x):
-        """
-        What scipy minimises: the cost and its gradient at a flat float64 image.
-
-        Arguments:
-        x -- float64 vector of the pixels
-
-        Returns:
-        J -- float, the total cost
-        grad -- float64 vector, dJ/dx
-        """
-        J, J_content, J_style, grad = (value.numpy() for value in self.cost_and_gradient(x))
-        self.evaluations += 1
-        if not np.isfinite(J):
-            raise FloatingPointError(f"the cost became {J} at L-BFGS evaluation {self.evaluations}")
-        if J < self.best_cost:
-            self.best_cost = float(J)
-            self.best_image = x.astype(np.float32).reshape(self.shape)
-        self._last = (x.copy(), float(J), float(J_content), float(J_style))
-        return float(J), grad
-
-    def _costs_at(self, x):
-        """(J, J_content, J_style) of an iterate: the last evaluation's, which is where L-BFGS-B ends an iteration."""
-        if self._last is None or not np.array_equal(self._last[0], x):
-            self.value_and_gradient(x)
-        return self._last[1:]
-
-    def minimize(self, initial_image, iterations, max_evaluations=None, callback=None):
-        """
-        Runs L-BFGS-B for `iterations` iterations from an image.
-
-        Convergence tests are off (ftol = gtol = 0), so a run does every iteration asked for, as Gatys et al. and
-        jcjohnson/neural-style do. When L-BFGS-B stops before that (its line search found no lower cost), it is
-        restarted from where it stopped, with a fresh memory; a restart that makes no progress ends the run.
-
-        Arguments:
-        initial_image -- array of shape (1, n_H, n_W, 3); clipped into the bounds
-        iterations -- number of L-BFGS iterations (scipy's maxiter)
-        max_evaluations -- cap on the cost evaluations of this call (scipy's maxfun); None: lbfgs_max_evaluations
-        callback -- None, or callback(entry, image) after every iteration: entry a dict with iteration (counted
-                    from 0 over this object's life), J, J_content, J_style (the costs of the new iterate) and
-                    evaluations (counted likewise); image the iterate, float32 (1, n_H, n_W, 3)
-
-        Returns:
-        image -- the lowest-cost image evaluated so far, float32 (1, n_H, n_W, 3)
-        """
-        if max_evaluations is None:
-            max_evaluations = lbfgs_max_evaluations(iterations)
-        x = np.asarray(initial_image, np.float64).ravel()
-        if self.bounds is not None:
-            x = np.clip(x, self.bounds.lb, self.bounds.ub)
-        first_iteration, first_evaluation = self.iterations, self.evaluations
-
-        def on_iteration(intermediate_result):
-            J, J_content, J_style = self._costs_at(intermediate_result.x)
-            entry = {
-                "iteration": self.iterations,
-                "J": J,
-                "J_content": J_content,
-                "J_style": J_style,
-                "evaluations": self.evaluations,
-            }
-            self.iterations += 1
-            if callback is not None:
-                callback(entry, intermediate_result.x.astype(np.float32).reshape(self.shape))
-
-        while True:
-            done = self.iterations - first_iteration
-            evaluations_left = max_evaluations - (self.evaluations - first_evaluation)
-            if done >= iterations or evaluations_left <= 0:
-                break
-            result = scipy.optimize.minimize(
-                self.value_and_gradient,
-                x,
-                jac=True,
-                method="L-BFGS-B",
-                bounds=self.bounds,
-                callback=on_iteration,
-                options={"maxiter": iterations - done, "maxfun": evaluations_left, "ftol": 0.0, "gtol": 0.0},
-            )
-            self.message = str(result.message)
-            if self.iterations - first_iteration == done:
-                break
-            x = result.x
-        if self.best_image is None:
-            self.value_and_gradient(x)
-        return self.best_image

@@ -6,35 +6,44 @@ Python API (``stylize``, ``StyleTransfer``) both go through here.
 """
 
 import dataclasses
-import math
 import os
+from collections.abc import Callable
 
 import numpy as np
 
 from . import config
 from .checkpoint import CHECKPOINT_FILE, checkpoint_path
+from .checks import (
+    OptionError,
+    check_choice,
+    check_count,
+    check_file,
+    check_layers,
+    check_number,
+    check_positive_int,
+)
 from .costs import CONTENT_COSTS
-from .images import IMAGE_RANGES
-from .limits import check_float32, check_run_size
+from .images import IMAGE_RANGES, default_size_text
+from .lbfgs import LBFGS_EXTRA_EVALUATIONS
+from .limits import check_run_size
 from .optimize import blend_weights
 from .vgg import POOLINGS, PRECISIONS, canonical_layer_name, layer_names
+from .weights import VGGWeights
 
 WEIGHTS_ENV = "NEURAL_STYLE_WEIGHTS"
 OPTIMIZERS = ("adam", "lbfgs")
 # Starting images by name; anything else given as --init is an image file.
 INITS = ("noise", "content", "random")
+# The value of metadata["resume"] on the settings a resumed run may change (checkpoint.py reads it).
+MAY_CHANGE = "may_change"
 
 
-class OptionError(ValueError):
-    """An option with a value that cannot work; the message names the option and what to do."""
-
-
-def default_weights():
+def default_weights() -> str:
     """The weights used when none are named: $NEURAL_STYLE_WEIGHTS, else CONFIG.VGG_MODEL."""
     return os.environ.get(WEIGHTS_ENV) or config.CONFIG.VGG_MODEL
 
 
-def parse_style_layers(text):
+def parse_style_layers(text: str) -> list[tuple[str, float]]:
     """
     Parses 'conv1_1:0.2,conv2_1:0.2,...' into STYLE_LAYERS form.
 
@@ -50,17 +59,17 @@ def parse_style_layers(text):
         try:
             layers.append((name.strip(), float(weight) if weight else 1.0))
         except ValueError:
-            raise OptionError(f"--style-layers: {item!r} is not name:weight (e.g. conv1_1:0.2)") from None
+            raise OptionError(f"style_layers: {item!r} is not name:weight (e.g. conv1_1:0.2)", "style_layers") from None
     return layers
 
 
-def parse_numbers(text, option, example):
+def parse_numbers(text: str, option: str, example: str) -> tuple[float, ...]:
     """
-    Parses comma-separated numbers such as '0.25,0.5,1' (--scales) or '0.7,0.3' (--style-blend).
+    Parses comma-separated numbers such as '0.25,0.5,1' (scales) or '0.7,0.3' (style_blend).
 
     Arguments:
     text -- the option's value
-    option -- the option's name, for the message
+    option -- the option's parameter name, for the message
     example -- a valid value, for the message
 
     Returns:
@@ -69,7 +78,47 @@ def parse_numbers(text, option, example):
     try:
         return tuple(float(part) for part in text.split(",") if part.strip())
     except ValueError:
-        raise OptionError(f"{option}: {text!r} is not a list of numbers; e.g. {example}") from None
+        raise OptionError(f"{option}: {text!r} is not a list of numbers; e.g. {example}", option) from None
+
+
+def _option(
+    default: object = None,
+    help: str | None = None,
+    *,
+    flag: str | None = None,
+    parse: Callable[[str], object] | None = None,
+    choices: tuple[str, ...] | None = None,
+    metavar: str | None = None,
+    unset: str | None = None,
+    resume: str | None = None,
+    default_factory: Callable[[], object] | None = None,
+):
+    """
+    A StyleOptions field whose metadata declares its command-line option, so that the option is written once.
+
+    Arguments:
+    default -- the library's default (None: the preset's value, filled in by validate)
+    help -- the flag's help; '{default}' in it becomes the default the command line shows (None: no flag)
+    flag -- the flag, if not --name-with-dashes
+    parse -- the argparse type (int, float, a parser raising OptionError), bool for an on/off switch, None for text
+    choices -- the allowed values of an enumerated option
+    metavar -- the value's name in --help
+    unset -- what the default means when it is None and no preset names it (e.g. the article's size)
+    resume -- MAY_CHANGE on the settings a resumed run may change
+    default_factory -- a function giving the default, instead of `default`
+
+    Returns:
+    field -- a dataclasses.field with that metadata
+    """
+    metadata = {"help": help, "flag": flag, "parse": parse, "choices": choices, "metavar": metavar, "unset": unset}
+    if resume is not None:
+        metadata["resume"] = resume
+    if default_factory is not None:
+        return dataclasses.field(default_factory=default_factory, metadata=metadata)
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+_ARTICLE_SIZE = f"{default_size_text()}, the article's"
 
 
 @dataclasses.dataclass
@@ -77,48 +126,144 @@ class StyleOptions:
     """Every setting of a style transfer, with the article's defaults; `validate` checks them all.
 
     Settings left as None take the preset's value (config.PRESETS[preset]), else the article's: `validate` fills them
-    in, so a setting given explicitly always wins over the preset.
+    in, so a setting given explicitly always wins over the preset. Each field's metadata declares its command-line
+    flag (see `_option`); `cli_fields` lists them.
     """
 
-    weights: object = dataclasses.field(default_factory=default_weights)
-    height: int = None
-    width: int = None
-    max_size: int = None
-    iterations: int = config.NUM_ITERATIONS
+    weights: str | os.PathLike | VGGWeights = _option(
+        help="VGG-19 weights: imagenet-vgg-verydeep-19.mat, the Keras vgg19 ..._notop.h5, or 'random' "
+        "(default: {default})",
+        metavar="PATH|random",
+        unset=f"${WEIGHTS_ENV}, else {config.CONFIG.VGG_MODEL}",
+        resume=MAY_CHANGE,
+        default_factory=default_weights,
+    )
+    height: int | None = _option(
+        help="output height in pixels (default: {default})", parse=int, unset=_ARTICLE_SIZE, resume=MAY_CHANGE
+    )
+    width: int | None = _option(help="output width in pixels", parse=int, resume=MAY_CHANGE)
+    max_size: int | None = _option(
+        help="longest side N, the content's aspect ratio kept", parse=int, metavar="N", resume=MAY_CHANGE
+    )
+    iterations: int = _option(config.NUM_ITERATIONS, "number of steps (default {default})", parse=int)
     # None: the preset's value (config.PRESETS), else the article's; validate() fills them in.
-    content_layer: str = None
-    style_layers: list = None
-    alpha: float = None
-    beta: float = None
-    learning_rate: float = None
-    noise_ratio: float = config.CONFIG.NOISE_RATIO
-    pooling: str = None
-    seed: int = None
-    save_every: int = 0
-    output_dir: str = None
-    jit_compile: bool = None  # None: XLA only where a GPU is present (optimize.resolve_jit_compile)
-    precision: str = "float32"
-    optimizer: str = None
-    init: object = None
-    checkpoint_every: int = 0
-    resume: str = None
-    scales: tuple = (1.0,)
-    preset: str = "article"
-    image_range: str = None
-    content_cost: str = None
-    clip: bool = None
-    tv_weight: float = 0.0
-    style_blend: tuple = None
-    style_scale: float = 1.0
-    preserve_colors: bool = False
-    color_match: bool = False
+    content_layer: str | None = _option(help="default {default} (Keras names such as block4_conv2 work too)")
+    style_layers: list[tuple[str, float]] | None = _option(
+        help="default {default}", parse=parse_style_layers, metavar="NAME:W,..."
+    )
+    alpha: float | None = _option(help="content weight (default {default})", parse=float)
+    beta: float | None = _option(help="style weight (default {default})", parse=float)
+    learning_rate: float | None = _option(help="Adam's (default {default})", parse=float)
+    noise_ratio: float = _option(config.CONFIG.NOISE_RATIO, "default {default}", parse=float, resume=MAY_CHANGE)
+    pooling: str | None = _option(
+        help="the network's pools: avg (the article's) or max (default {default})",
+        choices=POOLINGS,
+        metavar="|".join(POOLINGS),
+    )
+    seed: int | None = _option(help="same seed, same machine: the same output pixels", parse=int, resume=MAY_CHANGE)
+    save_every: int = _option(
+        0,
+        "save the image every N iterations into --output-dir as N.png (default {default}, 0 = never)",
+        parse=int,
+        metavar="N",
+        resume=MAY_CHANGE,
+    )
+    output_dir: str | None = _option(
+        help="folder for intermediate images (default {default})", metavar="DIR", resume=MAY_CHANGE
+    )
+    jit_compile: bool | None = _option(resume=MAY_CHANGE)  # None: XLA only where a GPU is present
+    precision: str = _option(
+        "float32",
+        "float32 (the article's) or bfloat16: mixed precision, the convolutions in bfloat16 and the costs in float32 "
+        "(see docs/performance.md; default {default})",
+        choices=PRECISIONS,
+        metavar="|".join(PRECISIONS),
+    )
+    optimizer: str | None = _option(
+        help="adam (the article's) or lbfgs (Gatys et al.'s: scipy's L-BFGS-B, pixels kept in range, at most "
+        f"2 x iterations + {LBFGS_EXTRA_EVALUATIONS} cost evaluations; default {{default}})",
+        choices=OPTIMIZERS,
+        metavar="|".join(OPTIMIZERS),
+    )
+    # A name of INITS, an image path or an (H, W, 3) RGB array.
+    init: str | os.PathLike | np.ndarray | None = _option(
+        help="starting image: noise (the article's, mixed with the content by --noise-ratio), content, random (the "
+        "article's noise alone: white noise, as Gatys et al.) or an image file (default {default})",
+        metavar="|".join(INITS) + "|PATH",
+        resume=MAY_CHANGE,
+    )
+    checkpoint_every: int = _option(
+        0,
+        "every N iterations write the image, the optimiser's state and the history into --output-dir "
+        f"({CHECKPOINT_FILE}, checkpoint.png); 0 = never (default {{default}})",
+        parse=int,
+        metavar="N",
+        resume=MAY_CHANGE,
+    )
+    resume: str | None = _option(
+        help="continue the run whose checkpoint is in DIR, with the same settings, up to the same total --iterations",
+        metavar="DIR",
+        resume=MAY_CHANGE,
+    )
+    # Fractions of the output size, coarse to fine, ending at 1; a string '0.25,0.5,1' is parsed by validate.
+    scales: tuple[float, ...] | str = _option(
+        (1.0,),
+        "coarse to fine, e.g. 0.25,0.5,1: optimise at each fraction of the output size in turn, the iterations split "
+        "equally (remainder to the finest; default {default})",
+        metavar="S,S,...",
+    )
+    preset: str = _option(
+        "article",
+        "a set of settings that explicit options override (default {default}): article (the course's), course-tf2 "
+        "(conv5_4, Adam 0.01, images in [0, 1], +-0.25 noise, clip after each step, max pooling) or gatys (L-BFGS from "
+        "white noise, the paper's content loss, alpha/beta 1e-3)",
+        choices=tuple(config.PRESETS),
+        metavar="|".join(config.PRESETS),
+    )
+    image_range: str | None = _option()
+    content_cost: str | None = _option()
+    clip: bool | None = _option()
+    tv_weight: float = _option(
+        0.0,
+        "weight of the total variation cost, sum of squared neighbour differences (default {default}, 0 = off)",
+        parse=float,
+        metavar="W",
+    )
+    # Weights of several style images (a string '0.7,0.3' is parsed by validate); None: equal.
+    style_blend: tuple[float, ...] | str | None = _option(
+        help="weights of several --style images, normalised to sum to 1 (default: {default})",
+        metavar="W,W,...",
+        unset="equal",
+    )
+    style_scale: float = _option(
+        1.0,
+        "resize each style image to S x the output size before its Grams are taken (default {default})",
+        parse=float,
+        metavar="S",
+    )
+    preserve_colors: bool = _option(
+        False, "keep the photo's colours: the result's luminance with the photo's chrominance (YIQ)", parse=bool
+    )
+    color_match: bool = _option(
+        False, "give the style images the photo's colour mean and covariance before the run", parse=bool
+    )
 
-    def validate(self, style_count=None):
+    @classmethod
+    def cli_fields(cls) -> list[dataclasses.Field]:
+        """The fields that the command line exposes as flags (those whose metadata has a help), in order."""
+        return [field for field in dataclasses.fields(cls) if field.metadata.get("help")]
+
+    @classmethod
+    def flags(cls) -> dict[str, str]:
+        """Each exposed field's command-line flag by parameter name: {'learning_rate': '--learning-rate', ...}."""
+        return {field.name: flag_of(field) for field in cls.cli_fields()}
+
+    def validate(self, style_count: int | None = None) -> "StyleOptions":
         """
         Fills the settings left as None from the preset, then checks every option.
 
         Arguments:
-        style_count -- the number of style images, to check --style-blend against (None: not checked)
+        style_count -- the number of style images, to check style_blend against (None: not checked)
 
         Returns:
         self -- with every setting filled in; raises OptionError naming the first option whose value cannot work
@@ -126,45 +271,37 @@ class StyleOptions:
         self._apply_preset()
         self._check_features(style_count)
         for name in ("height", "width", "max_size"):
-            value = getattr(self, name)
-            if value is not None and (not _is_int(value) or value <= 0):
-                raise OptionError(f"--{name.replace('_', '-')} must be a positive whole number of pixels, got {value}")
-        if not _is_int(self.iterations) or self.iterations <= 0:
-            raise OptionError(f"--iterations must be a positive whole number, got {self.iterations}")
-        if self.pooling not in POOLINGS:
-            raise OptionError(f"--pooling must be one of {', '.join(POOLINGS)}, got {self.pooling!r}")
-        if self.precision not in PRECISIONS:
-            raise OptionError(f"--precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
-        valid = layer_names(self.pooling)
-        unknown = [name for name in [self.content_layer] + [n for n, _ in self.style_layers] if name not in valid]
-        if unknown:
-            raise OptionError(f"unknown layer {', '.join(unknown)}; valid layers: {', '.join(valid)}")
+            if getattr(self, name) is not None:
+                check_positive_int(getattr(self, name), name, "pixels")
+        check_positive_int(self.iterations, "iterations")
+        check_choice(self.pooling, POOLINGS, "pooling")
+        check_choice(self.precision, PRECISIONS, "precision")
+        check_layers([self.content_layer] + [name for name, _ in self.style_layers], layer_names(self.pooling))
         if not self.style_layers:
-            raise OptionError("--style-layers names no layer; e.g. conv1_1:0.2,conv2_1:0.2")
-        for name, value in [("alpha", self.alpha), ("beta", self.beta), ("learning-rate", self.learning_rate)] + [
-            (f"style layer {n} weight", w) for n, w in self.style_layers
-        ]:
-            if not math.isfinite(value) or value < 0:
-                raise OptionError(f"--{name} must be a finite number >= 0, got {value}")
-        if self.learning_rate <= 0:
-            raise OptionError(f"--learning-rate must be > 0, got {self.learning_rate}")
-        if not 0 <= self.noise_ratio <= 1:
-            raise OptionError(f"--noise-ratio must be between 0 and 1, got {self.noise_ratio}")
-        if not _is_int(self.save_every) or self.save_every < 0:
-            raise OptionError(f"--save-every must be a whole number >= 0 (0 = never), got {self.save_every}")
-        if self.optimizer not in OPTIMIZERS:
-            raise OptionError(f"--optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
+            raise OptionError("style_layers names no layer; e.g. conv1_1:0.2,conv2_1:0.2", "style_layers")
+        for name in ("alpha", "beta", "learning_rate"):
+            check_number(getattr(self, name), name, minimum=0, float32=True)
+        for layer, weight in self.style_layers:
+            check_number(weight, f"style_layers weight of {layer}", minimum=0, parameter="style_layers", float32=True)
+        check_number(self.learning_rate, "learning_rate", above=0, what="")
+        check_number(self.noise_ratio, "noise_ratio", minimum=0, maximum=1, what="")
+        check_count(self.save_every, "save_every")
+        check_choice(self.optimizer, OPTIMIZERS, "optimizer")
         _check_init(self.init)
-        if not _is_int(self.checkpoint_every) or self.checkpoint_every < 0:
-            raise OptionError(
-                f"--checkpoint-every must be a whole number >= 0 (0 = never), got {self.checkpoint_every}"
-            )
+        check_count(self.checkpoint_every, "checkpoint_every")
         if self.checkpoint_every and self.output_dir is None:
-            raise OptionError("--checkpoint-every needs --output-dir, the folder the checkpoint is written into")
+            raise OptionError(
+                "checkpoint_every needs output_dir, the folder the checkpoint is written into",
+                "checkpoint_every",
+                "output_dir",
+            )
         if self.resume is not None and not os.path.isfile(checkpoint_path(self.resume)):
             raise OptionError(
-                f"--resume {self.resume}: no {CHECKPOINT_FILE} there; give the --output-dir of a run "
-                "made with --checkpoint-every"
+                f"resume {self.resume}: no {CHECKPOINT_FILE} there; give the output_dir of a run made with "
+                "checkpoint_every",
+                "resume",
+                "output_dir",
+                "checkpoint_every",
             )
         self.scales = _checked_scales(self.scales, self.iterations)
         _check_limits(self)
@@ -172,8 +309,7 @@ class StyleOptions:
 
     def _apply_preset(self):
         """The one place presets resolve: an explicit setting, else the preset's, else the article's."""
-        if not isinstance(self.preset, str) or self.preset not in config.PRESETS:
-            raise OptionError(f"--preset must be one of {', '.join(config.PRESETS)}, got {self.preset!r}")
+        check_choice(self.preset, config.PRESETS, "preset")
         for name, article_value in config.PRESETS["article"].items():
             if getattr(self, name) is None:
                 value = config.PRESETS[self.preset].get(name, article_value)
@@ -185,27 +321,20 @@ class StyleOptions:
 
     def _check_features(self, style_count):
         """The checks of the options beyond the course (tv weight, style blend and scale, colours, presets' forms)."""
-        if self.image_range not in IMAGE_RANGES:
-            raise OptionError(f"image_range must be one of {', '.join(IMAGE_RANGES)}, got {self.image_range!r}")
-        if self.content_cost not in CONTENT_COSTS:
-            raise OptionError(f"content_cost must be one of {', '.join(CONTENT_COSTS)}, got {self.content_cost!r}")
-        if not _is_number(self.tv_weight) or not math.isfinite(self.tv_weight) or self.tv_weight < 0:
-            raise OptionError(f"--tv-weight must be a finite number >= 0 (0 = off), got {self.tv_weight}")
-        if not _is_number(self.style_scale) or not math.isfinite(self.style_scale) or self.style_scale <= 0:
-            raise OptionError(f"--style-scale must be a number > 0 (1 = the output size), got {self.style_scale}")
+        check_choice(self.image_range, IMAGE_RANGES, "image_range")
+        check_choice(self.content_cost, CONTENT_COSTS, "content_cost")
+        check_number(self.tv_weight, "tv_weight", minimum=0, note=" (0 = off)", float32=True)
+        check_number(self.style_scale, "style_scale", above=0, what="a number", note=" (1 = the output size)")
         if self.style_blend is not None:
             self.style_blend = _checked_blend(self.style_blend, style_count)
         for name in ("clip", "preserve_colors", "color_match"):
             if not isinstance(getattr(self, name), (bool, np.bool_)):
-                raise OptionError(f"{name} must be True or False, got {getattr(self, name)!r}")
+                raise OptionError(f"{name} must be True or False, got {getattr(self, name)!r}", name)
 
 
-def _is_int(value):
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-
-
-def _is_number(value):
-    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+def flag_of(field: dataclasses.Field) -> str:
+    """A StyleOptions field's command-line flag: its metadata's, else --name-with-dashes."""
+    return field.metadata.get("flag") or "--" + field.name.replace("_", "-")
 
 
 def _checked_blend(blend, style_count):
@@ -213,19 +342,20 @@ def _checked_blend(blend, style_count):
     text = blend if isinstance(blend, str) else ",".join(map(str, np.ravel(blend)))
     try:
         if isinstance(blend, str):
-            weights = parse_numbers(blend, "--style-blend", "0.7,0.3")
+            weights = parse_numbers(blend, "style_blend", "0.7,0.3")
         else:
             weights = tuple(float(w) for w in np.ravel(blend))
     except (TypeError, ValueError):
-        raise OptionError(f"--style-blend must be numbers such as 0.7,0.3, got {text}") from None
-    if any(not math.isfinite(w) or w < 0 for w in weights):
-        raise OptionError(f"--style-blend weights must be finite numbers >= 0, got {text}")
+        raise OptionError(f"style_blend must be numbers such as 0.7,0.3, got {text}", "style_blend") from None
+    if any(not np.isfinite(w) or w < 0 for w in weights):
+        raise OptionError(f"style_blend weights must be finite numbers >= 0, got {text}", "style_blend")
     if sum(weights) <= 0:
-        raise OptionError(f"--style-blend needs a weight > 0, got {text}")
+        raise OptionError(f"style_blend needs a weight > 0, got {text}", "style_blend")
     if style_count is not None and len(weights) != style_count:
         raise OptionError(
-            f"--style-blend has {len(weights)} weights for {style_count} style image"
-            f"{'s' if style_count != 1 else ''}; give one weight per --style image"
+            f"style_blend has {len(weights)} weights for {style_count} style image"
+            f"{'s' if style_count != 1 else ''}; give one weight per style image",
+            "style_blend",
         )
     return tuple(blend_weights(weights, len(weights)))
 
@@ -234,45 +364,37 @@ def _check_init(init):
     if isinstance(init, str) and init in INITS:
         return
     if isinstance(init, (str, os.PathLike)):
-        if not os.path.isfile(init):
-            raise OptionError(f"--init {init}: neither {', '.join(INITS)} nor an image file")
+        check_file(init, "init", f"neither {', '.join(INITS)} nor an image file")
         return
     shape = np.shape(init)
     if len(shape) not in (3, 4) or shape[-1] != 3 or (len(shape) == 4 and shape[0] != 1):
         raise OptionError(
-            f"--init must be {', '.join(INITS)}, an image path or an (H, W, 3) RGB array, got {init!r:.60}"
+            f"init must be {', '.join(INITS)}, an image path or an (H, W, 3) RGB array, got {init!r:.60}", "init"
         )
 
 
 def _checked_scales(scales, iterations):
     text = scales if isinstance(scales, str) else ",".join(map(str, np.ravel(scales)))
     if isinstance(scales, str):
-        scales = parse_numbers(scales, "--scales", "0.25,0.5,1")
+        scales = parse_numbers(scales, "scales", "0.25,0.5,1")
     try:
         scales = tuple(float(scale) for scale in scales)
     except (TypeError, ValueError):
-        raise OptionError(f"--scales must be numbers such as 0.25,0.5,1, got {text}") from None
-    if not scales or any(not math.isfinite(scale) or scale <= 0 for scale in scales):
-        raise OptionError(f"--scales must be fractions of the output size > 0, got {text}")
+        raise OptionError(f"scales must be numbers such as 0.25,0.5,1, got {text}", "scales") from None
+    if not scales or any(not np.isfinite(scale) or scale <= 0 for scale in scales):
+        raise OptionError(f"scales must be fractions of the output size > 0, got {text}", "scales")
     if list(scales) != sorted(set(scales)) or scales[-1] != 1:
-        raise OptionError(f"--scales must increase and end at 1 (the output size), e.g. 0.25,0.5,1; got {text}")
+        raise OptionError(f"scales must increase and end at 1 (the output size), e.g. 0.25,0.5,1; got {text}", "scales")
     if len(scales) > iterations:
         raise OptionError(
-            f"--scales: {len(scales)} scales need at least {len(scales)} iterations, got --iterations {iterations}"
+            f"scales: {len(scales)} of them need iterations >= {len(scales)}, got {iterations}", "scales", "iterations"
         )
     return scales
 
 
 def _check_limits(options):
-    """What else cannot work (issue 10): a negative seed, weights infinite in float32, a size beyond memory."""
-    if options.seed is not None and (not _is_int(options.seed) or options.seed < 0):
-        raise OptionError(f"--seed must be a whole number >= 0, got {options.seed}")
-    for name, value in [
-        ("--alpha", options.alpha),
-        ("--beta", options.beta),
-        ("--learning-rate", options.learning_rate),
-        ("--tv-weight", options.tv_weight),
-    ] + [(f"--style-layers {n}", w) for n, w in options.style_layers]:
-        check_float32(value, name)
+    """What else cannot work (issue 10): a negative seed, a size beyond memory (float32 range: in check_number)."""
+    if options.seed is not None:
+        check_count(options.seed, "seed", zero=None)
     if options.height is not None and options.width is not None:
         check_run_size((options.height, options.width))

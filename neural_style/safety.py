@@ -18,7 +18,7 @@ import signal
 import sys
 
 from .checkpoint import CHECKPOINT_FILE, IMAGE_FILE
-from .options import OptionError
+from .checks import OptionError
 
 LOCK_FILE = ".neural-style.lock"
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)

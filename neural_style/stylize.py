@@ -8,8 +8,6 @@ in ``options.py``.
 
 import dataclasses
 import functools
-import hashlib
-import json
 import math
 import os
 import time
@@ -18,46 +16,35 @@ import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
-from . import config
-from .checkpoint import CheckpointError, differences, load_checkpoint, save_checkpoint
+from .checkpoint import (
+    CheckpointError,
+    RunState,
+    damaged,
+    load_run,
+    restore_optimizer,
+    save_run,
+    settings_fingerprint,
+)
 from .costs import total_variation_cost
 from .images import (
-    ImageError,
     generate_noise_image,
     generate_unit_noise_image,
-    load_image,
+    load_pixels,
     match_color,
     network_to_pixels,
     normalize_image,
     pixel_bounds,
     preserve_colors,
     reshape_and_normalize_image,
-    target_size,
     write_image,
 )
+from .lbfgs import LBFGS, compile_cost_and_gradient
 from .limits import check_run_size, non_finite_reason, resolve_precision
-from .optimize import LBFGS, StyleTransferCost, compile_cost_and_gradient, resolve_jit_compile
+from .optimize import BestImage, StyleTransferCost, compile_train_step
 from .options import INITS, OptionError, StyleOptions
 from .safety import SideWrites
 from .vgg import VGGModel
 from .weights import load_weights
-
-# Options that a resumed run may change: they only make the first image (which the checkpoint replaces), say
-# where things are written, or are checked in another form (the weights by their digest, the size as pixels).
-NOT_CHECKED_ON_RESUME = (
-    "weights",
-    "height",
-    "width",
-    "max_size",
-    "init",
-    "noise_ratio",
-    "seed",
-    "save_every",
-    "output_dir",
-    "checkpoint_every",
-    "resume",
-    "jit_compile",
-)
 
 
 class NonFiniteCostError(RuntimeError):
@@ -98,35 +85,6 @@ def split_iterations(iterations, count):
     return [share + (k >= count - remainder) for k in range(count)]
 
 
-def _jsonable(value):
-    """A setting as a JSON value: arrays by their digest, tuples as lists, anything unknown by its repr."""
-    if isinstance(value, np.ndarray):
-        return _digest([value])
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(item) for item in value]
-    if isinstance(value, dict):
-        return {str(key): _jsonable(item) for key, item in value.items()}
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, os.PathLike):
-        return os.fspath(value)
-    if value is None or isinstance(value, (str, int, float, bool)):
-        return value
-    return repr(value)
-
-
-def _digest(arrays):
-    """'sha256:...' of an array's (or a list of arrays') dtypes, shapes and bytes: the same pixels, the same digest."""
-    digest = hashlib.sha256()
-    if isinstance(arrays, np.ndarray):
-        arrays = [arrays]
-    for array in arrays:
-        array = np.ascontiguousarray(array)
-        digest.update(f"{array.dtype}{array.shape}".encode())
-        digest.update(array.tobytes())
-    return "sha256:" + digest.hexdigest()
-
-
 def _style_list(style):
     """The style images as a list: one path or array, or a list/tuple of them."""
     if (
@@ -136,23 +94,6 @@ def _style_list(style):
     ):
         return list(style)
     return [style]
-
-
-def _as_pixels(image, what, size=None):
-    """An image path or array as float32 RGB in [0, 255], resized to `size` (height, width) if given."""
-    if isinstance(image, (str, os.PathLike)):
-        try:
-            return load_image(image, *(size or (None, None)))
-        except (FileNotFoundError, ImageError) as error:
-            raise type(error)(f"{what}: {error}") from None  # say which of the images it is
-    pixels = np.asarray(image, dtype=np.float32)
-    if pixels.ndim == 4 and pixels.shape[0] == 1:
-        pixels = pixels[0]
-    if pixels.ndim != 3 or pixels.shape[-1] != 3:
-        raise OptionError(f"{what} must be an image path or an (H, W, 3) RGB array, got shape {pixels.shape}")
-    if size is not None and pixels.shape[:2] != tuple(size):
-        pixels = tf.image.resize(pixels, size, antialias=True).numpy()
-    return pixels
 
 
 class StyleTransfer:
@@ -168,21 +109,20 @@ class StyleTransfer:
         styles = _style_list(style)
         options = dataclasses.replace(options or StyleOptions(), **overrides)
         self.options = options = options.validate(style_count=len(styles))
-        if options.height is None and options.width is None and options.max_size is None:
-            size = (config.CONFIG.IMAGE_HEIGHT, config.CONFIG.IMAGE_WIDTH)
-        else:
-            size = None
-        content_pixels = _as_pixels(content, "content", size)
-        if size is None:
-            size = target_size(*content_pixels.shape[:2], options.height, options.width, options.max_size)
-            check_run_size(size)  # before the resize, which would allocate it
-            content_pixels = _as_pixels(content_pixels, "content", size)
-        self.size = size
+        content_pixels = load_pixels(
+            content,
+            height=options.height,
+            width=options.width,
+            max_size=options.max_size,
+            what="content",
+            check_size=check_run_size,  # before the resize, which would allocate it
+        )
+        self.size = size = content_pixels.shape[:2]
         self.content_pixels = content_pixels
         # Each style image at style_scale times the output size (1: the output size, as the article).
         style_size = scaled_size(size, options.style_scale)
-        check_run_size(style_size, "the style images (at --style-scale)", scale=options.style_scale)
-        self.style_pixels = [_as_pixels(image, "style", style_size) for image in styles]
+        check_run_size(style_size, "the style images", scale=options.style_scale)
+        self.style_pixels = [load_pixels(image, style_size, what="style") for image in styles]
         if options.color_match:
             self.style_pixels = [match_color(image, content_pixels) for image in self.style_pixels]
         weights = options.weights if hasattr(options.weights, "layers") else load_weights(options.weights)
@@ -216,10 +156,11 @@ class StyleTransfer:
         cost -- a StyleTransferCost
         """
         options = self.options
-        content = normalize_image(_as_pixels(self.content_pixels, "content", size), options.image_range)
+        content = normalize_image(load_pixels(self.content_pixels, size, what="content"), options.image_range)
         style_size = scaled_size(size, options.style_scale)
         styles = [
-            normalize_image(_as_pixels(image, "style", style_size), options.image_range) for image in self.style_pixels
+            normalize_image(load_pixels(image, style_size, what="style"), options.image_range)
+            for image in self.style_pixels
         ]
         return StyleTransferCost(
             self.model,
@@ -248,7 +189,7 @@ class StyleTransfer:
         if self.options.image_range == "mean":
             return self._initial_image(size)
         if isinstance(self.options.init, str) and self.options.init == "noise":
-            content = normalize_image(_as_pixels(self.content_pixels, "content", size), "unit")
+            content = normalize_image(load_pixels(self.content_pixels, size, what="content"), "unit")
             return generate_unit_noise_image(content, seed=self.options.seed)
         return normalize_image(network_to_pixels(self._initial_image(size)), "unit")
 
@@ -267,12 +208,12 @@ class StyleTransfer:
         image -- float32 array (1, height, width, 3)
         """
         init, seed = self.options.init, self.options.seed
-        content = reshape_and_normalize_image(_as_pixels(self.content_pixels, "content", size))
+        content = reshape_and_normalize_image(load_pixels(self.content_pixels, size, what="content"))
         if isinstance(init, str) and init in INITS:
             if init == "content":
                 return content
             return generate_noise_image(content, 1.0 if init == "random" else self.options.noise_ratio, seed=seed)
-        return reshape_and_normalize_image(_as_pixels(init, "--init image", size))
+        return reshape_and_normalize_image(load_pixels(init, size, what="--init image"))
 
     def _enter_scale(self, index, image):
         """Makes scale `index` current: its cost, and a generated image of its size starting from `image`."""
@@ -283,38 +224,31 @@ class StyleTransfer:
             self.model.input = tf.Variable(tf.zeros((1, *size, 3)), name="input")
         self.image = self.model.input
         self.image.assign(image)
-        self.best_image = tf.Variable(self.image)
-        self.best_cost = tf.Variable(np.inf, dtype=tf.float32)
+        self.best = BestImage(self.image)
         self._step = self._optimizer = self._optimizer_state = None
 
+    @property
+    def best_image(self):
+        """The lowest-cost image so far at the current scale, a tf.Variable in the network's space."""
+        return self.best.image
+
+    @property
+    def best_cost(self):
+        """Its cost, a scalar tf.Variable (inf before the first step)."""
+        return self.best.cost
+
     def _compile(self):
+        """The Adam step of the current scale: optimize.train_step, keeping the best image, compiled once."""
         self._optimizer = optimizer = tf.keras.optimizers.Adam(learning_rate=self.options.learning_rate)
         optimizer.build([self.image])
         if self._optimizer_state is not None:
-            # Resuming: Adam's iteration count and moments as the checkpoint left them.
-            for variable, value in zip(optimizer.variables, self._optimizer_state, strict=True):
-                variable.assign(value)
+            restore_optimizer(optimizer, self._optimizer_state)
             self._optimizer_state = None
-
-        clip = self.options.clip
-        low, high = self.bounds
-
-        def step():
-            with tf.GradientTape() as tape:
-                costs = self.cost.terms(self.image)
-            J = costs["J"]
-            grad = tape.gradient(J, self.image)
-            # The cost belongs to the image before the update: keep that image if it is the best so far.
-            better = J < self.best_cost
-            self.best_image.assign(tf.where(better, self.image, self.best_image))
-            self.best_cost.assign(tf.where(better, J, self.best_cost))
-            optimizer.apply_gradients([(grad, self.image)])
-            if clip:
-                # The TF2 course's clip_0_1 after each step (in general: back into the valid pixel range).
-                self.image.assign(tf.clip_by_value(self.image, low, high))
-            return costs
-
-        return tf.function(step, jit_compile=resolve_jit_compile(self.options.jit_compile))
+        # The TF2 course's clip_0_1 after each step (in general: back into the valid pixel range).
+        clip = self.bounds if self.options.clip else None
+        return compile_train_step(
+            self.image, optimizer, self.cost.terms, clip, self.options.jit_compile, best=self.best
+        )
 
     def run(self, progress=False, callback=None):
         """
@@ -352,10 +286,10 @@ class StyleTransfer:
         if count > 0 and self._step is None:
             self._step = self._compile()
         for _ in range(count):
-            costs = {name: float(value) for name, value in self._step().items()}
+            costs = self._step().floats()
             J = costs["J"]
             if not math.isfinite(J):
-                self.image.assign(self.best_image)
+                self.image.assign(self.best.image)
                 iteration = len(self.history)
                 raise NonFiniteCostError(
                     non_finite_reason(costs, iteration, self.options.learning_rate),
@@ -393,9 +327,8 @@ class StyleTransfer:
         self._keep_best(lbfgs)
 
     def _keep_best(self, lbfgs):
-        if lbfgs.best_image is not None and lbfgs.best_cost < float(self.best_cost):
-            self.best_cost.assign(lbfgs.best_cost)
-            self.best_image.assign(lbfgs.best_image)
+        if lbfgs.best_image is not None:
+            self.best.offer(lbfgs.best_image, lbfgs.best_cost)
 
     def _record(self, start, bar, callback, costs):
         """Appends one iteration to the history, shows it, saves what is due, calls the callback."""
@@ -423,14 +356,11 @@ class StyleTransfer:
 
     def _consider_final_image(self):
         """The last update's image has no cost yet: one forward pass decides whether it is the best."""
-        J = float(self.cost(self.image)[0])
-        if math.isfinite(J) and J < float(self.best_cost):
-            self.best_cost.assign(J)
-            self.best_image.assign(self.image)
+        self.best.offer(self.image, self.cost.terms(self.image).J)
 
     def _best(self, size):
         """The lowest-cost image at the current scale (the current one before any step), resized to `size`."""
-        best = self.best_image if math.isfinite(float(self.best_cost)) else self.image
+        best = self.best.image if math.isfinite(float(self.best.cost)) else self.image
         if tuple(best.shape[1:3]) == tuple(size):
             return best.numpy()
         return tf.image.resize(best, size, method="bilinear").numpy()
@@ -449,29 +379,21 @@ class StyleTransfer:
         """An image in the network's space as the uint8 picture written: range undone, colours preserved if asked."""
         pixels = np.clip(network_to_pixels(image, self.options.image_range), 0, 255)
         if self.options.preserve_colors:
-            pixels = preserve_colors(pixels, _as_pixels(self.content_pixels, "content", pixels.shape[:2]))
+            pixels = preserve_colors(pixels, load_pixels(self.content_pixels, pixels.shape[:2], what="content"))
         return np.clip(np.rint(pixels), 0, 255).astype(np.uint8)
 
     def settings(self):
         """
-        The settings that a checkpoint must share with the run that resumes it.
+        The settings that a checkpoint must share with the run that resumes it (checkpoint.settings_fingerprint).
 
         Returns:
-        settings -- dict of JSON values: every option that changes the result (NOT_CHECKED_ON_RESUME aside), the
-                    output size, and digests of the weights and of the content and style pixels
+        settings -- dict of JSON values: every option that a resume may not change, the output size, and digests of
+                    the weights and of the content and style pixels
         """
         if self._settings is None:
-            settings = {
-                field.name.replace("_", "-"): _jsonable(getattr(self.options, field.name))
-                for field in dataclasses.fields(self.options)
-                if field.name not in NOT_CHECKED_ON_RESUME
-            }
-            settings["size"] = "{}x{}".format(*self.size)
-            layers = self.model.weights.layers
-            settings["weights"] = _digest([array for name in sorted(layers) for array in layers[name]])
-            settings["content image"] = _digest([self.content_pixels])
-            settings["style image"] = _digest(self.style_pixels)
-            self._settings = json.loads(json.dumps(settings))
+            self._settings = settings_fingerprint(
+                self.options, self.size, self.model.weights, self.content_pixels, self.style_pixels
+            )
         return self._settings
 
     def save_checkpoint(self, folder):
@@ -488,48 +410,36 @@ class StyleTransfer:
         Returns:
         path -- the checkpoint file
         """
-        arrays = {
-            "image": self.image.numpy(),
-            "best_image": self.best_image.numpy(),
-            "best_cost": self.best_cost.numpy(),
-        }
         variables = [] if self._optimizer is None else self._optimizer.variables
-        for k, variable in enumerate(variables):
-            arrays[f"optimizer_{k}"] = variable.numpy()
-        state = {
-            "iteration": len(self.history),
-            "scale_index": self.scale_index,
-            "evaluations": self.evaluations,
-            "optimizer_variables": [variable.path for variable in variables],
-            "history": self.history,
-            "settings": self.settings(),
-        }
-        return save_checkpoint(folder, state, arrays, self.result())
+        state = RunState(
+            image=self.image.numpy(),
+            best_image=self.best.image.numpy(),
+            best_cost=self.best.cost.numpy(),
+            optimizer_variables=[variable.path for variable in variables],
+            optimizer_state=[variable.numpy() for variable in variables],
+            scale_index=self.scale_index,
+            evaluations=self.evaluations,
+            history=self.history,
+            settings=self.settings(),
+        )
+        return save_run(folder, state, self.result())
 
     def _resume(self, location):
         """Continues from a checkpoint of the same run; OptionError names what differs if it is another run's."""
         try:
-            state, arrays = load_checkpoint(location)
+            state = load_run(location, self.settings())
+            if state.scale_index != self.scale_index:
+                self._enter_scale(state.scale_index, state.image)
+            self.image.assign(state.image)
+            self.best.image.assign(state.best_image)
+            self.best.cost.assign(state.best_cost)
         except CheckpointError as error:
-            raise OptionError(f"--resume: {error}") from None
-        changed = differences(state.get("settings", {}), self.settings())
-        if changed:
-            raise OptionError(
-                f"--resume {location}: the checkpoint is from a different run ({'; '.join(changed)}); "
-                "use that run's settings, or start afresh without --resume"
-            )
-        try:
-            if state["scale_index"] != self.scale_index:
-                self._enter_scale(state["scale_index"], arrays["image"])
-            self.image.assign(arrays["image"])
-            self.best_image.assign(arrays["best_image"])
-            self.best_cost.assign(arrays["best_cost"])
-            names = state["optimizer_variables"]
-            self._optimizer_state = [arrays[f"optimizer_{k}"] for k in range(len(names))] if names else None
-            self.history = list(state["history"])
-            self.evaluations = state["evaluations"]
-        except (KeyError, IndexError, ValueError, TypeError) as error:
-            raise OptionError(f"--resume {location}: a damaged checkpoint ({type(error).__name__}: {error})") from None
+            raise OptionError(f"--resume {location}: {error}") from None
+        except (IndexError, ValueError, TypeError) as error:  # a scale, arrays of another shape or type than this run's
+            raise OptionError(f"--resume {location}: {damaged(error)}") from None
+        self._optimizer_state = state.optimizer_state or None
+        self.history = list(state.history)
+        self.evaluations = state.evaluations
 
 
 def stylize(content, style, progress=False, callback=None, **options):

@@ -7,12 +7,14 @@ the deepest layer asked for; the optimisation loop uses that form.
 
 import collections.abc
 import dataclasses
+import os
 import re
 
 import tensorflow as tf
 
+from .checks import UnknownLayerError, check_choice, check_layers  # noqa: F401 (UnknownLayerError: re-exported)
 from .config import CONFIG
-from .weights import CONV_LAYERS, load_weights
+from .weights import CONV_LAYERS, VGGWeights, load_weights
 
 POOLINGS = ("avg", "max")
 # Mixed precision: the convolutions in bfloat16 (float32's range, so real weights cannot overflow it); the image and
@@ -20,14 +22,7 @@ POOLINGS = ("avg", "max")
 PRECISIONS = ("float32", "bfloat16")
 
 
-class UnknownLayerError(KeyError):
-    """A layer name the model does not have; the message lists the valid ones."""
-
-    def __str__(self):
-        return str(self.args[0])
-
-
-def layer_names(pooling="avg"):
+def layer_names(pooling: str = "avg") -> list[str]:
     """
     The model's layer names in forward order, as the article names them.
 
@@ -37,8 +32,7 @@ def layer_names(pooling="avg"):
     Returns:
     names -- list of names: 'conv1_1', 'conv1_2', 'avgpool1', 'conv2_1', ... 'conv5_4', 'avgpool5'
     """
-    if pooling not in POOLINGS:
-        raise ValueError(f"unknown pooling {pooling!r}: use 'avg' or 'max'")
+    check_choice(pooling, POOLINGS, "pooling")
     names = []
     for block in range(1, 6):
         names += [name for name in CONV_LAYERS if name.startswith(f"conv{block}_")]
@@ -49,7 +43,7 @@ def layer_names(pooling="avg"):
 _KERAS_NAME = re.compile(r"block([1-5])_(conv([1-4])|pool)")
 
 
-def canonical_layer_name(name, pooling="avg"):
+def canonical_layer_name(name: str, pooling: str = "avg") -> str:
     """
     The article's name of a layer given by its Keras VGG19 name (the one place the two namings meet).
 
@@ -76,11 +70,15 @@ class VGGModel(tf.Module, collections.abc.Mapping):
     """
 
     def __init__(
-        self, weights, height=CONFIG.IMAGE_HEIGHT, width=CONFIG.IMAGE_WIDTH, pooling="avg", precision="float32"
+        self,
+        weights: VGGWeights,
+        height: int = CONFIG.IMAGE_HEIGHT,
+        width: int = CONFIG.IMAGE_WIDTH,
+        pooling: str = "avg",
+        precision: str = "float32",
     ):
         super().__init__(name="vgg19")
-        if precision not in PRECISIONS:
-            raise ValueError(f"unknown precision {precision!r}: use one of {', '.join(PRECISIONS)}")
+        check_choice(precision, PRECISIONS, "precision")
         self.pooling = pooling
         self.precision = precision
         self.layer_names = layer_names(pooling)
@@ -117,12 +115,6 @@ class VGGModel(tf.Module, collections.abc.Mapping):
     __eq__ = object.__eq__
     __hash__ = object.__hash__
 
-    def _check(self, names):
-        unknown = [name for name in names if name not in self.layer_names]
-        if unknown:
-            listed = ", ".join(map(repr, unknown))
-            raise UnknownLayerError(f"unknown layer(s) {listed}; valid: {', '.join(self.layer_names)}")
-
     def _layer(self, name, x):
         """One layer: a convolution plus bias (before its ReLU, which __call__ applies), or a pool."""
         if name in self._filters:
@@ -131,7 +123,9 @@ class VGGModel(tf.Module, collections.abc.Mapping):
         pool = tf.nn.avg_pool2d if self.pooling == "avg" else tf.nn.max_pool2d
         return pool(x, ksize=2, strides=2, padding="SAME")
 
-    def __call__(self, image, names, relu=tf.nn.relu, before_relu=False):
+    def __call__(
+        self, image: tf.Tensor, names: list[str], relu=tf.nn.relu, before_relu: bool = False
+    ) -> list[tf.Tensor]:
         """
         Activations of several layers for one image, in one forward pass that stops at the deepest of them.
 
@@ -146,7 +140,7 @@ class VGGModel(tf.Module, collections.abc.Mapping):
         """
         # Keras names (block4_conv2) are accepted as aliases of the article's (conv4_2).
         names = [canonical_layer_name(name, self.pooling) for name in names]
-        self._check(names)
+        check_layers(names, self.layer_names)
         wanted = set(names)
         deepest = max(self.layer_names.index(name) for name in names)
         x = tf.cast(tf.convert_to_tensor(image, dtype=tf.float32), self.precision)
@@ -162,8 +156,12 @@ class VGGModel(tf.Module, collections.abc.Mapping):
 
 
 def load_vgg_model(
-    path=CONFIG.VGG_MODEL, height=CONFIG.IMAGE_HEIGHT, width=CONFIG.IMAGE_WIDTH, pooling="avg", precision="float32"
-):
+    path: str | os.PathLike | VGGWeights = CONFIG.VGG_MODEL,
+    height: int = CONFIG.IMAGE_HEIGHT,
+    width: int = CONFIG.IMAGE_WIDTH,
+    pooling: str = "avg",
+    precision: str = "float32",
+) -> VGGModel:
     """
     Builds the VGG-19 feature extractor of the article from a weight file.
 
@@ -172,13 +170,12 @@ def load_vgg_model(
     height -- height of model['input']
     width -- width of model['input']
     pooling -- 'avg' (the article's, after Gatys et al.) or 'max'
-    precision -- 'float32' (the article's), or 'bfloat16' for the convolutions only (mixed precision:
-                 several times faster on CPUs with AMX and on GPUs; activations are handed out in float32)
+    precision -- 'float32' (the article's), or 'bfloat16' for the convolutions only (mixed precision, activations
+                 handed out in float32; its speed is measured in docs/performance.md)
 
     Returns:
     model -- a VGGModel: model['input'] is a tf.Variable (1, height, width, 3), model['conv4_2'] etc. activations
     """
-    if pooling not in POOLINGS:
-        raise ValueError(f"unknown pooling {pooling!r}: use 'avg' or 'max'")
+    check_choice(pooling, POOLINGS, "pooling")
     weights = path if hasattr(path, "layers") else load_weights(path)
     return VGGModel(weights, height=height, width=width, pooling=pooling, precision=precision)

@@ -1,5 +1,10 @@
+import hashlib
+import http.server
 import os
+import re
+import threading
 
+import numpy as np
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -21,3 +26,71 @@ def small_model(mat_file):
     from neural_style import load_vgg_model
 
     return load_vgg_model(str(mat_file[0]), height=24, width=32)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# A local HTTP server for the downloads (tests/test_weights.py, tests/test_cli_weights.py)
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    """Serves server.payload at /weights.mat; honours 'Range: bytes=N-' unless told not to; can cut a response."""
+
+    def do_GET(self):  # noqa: N802 (the name http.server calls)
+        server = self.server
+        server.log.append({"path": self.path, "range": self.headers.get("Range")})
+        if self.path != "/weights.mat":
+            self.send_error(404, "Not Found")
+            return
+        data, start = server.payload, 0
+        requested = self.headers.get("Range")
+        if requested and server.honour_range:
+            start = int(re.fullmatch(r"bytes=(\d+)-", requested).group(1))
+            if start >= len(data):
+                self.send_response(416)
+                self.send_header("Content-Range", f"bytes */{len(data)}")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            self.send_response(206)
+            self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+        else:
+            self.send_response(200)
+        body = data[start:]
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        cut = server.cuts.pop(0) if server.cuts else None
+        # A cut response announces the whole length and sends only `cut` bytes before the connection closes.
+        self.wfile.write(body if cut is None else body[:cut])
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def server():
+    """A local HTTP server with 300 kB of random bytes at /weights.mat; tests set .cuts and .honour_range."""
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    httpd.payload = np.random.default_rng(0).bytes(300_000)
+    httpd.sha256 = hashlib.sha256(httpd.payload).hexdigest()
+    httpd.log, httpd.cuts, httpd.honour_range = [], [], True
+    httpd.url = f"http://127.0.0.1:{httpd.server_address[1]}/weights.mat"
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+    thread.start()
+    yield httpd
+    httpd.shutdown()
+    httpd.server_close()
+    thread.join()
+
+
+@pytest.fixture
+def no_retry_wait(monkeypatch):
+    """Downloads retry without waiting."""
+    from neural_style import download
+
+    monkeypatch.setattr(download, "_RETRY_WAIT_S", 0.0)
+
+
+@pytest.fixture(scope="session")
+def weights(mat_file):
+    """The VGGWeights written into the small .mat file (what small_model holds), for StyleTransfer(weights=...)."""
+    return mat_file[1]

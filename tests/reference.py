@@ -1,4 +1,4 @@
-"""A plain numpy (float64) forward pass of VGG-19, independent of TensorFlow, to check the model against."""
+"""Plain numpy (float64) references, independent of TensorFlow: VGG-19's forward pass, and Adam's update."""
 
 import numpy as np
 
@@ -37,3 +37,112 @@ def forward(image, weights, pooling="avg"):
             x = out[name] = conv_relu(x, kernel, bias)
         x = out[f"{pooling}pool{block}"] = pool(x, pooling)
     return {name: value[None] for name, value in out.items()}
+
+
+def numpy_costs(weights, content, generated, layers):
+    """J_content at layers[0] and J_style over layers with weights 1/N, from the numpy forward pass."""
+    target = forward(content, weights)
+    mine = forward(generated, weights)
+    _, n_H, n_W, n_C = mine[layers[0]].shape
+    J_content = ((target[layers[0]] - mine[layers[0]]) ** 2).sum() / (4 * n_H * n_W * n_C)
+    J_style = 0.0
+    for name in layers:
+        _, n_H, n_W, n_C = mine[name].shape
+        A, G = target[name].reshape(-1, n_C), mine[name].reshape(-1, n_C)
+        J_style += ((A.T @ A - G.T @ G) ** 2).sum() / (4 * n_C**2 * (n_H * n_W) ** 2) / len(layers)
+    return J_content, J_style
+
+
+def gram(a):
+    """The Gram matrix (C, C) of an activation (1, H, W, C): the unnormalised channel correlations, in float64."""
+    a = np.asarray(a, dtype=np.float64)
+    F = a.reshape(-1, a.shape[-1])
+    return F.T @ F
+
+
+def grams(image, weights, names, pooling="avg"):
+    """Each named layer's Gram matrix of an image (1, H, W, 3), from the numpy forward pass."""
+    activations = forward(image, weights, pooling)
+    return [gram(activations[name]) for name in names]
+
+
+def content_cost(a_C, a_G, form="course"):
+    """The course's J_content, sum((a_C - a_G) ** 2) / (4 n_H n_W n_C), or the paper's 1/2 sum((a_C - a_G) ** 2)."""
+    a_C, a_G = np.asarray(a_C, dtype=np.float64), np.asarray(a_G, dtype=np.float64)
+    squares = np.sum((a_C - a_G) ** 2)
+    return squares / (4 * a_G.size) if form == "course" else 0.5 * squares
+
+
+def layer_style_cost_from_gram(GS, a_G):
+    """The course's layer style cost against a style Gram GS: sum((GS - GG) ** 2) / (4 n_C^2 (n_H n_W)^2)."""
+    a_G = np.asarray(a_G, dtype=np.float64)
+    n_C = a_G.shape[-1]
+    n_HW = a_G.size // n_C
+    return np.sum((np.asarray(GS, dtype=np.float64) - gram(a_G)) ** 2) / (4 * n_C**2 * n_HW**2)
+
+
+def layer_style_cost(a_S, a_G):
+    """The course's layer style cost of two activations (1, n_H, n_W, n_C)."""
+    return layer_style_cost_from_gram(gram(a_S), a_G)
+
+
+def total_variation(image):
+    """The sum of squared differences between vertical and horizontal neighbours of an image (1, H, W, C)."""
+    x = np.asarray(image, dtype=np.float64)
+    return np.sum((x[:, 1:] - x[:, :-1]) ** 2) + np.sum((x[:, :, 1:] - x[:, :, :-1]) ** 2)
+
+
+def noise_image(content, seed, noise_ratio=0.6):
+    """The article's starting image: uniform(-20, 20) noise * ratio + content * (1 - ratio), from numpy's seed."""
+    noise = np.random.default_rng(seed).uniform(-20, 20, content.shape).astype(np.float32)
+    return (noise * noise_ratio + content * (1 - noise_ratio)).astype(np.float32)
+
+
+def style_transfer_costs(
+    generated, content, style_grams, weights, content_layer, style_layers, pooling="avg", form="course"
+):
+    """
+    J_content and J_style of a generated image against a content image and style Grams, with the numpy network.
+
+    Arguments:
+    generated, content -- images (1, H, W, 3) as the network sees them
+    style_grams -- one Gram matrix per style layer (see grams)
+    content_layer -- the content layer's name
+    style_layers -- [(name, weight), ...]
+    form -- 'course' or 'gatys', the content cost's form
+
+    Returns:
+    J_content, J_style -- float64
+    """
+    a_G = forward(generated, weights, pooling)
+    J_content = content_cost(forward(content, weights, pooling)[content_layer], a_G[content_layer], form)
+    J_style = sum(
+        weight * layer_style_cost_from_gram(GS, a_G[name]) for (name, weight), GS in zip(style_layers, style_grams)
+    )
+    return J_content, J_style
+
+
+# The NTSC YIQ matrix as published (FCC), to check the colour functions independently of tf.image.
+YIQ = np.array([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]])
+
+
+def yiq(image):
+    """An RGB image (..., 3) in YIQ (luminance, then the two chrominances), in float64."""
+    return np.asarray(image, dtype=np.float64) @ YIQ.T
+
+
+class Adam:
+    """Adam as Kingma & Ba (and Keras) write it, in float64: m and v the moving averages, bias-corrected step."""
+
+    def __init__(self, learning_rate, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
+        self.learning_rate, self.beta_1, self.beta_2, self.epsilon = learning_rate, beta_1, beta_2, epsilon
+        self.t, self.m, self.v = 0, 0.0, 0.0
+
+    def update(self, x, grad):
+        """The pixels x after one step along grad (both arrays of the same shape)."""
+        x, grad = np.asarray(x, np.float64), np.asarray(grad, np.float64)
+        self.t += 1
+        self.m = self.beta_1 * self.m + (1 - self.beta_1) * grad
+        self.v = self.beta_2 * self.v + (1 - self.beta_2) * grad**2
+        step = self.learning_rate * np.sqrt(1 - self.beta_2**self.t) / (1 - self.beta_1**self.t)
+        return x - step * self.m / (np.sqrt(self.v) + self.epsilon)

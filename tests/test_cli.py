@@ -20,7 +20,7 @@ import pytest
 from neural_style.cli import main
 from neural_style.cli.stylize import build_parser, options_from_args
 from neural_style.options import StyleOptions
-from tests.reference import forward
+from tests import reference
 
 # The module, not the function of the same name that the package exports.
 stylize_module = importlib.import_module("neural_style.stylize")
@@ -122,21 +122,12 @@ def normalized(path):
     return (iio.imread(path).astype(np.float64) - MEANS)[None]
 
 
-def noise_image(content, seed, noise_ratio=0.6):
-    """The article's starting image: uniform(-20, 20) noise * ratio + content * (1 - ratio), from numpy's seed."""
-    noise = np.random.default_rng(seed).uniform(-20, 20, content.shape).astype(np.float32)
-    return (noise * noise_ratio + content * (1 - noise_ratio)).astype(np.float32)
-
-
 def reference_costs(weights, content, style, generated, style_layers=ARTICLE_STYLE_LAYERS, alpha=10, beta=40):
-    a_C, a_S, a_G = (forward(image, weights) for image in (content, style, generated))
-    _, n_H, n_W, n_C = a_G["conv4_2"].shape
-    J_content = np.sum((a_C["conv4_2"] - a_G["conv4_2"]) ** 2) / (4 * n_H * n_W * n_C)
-    J_style = 0.0
-    for name, coeff in style_layers:
-        _, n_H, n_W, n_C = a_G[name].shape
-        S, G = (a[name].reshape(n_H * n_W, n_C) for a in (a_S, a_G))
-        J_style += coeff * np.sum((S.T @ S - G.T @ G) ** 2) / (4 * n_C**2 * (n_H * n_W) ** 2)
+    """The article's J, J_content and J_style (content layer conv4_2), from tests/reference.py."""
+    style_grams = reference.grams(style, weights, [name for name, _ in style_layers])
+    J_content, J_style = reference.style_transfer_costs(
+        generated, content, style_grams, weights, "conv4_2", style_layers
+    )
     return alpha * J_content + beta * J_style, J_content, J_style
 
 
@@ -197,7 +188,7 @@ def test_costs_reported_are_the_articles_costs(job, mat_file, images, tmp_path):
     code, _, _ = job(*small("--seed", 7, "--history", history))
     assert code == 0
     content, style = normalized(images["content"]), normalized(images["style"])
-    expected = reference_costs(mat_file[1], content, style, noise_image(content, seed=7))
+    expected = reference_costs(mat_file[1], content, style, reference.noise_image(content, seed=7))
     first = read_history(history)[0]
     np.testing.assert_allclose([first["J"], first["J_content"], first["J_style"]], expected, rtol=2e-4)
 
@@ -212,7 +203,9 @@ def test_style_layers_alpha_and_beta_reach_the_cost(job, mat_file, images, tmp_p
     )
     assert code == 0
     content, style = normalized(images["content"]), normalized(images["style"])
-    expected = reference_costs(mat_file[1], content, style, noise_image(content, 1), layers, alpha=2, beta=0.5)
+    expected = reference_costs(
+        mat_file[1], content, style, reference.noise_image(content, 1), layers, alpha=2, beta=0.5
+    )
     first = read_history(history)[0]
     np.testing.assert_allclose([first["J"], first["J_content"], first["J_style"]], expected, rtol=2e-4)
 
@@ -445,7 +438,7 @@ def test_huge_learning_rate_stops_and_keeps_the_last_finite_image(job, images, t
     entries = read_history(history)
     assert all(np.isfinite(entry["J"]) for entry in entries) and len(entries) < 20
     # The one finite image a step of 1e30 leaves is the seeded starting image, as the article makes it.
-    start = noise_image(normalized(images["content"]), seed=3)
+    start = reference.noise_image(normalized(images["content"]), seed=3)
     expected = np.clip(np.rint(start[0].astype(np.float64) + MEANS), 0, 255).astype(np.uint8)
     np.testing.assert_array_equal(iio.imread(tmp_path / "out.png"), expected)
 

@@ -19,14 +19,13 @@ from neural_style.cli.stylize import build_parser, options_from_args
 from neural_style.images import generate_noise_image, reshape_and_normalize_image
 from neural_style.options import StyleOptions
 from neural_style.weights import VGGWeights, keras_layer_name, random_vgg_weights
+from tests import reference
 from tests.h5_fixtures import write_keras2_h5
-from tests.reference import forward
 
 cli_stylize = importlib.import_module("neural_style.cli.stylize")
 HEIGHT, WIDTH = 24, 32
 MEANS = np.array([123.68, 116.779, 103.939])
 KERAS_MEAN_BGR = np.array([103.939, 116.779, 123.68])  # keras.applications.vgg19.preprocess_input's
-YIQ = np.array([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]])
 
 
 @pytest.fixture(scope="module")
@@ -107,27 +106,6 @@ def job(pictures, mat_file, tmp_path, capfd, monkeypatch):
     return run
 
 
-def numpy_costs(generated, content, style_grams, weights, content_layer, style_layers, pooling="avg", form="course"):
-    """J_content and J_style of a generated image (as the network sees it) with a numpy float64 network."""
-    a_G = forward(generated, weights, pooling)
-    a_C = forward(content, weights, pooling)[content_layer]
-    if form == "course":
-        J_content = np.sum((a_G[content_layer] - a_C) ** 2) / (4 * a_C.size)
-    else:
-        J_content = 0.5 * np.sum((a_G[content_layer] - a_C) ** 2)
-    J_style = 0.0
-    for (name, weight), GS in zip(style_layers, style_grams):
-        G = a_G[name].reshape(-1, a_G[name].shape[-1])
-        M, C = G.shape
-        J_style += weight * np.sum((GS - G.T @ G) ** 2) / (4 * C**2 * M**2)
-    return J_content, J_style
-
-
-def grams(image, weights, names, pooling="avg"):
-    activations = forward(image, weights, pooling)
-    return [a.reshape(-1, a.shape[-1]).T @ a.reshape(-1, a.shape[-1]) for a in (activations[n] for n in names)]
-
-
 def first_image(content_pixels, seed=3):
     """The article's starting image for --seed 3, mean-subtracted RGB."""
     return generate_noise_image(reshape_and_normalize_image(content_pixels), 0.6, seed=seed).astype(np.float64)
@@ -149,10 +127,10 @@ def test_keras_h5_weights_and_block_names_end_to_end(job, pictures, keras_h5):
     to_keras = lambda rgb: (rgb[..., ::-1] - KERAS_MEAN_BGR)[None]  # noqa: E731
     generated = to_keras(first_image(arrays["content"])[0] + MEANS)
     layers = [("conv1_1", 0.5), ("conv3_1", 0.5)]
-    J_content, J_style = numpy_costs(
+    J_content, J_style = reference.style_transfer_costs(
         generated,
         to_keras(arrays["content"]),
-        grams(to_keras(arrays["stripes"]), keras_view, ["conv1_1", "conv3_1"]),
+        reference.grams(to_keras(arrays["stripes"]), keras_view, ["conv1_1", "conv3_1"]),
         keras_view,
         "conv4_2",
         layers,
@@ -216,12 +194,13 @@ def test_preserve_colors_writes_the_photos_chrominance(job, pictures):
     code, err, _, kept = job("--preserve-colors")
     assert code == 0, err
     _, _, _, plain = job()
-    yiq = lambda image: np.float64(image) @ YIQ.T  # noqa: E731
     inside = np.all((kept > 0) & (kept < 255), axis=-1)
     assert inside.mean() > 0.9
-    np.testing.assert_allclose(yiq(kept)[inside][:, 1:], yiq(arrays["content"])[inside][:, 1:], atol=1.0)
-    np.testing.assert_allclose(yiq(kept)[inside][:, 0], yiq(plain)[inside][:, 0], atol=1.0)
-    assert np.abs(yiq(plain)[..., 1:] - yiq(arrays["content"])[..., 1:]).max() > 10
+    np.testing.assert_allclose(
+        reference.yiq(kept)[inside][:, 1:], reference.yiq(arrays["content"])[inside][:, 1:], atol=1.0
+    )
+    np.testing.assert_allclose(reference.yiq(kept)[inside][:, 0], reference.yiq(plain)[inside][:, 0], atol=1.0)
+    assert np.abs(reference.yiq(plain)[..., 1:] - reference.yiq(arrays["content"])[..., 1:]).max() > 10
 
 
 def test_tv_weight_is_added_and_recorded(job):
@@ -243,8 +222,8 @@ def test_pooling_max_changes_the_costs(job, pictures, mat_file):
     assert code == 0, err
     _, _, plain, _ = job()
     layers = [(name, 0.2) for name in ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")]
-    style = grams(reshape_and_normalize_image(arrays["stripes"]), weights, [n for n, _ in layers], "max")
-    J_content, J_style = numpy_costs(
+    style = reference.grams(reshape_and_normalize_image(arrays["stripes"]), weights, [n for n, _ in layers], "max")
+    J_content, J_style = reference.style_transfer_costs(
         first_image(arrays["content"]),
         reshape_and_normalize_image(arrays["content"]),
         style,
@@ -303,8 +282,8 @@ def test_course_tf2_preset_end_to_end(job, pictures, mat_file):
     noise = np.random.default_rng(3).uniform(-0.25, 0.25, (1, HEIGHT, WIDTH, 3))
     generated = np.clip(arrays["content"][None] / 255 + noise, 0, 1)
     layers = [(name, 0.2) for name in ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")]
-    style = grams(arrays["stripes"][None] / 255, weights, [n for n, _ in layers], "max")
-    J_content, J_style = numpy_costs(
+    style = reference.grams(arrays["stripes"][None] / 255, weights, [n for n, _ in layers], "max")
+    J_content, J_style = reference.style_transfer_costs(
         generated, arrays["content"][None] / 255, style, weights, "conv5_4", layers, pooling="max"
     )
     np.testing.assert_allclose(history[0]["J_content"], J_content, rtol=1e-4)

@@ -1,6 +1,6 @@
 """Tests of `neural-style weights download` and `neural-style weights verify`, run in-process.
 
-Downloads come from the local HTTP server of tests/test_weights.py (127.0.0.1, started by the test); nothing leaves
+Downloads come from the local HTTP server of tests/conftest.py (127.0.0.1, started by the test); nothing leaves
 the machine.
 """
 
@@ -13,7 +13,9 @@ import pytest
 from neural_style import weights as W
 from neural_style.cli import main
 from tests.fixtures import write_vgg_mat
-from tests.test_weights import no_retry_wait, server  # noqa: F401 (pytest fixtures, used by name)
+
+# Downloads retry at once here (the `server` fixture is in conftest.py).
+pytestmark = pytest.mark.usefixtures("no_retry_wait")
 
 
 def run(capfd, *argv):
@@ -32,7 +34,7 @@ def sha256_of(path):
 # download
 
 
-def test_download_puts_the_checked_file_in_place_and_says_where(server, tmp_path, capfd):  # noqa: F811
+def test_download_puts_the_checked_file_in_place_and_says_where(server, tmp_path, capfd):
     to = tmp_path / "models"
     code, out, err = run(capfd, "download", "--to", str(to), "--url", server.url, "--sha256", server.sha256.upper())
     assert code == 0
@@ -44,7 +46,7 @@ def test_download_puts_the_checked_file_in_place_and_says_where(server, tmp_path
     assert server.log == [{"path": "/weights.mat", "range": None}]
 
 
-def test_quiet_download_prints_nothing(server, tmp_path, capfd):  # noqa: F811
+def test_quiet_download_prints_nothing(server, tmp_path, capfd):
     code, out, err = run(
         capfd, "download", "--to", str(tmp_path), "--url", server.url, "--sha256", server.sha256, "--quiet"
     )
@@ -52,7 +54,7 @@ def test_quiet_download_prints_nothing(server, tmp_path, capfd):  # noqa: F811
     assert sha256_of(tmp_path / "weights.mat") == server.sha256
 
 
-def test_url_without_sha256_downloads_unchecked_and_says_so_in_one_line(server, tmp_path, capfd):  # noqa: F811
+def test_url_without_sha256_downloads_unchecked_and_says_so_in_one_line(server, tmp_path, capfd):
     code, out, err = run(capfd, "download", "--to", str(tmp_path), "--url", server.url)
     assert code == 0
     assert sha256_of(tmp_path / "weights.mat") == server.sha256
@@ -85,7 +87,7 @@ def test_defaults_are_the_published_file_and_folder(monkeypatch, tmp_path, capfd
     assert calls == [(W.MAT_URL, "pretrained-model", "ab" * 32, False)]
 
 
-def test_interrupted_download_is_resumed_with_a_range_request(server, tmp_path, capfd):  # noqa: F811
+def test_interrupted_download_is_resumed_with_a_range_request(server, tmp_path, capfd):
     server.cuts = [100_000]
     code, _, _ = run(
         capfd, "download", "--to", str(tmp_path), "--url", server.url, "--sha256", server.sha256, "--quiet"
@@ -95,7 +97,7 @@ def test_interrupted_download_is_resumed_with_a_range_request(server, tmp_path, 
     assert sha256_of(tmp_path / "weights.mat") == server.sha256
 
 
-def test_a_partial_file_from_an_earlier_run_is_continued(server, tmp_path, capfd):  # noqa: F811
+def test_a_partial_file_from_an_earlier_run_is_continued(server, tmp_path, capfd):
     (tmp_path / "weights.mat.part").write_bytes(server.payload[:123_456])
     code, _, _ = run(
         capfd, "download", "--to", str(tmp_path), "--url", server.url, "--sha256", server.sha256, "--quiet"
@@ -105,7 +107,7 @@ def test_a_partial_file_from_an_earlier_run_is_continued(server, tmp_path, capfd
     assert sha256_of(tmp_path / "weights.mat") == server.sha256
 
 
-def test_bad_checksum_fails_with_one_line_and_deletes_the_partial_file(server, tmp_path, capfd):  # noqa: F811
+def test_bad_checksum_fails_with_one_line_and_deletes_the_partial_file(server, tmp_path, capfd):
     wrong = "0" * 64
     code, out, err = run(capfd, "download", "--to", str(tmp_path), "--url", server.url, "--sha256", wrong, "--quiet")
     assert code == 1 and out == ""
@@ -118,7 +120,7 @@ def test_bad_checksum_fails_with_one_line_and_deletes_the_partial_file(server, t
     assert os.listdir(tmp_path) == []
 
 
-def test_errors_come_after_the_progress_bar_as_the_last_line(server, tmp_path, capfd):  # noqa: F811
+def test_errors_come_after_the_progress_bar_as_the_last_line(server, tmp_path, capfd):
     code, _, err = run(capfd, "download", "--to", str(tmp_path), "--url", server.url, "--sha256", "1" * 64)
     assert code == 1
     assert err[-1].startswith("neural-style: error: ") and "was deleted" in err[-1]
@@ -136,7 +138,7 @@ def test_unreachable_url_fails_with_one_line(tmp_path, capfd):
     assert "check the URL and the network" in err[0]
 
 
-def test_http_error_fails_with_one_line(server, tmp_path, capfd):  # noqa: F811
+def test_http_error_fails_with_one_line(server, tmp_path, capfd):
     url = server.url.replace("weights.mat", "missing.mat")
     code, _, err = run(capfd, "download", "--to", str(tmp_path), "--url", url, "--sha256", "3" * 64, "--quiet")
     assert code == 1
@@ -147,7 +149,7 @@ def test_http_error_fails_with_one_line(server, tmp_path, capfd):  # noqa: F811
     ]
 
 
-def test_existing_file_with_another_hash_is_kept_and_reported(server, tmp_path, capfd):  # noqa: F811
+def test_existing_file_with_another_hash_is_kept_and_reported(server, tmp_path, capfd):
     (tmp_path / "weights.mat").write_bytes(b"my own file")
     code, _, err = run(
         capfd, "download", "--to", str(tmp_path), "--url", server.url, "--sha256", server.sha256, "--quiet"
@@ -170,14 +172,14 @@ def test_existing_file_with_another_hash_is_kept_and_reported(server, tmp_path, 
         (["verify", "x.mat", "--sha256", "g" * 64], "is not a SHA-256"),
     ],
 )
-def test_bad_options_are_one_line_and_exit_2(server, capfd, argv, message):  # noqa: F811
+def test_bad_options_are_one_line_and_exit_2(server, capfd, argv, message):
     code, out, err = run(capfd, *argv)
     assert code == 2 and out == ""
     assert len(err) == 1 and message in err[0] and err[0].startswith("neural-style weights")
     assert server.log == []
 
 
-def test_a_to_folder_that_is_a_file_is_bad_input(server, tmp_path, capfd):  # noqa: F811
+def test_a_to_folder_that_is_a_file_is_bad_input(server, tmp_path, capfd):
     blocker = tmp_path / "file"
     blocker.write_text("x")
     code, _, err = run(capfd, "download", "--to", str(blocker / "models"), "--url", server.url, "--quiet")

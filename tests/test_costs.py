@@ -10,21 +10,9 @@ from neural_style import (
     gram_matrix,
     total_cost,
 )
+from tests import reference
 
 EagerTensor = type(tf.constant(1))
-
-
-def numpy_content_cost(a_C, a_G):
-    a_C, a_G = np.float64(a_C), np.float64(a_G)
-    _, n_H, n_W, n_C = a_G.shape
-    return np.sum((a_C - a_G) ** 2) / (4 * n_H * n_W * n_C)
-
-
-def numpy_layer_style_cost(a_S, a_G):
-    a_S, a_G = np.float64(a_S), np.float64(a_G)
-    _, n_H, n_W, n_C = a_G.shape
-    S, G = a_S.reshape(-1, n_C).T, a_G.reshape(-1, n_C).T
-    return np.sum((S @ S.T - G @ G.T) ** 2) / (4 * n_C**2 * (n_H * n_W) ** 2)
 
 
 def activations(shape, seed):
@@ -87,18 +75,20 @@ def test_total_cost_article_value():
 @pytest.mark.parametrize("shape", [(1, 4, 4, 3), (1, 7, 5, 16), (1, 38, 50, 32)])
 def test_content_cost_equals_numpy(shape):
     a_C, a_G = activations(shape, 0), activations(shape, 1)
-    np.testing.assert_allclose(compute_content_cost(a_C, a_G).numpy(), numpy_content_cost(a_C, a_G), rtol=1e-5)
+    np.testing.assert_allclose(compute_content_cost(a_C, a_G).numpy(), reference.content_cost(a_C, a_G), rtol=1e-5)
     # The TF2 course's call: lists of model outputs whose last entry is the content layer.
     other = activations((1, 2, 2, 3), 2)
     np.testing.assert_allclose(
-        compute_content_cost([other, a_C], [other, a_G]).numpy(), numpy_content_cost(a_C, a_G), rtol=1e-5
+        compute_content_cost([other, a_C], [other, a_G]).numpy(), reference.content_cost(a_C, a_G), rtol=1e-5
     )
 
 
 @pytest.mark.parametrize("shape", [(1, 4, 4, 3), (1, 7, 5, 16), (1, 38, 50, 32)])
 def test_layer_style_cost_equals_numpy(shape):
     a_S, a_G = activations(shape, 3), activations(shape, 4)
-    np.testing.assert_allclose(compute_layer_style_cost(a_S, a_G).numpy(), numpy_layer_style_cost(a_S, a_G), rtol=1e-4)
+    np.testing.assert_allclose(
+        compute_layer_style_cost(a_S, a_G).numpy(), reference.layer_style_cost(a_S, a_G), rtol=1e-4
+    )
     assert compute_layer_style_cost(a_S, a_S).numpy() == 0.0
 
 
@@ -116,7 +106,7 @@ def test_style_cost_is_the_weighted_sum_of_layer_costs():
     a_S, a_G = style_outputs(10), style_outputs(20)
     weights = [0.1, 0.2, 0.3, 0.15, 0.25]
     layers = [(name, w) for (name, _), w in zip(STYLE_LAYERS, weights)]
-    expected = sum(w * numpy_layer_style_cost(s, g) for w, s, g in zip(weights, a_S, a_G))
+    expected = sum(w * reference.layer_style_cost(s, g) for w, s, g in zip(weights, a_S, a_G))
     J_style = compute_style_cost(a_S, a_G, layers)
     assert isinstance(J_style, EagerTensor)
     np.testing.assert_allclose(J_style.numpy(), expected, rtol=1e-4)
@@ -149,16 +139,11 @@ def test_costs_inside_tf_function():
     def J(a_S, a_G):
         return total_cost(compute_content_cost(a_S, a_G), compute_layer_style_cost(a_S, a_G))
 
-    expected = 10 * numpy_content_cost(a_S, a_G) + 40 * numpy_layer_style_cost(a_S, a_G)
+    expected = 10 * reference.content_cost(a_S, a_G) + 40 * reference.layer_style_cost(a_S, a_G)
     np.testing.assert_allclose(J(a_S, a_G).numpy(), expected, rtol=1e-5)
 
 
 # --- beyond the course: total variation, the paper's content cost, style Grams taken at another size
-
-
-def numpy_total_variation(image):
-    x = np.float64(image)
-    return np.sum((x[:, 1:] - x[:, :-1]) ** 2) + np.sum((x[:, :, 1:] - x[:, :, :-1]) ** 2)
 
 
 @pytest.mark.parametrize("shape", [(1, 2, 2, 1), (1, 6, 9, 3), (1, 24, 32, 3)])
@@ -168,7 +153,7 @@ def test_total_variation_cost_equals_numpy(shape):
     image = np.random.default_rng(7).uniform(-120, 130, shape).astype(np.float32)
     J_tv = total_variation_cost(image)
     assert isinstance(J_tv, EagerTensor)
-    np.testing.assert_allclose(J_tv.numpy(), numpy_total_variation(image), rtol=1e-5)
+    np.testing.assert_allclose(J_tv.numpy(), reference.total_variation(image), rtol=1e-5)
     # A constant image has none; an (H, W, C) image gives the same as its batch of one.
     assert total_variation_cost(np.full(shape, 3.5, np.float32)).numpy() == 0.0
     np.testing.assert_allclose(total_variation_cost(image[0]).numpy(), J_tv.numpy(), rtol=1e-6)
@@ -187,7 +172,7 @@ def test_gatys_content_cost_is_half_the_sum_of_squares():
     from neural_style.costs import CONTENT_COSTS, gatys_content_cost
 
     a_C, a_G = activations((1, 7, 5, 16), 60), activations((1, 7, 5, 16), 61)
-    expected = 0.5 * np.sum((np.float64(a_G) - np.float64(a_C)) ** 2)
+    expected = reference.content_cost(a_C, a_G, form="gatys")
     np.testing.assert_allclose(gatys_content_cost(a_C, a_G).numpy(), expected, rtol=1e-5)
     # The course's form is the same sum over 4 * n_H * n_W * n_C, i.e. the paper's over 2 * n_H * n_W * n_C.
     np.testing.assert_allclose(CONTENT_COSTS["course"](a_C, a_G).numpy(), expected / (2 * 7 * 5 * 16), rtol=1e-5)
@@ -197,14 +182,14 @@ def test_style_gram_for_size_rescales_by_the_pixel_counts():
     from neural_style.costs import style_gram_for_size
 
     a_S = activations((1, 8, 12, 4), 70)
-    S = np.float64(a_S).reshape(-1, 4).T
+    GS = reference.gram(a_S)
     # Same size: the course's Gram, untouched.
-    np.testing.assert_allclose(style_gram_for_size(a_S, 8 * 12).numpy(), S @ S.T, rtol=1e-5)
+    np.testing.assert_allclose(style_gram_for_size(a_S, 8 * 12).numpy(), GS, rtol=1e-5)
     # A generated layer of 4 x 6 positions: the style's per-position Gram times 24.
-    np.testing.assert_allclose(style_gram_for_size(a_S, 24).numpy(), S @ S.T * 24 / 96, rtol=1e-5)
+    np.testing.assert_allclose(style_gram_for_size(a_S, 24).numpy(), GS * 24 / 96, rtol=1e-5)
     # A style activation tiled 2 x 2 has 4 times the Gram, and the rescaled Gram of the tiled one equals the original's.
     tiled = np.tile(a_S, (1, 2, 2, 1))
-    np.testing.assert_allclose(style_gram_for_size(tiled, 96).numpy(), S @ S.T, rtol=1e-5)
+    np.testing.assert_allclose(style_gram_for_size(tiled, 96).numpy(), GS, rtol=1e-5)
     # The layer style cost against it is then 0 for a generated activation equal to the untiled one.
     from neural_style.costs import layer_style_cost_from_gram
 

@@ -10,6 +10,7 @@ import time
 import numpy as np
 import pytest
 
+from neural_style import download as D
 from neural_style import weights as W
 from neural_style.cli import main
 
@@ -121,8 +122,8 @@ def test_an_endless_stream_stops_at_max_bytes_and_leaves_nothing(hostile, tmp_pa
 
 def test_the_default_cap_is_one_gib_and_the_published_size_for_the_published_file(monkeypatch, tmp_path):
     caps = []
-    monkeypatch.setattr(W, "_fetch", lambda url, part, progress, timeout, max_bytes: caps.append(max_bytes))
-    monkeypatch.setattr(W.os, "replace", lambda *args: None)
+    monkeypatch.setattr(D, "_fetch", lambda url, part, progress, timeout, max_bytes: caps.append(max_bytes))
+    monkeypatch.setattr(D.os, "replace", lambda *args: None)
     for url in ("http://127.0.0.1:1/other.mat", W.MAT_URL, W.KERAS_URL):
         W.download_weights(url, to=str(tmp_path), sha256=None, progress=False)
     assert caps == [1024**3, 520 * 1024**2, 80 * 1024**2]

@@ -1,4 +1,5 @@
 import os
+import re
 
 import imageio.v3 as iio
 import numpy as np
@@ -11,12 +12,15 @@ from neural_style import (
     ImageError,
     clip_0_1,
     generate_noise_image,
+    images,
     load_image,
     reshape_and_normalize_image,
     save_image,
     tensor_to_image,
 )
 from neural_style.images import target_size
+from neural_style.options import OptionError
+from tests import reference
 
 MEANS = np.array([123.68, 116.779, 103.939])
 
@@ -168,9 +172,6 @@ def test_clip_0_1_and_tensor_to_image():
 
 # --- beyond the course: the [0, 1] image range, colour preservation and colour matching
 
-# The NTSC YIQ matrix as published (FCC), to check the colour functions independently of tf.image.
-YIQ = np.array([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]])
-
 
 def test_unit_range_round_trip_and_bounds():
     from neural_style.images import image_to_uint8, normalize_image, pixel_bounds
@@ -213,10 +214,15 @@ def test_preserve_colors_keeps_the_contents_chrominance():
     result = preserve_colors(generated, content)
     assert result.shape == content.shape and result.dtype == np.float32
     assert 0 < result.min() and result.max() < 255
-    yiq = lambda image: np.float64(image) @ YIQ.T  # noqa: E731
-    np.testing.assert_allclose(yiq(result)[..., 1:], yiq(content)[..., 1:], atol=0.3)  # the content's I and Q
-    np.testing.assert_allclose(yiq(result)[..., 0], yiq(generated)[..., 0], atol=0.3)  # the generated Y
-    assert np.abs(yiq(generated)[..., 1:] - yiq(content)[..., 1:]).max() > 10  # which differed before
+    np.testing.assert_allclose(
+        reference.yiq(result)[..., 1:], reference.yiq(content)[..., 1:], atol=0.3
+    )  # the content's I and Q
+    np.testing.assert_allclose(
+        reference.yiq(result)[..., 0], reference.yiq(generated)[..., 0], atol=0.3
+    )  # the generated Y
+    assert (
+        np.abs(reference.yiq(generated)[..., 1:] - reference.yiq(content)[..., 1:]).max() > 10
+    )  # which differed before
     # A grey generated image takes on the photo's colours.
     grey = np.repeat(generated[..., :1], 3, axis=-1)
     assert np.abs(np.diff(preserve_colors(grey, content), axis=-1)).max() > 5
@@ -256,3 +262,53 @@ def test_written_images_get_the_usual_permissions(tmp_path):
     finally:
         os.umask(mask)
     assert (tmp_path / "shared.png").stat().st_mode & 0o777 == 0o644
+
+
+def test_default_size_is_the_articles_and_follows_config(monkeypatch):
+    assert images.default_size() == (300, 400) and images.default_size_text() == "300x400"
+    monkeypatch.setattr(CONFIG, "IMAGE_HEIGHT", 30)
+    assert images.default_size() == (30, 400)
+    assert images.load_pixels(np.zeros((8, 8, 3))).shape == (30, 400, 3)
+
+
+def test_load_pixels_reads_a_path_as_load_image_does(tmp_path):
+    pixels = rgb(12, 16)
+    iio.imwrite(tmp_path / "a.png", pixels)
+    default = images.load_pixels(tmp_path / "a.png")
+    assert default.shape == (300, 400, 3) and default.dtype == np.float32
+    # A size, a height alone (aspect ratio kept) and a longest side give load_image's own numbers.
+    np.testing.assert_array_equal(images.load_pixels(tmp_path / "a.png", (6, 8)), load_image(tmp_path / "a.png", 6, 8))
+    np.testing.assert_array_equal(
+        images.load_pixels(str(tmp_path / "a.png"), height=6), load_image(tmp_path / "a.png", 6)
+    )
+    assert images.load_pixels(tmp_path / "a.png", max_size=8).shape == (6, 8, 3)
+    # At its own size the file comes back exactly.
+    np.testing.assert_array_equal(images.load_pixels(tmp_path / "a.png", (12, 16)), pixels)
+
+
+def test_load_pixels_takes_arrays_and_clips_them():
+    pixels = rgb(6, 8).astype(np.float64)
+    same = images.load_pixels(pixels[None], (6, 8))  # a batch of one is taken as its image
+    assert same.dtype == np.float32
+    np.testing.assert_array_equal(same, pixels)
+    flat = images.load_pixels(np.full((6, 8, 3), 70.0), width=4)  # a constant image stays constant when resized
+    assert flat.shape == (3, 4, 3)
+    np.testing.assert_allclose(flat, 70.0, rtol=1e-6)
+    np.testing.assert_array_equal(images.load_pixels(np.array([[[-5.0, 100.0, 300.0]]]), (1, 1)), [[[0, 100, 255]]])
+
+
+def test_load_pixels_names_the_image_in_its_errors(tmp_path):
+    with pytest.raises(
+        OptionError, match=r"^style must be an image path or an \(H, W, 3\) RGB array, got shape \(4, 4\)$"
+    ):
+        images.load_pixels(np.zeros((4, 4)), what="style")
+    with pytest.raises(OptionError, match=r"^an image must be"):
+        images.load_pixels(np.zeros((4, 4, 4)))
+    missing = tmp_path / "absent.jpg"
+    with pytest.raises(FileNotFoundError, match=f"^content: image not found: {re.escape(str(missing))}$"):
+        images.load_pixels(missing, what="content")
+    with pytest.raises(FileNotFoundError, match=f"^image not found: {re.escape(str(missing))}$"):
+        images.load_pixels(missing)
+    (tmp_path / "text.jpg").write_text("not an image")
+    with pytest.raises(ImageError, match="^--init image: .*text.jpg: not a readable image"):
+        images.load_pixels(tmp_path / "text.jpg", what="--init image")

@@ -15,7 +15,10 @@ from neural_style import (
     total_cost,
     train_step,
 )
-from neural_style.optimize import LBFGS, compile_cost_and_gradient, lbfgs_max_evaluations
+from neural_style.lbfgs import LBFGS, compile_cost_and_gradient, lbfgs_max_evaluations
+from neural_style.optimize import BestImage, CostTerms
+from tests import reference
+from tests.transfers import transfer
 
 HEIGHT, WIDTH = 24, 32
 
@@ -88,6 +91,77 @@ def test_compiled_step_equals_eager_step(model):
     for costs, pixels in results:
         np.testing.assert_allclose(costs, eager, rtol=1e-4)
         np.testing.assert_allclose(pixels, image.numpy(), rtol=1e-4, atol=1e-3)
+
+
+def test_cost_terms_by_name_and_as_the_courses_tuple(model):
+    content, style = images()
+    generated = generate_noise_image(content, seed=1)
+    terms = StyleTransferCost(model, content, style).terms(generated)
+    assert terms.J_tv is None and set(terms.floats()) == {"J", "J_content", "J_style"}
+    J, J_content, J_style = StyleTransferCost(model, content, style)(generated)
+    assert [float(J), float(J_content), float(J_style)] == [
+        float(terms.J),
+        float(terms.J_content),
+        float(terms.J_style),
+    ]
+    assert CostTerms.of((1.0, 2.0, 3.0)) == CostTerms(J=1.0, J_content=2.0, J_style=3.0, J_tv=None)
+    assert CostTerms(1.0, 2.0, 3.0, 4.0).course() == (1.0, 2.0, 3.0)
+
+
+@pytest.mark.parametrize("options", [{}, {"clip": True, "learning_rate": 60.0}])
+def test_style_transfer_takes_train_step_which_is_adam(weights, options):
+    """StyleTransfer's step, train_step and Adam written out in numpy make the same updates from the same states."""
+    run = transfer(weights, iterations=4, **options)
+    learning_rate, clip = run.options.learning_rate, run.bounds if run.options.clip else None
+    start = run.image.numpy()
+    images = []
+    _, history = run.run(callback=lambda entry: images.append(run.image.numpy()))
+    # train_step, eagerly, on the same cost from the same first image.
+    image = tf.Variable(start)
+    optimizer = tf.keras.optimizers.Adam(learning_rate)
+    for entry, after in zip(history, images):
+        terms = train_step(image, optimizer, run.cost.terms, clip)
+        assert terms.floats() == pytest.approx({name: entry[name] for name in terms.floats()}, rel=1e-5)
+        np.testing.assert_allclose(image.numpy(), after, rtol=1e-5, atol=1e-4)
+    # Adam in numpy, each step from StyleTransfer's image before it, with the gradient of a plain tape.
+    adam = reference.Adam(learning_rate)
+    for before, after in zip([start] + images, images):
+        x = tf.Variable(before)
+        with tf.GradientTape() as tape:
+            J = run.cost.terms(x).J
+        expected = adam.update(before, tape.gradient(J, x).numpy())
+        if clip is not None:
+            expected = np.clip(expected, *clip)
+        np.testing.assert_allclose(after, expected, rtol=1e-5, atol=1e-3)
+    if clip is not None:
+        assert np.any(images[-1] == clip[0]) or np.any(images[-1] == clip[1]), "the test needs a clip that bites"
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+def test_train_step_keeps_the_lowest_cost_image_before_the_update(model, compiled):
+    content, style = images()
+    cost = StyleTransferCost(model, content, style)
+    image = tf.Variable(generate_noise_image(content, seed=8))
+    best = BestImage(image)
+    assert float(best.cost) == np.inf
+    optimizer = tf.keras.optimizers.Adam(60.0)  # far too long a step: Adam overshoots, the costs go up and down
+    step = compile_train_step(image, optimizer, cost, jit_compile=False, best=best) if compiled else None
+    before, costs = [], []
+    for _ in range(8):
+        before.append(image.numpy())
+        J, _, _ = step() if compiled else train_step(image, optimizer, cost, best=best)
+        costs.append(float(J))
+    lowest = int(np.argmin(costs))
+    assert 0 < lowest < len(costs) - 1, "the test needs a run whose best image is neither the first nor the last"
+    np.testing.assert_array_equal(best.image.numpy(), before[lowest])
+    assert float(best.cost) == costs[lowest]
+    # Offered images: a NaN or higher cost keeps the best one, a lower cost replaces it.
+    for J in (np.nan, np.inf, costs[lowest] * 2):
+        best.offer(tf.zeros_like(image), J)
+        np.testing.assert_array_equal(best.image.numpy(), before[lowest])
+    best.offer(np.ones(image.shape, np.float32), costs[lowest] / 2)
+    np.testing.assert_array_equal(best.image.numpy(), np.ones(image.shape))
+    assert float(best.cost) == np.float32(costs[lowest] / 2)
 
 
 def test_model_nn_lowers_the_cost_and_saves_where_the_article_does(model, tmp_path, capsys):

@@ -103,7 +103,7 @@ def test_one_pass_stops_at_the_deepest_layer_asked_for(small_model, monkeypatch)
 
 
 def test_unknown_layer_lists_the_valid_ones(small_model):
-    with pytest.raises(UnknownLayerError, match="valid: conv1_1, conv1_2"):
+    with pytest.raises(UnknownLayerError, match="unknown layer conv6_1; valid layers: conv1_1, conv1_2"):
         small_model(random_image(24, 32), ["conv6_1"])
     with pytest.raises(KeyError):
         small_model["avgpool9"]
@@ -112,7 +112,7 @@ def test_unknown_layer_lists_the_valid_ones(small_model):
 def test_max_pooling_names_its_pools(mat_file):
     model = load_vgg_model(str(mat_file[0]), height=8, width=8, pooling="max")
     assert "maxpool3" in model and "avgpool3" not in model
-    with pytest.raises(ValueError, match="pooling"):
+    with pytest.raises(ValueError, match="pooling must be one of avg, max, got .min."):
         load_vgg_model(str(mat_file[0]), pooling="min")
 
 
@@ -214,7 +214,7 @@ def test_bfloat16_convolutions_hand_out_float32_activations_close_to_float32(mat
         scale = np.abs(exact[name]).max()
         error = np.abs(activation.numpy() - exact[name]).max() / scale
         assert 1e-5 < error < 0.05  # not float32's exactness, but close
-    with pytest.raises(ValueError, match="precision"):
+    with pytest.raises(ValueError, match="precision must be one of float32, bfloat16, got .float8."):
         load_vgg_model(str(mat_file[0]), precision="float8")
 
 

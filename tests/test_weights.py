@@ -4,16 +4,15 @@ Nothing here leaves 127.0.0.1: the server is started by the tests, in a thread.
 """
 
 import hashlib
-import http.server
 import os
 import re
 import socket
-import threading
 
 import h5py
 import numpy as np
 import pytest
 
+from neural_style import download as D
 from neural_style import weights as W
 from neural_style.weights import (
     CONV_LAYERS,
@@ -28,6 +27,9 @@ from neural_style.weights import (
     verify_weights,
 )
 from tests.h5_fixtures import KERAS_LAYER_ORDER, small_vgg_layers, write_keras2_h5, write_keras3_h5
+
+# Downloads retry at once here (the `server` fixture is in conftest.py).
+pytestmark = pytest.mark.usefixtures("no_retry_wait")
 
 # ---------------------------------------------------------------------------------------------------------------------
 # Keras HDF5 reader
@@ -205,65 +207,6 @@ def test_reader_agrees_with_keras_own_files(tmp_path):
     assert_same_layers(read_keras_weights(str(whole)), written)
 
 
-# ---------------------------------------------------------------------------------------------------------------------
-# A local HTTP server for the downloads
-
-
-class _Handler(http.server.BaseHTTPRequestHandler):
-    """Serves server.payload at /weights.mat; honours 'Range: bytes=N-' unless told not to; can cut a response."""
-
-    def do_GET(self):  # noqa: N802 (the name http.server calls)
-        server = self.server
-        server.log.append({"path": self.path, "range": self.headers.get("Range")})
-        if self.path != "/weights.mat":
-            self.send_error(404, "Not Found")
-            return
-        data, start = server.payload, 0
-        requested = self.headers.get("Range")
-        if requested and server.honour_range:
-            start = int(re.fullmatch(r"bytes=(\d+)-", requested).group(1))
-            if start >= len(data):
-                self.send_response(416)
-                self.send_header("Content-Range", f"bytes */{len(data)}")
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                return
-            self.send_response(206)
-            self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
-        else:
-            self.send_response(200)
-        body = data[start:]
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        cut = server.cuts.pop(0) if server.cuts else None
-        # A cut response announces the whole length and sends only `cut` bytes before the connection closes.
-        self.wfile.write(body if cut is None else body[:cut])
-
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture
-def server():
-    """A local HTTP server with 300 kB of random bytes at /weights.mat; tests set .cuts and .honour_range."""
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    httpd.payload = np.random.default_rng(0).bytes(300_000)
-    httpd.sha256 = hashlib.sha256(httpd.payload).hexdigest()
-    httpd.log, httpd.cuts, httpd.honour_range = [], [], True
-    httpd.url = f"http://127.0.0.1:{httpd.server_address[1]}/weights.mat"
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
-    thread.start()
-    yield httpd
-    httpd.shutdown()
-    httpd.server_close()
-    thread.join()
-
-
-@pytest.fixture(autouse=True)
-def no_retry_wait(monkeypatch):
-    monkeypatch.setattr(W, "_RETRY_WAIT_S", 0.0)
-
-
 def sha256_of(path):
     with open(path, "rb") as file:
         return hashlib.sha256(file.read()).hexdigest()
@@ -431,7 +374,7 @@ def test_verify_checks_a_file_named_like_the_published_one(tmp_path, monkeypatch
     md5 = hashlib.md5(path.read_bytes()).hexdigest()
     with pytest.raises(ChecksumError, match=rf"matches no published file \(expected MD5 {W.KERAS_MD5}\)"):
         verify_weights(str(path))
-    monkeypatch.setattr(W, "KERAS_MD5", md5)
+    monkeypatch.setattr(D, "KERAS_MD5", md5)
     report = verify_weights(str(path))
     assert report["known"] == f"Keras {W.KERAS_FILENAME}"
     assert report["checksum"] == f"matches Keras {W.KERAS_FILENAME}"

@@ -1,19 +1,26 @@
 """What every neural-style command shares: one-line errors, exit codes, and the options for weights and size."""
 
 import argparse
+import dataclasses
 import os
+import re
 import sys
 
+from .. import config
+from ..checks import OptionError, UnknownLayerError, choice_message
 from ..images import IMAGE_EXTENSIONS, ImageError
-from ..options import OptionError, default_weights
+from ..options import StyleOptions, default_weights, flag_of
 from ..safety import same_file as _same_file
-from ..vgg import UnknownLayerError
 from ..weights import WeightsError
 
 PROG = "neural-style"
 EXIT_BAD_INPUT = 2
 EXIT_FAILURE = 1
 EXIT_INTERRUPTED = 130
+
+# StyleOptions' fields by name, and the flags of those the command line exposes.
+OPTION_FIELDS = {field.name: field for field in dataclasses.fields(StyleOptions)}
+FLAGS = StyleOptions.flags()
 
 # Errors that mean the user asked for something that cannot work: one line, exit code 2.
 BAD_INPUT = (OptionError, FileNotFoundError, ImageError, WeightsError, UnknownLayerError, NotADirectoryError)
@@ -24,6 +31,12 @@ class ArgumentParser(argparse.ArgumentParser):
 
     def error(self, message):
         self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+    def _check_value(self, action, value):
+        # A value outside `choices` gets the library's message for it (checks.choice_message), with the flag.
+        if action.choices is not None and value not in action.choices:
+            name = action.option_strings[0] if action.option_strings else action.dest
+            raise argparse.ArgumentError(None, choice_message(name, value, action.choices))
 
 
 def argument_type(parse):
@@ -42,10 +55,10 @@ def argument_type(parse):
         try:
             return parse(text)
         except OptionError as error:
-            # argparse names the option itself ("argument --x: ..."): drop the message's own "--x: ".
-            option, colon, rest = str(error).partition(": ")
-            named = colon and option.startswith("--") and " " not in option
-            raise argparse.ArgumentTypeError(rest if named else str(error)) from None
+            # argparse names the option itself ("argument --x: ..."): drop the message's own "x: ".
+            message = str(error)
+            named = error.parameters and message.startswith(f"{error.parameters[0]}: ")
+            raise argparse.ArgumentTypeError(message.split(": ", 1)[1] if named else as_flags(error)) from None
 
     convert.__name__ = parse.__name__
     return convert
@@ -83,6 +96,26 @@ def run(command, argv):
         return EXIT_FAILURE
 
 
+def as_flags(error):
+    """
+    An OptionError's message with the Python parameters it names as the command line's flags: the one place where
+    `learning_rate must be > 0` becomes `--learning-rate must be > 0`.
+
+    Arguments:
+    error -- an OptionError; error.parameters are the parameters its message names
+
+    Returns:
+    message -- the message, each parameter that has a flag replaced (its first mention) by the flag
+    """
+    message = str(error)
+    for parameter in getattr(error, "parameters", ()):
+        flag = FLAGS.get(parameter)
+        if flag:
+            # Not inside a word or a path: a folder may be called output_dir.
+            message = re.sub(rf"(?<![\w/.-]){re.escape(parameter)}(?![\w/.-])", flag, message, count=1)
+    return message
+
+
 def _signal_name(interrupt):
     """' by SIGTERM' for a run stopped by a signal other than Ctrl-C, else ''."""
     return f" by {interrupt}" if hasattr(interrupt, "signum") else ""
@@ -90,6 +123,8 @@ def _signal_name(interrupt):
 
 def _one_line(error):
     text = error.args[0] if isinstance(error, KeyError) and error.args else str(error)
+    if isinstance(error, OptionError):
+        text = as_flags(error)
     if isinstance(error, OSError) and error.filename and str(error.filename) not in text:
         text = f"{error.filename}: {error.strerror or text}"
     return " ".join(str(text).split())
@@ -97,13 +132,7 @@ def _one_line(error):
 
 def add_weights_option(parser):
     """--weights PATH|random, defaulting to $NEURAL_STYLE_WEIGHTS or pretrained-model/imagenet-vgg-verydeep-19.mat."""
-    parser.add_argument(
-        "--weights",
-        default=None,
-        metavar="PATH|random",
-        help="VGG-19 weights: imagenet-vgg-verydeep-19.mat, the Keras vgg19 ..._notop.h5, or 'random' "
-        "(default: $NEURAL_STYLE_WEIGHTS, else pretrained-model/imagenet-vgg-verydeep-19.mat)",
-    )
+    add_option(parser, "weights")
 
 
 def weights_path(args):
@@ -121,11 +150,61 @@ def note_random_weights(path, quiet=False):
         )
 
 
-def add_size_options(parser, default_text="300x400, the article's"):
-    """--height, --width, --max-size."""
-    parser.add_argument("--height", type=int, help=f"output height in pixels (default: {default_text})")
-    parser.add_argument("--width", type=int, help="output width in pixels")
-    parser.add_argument("--max-size", type=int, metavar="N", help="longest side N, the content's aspect ratio kept")
+def add_size_options(parser: argparse.ArgumentParser, default_text: str | None = None) -> None:
+    """--height, --width, --max-size (default_text: what --height says the default size is, if not the article's)."""
+    add_option(parser, "height", shown_default=default_text)
+    add_option(parser, "width")
+    add_option(parser, "max_size")
+
+
+def add_option(parser, name, default=None, shown_default=None):
+    """
+    Adds the flag of a StyleOptions field, as its metadata declares it (help, parser, choices, metavar).
+
+    Arguments:
+    parser -- an argparse parser
+    name -- the field, e.g. 'learning_rate'
+    default -- the command line's own default, where it differs from the library's on purpose (None: the library's)
+    shown_default -- the text that --help gives as the default (None: from `default`, the field, the preset)
+    """
+    field = OPTION_FIELDS[name]
+    meta = field.metadata
+    shown = shown_default or default_text(field, default)
+    settings = {"default": default, "help": meta["help"].format(default=shown), "metavar": meta["metavar"]}
+    if meta["parse"] is bool:
+        settings = {"action": "store_true", "default": default, "help": settings["help"]}
+    elif meta["parse"] in (int, float):
+        settings["type"] = meta["parse"]  # argparse's own message: "invalid int value: 'ten'"
+    elif meta["parse"] is not None:
+        settings["type"] = argument_type(meta["parse"])
+    if meta["choices"]:
+        settings["choices"] = meta["choices"]
+    parser.add_argument(flag_of(field), **settings)
+
+
+def default_text(field, default=None):
+    """
+    The default that --help shows for a StyleOptions field.
+
+    Arguments:
+    field -- the dataclasses.Field
+    default -- the command line's own default, or None
+
+    Returns:
+    text -- the command line's default, else the field's, else the article preset's, else metadata['unset'] (or None)
+    """
+    value = default
+    if value is None and field.default is not dataclasses.MISSING:
+        value = field.default
+    if value is None:
+        value = config.PRESETS["article"].get(field.name)
+    if value is None:
+        return field.metadata["unset"]
+    if isinstance(value, (list, tuple)) and value and isinstance(value[0], tuple):
+        return ",".join(f"{name}:{weight}" for name, weight in value)  # style layers, as --style-layers takes them
+    if isinstance(value, (list, tuple)):
+        return ",".join(map(str, value))
+    return str(value)
 
 
 def check_output_file(path, inputs=(), option="--output", extensions=IMAGE_EXTENSIONS):

@@ -1,5 +1,6 @@
 """`neural-style --content PHOTO --style PAINTING --output OUT.jpg`: the main job, a thin layer over StyleTransfer."""
 
+import dataclasses
 import json
 import os
 import sys
@@ -7,10 +8,13 @@ import time
 
 from .. import config, safety
 from ..images import write_image
-from ..options import OPTIMIZERS, parse_style_layers
+from ..options import StyleOptions
 from ..stylize import NonFiniteCostError, StyleTransfer
-from ..vgg import PRECISIONS
 from . import common
+
+# The one place where the command line's defaults differ from the library's, on purpose: like the article, it saves
+# the image every PRINT_EVERY iterations into output/ (the library saves nothing unless asked).
+CLI_DEFAULTS = {"save_every": config.PRINT_EVERY, "output_dir": config.CONFIG.OUTPUT_DIR}
 
 
 def build_parser():
@@ -29,147 +33,23 @@ def build_parser():
         help="the style image; several are blended (see --style-blend)",
     )
     parser.add_argument("--output", required=True, metavar="OUT", help="where to write the result (.jpg, .png, ...)")
-    common.add_weights_option(parser)
-    parser.add_argument("--iterations", type=int, default=config.NUM_ITERATIONS, help="number of steps (default 200)")
-    common.add_size_options(parser)
-    parser.add_argument("--content-layer", help="default conv4_2 (Keras names such as block4_conv2 work too)")
-    parser.add_argument(
-        "--style-layers",
-        type=common.argument_type(parse_style_layers),
-        metavar="NAME:W,...",
-        help="default " + ",".join(f"{name}:{weight}" for name, weight in config.STYLE_LAYERS),
-    )
-    parser.add_argument("--alpha", type=float, help="content weight (default 10)")
-    parser.add_argument("--beta", type=float, help="style weight (default 40)")
-    parser.add_argument("--learning-rate", type=float, help="Adam's (default 2.0)")
-    parser.add_argument("--noise-ratio", type=float, default=config.CONFIG.NOISE_RATIO, help="default 0.6")
-    parser.add_argument("--seed", type=int, help="same seed, same machine: the same output pixels")
-    parser.add_argument(
-        "--save-every",
-        type=int,
-        default=config.PRINT_EVERY,
-        metavar="N",
-        help="save the image every N iterations into --output-dir as N.png (default 20, 0 = never)",
-    )
-    parser.add_argument(
-        "--output-dir",
-        default=config.CONFIG.OUTPUT_DIR,
-        metavar="DIR",
-        help="folder for intermediate images (default output/)",
-    )
-    parser.add_argument(
-        "--optimizer",
-        choices=OPTIMIZERS,
-        help="adam (the article's, default) or lbfgs (Gatys et "
-        "al.'s: scipy's L-BFGS-B, pixels kept in range, at most 2 x iterations + 20 cost evaluations)",
-    )
-    parser.add_argument(
-        "--init",
-        metavar="noise|content|random|PATH",
-        help="starting image: noise (the article's, mixed with the content by --noise-ratio; default), "
-        "content, random (the article's noise alone: white noise, as Gatys et al.) or an image file",
-    )
-    parser.add_argument(
-        "--checkpoint-every",
-        type=int,
-        metavar="N",
-        help="every N iterations write the image, the optimiser's state and the history into "
-        "--output-dir (checkpoint.npz, checkpoint.png); 0 = never (default)",
-    )
-    parser.add_argument(
-        "--resume",
-        metavar="DIR",
-        help="continue the run whose checkpoint is in DIR, with the same settings, up to the same total --iterations",
-    )
-    parser.add_argument(
-        "--scales",
-        metavar="S,S,...",
-        help="coarse to fine, e.g. 0.25,0.5,1: optimise at each "
-        "fraction of the output size in turn, the iterations split equally (remainder to the finest)",
-    )
-    parser.add_argument(
-        "--precision",
-        choices=PRECISIONS,
-        help="float32 (the article's, default) or bfloat16: mixed precision, the convolutions in "
-        "bfloat16 and the costs in float32 (several times faster on CPUs with AMX and on GPUs)",
-    )
-    parser.add_argument(
-        "--preset",
-        metavar="|".join(config.PRESETS),
-        help="a set of settings that explicit options override: article (the default), course-tf2 "
-        "(conv5_4, Adam 0.01, images in [0, 1], +-0.25 noise, clip after each step, max pooling) or "
-        "gatys (L-BFGS from white noise, the paper's content loss, alpha/beta 1e-3)",
-    )
-    parser.add_argument("--pooling", metavar="avg|max", help="the network's pools: avg (the article's, default) or max")
-    parser.add_argument(
-        "--tv-weight",
-        type=float,
-        metavar="W",
-        help="weight of the total variation cost, sum of squared neighbour differences (default 0, off)",
-    )
-    parser.add_argument(
-        "--style-blend",
-        metavar="W,W,...",
-        help="weights of several --style images, normalised to sum to 1 (default equal)",
-    )
-    parser.add_argument(
-        "--style-scale",
-        type=float,
-        metavar="S",
-        help="resize each style image to S x the output size before its Grams are taken (default 1)",
-    )
-    parser.add_argument(
-        "--preserve-colors",
-        action="store_true",
-        help="keep the photo's colours: the result's luminance with the photo's chrominance (YIQ)",
-    )
-    parser.add_argument(
-        "--color-match",
-        action="store_true",
-        help="give the style images the photo's colour mean and covariance before the run",
-    )
+    for field in StyleOptions.cli_fields():
+        common.add_option(parser, field.name, default=CLI_DEFAULTS.get(field.name))
     parser.add_argument("--history", metavar="PATH", help="write the costs as JSON lines, one per iteration")
     parser.add_argument("--quiet", action="store_true", help="no progress bar and no summary line")
     return parser
 
 
 def options_from_args(args):
-    """StyleOptions fields from parsed arguments (validation happens in StyleOptions)."""
-    options = {
-        "weights": common.weights_path(args),
-        "height": args.height,
-        "width": args.width,
-        "max_size": args.max_size,
-        "iterations": args.iterations,
-        "content_layer": args.content_layer,
-        "alpha": args.alpha,
-        "beta": args.beta,
-        "learning_rate": args.learning_rate,
-        "noise_ratio": args.noise_ratio,
-        "seed": args.seed,
-        "save_every": args.save_every,
-        "output_dir": args.output_dir,
-    }
-    if args.style_layers is not None:
-        options["style_layers"] = args.style_layers
-    # Given only when set, so that StyleOptions' (or a preset's) defaults stand otherwise.
-    for name in (
-        "optimizer",
-        "init",
-        "checkpoint_every",
-        "resume",
-        "precision",
-        "preset",
-        "pooling",
-        "tv_weight",
-        "style_blend",
-        "style_scale",
-    ):
-        if getattr(args, name) is not None:
-            options[name] = getattr(args, name)
-    if args.scales is not None:
-        options["scales"] = args.scales  # parsed and checked with the other options, in StyleOptions.validate
-    options["preserve_colors"], options["color_match"] = args.preserve_colors, args.color_match
+    """StyleOptions fields from parsed arguments: those given, or defaulted by the command line (checked later)."""
+    options = {}
+    for field in StyleOptions.cli_fields():
+        value = getattr(args, field.name)
+        if value in (None, "") and field.default_factory is not dataclasses.MISSING:
+            value = field.default_factory()  # resolved now ($NEURAL_STYLE_WEIGHTS), so that callers see the path
+        # Only what is set, so that StyleOptions' (or a preset's) defaults stand otherwise.
+        if value is not None:
+            options[field.name] = value
     return options
 
 
@@ -191,13 +71,21 @@ def main(argv):
         common.check_output_file(args.history, inputs, "--history", extensions=None)
     if args.save_every or args.checkpoint_every:
         common.check_writable_folder(args.output_dir, "--output-dir")
+    options = options_from_args(args)
+    # The options as the run will resolve them (a preset may set the iterations): what it writes, checked first.
+    resolved = StyleOptions(**options).validate(style_count=len(args.style))
     plan = safety.planned_writes(
-        args.output, args.history, args.output_dir, args.iterations, args.save_every, args.checkpoint_every
+        args.output,
+        args.history,
+        resolved.output_dir,
+        resolved.iterations,
+        resolved.save_every,
+        resolved.checkpoint_every,
     )
     named_inputs = [("--content", args.content), *[("--style", style) for style in args.style], ("--init", args.init)]
     safety.check_planned_writes(plan, named_inputs)
     with safety.signals_as_interrupts(), safety.hold_folder(plan.folder):
-        return _run(args, options_from_args(args))
+        return _run(args, options)
 
 
 def _run(args, options):

@@ -5,14 +5,14 @@ strongest activation projected back to pixels), maximize (an image made to excit
 fig. 1: reconstructions from one layer's content or a set of layers' style), curves (the costs of a run).
 """
 
+import argparse
+import inspect
 import os
 import sys
 
-from .. import config
 from .. import visualize as V
-from ..images import write_image
-from ..options import OptionError
-from ..vgg import POOLINGS, UnknownLayerError, layer_names
+from ..checks import OptionError, check_layers
+from ..vgg import POOLINGS, layer_names
 from . import common
 
 KINDS = {
@@ -25,7 +25,24 @@ KINDS = {
 }
 
 
-def build_parser():
+def _defaults(function):
+    """The defaults of a library function's keyword parameters: the command's defaults are the library's."""
+    return {
+        name: parameter.default
+        for name, parameter in inspect.signature(function).parameters.items()
+        if parameter.default is not inspect.Parameter.empty
+    }
+
+
+MAPS = _defaults(V.maps_figure)
+TOP = _defaults(V.top_images)
+PROJECT = _defaults(V.project)
+MAXIMIZE = _defaults(V.maximize)
+SWEEP = _defaults(V.sweep)
+POOLING = _defaults(V.as_model)["pooling"]
+
+
+def build_parser() -> argparse.ArgumentParser:
     """The parser of `neural-style visualize`, one sub-command per kind."""
     parser = common.ArgumentParser(
         prog=f"{common.PROG} visualize",
@@ -49,30 +66,33 @@ def build_parser():
         add[kind].add_argument("--layer", required=True, help="e.g. conv1_1 (edges, colours) ... conv5_1 (parts)")
     for kind in ("top", "project", "maximize"):
         add[kind].add_argument("--channel", type=int, required=True, help="channel of the layer, counted from 0")
-    add["maps"].add_argument("--top", type=int, default=8, metavar="N", help="mark the N strongest channels (8)")
-    add["top"].add_argument("--k", type=int, default=9, help="how many images to show (default 9, as DeepVis)")
+    add["maps"].add_argument(
+        "--top", type=int, default=MAPS["top"], metavar="N", help="mark the N strongest channels (%(default)s)"
+    )
+    add["top"].add_argument("--k", type=int, default=TOP["k"], help="how many images to show (default %(default)s)")
     add["project"].add_argument(
         "--rule",
         choices=V.PROJECTION_RULES,
-        default="guided",
-        help="guided backpropagation (default) or Zeiler & Fergus's deconvnet",
+        default=PROJECT["rule"],
+        help="guided backpropagation or Zeiler & Fergus's deconvnet (default %(default)s)",
     )
     _maximize_options(add["maximize"])
-    add["sweep"].add_argument("--learning-rate", type=float, default=config.LEARNING_RATE, help="Adam's (default 2.0)")
+    add["sweep"].add_argument(
+        "--learning-rate", type=float, default=SWEEP["learning_rate"], help="Adam's (default %(default)s)"
+    )
     add["sweep"].add_argument(
         "--content-layers",
         type=_names,
-        default=V.SWEEP_CONTENT_LAYERS,
+        default=SWEEP["content_layers"],
         metavar="L,L,...",
-        help="one content panel per layer (default conv1_1,conv2_1,conv3_1,conv4_1,conv5_1)",
+        help=f"one content panel per layer (default {','.join(SWEEP['content_layers'])})",
     )
     add["sweep"].add_argument(
         "--style-sets",
         type=_sets,
-        default=V.SWEEP_STYLE_SETS,
+        default=SWEEP["style_sets"],
         metavar="L,L;L,L,...",
-        help="one style panel per set, sets separated by ';' (default conv1_1; conv1_1,conv2_1; "
-        "... ; conv1_1,...,conv5_1)",
+        help=f"one style panel per set, sets separated by ';' (default {_sets_text(SWEEP['style_sets'])})",
     )
     for kind, parser_ in add.items():
         parser_.add_argument("--output", required=True, metavar="OUT.png", help="where to write the figure")
@@ -80,15 +100,17 @@ def build_parser():
         if kind == "curves":
             continue
         common.add_weights_option(parser_)
-        common.add_size_options(parser_, "300x400, the article's")
+        common.add_size_options(parser_)
         if kind in ("maximize", "sweep"):
-            default = config.NUM_ITERATIONS
+            default = (SWEEP if kind == "sweep" else MAXIMIZE)["iterations"]
             steps = "Adam steps per panel" if kind == "sweep" else "ascent steps"
-            parser_.add_argument("--iterations", type=int, default=default, help=f"{steps} (default {default})")
+            parser_.add_argument("--iterations", type=int, default=default, help=f"{steps} (default %(default)s)")
             parser_.add_argument("--seed", type=int, help="seed of the starting noise")
         else:
             parser_.add_argument("--seed", type=int, help="accepted for uniform scripts; this kind has no randomness")
-        parser_.add_argument("--pooling", choices=POOLINGS, default="avg", help="avg (the article's) or max")
+        parser_.add_argument(
+            "--pooling", choices=POOLINGS, default=POOLING, help="the pools' kind (default %(default)s, the article's)"
+        )
     return parser
 
 
@@ -102,27 +124,45 @@ def _sets(text):
     return tuple(filter(None, (_names(part) for part in text.split(";"))))
 
 
+def _sets_text(sets):
+    """(('conv1_1',), ('conv1_1', 'conv2_1')) -> 'conv1_1; conv1_1,conv2_1', what _sets reads back."""
+    return "; ".join(",".join(layers) for layers in sets)
+
+
 def _maximize_options(parser):
+    """The regularisation of `maximize`, defaults and all from V.maximize."""
     parser.add_argument(
         "--objective",
         choices=V.OBJECTIVES,
-        default="center",
-        help="maximise the channel's centre position (DeepVis, default) or its mean",
+        default=MAXIMIZE["objective"],
+        help="maximise the channel's centre position (as DeepVis) or its mean (default %(default)s)",
     )
-    parser.add_argument("--step-size", type=float, default=4.0, help="pixels per step, RMS (default 4)")
-    parser.add_argument("--decay", type=float, default=0.01, help="L2 decay per step (default 0.01)")
-    parser.add_argument("--blur-every", type=int, default=4, metavar="N", help="blur every N steps (4; 0 = never)")
-    parser.add_argument("--blur-sigma", type=float, default=1.0, help="blur width in pixels (default 1)")
+    parser.add_argument(
+        "--step-size", type=float, default=MAXIMIZE["step_size"], help="pixels per step, RMS (default %(default)s)"
+    )
+    parser.add_argument(
+        "--decay", type=float, default=MAXIMIZE["decay"], help="L2 decay per step (default %(default)s)"
+    )
+    parser.add_argument(
+        "--blur-every",
+        type=int,
+        default=MAXIMIZE["blur_every"],
+        metavar="N",
+        help="blur every N steps (%(default)s; 0 = never)",
+    )
+    parser.add_argument(
+        "--blur-sigma", type=float, default=MAXIMIZE["blur_sigma"], help="blur width in pixels (default %(default)s)"
+    )
     parser.add_argument(
         "--norm-percentile",
         type=float,
-        default=10.0,
+        default=MAXIMIZE["norm_percentile"],
         metavar="P",
-        help="reset pixels with a norm under the P-th percentile (default 10; 0 = never)",
+        help="reset pixels with a norm under the P-th percentile (default %(default)s; 0 = never)",
     )
 
 
-def main(argv):
+def main(argv: list[str]) -> int:
     """
     Runs `neural-style visualize`.
 
@@ -138,8 +178,8 @@ def main(argv):
     if args.kind == "curves":
         return _finish(args, _curves(args), "")
     V.check_options(args.height, args.width, args.max_size, getattr(args, "iterations", 1))
-    if getattr(args, "layer", None) is not None and args.layer not in layer_names(args.pooling):
-        raise UnknownLayerError(f"--layer {args.layer}: unknown layer; valid: {', '.join(layer_names(args.pooling))}")
+    if getattr(args, "layer", None) is not None:
+        check_layers([args.layer], layer_names(args.pooling))
     if args.kind == "sweep" and args.content is None and args.style is None:
         raise OptionError("give --content PHOTO, --style PAINTING or both")
     # Missing inputs are reported before the weights (510 MB) are read.
@@ -229,9 +269,9 @@ KIND_RUNNERS = {"maps": _maps, "top": _top, "project": _project, "maximize": _ma
 
 
 def _finish(args, figure, summary):
-    pixels = V.figure_to_array(figure)
-    write_image(args.output, pixels)
+    V.save_figure(figure, args.output)
     if not args.quiet:
+        width, height = figure.canvas.get_width_height(physical=True)  # the canvas save_figure drew on
         detail = f"; {summary}" if summary else ""
-        print(f"wrote {args.output} ({pixels.shape[1]}x{pixels.shape[0]}){detail}", file=sys.stderr)
+        print(f"wrote {args.output} ({width}x{height}){detail}", file=sys.stderr)
     return 0

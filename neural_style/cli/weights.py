@@ -1,6 +1,7 @@
 """`neural-style weights download` and `neural-style weights verify`: get the VGG-19 weights and check them.
 
-A thin layer over neural_style.weights.download_weights, verify_weights and format_report.
+A thin layer over neural_style.download (download_weights, verify_weights, format_report; also importable from
+neural_style.weights).
 """
 
 import argparse
@@ -8,6 +9,7 @@ import os
 import re
 import sys
 
+from .. import download as D
 from .. import weights as W
 from . import common
 
@@ -25,7 +27,7 @@ def _sha256(text):
 def _url(text):
     """argparse type: an http(s) URL that ends in a file name."""
     try:
-        W._url_filename(text)
+        D._url_filename(text)
     except W.DownloadError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
     return text
