@@ -12,12 +12,15 @@ of the content and style pixels. A run resumes a checkpoint only when its settin
 import dataclasses
 import hashlib
 import json
+import math
 import os
+import zipfile
 
 import numpy as np
 
 from .files import atomic_write
 from .images import write_image
+from .limits import run_pixel_limit
 
 CHECKPOINT_FILE = "checkpoint.npz"
 IMAGE_FILE = "checkpoint.png"
@@ -222,11 +225,17 @@ def load_checkpoint(location):
     if not os.path.isfile(path):
         raise CheckpointError(f"no checkpoint at {path}; give the --output-dir of a run made with --checkpoint-every")
     try:
+        check_members(path)
         with np.load(path, allow_pickle=False) as data:
             arrays = {name: data[name] for name in data.files}
         state = json.loads(str(arrays.pop("state")))
-    except (OSError, ValueError, KeyError) as error:
-        raise CheckpointError(f"{path} is not a neural-style checkpoint ({type(error).__name__}: {error})") from None
+    except CheckpointError:
+        raise
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, NotImplementedError, RuntimeError) as error:
+        # zipfile raises NotImplementedError and RuntimeError for flags it cannot follow (found by tests/test_fuzz.py)
+        reason = " ".join(f"{type(error).__name__}: {error}".split())[:160]
+        raise CheckpointError(f"{path} is not a neural-style checkpoint ({reason})") from None
+    check_contents(path, state, arrays)
     return state, arrays
 
 
@@ -346,3 +355,119 @@ def restore_optimizer(optimizer, values: list[np.ndarray]) -> None:
     """
     for variable, value in zip(optimizer.variables, values, strict=True):
         variable.assign(value)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# What a checkpoint may hold, checked before and after its arrays are read (a damaged or hostile file is one line)
+
+# The most bytes one member may declare, and all of them together: a checkpoint holds two images, Adam's two moments
+# and an iterate average at the output size (float32 RGB: 12 bytes a pixel each), and a JSON history. Outputs up to
+# 4 MP always pass; larger ones as far as the largest picture this machine can run (limits.run_pixel_limit).
+MAX_MEMBER_BYTES = 256 * 1024**2
+MAX_HISTORY_BYTES = 256 * 1024**2
+
+
+def _member_limits():
+    """The most bytes one member, and all members together, may declare: (member, total)."""
+    member = max(MAX_MEMBER_BYTES, 12 * run_pixel_limit())
+    return member, 5 * member + MAX_HISTORY_BYTES
+
+
+_IMAGE_ARRAYS = ("image", "best_image")
+_ENCRYPTED = 0x1
+_READ_HEADER = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+
+
+def check_members(path):
+    """
+    Checks a checkpoint's zip members from their headers, before any is read: names, declared sizes, array headers.
+
+    Arguments:
+    path -- the checkpoint.npz
+
+    Returns:
+    headers -- dict member name (without .npy) -> (shape, dtype); raises CheckpointError naming what is wrong
+    """
+    headers, total = {}, 0
+    max_member, max_total = _member_limits()
+    with zipfile.ZipFile(path) as archive:
+        for member in archive.infolist():
+            name = member.filename
+            if not name.endswith(".npy") or "/" in name or name.startswith("."):
+                raise CheckpointError(f"{path}: member {name!r} is not an array of a neural-style checkpoint")
+            if member.flag_bits & _ENCRYPTED or member.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+                raise CheckpointError(f"{path}: member {name!r} is encrypted or compressed in a way numpy never writes")
+            total += member.file_size
+            if member.file_size > max_member or total > max_total:
+                raise CheckpointError(
+                    f"{path}: member {name!r} declares {member.file_size:,} bytes, more than a checkpoint holds "
+                    f"(at most {max_member:,} each, {max_total:,} in all); the file is damaged"
+                )
+            with archive.open(member) as stream:
+                version = np.lib.format.read_magic(stream)
+                if version not in _READ_HEADER:
+                    raise CheckpointError(f"{path}: member {name!r} is a .npy of version {version}, not 1.0 or 2.0")
+                shape, _, dtype = _READ_HEADER[version](stream, max_header_size=10_000)
+            if dtype.hasobject or dtype.kind not in "biufU":
+                raise CheckpointError(f"{path}: member {name!r} holds {dtype}, not numbers or text")
+            if math.prod(shape) * dtype.itemsize > member.file_size:
+                raise CheckpointError(
+                    f"{path}: member {name!r} declares shape {shape} of {dtype}, more than its {member.file_size:,} "
+                    "bytes; the file is truncated or damaged"
+                )
+            headers[name[: -len(".npy")]] = (shape, dtype)
+    if "state" not in headers or headers["state"][1].kind != "U" or headers["state"][0] != ():
+        raise CheckpointError(f"{path}: no 'state' text; not a neural-style checkpoint")
+    return headers
+
+
+def check_contents(path, state, arrays):
+    """
+    Checks a checkpoint's state (JSON types) and arrays (shapes, types) as StyleTransfer._resume will use them.
+
+    Arguments:
+    path -- the checkpoint, for the message
+    state -- the decoded JSON state
+    arrays -- dict name -> numpy array (without 'state')
+
+    Returns:
+    None; raises CheckpointError naming the first thing that is wrong
+    """
+
+    def fail(problem):
+        raise CheckpointError(f"{path}: {problem}; the checkpoint is damaged: start afresh without --resume")
+
+    if not isinstance(state, dict):
+        fail(f"its state is a {type(state).__name__}, not an object")
+    for key in ("iteration", "scale_index", "evaluations"):
+        if not (isinstance(state.get(key), int) and not isinstance(state.get(key), bool) and state[key] >= 0):
+            fail(f"state {key!r} is {state.get(key)!r}, not a whole number >= 0")
+    names = state.get("optimizer_variables")
+    if not (isinstance(names, list) and all(isinstance(name, str) for name in names)):
+        fail("state 'optimizer_variables' is not a list of names")
+    if not isinstance(state.get("settings", {}), dict):
+        fail("state 'settings' is not an object")
+    history = state.get("history")
+    if not isinstance(history, list) or len(history) != state["iteration"]:
+        fail(f"state 'history' is not a list of {state['iteration']} iterations")
+    for entry in history:
+        values = entry.values() if isinstance(entry, dict) else [None]
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values) or "J" not in entry:
+            fail(f"history entry {str(entry)[:40]!r} is not an object of costs")
+        if not isinstance(entry.get("seconds", 0), (int, float)):
+            fail("a history entry has no time")
+    for name in _IMAGE_ARRAYS:
+        array = arrays.get(name)
+        if array is None or array.dtype.kind != "f" or array.ndim != 4 or array.shape[0] != 1 or array.shape[3] != 3:
+            fail(f"{name!r} is not a (1, H, W, 3) float image")
+    if arrays["image"].shape != arrays["best_image"].shape:
+        fail(f"'image' {arrays['image'].shape} and 'best_image' {arrays['best_image'].shape} differ in shape")
+    if "best_cost" not in arrays or arrays["best_cost"].shape != () or arrays["best_cost"].dtype.kind != "f":
+        fail("'best_cost' is not one number")
+    expected = {f"optimizer_{k}" for k in range(len(names))}
+    found = set(arrays) - {*_IMAGE_ARRAYS, "best_cost"}
+    if found != expected:
+        fail(f"its optimizer arrays {sorted(found)} do not match its {len(names)} optimizer variables")
+    for name in sorted(expected):
+        if arrays[name].shape not in ((), arrays["image"].shape) or arrays[name].dtype.kind not in "fiu":
+            fail(f"{name!r} has shape {arrays[name].shape}, neither a number nor the image's {arrays['image'].shape}")

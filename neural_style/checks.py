@@ -11,6 +11,9 @@ from collections.abc import Collection, Iterable
 
 import numpy as np
 
+# float32's largest finite number (about 3.4e38): a weight beyond it is finite in Python but infinite in the network.
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
 
 class OptionError(ValueError):
     """An option with a value that cannot work; the message names the option and what to do."""
@@ -59,19 +62,20 @@ def check_positive_int(value: object, name: str, unit: str | None = None) -> int
     return value
 
 
-def check_count(value: object, name: str, zero: str = "never") -> int:
+def check_count(value: object, name: str, zero: str | None = "never") -> int:
     """
-    Checks a whole number >= 0 (an interval in iterations, 0 meaning `zero`).
+    Checks a whole number >= 0 (an interval in iterations, 0 meaning `zero`; a seed).
 
     Arguments:
     name -- the parameter, for the message
-    zero -- what 0 means, for the message
+    zero -- what 0 means, for the message; None when 0 means nothing special
 
     Returns:
     value -- unchanged; raises OptionError otherwise
     """
     if not is_int(value) or value < 0:
-        raise OptionError(f"{name} must be a whole number >= 0 (0 = {zero}), got {value}", name)
+        meaning = f" (0 = {zero})" if zero else ""
+        raise OptionError(f"{name} must be a whole number >= 0{meaning}, got {value}", name)
     return value
 
 
@@ -85,6 +89,7 @@ def check_number(
     what: str = "a finite number",
     note: str = "",
     parameter: str | None = None,
+    float32: bool = False,
 ) -> float:
     """
     Checks a finite number in a range: minimum <= value <= maximum and value > above (each bound optional).
@@ -96,6 +101,8 @@ def check_number(
     what -- how the message names the kind of value ('a finite number', 'a number', '' for none)
     note -- said after the range, e.g. ' (0 = off)'
     parameter -- the parameter, where `name` says more ('style_layers weight of conv1_1')
+    float32 -- also require abs(value) <= FLOAT32_MAX: a number the network holds in float32 (1e300 is finite in
+               Python but infinite there)
 
     Returns:
     value -- unchanged; raises OptionError otherwise
@@ -115,6 +122,10 @@ def check_number(
             bounds = " and ".join(f"{sign} {bound}" for sign, bound in limits if bound is not None)
         requirement = " ".join(part for part in (what, bounds) if part)
         raise OptionError(f"{name} must be {requirement}{note}, got {value}", parameter or name)
+    if float32 and abs(value) > FLOAT32_MAX:
+        raise OptionError(
+            f"{name} must be within float32's range (at most {FLOAT32_MAX:.3g}), got {value:g}", parameter or name
+        )
     return value
 
 

@@ -5,7 +5,7 @@ The network sees a batch of one RGB image with the mean pixel subtracted (``resh
 """
 
 import os
-import warnings
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import imageio.v3 as iio
@@ -15,17 +15,15 @@ import tensorflow as tf
 from .checks import OptionError
 from .config import CONFIG
 from .costs import sqrtm_psd
+from .decode import ImageError, decode_image
 from .files import atomic_write
+from .limits import max_image_pixels
 
 if TYPE_CHECKING:
     import PIL.Image
 
 # The image files the library reads and writes (by extension).
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif")
-
-
-class ImageError(ValueError):
-    """A file that cannot be read as an image."""
 
 
 def _to_rgb_uint8_range(image):
@@ -52,19 +50,26 @@ def _to_rgb_uint8_range(image):
 
 
 def load_image(
-    path: str | os.PathLike, height: int | None = None, width: int | None = None, max_size: int | None = None
+    path: str | os.PathLike,
+    height: int | None = None,
+    width: int | None = None,
+    max_size: int | None = None,
+    max_pixels: int | None = None,
 ) -> np.ndarray:
     """
     Reads an image file as an RGB float32 array in [0, 255], resized if asked.
 
-    Grayscale, RGBA (composited over white), palette and 16-bit images are converted to 8-bit-range RGB; only the
-    first frame of an animation is read.
+    Grayscale, RGBA (composited over white), palette, CMYK and 16-bit images are converted to 8-bit-range RGB; the
+    EXIF orientation is applied, as photo viewers do; only the first frame of an animation is read. An image that
+    declares more than `max_pixels` pixels is refused from its header, before it is decoded.
 
     Arguments:
-    path -- path of an image file (anything imageio reads: JPEG, PNG, GIF, BMP, TIFF, WebP ...)
+    path -- path of an image file (JPEG, PNG, GIF, BMP, TIFF, WebP ...)
     height, width -- size to resize to (tf.image.resize, bilinear with antialiasing); None keeps the file's size
                      or, when only one is given, the aspect ratio
     max_size -- if given instead, the longest side becomes max_size and the aspect ratio is kept
+    max_pixels -- the largest width x height to decode (default: $NEURAL_STYLE_MAX_IMAGE_PIXELS, else
+                  limits.MAX_IMAGE_PIXELS, 100 million)
 
     Returns:
     image -- numpy array of shape (height, width, 3), float32 in [0, 255]
@@ -72,12 +77,12 @@ def load_image(
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"image not found: {path}")
+    limit = max_image_pixels() if max_pixels is None else max_pixels
     try:
-        with warnings.catch_warnings():
-            # imageio tries every plugin on an unknown file; their deprecation notices are noise to a user.
-            warnings.simplefilter("ignore")
-            image = iio.imread(path, index=0)
-    except Exception as error:  # imageio raises many kinds (OSError, ValueError, PIL errors) for a bad file
+        image = decode_image(path, limit)
+    except ImageError:
+        raise
+    except Exception as error:  # the decoders raise many kinds (OSError, ValueError, PIL errors) for a bad file
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
         if "Could not find a backend" in reason:
             # imageio's own advice (install pyav or opencv) is wrong for a file that is simply not an image.
@@ -86,6 +91,8 @@ def load_image(
         raise ImageError(message) from None
     if image.ndim not in (2, 3) or min(image.shape[:2]) < 1:
         raise ImageError(f"{path}: not a 2-D image (array of shape {image.shape})")
+    if np.issubdtype(image.dtype, np.floating) and not np.all(np.isfinite(image)):
+        raise ImageError(f"{path}: holds NaN or infinite pixels; save it again without them (or as 8/16-bit)")
     image = _to_rgb_uint8_range(image)
     size = target_size(image.shape[0], image.shape[1], height, width, max_size)
     if size != image.shape[:2]:
@@ -121,6 +128,7 @@ def load_pixels(
     width: int | None = None,
     max_size: int | None = None,
     what: str | None = None,
+    check_size: Callable[[tuple[int, int]], object] | None = None,
 ) -> np.ndarray:
     """
     The one way in for images: a path or an array as float32 RGB pixels in [0, 255] of the asked size.
@@ -132,6 +140,8 @@ def load_pixels(
                                longest side; none of them (and no size) gives the article's default_size()
     what -- which image it is ('content', 'style', ...), named at the start of the error for a bad one; None for
             the reader's own message
+    check_size -- None, or a function called with the (height, width) before resizing to it, to refuse a size
+                  (limits.check_run_size: one the run cannot hold in memory)
 
     Returns:
     pixels -- float32 array (height, width, 3), clipped to [0, 255]
@@ -155,6 +165,8 @@ def load_pixels(
             size = default_size()
         else:
             size = target_size(*pixels.shape[:2], height, width, max_size)
+    if check_size is not None:
+        check_size(tuple(size))
     if tuple(size) != pixels.shape[:2]:
         pixels = tf.image.resize(pixels, tuple(size), method="bilinear", antialias=True).numpy()
     return np.clip(pixels, 0, 255).astype(np.float32)

@@ -28,6 +28,7 @@ from .checks import (
 from .costs import CONTENT_COSTS, STYLE_LOSSES
 from .images import IMAGE_RANGES, default_size_text
 from .lbfgs import LBFGS_EXTRA_EVALUATIONS
+from .limits import check_run_size
 from .optimize import blend_weights
 from .tiles import minimum_tile_size
 from .vgg import POOLINGS, PRECISIONS, canonical_layer_name, layer_names
@@ -415,9 +416,9 @@ class StyleOptions:
         if not self.style_layers:
             raise OptionError("style_layers names no layer; e.g. conv1_1:0.2,conv2_1:0.2", "style_layers")
         for name in ("alpha", "beta", "learning_rate"):
-            check_number(getattr(self, name), name, minimum=0)
+            check_number(getattr(self, name), name, minimum=0, float32=True)
         for layer, weight in self.style_layers:
-            check_number(weight, f"style_layers weight of {layer}", minimum=0, parameter="style_layers")
+            check_number(weight, f"style_layers weight of {layer}", minimum=0, parameter="style_layers", float32=True)
         check_number(self.learning_rate, "learning_rate", above=0, what="")
         check_number(self.noise_ratio, "noise_ratio", minimum=0, maximum=1, what="")
         check_count(self.save_every, "save_every")
@@ -440,6 +441,7 @@ class StyleOptions:
             )
         self.scales = _checked_scales(self.scales, self.iterations)
         self._check_large()
+        _check_limits(self)
         return self
 
     def _check_large(self):
@@ -501,7 +503,7 @@ class StyleOptions:
         """The checks of the options beyond the course (tv weight, style blend and scale, colours, presets' forms)."""
         check_choice(self.image_range, IMAGE_RANGES, "image_range")
         check_choice(self.content_cost, CONTENT_COSTS, "content_cost")
-        check_number(self.tv_weight, "tv_weight", minimum=0, note=" (0 = off)")
+        check_number(self.tv_weight, "tv_weight", minimum=0, note=" (0 = off)", float32=True)
         check_number(self.style_scale, "style_scale", above=0, what="a number", note=" (1 = the output size)")
         if self.style_blend is not None:
             self.style_blend = _checked_blend(self.style_blend, style_count)
@@ -667,3 +669,11 @@ class VideoOptions:
         if self.fps is not None:
             check_number(self.fps, "fps", above=0, what="a number of frames per second")
         return self
+
+
+def _check_limits(options):
+    """What else cannot work (issue 10): a negative seed, a size beyond memory (float32 range: in check_number)."""
+    if options.seed is not None:
+        check_count(options.seed, "seed", zero=None)
+    if options.height is not None and options.width is not None:
+        check_run_size((options.height, options.width))

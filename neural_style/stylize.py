@@ -40,16 +40,18 @@ from .images import (
     write_image,
 )
 from .lbfgs import LBFGS, compile_cost_and_gradient
+from .limits import check_run_size, non_finite_reason, resolve_precision
 from .masks import Guides, load_mask
 from .optimize import BestImage, IterateAverage, StyleTransferCost, compile_train_step
 from .options import INITS, OptionError, StyleOptions
+from .safety import SideWrites
 from .tiles import TiledStyleTransferCost
 from .vgg import VGGModel
 from .weights import load_weights
 
 
 class NonFiniteCostError(RuntimeError):
-    """The cost became NaN or infinite; `image` holds the last image whose cost was finite."""
+    """The cost became NaN or infinite; `image` holds the last image whose cost was finite (None: there was none)."""
 
     def __init__(self, message, image):
         super().__init__(message)
@@ -157,18 +159,26 @@ class StyleTransfer:
         options = dataclasses.replace(options or StyleOptions(), **overrides)
         self.options = options = options.validate(style_count=len(styles))
         content_pixels = load_pixels(
-            content, height=options.height, width=options.width, max_size=options.max_size, what="content"
+            content,
+            height=options.height,
+            width=options.width,
+            max_size=options.max_size,
+            what="content",
+            check_size=check_run_size,  # before the resize, which would allocate it
         )
         self.size = size = content_pixels.shape[:2]
         self.content_pixels = content_pixels
         # Each style image at style_scale times the output size (1: the output size, as the article).
         style_size = scaled_size(size, options.style_scale)
+        check_run_size(style_size, "the style images", scale=options.style_scale)
         self.style_pixels = [load_pixels(image, style_size, what="style") for image in styles]
         if options.color_match:
             self.style_pixels = [match_color(image, content_pixels) for image in self.style_pixels]
         self.masks = _load_masks(options, size, style_size)
         weights = options.weights if hasattr(options.weights, "layers") else load_weights(options.weights)
         # The model keeps its own copy of the filters (model.weights); the arrays just read are freed.
+        # bfloat16 only where it is fast; elsewhere float32, with a note (limits.resolve_precision).
+        options.precision = resolve_precision(options.precision, bool(tf.config.list_physical_devices("GPU")))
         self.model = VGGModel(weights, *size, pooling=options.pooling, precision=options.precision)
         del weights
         self.content_image = normalize_image(content_pixels, options.image_range)
@@ -186,6 +196,7 @@ class StyleTransfer:
         self.history = []
         self.evaluations = 0
         self._settings = None
+        self.side_writes = SideWrites()
         self._enter_scale(0, self._start_image(self.sizes[0]))
         if options.resume is not None:
             self._resume(options.resume)
@@ -367,10 +378,10 @@ class StyleTransfer:
             J = costs["J"]
             if not math.isfinite(J):
                 self.image.assign(self.best.image)
+                iteration = len(self.history)
                 raise NonFiniteCostError(
-                    f"the cost became {J} at iteration {len(self.history)}; try a lower --learning-rate "
-                    f"(now {self.options.learning_rate})",
-                    self.result(),
+                    non_finite_reason(costs, iteration, self.options.learning_rate),
+                    self.result() if iteration else None,  # no finite cost yet: no real result to write
                 )
             record(costs)
         self._consider_final_image()
@@ -398,7 +409,8 @@ class StyleTransfer:
         try:
             lbfgs.minimize(self.image.numpy(), count, callback=on_iteration)
         except FloatingPointError as error:
-            raise NonFiniteCostError(f"{error}; the image is the last one with a finite cost", self.result()) from None
+            image = self.result() if self.history else None  # no finite cost yet: no real result to write
+            raise NonFiniteCostError(f"{error}; the image is the last one with a finite cost", image) from None
         self.evaluations = evaluations + lbfgs.evaluations
         self._keep_best(lbfgs)
 
@@ -423,10 +435,12 @@ class StyleTransfer:
         bar.update()
         if self.average is not None:
             self.average.update(self.image.numpy())
+        # Side writes: one that fails is reported once and the run goes on (the result is what matters).
         if options.save_every and options.output_dir and i % options.save_every == 0:
-            write_image(os.path.join(options.output_dir, f"{i}.png"), self._output_pixels(self.image))
+            path = os.path.join(options.output_dir, f"{i}.png")
+            self.side_writes.attempt("intermediate image", path, write_image, path, self._output_pixels(self.image))
         if options.checkpoint_every and (i + 1) % options.checkpoint_every == 0:
-            self.save_checkpoint(options.output_dir)
+            self.side_writes.attempt("checkpoint", options.output_dir, self.save_checkpoint, options.output_dir)
         if callback is not None:
             callback(entry)
 

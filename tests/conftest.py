@@ -85,9 +85,9 @@ def server():
 @pytest.fixture
 def no_retry_wait(monkeypatch):
     """Downloads retry without waiting."""
-    from neural_style import weights as W
+    from neural_style import download
 
-    monkeypatch.setattr(W, "_RETRY_WAIT_S", 0.0)
+    monkeypatch.setattr(download, "_RETRY_WAIT_S", 0.0)
 
 
 @pytest.fixture(scope="session")

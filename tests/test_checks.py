@@ -67,6 +67,13 @@ def test_check_count_accepts_0_and_refuses_negatives_and_fractions():
         assert str(error.value) == f"save_every must be a whole number >= 0 (0 = never), got {value}"
 
 
+def test_check_count_without_a_meaning_for_0_says_none():
+    assert checks.check_count(0, "seed", zero=None) == 0
+    with pytest.raises(OptionError) as error:
+        checks.check_count(-1, "seed", zero=None)
+    assert str(error.value) == "seed must be a whole number >= 0, got -1" and error.value.parameters == ("seed",)
+
+
 @pytest.mark.parametrize(
     "bounds, good, bad, message",
     [
@@ -137,3 +144,19 @@ def test_check_file_refuses_an_unreadable_file(tmp_path):
     with pytest.raises(OptionError) as error:
         checks.check_file(path, "init", "missing")
     assert str(error.value) == f"init {path}: cannot be read (permission denied)"
+
+
+def test_check_number_float32_refuses_what_float32_cannot_hold():
+    largest = float(np.finfo(np.float32).max)  # 3.4028234663852886e+38, independent of checks.FLOAT32_MAX
+    with np.errstate(over="ignore"):
+        assert np.isinf(np.float32(1e39)) and np.isfinite(np.float32(largest))
+    for value in (0.0, 1e38, largest, -largest):
+        assert checks.check_number(value, "beta", float32=True) == value
+    assert checks.check_number(1e39, "beta") == 1e39  # only when asked
+    for value in (1e39, 1e300, -1e300):
+        with pytest.raises(OptionError) as error:
+            checks.check_number(value, "style_layers weight of conv1_1", parameter="style_layers", float32=True)
+        assert str(error.value) == (
+            f"style_layers weight of conv1_1 must be within float32's range (at most 3.4e+38), got {value:g}"
+        )
+        assert error.value.parameters == ("style_layers",)

@@ -12,6 +12,7 @@ import h5py
 import numpy as np
 import pytest
 
+from neural_style import download as D
 from neural_style import weights as W
 from neural_style.weights import (
     CONV_LAYERS,
@@ -373,7 +374,7 @@ def test_verify_checks_a_file_named_like_the_published_one(tmp_path, monkeypatch
     md5 = hashlib.md5(path.read_bytes()).hexdigest()
     with pytest.raises(ChecksumError, match=rf"matches no published file \(expected MD5 {W.KERAS_MD5}\)"):
         verify_weights(str(path))
-    monkeypatch.setattr(W, "KERAS_MD5", md5)
+    monkeypatch.setattr(D, "KERAS_MD5", md5)
     report = verify_weights(str(path))
     assert report["known"] == f"Keras {W.KERAS_FILENAME}"
     assert report["checksum"] == f"matches Keras {W.KERAS_FILENAME}"

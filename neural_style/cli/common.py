@@ -10,6 +10,7 @@ from .. import config
 from ..checks import OptionError, UnknownLayerError, choice_message
 from ..images import IMAGE_EXTENSIONS, ImageError
 from ..options import StyleOptions, VideoOptions, default_weights, flag_of
+from ..safety import same_file as _same_file
 from ..weights import WeightsError
 
 PROG = "neural-style"
@@ -87,9 +88,9 @@ def run(command, argv):
     except BAD_INPUT as error:
         fail(_one_line(error))
         return EXIT_BAD_INPUT
-    except KeyboardInterrupt:
-        fail("interrupted")
-        return EXIT_INTERRUPTED
+    except KeyboardInterrupt as interrupt:
+        fail(f"interrupted{_signal_name(interrupt)}")
+        return 128 + getattr(interrupt, "signum", EXIT_INTERRUPTED - 128)  # 130 Ctrl-C, 143 SIGTERM, 129 SIGHUP
     except (OSError, RuntimeError) as error:
         fail(_one_line(error))
         return EXIT_FAILURE
@@ -113,6 +114,11 @@ def as_flags(error):
             # Not inside a word or a path: a folder may be called output_dir.
             message = re.sub(rf"(?<![\w/.-]){re.escape(parameter)}(?![\w/.-])", flag, message, count=1)
     return message
+
+
+def _signal_name(interrupt):
+    """' by SIGTERM' for a run stopped by a signal other than Ctrl-C, else ''."""
+    return f" by {interrupt}" if hasattr(interrupt, "signum") else ""
 
 
 def _one_line(error):
@@ -238,9 +244,3 @@ def check_writable_folder(folder, option):
         raise OptionError(f"{option}: {existing} is a file, so the folder {folder} cannot be made")
     if not os.access(existing, os.W_OK | os.X_OK):
         raise OptionError(f"{option}: cannot write in {existing} (permission denied); choose another folder")
-
-
-def _same_file(a, b):
-    if os.path.exists(a) and os.path.exists(b):
-        return os.path.samefile(a, b)
-    return os.path.realpath(a) == os.path.realpath(b)

@@ -6,7 +6,7 @@ import os
 import sys
 import time
 
-from .. import config, large
+from .. import config, large, safety
 from ..images import write_image
 from ..options import StyleOptions
 from ..stylize import NonFiniteCostError, StyleTransfer
@@ -76,6 +76,24 @@ def main(argv):
     if args.save_every or args.checkpoint_every:
         common.check_writable_folder(args.output_dir, "--output-dir")
     options = options_from_args(args)
+    # The options as the run will resolve them (a preset may set the iterations): what it writes, checked first.
+    resolved = StyleOptions(**options).validate(style_count=len(args.style))
+    plan = safety.planned_writes(
+        args.output,
+        args.history,
+        resolved.output_dir,
+        resolved.iterations,
+        resolved.save_every,
+        resolved.checkpoint_every,
+    )
+    named_inputs = [("--content", args.content), *[("--style", style) for style in args.style], ("--init", args.init)]
+    safety.check_planned_writes(plan, named_inputs)
+    with safety.signals_as_interrupts(), safety.hold_folder(plan.folder):
+        return _run(args, options)
+
+
+def _run(args, options):
+    """The run itself, once its paths are checked: build, optimise, write; the best image saved when stopped."""
     start = time.perf_counter()
     transfer = StyleTransfer(args.content, args.style, **options)
     # After the checks, so that bad input gets exactly one line.
@@ -83,24 +101,28 @@ def main(argv):
     if args.history:
         os.makedirs(os.path.dirname(os.path.abspath(args.history)), exist_ok=True)
     history = open(args.history, "w") if args.history else None
-    write_history = history and _history_writer(history)
+    write_history = history and _history_writer(history, transfer.side_writes, args.history)
     for entry in transfer.history if history else ():
         write_history(entry)  # a resumed run's earlier iterations: the file covers the whole run
     try:
         image, _ = transfer.run(progress=not args.quiet, callback=write_history)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interrupt:
         write_image(args.output, transfer.result())
         done = len(transfer.history)
         resume = f"; continue with --resume {args.output_dir}" if transfer.options.checkpoint_every else ""
-        common.fail(f"interrupted after {done} iterations; saved the best image so far to {args.output}{resume}")
-        return common.EXIT_INTERRUPTED
+        by = common._signal_name(interrupt)
+        common.fail(f"interrupted{by} after {done} iterations; saved the best image so far to {args.output}{resume}")
+        return safety.exit_code(interrupt)
     except NonFiniteCostError as error:
+        if error.image is None:  # not one finite cost: an existing --output is only ever replaced by a real result
+            common.fail(f"{error}; nothing was written")
+            return common.EXIT_FAILURE
         write_image(args.output, error.image)
         common.fail(f"{error}; saved the image with the lowest finite cost to {args.output}")
         return common.EXIT_FAILURE
     finally:
         if history:
-            history.close()
+            transfer.side_writes.attempt("history", args.history, history.close)
     write_image(args.output, image)
     if not args.quiet:
         height, width = image.shape[:2]
@@ -108,9 +130,12 @@ def main(argv):
     return 0
 
 
-def _history_writer(file):
-    def write(entry):
+def _history_writer(file, side_writes, path):
+    def write_line(entry):
         file.write(json.dumps(entry) + "\n")
         file.flush()
+
+    def write(entry):
+        side_writes.attempt("history", path, write_line, entry)
 
     return write

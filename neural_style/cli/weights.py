@@ -1,6 +1,7 @@
 """`neural-style weights download` and `neural-style weights verify`: get the VGG-19 weights and check them.
 
-A thin layer over neural_style.weights.download_weights, verify_weights and format_report.
+A thin layer over neural_style.download (download_weights, verify_weights, format_report; also importable from
+neural_style.weights).
 """
 
 import argparse
@@ -8,6 +9,7 @@ import os
 import re
 import sys
 
+from .. import download as D
 from .. import weights as W
 from . import common
 
@@ -25,10 +27,21 @@ def _sha256(text):
 def _url(text):
     """argparse type: an http(s) URL that ends in a file name."""
     try:
-        W._url_filename(text)
+        D._url_filename(text)
     except W.DownloadError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
     return text
+
+
+def _positive_bytes(text):
+    """argparse type: a whole number of bytes > 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of bytes > 0")
+    return value
 
 
 def build_parser():
@@ -56,6 +69,13 @@ def build_parser():
         metavar="HEX",
         help="the file's expected SHA-256 (default: the published one for the default URL; "
         "with --url and no --sha256 the download is not checked)",
+    )
+    download.add_argument(
+        "--max-bytes",
+        type=_positive_bytes,
+        metavar="N",
+        help="stop (and delete the partial file) beyond N bytes (default: the published size for the published "
+        f"files, else {W.DEFAULT_MAX_BYTES:,})",
     )
     download.add_argument("--quiet", action="store_true", help="no progress bar and no summary line")
     verify = commands.add_parser(
@@ -92,7 +112,8 @@ def download(args):
         )
     common.check_writable_folder(args.to, "--to")
     try:
-        path = W.download_weights(url, to=args.to, sha256=sha256, progress=not args.quiet)
+        limit = {} if args.max_bytes is None else {"max_bytes": args.max_bytes}
+        path = W.download_weights(url, to=args.to, sha256=sha256, progress=not args.quiet, **limit)
     except W.DownloadError as error:
         # A failed download (network, server, or a checksum that does not match) is a run-time failure, not a bad
         # option, even when the checksum error is also a WeightsError.

@@ -34,6 +34,16 @@ def read_history(path: str | os.PathLike) -> list[dict]:
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"history file not found: {path} (a run writes one with --history PATH)")
+    try:
+        entries = _read_history_lines(path)
+    except UnicodeDecodeError:
+        raise HistoryError(f"{path}: not UTF-8 text; give the file a run wrote with --history PATH") from None
+    if not entries:
+        raise HistoryError(f"{path}: no cost entries (the file is empty)")
+    return entries
+
+
+def _read_history_lines(path: str) -> list[dict]:
     entries = []
     with open(path, encoding="utf-8") as file:
         for number, line in enumerate(file, 1):
@@ -54,8 +64,6 @@ def read_history(path: str | os.PathLike) -> list[dict]:
                     "neural-style --history (iteration, seconds, J, J_content, J_style)"
                 )
             entries.append(entry)
-    if not entries:
-        raise HistoryError(f"{path}: no cost entries (the file is empty)")
     return entries
 
 

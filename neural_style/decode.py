@@ -1,0 +1,80 @@
+"""Decoding image files that may be hostile: the pixel count refused from the header before decoding (Pillow's bomb
+check at our limit), the EXIF orientation applied, CMYK and other modes converted to RGB as Pillow does."""
+
+import warnings
+
+import imageio.v3 as iio
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from .limits import MAX_IMAGE_PIXELS_ENV
+
+
+class ImageError(ValueError):
+    """A file that cannot be read as an image."""
+
+
+# Pillow modes whose pixels _to_rgb_uint8_range takes as they are; any other mode is converted to RGB(A) first.
+_DIRECT_MODES = ("1", "L", "LA", "RGB", "RGBA", "I;16", "I;16L", "I;16B", "I;16N", "F")
+
+
+def decode_image(path: str, limit: int) -> np.ndarray:
+    """
+    Decodes the first frame of an image file, oriented as its EXIF says, refusing too many pixels before decoding.
+
+    Arguments:
+    path -- the image file
+    limit -- the largest width x height it may declare
+
+    Returns:
+    pixels -- numpy array (H, W) or (H, W, C) as decoded (uint8, uint16, float or bool); ImageError when too large
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        # Pillow's own bomb check, at our limit: its warning (past the limit) and its error (past twice the limit)
+        # both become one ImageError line, the warning once the header has given the size to name.
+        warnings.simplefilter("always", Image.DecompressionBombWarning)
+        previous, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, limit
+        try:
+            try:
+                picture = Image.open(path)
+            except UnidentifiedImageError:
+                return _decode_with_imageio(path, limit)
+            with picture:
+                bomb = any(issubclass(item.category, Image.DecompressionBombWarning) for item in caught)
+                _check_pixels(path, picture.size, 0 if bomb else limit, limit)
+                picture = ImageOps.exif_transpose(picture)
+                if picture.mode == "I":
+                    return np.clip(np.asarray(picture), 0, 65535).astype(np.uint16)  # 16-bit greys, as PNG holds them
+                if picture.mode not in _DIRECT_MODES:
+                    # CMYK (K is not alpha), palettes, YCbCr, LAB ...: Pillow's conversion to RGB, alpha kept if any.
+                    picture = picture.convert("RGBA" if "A" in picture.getbands() or picture.mode == "P" else "RGB")
+                return np.asarray(picture)
+        except Image.DecompressionBombError:
+            raise ImageError(_too_many_pixels(path, None, limit)) from None
+        finally:
+            Image.MAX_IMAGE_PIXELS = previous
+
+
+def _decode_with_imageio(path, limit):
+    """What Pillow cannot open (e.g. float RGB TIFF), through imageio's other readers: size first, then pixels."""
+    with warnings.catch_warnings():
+        # imageio tries every plugin on an unknown file; their deprecation notices are noise to a user.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        shape = iio.improps(path, index=0).shape
+        if len(shape) >= 2:
+            _check_pixels(path, (shape[1], shape[0]), limit)
+        return iio.imread(path, index=0)
+
+
+def _check_pixels(path, size, allowed, limit=None):
+    width, height = size
+    if width * height > allowed:
+        raise ImageError(_too_many_pixels(path, size, allowed if limit is None else limit))
+
+
+def _too_many_pixels(path, size, limit):
+    declared = f" is {size[0]}x{size[1]} ({size[0] * size[1]:,} pixels)" if size else ""
+    return (
+        f"{path}{declared}: more than the {limit:,} pixels an input image may have; shrink it first, "
+        f"or raise ${MAX_IMAGE_PIXELS_ENV}"
+    )

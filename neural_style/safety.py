@@ -1,0 +1,272 @@
+"""What a run writes, checked before it starts; the folder it writes into, held; how it stops; side writes that fail.
+
+- ``planned_writes`` lists every file a run will write (output, history, intermediate images, checkpoint files) and
+  ``check_planned_writes`` refuses any that is an input (symlinks and hard links resolved) or another planned file.
+- ``hold_folder`` takes a lock file in --output-dir (fcntl.flock), so a second run into the same folder is refused.
+- ``signals_as_interrupts`` turns SIGTERM and SIGHUP into ``Stopped``, a KeyboardInterrupt, so that they end a run
+  as Ctrl-C does: the best image saved, one line, exit code 128 + the signal's number, no temporary file left.
+- ``SideWrites`` runs a write that is not the result (history, checkpoint, intermediate image): when it fails, one
+  line says so and the run goes on, so --output is still written.
+"""
+
+import contextlib
+import dataclasses
+import fcntl
+import os
+import re
+import signal
+import sys
+
+from .checkpoint import CHECKPOINT_FILE, IMAGE_FILE
+from .checks import OptionError
+
+LOCK_FILE = ".neural-style.lock"
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+
+@dataclasses.dataclass(frozen=True)
+class PlannedWrites:
+    """The files a run will write.
+
+    Attributes:
+    files -- list of (option, path): the files named by an option (--output, --history)
+    folder -- the folder of the intermediate images and checkpoints, or None when the run writes none there
+    iterations -- the run's iterations; intermediate images are i.png for i in range(0, iterations, save_every)
+    save_every -- 0: no intermediate images
+    checkpoint -- whether checkpoint.npz and checkpoint.png are written into folder
+    """
+
+    files: list
+    folder: str = None
+    iterations: int = 0
+    save_every: int = 0
+    checkpoint: bool = False
+
+    def writes_name(self, name):
+        """Whether the run writes a file of this name into `folder`."""
+        if self.checkpoint and name in (CHECKPOINT_FILE, IMAGE_FILE):
+            return True
+        match = re.fullmatch(r"(0|[1-9]\d*)\.png", name)
+        return bool(self.save_every and match and int(match.group(1)) < self.iterations) and (
+            int(match.group(1)) % self.save_every == 0
+        )
+
+    def option_of(self, name):
+        return "--checkpoint-every" if name in (CHECKPOINT_FILE, IMAGE_FILE) else "--save-every"
+
+
+def planned_writes(output, history=None, output_dir=None, iterations=0, save_every=0, checkpoint_every=0):
+    """
+    Every file a run will write.
+
+    Arguments:
+    output -- the result (--output)
+    history -- the history file (--history), or None
+    output_dir -- the folder of intermediate images and checkpoints (--output-dir), or None
+    iterations -- the run's total iterations
+    save_every -- an intermediate image every N iterations (0 = never)
+    checkpoint_every -- a checkpoint every N iterations (0 = never)
+
+    Returns:
+    plan -- a PlannedWrites
+    """
+    files = [("--output", os.fspath(output))] + ([("--history", os.fspath(history))] if history else [])
+    into_folder = bool(output_dir) and bool(save_every or checkpoint_every)
+    return PlannedWrites(
+        files=files,
+        folder=os.fspath(output_dir) if into_folder else None,
+        iterations=iterations,
+        save_every=save_every or 0,
+        checkpoint=bool(checkpoint_every) and into_folder,
+    )
+
+
+def same_file(a, b):
+    """
+    Whether two paths name one file: the same inode when both exist (symlinks and hard links resolved), else the
+    same resolved path.
+
+    Arguments:
+    a, b -- paths
+
+    Returns:
+    same -- bool
+    """
+    if os.path.exists(a) and os.path.exists(b):
+        return os.path.samefile(a, b)
+    return os.path.realpath(a) == os.path.realpath(b)
+
+
+def check_planned_writes(plan, inputs):
+    """
+    Refuses a run that would write over one of its inputs, or write two of its files to one path, before any work.
+
+    Arguments:
+    plan -- a PlannedWrites
+    inputs -- list of (option, path) of every file the run reads (content, styles, init image, masks); None skipped
+
+    Returns:
+    None; raises OptionError with one line naming both
+    """
+    inputs = [(option, os.fspath(path)) for option, path in inputs if isinstance(path, (str, os.PathLike))]
+    for index, (option, path) in enumerate(plan.files):
+        for source_option, source in inputs:
+            if same_file(path, source):
+                _refuse(f"{option} {path} is also an input ({source_option} {source})")
+        for other_option, other in plan.files[index + 1 :]:
+            if same_file(path, other):
+                _refuse(f"{option} {path} and {other_option} {other} are one file")
+        if plan.folder and _in_folder(path, plan.folder) and plan.writes_name(os.path.basename(path)):
+            _refuse(f"{option} {path} is also written by {plan.option_of(os.path.basename(path))} into {plan.folder}")
+    if not plan.folder:
+        return
+    for source_option, source in inputs:
+        name = os.path.basename(source)
+        if _in_folder(source, plan.folder) and plan.writes_name(name):
+            _refuse(f"{source_option} {source} would be overwritten by {plan.option_of(name)} in {plan.folder}")
+    if os.path.isdir(plan.folder):
+        # A planned name that is a symlink or hard link to an input elsewhere.
+        for name in filter(plan.writes_name, os.listdir(plan.folder)):
+            for source_option, source in inputs:
+                if same_file(os.path.join(plan.folder, name), source):
+                    _refuse(
+                        f"{source_option} {source} is the same file as {os.path.join(plan.folder, name)}, which "
+                        f"{plan.option_of(name)} writes"
+                    )
+
+
+def _in_folder(path, folder):
+    parent = os.path.dirname(os.path.abspath(path))
+    return same_file(parent, folder)
+
+
+def _refuse(problem):
+    raise OptionError(f"{problem}; choose another path (inputs are never overwritten)")
+
+
+@contextlib.contextmanager
+def hold_folder(folder):
+    """
+    Holds a lock file in `folder` for the duration, so a second run writing into it is refused with one line.
+
+    Arguments:
+    folder -- the folder (created if missing); None holds nothing
+
+    Returns:
+    (context manager) path -- the lock file, or None
+    """
+    if folder is None:
+        yield None
+        return
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, LOCK_FILE)
+    while True:
+        handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(handle, 32).decode(errors="replace").strip() or "another process"
+            os.close(handle)
+            raise OptionError(
+                f"--output-dir {folder} is in use by another neural-style run (pid {holder}); wait for it to end or "
+                "choose another --output-dir"
+            ) from None
+        # The previous holder may have removed the file between our open and our lock: lock the file that is there.
+        with contextlib.suppress(FileNotFoundError):
+            if os.fstat(handle).st_ino == os.stat(path).st_ino:
+                break
+        os.close(handle)
+    try:
+        os.ftruncate(handle, 0)
+        os.write(handle, str(os.getpid()).encode())
+        yield path
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(path)  # removed while still locked, so no other run can hold a file that is gone
+        os.close(handle)
+
+
+class Stopped(KeyboardInterrupt):
+    """The run was stopped by a signal (SIGTERM, SIGHUP): handled as Ctrl-C, exit code 128 + signum."""
+
+    def __init__(self, signum):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def signals_as_interrupts(signals=STOP_SIGNALS):
+    """
+    Within the block, SIGTERM and SIGHUP raise Stopped (a KeyboardInterrupt) in the main thread, once: a second
+    signal while the run saves its image is ignored, so the save completes.
+
+    Arguments:
+    signals -- the signals to handle
+
+    Returns:
+    (context manager) None
+    """
+    stopping = []
+
+    def handler(signum, frame):
+        if not stopping:
+            stopping.append(signum)
+            raise Stopped(signum)
+
+    previous = {}
+    for signum in signals:
+        with contextlib.suppress(ValueError, OSError):  # not the main thread, or a signal this system lacks
+            previous[signum] = signal.signal(signum, handler)
+    try:
+        yield
+    finally:
+        for signum, old in previous.items():
+            signal.signal(signum, old)
+
+
+def exit_code(interrupt):
+    """
+    The exit code of a run ended by an interrupt: 128 + the signal's number (130 for Ctrl-C, 143 for SIGTERM).
+
+    Arguments:
+    interrupt -- the KeyboardInterrupt (or Stopped) caught
+
+    Returns:
+    code -- int
+    """
+    return 128 + getattr(interrupt, "signum", signal.SIGINT)
+
+
+class SideWrites:
+    """Writes that are not the result: a failure is reported in one line (once per kind) and the run goes on."""
+
+    def __init__(self, report=None):
+        """
+        Arguments:
+        report -- function(line) called once per kind of file that cannot be written (default: a line on stderr)
+        """
+        self.report = report or (lambda line: print(f"neural-style: warning: {line}", file=sys.stderr))
+        self.failed = {}
+
+    def attempt(self, what, path, write, *args):
+        """
+        Calls write(*args); an OSError is reported (the first time for `what`) and swallowed.
+
+        Arguments:
+        what -- the kind of file ('intermediate image', 'checkpoint', 'history'), for the message
+        path -- the file, for the message
+        write -- the function that writes it
+        args -- its arguments
+
+        Returns:
+        ok -- True when written
+        """
+        try:
+            write(*args)
+            return True
+        except OSError as error:
+            if what not in self.failed:
+                reason = error.strerror or str(error)
+                self.report(f"cannot write the {what} {path} ({reason}); the run goes on, --output will be written")
+            self.failed[what] = self.failed.get(what, 0) + 1
+            return False
