@@ -464,8 +464,10 @@ def check_contents(path, state, arrays):
         fail(f"'image' {arrays['image'].shape} and 'best_image' {arrays['best_image'].shape} differ in shape")
     if "best_cost" not in arrays or arrays["best_cost"].shape != () or arrays["best_cost"].dtype.kind != "f":
         fail("'best_cost' is not one number")
+    if "average" in arrays and arrays["average"].shape != arrays["image"].shape:
+        fail(f"'average' {arrays['average'].shape} and 'image' {arrays['image'].shape} differ in shape")
     expected = {f"optimizer_{k}" for k in range(len(names))}
-    found = set(arrays) - {*_IMAGE_ARRAYS, "best_cost"}
+    found = set(arrays) - {*_IMAGE_ARRAYS, "best_cost", "average"}
     if found != expected:
         fail(f"its optimizer arrays {sorted(found)} do not match its {len(names)} optimizer variables")
     for name in sorted(expected):
