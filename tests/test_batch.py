@@ -347,7 +347,7 @@ def test_stylize_many_yields_results_as_they_finish(folders, mat_file, tmp_path)
 
 
 def test_ctrl_c_inside_a_job_stops_the_batch_rather_than_failing_the_job(weights, monkeypatch):
-    from neural_style import batch
+    from neural_style.batch import workers  # where Worker.run reads StyleTransfer from
 
     def interrupted_while_tracing(*args, **kwargs):
         try:
@@ -356,11 +356,11 @@ def test_ctrl_c_inside_a_job_stops_the_batch_rather_than_failing_the_job(weights
             # What TensorFlow's tf_stack does when Ctrl-C lands inside its context manager (the interrupt its context).
             raise AssertionError("Concurrent access?")
 
-    monkeypatch.setattr(batch, "StyleTransfer", interrupted_while_tracing)
+    monkeypatch.setattr(workers, "StyleTransfer", interrupted_while_tracing)
     worker = Worker(StyleOptions(weights=weights))
     with pytest.raises(KeyboardInterrupt):
         worker.run(Job("photo.png", ("painting.png",), "out.png"))
-    monkeypatch.setattr(batch, "StyleTransfer", lambda *args, **kwargs: 1 / 0)
+    monkeypatch.setattr(workers, "StyleTransfer", lambda *args, **kwargs: 1 / 0)
     assert worker.run(Job("photo.png", ("painting.png",), "out.png")).error == "ZeroDivisionError: division by zero"
 
 

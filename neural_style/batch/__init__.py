@@ -1,0 +1,114 @@
+"""Many pictures in one run: every content x style pair, or one job per manifest row, resumable and fault tolerant.
+
+A job is one picture: a content image, its style image(s), where the picture goes and the options that differ from
+the batch's. ``stylize_many`` runs jobs and yields each one's result as it finishes; it writes the pictures
+(atomically) and one row per job into ``results.jsonl``. A job whose picture exists with the same settings
+fingerprint recorded there is skipped, so running the same batch again picks up where it stopped. A job that fails
+is recorded with its one-line error and the batch goes on.
+
+Each worker loads the network's weights once and runs many jobs: in this process (the default), in N local worker
+processes (``workers=N``), or as Ray tasks on a Ray cluster (``ray_address``), where the input files' bytes travel
+with each task and the picture's pixels come back to the driver, so the machines need no shared storage.
+"""
+
+import os
+
+from ..checks import check_positive_int
+from ..images import write_image
+from .jobs import BATCH_OWNED, Job, batch_options, check_jobs, grid_jobs, image_files, output_name, picture_labels
+from .manifest import JOB_COLUMNS, manifest_jobs, option_value, read_manifest
+from .results import (
+    DONE,
+    FAILED,
+    RESULTS_FILE,
+    SKIPPED,
+    JobResult,
+    append_row,
+    finished_fingerprint,
+    read_results,
+    result_row,
+    summary,
+)
+from .workers import (
+    RETRIES,
+    Worker,
+    _in_process,
+    _local_processes,
+    _ray_tasks,
+    cpu_count,
+    job_fingerprint,
+    one_line_error,
+)
+
+__all__ = [
+    "BATCH_OWNED",
+    "DONE",
+    "FAILED",
+    "JOB_COLUMNS",
+    "RESULTS_FILE",
+    "RETRIES",
+    "SKIPPED",
+    "Job",
+    "JobResult",
+    "Worker",
+    "append_row",
+    "batch_options",
+    "check_jobs",
+    "cpu_count",
+    "finished_fingerprint",
+    "grid_jobs",
+    "image_files",
+    "job_fingerprint",
+    "manifest_jobs",
+    "one_line_error",
+    "option_value",
+    "output_name",
+    "picture_labels",
+    "read_manifest",
+    "read_results",
+    "result_row",
+    "stylize_many",
+    "summary",
+]
+
+
+def stylize_many(jobs, results=None, workers=None, ray_address=None, force=False, options=None, **overrides):
+    """
+    Runs many style transfers, yielding each one's result as it finishes; writes each picture (atomically) and
+    appends its row to results.jsonl. A job whose picture exists with the same fingerprint recorded is skipped.
+
+    Arguments:
+    jobs -- list of Job (grid_jobs, manifest_jobs, or your own)
+    results -- path of results.jsonl (None: nothing recorded, nothing skipped)
+    workers -- None or 1: in this process; N > 1: N local worker processes sharing the CPU threads
+    ray_address -- None, or a Ray cluster's address ('auto', 'host:6379'): one Ray task per job
+    force -- run every job, even those finished
+    options -- the StyleOptions every job starts from; overrides: StyleOptions fields (weights, iterations, ...)
+
+    Returns:
+    (generator) result -- JobResult per job as it finishes (status done, skipped or failed), pixels written and
+                          dropped
+    """
+    options = batch_options(options, **overrides)
+    if workers is not None:
+        check_positive_int(workers, "workers")
+    check_jobs(jobs, options)
+    folder = os.path.dirname(os.path.abspath(results)) if results else None
+    rows = read_results(results) if results and not force else {}
+    tasks = [(job, finished_fingerprint(job, rows, folder) if rows else None) for job in jobs]
+    if ray_address:
+        stream = _ray_tasks(tasks, options, ray_address)
+    elif workers and workers > 1:
+        stream = _local_processes(tasks, options, workers)
+    else:
+        stream = _in_process(tasks, options)
+    try:
+        for result in stream:
+            if result.status == DONE:
+                write_image(result.job.output, result.pixels)
+            result.pixels = None
+            if results:
+                append_row(results, result_row(result, folder))
+            yield result
+    finally:
+        stream.close()

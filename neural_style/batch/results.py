@@ -1,0 +1,147 @@
+"""A batch's results: what became of each job, one JSON line per job in results.jsonl (the latest line of a picture
+being its state), the fingerprints of finished pictures, and the summary line."""
+
+import dataclasses
+import datetime
+import json
+import math
+import os
+
+from .jobs import Job
+
+RESULTS_FILE = "results.jsonl"
+DONE, SKIPPED, FAILED = "done", "skipped", "failed"
+
+
+@dataclasses.dataclass
+class JobResult:
+    """What became of one job.
+
+    Attributes:
+    job -- the Job
+    status -- 'done', 'skipped' (its picture exists with the same fingerprint) or 'failed'
+    fingerprint -- 'sha256:...' of the job's settings, weights and input pixels (None if it failed before)
+    costs -- dict J, J_content, J_style of the last iteration and iterations, the number run (empty unless done)
+    seconds -- time the job took on its worker
+    worker -- 'host:pid' of the process that ran it
+    error -- the one-line error of a failed job, else None
+    pixels -- the picture, uint8 (H, W, 3), until the driver has written it
+    """
+
+    job: Job
+    status: str
+    fingerprint: str = None
+    costs: dict = dataclasses.field(default_factory=dict)
+    seconds: float = 0.0
+    worker: str = None
+    error: str = None
+    pixels: object = dataclasses.field(default=None, repr=False)
+
+
+def result_row(result, results_folder):
+    """
+    A job's line in results.jsonl.
+
+    Arguments:
+    result -- a JobResult
+    results_folder -- the folder of results.jsonl (the output path is recorded relative to it)
+
+    Returns:
+    row -- dict of JSON values: output, content, style, options, fingerprint, status, J, J_content, J_style,
+           seconds, worker, error, finished (UTC time)
+    """
+    job = result.job
+    return {
+        "output": _relative(job.output, results_folder),
+        "content": job.content,
+        "style": list(job.styles),
+        "options": {name: _json_value(value) for name, value in job.options.items()},
+        "fingerprint": result.fingerprint,
+        "status": result.status,
+        **result.costs,
+        "seconds": round(result.seconds, 3),
+        "worker": result.worker,
+        "error": result.error,
+        "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def _relative(path, folder):
+    return os.path.normpath(os.path.relpath(os.path.abspath(path), os.path.abspath(folder)))
+
+
+def _json_value(value):
+    return json.loads(json.dumps(value, default=repr))
+
+
+def read_results(path):
+    """
+    The latest recorded row of each picture in a results.jsonl (a line cut short by a crash is ignored).
+
+    Arguments:
+    path -- results.jsonl (missing: no rows)
+
+    Returns:
+    rows -- dict output (relative to the file's folder) -> its latest row
+    """
+    rows = {}
+    if not os.path.isfile(path):
+        return rows
+    with open(path, encoding="utf-8") as file:
+        for line in file:
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(row, dict) and "output" in row:
+                rows[row["output"]] = row
+    return rows
+
+
+def finished_fingerprint(job, rows, results_folder):
+    """
+    The fingerprint recorded for a job whose picture exists, else None (the job must run).
+
+    Arguments:
+    job -- a Job
+    rows -- read_results' dict
+    results_folder -- the folder of results.jsonl
+
+    Returns:
+    fingerprint -- str or None
+    """
+    row = rows.get(_relative(job.output, results_folder))
+    if row is None or row.get("status") not in (DONE, SKIPPED) or not os.path.isfile(job.output):
+        return None
+    return row.get("fingerprint")
+
+
+def append_row(path, row):
+    """
+    Appends one line to results.jsonl, in one write: a crash can cut only the last line short, which read_results
+    ignores (rewriting the whole file atomically per job would cost time quadratic in the number of jobs).
+
+    Arguments:
+    path -- results.jsonl
+    row -- dict of JSON values
+    """
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "a", encoding="utf-8") as file:
+        file.write(json.dumps(row) + "\n")
+
+
+def summary(counts, seconds):
+    """
+    The batch's summary line.
+
+    Arguments:
+    counts -- dict status -> number of jobs
+    seconds -- the batch's wall time
+
+    Returns:
+    line -- 'N done, N skipped, N failed in S s (J jobs/hour)'
+    """
+    ran = counts.get(DONE, 0) + counts.get(FAILED, 0)
+    rate = f" ({ran * 3600 / seconds:.0f} jobs/hour)" if ran and seconds > 0 and math.isfinite(seconds) else ""
+    done, skipped, failed = (counts.get(status, 0) for status in (DONE, SKIPPED, FAILED))
+    return f"{done} done, {skipped} skipped, {failed} failed in {seconds:.1f} s{rate}"
