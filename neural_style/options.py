@@ -17,7 +17,6 @@ from .checks import (
     OptionError,
     check_choice,
     check_count,
-    check_file,
     check_layers,
     check_number,
     check_positive_int,
@@ -30,14 +29,24 @@ from .images import IMAGE_RANGES, default_size_text
 from .lbfgs import LBFGS_EXTRA_EVALUATIONS
 from .limits import check_run_size
 from .optimize import blend_weights
+from .option_parsers import (
+    INITS,
+    check_init,
+    check_mask_file,
+    parse_numbers,  # noqa: F401 (re-exported)
+    parse_scales,
+    parse_style_blend,
+    parse_style_layer_weights,
+    parse_style_layers,
+    style_layer_weights,
+)
 from .tiles import minimum_tile_size
 from .vgg import POOLINGS, PRECISIONS, canonical_layer_name, layer_names
+from .video_options import FLOW_METHODS, TEMPORAL_WEIGHT, VIDEO_INITS, VideoOptions  # noqa: F401 (re-exported)
 from .weights import VGGWeights
 
 WEIGHTS_ENV = "NEURAL_STYLE_WEIGHTS"
 OPTIMIZERS = ("adam", "lbfgs")
-# Starting images by name; anything else given as --init is an image file.
-INITS = ("noise", "content", "random")
 # The value of metadata["resume"] on the settings a resumed run may change (checkpoint.py reads it).
 MAY_CHANGE = "may_change"
 
@@ -45,44 +54,6 @@ MAY_CHANGE = "may_change"
 def default_weights() -> str:
     """The weights used when none are named: $NEURAL_STYLE_WEIGHTS, else CONFIG.VGG_MODEL."""
     return os.environ.get(WEIGHTS_ENV) or config.CONFIG.VGG_MODEL
-
-
-def parse_style_layers(text: str) -> list[tuple[str, float]]:
-    """
-    Parses 'conv1_1:0.2,conv2_1:0.2,...' into STYLE_LAYERS form.
-
-    Arguments:
-    text -- comma-separated name:weight pairs (a name alone gets weight 1)
-
-    Returns:
-    style_layers -- list of (name, weight) tuples
-    """
-    layers = []
-    for item in filter(None, (part.strip() for part in text.split(","))):
-        name, _, weight = item.partition(":")
-        try:
-            layers.append((name.strip(), float(weight) if weight else 1.0))
-        except ValueError:
-            raise OptionError(f"style_layers: {item!r} is not name:weight (e.g. conv1_1:0.2)", "style_layers") from None
-    return layers
-
-
-def parse_numbers(text: str, option: str, example: str) -> tuple[float, ...]:
-    """
-    Parses comma-separated numbers such as '0.25,0.5,1' (scales) or '0.7,0.3' (style_blend).
-
-    Arguments:
-    text -- the option's value
-    option -- the option's parameter name, for the message
-    example -- a valid value, for the message
-
-    Returns:
-    numbers -- tuple of floats
-    """
-    try:
-        return tuple(float(part) for part in text.split(",") if part.strip())
-    except ValueError:
-        raise OptionError(f"{option}: {text!r} is not a list of numbers; e.g. {example}", option) from None
 
 
 def _option(
@@ -127,64 +98,6 @@ def _option(
 
 
 _ARTICLE_SIZE = f"{default_size_text()}, the article's"
-
-
-def parse_style_layer_weights(spec):
-    """
-    Parses style_layer_weights: 'equal', or 'decay R' (also ['decay', 'R'], ('decay', R) or 'decay:R'), R a number > 0.
-
-    Arguments:
-    spec -- the option's value: a string, or a list or tuple (kind, ratio) (the command line gives a list of words)
-
-    Returns:
-    spec -- ('equal', None) or ('decay', R) with R a float
-    """
-    parts = (
-        spec.replace(":", " ").split()
-        if isinstance(spec, str)
-        else list(spec)
-        if isinstance(spec, (tuple, list))
-        else []
-    )
-    kind = parts[0] if parts else None
-    if kind == "equal" and len(parts) == 1:
-        return ("equal", None)
-    if kind == "decay" and len(parts) == 2:
-        try:
-            ratio = float(parts[1])
-        except (TypeError, ValueError):
-            ratio = np.nan
-        if np.isfinite(ratio) and ratio > 0:
-            return ("decay", ratio)
-    raise OptionError(
-        f"style_layer_weights must be 'equal' or 'decay R' with R a number > 0 (e.g. decay 4), got {spec!r}",
-        "style_layer_weights",
-    )
-
-
-def style_layer_weights(style_layers, spec):
-    """
-    The style layers with weights given by a rule instead of one by one, normalised to sum to 1.
-
-    'equal': 1/L each. 'decay R': the i-th of the L layers (in the order given, the article's shallowest first) gets
-    R ** (L - 1 - i) / sum_j R ** j, so R = 4 over conv1_1 ... conv5_1 gives 256:64:16:4:1 (crowsonkb's weights): the
-    shallowest layer weighs most. Deeper layers have more channels and larger activations, so their statistics
-    (means, covariances, W2) are larger; decaying weights keep them from drowning the fine texture of the shallow ones.
-    R < 1 weighs the deep layers most instead.
-
-    Arguments:
-    style_layers -- list of (name, weight) pairs; their names and order are kept
-    spec -- parse_style_layer_weights' form, or None to keep the weights as they are
-
-    Returns:
-    style_layers -- list of (name, weight) tuples
-    """
-    if spec is None:
-        return list(style_layers)
-    kind, ratio = parse_style_layer_weights(spec)
-    count = len(style_layers)
-    raw = [1.0] * count if kind == "equal" else [ratio ** (count - 1 - i) for i in range(count)]
-    return [(name, w / sum(raw)) for (name, _), w in zip(style_layers, raw)]
 
 
 @dataclasses.dataclass
@@ -423,7 +336,7 @@ class StyleOptions:
         check_number(self.noise_ratio, "noise_ratio", minimum=0, maximum=1, what="")
         check_count(self.save_every, "save_every")
         check_choice(self.optimizer, OPTIMIZERS, "optimizer")
-        _check_init(self.init)
+        check_init(self.init)
         check_count(self.checkpoint_every, "checkpoint_every")
         if self.checkpoint_every and self.output_dir is None:
             raise OptionError(
@@ -439,7 +352,7 @@ class StyleOptions:
                 "output_dir",
                 "checkpoint_every",
             )
-        self.scales = _checked_scales(self.scales, self.iterations)
+        self.scales = parse_scales(self.scales, self.iterations)
         self._check_large()
         _check_limits(self)
         return self
@@ -506,7 +419,8 @@ class StyleOptions:
         check_number(self.tv_weight, "tv_weight", minimum=0, note=" (0 = off)", float32=True)
         check_number(self.style_scale, "style_scale", above=0, what="a number", note=" (1 = the output size)")
         if self.style_blend is not None:
-            self.style_blend = _checked_blend(self.style_blend, style_count)
+            weights = parse_style_blend(self.style_blend, style_count)
+            self.style_blend = tuple(blend_weights(weights, len(weights)))
         for name in ("clip", "preserve_colors", "color_match"):
             if not isinstance(getattr(self, name), (bool, np.bool_)):
                 raise OptionError(f"{name} must be True or False, got {getattr(self, name)!r}", name)
@@ -514,7 +428,7 @@ class StyleOptions:
     def _check_control(self, style_count):
         """Issue 12's options: style loss, layer weights by rule, masks (masks.load_mask checks their pixels)."""
         check_choice(self.style_loss, STYLE_LOSSES, "style_loss")
-        _check_mask_file(self.content_mask, "content_mask")
+        check_mask_file(self.content_mask, "content_mask")
         for name in ("style_masks", "style_source_masks"):
             masks = getattr(self, name)
             if masks is None:
@@ -530,7 +444,7 @@ class StyleOptions:
                     name,
                 )
             for mask in masks:
-                _check_mask_file(mask, name)
+                check_mask_file(mask, name)
         if self.style_source_masks is not None and self.style_masks is None:
             raise OptionError(
                 "style_source_masks needs style_masks: say where in the picture each style goes, then which part of "
@@ -560,115 +474,6 @@ class StyleOptions:
 def flag_of(field: dataclasses.Field) -> str:
     """A StyleOptions field's command-line flag: its metadata's, else --name-with-dashes."""
     return field.metadata.get("flag") or "--" + field.name.replace("_", "-")
-
-
-def _checked_blend(blend, style_count):
-    """The style blend as weights summing to 1, or OptionError."""
-    text = blend if isinstance(blend, str) else ",".join(map(str, np.ravel(blend)))
-    try:
-        if isinstance(blend, str):
-            weights = parse_numbers(blend, "style_blend", "0.7,0.3")
-        else:
-            weights = tuple(float(w) for w in np.ravel(blend))
-    except (TypeError, ValueError):
-        raise OptionError(f"style_blend must be numbers such as 0.7,0.3, got {text}", "style_blend") from None
-    if any(not np.isfinite(w) or w < 0 for w in weights):
-        raise OptionError(f"style_blend weights must be finite numbers >= 0, got {text}", "style_blend")
-    if sum(weights) <= 0:
-        raise OptionError(f"style_blend needs a weight > 0, got {text}", "style_blend")
-    if style_count is not None and len(weights) != style_count:
-        raise OptionError(
-            f"style_blend has {len(weights)} weights for {style_count} style image"
-            f"{'s' if style_count != 1 else ''}; give one weight per style image",
-            "style_blend",
-        )
-    return tuple(blend_weights(weights, len(weights)))
-
-
-def _check_mask_file(mask, name):
-    """A mask given as a path must be a readable file (masks.load_mask checks that it is an image, not all black)."""
-    if isinstance(mask, (str, os.PathLike)):
-        check_file(mask, name, "no such file; give a greyscale image (white = where it applies)")
-
-
-def _check_init(init):
-    if isinstance(init, str) and init in INITS:
-        return
-    if isinstance(init, (str, os.PathLike)):
-        check_file(init, "init", f"neither {', '.join(INITS)} nor an image file")
-        return
-    shape = np.shape(init)
-    if len(shape) not in (3, 4) or shape[-1] != 3 or (len(shape) == 4 and shape[0] != 1):
-        raise OptionError(
-            f"init must be {', '.join(INITS)}, an image path or an (H, W, 3) RGB array, got {init!r:.60}", "init"
-        )
-
-
-def _checked_scales(scales, iterations):
-    if isinstance(scales, str) and scales.strip() == large.AUTO:
-        return large.AUTO  # the sizes depend on the output size: large.auto_sizes
-    text = scales if isinstance(scales, str) else ",".join(map(str, np.ravel(scales)))
-    if isinstance(scales, str):
-        scales = parse_numbers(scales, "scales", "0.25,0.5,1")
-    try:
-        scales = tuple(float(scale) for scale in scales)
-    except (TypeError, ValueError):
-        raise OptionError(f"scales must be numbers such as 0.25,0.5,1, got {text}", "scales") from None
-    if not scales or any(not np.isfinite(scale) or scale <= 0 for scale in scales):
-        raise OptionError(f"scales must be fractions of the output size > 0, got {text}", "scales")
-    if list(scales) != sorted(set(scales)) or scales[-1] != 1:
-        raise OptionError(f"scales must increase and end at 1 (the output size), e.g. 0.25,0.5,1; got {text}", "scales")
-    if len(scales) > iterations:
-        raise OptionError(
-            f"scales: {len(scales)} of them need iterations >= {len(scales)}, got {iterations}", "scales", "iterations"
-        )
-    return scales
-
-
-# --- The video job's own settings (issue 14); every StyleOptions field applies to each frame as well. ---
-
-# How frames after the first start: the previous stylised frame warped by the flow (Ruder et al.), the content frame,
-# or the main job's --init (the article's noise by default), as independent per-frame runs do.
-VIDEO_INITS = ("warped", "content", "noise")
-# OpenCV's dense flow methods (neural_style.video.motion maps them to OpenCV calls).
-FLOW_METHODS = ("dis", "dis-fast", "dis-ultrafast", "farneback")
-# The temporal cost's default weight: Ruder et al. weigh their temporal term (a mean over the pixel values) 200 times
-# their content term (a mean over the layer's values, alpha = 1). The course's content term is alpha / 4 times such
-# a mean, so the same balance here is 200 * alpha / 4 = 500 for the article's alpha = 10.
-TEMPORAL_WEIGHT = 200 * config.ALPHA / 4
-
-
-@dataclasses.dataclass
-class VideoOptions:
-    """The settings of a video style transfer beyond those of each frame (StyleOptions); `validate` checks them."""
-
-    temporal_weight: float = TEMPORAL_WEIGHT
-    video_init: str = "warped"
-    first_iterations: int = None  # None: the same as the later frames' iterations
-    flow: str = "dis"
-    fps: float = None  # a folder of frames has no rate of its own; None: 25
-
-    @classmethod
-    def flags(cls) -> dict[str, str]:
-        """Each field's command-line flag by parameter name: {'temporal_weight': '--temporal-weight', ...}."""
-        names = [field.name for field in dataclasses.fields(cls)] + ["work_dir"]  # stylize_video's own argument
-        return {name: "--" + name.replace("_", "-") for name in names}
-
-    def validate(self) -> "VideoOptions":
-        """
-        Checks every video option.
-
-        Returns:
-        self -- unchanged; raises OptionError naming the first option whose value cannot work
-        """
-        check_number(self.temporal_weight, "temporal_weight", minimum=0, note=" (0 = off)")
-        check_choice(self.video_init, VIDEO_INITS, "video_init")
-        if self.first_iterations is not None:
-            check_positive_int(self.first_iterations, "first_iterations")
-        check_choice(self.flow, FLOW_METHODS, "flow")
-        if self.fps is not None:
-            check_number(self.fps, "fps", above=0, what="a number of frames per second")
-        return self
 
 
 def _check_limits(options):

@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import tensorflow as tf
 
-from ..options import FLOW_METHODS
+from ..video_options import FLOW_METHODS
 
 # OpenCV's dense optical flow methods in the headless wheel: DIS at its three presets, and Farneback.
 DIS_PRESETS = {
