@@ -79,6 +79,36 @@ def auto_iterations(iterations, sizes):
     return [share + (k >= count - remainder) for k in range(count)]
 
 
+def scaled_size(size, scale):
+    """
+    The image size at one scale of a coarse-to-fine run.
+
+    Arguments:
+    size -- (height, width) of the output
+    scale -- fraction of the output size, in (0, 1]
+
+    Returns:
+    size -- (height, width), each rounded and at least 1
+    """
+    return tuple(max(1, int(round(n * scale))) for n in size)
+
+
+def split_iterations(iterations, count):
+    """
+    The iteration budget split across the scales of a coarse-to-fine run: equal shares, the remainder going to the
+    finest scales (200 over 3 scales: 66, 67, 67).
+
+    Arguments:
+    iterations -- the total number of iterations
+    count -- the number of scales
+
+    Returns:
+    shares -- list of `count` ints summing to `iterations`
+    """
+    share, remainder = divmod(iterations, count)
+    return [share + (k >= count - remainder) for k in range(count)]
+
+
 def activation_bytes_per_pixel(layers, pooling="avg"):
     """
     Bytes of float32 activations one forward pass computes per input pixel, up to the deepest layer used.

@@ -11,6 +11,7 @@ are divided by the mask's mass (sum of its squared weights), so a small region i
 
 ``GuidedStyleCost`` is the style cost of StyleTransferCost when masks or another style loss are asked for: the style
 statistics (Gram, or mean and covariance and its square root) are computed once, per style and region.
+``load_guides`` reads the options' masks once for StyleTransfer, ``resize_guides`` brings them to each scale.
 """
 
 import collections
@@ -20,7 +21,7 @@ import numpy as np
 import tensorflow as tf
 
 from .costs import STYLE_LOSSES, feature_moments, mean_cov_distance, sqrtm_psd, w2_distance
-from .images import ImageError, load_image
+from .images import ImageError, load_image, load_pixels
 
 
 class MaskError(ImageError):
@@ -287,3 +288,77 @@ class GuidedStyleCost:
             for (name, coeff), target, guide in zip(self.style_layers, targets, layer_guides):
                 J_style += weight * coeff * layer_cost(self.style_loss, target, activations[name], guide)
         return J_style
+
+
+def listed(masks):
+    """A mask or a list of masks, as a list."""
+    return masks if isinstance(masks, list) else [masks]
+
+
+def load_guides(options, size, style_size):
+    """
+    The options' masks, read and checked once: Guides at the output size (source masks at the style size).
+
+    Arguments:
+    options -- validated StyleOptions (content_mask, style_masks, style_source_masks)
+    size -- (height, width) of the output
+    style_size -- (height, width) of the style images
+
+    Returns:
+    guides -- a Guides, or None when no mask is given
+    """
+    if options.content_mask is None and options.style_masks is None:
+        return None
+    return Guides(
+        _masks_at(options.content_mask, size, "--content-mask"),
+        _masks_at(options.style_masks, size, "--style-masks"),
+        _masks_at(options.style_source_masks, style_size, "--style-source-masks"),
+    )
+
+
+def resize_guides(guides, size, style_size):
+    """
+    The masks of load_guides at one scale's size (and its style size).
+
+    Arguments:
+    guides -- a Guides, or None
+    size -- (height, width) of the generated image at this scale
+    style_size -- (height, width) of the style images at this scale
+
+    Returns:
+    guides -- a Guides of resized masks; None stays None
+    """
+    if guides is None:
+        return None
+    return Guides(
+        _masks_at(guides.content, size),
+        _masks_at(guides.styles, size),
+        _masks_at(guides.sources, style_size),
+    )
+
+
+def _masks_at(masks, size, what="mask"):
+    """One mask, or a list of them, through load_mask at `size`; None stays None."""
+    if masks is None:
+        return None
+    if isinstance(masks, list):
+        return [load_mask(mask, size, what) for mask in masks]
+    return load_mask(masks, size, what)
+
+
+def keep_content_outside(pixels, guides, content_pixels):
+    """
+    Outside the content mask the picture is the photo, as the cost saw it (GuidedStyleCost).
+
+    Arguments:
+    pixels -- the generated picture, float array (H, W, 3) in [0, 255]
+    guides -- a Guides, or None
+    content_pixels -- the content image, RGB array in [0, 255] (resized to the picture)
+
+    Returns:
+    pixels -- the picture inside the content mask blended with the photo outside it; unchanged without one
+    """
+    if guides is None or guides.content is None:
+        return pixels
+    mask = load_mask(guides.content, pixels.shape[:2])[..., None]
+    return mask * pixels + (1 - mask) * load_pixels(content_pixels, pixels.shape[:2], what="content")

@@ -3,7 +3,7 @@
 ``stylize(content, style, **options)`` loads the images and the weights, builds the cost once, runs the
 optimisation and returns the picture with its cost history. ``StyleTransfer`` is the same as an object, for callers
 that need the image while it is being made (the command line saves it on Ctrl-C). The options and their checks are
-in ``options.py``.
+in ``options.py``; the starting image in ``start.py``, the masks in ``masks.py``, the scale schedule in ``large.py``.
 """
 
 import dataclasses
@@ -28,23 +28,22 @@ from .checkpoint import (
 )
 from .costs import total_variation_cost
 from .images import (
-    generate_noise_image,
-    generate_unit_noise_image,
     load_pixels,
     match_color,
     network_to_pixels,
     normalize_image,
     pixel_bounds,
     preserve_colors,
-    reshape_and_normalize_image,
     write_image,
 )
+from .large import scaled_size, split_iterations
 from .lbfgs import LBFGS, compile_cost_and_gradient
 from .limits import check_run_size, non_finite_reason, resolve_precision
-from .masks import Guides, load_mask
+from .masks import keep_content_outside, listed, load_guides, resize_guides
 from .optimize import BestImage, IterateAverage, StyleTransferCost, compile_train_step
-from .options import INITS, OptionError, StyleOptions
+from .options import OptionError, StyleOptions
 from .safety import SideWrites
+from .start import start_image
 from .tiles import TiledStyleTransferCost
 from .vgg import VGGModel
 from .weights import load_weights
@@ -58,36 +57,6 @@ class NonFiniteCostError(RuntimeError):
         self.image = image
 
 
-def scaled_size(size, scale):
-    """
-    The image size at one scale of a coarse-to-fine run.
-
-    Arguments:
-    size -- (height, width) of the output
-    scale -- fraction of the output size, in (0, 1]
-
-    Returns:
-    size -- (height, width), each rounded and at least 1
-    """
-    return tuple(max(1, int(round(n * scale))) for n in size)
-
-
-def split_iterations(iterations, count):
-    """
-    The iteration budget split across the scales of a coarse-to-fine run: equal shares, the remainder going to the
-    finest scales (200 over 3 scales: 66, 67, 67).
-
-    Arguments:
-    iterations -- the total number of iterations
-    count -- the number of scales
-
-    Returns:
-    shares -- list of `count` ints summing to `iterations`
-    """
-    share, remainder = divmod(iterations, count)
-    return [share + (k >= count - remainder) for k in range(count)]
-
-
 def _style_list(style):
     """The style images as a list: one path or array, or a list/tuple of them."""
     if (
@@ -97,52 +66,6 @@ def _style_list(style):
     ):
         return list(style)
     return [style]
-
-
-def _listed(masks):
-    """A mask or a list of masks, as a list."""
-    return masks if isinstance(masks, list) else [masks]
-
-
-def _load_masks(options, size, style_size):
-    """
-    The options' masks, read and checked once: masks.Guides at the output size (source masks at the style size).
-
-    Arguments:
-    options -- validated StyleOptions
-    size -- (height, width) of the output
-    style_size -- (height, width) of the style images
-
-    Returns:
-    guides -- a masks.Guides, or None when no mask is given
-    """
-    if options.content_mask is None and options.style_masks is None:
-        return None
-    return Guides(
-        _masks_at(options.content_mask, size, "--content-mask"),
-        _masks_at(options.style_masks, size, "--style-masks"),
-        _masks_at(options.style_source_masks, style_size, "--style-source-masks"),
-    )
-
-
-def _resized_masks(guides, size, style_size):
-    """The masks of _load_masks at one scale's size (and its style size); None stays None."""
-    if guides is None:
-        return None
-    return Guides(
-        _masks_at(guides.content, size),
-        _masks_at(guides.styles, size),
-        _masks_at(guides.sources, style_size),
-    )
-
-
-def _masks_at(masks, size, what="mask"):
-    """One mask, or a list of them, through masks.load_mask at `size`; None stays None."""
-    if masks is None:
-        return None
-    if isinstance(masks, list):
-        return [load_mask(mask, size, what) for mask in masks]
-    return load_mask(masks, size, what)
 
 
 class StyleTransfer:
@@ -174,7 +97,7 @@ class StyleTransfer:
         self.style_pixels = [load_pixels(image, style_size, what="style") for image in styles]
         if options.color_match:
             self.style_pixels = [match_color(image, content_pixels) for image in self.style_pixels]
-        self.masks = _load_masks(options, size, style_size)
+        self.masks = load_guides(options, size, style_size)
         weights = options.weights if hasattr(options.weights, "layers") else load_weights(options.weights)
         # The model keeps its own copy of the filters (model.weights); the arrays just read are freed.
         # bfloat16 only where it is fast; elsewhere float32, with a note (limits.resolve_precision).
@@ -258,48 +181,12 @@ class StyleTransfer:
         if tile_size:  # Gram style cost, no masks (StyleOptions.validate, _plan_memory)
             return TiledStyleTransferCost(*arguments, tile_size=tile_size, **settings)
         return StyleTransferCost(
-            *arguments, style_loss=options.style_loss, guides=_resized_masks(self.masks, size, style_size), **settings
+            *arguments, style_loss=options.style_loss, guides=resize_guides(self.masks, size, style_size), **settings
         )
 
     def _start_image(self, size):
-        """
-        The first image in the options' image range: _initial_image's, or for 'unit' with init 'noise' the TF2
-        course's (the content plus uniform(-0.25, 0.25) noise, clipped to [0, 1]).
-
-        Arguments:
-        size -- (height, width)
-
-        Returns:
-        image -- float32 array (1, height, width, 3)
-        """
-        if self.options.image_range == "mean":
-            return self._initial_image(size)
-        if isinstance(self.options.init, str) and self.options.init == "noise":
-            content = normalize_image(load_pixels(self.content_pixels, size, what="content"), "unit")
-            return generate_unit_noise_image(content, seed=self.options.seed)
-        return normalize_image(network_to_pixels(self._initial_image(size)), "unit")
-
-    def _initial_image(self, size):
-        """
-        The image the optimisation starts from (option init), in the network's space.
-
-        noise: the article's generate_noise_image (uniform(-20, 20) noise mixed with the content by noise_ratio);
-        content: the content image; random: the article's noise alone (noise_ratio 1), white noise around the mean
-        pixel, as Gatys et al. start from; anything else: an image (path or array) resized to `size`.
-
-        Arguments:
-        size -- (height, width)
-
-        Returns:
-        image -- float32 array (1, height, width, 3)
-        """
-        init, seed = self.options.init, self.options.seed
-        content = reshape_and_normalize_image(load_pixels(self.content_pixels, size, what="content"))
-        if isinstance(init, str) and init in INITS:
-            if init == "content":
-                return content
-            return generate_noise_image(content, 1.0 if init == "random" else self.options.noise_ratio, seed=seed)
-        return reshape_and_normalize_image(load_pixels(init, size, what="--init image"))
+        """The first image at `size`, in the options' image range (start.start_image)."""
+        return start_image(self.options, self.content_pixels, size)
 
     def _enter_scale(self, index, image):
         """Makes scale `index` current: its cost, and a generated image of its size starting from `image`."""
@@ -470,10 +357,7 @@ class StyleTransfer:
     def _output_pixels(self, image, bit_depth=8):
         """An image in the network's space as the picture written: range undone, colours preserved if asked."""
         pixels = np.clip(network_to_pixels(image, self.options.image_range), 0, 255)
-        if self.masks is not None and self.masks.content is not None:
-            # Outside the content mask the picture is the photo, as the cost saw it (masks.GuidedStyleCost).
-            mask = load_mask(self.masks.content, pixels.shape[:2])[..., None]
-            pixels = mask * pixels + (1 - mask) * load_pixels(self.content_pixels, pixels.shape[:2], what="content")
+        pixels = keep_content_outside(pixels, self.masks, self.content_pixels)
         if self.options.preserve_colors:
             pixels = preserve_colors(pixels, load_pixels(self.content_pixels, pixels.shape[:2], what="content"))
         return large.to_bit_depth(pixels, bit_depth)
@@ -489,7 +373,7 @@ class StyleTransfer:
         if self._settings is None:
             masks = None
             if self.masks is not None:
-                masks = [mask for group in self.masks if group is not None for mask in _listed(group)]
+                masks = [mask for group in self.masks if group is not None for mask in listed(group)]
             # Weights given loaded are shared by many runs (a batch's worker): their digest, memoised on them, is
             # computed once; the model's copy of the filters holds the same arrays (checkpoint.weights_digest).
             given = self.options.weights

@@ -31,10 +31,6 @@ from .optimize import CostTerms, blend_weights
 from .vgg import canonical_layer_name, layer_names
 
 
-def _is_pool(name):
-    return "pool" in name
-
-
 def layer_level(name, pooling="avg"):
     """
     How many 2x2 pools come before (and including) a layer: its positions are 2 ** level pixels apart.
@@ -47,7 +43,7 @@ def layer_level(name, pooling="avg"):
     level -- int, 0 for conv1_*, 3 for conv4_*, 4 for avgpool4 and conv5_*
     """
     names = layer_names(pooling)
-    return sum(_is_pool(other) for other in names[: names.index(name) + 1])
+    return sum("pool" in other for other in names[: names.index(name) + 1])
 
 
 def network_reach(layers, pooling="avg"):
@@ -72,7 +68,7 @@ def network_reach(layers, pooling="avg"):
     deepest = max(names.index(name) for name in used)
     level = wrong = margin = 0
     for name in names[: deepest + 1]:
-        if _is_pool(name):
+        if "pool" in name:  # avgpool1.. / maxpool1..: the 2x2 stride-2 pools
             level, wrong = level + 1, -(-wrong // 2)
         else:
             wrong += 1  # every VGG-19 convolution is 3x3, 'SAME' padded: one more position each side
