@@ -26,29 +26,11 @@ from neural_style.checkpoint import (
 )
 from neural_style.images import image_to_uint8
 from neural_style.options import OptionError, StyleOptions
-from tests.transfers import HEIGHT, WIDTH, pictures, transfer
+from tests.transfers import HEIGHT, MAY_CHANGE_ON_RESUME, WIDTH, pictures, transfer
 
 # The options a resumed run may change, as options.py marks them: they only make the first image (which the
 # checkpoint replaces), say where things are written, or are checked in another form (weights, size); the tiles, the
 # memory budget and the bit depth do not change the costs or the steps, only the memory and how the result is written.
-MAY_CHANGE = {
-    "weights",
-    "height",
-    "width",
-    "max_size",
-    "init",
-    "noise_ratio",
-    "seed",
-    "save_every",
-    "output_dir",
-    "checkpoint_every",
-    "resume",
-    "jit_compile",
-    "tile_size",
-    "max_memory",
-    "bit_depth",
-}
-
 # Another value for every option, each different from the validated default's.
 OTHER_VALUES = {
     "weights": "other-weights.mat",
@@ -118,7 +100,7 @@ def test_may_change_on_resume_reads_the_field_metadata():
 
     assert may_change_on_resume(Options) == {"free"}
     assert may_change_on_resume(Options()) == {"free"}
-    assert may_change_on_resume(StyleOptions) == MAY_CHANGE
+    assert may_change_on_resume(StyleOptions) == MAY_CHANGE_ON_RESUME
 
 
 def test_fingerprint_ignores_exactly_the_options_that_may_change(weights):

@@ -9,27 +9,10 @@ from neural_style.checks import OptionError, UnknownLayerError
 from neural_style.cli import common
 from neural_style.cli.stylize import CLI_DEFAULTS, build_parser
 from neural_style.options import StyleOptions, parse_numbers, parse_style_layers
+from tests.transfers import MAY_CHANGE_ON_RESUME
 
 STYLE_NAMES = [name for name, _ in config.STYLE_LAYERS]
 # The settings a resumed run may change (the contract with checkpoint.py).
-MAY_CHANGE = {
-    "weights",
-    "height",
-    "width",
-    "max_size",
-    "init",
-    "noise_ratio",
-    "seed",
-    "save_every",
-    "output_dir",
-    "checkpoint_every",
-    "resume",
-    "jit_compile",
-    # The tiles and the memory budget give the same costs and steps; the bit depth is how the result is written.
-    "tile_size",
-    "max_memory",
-    "bit_depth",
-}
 
 
 def test_presets_fill_what_is_not_given():
@@ -179,7 +162,7 @@ def test_unknown_layer_lists_the_valid_ones(name):
 
 def test_exactly_the_documented_settings_may_change_on_resume():
     marked = {field.name for field in dataclasses.fields(StyleOptions) if field.metadata.get("resume") == "may_change"}
-    assert marked == MAY_CHANGE
+    assert marked == MAY_CHANGE_ON_RESUME
     assert all(field.metadata.get("resume") in (None, "may_change") for field in dataclasses.fields(StyleOptions))
 
 

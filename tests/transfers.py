@@ -10,6 +10,26 @@ from neural_style.weights import random_vgg_weights
 
 HEIGHT, WIDTH = 24, 32
 
+# The StyleOptions fields that a resumed run may change (field metadata resume=MAY_CHANGE), as the tests expect them.
+MAY_CHANGE_ON_RESUME = {
+    "weights",
+    "height",
+    "width",
+    "max_size",
+    "init",
+    "noise_ratio",
+    "seed",
+    "save_every",
+    "output_dir",
+    "checkpoint_every",
+    "resume",
+    "jit_compile",
+    # The tiles and the memory budget give the same costs and steps; the bit depth is how the result is written.
+    "tile_size",
+    "max_memory",
+    "bit_depth",
+}
+
 
 def pictures(seed=0):
     """Smooth content, busy style, as RGB arrays in [0, 255]."""
