@@ -201,6 +201,8 @@ def test_intermediate_images_that_cannot_be_written_do_not_lose_the_result(cli, 
 
 def test_a_signal_mid_write_leaves_no_temporary_file(tmp_path):
     target = tmp_path / "out.png"
+    # Whatever handler was there before (SIG_DFL, or one an earlier test's library installed, e.g. Ray's) comes back.
+    before = signal.getsignal(signal.SIGTERM)
     with pytest.raises(safety.Stopped) as stopped, safety.signals_as_interrupts():
         with atomic_write(target) as temporary:
             with open(temporary, "wb") as file:
@@ -209,7 +211,7 @@ def test_a_signal_mid_write_leaves_no_temporary_file(tmp_path):
             time.sleep(5)  # the signal lands before this ends
     assert stopped.value.signum == signal.SIGTERM and safety.exit_code(stopped.value) == 143
     assert os.listdir(tmp_path) == []
-    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL  # the handler is put back
+    assert signal.getsignal(signal.SIGTERM) == before  # the handler is put back
 
 
 @pytest.mark.slow
