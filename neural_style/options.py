@@ -40,7 +40,7 @@ from .option_parsers import (
     parse_style_layers,
     style_layer_weights,
 )
-from .tiles import minimum_tile_size
+from .tiling import minimum_tile_size
 from .vgg import POOLINGS, PRECISIONS, canonical_layer_name, layer_names
 from .video_options import FLOW_METHODS, TEMPORAL_WEIGHT, VIDEO_INITS, VideoOptions  # noqa: F401 (re-exported)
 from .weights import VGGWeights
@@ -333,6 +333,7 @@ class StyleOptions:
         for layer, weight in self.style_layers:
             check_number(weight, f"style_layers weight of {layer}", minimum=0, parameter="style_layers", float32=True)
         check_number(self.learning_rate, "learning_rate", above=0, what="")
+        self.learning_rate = float(self.learning_rate)  # Keras's Adam refuses an int (stylize(..., learning_rate=2))
         check_number(self.noise_ratio, "noise_ratio", minimum=0, maximum=1, what="")
         check_count(self.save_every, "save_every")
         check_choice(self.optimizer, OPTIMIZERS, "optimizer")
@@ -382,16 +383,6 @@ class StyleOptions:
             )
         if not is_int(self.bit_depth) or self.bit_depth not in large.BIT_DEPTHS:
             raise OptionError(choice_message("bit_depth", self.bit_depth, large.BIT_DEPTHS), "bit_depth")
-        masked = any(mask is not None for mask in (self.content_mask, self.style_masks, self.style_source_masks))
-        if (self.tile_size or self.max_memory) and (self.style_loss != "gram" or masked):
-            # The tiled cost sums Gram matrices over the tiles; the other losses and the masks are not tiled yet.
-            raise OptionError(
-                f"tile_size and max_memory tile the article's Gram style cost without masks; drop them, or use "
-                f"style_loss gram and no masks (got style_loss {self.style_loss}{', masks' if masked else ''})",
-                "tile_size",
-                "max_memory",
-                "style_loss",
-            )
         if (self.tile_size or self.max_memory) and self.jit_compile:
             raise OptionError(
                 "tile_size and max_memory run the tiles one by one, outside XLA: drop jit_compile",

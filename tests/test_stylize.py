@@ -94,6 +94,12 @@ def test_lbfgs_keeps_the_pixels_in_range_and_records_each_iterate(weights):
     assert [J for J, _ in seen] == [entry["J"] for entry in history]
 
 
+def test_an_integer_learning_rate_is_taken_as_its_float(weights):
+    # Keras's Adam refuses an int; stylize(..., learning_rate=2) is what a learner types.
+    images = [transfer(weights, iterations=2, learning_rate=rate).run()[0] for rate in (4, 4.0)]
+    np.testing.assert_array_equal(images[0], images[1])
+
+
 # The lowest-cost image is what gets written
 
 
