@@ -450,7 +450,6 @@ def ray_cluster(monkeypatch):
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
     try:
         worker_node = cluster.add_node(num_cpus=1)
-        ray.init(address=cluster.address, log_to_driver=False)
         yield cluster, worker_node
     finally:
         ray.shutdown()
@@ -462,7 +461,11 @@ def test_a_ray_cluster_makes_the_same_pictures_when_a_worker_dies(ray_cluster, g
     import ray
 
     cluster, worker_node = ray_cluster
+    handler = signal.getsignal(signal.SIGTERM)
+    ray.init(address=cluster.address, log_to_driver=False)
     assert {node["NodeManagerAddress"] for node in ray.nodes()} == {"127.0.0.1"} and len(ray.nodes()) == 2
+    ray.shutdown()
+    signal.signal(signal.SIGTERM, handler)  # Ray's driver leaves its own; the batch's driver is started by main
     raylet = worker_node.all_processes["raylet"][0].process.pid
     killed = []
 
@@ -485,6 +488,7 @@ def test_a_ray_cluster_makes_the_same_pictures_when_a_worker_dies(ray_cluster, g
     finally:
         killer.join()
     assert killed, "no job was seen running on the worker node"
+    assert signal.getsignal(signal.SIGTERM) is handler  # the batch put back what Ray's driver replaced
     rows = {row["output"]: row for row in rows_of(tmp_path)}
     assert sorted(rows) == GRID
     # Ray retries a task whose worker died: every job done (a job whose worker kept dying would be a failed row).

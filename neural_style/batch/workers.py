@@ -252,11 +252,23 @@ def _ray_job(options, job, inputs, finished):
     return result
 
 
+def _restore_handlers(handlers):
+    """Puts signal handlers back (only the main thread may; elsewhere they were never ours to change)."""
+    for number, handler in handlers.items():
+        try:
+            if handler is not None and signal.getsignal(number) is not handler:
+                signal.signal(number, handler)
+        except ValueError:
+            return
+
+
 def _ray_tasks(tasks, options, address):
     import ray
 
     started = not ray.is_initialized()
     if started:
+        # Ray's driver installs its own SIGTERM handler and leaves it after shutdown: ours is put back then.
+        handlers = {number: signal.getsignal(number) for number in (signal.SIGTERM, signal.SIGINT)}
         ray.init(address=address, log_to_driver=False)
     resources = ray.cluster_resources()
     gpus = 1 if resources.get("GPU", 0) >= 1 else 0
@@ -308,3 +320,4 @@ def _ray_tasks(tasks, options, address):
             ray.cancel(ref, force=True)
         if started:
             ray.shutdown()
+            _restore_handlers(handlers)
