@@ -194,6 +194,66 @@ def layer_cost(style_loss, target, a_G, guide=None):
     return w2_distance(*target, mu_G, C_G)
 
 
+def style_regions(statistics, blend, style_loss, guides, names, layer_shapes, dtype=tf.float32):
+    """
+    Where each style acts and what it is matched against: GuidedStyleCost's regions, from the styles' statistics.
+
+    With style masks, region k is where style k goes (times the content mask, if any), matched against style k's
+    statistics; without, one region (the content mask, or the whole image) against the blend of the statistics.
+
+    Arguments:
+    statistics -- per style image, per layer: (mu, second) of style_statistics (whole, or summed tile by tile)
+    blend -- one weight per style image, summing to 1
+    style_loss -- one of costs.STYLE_LOSSES
+    guides -- a Guides (content and style masks at the generated image's size)
+    names -- the style layers' names
+    layer_shapes -- dict: layer name -> (n_H, n_W) of the generated image's activation
+    dtype -- the dtype of the targets
+
+    Returns:
+    regions -- list of (weight, targets: per layer a style_target, guides: per layer None or the region's layer_mask)
+    """
+    if style_loss not in STYLE_LOSSES:
+        raise ValueError(f"unknown style loss {style_loss!r}; use one of {', '.join(STYLE_LOSSES)}")
+    if guides.styles is None:
+        blended = [
+            [sum(w * stats[i][j] for w, stats in zip(blend, statistics)) for j in range(2)] for i in range(len(names))
+        ]
+        statistics, blend, masks = [blended], [1.0], [guides.content]
+    else:
+        masks = [mask if guides.content is None else mask * guides.content for mask in guides.styles]
+    regions = []
+    for weight, stats, region in zip(blend, statistics, masks):
+        if region is not None and not np.any(region > 0):
+            raise MaskError("a --style-masks region lies wholly outside --content-mask; it would get no style")
+        targets = [style_target(style_loss, *layer_stats, dtype=dtype) for layer_stats in stats]
+        layer_guides = [None if region is None else layer_mask(region, layer_shapes[name]) for name in names]
+        regions.append((weight, targets, layer_guides))
+    return regions
+
+
+def layer_cost_of_moments(style_loss, target, mu_G, second_G):
+    """
+    layer_cost from the generated image's (guided) moments instead of its activations: what the tiles sum up.
+
+    Arguments:
+    style_loss -- 'gram', 'mean-cov' or 'w2'
+    target -- from style_target
+    mu_G -- the (guided) mean of the generated image's features, (n_C,)
+    second_G -- their (guided) second moment, (n_C, n_C): guided_gram of the whole activation
+
+    Returns:
+    J_style_layer -- scalar tensor, equal to layer_cost's up to rounding
+    """
+    if style_loss == "gram":
+        n_C = second_G.shape[-1]
+        return tf.reduce_sum(tf.square(target[0] - second_G)) / (4.0 * n_C**2)
+    C_G = second_G - mu_G[:, None] * mu_G[None, :]
+    if style_loss == "mean-cov":
+        return mean_cov_distance(*target, mu_G, C_G)
+    return w2_distance(*target, mu_G, C_G)
+
+
 class GuidedStyleCost:
     """J_style with region masks and any of the style losses: sum over layers l and regions k of
     coeff_l * w_k * J_style_layer(target_k_l, a_G_l, guide_k_l).
@@ -216,8 +276,6 @@ class GuidedStyleCost:
         style_loss -- one of costs.STYLE_LOSSES
         guides -- a Guides, or None
         """
-        if style_loss not in STYLE_LOSSES:
-            raise ValueError(f"unknown style loss {style_loss!r}; use one of {', '.join(STYLE_LOSSES)}")
         guides = guides or Guides()
         self.style_loss = style_loss
         self.style_layers = style_layers
@@ -233,22 +291,7 @@ class GuidedStyleCost:
                     for a_S in activations
                 ]
             )
-        if guides.styles is None:
-            blended = [
-                [sum(w * stats[i][j] for w, stats in zip(blend, statistics)) for j in range(2)]
-                for i in range(len(names))
-            ]
-            statistics, blend, regions = [blended], [1.0], [guides.content]
-        else:
-            regions = [mask if guides.content is None else mask * guides.content for mask in guides.styles]
-        # Per region: its weight, and per layer its target and its mask at the layer's resolution.
-        self.regions = []
-        for weight, stats, region in zip(blend, statistics, regions):
-            if region is not None and not np.any(region > 0):
-                raise MaskError("a --style-masks region lies wholly outside --content-mask; it would get no style")
-            targets = [style_target(style_loss, *layer_stats) for layer_stats in stats]
-            layer_guides = [None if region is None else layer_mask(region, layer_shapes[name]) for name in names]
-            self.regions.append((weight, targets, layer_guides))
+        self.regions = style_regions(statistics, blend, style_loss, guides, names, layer_shapes)
 
     def masked_image(self, generated_image, content_image):
         """

@@ -1,21 +1,14 @@
 """The tiled cost and gradient (neural_style.tiles) against the whole-image ones of optimize.StyleTransferCost."""
 
-import dataclasses
-
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from neural_style.masks import Guides
 from neural_style.optimize import StyleTransferCost, compile_train_step
-from neural_style.tiles import (
-    TiledStyleTransferCost,
-    minimum_tile_size,
-    network_reach,
-    tile_cores,
-    tile_layout,
-    tiled_activation,
-    tiled_grams,
-)
+from neural_style.tiled_style import tiled_grams
+from neural_style.tiles import TiledStyleTransferCost
+from neural_style.tiling import tile_layout, tiled_activation
 from neural_style.vgg import VGGModel
 from tests.transfers import weights_with_biases
 
@@ -31,55 +24,6 @@ def image(height, width, seed, spread=120.0):
     """Uniform noise around the mean pixel; style images get another spread, so that GS - GG does not cancel."""
     noise = np.random.default_rng(seed).uniform(-spread, spread, (1, height, width, 3))
     return tf.constant(noise.astype(np.float32))
-
-
-def test_article_layers_need_stride_16_and_margin_80():
-    # conv5_1 follows 4 pools; the wrong positions per edge: 2 (block 1) -> 1 -> 3 (block 2) -> 2 -> 6 -> 3 -> 7 -> 4,
-    # then conv5_1 makes 5 positions of 16 pixels.
-    assert network_reach(ARTICLE_LAYERS) == (16, 80)
-    assert network_reach(["conv1_1"]) == (1, 1)
-    assert minimum_tile_size(ARTICLE_LAYERS, "max") == 80
-
-
-@pytest.mark.parametrize("pooling", ["avg", "max"])
-def test_the_margin_is_exactly_wide_enough(pooling):
-    vgg = model(pooling)
-    whole = image(256, 320, 0)
-    layers = ["conv3_1", "conv4_2", "conv5_1"]
-    stride, margin = network_reach(layers, pooling)
-    expected = dict(zip(layers, vgg(whole, layers)))
-    tile = next(t for t in tile_layout(256, 320, 80, layers, pooling) if t.rows[0] > 0 and t.cols[0] > 0)
-    levels = {"conv3_1": 2, "conv4_2": 3, "conv5_1": 4}
-
-    def error(tile):
-        errors = []
-        for name, core in tile_cores(vgg, tile.window(whole), tile, layers).items():
-            rows, cols = tile.core_in_image(levels[name])
-            reference = expected[name][:, rows, cols, :].numpy()
-            errors.append(np.abs(core.numpy() - reference).max() / np.abs(reference).max())
-        return max(errors)
-
-    assert error(tile) < 1e-6
-    # One stride less of margin above the core, and the deepest layer's core is wrong.
-    narrow = dataclasses.replace(tile, window_rows=(tile.window_rows[0] + stride, tile.window_rows[1]))
-    assert error(narrow) > 1e-4
-    assert margin == 80
-
-
-def test_the_cores_partition_the_image_and_windows_are_aligned():
-    tiles = tile_layout(250, 330, 100, ARTICLE_LAYERS)
-    covered = np.zeros((250, 330), int)
-    for tile in tiles:
-        covered[tile.rows[0] : tile.rows[1], tile.cols[0] : tile.cols[1]] += 1
-        assert tile.window_rows[0] % 16 == 0 and tile.window_cols[0] % 16 == 0
-        assert tile.window_rows[0] == max(0, tile.rows[0] - 80) and tile.window_cols[1] == min(330, tile.cols[1] + 80)
-    assert (covered == 1).all()
-    assert len(tiles) == 3 * 4  # cores of 96 pixels (100 rounded down to the stride)
-
-
-def test_a_tile_below_the_minimum_is_refused():
-    with pytest.raises(ValueError, match="below the minimum 80"):
-        tile_layout(256, 320, 64, ARTICLE_LAYERS)
 
 
 def test_style_grams_and_content_activation_accumulate_exactly():
@@ -132,6 +76,48 @@ def test_tiled_cost_and_gradient_equal_the_whole_image_ones(pooling, content_cos
     options = dict(style_layers=STYLE_LAYERS, style_blend=blend, tv_weight=0.03, content_cost=content_cost)
     whole = StyleTransferCost(vgg, content, styles, **options)
     tiled = TiledStyleTransferCost(vgg, content, styles, tile_size=128, **options)
+    assert len(tiled.tiles) >= 6
+    expected_terms, expected_grads = costs_and_gradients(whole, generated)
+    terms, grads = costs_and_gradients(tiled, generated)
+    for name in expected_terms:
+        assert terms[name] == pytest.approx(expected_terms[name], rel=1e-5), name
+        assert relative_gradient_error(expected_grads[name], grads[name]) < 1e-4, name
+
+
+def soft_mask(height, width, seed):
+    """A smooth mask in [0, 1]: a soft-edged blob, zero in places, one in others."""
+    rows, cols = np.mgrid[0:height, 0:width] / max(height, width)
+    centre = np.random.default_rng(seed).uniform(0.3, 0.7, 2)
+    return np.clip(2.5 - 8 * np.hypot(rows - centre[0], cols - centre[1]), 0, 1).astype(np.float32)
+
+
+GUIDED = [
+    # style loss, masks: None, or (content mask, style masks, source masks) by seed
+    ("mean-cov", None),
+    ("w2", None),
+    ("gram", (1, (2, 3), (4, 5))),
+    pytest.param("w2", (None, (2, 3), None), marks=pytest.mark.slow),
+    pytest.param("mean-cov", (1, None, None), marks=pytest.mark.slow),
+]
+
+
+@pytest.mark.parametrize("style_loss, masks", GUIDED)
+def test_tiled_style_losses_and_masks_equal_the_whole_image_ones(style_loss, masks):
+    vgg = model()
+    size, style_size = (256, 320), (200, 240)
+    content, generated = image(*size, 3), image(*size, 4)
+    styles = [image(*style_size, 5 + k, spread=40.0) for k in range(2)]
+    guides = None
+    if masks is not None:
+        content_seed, style_seeds, source_seeds = masks
+        guides = Guides(
+            None if content_seed is None else soft_mask(*size, content_seed),
+            None if style_seeds is None else [soft_mask(*size, seed) for seed in style_seeds],
+            None if source_seeds is None else [soft_mask(*style_size, seed) for seed in source_seeds],
+        )
+    options = dict(style_layers=STYLE_LAYERS, style_blend=(0.6, 0.4), tv_weight=0.03, style_loss=style_loss)
+    whole = StyleTransferCost(vgg, content, styles, guides=guides, **options)
+    tiled = TiledStyleTransferCost(vgg, content, styles, guides=guides, tile_size=128, **options)
     assert len(tiled.tiles) >= 6
     expected_terms, expected_grads = costs_and_gradients(whole, generated)
     terms, grads = costs_and_gradients(tiled, generated)
