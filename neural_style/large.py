@@ -8,11 +8,12 @@ StyleOptions.validate checks the options they take.
 
 import math
 import os
+import subprocess
 
 import numpy as np
 
 from .checks import OptionError
-from .tiles import layer_level, minimum_tile_size, network_reach
+from .tiling import layer_level, minimum_tile_size, network_reach
 from .weights import CONV_LAYERS
 
 AUTO = "auto"
@@ -25,14 +26,15 @@ SIXTEEN_BIT_EXTENSIONS = (".png", ".tif", ".tiff")
 # The peak-memory model (bytes) of a float32 run on the CPU:
 # peak = BASE + PER_PIXEL * H * W + ACTIVATION_FACTOR * activation_bytes_per_pixel * window pixels,
 # the window the whole image untiled, one tile's window tiled. BASE: TensorFlow's runtime and VGG-19's filters.
-# PER_PIXEL: what a run holds for every pixel of the picture, tiled or not (the image, the best image, Adam's two
-# moments, the gradient and its tiled sum, the content image and its conv4_2 activation): counted, not fitted.
+# PER_PIXEL: what a run holds for every pixel of the picture, tiled or not, counted in float32 RGB images (12 bytes a
+# pixel): the content and style pixels (2), the generated and the best image (2), Adam's two moments (2), the
+# content activation at conv4_2 (512 channels / 64 = 8 floats, about 3 images), and in a step the gradient, Adam's
+# update and the clipped image (about 5): 14 images, 170 bytes.
 # ACTIVATION_FACTOR: the activations a pass keeps for its backward pass (each layer's input and its ReLU's output)
 # and the convolutions' workspace, as a multiple of the activations' own size; BASE and the factor are fitted to
-# benchmarks/bench_large.py's peaks (docs/performance.md: 300x400 and 600x800, whole and tiled), which the
-# estimate matches within 1% whole and overestimates by 5-13% tiled.
+# benchmarks/bench_large.py's peaks (docs/performance.md: whole and tiled).
 BASE_BYTES = 1.2e9
-PER_PIXEL_BYTES = 300
+PER_PIXEL_BYTES = 170
 ACTIVATION_FACTOR = 3.1
 
 
@@ -62,10 +64,12 @@ def auto_sizes(size, min_size=None):
 
 def auto_iterations(iterations, sizes):
     """
-    The iterations of each scale of --scales auto: equal shares, the remainder to the finest scales.
+    The iterations of each scale of --scales auto: in proportion to 1 / the scale's longest side, so each scale has
+    sqrt(2) times the iterations of the next finer one, at least one each.
 
-    With steps of sqrt(2) each scale has twice the pixels of the one before, so an equal share of the iterations
-    spends about half of the time at the output size and half on every coarser scale together (1/2 + 1/4 + ...).
+    A step's time grows with the pixels (2x a scale), so each scale's time grows by sqrt(2) a scale: the output size
+    takes about 30% of the time and the coarse scales, where the picture's large-scale structure forms at a fraction
+    of the price, the rest (an equal split gives the output size half the time; docs/performance.md compares them).
 
     Arguments:
     iterations -- the total number of iterations (at least one per scale: fewer scales are used otherwise)
@@ -74,9 +78,15 @@ def auto_iterations(iterations, sizes):
     Returns:
     shares -- list of ints, one per size, summing to `iterations`
     """
-    count = len(sizes)
-    share, remainder = divmod(iterations, count)
-    return [share + (k >= count - remainder) for k in range(count)]
+    weights = [1.0 / max(size) for size in sizes]
+    spare = iterations - len(sizes)
+    exact = [spare * weight / sum(weights) for weight in weights]
+    shares = [1 + math.floor(share) for share in exact]
+    # Largest remainders first, so the shares add up to the total.
+    order = sorted(range(len(sizes)), key=lambda k: math.floor(exact[k]) - exact[k])
+    for k in order[: iterations - sum(shares)]:
+        shares[k] += 1
+    return shares
 
 
 def scaled_size(size, scale):
@@ -155,13 +165,19 @@ def estimate_peak_memory(height, width, tile_size, layers, pooling="avg"):
     return BASE_BYTES + PER_PIXEL_BYTES * height * width + activations
 
 
-def available_memory():
+def available_memory(gpu=False):
     """
-    The memory this run may use when --max-memory is not given: the system's available memory (MemAvailable).
+    The memory this run may use when --max-memory is not given: the first GPU's free memory where the run is on a
+    GPU, else the system's available memory (MemAvailable).
+
+    Arguments:
+    gpu -- whether the run is on a GPU
 
     Returns:
     available -- bytes, or None where it cannot be read
     """
+    if gpu:
+        return gpu_free_memory()
     try:
         with open("/proc/meminfo") as meminfo:
             for line in meminfo:
@@ -172,6 +188,24 @@ def available_memory():
     try:
         return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (ValueError, OSError, AttributeError):
+        return None
+
+
+def gpu_free_memory():
+    """
+    The free memory of the first GPU TensorFlow sees, from nvidia-smi (TensorFlow reports only what it has taken).
+
+    Returns:
+    free -- bytes, or None where nvidia-smi is missing or answers something else
+    """
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",")[0].strip()
+    command = ["nvidia-smi", "--query-gpu=memory.free", "--format=csv,noheader,nounits"]
+    if visible:
+        command.append(f"--id={visible}")
+    try:
+        answer = subprocess.run(command, capture_output=True, text=True, timeout=10, check=True).stdout
+        return int(answer.split()[0]) * 2**20  # MiB
+    except (OSError, subprocess.SubprocessError, ValueError, IndexError):
         return None
 
 

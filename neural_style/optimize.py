@@ -220,9 +220,15 @@ class BestImage:
         image -- an image of the kept shape
         J -- its total cost
         """
-        better = J < self.cost
-        self.image.assign(tf.where(better, image, self.image))
-        self.cost.assign(tf.where(better, J, self.cost))
+        J = tf.cast(J, tf.float32)
+
+        def keep():
+            self.image.assign(image)
+            self.cost.assign(J)
+            return tf.constant(True)
+
+        # tf.cond, not tf.where over the image: the image is copied only when it is kept.
+        tf.cond(J < self.cost, keep, lambda: tf.constant(False))
 
 
 class IterateAverage:

@@ -104,7 +104,6 @@ class StyleTransfer:
         options.precision = resolve_precision(options.precision, bool(tf.config.list_physical_devices("GPU")))
         self.model = VGGModel(weights, *size, pooling=options.pooling, precision=options.precision)
         del weights
-        self.content_image = normalize_image(content_pixels, options.image_range)
         # Valid pixels in the network's space: box constraints for L-BFGS, clipping where a preset asks for it.
         self.bounds = pixel_bounds(options.image_range)
         # Coarse to fine: one size per scale, the last the output size; the iterations split equally across them.
@@ -134,13 +133,14 @@ class StyleTransfer:
         """The tile size of each scale: tile_size, else tiles only where the whole image would not fit."""
         options = self.options
         layers = [options.content_layer] + [name for name, _ in options.style_layers]
-        budget = options.max_memory * 1e9 if options.max_memory else large.available_memory()
+        gpu = bool(tf.config.list_physical_devices("GPU"))
+        budget = options.max_memory * 1e9 if options.max_memory else large.available_memory(gpu)
         self.tile_sizes = []
         for height, width in self.sizes:
             if options.tile_size:
                 tile_size = options.tile_size if max(height, width) > options.tile_size else 0
-            elif budget is None or options.style_loss != "gram" or self.masks is not None:
-                tile_size = 0  # nothing to go by, or a cost that is not tiled (other style losses, masks)
+            elif budget is None:
+                tile_size = 0  # nothing to go by
             else:
                 try:
                     tile_size = large.choose_tile_size(height, width, budget, layers, options.pooling)
@@ -177,12 +177,12 @@ class StyleTransfer:
             "tv_weight": options.tv_weight,
             "content_cost": options.content_cost,
         }
+        settings["style_loss"] = options.style_loss
+        settings["guides"] = resize_guides(self.masks, size, style_size)
         tile_size = self.tile_sizes[self.sizes.index(tuple(size))]
-        if tile_size:  # Gram style cost, no masks (StyleOptions.validate, _plan_memory)
+        if tile_size:
             return TiledStyleTransferCost(*arguments, tile_size=tile_size, **settings)
-        return StyleTransferCost(
-            *arguments, style_loss=options.style_loss, guides=resize_guides(self.masks, size, style_size), **settings
-        )
+        return StyleTransferCost(*arguments, **settings)
 
     def _start_image(self, size):
         """The first image at `size`, in the options' image range (start.start_image)."""
@@ -201,6 +201,11 @@ class StyleTransfer:
         self._step = self._optimizer = self._optimizer_state = None
         if getattr(self, "average", None) is not None:
             self.average.reset()  # the average restarts at each scale
+
+    @property
+    def content_image(self):
+        """The content image as the network sees it, (1, H, W, 3): made when asked for, not kept (a picture's size)."""
+        return normalize_image(self.content_pixels, self.options.image_range)
 
     @property
     def best_image(self):

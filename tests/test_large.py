@@ -1,6 +1,7 @@
 """Large pictures (issue 11): the automatic schedule, the memory estimate, averaging, 16 bits, and the options."""
 
 import math
+import os
 
 import cv2
 import numpy as np
@@ -34,8 +35,18 @@ def test_auto_sizes_refuse_a_min_size_above_the_output():
     assert large.auto_sizes((60, 80)) == [(60, 80)]  # the default min size never exceeds the output
 
 
-def test_auto_iterations_split_equally_remainder_to_the_finest():
-    assert large.auto_iterations(200, [(1, 1)] * 6) == [33, 33, 33, 33, 34, 34]
+def test_auto_iterations_fall_by_sqrt2_a_scale_and_add_up():
+    sizes = large.auto_sizes((600, 800), 128)
+    shares = large.auto_iterations(200, sizes)
+    assert sum(shares) == 200 and shares == sorted(shares, reverse=True)
+    # In proportion to 1 / the longest side, after one each: within one iteration of the exact shares.
+    weights = np.array([1 / max(size) for size in sizes])
+    np.testing.assert_allclose(shares, 1 + (200 - len(sizes)) * weights / weights.sum(), atol=1)
+    # Each scale's time (iterations x pixels) grows by about sqrt(2) a scale.
+    time = np.array(shares) * [h * w for h, w in sizes]
+    np.testing.assert_allclose(time[1:] / time[:-1], math.sqrt(2), rtol=0.2)
+    assert large.auto_iterations(len(sizes), sizes) == [1] * len(sizes)
+    assert large.split_iterations(200, 3) == [66, 67, 67]  # explicit lists of scales: equal shares
 
 
 def test_activation_bytes_count_every_layer_up_to_conv5_1():
@@ -103,8 +114,6 @@ def test_sixteen_bit_png_and_tiff_round_trip(tmp_path):
         ({"average": 1.0}, "^average must be a decay in \\[0, 1\\)"),
         ({"bit_depth": 12}, "^bit_depth must be one of 8, 16, got 12"),
         ({"tile_size": 128, "jit_compile": True}, "outside XLA"),
-        ({"tile_size": 128, "style_loss": "w2"}, "^tile_size and max_memory tile the article's Gram style cost"),
-        ({"max_memory": 4.0, "content_mask": np.ones((8, 8))}, "got style_loss gram, masks\\)$"),
     ],
 )
 def test_bad_large_picture_options_get_one_line(options, message):
@@ -200,3 +209,25 @@ def test_max_memory_picks_the_largest_tile_that_fits():
     assert 0 < expected and transfer.tile_sizes == [expected]
     assert isinstance(transfer.cost, TiledStyleTransferCost) and transfer.options.jit_compile is False
     assert StyleTransfer(content, content, weights=weights_with_biases(), height=60, width=80).tile_sizes == [0]
+
+
+def fake_nvidia_smi(tmp_path, monkeypatch, body):
+    """An nvidia-smi on PATH that records its arguments and runs `body`."""
+    script = tmp_path / "nvidia-smi"
+    script.write_text(f'#!/bin/sh\necho "$@" > {tmp_path / "arguments"}\n{body}\n')
+    script.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
+
+
+def test_on_a_gpu_the_budget_is_the_first_visible_gpus_free_memory(tmp_path, monkeypatch):
+    fake_nvidia_smi(tmp_path, monkeypatch, "echo 81000")
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3,1")
+    assert large.available_memory(gpu=True) == 81000 * 2**20
+    assert "--query-gpu=memory.free" in (tmp_path / "arguments").read_text()
+    assert "--id=3" in (tmp_path / "arguments").read_text()
+
+
+@pytest.mark.parametrize("body", ["echo 'No devices were found'", "exit 9"])
+def test_an_unreadable_gpu_gives_no_budget(tmp_path, monkeypatch, body):
+    fake_nvidia_smi(tmp_path, monkeypatch, body)
+    assert large.available_memory(gpu=True) is None
