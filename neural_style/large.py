@@ -13,7 +13,7 @@ import subprocess
 import numpy as np
 
 from .checks import OptionError
-from .tiling import layer_level, minimum_tile_size, network_reach
+from .tiling import largest_window, layer_level, minimum_tile_size, network_reach
 from .weights import CONV_LAYERS
 
 AUTO = "auto"
@@ -31,11 +31,12 @@ SIXTEEN_BIT_EXTENSIONS = (".png", ".tif", ".tiff")
 # content activation at conv4_2 (512 channels / 64 = 8 floats, about 3 images), and in a step the gradient, Adam's
 # update and the clipped image (about 5): 14 images, 170 bytes.
 # ACTIVATION_FACTOR: the activations a pass keeps for its backward pass (each layer's input and its ReLU's output)
-# and the convolutions' workspace, as a multiple of the activations' own size; BASE and the factor are fitted to
-# benchmarks/bench_large.py's peaks (docs/performance.md: whole and tiled).
-BASE_BYTES = 1.2e9
+# and the convolutions' workspace, as a multiple of the activations' own size. BASE and the factor are fitted to
+# benchmarks/bench_large.py's whole-image peaks at 300x400 and 600x800 (docs/performance.md); the window is the
+# layout's largest (tiling.largest_window), and tiled peaks come out 7-14% below the estimate.
+BASE_BYTES = 1.27e9
 PER_PIXEL_BYTES = 170
-ACTIVATION_FACTOR = 3.1
+ACTIVATION_FACTOR = 2.97
 
 
 def auto_sizes(size, min_size=None):
@@ -156,11 +157,8 @@ def estimate_peak_memory(height, width, tile_size, layers, pooling="avg"):
     Returns:
     peak -- bytes
     """
-    if tile_size:
-        _, margin = network_reach(layers, pooling)
-        window = min(height, tile_size + 2 * margin) * min(width, tile_size + 2 * margin)
-    else:
-        window = height * width
+    rows, cols = largest_window(height, width, tile_size, layers, pooling) if tile_size else (height, width)
+    window = rows * cols
     activations = ACTIVATION_FACTOR * activation_bytes_per_pixel(layers, pooling) * window
     return BASE_BYTES + PER_PIXEL_BYTES * height * width + activations
 

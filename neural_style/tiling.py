@@ -169,6 +169,23 @@ def positions_at(height, width, level):
     return -(-height // step) * -(-width // step)
 
 
+def largest_window(height, width, tile_size, layers, pooling="avg"):
+    """
+    The largest window of tile_layout's tiles (what sets a tiled run's peak memory), without making the tiles.
+
+    Arguments:
+    height, width, tile_size, layers, pooling -- as for tile_layout
+
+    Returns:
+    (rows, cols) -- the largest window's height and width in pixels
+    """
+    stride, margin = network_reach(layers, pooling)
+    core = max(tile_size, minimum_tile_size(layers, pooling)) // stride * stride
+    return tuple(
+        max(window[1] - window[0] for _, window in _spans(length, core, margin, stride)) for length in (height, width)
+    )
+
+
 def tile_cores(model, window, tile, layers):
     """
     The activations of a tile's core at several layers, from one forward pass over its window.

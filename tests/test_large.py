@@ -57,7 +57,12 @@ def test_activation_bytes_count_every_layer_up_to_conv5_1():
 
 @pytest.mark.parametrize(
     "size, tile_size, measured_mb, tolerance",
-    [((300, 400), 0, 1703, 0.05), ((600, 800), 0, 3254, 0.05), ((600, 800), 256, 1929, 0.1)],
+    [
+        ((300, 400), 0, 1750, 0.05),
+        ((600, 800), 0, 3180, 0.05),
+        ((300, 400), 256, 1360, 0.15),
+        ((600, 800), 256, 1741, 0.1),
+    ],
 )
 def test_the_estimate_matches_the_measured_peaks(size, tile_size, measured_mb, tolerance):
     # The peaks measured by benchmarks/bench_large.py (docs/performance.md); tiled, the estimate errs on the high side.

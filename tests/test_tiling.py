@@ -5,7 +5,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from neural_style.tiling import minimum_tile_size, network_reach, tile_cores, tile_layout
+from neural_style.tiling import largest_window, minimum_tile_size, network_reach, tile_cores, tile_layout
 from tests.test_tiles import ARTICLE_LAYERS, image, model
 
 
@@ -64,3 +64,14 @@ def test_the_cores_along_a_side_are_as_equal_as_the_stride_allows():
 def test_a_tile_below_the_minimum_is_refused():
     with pytest.raises(ValueError, match="below the minimum 80"):
         tile_layout(256, 320, 64, ARTICLE_LAYERS)
+
+
+SIZES_AND_TILES = [((600, 800), 256), ((3000, 4000), 272), ((250, 330), 100), ((90, 700), 400)]
+
+
+@pytest.mark.parametrize("size, tile_size", SIZES_AND_TILES)
+def test_the_largest_window_is_the_layouts(size, tile_size):
+    tiles = tile_layout(*size, tile_size, ARTICLE_LAYERS)
+    rows = max(tile.window_rows[1] - tile.window_rows[0] for tile in tiles)
+    cols = max(tile.window_cols[1] - tile.window_cols[0] for tile in tiles)
+    assert largest_window(*size, tile_size, ARTICLE_LAYERS) == (rows, cols)
