@@ -33,7 +33,7 @@ SIXTEEN_BIT_EXTENSIONS = (".png", ".tif", ".tiff")
 # ACTIVATION_FACTOR: the activations a pass keeps for its backward pass (each layer's input and its ReLU's output)
 # and the convolutions' workspace, as a multiple of the activations' own size. BASE and the factor are fitted to
 # benchmarks/bench_large.py's whole-image peaks at 300x400 and 600x800 (docs/performance.md); the window is the
-# layout's largest (tiling.largest_window), and tiled peaks come out 7-14% below the estimate.
+# layout's largest (tiling.largest_window), and tiled peaks and larger pictures come out 1-18% below the estimate.
 BASE_BYTES = 1.27e9
 PER_PIXEL_BYTES = 170
 ACTIVATION_FACTOR = 2.97

@@ -103,15 +103,13 @@ class TiledStyleTransferCost:
         self._signature = [
             tf.TensorSpec([1, None, None, 3], tf.float32),
             tf.TensorSpec([1, None, None, self.a_C.shape[-1]], tf.float32),
-            tf.nest.map_structure(lambda _: tf.TensorSpec([None, None], tf.float32), self._guides(self.tiles[0])),
+            tf.nest.map_structure(
+                lambda _: tf.TensorSpec([None, None], tf.float32), self.style.guides_for(self.tiles[0])
+            ),
         ]
         geometry = tf.TensorSpec([8], tf.int32)
         self._pass1 = tf.function(self._window_statistics, input_signature=[*self._signature, geometry])
         self._pass2 = None  # compiled at the first gradient, whose adjoints give the signature's last shapes
-
-    def _guides(self, tile):
-        """The tile's share of the masks, as the passes take it."""
-        return self.style.guides_for(tile)
 
     def _content_core(self, tile):
         """The content activation at a tile's core (a_C for the positions the tile answers for)."""
@@ -177,7 +175,7 @@ class TiledStyleTransferCost:
         seen = self._seen(image)
 
         def statistics(window, tile):
-            return self._pass1(window, self._content_core(tile), self._guides(tile), tile.local().as_tensor())
+            return self._pass1(window, self._content_core(tile), self.style.guides_for(tile), tile.local().as_tensor())
 
         # Pass 1 on a stopped image: a tape around the step would otherwise keep every tile's activations for a
         # backward pass that never comes (pass 2 makes the gradient).
@@ -211,7 +209,12 @@ class TiledStyleTransferCost:
 
         def window_gradient(window, tile):
             return self._pass2(
-                window, self._content_core(tile), self._guides(tile), tile.local().as_tensor(), adjoints, content_weight
+                window,
+                self._content_core(tile),
+                self.style.guides_for(tile),
+                tile.local().as_tensor(),
+                adjoints,
+                content_weight,
             )
 
         grad = tiled_gradient(seen, self.tiles, window_gradient)
