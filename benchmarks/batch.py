@@ -14,7 +14,6 @@ so times, are the real ones). The figures are printed and written as JSON to ben
 """
 
 import argparse
-import json
 import os
 import platform
 import shutil
@@ -23,18 +22,11 @@ import sys
 import tempfile
 import time
 
+from machine import cpu_name, write_results
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 SHARED_IMAGES = os.path.join(ROOT, "..", "shared", "images")
-
-
-def cpu_name():
-    """The CPU's model name, as lscpu gives it."""
-    try:
-        text = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-    except (OSError, subprocess.CalledProcessError):
-        return platform.processor() or "unknown"
-    return next((line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("Model name")), "?")
 
 
 def inputs(folder, contents, styles, size):
@@ -231,11 +223,7 @@ def main():
         f"{per_job['building (targets, model)']:.2f} s), batch {per_job['batch']:.2f} s: the batch adds {added:+.1%}; "
         f"its fingerprint {per_job['fingerprint']:.3f} s = {per_job['fingerprint'] / per_job['lone']:.1%} of a job"
     )
-    os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
-    path = os.path.join(HERE, "results", time.strftime("batch-%Y%m%d-%H%M%S.json"))
-    with open(path, "w") as file:
-        json.dump(report, file, indent=1)
-    print(f"written {path}")
+    print(f"written {write_results('batch', report)}")
 
 
 if __name__ == "__main__":

@@ -17,6 +17,8 @@ import subprocess
 import sys
 import time
 
+from machine import cpu_name, write_results
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 SHARED_IMAGES = os.path.join(ROOT, "..", "shared", "images")
@@ -285,13 +287,12 @@ def torch_available():
 def machine():
     import tensorflow as tf
 
-    cpu = platform.processor() or platform.machine()
-    if os.path.exists("/proc/cpuinfo"):
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "tensorflow": tf.__version__}
+    return {
+        "cpu": cpu_name(),
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+    }
 
 
 def main():
@@ -412,11 +413,7 @@ def write_report(report):
             lines.append(f"  {label:<28}{seconds or float('nan'):>8.1f} s  {run.get('iterations')} iterations  {ratio}")
     text = "\n".join(lines)
     print("\n" + text)
-    os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
-    path = os.path.join(HERE, "results", time.strftime("bench-%Y%m%d-%H%M%S.json"))
-    with open(path, "w") as f:
-        json.dump(report, f, indent=2)
-    print(f"\nwrote {path}")
+    print(f"\nwrote {write_results('bench', report)}")
 
 
 if __name__ == "__main__":

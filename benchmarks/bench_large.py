@@ -13,10 +13,10 @@ to check the formula. The table is printed and the JSON written to benchmarks/re
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
-import time
+
+from machine import cpu_name, write_results
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -95,10 +95,7 @@ def main():
                 best = results.get(key)
                 if best is None or (row["step_s"] or 0) < (best["step_s"] or 0):
                     results[key] = row
-    cpu = next(
-        (line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
-        platform.processor(),
-    )
+    cpu = cpu_name()
     print(f"CPU: {cpu}, {os.cpu_count()} cores; {args.steps} Adam steps per run, best of {args.rounds} round(s)")
     print("| size | MP | mode | tile | tiles | peak RSS MB | estimate MB | s / step |")
     print("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |")
@@ -108,10 +105,7 @@ def main():
             f"| {row['size']} | {row['megapixels']:.2f} | {row['mode']} | {row['tile_size']} | {row['tiles']} | "
             f"{row['peak_rss_mb']:,.0f} | {row['estimate_mb']:,.0f} | {step} |"
         )
-    os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
-    path = os.path.join(HERE, "results", f"bench_large-{time.strftime('%Y%m%d-%H%M%S')}.json")
-    with open(path, "w") as file:
-        json.dump({"cpu": cpu, "args": vars(args), "results": list(results.values())}, file, indent=1)
+    path = write_results("bench_large", {"cpu": cpu, "args": vars(args), "results": list(results.values())})
     print(f"wrote {path}")
 
 

@@ -15,11 +15,11 @@ starry_night.jpg from --images; the results are also written to benchmarks/resul
 import argparse
 import json
 import os
-import platform
 import time
 
 import numpy as np
 import tensorflow as tf
+from machine import cpu_name, write_results
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -126,7 +126,7 @@ def main():
         )
         print(json.dumps(rows[-1]), flush=True)
     large.auto_iterations = side_rule
-    cpu = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores"
+    cpu = f"{cpu_name()}, {os.cpu_count()} cores"
     print(f"CPU: {cpu}")
     print(
         f"| run ({args.size}, {args.weights} weights) | time s | / article's | J of the picture "
@@ -141,11 +141,7 @@ def main():
             f"| {row['run']} | {row['seconds']:.1f} | {row['time_ratio']:.2f} | {row['J']:,.0f} | {reached} "
             f"| {per_scale} |"
         )
-    os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
-    path = os.path.join(HERE, "results", f"bench_schedule-{time.strftime('%Y%m%d-%H%M%S')}.json")
-    with open(path, "w") as file:
-        json.dump({"cpu": cpu, "args": vars(args), "results": rows}, file, indent=1)
-    print(f"wrote {path}")
+    print(f"wrote {write_results('bench_schedule', {'cpu': cpu, 'args': vars(args), 'results': rows})}")
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ import time
 import cv2
 import imageio.v3 as iio
 import numpy as np
+from machine import cpu_name
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -183,21 +184,10 @@ def run_benchmark(args):
     results["input temporal error (the clip itself)"] = temporal_error(
         [frame.astype(np.float64) for frame in frames], flows, masks
     )
-    results["machine"] = {"processor": _cpu_name(), "cores": os.cpu_count(), "python": platform.python_version()}
+    results["machine"] = {"processor": cpu_name(), "cores": os.cpu_count(), "python": platform.python_version()}
     with open(os.path.join(HERE, "results", "video.json"), "w") as file:
         json.dump(results, file, indent=1)
     print(json.dumps(results, indent=1))
-
-
-def _cpu_name():
-    try:
-        with open("/proc/cpuinfo") as file:
-            for line in file:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
 
 
 def main():
