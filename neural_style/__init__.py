@@ -5,69 +5,102 @@ Every function of the assignment is here under its course name::
     from neural_style import load_vgg_model, compute_content_cost, gram_matrix, compute_layer_style_cost, \
         compute_style_cost, total_cost, reshape_and_normalize_image, generate_noise_image, save_image, model_nn, \
         CONFIG, STYLE_LAYERS
+
+The names are loaded when first used (PEP 562), so that `import neural_style` and the command line's answers to
+--help, --version and bad input do not wait for TensorFlow; using any of them loads it, once, with its native
+start-up log lines kept off the terminal.
 """
 
 import os as _os
+import sys as _sys
+import types as _types
 
-from . import _native_logs
+from . import _lazy, _native_logs
+
+__version__ = "0.1.0"
 
 # TensorFlow's C++ start-up chatter (oneDNN, CPU features, CUDA probing) says nothing a user can act on.
 _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-with _native_logs.silenced():
-    import tensorflow as _tf
+_native_logs.quiet_tensorflow_import()
 
-    _tf.config.list_physical_devices()
-
-from .batch import Job, grid_jobs, manifest_jobs, stylize_many  # noqa: E402  (many pictures, issue 13)
-from .config import ALPHA, BETA, CONFIG, CONTENT_LAYER, LEARNING_RATE, NUM_ITERATIONS, STYLE_LAYERS  # noqa: E402
-from .costs import (  # noqa: E402
-    compute_content_cost,
-    compute_layer_mean_cov_cost,
-    compute_layer_style_cost,
-    compute_layer_w2_cost,
-    compute_style_cost,
-    feature_moments,
-    gram_matrix,
-    layer_gram,
-    layer_style_cost_from_gram,
-    mean_cov_distance,
-    sqrtm_psd,
-    total_cost,
-    total_variation_cost,
-    trace_sqrtm_psd,
-    w2_distance,
-)
-from .images import (  # noqa: E402
-    ImageError,
-    clip_0_1,
-    generate_noise_image,
-    image_to_uint8,
-    load_image,
-    reshape_and_normalize_image,
-    save_image,
-    tensor_to_image,
-)
-from .lbfgs import LBFGS, compile_cost_and_gradient  # noqa: E402
-from .optimize import (  # noqa: E402
-    StyleTransferCost,
-    compile_train_step,
-    model_nn,
-    train_step,
-)
-from .options import OptionError, StyleOptions  # noqa: E402
-from .stylize import NonFiniteCostError, StyleTransfer, stylize  # noqa: E402
-from .vgg import VGGModel, load_vgg_model  # noqa: E402
-from .weights import (  # noqa: E402
-    VGGWeights,
-    WeightsError,
-    download_weights,
-    load_weights,
-    random_vgg_weights,
-    read_keras_weights,
-    read_mat_weights,
-    verify_weights,
-)
-
+# The public names by the module that defines them.
+_EXPORTS = {
+    "batch": (
+        "Job",
+        "grid_jobs",
+        "manifest_jobs",
+        "stylize_many",
+    ),
+    "config": (
+        "ALPHA",
+        "BETA",
+        "CONFIG",
+        "CONTENT_LAYER",
+        "LEARNING_RATE",
+        "NUM_ITERATIONS",
+        "STYLE_LAYERS",
+    ),
+    "costs": (
+        "compute_content_cost",
+        "compute_layer_mean_cov_cost",
+        "compute_layer_style_cost",
+        "compute_layer_w2_cost",
+        "compute_style_cost",
+        "feature_moments",
+        "gram_matrix",
+        "layer_gram",
+        "layer_style_cost_from_gram",
+        "mean_cov_distance",
+        "sqrtm_psd",
+        "total_cost",
+        "total_variation_cost",
+        "trace_sqrtm_psd",
+        "w2_distance",
+    ),
+    "images": (
+        "ImageError",
+        "clip_0_1",
+        "generate_noise_image",
+        "image_to_uint8",
+        "load_image",
+        "reshape_and_normalize_image",
+        "save_image",
+        "tensor_to_image",
+    ),
+    "lbfgs": (
+        "LBFGS",
+        "compile_cost_and_gradient",
+    ),
+    "optimize": (
+        "StyleTransferCost",
+        "compile_train_step",
+        "model_nn",
+        "train_step",
+    ),
+    "options": (
+        "OptionError",
+        "StyleOptions",
+    ),
+    "stylize": (
+        "NonFiniteCostError",
+        "StyleTransfer",
+        "stylize",
+    ),
+    "vgg": (
+        "VGGModel",
+        "load_vgg_model",
+    ),
+    "weights": (
+        "VGGWeights",
+        "WeightsError",
+        "download_weights",
+        "load_weights",
+        "random_vgg_weights",
+        "read_keras_weights",
+        "read_mat_weights",
+        "verify_weights",
+    ),
+}
 __all__ = [
     # the course's names
     "CONFIG",
@@ -130,4 +163,18 @@ __all__ = [
     "manifest_jobs",
 ]
 
-__version__ = "0.1.0"
+
+__getattr__, __dir__ = _lazy.lazy_exports(__name__, _EXPORTS)
+
+
+class _Package(_types.ModuleType):
+    """The package's module type: importing the submodule `stylize` must not hide the function `stylize` (the
+    import system sets a package's attribute to each submodule it loads; the submodule stays in sys.modules)."""
+
+    def __setattr__(self, name, value):
+        if name == "stylize" and isinstance(value, _types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+_sys.modules[__name__].__class__ = _Package

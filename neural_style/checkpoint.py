@@ -19,7 +19,7 @@ import zipfile
 import numpy as np
 
 from .files import atomic_write
-from .images import write_image
+from .image_files import write_image
 from .limits import run_pixel_limit
 
 CHECKPOINT_FILE = "checkpoint.npz"

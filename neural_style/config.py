@@ -83,3 +83,40 @@ PRESETS: dict[str, dict[str, object]] = {
         "content_cost": "gatys",
     },
 }
+
+
+def default_size() -> tuple[int, int]:
+    """
+    The article's image size, read from CONFIG when called (so a changed CONFIG.IMAGE_HEIGHT is honoured).
+
+    Returns:
+    size -- (height, width): (CONFIG.IMAGE_HEIGHT, CONFIG.IMAGE_WIDTH), 300x400 as in the article
+    """
+    return CONFIG.IMAGE_HEIGHT, CONFIG.IMAGE_WIDTH
+
+
+def default_size_text() -> str:
+    """
+    The article's image size as the command lines print it.
+
+    Returns:
+    text -- e.g. '300x400' (height x width)
+    """
+    return "{}x{}".format(*default_size())
+
+
+# The names of the settings' choices, which the options check before anything is built (what they choose is in
+# images.py, costs.py and lbfgs.py).
+
+# How pixels are handed to the network: the article's 0..255 minus the mean pixel, or the TF2 course's [0, 1].
+IMAGE_RANGES = ("mean", "unit")
+
+# The content costs (costs.CONTENT_COSTS): the course's normalised one, and the paper's 1/2 * sum((F - P) ** 2).
+CONTENT_COST_NAMES = ("course", "gatys")
+
+# --style-loss: the article's Gram cost, the squared distance of means and covariances, the Wasserstein-2 distance.
+STYLE_LOSSES = ("gram", "mean-cov", "w2")
+
+# L-BFGS-B's first line search tries a few step lengths; after it, one evaluation per iteration is the rule and two or
+# three the exception. Twice the iterations plus this many leaves room for that without letting a run stall for ever.
+LBFGS_EXTRA_EVALUATIONS = 20

@@ -247,9 +247,6 @@ def total_cost(
 # on the image size. The style's statistics are fixed targets: computed once per run, like the style Grams.
 # ---------------------------------------------------------------------------------------------------------------------
 
-# --style-loss: the article's Gram cost, the squared distance of means and covariances, the Wasserstein-2 distance.
-STYLE_LOSSES = ("gram", "mean-cov", "w2")
-
 
 def feature_moments(a, weights=None):
     """

@@ -8,22 +8,17 @@ import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-import imageio.v3 as iio
 import numpy as np
 import tensorflow as tf
 
 from .checks import OptionError
-from .config import CONFIG
+from .config import CONFIG, IMAGE_RANGES, default_size
 from .costs import sqrtm_psd
-from .decode import ImageError, decode_image
-from .files import atomic_write
+from .image_files import IMAGE_EXTENSIONS, ImageError, check_image_file, decode_image, write_image  # noqa: F401
 from .limits import max_image_pixels
 
 if TYPE_CHECKING:
     import PIL.Image
-
-# The image files the library reads and writes (by extension).
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif")
 
 
 def _to_rgb_uint8_range(image):
@@ -74,9 +69,7 @@ def load_image(
     Returns:
     image -- numpy array of shape (height, width, 3), float32 in [0, 255]
     """
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"image not found: {path}")
+    path = os.fspath(check_image_file(path))
     limit = max_image_pixels() if max_pixels is None else max_pixels
     try:
         image = decode_image(path, limit)
@@ -98,26 +91,6 @@ def load_image(
     if size != image.shape[:2]:
         image = tf.image.resize(image, size, method="bilinear", antialias=True).numpy()
     return np.clip(image, 0, 255)
-
-
-def default_size() -> tuple[int, int]:
-    """
-    The article's image size, read from CONFIG when called (so a changed CONFIG.IMAGE_HEIGHT is honoured).
-
-    Returns:
-    size -- (height, width): (CONFIG.IMAGE_HEIGHT, CONFIG.IMAGE_WIDTH), 300x400 as in the article
-    """
-    return CONFIG.IMAGE_HEIGHT, CONFIG.IMAGE_WIDTH
-
-
-def default_size_text() -> str:
-    """
-    The article's image size as the command lines print it.
-
-    Returns:
-    text -- e.g. '300x400' (height x width)
-    """
-    return "{}x{}".format(*default_size())
 
 
 def load_pixels(
@@ -215,10 +188,6 @@ def reshape_and_normalize_image(image: np.ndarray) -> np.ndarray:
     image = np.reshape(image, ((1,) + np.shape(image)))
     image = image - CONFIG.MEANS
     return image.astype(np.float32)
-
-
-# How pixels are handed to the network: the article's 0..255 minus the mean pixel, or the TF2 course's [0, 1].
-IMAGE_RANGES = ("mean", "unit")
 
 
 def _check_range(image_range):
@@ -393,37 +362,6 @@ def image_to_uint8(image: np.ndarray | tf.Tensor, image_range: str = "mean") -> 
     image -- uint8 array of shape (n_H, n_W, 3)
     """
     return np.clip(np.rint(network_to_pixels(image, image_range)), 0, 255).astype(np.uint8)
-
-
-def write_image(path: str | os.PathLike, pixels: np.ndarray) -> str | os.PathLike:
-    """
-    Writes 8-bit RGB pixels (or 16-bit, uint16, into .png or .tif) atomically: a temporary file, then a rename.
-
-    A crash or Ctrl-C while writing never leaves half an image; missing folders are created.
-
-    Arguments:
-    path -- destination; its extension picks the format (.jpg, .png, ...)
-    pixels -- uint8 array of shape (n_H, n_W, 3), or uint16 for a .png or .tif
-
-    Returns:
-    path -- the path written
-    """
-    path = os.fspath(path)
-    extension = os.path.splitext(path)[1] or ".png"
-    with atomic_write(path, suffix=extension) as temporary:
-        if np.asarray(pixels).dtype == np.uint16 and extension.lower() == ".png":
-            _write_png16(temporary, pixels)
-        else:
-            iio.imwrite(temporary, pixels, extension=extension)
-    return path
-
-
-def _write_png16(path: str, pixels: np.ndarray) -> None:
-    """A 16-bit RGB PNG (Pillow writes only 8-bit RGB PNGs; OpenCV writes 16, in BGR order), at `path` as given."""
-    import cv2
-
-    if not cv2.imwrite(path, np.ascontiguousarray(np.asarray(pixels)[..., ::-1])):
-        raise ImageError(f"could not write {path} as a 16-bit PNG")
 
 
 def save_image(path: str | os.PathLike, image: np.ndarray | tf.Tensor) -> str | os.PathLike:

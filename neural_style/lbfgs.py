@@ -9,11 +9,8 @@ import numpy as np
 import scipy.optimize
 import tensorflow as tf
 
+from .config import LBFGS_EXTRA_EVALUATIONS
 from .optimize import resolve_jit_compile
-
-# L-BFGS-B's first line search tries a few step lengths; after it, one evaluation per iteration is the rule and two or
-# three the exception. Twice the iterations plus this many leaves room for that without letting a run stall for ever.
-LBFGS_EXTRA_EVALUATIONS = 20
 
 
 def lbfgs_max_evaluations(iterations):

@@ -20,7 +20,8 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from .costs import STYLE_LOSSES, feature_moments, mean_cov_distance, sqrtm_psd, w2_distance
+from .config import STYLE_LOSSES
+from .costs import feature_moments, mean_cov_distance, sqrtm_psd, w2_distance
 from .images import ImageError, load_image, load_pixels
 
 

@@ -25,8 +25,9 @@ from .costs import (
     total_variation_cost,
 )
 from .images import save_image
+from .layers import canonical_layer_name
 from .masks import GuidedStyleCost
-from .vgg import canonical_layer_name
+from .option_parsers import blend_weights
 
 
 class CostTerms(NamedTuple):
@@ -176,26 +177,6 @@ class StyleTransferCost:
         J, J_content, J_style -- scalar tensors (J includes tv_weight * J_tv; `terms` gives J_tv itself)
         """
         return self.terms(generated_image).course()
-
-
-def blend_weights(style_blend, count):
-    """
-    The weights of the style images in the blend of their Gram matrices, normalised to sum to 1.
-
-    Arguments:
-    style_blend -- None (equal weights) or a sequence of `count` numbers >= 0, not all 0
-    count -- the number of style images
-
-    Returns:
-    weights -- list of `count` floats summing to 1
-    """
-    if style_blend is None:
-        return [1.0 / count] * count
-    weights = [float(w) for w in style_blend]
-    if len(weights) != count or min(weights) < 0 or sum(weights) <= 0:
-        raise ValueError(f"style_blend needs {count} weights >= 0, not all 0; got {list(style_blend)}")
-    total = sum(weights)
-    return [w / total for w in weights]
 
 
 class BestImage:

@@ -204,3 +204,23 @@ def check_mask_file(mask, name):
     """
     if isinstance(mask, (str, os.PathLike)):
         check_file(mask, name, "no such file; give a greyscale image (white = where it applies)")
+
+
+def blend_weights(style_blend, count):
+    """
+    The weights of the style images in the blend of their Gram matrices, normalised to sum to 1.
+
+    Arguments:
+    style_blend -- None (equal weights) or a sequence of `count` numbers >= 0, not all 0
+    count -- the number of style images
+
+    Returns:
+    weights -- list of `count` floats summing to 1
+    """
+    if style_blend is None:
+        return [1.0 / count] * count
+    weights = [float(w) for w in style_blend]
+    if len(weights) != count or min(weights) < 0 or sum(weights) <= 0:
+        raise ValueError(f"style_blend needs {count} weights >= 0, not all 0; got {list(style_blend)}")
+    total = sum(weights)
+    return [w / total for w in weights]

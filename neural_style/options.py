@@ -24,13 +24,13 @@ from .checks import (
     is_int,
     is_number,
 )
-from .costs import CONTENT_COSTS, STYLE_LOSSES
-from .images import IMAGE_RANGES, default_size_text
-from .lbfgs import LBFGS_EXTRA_EVALUATIONS
+from .config import CONTENT_COST_NAMES, IMAGE_RANGES, LBFGS_EXTRA_EVALUATIONS, STYLE_LOSSES, default_size_text
+from .large.layout import minimum_tile_size
+from .layers import POOLINGS, PRECISIONS, canonical_layer_name, layer_names
 from .limits import check_run_size
-from .optimize import blend_weights
 from .option_parsers import (
     INITS,
+    blend_weights,
     check_init,
     check_mask_file,
     parse_numbers,  # noqa: F401 (re-exported)
@@ -40,8 +40,6 @@ from .option_parsers import (
     parse_style_layers,
     style_layer_weights,
 )
-from .tiling import minimum_tile_size
-from .vgg import POOLINGS, PRECISIONS, canonical_layer_name, layer_names
 from .video_options import FLOW_METHODS, TEMPORAL_WEIGHT, VIDEO_INITS, VideoOptions  # noqa: F401 (re-exported)
 from .weights import VGGWeights
 
@@ -406,7 +404,7 @@ class StyleOptions:
     def _check_features(self, style_count):
         """The checks of the options beyond the course (tv weight, style blend and scale, colours, presets' forms)."""
         check_choice(self.image_range, IMAGE_RANGES, "image_range")
-        check_choice(self.content_cost, CONTENT_COSTS, "content_cost")
+        check_choice(self.content_cost, CONTENT_COST_NAMES, "content_cost")
         check_number(self.tv_weight, "tv_weight", minimum=0, note=" (0 = off)", float32=True)
         check_number(self.style_scale, "style_scale", above=0, what="a number", note=" (1 = the output size)")
         if self.style_blend is not None:

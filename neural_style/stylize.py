@@ -37,6 +37,7 @@ from .images import (
     write_image,
 )
 from .large import scaled_size, split_iterations
+from .large.tiles import TiledStyleTransferCost
 from .lbfgs import LBFGS, compile_cost_and_gradient
 from .limits import check_run_size, non_finite_reason, resolve_precision
 from .masks import keep_content_outside, listed, load_guides, resize_guides
@@ -44,7 +45,6 @@ from .optimize import BestImage, IterateAverage, StyleTransferCost, compile_trai
 from .options import OptionError, StyleOptions
 from .safety import SideWrites
 from .start import start_image
-from .tiles import TiledStyleTransferCost
 from .vgg import VGGModel
 from .weights import load_weights
 

@@ -8,57 +8,13 @@ the deepest layer asked for; the optimisation loop uses that form.
 import collections.abc
 import dataclasses
 import os
-import re
 
 import tensorflow as tf
 
 from .checks import UnknownLayerError, check_choice, check_layers  # noqa: F401 (UnknownLayerError: re-exported)
 from .config import CONFIG
-from .weights import CONV_LAYERS, VGGWeights, load_weights
-
-POOLINGS = ("avg", "max")
-# Mixed precision: the convolutions in bfloat16 (float32's range, so real weights cannot overflow it); the image and
-# every activation handed out stay float32, so the costs (Gram matrices, sums of squares) keep float32's precision.
-PRECISIONS = ("float32", "bfloat16")
-
-
-def layer_names(pooling: str = "avg") -> list[str]:
-    """
-    The model's layer names in forward order, as the article names them.
-
-    Arguments:
-    pooling -- 'avg' (pools named avgpool1 ... avgpool5, the article's) or 'max' (maxpool1 ... maxpool5)
-
-    Returns:
-    names -- list of names: 'conv1_1', 'conv1_2', 'avgpool1', 'conv2_1', ... 'conv5_4', 'avgpool5'
-    """
-    check_choice(pooling, POOLINGS, "pooling")
-    names = []
-    for block in range(1, 6):
-        names += [name for name in CONV_LAYERS if name.startswith(f"conv{block}_")]
-        names.append(f"{pooling}pool{block}")
-    return names
-
-
-_KERAS_NAME = re.compile(r"block([1-5])_(conv([1-4])|pool)")
-
-
-def canonical_layer_name(name: str, pooling: str = "avg") -> str:
-    """
-    The article's name of a layer given by its Keras VGG19 name (the one place the two namings meet).
-
-    Arguments:
-    name -- 'blockN_convM' or 'blockN_pool' (Keras, the TF2 course), or any other name, returned unchanged
-    pooling -- 'avg' or 'max': which pool 'blockN_pool' is
-
-    Returns:
-    name -- 'convN_M', '{pooling}poolN', or `name` itself
-    """
-    match = _KERAS_NAME.fullmatch(name) if isinstance(name, str) else None
-    if match is None:
-        return name
-    block, _, conv = match.groups()
-    return f"conv{block}_{conv}" if conv else f"{pooling}pool{block}"
+from .layers import POOLINGS, PRECISIONS, canonical_layer_name, layer_names
+from .weights import VGGWeights, load_weights
 
 
 class VGGModel(tf.Module, collections.abc.Mapping):

@@ -11,6 +11,7 @@ from neural_style import (
     CONFIG,
     ImageError,
     clip_0_1,
+    config,
     generate_noise_image,
     images,
     load_image,
@@ -265,9 +266,9 @@ def test_written_images_get_the_usual_permissions(tmp_path):
 
 
 def test_default_size_is_the_articles_and_follows_config(monkeypatch):
-    assert images.default_size() == (300, 400) and images.default_size_text() == "300x400"
+    assert config.default_size() == (300, 400) and config.default_size_text() == "300x400"
     monkeypatch.setattr(CONFIG, "IMAGE_HEIGHT", 30)
-    assert images.default_size() == (30, 400)
+    assert config.default_size() == (30, 400)
     assert images.load_pixels(np.zeros((8, 8, 3))).shape == (30, 400, 3)
 
 

@@ -10,10 +10,10 @@ import pytest
 from neural_style import cli, large
 from neural_style.checkpoint import may_change_on_resume
 from neural_style.images import write_image
+from neural_style.large.tiles import TiledStyleTransferCost
 from neural_style.optimize import IterateAverage
 from neural_style.options import OptionError, StyleOptions
 from neural_style.stylize import StyleTransfer
-from neural_style.tiles import TiledStyleTransferCost
 from tests.transfers import weights_with_biases
 
 ARTICLE_LAYERS = ["conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1", "conv4_2"]

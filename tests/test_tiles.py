@@ -4,11 +4,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from neural_style.large.layout import tile_layout
+from neural_style.large.tiled_style import tiled_grams
+from neural_style.large.tiles import TiledStyleTransferCost
+from neural_style.large.tiling import tiled_activation
 from neural_style.masks import Guides
 from neural_style.optimize import StyleTransferCost, compile_train_step
-from neural_style.tiled_style import tiled_grams
-from neural_style.tiles import TiledStyleTransferCost
-from neural_style.tiling import tile_layout, tiled_activation
 from neural_style.vgg import VGGModel
 from tests.transfers import weights_with_biases
 

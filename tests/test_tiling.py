@@ -5,7 +5,8 @@ import dataclasses
 import numpy as np
 import pytest
 
-from neural_style.tiling import largest_window, minimum_tile_size, network_reach, tile_cores, tile_layout
+from neural_style.large.layout import largest_window, minimum_tile_size, network_reach, tile_layout
+from neural_style.large.tiling import tile_cores
 from tests.test_tiles import ARTICLE_LAYERS, image, model
 
 

@@ -1,4 +1,7 @@
-"""The `neural-style` command: the main job, plus the `weights`, `visualize` and `video` commands."""
+"""The `neural-style` command: the main job, plus the `demo`, `weights`, `visualize`, `video` and `batch` commands.
+
+Each command's module is imported only when asked for, and none loads TensorFlow before its work starts, so that
+--help, --version and bad input are answered at once."""
 
 import importlib
 import sys
@@ -7,6 +10,7 @@ from . import common
 
 # Sub-commands live in their own modules, imported only when asked for.
 COMMANDS = {
+    "demo": "neural_style.cli.demo",
     "weights": "neural_style.cli.weights",
     "visualize": "neural_style.cli.visualize",
     "video": "neural_style.cli.video",

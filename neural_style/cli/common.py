@@ -2,13 +2,14 @@
 
 import argparse
 import dataclasses
+import difflib
 import os
 import re
 import sys
 
 from .. import config
 from ..checks import OptionError, UnknownLayerError, choice_message
-from ..images import IMAGE_EXTENSIONS, ImageError
+from ..image_files import IMAGE_EXTENSIONS, ImageError
 from ..options import StyleOptions, VideoOptions, default_weights, flag_of
 from ..safety import same_file as _same_file
 from ..weights import WeightsError
@@ -31,6 +32,18 @@ class ArgumentParser(argparse.ArgumentParser):
 
     def error(self, message):
         self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+    def parse_args(self, args=None, namespace=None):
+        # A mistyped flag is named first: argparse would otherwise report the required options it hides. (Where the
+        # parser has sub-commands, their own flags come later in the line: argparse's own check then applies.)
+        for token in [] if self._subparsers else sys.argv[1:] if args is None else args:
+            if token == "--":
+                break
+            name = token.split("=", 1)[0]
+            if name.startswith("--") and not any(known.startswith(name) for known in self._option_string_actions):
+                close = difflib.get_close_matches(name, list(self._option_string_actions), n=1)
+                self.error(f"unrecognized arguments: {token}" + (f"; did you mean {close[0]}?" if close else ""))
+        return super().parse_args(args, namespace)
 
     def _check_value(self, action, value):
         # A value outside `choices` gets the library's message for it (checks.choice_message), with the flag.

@@ -6,10 +6,9 @@ import os
 import sys
 import time
 
-from .. import config, large, safety
-from ..images import write_image
+from .. import __version__, config, large, safety
+from ..image_files import check_image_file, write_image
 from ..options import StyleOptions
-from ..stylize import NonFiniteCostError, StyleTransfer
 from . import common
 
 # The one place where the command line's defaults differ from the library's, on purpose: like the article, it saves
@@ -38,6 +37,7 @@ def build_parser():
         common.add_option(parser, field.name, default=CLI_DEFAULTS.get(field.name))
     parser.add_argument("--history", metavar="PATH", help="write the costs as JSON lines, one per iteration")
     parser.add_argument("--quiet", action="store_true", help="no progress bar and no summary line")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser
 
 
@@ -66,6 +66,8 @@ def main(argv):
     """
     args = build_parser().parse_args(argv)
     inputs = [args.content, *args.style]
+    for image, what in zip(inputs, ["content"] + ["style"] * len(args.style)):
+        check_image_file(image, what)
     inputs.append(args.init)  # an --init image is an input too
     inputs += [args.content_mask, *(args.style_masks or ()), *(args.style_source_masks or ())]
     common.check_output_file(args.output, inputs)
@@ -94,6 +96,8 @@ def main(argv):
 
 def _run(args, options):
     """The run itself, once its paths are checked: build, optimise, write; the best image saved when stopped."""
+    from ..stylize import NonFiniteCostError, StyleTransfer  # TensorFlow is loaded here, when the work starts
+
     start = time.perf_counter()
     transfer = StyleTransfer(args.content, args.style, **options)
     # After the checks, so that bad input gets exactly one line.

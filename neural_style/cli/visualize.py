@@ -6,13 +6,13 @@ fig. 1: reconstructions from one layer's content or a set of layers' style), cur
 """
 
 import argparse
-import inspect
 import os
 import sys
 
 from .. import visualize as V
 from ..checks import OptionError, check_layers
-from ..vgg import POOLINGS, layer_names
+from ..layers import POOLINGS, layer_names
+from ..visualize import options
 from . import common
 
 KINDS = {
@@ -23,23 +23,6 @@ KINDS = {
     "sweep": "Gatys et al. fig. 1: reconstructions from white noise, per content layer and per set of style layers",
     "curves": "cost curves (total, content, style; log scale) from a run's --history file",
 }
-
-
-def _defaults(function):
-    """The defaults of a library function's keyword parameters: the command's defaults are the library's."""
-    return {
-        name: parameter.default
-        for name, parameter in inspect.signature(function).parameters.items()
-        if parameter.default is not inspect.Parameter.empty
-    }
-
-
-MAPS = _defaults(V.maps_figure)
-TOP = _defaults(V.top_images)
-PROJECT = _defaults(V.project)
-MAXIMIZE = _defaults(V.maximize)
-SWEEP = _defaults(V.sweep)
-POOLING = _defaults(V.as_model)["pooling"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -67,32 +50,34 @@ def build_parser() -> argparse.ArgumentParser:
     for kind in ("top", "project", "maximize"):
         add[kind].add_argument("--channel", type=int, required=True, help="channel of the layer, counted from 0")
     add["maps"].add_argument(
-        "--top", type=int, default=MAPS["top"], metavar="N", help="mark the N strongest channels (%(default)s)"
+        "--top", type=int, default=options.MAPS_TOP, metavar="N", help="mark the N strongest channels (%(default)s)"
     )
-    add["top"].add_argument("--k", type=int, default=TOP["k"], help="how many images to show (default %(default)s)")
+    add["top"].add_argument(
+        "--k", type=int, default=options.TOP_K, help="how many images to show (default %(default)s)"
+    )
     add["project"].add_argument(
         "--rule",
-        choices=V.PROJECTION_RULES,
-        default=PROJECT["rule"],
+        choices=options.PROJECTION_RULES,
+        default=options.PROJECTION_RULE,
         help="guided backpropagation or Zeiler & Fergus's deconvnet (default %(default)s)",
     )
     _maximize_options(add["maximize"])
     add["sweep"].add_argument(
-        "--learning-rate", type=float, default=SWEEP["learning_rate"], help="Adam's (default %(default)s)"
+        "--learning-rate", type=float, default=options.SWEEP_LEARNING_RATE, help="Adam's (default %(default)s)"
     )
     add["sweep"].add_argument(
         "--content-layers",
         type=_names,
-        default=SWEEP["content_layers"],
+        default=options.SWEEP_CONTENT_LAYERS,
         metavar="L,L,...",
-        help=f"one content panel per layer (default {','.join(SWEEP['content_layers'])})",
+        help=f"one content panel per layer (default {','.join(options.SWEEP_CONTENT_LAYERS)})",
     )
     add["sweep"].add_argument(
         "--style-sets",
         type=_sets,
-        default=SWEEP["style_sets"],
+        default=options.SWEEP_STYLE_SETS,
         metavar="L,L;L,L,...",
-        help=f"one style panel per set, sets separated by ';' (default {_sets_text(SWEEP['style_sets'])})",
+        help=f"one style panel per set, sets separated by ';' (default {_sets_text(options.SWEEP_STYLE_SETS)})",
     )
     for kind, parser_ in add.items():
         parser_.add_argument("--output", required=True, metavar="OUT.png", help="where to write the figure")
@@ -102,14 +87,17 @@ def build_parser() -> argparse.ArgumentParser:
         common.add_weights_option(parser_)
         common.add_size_options(parser_)
         if kind in ("maximize", "sweep"):
-            default = (SWEEP if kind == "sweep" else MAXIMIZE)["iterations"]
+            default = options.SWEEP_ITERATIONS if kind == "sweep" else options.MAXIMIZE["iterations"]
             steps = "Adam steps per panel" if kind == "sweep" else "ascent steps"
             parser_.add_argument("--iterations", type=int, default=default, help=f"{steps} (default %(default)s)")
             parser_.add_argument("--seed", type=int, help="seed of the starting noise")
         else:
             parser_.add_argument("--seed", type=int, help="accepted for uniform scripts; this kind has no randomness")
         parser_.add_argument(
-            "--pooling", choices=POOLINGS, default=POOLING, help="the pools' kind (default %(default)s, the article's)"
+            "--pooling",
+            choices=POOLINGS,
+            default=options.POOLING,
+            help="the pools' kind (default %(default)s, the article's)",
         )
     return parser
 
@@ -133,30 +121,36 @@ def _maximize_options(parser):
     """The regularisation of `maximize`, defaults and all from V.maximize."""
     parser.add_argument(
         "--objective",
-        choices=V.OBJECTIVES,
-        default=MAXIMIZE["objective"],
+        choices=options.OBJECTIVES,
+        default=options.MAXIMIZE["objective"],
         help="maximise the channel's centre position (as DeepVis) or its mean (default %(default)s)",
     )
     parser.add_argument(
-        "--step-size", type=float, default=MAXIMIZE["step_size"], help="pixels per step, RMS (default %(default)s)"
+        "--step-size",
+        type=float,
+        default=options.MAXIMIZE["step_size"],
+        help="pixels per step, RMS (default %(default)s)",
     )
     parser.add_argument(
-        "--decay", type=float, default=MAXIMIZE["decay"], help="L2 decay per step (default %(default)s)"
+        "--decay", type=float, default=options.MAXIMIZE["decay"], help="L2 decay per step (default %(default)s)"
     )
     parser.add_argument(
         "--blur-every",
         type=int,
-        default=MAXIMIZE["blur_every"],
+        default=options.MAXIMIZE["blur_every"],
         metavar="N",
         help="blur every N steps (%(default)s; 0 = never)",
     )
     parser.add_argument(
-        "--blur-sigma", type=float, default=MAXIMIZE["blur_sigma"], help="blur width in pixels (default %(default)s)"
+        "--blur-sigma",
+        type=float,
+        default=options.MAXIMIZE["blur_sigma"],
+        help="blur width in pixels (default %(default)s)",
     )
     parser.add_argument(
         "--norm-percentile",
         type=float,
-        default=MAXIMIZE["norm_percentile"],
+        default=options.MAXIMIZE["norm_percentile"],
         metavar="P",
         help="reset pixels with a norm under the P-th percentile (default %(default)s; 0 = never)",
     )
@@ -177,14 +171,14 @@ def main(argv: list[str]) -> int:
     common.check_output_file(args.output, inputs + list(getattr(args, "history", [])))
     if args.kind == "curves":
         return _finish(args, _curves(args), "")
-    V.check_options(args.height, args.width, args.max_size, getattr(args, "iterations", 1))
+    options.check_options(args.height, args.width, args.max_size, getattr(args, "iterations", 1))
     if getattr(args, "layer", None) is not None:
         check_layers([args.layer], layer_names(args.pooling))
     if args.kind == "sweep" and args.content is None and args.style is None:
         raise OptionError("give --content PHOTO, --style PAINTING or both")
     # Missing inputs are reported before the weights (510 MB) are read.
     if args.kind == "top":
-        V.image_files(args.folder)
+        options.image_files(args.folder)
     for image in filter(None, inputs):
         if args.kind != "top" and not os.path.isfile(image):
             raise FileNotFoundError(f"image not found: {image}")

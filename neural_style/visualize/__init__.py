@@ -22,24 +22,37 @@ that ``neural_style.visualize.project`` and the others stay the functions.) ``sa
 atomically. Every name is importable from ``neural_style.visualize`` itself.
 """
 
-from .curves import CURVE_TITLES, HISTORY_KEYS, HistoryError, curves_figure, history_series, read_history
-from .maps import FeatureMaps, feature_maps, maps_figure, maps_grid, strongest_channels
-from .maximization import OBJECTIVES, Maximization, maximize, maximize_figure
-from .projection import PROJECTION_RULES, Projection, project, project_figure, projection_relu, projection_to_image
-from .shared import (
-    as_model,
-    check_channel,
-    check_layer,
-    check_options,
-    figure_to_array,
-    layer_channels,
-    load_pixels,
-    receptive_field,
-    receptive_field_size,
-    save_figure,
-)
-from .sweeps import SWEEP_CONTENT_LAYERS, SWEEP_STYLE_SETS, Sweep, SweepPanel, sweep, sweep_figure
-from .top import TopHit, TopImages, image_files, top_figure, top_images
+from .._lazy import lazy_exports
+
+# The public names by the module that defines them, loaded when first used (the command line builds its --help from
+# `options` without loading TensorFlow).
+_EXPORTS = {
+    "curves": ("CURVE_TITLES", "HISTORY_KEYS", "HistoryError", "curves_figure", "history_series", "read_history"),
+    "options": (
+        "OBJECTIVES",
+        "PROJECTION_RULES",
+        "SWEEP_CONTENT_LAYERS",
+        "SWEEP_STYLE_SETS",
+        "check_options",
+        "image_files",
+    ),
+    "maps": ("FeatureMaps", "feature_maps", "maps_figure", "maps_grid", "strongest_channels"),
+    "maximization": ("Maximization", "maximize", "maximize_figure"),
+    "projection": ("Projection", "project", "project_figure", "projection_relu", "projection_to_image"),
+    "shared": (
+        "as_model",
+        "check_channel",
+        "check_layer",
+        "figure_to_array",
+        "layer_channels",
+        "load_pixels",
+        "receptive_field",
+        "receptive_field_size",
+        "save_figure",
+    ),
+    "sweeps": ("Sweep", "SweepPanel", "sweep", "sweep_figure"),
+    "top": ("TopHit", "TopImages", "top_figure", "top_images"),
+}
 
 __all__ = [
     "CURVE_TITLES",
@@ -85,3 +98,5 @@ __all__ = [
     "top_figure",
     "top_images",
 ]
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .options import MAPS_TOP
 from .shared import (
     ImageLike,
     ModelLike,
@@ -125,7 +126,7 @@ def maps_grid(activations: np.ndarray, columns: int | None = None, gap: int = 1,
     return grid
 
 
-def maps_figure(maps: FeatureMaps, top: int = 8) -> Figure:
+def maps_figure(maps: FeatureMaps, top: int = MAPS_TOP) -> Figure:
     """
     The figure of `maps`: the input beside the grid of all channels, the `top` strongest framed and numbered.
 

@@ -12,14 +12,14 @@ import scipy.ndimage
 import tensorflow as tf
 from tqdm import tqdm
 
-from ..images import default_size, generate_noise_image, image_to_uint8, pixel_bounds
+from ..config import default_size
+from ..images import generate_noise_image, image_to_uint8, pixel_bounds
 from ..options import OptionError
-from .shared import ModelLike, _matplotlib, _suptitle, _weights_note, as_model, check_channel, check_options
+from .options import MAXIMIZE, OBJECTIVES, check_options
+from .shared import ModelLike, _matplotlib, _suptitle, _weights_note, as_model, check_channel
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
-
-OBJECTIVES = ("center", "mean")
 
 
 @dataclasses.dataclass
@@ -60,13 +60,13 @@ def maximize(
     height: int | None = None,
     width: int | None = None,
     max_size: int | None = None,
-    iterations: int = 200,
-    step_size: float = 4.0,
-    decay: float = 0.01,
-    blur_every: int = 4,
-    blur_sigma: float = 1.0,
-    norm_percentile: float = 10.0,
-    objective: str = "center",
+    iterations: int = MAXIMIZE["iterations"],
+    step_size: float = MAXIMIZE["step_size"],
+    decay: float = MAXIMIZE["decay"],
+    blur_every: int = MAXIMIZE["blur_every"],
+    blur_sigma: float = MAXIMIZE["blur_sigma"],
+    norm_percentile: float = MAXIMIZE["norm_percentile"],
+    objective: str = MAXIMIZE["objective"],
     seed: int | None = None,
     jit_compile: bool = False,
     progress: bool = False,

@@ -12,6 +12,7 @@ import tensorflow as tf
 
 from ..images import reshape_and_normalize_image
 from ..options import OptionError
+from .options import PROJECTION_RULE, PROJECTION_RULES
 from .shared import (
     ImageLike,
     ModelLike,
@@ -28,8 +29,6 @@ from .shared import (
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
-
-PROJECTION_RULES = ("guided", "deconvnet")
 
 
 def projection_relu(rule: str) -> Callable[[tf.Tensor], tf.Tensor]:
@@ -91,7 +90,7 @@ def project(
     image: ImageLike,
     layer: str,
     channel: int,
-    rule: str = "guided",
+    rule: str = PROJECTION_RULE,
     height: int | None = None,
     width: int | None = None,
     max_size: int | None = None,

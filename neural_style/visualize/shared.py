@@ -12,9 +12,10 @@ import numpy as np
 from .. import images
 from ..checks import OptionError, check_layers, is_int
 from ..images import reshape_and_normalize_image, write_image
-from ..options import StyleOptions
-from ..vgg import VGGModel, layer_names, load_vgg_model
+from ..layers import layer_names
+from ..vgg import VGGModel, load_vgg_model
 from ..weights import RANDOM, VGGWeights
+from .options import POOLING, check_options
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -25,7 +26,7 @@ ModelLike = VGGModel | VGGWeights | str | os.PathLike
 ImageLike = str | os.PathLike | np.ndarray
 
 
-def as_model(model: ModelLike, pooling: str = "avg") -> VGGModel:
+def as_model(model: ModelLike, pooling: str = POOLING) -> VGGModel:
     """
     The network to look into.
 
@@ -39,22 +40,6 @@ def as_model(model: ModelLike, pooling: str = "avg") -> VGGModel:
     if isinstance(model, VGGModel):
         return model
     return load_vgg_model(model, pooling=pooling)
-
-
-def check_options(
-    height: int | None = None, width: int | None = None, max_size: int | None = None, iterations: int = 1
-) -> None:
-    """
-    Checks sizes and an iteration count where the main job checks them (StyleOptions.validate).
-
-    Arguments:
-    height, width, max_size -- None or positive whole numbers
-    iterations -- a positive whole number
-
-    Returns:
-    None; raises OptionError naming the first option that cannot work
-    """
-    StyleOptions(weights=RANDOM, height=height, width=width, max_size=max_size, iterations=iterations).validate()
 
 
 def load_pixels(

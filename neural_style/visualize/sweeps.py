@@ -14,10 +14,10 @@ import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
-from .. import config
 from ..images import generate_noise_image, image_to_uint8, reshape_and_normalize_image
 from ..optimize import StyleTransferCost, compile_train_step
 from ..options import OptionError
+from .options import SWEEP_CONTENT_LAYERS, SWEEP_ITERATIONS, SWEEP_LEARNING_RATE, SWEEP_STYLE_SETS, check_options
 from .shared import (
     ImageLike,
     ModelLike,
@@ -26,7 +26,6 @@ from .shared import (
     _weights_note,
     as_model,
     check_layer,
-    check_options,
     load_pixels,
 )
 
@@ -34,8 +33,6 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 # Gatys et al. fig. 1: content reconstructions from each of these layers, style reconstructions from growing sets.
-SWEEP_CONTENT_LAYERS = ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")
-SWEEP_STYLE_SETS = tuple(SWEEP_CONTENT_LAYERS[: i + 1] for i in range(len(SWEEP_CONTENT_LAYERS)))
 
 
 @dataclasses.dataclass
@@ -81,8 +78,8 @@ def sweep(
     style: ImageLike | None = None,
     content_layers: Sequence[str] = SWEEP_CONTENT_LAYERS,
     style_sets: Sequence[Sequence[str]] = SWEEP_STYLE_SETS,
-    iterations: int = config.NUM_ITERATIONS,
-    learning_rate: float = config.LEARNING_RATE,
+    iterations: int = SWEEP_ITERATIONS,
+    learning_rate: float = SWEEP_LEARNING_RATE,
     height: int | None = None,
     width: int | None = None,
     max_size: int | None = None,

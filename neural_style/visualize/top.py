@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..images import IMAGE_EXTENSIONS
 from ..options import OptionError
+from .options import TOP_K, check_options, image_files
 from .shared import (
     ModelLike,
     _activation,
@@ -20,7 +20,6 @@ from .shared import (
     _weights_note,
     as_model,
     check_channel,
-    check_options,
     load_pixels,
     receptive_field,
     receptive_field_size,
@@ -73,37 +72,12 @@ class TopImages:
     weights_note: str = ""
 
 
-def image_files(folder: str | os.PathLike) -> list[str]:
-    """
-    The image files of a folder (by extension, hidden files left out), sorted by name.
-
-    Arguments:
-    folder -- path of a folder
-
-    Returns:
-    paths -- list of paths
-    """
-    folder = os.fspath(folder)
-    if not os.path.exists(folder):
-        raise FileNotFoundError(f"folder not found: {folder}")
-    if not os.path.isdir(folder):
-        raise NotADirectoryError(f"{folder} is not a folder; give a folder of images")
-    paths = sorted(
-        os.path.join(folder, name)
-        for name in os.listdir(folder)
-        if not name.startswith(".") and os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
-    )
-    if not paths:
-        raise OptionError(f"{folder}: no images in this folder (looked for {', '.join(IMAGE_EXTENSIONS)})")
-    return paths
-
-
 def top_images(
     model: ModelLike,
     images: str | os.PathLike | list[str | os.PathLike],
     layer: str,
     channel: int,
-    k: int = 9,
+    k: int = TOP_K,
     height: int | None = None,
     width: int | None = None,
     max_size: int | None = None,

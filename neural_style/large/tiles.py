@@ -20,12 +20,14 @@ image itself is small next to the activations.
 import numpy as np
 import tensorflow as tf
 
-from .config import ALPHA, BETA, CONTENT_LAYER, STYLE_LAYERS
-from .costs import total_cost, total_variation_cost
-from .optimize import CostTerms, blend_weights
+from ..config import ALPHA, BETA, CONTENT_LAYER, STYLE_LAYERS
+from ..costs import total_cost, total_variation_cost
+from ..layers import canonical_layer_name
+from ..optimize import CostTerms
+from ..option_parsers import blend_weights
+from .layout import Tile, layer_level, tile_layout
 from .tiled_style import tiled_style
-from .tiling import Tile, layer_level, tile_cores, tile_layout, tiled_activation, tiled_gradient, tiled_sums
-from .vgg import canonical_layer_name
+from .tiling import tile_cores, tiled_activation, tiled_gradient, tiled_sums
 
 
 def content_cost_scale(content_cost, shape):
@@ -121,8 +123,8 @@ class TiledStyleTransferCost:
         return self._content_scale * tf.reduce_sum(tf.square(cores[self.content_layer] - a_C_core))
 
     def _window_statistics(self, window, a_C_core, guides, geometry):
-        """Pass 1 for one window (compiled once for every tile; `geometry` is Tile.local().as_tensor())."""
-        cores = tile_cores(self.model, window, Tile.from_tensor(geometry), self.layers)
+        """Pass 1 for one window (compiled once for every tile; `geometry` is local_geometry(tile))."""
+        cores = tile_cores(self.model, window, Tile.from_coordinates(geometry), self.layers)
         return {"style": self.style.window(cores, guides), "J_content": self._content_share(a_C_core, cores)}
 
     def _window_gradient(self, window, a_C_core, guides, geometry, adjoints, content_weight):
@@ -134,7 +136,7 @@ class TiledStyleTransferCost:
         """
         with tf.GradientTape() as tape:
             tape.watch(window)
-            cores = tile_cores(self.model, window, Tile.from_tensor(geometry), self.layers)
+            cores = tile_cores(self.model, window, Tile.from_coordinates(geometry), self.layers)
             J_tile = content_weight * self._content_share(a_C_core, cores)
             statistics = tf.nest.flatten(self.style.window(cores, guides))
             for D, statistic in zip(tf.nest.flatten(adjoints), statistics, strict=True):
@@ -175,7 +177,7 @@ class TiledStyleTransferCost:
         seen = self._seen(image)
 
         def statistics(window, tile):
-            return self._pass1(window, self._content_core(tile), self.style.guides_for(tile), tile.local().as_tensor())
+            return self._pass1(window, self._content_core(tile), self.style.guides_for(tile), local_geometry(tile))
 
         # Pass 1 on a stopped image: a tape around the step would otherwise keep every tile's activations for a
         # backward pass that never comes (pass 2 makes the gradient).
@@ -212,7 +214,7 @@ class TiledStyleTransferCost:
                 window,
                 self._content_core(tile),
                 self.style.guides_for(tile),
-                tile.local().as_tensor(),
+                local_geometry(tile),
                 adjoints,
                 content_weight,
             )
@@ -236,3 +238,8 @@ class TiledStyleTransferCost:
         J, J_content, J_style -- scalar tensors (J includes tv_weight * J_tv; `terms` gives J_tv itself)
         """
         return self.terms(generated_image).course()
+
+
+def local_geometry(tile):
+    """A tile's coordinates in its own window, as an int32 tensor: one compiled pass serves tiles of every shape."""
+    return tf.constant(tile.local().coordinates(), tf.int32)

@@ -15,9 +15,10 @@ the masks. The style images' own statistics are summed tile by tile too, so a la
 import numpy as np
 import tensorflow as tf
 
-from .costs import layer_gram
-from .masks import Guides, layer_cost_of_moments, layer_mask, style_regions
-from .tiling import layer_level, positions_at, tile_cores, tile_layout, tiled_sums
+from ..costs import layer_gram
+from ..masks import Guides, layer_cost_of_moments, layer_mask, style_regions
+from .layout import layer_level, positions_at, tile_layout
+from .tiling import tile_cores, tiled_sums
 
 
 def style_cost_of_grams(GS, GG, n_C, n_positions):

@@ -1,13 +1,22 @@
-"""Decoding image files that may be hostile: the pixel count refused from the header before decoding (Pillow's bomb
-check at our limit), the EXIF orientation applied, CMYK and other modes converted to RGB as Pillow does."""
+"""Image files, without TensorFlow: which files are images, decoding files that may be hostile (the pixel count
+refused from the header before decoding, Pillow's bomb check at our limit; the EXIF orientation applied; CMYK and
+other modes converted to RGB as Pillow does) and writing pixels atomically (8 or 16 bits per channel).
 
+images.py builds the course's arrays on top of these; the command line checks its paths with them before it loads
+TensorFlow."""
+
+import os
 import warnings
 
 import imageio.v3 as iio
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from .files import atomic_write
 from .limits import MAX_IMAGE_PIXELS_ENV
+
+# The image files the library reads and writes (by extension).
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif")
 
 
 class ImageError(ValueError):
@@ -16,6 +25,22 @@ class ImageError(ValueError):
 
 # Pillow modes whose pixels _to_rgb_uint8_range takes as they are; any other mode is converted to RGB(A) first.
 _DIRECT_MODES = ("1", "L", "LA", "RGB", "RGBA", "I;16", "I;16L", "I;16B", "I;16N", "F")
+
+
+def check_image_file(path: str | os.PathLike, what: str | None = None) -> str | os.PathLike:
+    """
+    Checks that an image file exists, before anything is decoded (or TensorFlow loaded).
+
+    Arguments:
+    path -- the image file
+    what -- which image it is ('content', 'style'), said first in the message; None: not said
+
+    Returns:
+    path -- unchanged; raises FileNotFoundError ('content: image not found: PATH') otherwise
+    """
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{what + ': ' if what else ''}image not found: {os.fspath(path)}")
+    return path
 
 
 def decode_image(path: str, limit: int) -> np.ndarray:
@@ -78,3 +103,34 @@ def _too_many_pixels(path, size, limit):
         f"{path}{declared}: more than the {limit:,} pixels an input image may have; shrink it first, "
         f"or raise ${MAX_IMAGE_PIXELS_ENV}"
     )
+
+
+def write_image(path: str | os.PathLike, pixels: np.ndarray) -> str | os.PathLike:
+    """
+    Writes 8-bit RGB pixels (or 16-bit, uint16, into .png or .tif) atomically: a temporary file, then a rename.
+
+    A crash or Ctrl-C while writing never leaves half an image; missing folders are created.
+
+    Arguments:
+    path -- destination; its extension picks the format (.jpg, .png, ...)
+    pixels -- uint8 array of shape (n_H, n_W, 3), or uint16 for a .png or .tif
+
+    Returns:
+    path -- the path written
+    """
+    path = os.fspath(path)
+    extension = os.path.splitext(path)[1] or ".png"
+    with atomic_write(path, suffix=extension) as temporary:
+        if np.asarray(pixels).dtype == np.uint16 and extension.lower() == ".png":
+            _write_png16(temporary, pixels)
+        else:
+            iio.imwrite(temporary, pixels, extension=extension)
+    return path
+
+
+def _write_png16(path: str, pixels: np.ndarray) -> None:
+    """A 16-bit RGB PNG (Pillow writes only 8-bit RGB PNGs; OpenCV writes 16, in BGR order), at `path` as given."""
+    import cv2
+
+    if not cv2.imwrite(path, np.ascontiguousarray(np.asarray(pixels)[..., ::-1])):
+        raise ImageError(f"could not write {path} as a 16-bit PNG")

@@ -12,9 +12,10 @@ import subprocess
 
 import numpy as np
 
-from .checks import OptionError
-from .tiling import largest_window, layer_level, minimum_tile_size, network_reach
-from .weights import CONV_LAYERS
+from ..checks import OptionError
+from ..layers import layer_names
+from ..weights import CONV_LAYERS
+from .layout import largest_window, layer_level, minimum_tile_size, network_reach
 
 AUTO = "auto"
 # The longest side of the first scale of --scales auto; each next scale is sqrt(2) larger, the last the output.
@@ -131,7 +132,6 @@ def activation_bytes_per_pixel(layers, pooling="avg"):
     Returns:
     size -- bytes per pixel (1,280 for the article's layers: 320 floats)
     """
-    from .vgg import layer_names
 
     names = layer_names(pooling)
     deepest = max(names.index(name) for name in layers)
