@@ -161,8 +161,8 @@ def main(argv):
     common.check_writable_folder(os.path.dirname(os.path.abspath(args.output)), "--output")
     work_dir = args.work_dir or default_work_dir(args.output)
     common.check_writable_folder(work_dir, "--work-dir")
-    check_work_folder(work_dir)
     check_inputs_outside(work_dir, named)
+    check_work_folder(work_dir)
     if kind == "folder":
         check_output_folder(args.output, work_dir, args.force)
     if args.history:
