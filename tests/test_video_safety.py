@@ -65,23 +65,28 @@ def snapshot(folder):
 def test_a_work_dir_holding_frames_it_did_not_make_is_refused_and_left_alone(tmp_path, style_file, capsys):
     # Before: frames/00001.png... of the content itself were taken as finished work (exit 0, the output the content
     # frames shifted by one) and frame 0 was written into the input folder.
+    # Here the frames are copies; the content folder itself as work/frames is test_an_input_inside_the_work_dir.
+    content = write_frames(tmp_path / "in", pan_frames(3))
     work = tmp_path / "work"
     frames = work / "frames"
     frames.mkdir(parents=True)
     for k, frame in enumerate(pan_frames(3), 1):
         iio.imwrite(frames / f"{k:05d}.png", frame)
     before = snapshot(tmp_path)
-    code, err = run_video(capsys, frames, tmp_path / "out.mp4", style_file, "--work-dir", work)
+    code, err = run_video(capsys, content, tmp_path / "out.mp4", style_file, "--work-dir", work)
     line = one_line(code, err)
     assert f"--work-dir {work} is not a work folder of `neural-style video`" in line
     assert snapshot(tmp_path) == before and not (tmp_path / "out.mp4").exists()
 
 
 def test_an_input_inside_the_work_dir_is_refused(tmp_path, style_file, capsys):
-    work = tmp_path / "out.work"
-    content = write_frames(work / "input", pan_frames(2))
-    code, err = run_video(capsys, content, tmp_path / "out.mp4", style_file)
+    # The case: the content frames themselves as the work folder's frames/.
+    work = tmp_path / "work"
+    content = write_frames(work / "frames", pan_frames(2))
+    before = snapshot(tmp_path)
+    code, err = run_video(capsys, content, tmp_path / "out.mp4", style_file, "--work-dir", work)
     assert f"--content {content} lies in --work-dir {work}" in one_line(code, err)
+    assert snapshot(tmp_path) == before
 
 
 def test_files_the_run_did_not_make_are_never_finished_frames(tmp_path):
@@ -294,7 +299,11 @@ def test_sigterm_ends_a_video_run_with_one_line_and_143(tmp_path, style_file):
     work = tmp_path / "out.work"
     command = [sys.executable, "-m", "neural_style", "video", "--content", str(content), "--style", str(style_file)]
     command += ["--output", str(tmp_path / "out.mp4"), "--weights", "random", "--iterations", "1", "--quiet", *FAST]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    # This checkout's package, whatever the venv has installed.
+    env = {**os.environ, "PYTHONPATH": os.path.dirname(os.path.dirname(os.path.abspath(__file__)))}
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path, env=env
+    )
     try:
         deadline = time.monotonic() + 180
         while not (work / "frames" / "00001.png").exists():
