@@ -389,7 +389,8 @@ def stylize_video(frames_or_path, style, work_dir=None, progress=False, callback
                       or a Clip (frames.open_clip)
     style -- the style image (path or array), or a list of them
     work_dir -- None, or a folder for the finished frames and the flow cache: a second call with the same settings
-                and folder reuses what is there and computes only the missing frames
+                and folder reuses what it wrote there (WorkFolder) and computes only the missing frames; it must be
+                new, empty or made by a video run, and serve one run at a time
     progress -- show a progress bar over the frames and one over the current frame's iterations
     callback -- None, or callback(index, entry) after every iteration of frame `index`
     options -- VideoOptions fields (temporal_weight, video_init 'warped' | 'content' | 'noise', first_iterations,
