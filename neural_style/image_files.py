@@ -80,6 +80,30 @@ def decode_image(path: str, limit: int) -> np.ndarray:
             Image.MAX_IMAGE_PIXELS = previous
 
 
+def declared_size(path: str, limit: int) -> tuple[int, int]:
+    """
+    The size an image file declares in its header, refused past the pixel limit; nothing is decoded.
+
+    Arguments:
+    path -- the image file
+    limit -- the largest width x height it may declare
+
+    Returns:
+    size -- (width, height); ImageError when too large or not an image Pillow can open
+    """
+    previous, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None  # the check below is ours, at our limit
+    try:
+        with Image.open(path) as picture:
+            size = picture.size
+    except OSError as error:  # UnidentifiedImageError is one, as is a file cut inside its header
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise ImageError(f"{path}: not a readable image ({reason})") from None
+    finally:
+        Image.MAX_IMAGE_PIXELS = previous
+    _check_pixels(path, size, limit)
+    return size
+
+
 def _decode_with_imageio(path, limit):
     """What Pillow cannot open (e.g. float RGB TIFF), through imageio's other readers: size first, then pixels."""
     with warnings.catch_warnings():

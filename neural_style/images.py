@@ -14,15 +14,23 @@ import tensorflow as tf
 from .checks import OptionError
 from .config import CONFIG, IMAGE_RANGES, default_size
 from .costs import sqrtm_psd
-from .image_files import IMAGE_EXTENSIONS, ImageError, check_image_file, decode_image, write_image  # noqa: F401
+from .image_files import (  # noqa: F401 (IMAGE_EXTENSIONS, write_image: re-exported)
+    IMAGE_EXTENSIONS,
+    ImageError,
+    check_image_file,
+    declared_size,
+    decode_image,
+    write_image,
+)
 from .limits import max_image_pixels
 
 if TYPE_CHECKING:
     import PIL.Image
 
 
-def _to_rgb_uint8_range(image):
-    """Any decoded image (grey, grey+alpha, RGB, RGBA; 8/16-bit, float, bool) as float32 RGB in [0, 255]."""
+def _to_rgb_uint8_range(image, background=255):
+    """Any decoded image (grey, grey+alpha, RGB, RGBA; 8/16-bit, float, bool) as float32 RGB in [0, 255], its
+    transparent pixels composited over the grey level `background`."""
     if image.dtype == np.bool_:
         image = image.astype(np.float32) * 255
     elif image.dtype == np.uint16:
@@ -39,8 +47,8 @@ def _to_rgb_uint8_range(image):
     if image.shape[-1] == 1:
         image = np.repeat(image, 3, axis=-1)
     if alpha is not None:
-        # Transparent pixels carry arbitrary colours; show them over white, as viewers do.
-        image = image * alpha + 255 * (1 - alpha)
+        # Transparent pixels carry arbitrary colours; show them over white, as viewers do (a mask: over black).
+        image = image * alpha + background * (1 - alpha)
     return image
 
 
@@ -50,13 +58,14 @@ def load_image(
     width: int | None = None,
     max_size: int | None = None,
     max_pixels: int | None = None,
+    background: float = 255,
 ) -> np.ndarray:
     """
     Reads an image file as an RGB float32 array in [0, 255], resized if asked.
 
-    Grayscale, RGBA (composited over white), palette, CMYK and 16-bit images are converted to 8-bit-range RGB; the
-    EXIF orientation is applied, as photo viewers do; only the first frame of an animation is read. An image that
-    declares more than `max_pixels` pixels is refused from its header, before it is decoded.
+    Grayscale, RGBA (composited over white, or `background`), palette, CMYK and 16-bit images are converted to
+    8-bit-range RGB; the EXIF orientation is applied, as photo viewers do; only the first frame of an animation is
+    read. An image that declares more than `max_pixels` pixels is refused from its header, before it is decoded.
 
     Arguments:
     path -- path of an image file (JPEG, PNG, GIF, BMP, TIFF, WebP ...)
@@ -65,6 +74,8 @@ def load_image(
     max_size -- if given instead, the longest side becomes max_size and the aspect ratio is kept
     max_pixels -- the largest width x height to decode (default: $NEURAL_STYLE_MAX_IMAGE_PIXELS, else
                   limits.MAX_IMAGE_PIXELS, 100 million)
+    background -- the grey level in [0, 255] that transparent pixels are composited over (255: white, as viewers
+                  show them; a mask's 0: transparent is where it does not apply)
 
     Returns:
     image -- numpy array of shape (height, width, 3), float32 in [0, 255]
@@ -86,11 +97,36 @@ def load_image(
         raise ImageError(f"{path}: not a 2-D image (array of shape {image.shape})")
     if np.issubdtype(image.dtype, np.floating) and not np.all(np.isfinite(image)):
         raise ImageError(f"{path}: holds NaN or infinite pixels; save it again without them (or as 8/16-bit)")
-    image = _to_rgb_uint8_range(image)
+    image = _to_rgb_uint8_range(image, background)
     size = target_size(image.shape[0], image.shape[1], height, width, max_size)
     if size != image.shape[:2]:
         image = tf.image.resize(image, size, method="bilinear", antialias=True).numpy()
     return np.clip(image, 0, 255)
+
+
+def image_shape(image: str | os.PathLike | np.ndarray) -> tuple[int, int]:
+    """
+    The (height, width) of an image as load_image reads it (EXIF orientation applied), from the file's header when
+    Pillow reads it, without decoding.
+
+    Arguments:
+    image -- path of an image file, or an array (H, W, ...) or (1, H, W, 3)
+
+    Returns:
+    shape -- (height, width); the readers' errors for a file that is not an image
+    """
+    if not isinstance(image, (str, os.PathLike)):
+        shape = np.shape(image)
+        return tuple(shape[1:3]) if len(shape) == 4 else tuple(shape[:2])
+    import PIL.Image
+
+    try:
+        with PIL.Image.open(image) as picture:
+            orientation = picture.getexif().get(0x0112, 1)  # EXIF Orientation: 5 to 8 turn the picture a quarter
+        width, height = declared_size(os.fspath(image), max_image_pixels())
+    except (OSError, ImageError, PIL.Image.DecompressionBombError):
+        return load_image(image).shape[:2]  # what Pillow cannot open, through the reader's own path and errors
+    return (width, height) if orientation in (5, 6, 7, 8) else (height, width)
 
 
 def load_pixels(

@@ -34,22 +34,25 @@ class MaskError(ImageError):
 Guides = collections.namedtuple("Guides", ["content", "styles", "sources"], defaults=[None, None, None])
 
 
-def load_mask(mask, size=None, what="mask"):
+def load_mask(mask, size=None, what="mask", stretch=False, reference=None):
     """
     A mask as float32 weights in [0, 1], resized to `size` if given.
 
     Arguments:
-    mask -- an image file (greyscale, or colour: its channels are averaged; white = 1), or an array (H, W) or
-            (H, W, 1|3): uint8 in 0..255, or floats in [0, 1]
+    mask -- an image file (greyscale, or colour: its channels are averaged; white = 1; an alpha channel multiplies
+            the weights, so transparent = 0), or an array (H, W) or (H, W, 1|3): uint8 in 0..255, or floats in [0, 1]
     size -- (height, width) to resize to (bilinear with antialiasing, so soft edges stay soft), or None
     what -- the option the mask comes from, for the messages (e.g. '--content-mask')
+    stretch -- allow a mask whose aspect ratio is not that of the picture it guides (stretched); otherwise MaskError
+    reference -- (height, width) of that picture as given, before any resize (default: `size`)
 
     Returns:
     mask -- float32 array of shape (height, width), not all 0
     """
     if isinstance(mask, (str, os.PathLike)):
         try:
-            weights = load_image(mask).mean(axis=-1) / 255
+            # Over black: a transparent pixel weighs 0, a half-transparent white one 0.5.
+            weights = load_image(mask, background=0).mean(axis=-1) / 255
         except (FileNotFoundError, ImageError) as error:
             raise type(error)(f"{what}: {error}") from None
         name = os.fspath(mask)
@@ -58,9 +61,35 @@ def load_mask(mask, size=None, what="mask"):
         name = "the array"
     if not np.any(weights > 0):
         raise MaskError(f"{what} {name}: the mask is all black (empty); white marks where it applies")
+    reference = size if reference is None else reference
+    if reference is not None and not stretch and not same_aspect(weights.shape, reference):
+        (mask_h, mask_w), (height, width) = weights.shape, reference
+        raise MaskError(
+            f"{what} {name} is {mask_w}x{mask_h}, not of the shape of the {width}x{height} picture it guides; give "
+            "a mask of that aspect ratio, or --stretch-masks (stretch_masks=True) to stretch it"
+        )
     if size is not None and weights.shape != tuple(size):
         weights = tf.image.resize(weights[..., None], size, method="bilinear", antialias=True).numpy()[..., 0]
     return np.clip(weights, 0, 1).astype(np.float32)
+
+
+def same_aspect(shape, size):
+    """
+    Whether two sizes are one aspect ratio up to the rounding of each side to whole pixels.
+
+    If (H, W) and (h, w) are both a true shape (A, B) scaled and rounded (H = kA + e1, W = kB + e3, h = jA + e4,
+    w = jB + e2 with |e| <= 1/2), then |H w - W h| = |kA e2 + jB e1 + e1 e2 - kB e4 - jA e3 - e3 e4|
+    <= (H + W + h + w) / 2 + 1 (kA <= H + 1/2 and so on, and the products of two errors): the bound allowed.
+
+    Arguments:
+    shape -- (H, W) of the mask
+    size -- (h, w) of the picture
+
+    Returns:
+    same -- bool
+    """
+    (H, W), (h, w) = shape, size
+    return abs(H * w - W * h) <= (H + W + h + w) / 2 + 1
 
 
 def _array_weights(mask, what):
@@ -339,24 +368,34 @@ def listed(masks):
     return masks if isinstance(masks, list) else [masks]
 
 
-def load_guides(options, size, style_size):
+def load_guides(options, size, style_size, shapes=None):
     """
     The options' masks, read and checked once: Guides at the output size (source masks at the style size).
 
     Arguments:
-    options -- validated StyleOptions (content_mask, style_masks, style_source_masks)
+    options -- validated StyleOptions (content_mask, style_masks, style_source_masks, stretch_masks)
     size -- (height, width) of the output
     style_size -- (height, width) of the style images
+    shapes -- None, or (content shape, [style shapes]): the (height, width) of the content and style images as
+              given, which the masks' aspect ratios must match unless stretch_masks (default: size and style_size)
 
     Returns:
     guides -- a Guides, or None when no mask is given
     """
     if options.content_mask is None and options.style_masks is None:
         return None
+    content_shape, style_shapes = shapes if shapes is not None else (size, None)
+    stretch = options.stretch_masks
+    sources = options.style_source_masks
+    if sources is not None:
+        sources = [
+            load_mask(mask, style_size, "--style-source-masks", stretch, None if style_shapes is None else shape)
+            for mask, shape in zip(sources, style_shapes or [None] * len(sources))
+        ]
     return Guides(
-        _masks_at(options.content_mask, size, "--content-mask"),
-        _masks_at(options.style_masks, size, "--style-masks"),
-        _masks_at(options.style_source_masks, style_size, "--style-source-masks"),
+        _masks_at(options.content_mask, size, "--content-mask", stretch, content_shape),
+        _masks_at(options.style_masks, size, "--style-masks", stretch, content_shape),
+        sources,
     )
 
 
@@ -374,20 +413,21 @@ def resize_guides(guides, size, style_size):
     """
     if guides is None:
         return None
+    # Checked (or allowed to stretch) when read: another scale's rounding may change the ratio by a pixel.
     return Guides(
-        _masks_at(guides.content, size),
-        _masks_at(guides.styles, size),
-        _masks_at(guides.sources, style_size),
+        _masks_at(guides.content, size, stretch=True),
+        _masks_at(guides.styles, size, stretch=True),
+        _masks_at(guides.sources, style_size, stretch=True),
     )
 
 
-def _masks_at(masks, size, what="mask"):
+def _masks_at(masks, size, what="mask", stretch=False, reference=None):
     """One mask, or a list of them, through load_mask at `size`; None stays None."""
     if masks is None:
         return None
     if isinstance(masks, list):
-        return [load_mask(mask, size, what) for mask in masks]
-    return load_mask(masks, size, what)
+        return [load_mask(mask, size, what, stretch, reference) for mask in masks]
+    return load_mask(masks, size, what, stretch, reference)
 
 
 def keep_content_outside(pixels, guides, content_pixels):
@@ -404,5 +444,5 @@ def keep_content_outside(pixels, guides, content_pixels):
     """
     if guides is None or guides.content is None:
         return pixels
-    mask = load_mask(guides.content, pixels.shape[:2])[..., None]
+    mask = load_mask(guides.content, pixels.shape[:2], stretch=True)[..., None]
     return mask * pixels + (1 - mask) * load_pixels(content_pixels, pixels.shape[:2], what="content")

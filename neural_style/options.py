@@ -254,6 +254,11 @@ class StyleOptions:
         metavar="MASK",
         nargs="+",
     )
+    stretch_masks: bool = _option(
+        False,
+        "stretch a mask whose aspect ratio is not its picture's to that picture (default: refused, one line)",
+        parse=bool,
+    )
     # Large pictures (issue 11): exact tiles, a memory budget, the automatic coarse-to-fine schedule, averaging,
     # 16 bits. Tiles give the same cost and gradient as the whole image, and the bit depth is only how the result is
     # written, so a resumed run may change tile_size, max_memory and bit_depth.
@@ -417,6 +422,8 @@ class StyleOptions:
     def _check_control(self, style_count):
         """Issue 12's options: style loss, layer weights by rule, masks (masks.load_mask checks their pixels)."""
         check_choice(self.style_loss, STYLE_LOSSES, "style_loss")
+        if not isinstance(self.stretch_masks, (bool, np.bool_)):
+            raise OptionError(f"stretch_masks must be True or False, got {self.stretch_masks!r}", "stretch_masks")
         check_mask_file(self.content_mask, "content_mask")
         for name in ("style_masks", "style_source_masks"):
             masks = getattr(self, name)

@@ -145,12 +145,13 @@ def _refuse(problem):
 
 
 @contextlib.contextmanager
-def hold_folder(folder):
+def hold_folder(folder, option="--output-dir"):
     """
     Holds a lock file in `folder` for the duration, so a second run writing into it is refused with one line.
 
     Arguments:
     folder -- the folder (created if missing); None holds nothing
+    option -- the option that named the folder, for the message
 
     Returns:
     (context manager) path -- the lock file, or None
@@ -168,8 +169,8 @@ def hold_folder(folder):
             holder = os.read(handle, 32).decode(errors="replace").strip() or "another process"
             os.close(handle)
             raise OptionError(
-                f"--output-dir {folder} is in use by another neural-style run (pid {holder}); wait for it to end or "
-                "choose another --output-dir"
+                f"{option} {folder} is in use by another neural-style run (pid {holder}); wait for it to end or "
+                f"choose another {option}"
             ) from None
         # The previous holder may have removed the file between our open and our lock: lock the file that is there.
         with contextlib.suppress(FileNotFoundError):

@@ -28,6 +28,7 @@ from .checkpoint import (
 )
 from .costs import total_variation_cost
 from .images import (
+    image_shape,
     load_pixels,
     match_color,
     network_to_pixels,
@@ -97,7 +98,9 @@ class StyleTransfer:
         self.style_pixels = [load_pixels(image, style_size, what="style") for image in styles]
         if options.color_match:
             self.style_pixels = [match_color(image, content_pixels) for image in self.style_pixels]
-        self.masks = load_guides(options, size, style_size)
+        # The masks' shapes are those of the pictures they guide, as given (a source mask: its painting's).
+        shapes = (size, [image_shape(image) for image in styles]) if options.style_source_masks else None
+        self.masks = load_guides(options, size, style_size, shapes)
         weights = options.weights if hasattr(options.weights, "layers") else load_weights(options.weights)
         # The model keeps its own copy of the filters (model.weights); the arrays just read are freed.
         # bfloat16 only where it is fast; elsewhere float32, with a note (limits.resolve_precision).

@@ -19,6 +19,10 @@ FLOW_METHODS = ("dis", "dis-fast", "dis-ultrafast", "farneback")
 # their content term (a mean over the layer's values, alpha = 1). The course's content term is alpha / 4 times such
 # a mean, so the same balance here is 200 * alpha / 4 = 500 for the article's alpha = 10.
 TEMPORAL_WEIGHT = 200 * config.ALPHA / 4
+# The frame rates a written video may have. Below about 1e-4 frames per second ffmpeg (imageio-ffmpeg 0.8's, measured)
+# writes an empty mp4 without an error; 1/1000 (a frame every 16 minutes) keeps a factor of 10 from that, and 1000
+# is past any camera's or player's rate.
+FPS_RANGE = (0.001, 1000.0)
 
 
 @dataclasses.dataclass
@@ -50,5 +54,6 @@ class VideoOptions:
             check_positive_int(self.first_iterations, "first_iterations")
         check_choice(self.flow, FLOW_METHODS, "flow")
         if self.fps is not None:
-            check_number(self.fps, "fps", above=0, what="a number of frames per second")
+            minimum, maximum = FPS_RANGE
+            check_number(self.fps, "fps", minimum=minimum, maximum=maximum, what="a number of frames per second")
         return self

@@ -69,6 +69,7 @@ OTHER_VALUES = {
     "content_mask": "mask.png",
     "style_masks": ["where.png"],
     "style_source_masks": ["from.png"],
+    "stretch_masks": True,
     "tile_size": 96,
     "max_memory": 4.0,
     "min_size": 64,

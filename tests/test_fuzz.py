@@ -7,6 +7,7 @@ Each test keeps max_examples small so the file runs in well under a minute on a 
 """
 
 import io
+import json
 import os
 import resource
 import struct
@@ -230,6 +231,73 @@ VALUES = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True).map(repr),
     st.integers(-(2**70), 2**70).map(str),
 )
+
+
+VIDEO_SETTINGS = {"size": "4x5", "iterations": 1, "content image": [["/clip.mp4", 10, 1.5]]}
+VIDEO_FRAME = np.arange(60, dtype=np.uint8).reshape(4, 5, 3)
+
+
+def _made_work_folder(tmp_path_factory):
+    """A work folder as a video run leaves it: settings.json with its mark, frame 0 finished, index.json."""
+    from neural_style.video.transfer import WorkFolder
+
+    path = tmp_path_factory.mktemp("work") / "work"
+    WorkFolder(path, VIDEO_SETTINGS).save_frame(0, VIDEO_FRAME)
+    return path
+
+
+def test_fuzz_video_work_folder_settings(tmp_path_factory, peak):
+    """Mutated settings.json: the folder opens (the same settings) or is refused in one line, never a traceback."""
+    from neural_style.video.transfer import SETTINGS_FILE, WorkFolder
+
+    sample = (_made_work_folder(tmp_path_factory) / SETTINGS_FILE).read_bytes()
+
+    @settings(FUZZ, max_examples=20)
+    @given(data=mutations(sample))
+    def check(data):
+        path = _made_work_folder(tmp_path_factory)
+        (path / SETTINGS_FILE).write_bytes(data)
+        folder = honours_contract(lambda where: WorkFolder(where, VIDEO_SETTINGS), path)
+        if folder is not None:
+            # Opened: the settings read back are the run's, and its frame is still its own.
+            assert json.loads(data.decode("utf8"))["size"] == VIDEO_SETTINGS["size"]
+            np.testing.assert_array_equal(folder.finished(0), VIDEO_FRAME)
+
+    check()
+
+
+FOREIGN_NAMES = st.sampled_from(
+    ["00000.png", "00001.png", "00002.png", ".tmp-abc1.png", ".tmp-00001.png", "frame_3.png", "x.txt", "00001.jpg"]
+)
+
+
+def test_fuzz_video_work_folder_files(tmp_path_factory, peak):
+    """Files the run did not make (any name, any bytes) and a mutated index: never taken as finished frames; the
+    temporary files of killed writes are gone once the folder is opened."""
+    from neural_style.video.transfer import INDEX_FILE, WorkFolder
+
+    sample = (_made_work_folder(tmp_path_factory) / INDEX_FILE).read_bytes()
+    png = io.BytesIO()
+    Image.fromarray(255 - VIDEO_FRAME).save(png, format="PNG")
+    bodies = st.one_of(st.binary(max_size=200), st.just(png.getvalue()))
+
+    @settings(FUZZ, max_examples=20)
+    @given(files=st.lists(st.tuples(FOREIGN_NAMES, bodies), max_size=4), index=mutations(sample))
+    def check(files, index):
+        path = _made_work_folder(tmp_path_factory)
+        (path / INDEX_FILE).write_bytes(index)
+        for name, body in files:
+            (path / "frames" / name).write_bytes(body)
+        folder = WorkFolder(path, VIDEO_SETTINGS)
+        assert not [name for name in os.listdir(path / "frames") if name.startswith(".tmp-")]
+        first = folder.finished(0)
+        assert first is None or np.array_equal(first, VIDEO_FRAME)
+        if "00000.png" not in {name for name, _ in files} and index == sample:
+            np.testing.assert_array_equal(first, VIDEO_FRAME)  # untouched: still the run's own
+        for number in (1, 2):
+            assert folder.finished(number) is None  # the run never wrote them
+
+    check()
 
 
 def test_fuzz_option_parser(tmp_path_factory, peak):

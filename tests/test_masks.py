@@ -15,6 +15,7 @@ from neural_style.masks import (
     guided_layer_style_cost,
     layer_mask,
     load_mask,
+    same_aspect,
     style_statistics,
 )
 from neural_style.optimize import StyleTransferCost
@@ -67,6 +68,78 @@ def test_an_empty_mask_and_a_non_image_are_one_line(tmp_path):
     (tmp_path / "notes.png").write_text("not an image")
     with pytest.raises(ImageError, match=r"--style-masks: .*notes.png: not a readable image"):
         load_mask(tmp_path / "notes.png", what="--style-masks")
+
+
+def test_a_masks_alpha_is_honoured_transparent_is_zero(tmp_path):
+    # Before: transparency was composited over white, so a transparent region was a full-weight region.
+    rgba = np.full((6, 8, 4), 255, np.uint8)
+    rgba[:, :4, 3] = 0  # left half: white but fully transparent
+    rgba[:, 4:6, 3] = 51  # white at alpha 0.2
+    iio.imwrite(tmp_path / "alpha.png", rgba)
+    expected = np.ones((6, 8))
+    expected[:, :4], expected[:, 4:6] = 0, 51 / 255
+    np.testing.assert_allclose(load_mask(tmp_path / "alpha.png"), expected, atol=1e-6)
+    grey_alpha = np.zeros((6, 8, 2), np.uint8)
+    grey_alpha[..., 0], grey_alpha[:, 2:, 1] = 255, 255  # grey + alpha: only the first two columns transparent
+    iio.imwrite(tmp_path / "la.png", grey_alpha)
+    np.testing.assert_allclose(load_mask(tmp_path / "la.png"), (np.arange(8) >= 2)[None].repeat(6, 0), atol=1e-6)
+
+
+def test_a_mask_of_another_aspect_ratio_is_one_line_unless_stretching_is_allowed(tmp_path):
+    # Before: a 6x6 mask guiding a 24x32 picture was stretched without a word.
+    iio.imwrite(tmp_path / "square.png", np.full((6, 6), 255, np.uint8))
+    with pytest.raises(MaskError, match=r"--content-mask .*square.png is 6x6, not of the shape of the 32x24 picture"):
+        load_mask(tmp_path / "square.png", (24, 32), "--content-mask")
+    assert load_mask(tmp_path / "square.png", (24, 32), stretch=True).shape == (24, 32)
+    # The same ratio at another size is no stretch: 3x4 to 24x32, and 7x10 to 24x32 (rounding of a 2.4:3.2 picture).
+    assert load_mask(np.ones((3, 4)), (24, 32)).shape == (24, 32)
+    assert load_mask(np.ones((7, 10)), (24, 32)).shape == (24, 32)
+
+
+@pytest.mark.parametrize(
+    "mask, picture, same",
+    [
+        ((300, 400), (24, 32), True),  # 3:4 both
+        ((301, 400), (24, 32), True),  # one pixel of rounding: |301*32 - 400*24| = 32 <= (301+400+24+32)/2 + 1
+        ((225, 400), (24, 32), False),  # 9:16 against 3:4: |225*32 - 400*24| = 2400 > 341.5
+        ((1, 1000), (1, 999), True),  # a one-pixel strip, one pixel shorter
+        ((7, 10), (24, 32), True),  # 2.4:3.2 rounded to 7x10 (and 24x32): 16 <= 37.5
+        ((6, 10), (24, 32), False),  # |6*32 - 10*24| = 48 > 37
+    ],
+)
+def test_same_aspect_allows_exactly_the_rounding_of_each_side(mask, picture, same):
+    assert same_aspect(mask, picture) is same
+
+
+def test_the_command_refuses_a_mask_of_another_shape_in_one_line(tmp_path, capsys):
+    from neural_style.cli import main
+
+    rng = np.random.default_rng(3)
+    iio.imwrite(tmp_path / "content.png", rng.integers(0, 256, (24, 32, 3)).astype(np.uint8))
+    iio.imwrite(tmp_path / "style.png", rng.integers(0, 256, (24, 32, 3)).astype(np.uint8))
+    iio.imwrite(tmp_path / "wide.png", np.full((10, 40), 255, np.uint8))
+    args = ["--content", str(tmp_path / "content.png"), "--style", str(tmp_path / "style.png"), "--weights", "random"]
+    args += ["--height", "24", "--iterations", "1", "--quiet", "--content-mask", str(tmp_path / "wide.png")]
+    code = main([*args, "--output", str(tmp_path / "out.png")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "wide.png is 40x10, not of the shape of the 32x24 picture" in err
+    assert "--stretch-masks" in err and not (tmp_path / "out.png").exists()
+    assert main([*args, "--output", str(tmp_path / "out.png"), "--stretch-masks"]) == 0
+    assert iio.imread(tmp_path / "out.png").shape == (24, 32, 3)
+
+
+def test_a_source_mask_is_held_to_its_paintings_shape_not_the_outputs(tmp_path):
+    from neural_style.masks import load_guides
+    from neural_style.options import StyleOptions
+
+    square = np.ones((20, 20), np.float32)
+    options = StyleOptions(content_mask=None, style_masks=[np.ones((24, 32))], style_source_masks=[square])
+    options.validate(style_count=1)
+    # The painting is square (20x20), resized to the output's 24x32 as the style images are: its square mask fits.
+    guides = load_guides(options, (24, 32), (24, 32), ((24, 32), [(20, 20)]))
+    assert guides.sources[0].shape == (24, 32)
+    with pytest.raises(MaskError, match="--style-source-masks the array is 20x20, not of the shape of the 40x20"):
+        load_guides(options, (24, 32), (24, 32), ((24, 32), [(20, 40)]))
 
 
 def test_layer_mask_is_the_area_mean_of_each_cell():

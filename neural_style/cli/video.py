@@ -3,15 +3,16 @@
 Every option of the main job applies to each frame; the options below are the video's own.
 """
 
-import itertools
 import json
 import os
 import sys
 import time
 
-from ..options import FLOW_METHODS, TEMPORAL_WEIGHT, VIDEO_INITS
+from .. import safety
+from ..options import FLOW_METHODS, TEMPORAL_WEIGHT, VIDEO_INITS, OptionError, VideoOptions
 from ..video import frames as video_frames
 from ..video import stylize_video
+from ..video.transfer import check_work_folder, finished_frames
 from . import common
 from .stylize import build_parser as build_stylize_parser
 from .stylize import options_from_args
@@ -77,7 +78,13 @@ def build_parser():
         "--work-dir",
         metavar="DIR",
         help="where finished frames and the flow cache are kept; the same command again continues after the last "
-        "finished frame (default: OUT without its extension, plus .work)",
+        "finished frame (default: OUT without its extension, plus .work); a new or empty folder, or one a video run "
+        "made",
+    )
+    group.add_argument(
+        "--force",
+        action="store_true",
+        help="write the frames into an --output folder that already holds files (those of the same names replaced)",
     )
     return parser
 
@@ -85,6 +92,51 @@ def build_parser():
 def default_work_dir(output):
     """The work folder of an output: out.mp4 -> out.work."""
     return os.path.splitext(os.path.normpath(output))[0] + ".work"
+
+
+def check_output_folder(output, work_dir, force=False):
+    """
+    Refuses, before any work, an output folder that holds files (unless forced) or that is, holds or lies in the work
+    folder.
+
+    Arguments:
+    output -- --output, a folder for PNG frames (video_frames.output_kind says 'folder')
+    work_dir -- the run's work folder
+    force -- --force: write the frames into a folder that holds files, replacing those of the same names
+
+    Returns:
+    None; raises OptionError with one line
+    """
+    mine, theirs = os.path.realpath(output), os.path.realpath(work_dir)
+    if mine == theirs or mine.startswith(theirs + os.sep) or theirs.startswith(mine + os.sep):
+        raise OptionError(f"--output {output} and --work-dir {work_dir} overlap; give folders apart from each other")
+    if not force and os.path.isdir(output) and os.listdir(output):
+        raise OptionError(
+            f"--output {output} is a folder that already holds files, which the frames would mix with; give a new or "
+            "empty folder, or --force to write into it (frames of the same names are replaced)"
+        )
+
+
+def check_inputs_outside(work_dir, inputs):
+    """
+    Refuses an input that lies in the work folder (the run writes and cleans there), before any work.
+
+    Arguments:
+    work_dir -- the run's work folder
+    inputs -- list of (option, path); None and arrays skipped
+
+    Returns:
+    None; raises OptionError with one line
+    """
+    folder = os.path.realpath(work_dir)
+    for option, path in inputs:
+        if isinstance(path, (str, os.PathLike)):
+            resolved = os.path.realpath(path)
+            if resolved == folder or resolved.startswith(folder + os.sep):
+                raise OptionError(
+                    f"{option} {path} lies in --work-dir {work_dir}, where the run writes; give another --work-dir "
+                    "(inputs are never overwritten)"
+                )
 
 
 def main(argv):
@@ -95,40 +147,62 @@ def main(argv):
     argv -- command-line arguments (without `neural-style video`)
 
     Returns:
-    code -- exit code
+    code -- exit code (143 after SIGTERM, 129 after SIGHUP, 130 after Ctrl-C: the finished frames are kept)
     """
     args = build_parser().parse_args(argv)
-    inputs = [args.content, *args.style, args.init]
-    video_frames.output_kind(args.output, inputs)
+    masks = [args.content_mask, *(args.style_masks or ()), *(args.style_source_masks or ())]
+    inputs = [args.content, *args.style, args.init, *masks]
+    named = [("--content", args.content), *[("--style", style) for style in args.style], ("--init", args.init)]
+    named += [("--content-mask", args.content_mask)]
+    named += [("--style-masks", mask) for mask in args.style_masks or ()]
+    named += [("--style-source-masks", mask) for mask in args.style_source_masks or ()]
+    VideoOptions(**{name: getattr(args, name) for name in VIDEO_OPTIONS}).validate()
+    kind = video_frames.output_kind(args.output, inputs)
     common.check_writable_folder(os.path.dirname(os.path.abspath(args.output)), "--output")
     work_dir = args.work_dir or default_work_dir(args.output)
     common.check_writable_folder(work_dir, "--work-dir")
+    check_inputs_outside(work_dir, named)
+    check_work_folder(work_dir)
+    if kind == "folder":
+        check_output_folder(args.output, work_dir, args.force)
     if args.history:
         common.check_output_file(args.history, inputs, "--history", extensions=None)
     options = options_from_args(args)
     options.update({name: getattr(args, name) for name in VIDEO_OPTIONS})
-    start = time.perf_counter()
     clip = video_frames.open_clip(args.content, args.fps)
+    created = not os.path.exists(work_dir)
+    try:
+        with safety.signals_as_interrupts(), safety.hold_folder(work_dir, "--work-dir"):
+            return _run(args, options, work_dir, clip)
+    finally:
+        if created and os.path.isdir(work_dir) and not os.listdir(work_dir):
+            os.rmdir(work_dir)  # refused before any work: the folder the lock made goes too
+
+
+def _run(args, options, work_dir, clip):
+    """The run itself, once its paths are checked: every frame into the work folder, then the output from there."""
+    start = time.perf_counter()
     history = open(args.history, "a") if args.history else None
     callback = history and _history_writer(history)
-    frames = stylize_video(clip, args.style, work_dir=work_dir, progress=not args.quiet, callback=callback, **options)
-    common.note_random_weights(options["weights"], args.quiet)  # after the checks: bad input gets one line
     done = 0
     try:
+        frames = stylize_video(
+            clip, args.style, work_dir=work_dir, progress=not args.quiet, callback=callback, **options
+        )
+        common.note_random_weights(options["weights"], args.quiet)  # after the checks: bad input gets one line
         for done, _ in enumerate(frames, 1):
             pass
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interrupt:
         common.fail(
-            f"interrupted; {done} of {clip.count} frames are finished in {work_dir}; run the same command again "
-            "to continue from there"
+            f"interrupted{common._signal_name(interrupt)}; {done} of {clip.count} frames are finished in {work_dir}; "
+            "run the same command again to continue from there"
         )
-        return common.EXIT_INTERRUPTED
+        return safety.exit_code(interrupt)
     finally:
         if history:
             history.close()
-    finished = video_frames.open_clip(os.path.join(work_dir, "frames")).frames()
     audio = clip.source if clip.audio_codec else None
-    video_frames.write_video(args.output, itertools.islice(finished, done), clip.fps, audio, clip.audio_codec)
+    video_frames.write_video(args.output, finished_frames(work_dir, done), clip.fps, audio, clip.audio_codec)
     if not args.quiet:
         print(
             f"wrote {args.output} ({done} frames at {clip.fps:g} fps) in {time.perf_counter() - start:.1f} s; "

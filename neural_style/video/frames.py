@@ -6,13 +6,15 @@ import dataclasses
 import itertools
 import os
 import re
+import subprocess
 
 import imageio_ffmpeg
 import numpy as np
-from PIL import Image
 
+from ..decode import declared_size
 from ..files import atomic_write
 from ..images import IMAGE_EXTENSIONS, ImageError, load_image, write_image
+from ..limits import MAX_IMAGE_PIXELS_ENV, max_image_pixels
 from ..options import OptionError
 
 # The containers the video job writes, with the video codec each gets (all in imageio-ffmpeg's ffmpeg).
@@ -38,6 +40,8 @@ AUDIO_ENCODERS = {"aac": "aac", "mp3": "libmp3lame", "opus": "libopus"}
 # A folder of frames has no rate of its own.
 DEFAULT_FPS = 25.0
 FRAME_NAME = "{:05d}.png"
+# How long reading a video's header may take (ffmpeg reads only the container's and the stream's headers).
+PROBE_SECONDS = 60
 
 
 class VideoError(ImageError):
@@ -128,12 +132,26 @@ def _frame_number(name):
     return int(numbers[-1]) if numbers else None
 
 
+def is_frame_name(name):
+    """
+    Whether a file in a folder of frames is a frame: an image extension, a number in the name, and not hidden (the
+    temporary files of files.atomic_write, .tmp-..., are hidden: a write killed half way never becomes a frame).
+
+    Arguments:
+    name -- a file name
+
+    Returns:
+    frame -- bool
+    """
+    return (
+        not name.startswith(".")
+        and os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
+        and _frame_number(name) is not None
+    )
+
+
 def _folder_clip(folder, fps):
-    names = [
-        name
-        for name in os.listdir(folder)
-        if os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS and _frame_number(name) is not None
-    ]
+    names = [name for name in os.listdir(folder) if is_frame_name(name)]
     if not names:
         raise VideoError(
             f"content: {folder} holds no numbered frames (such as 0001.png); give a video or such a folder"
@@ -141,12 +159,15 @@ def _folder_clip(folder, fps):
     names.sort(key=lambda name: (_frame_number(name), name))
     paths = [os.path.join(folder, name) for name in names]
     sizes = {}
+    limit = max_image_pixels()
     for path in paths:
         try:
-            with Image.open(path) as image:
-                sizes.setdefault(image.size, path)
-        except OSError:
+            size = declared_size(path, limit)  # from the header: a huge frame is refused before it is decoded
+        except ImageError as error:
+            if "pixels an input image may have" in str(error):
+                raise VideoError(f"content: {error}") from None
             raise VideoError(f"content: {path} is not a readable image; remove it from {folder}") from None
+        sizes.setdefault(size, path)
         if len(sizes) > 1:
             (first, first_path), (other, other_path) = sizes.items()
             raise VideoError(
@@ -163,6 +184,7 @@ def _video_clip(path):
         raise VideoError(f"content: {path} is a still image, not a video; the main job `neural-style` stylises it")
     if os.path.getsize(path) == 0:
         raise VideoError(f"content: {path} is an empty file; give a video with at least one frame")
+    check_declared_size(path)
     try:
         reader = imageio_ffmpeg.read_frames(path)
         meta = next(reader)
@@ -180,6 +202,57 @@ def _video_clip(path):
         raise VideoError(f"content: {path} holds no frames; give a video with at least one frame")
     width, height = meta["size"]
     return Clip(path, float(meta["fps"]), count, (height, width), audio_codec=meta.get("audio_codec"))
+
+
+def declared_video_size(path):
+    """
+    The frame size a video's container and stream headers declare, read by ffmpeg without decoding a frame.
+
+    Arguments:
+    path -- a video file
+
+    Returns:
+    size -- (width, height), or None when ffmpeg finds no video stream or no size (the reader then says why)
+    """
+    try:
+        result = subprocess.run(
+            [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", os.fspath(path)],
+            capture_output=True,
+            timeout=PROBE_SECONDS,
+            check=False,  # without an output ffmpeg always exits 1, after printing the streams
+        )
+    except subprocess.TimeoutExpired:
+        raise VideoError(
+            f"content: {path}: ffmpeg could not read its header within {PROBE_SECONDS} s; give another video"
+        ) from None
+    for line in result.stderr.decode(errors="replace").splitlines():
+        if line.lstrip().startswith("Stream #") and " Video: " in line:
+            match = re.search(r"[ ,](\d+)x(\d+)[ ,\[]", line.split(" Video: ", 1)[1] + " ")
+            if match:
+                return int(match.group(1)), int(match.group(2))
+    return None
+
+
+def check_declared_size(path, limit=None):
+    """
+    Refuses a video whose declared frame size is past the image pixel limit, before any frame is decoded (a tiny
+    file may declare 16000x16000 frames, 768 MB each once decoded).
+
+    Arguments:
+    path -- a video file
+    limit -- the largest width x height (default: limits.max_image_pixels(), as for an input image)
+
+    Returns:
+    size -- (width, height) as declared, or None; VideoError with one line when too large
+    """
+    limit = max_image_pixels() if limit is None else limit
+    size = declared_video_size(path)
+    if size is not None and size[0] * size[1] > limit:
+        raise VideoError(
+            f"content: {path} declares {size[0]}x{size[1]} frames ({size[0] * size[1]:,} pixels), more than the "
+            f"{limit:,} pixels a frame may have; shrink the video first, or raise ${MAX_IMAGE_PIXELS_ENV}"
+        )
+    return size
 
 
 def output_kind(path, inputs=()):
@@ -279,4 +352,8 @@ def write_video(path, frames, fps, audio_source=None, audio_codec=None):
                 writer.send(np.ascontiguousarray(frame))
         finally:
             writer.close()
+        if os.path.getsize(temporary) == 0:
+            # ffmpeg may end without an error yet write nothing (e.g. at a rate it cannot express): never an empty
+            # file in place of the video.
+            raise VideoError(f"--output {path}: ffmpeg wrote an empty file at {fps:g} fps; nothing was written")
     return count
