@@ -14,6 +14,7 @@ import tempfile
 import time
 
 from neural_style import weights as W
+from neural_style.weights.read import _read_mat_here
 from tests.fixtures import save_mat, vgg_mat_layers
 
 
@@ -30,7 +31,7 @@ def main():
         print(f"{path}: {os.path.getsize(path) / 1e6:.0f} MB")
         times = {"in-process": [], "contained": []}
         for _ in range(args.rounds):
-            for name, read in (("in-process", W._read_mat_here), ("contained", W.read_mat_weights)):
+            for name, read in (("in-process", _read_mat_here), ("contained", W.read_mat_weights)):
                 start = time.perf_counter()
                 read(path)
                 times[name].append(time.perf_counter() - start)

@@ -12,7 +12,6 @@ import h5py
 import numpy as np
 import pytest
 
-from neural_style import download as D
 from neural_style import weights as W
 from neural_style.weights import (
     CONV_LAYERS,
@@ -26,6 +25,7 @@ from neural_style.weights import (
     read_keras_weights,
     verify_weights,
 )
+from neural_style.weights import download as D
 from tests.h5_fixtures import KERAS_LAYER_ORDER, small_vgg_layers, write_keras2_h5, write_keras3_h5
 
 # Downloads retry at once here (the `server` fixture is in conftest.py).

@@ -9,8 +9,8 @@ import os
 import re
 import sys
 
-from .. import download as D
 from .. import weights as W
+from ..weights import download as D
 from . import common
 
 USAGE_NOTE = "see pretrained-model/README.md for what the file is and where it goes"

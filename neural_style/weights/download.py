@@ -14,7 +14,7 @@ import urllib.request
 
 from tqdm import tqdm
 
-from .weights import (
+from .read import (
     CONV_LAYERS,
     KERAS_FILENAME,
     KERAS_MD5,

@@ -21,8 +21,7 @@ import h5py
 import numpy as np
 import scipy.io
 
-from . import weights_container
-from .weights_container import check_mat_header as check_mat_header  # re-exported
+from . import container as weights_container
 
 # The 43 layers of MatConvNet's imagenet-vgg-verydeep-19, in file order.
 MAT_LAYER_NAMES = (
@@ -422,19 +421,3 @@ def load_weights(path):
     if is_keras_path(path):
         return read_keras_weights(path)
     return read_mat_weights(path)
-
-
-# The download side, importable from here as before the split (at the end: download.py imports the names above).
-
-
-# The download side, importable from here as before the split (at the end: download.py imports the names above).
-from .download import (  # noqa: E402, F401
-    DEFAULT_MAX_BYTES,
-    PUBLISHED_MAX_BYTES,
-    ChecksumError,
-    DownloadError,
-    download_weights,
-    format_report,
-    plain_file_name,
-    verify_weights,
-)

@@ -15,8 +15,8 @@ import zlib
 
 import numpy as np
 
-# The readers and checks live in weights.py, which imports this module: the module, not its names, is imported here.
-from . import weights
+# The readers and checks live in read.py, which imports this module: the module, not its names, is imported here.
+from . import read as weights
 
 # The largest 'layers' variable a .mat holding VGG-19 can declare: the real one (the classifier included) is about
 # 575 MB as float32; twice that leaves room for a float64 copy, and refuses zlib bombs and absurd declared sizes.
@@ -153,7 +153,7 @@ def read_contained(path, kind):
     Returns:
     weights -- a weights.VGGWeights, as weights._read_mat_here or weights._read_keras_here would return it
     """
-    package = os.path.dirname(os.path.abspath(__file__))
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     help_text = weights.WEIGHTS_HELP
     memory = _CHILD_MEMORY_BYTES + 2 * os.path.getsize(path)
     with tempfile.TemporaryDirectory(prefix="neural-style-weights-") as folder:
@@ -201,11 +201,14 @@ def _next_array(file):
 
 
 _CHILD_REFUSED, _CHILD_OUT_OF_MEMORY, _CHILD_FAILED = 3, 4, 5
-# Imports neural_style.weights without running the package's __init__ (which imports TensorFlow).
+# Imports this module by its path, without running the packages' __init__ (the weights package's imports downloading).
 _CHILD_BOOT = (
-    "import sys, types; package = types.ModuleType('neural_style'); package.__path__ = [sys.argv[1]]; "
-    "sys.modules['neural_style'] = package; from neural_style import weights, weights_container; "
-    "sys.exit(weights_container._child_main(*sys.argv[2:]))"
+    "import os, sys, types\n"
+    "for name in ('neural_style', 'neural_style.weights'):\n"
+    "    sys.modules[name] = types.ModuleType(name)\n"
+    "    sys.modules[name].__path__ = [os.path.join(sys.argv[1], *name.split('.')[1:])]\n"
+    "from neural_style.weights import container\n"
+    "sys.exit(container._child_main(*sys.argv[2:]))"
 )
 
 
