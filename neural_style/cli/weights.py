@@ -1,6 +1,6 @@
 """`neural-style weights download` and `neural-style weights verify`: get the VGG-19 weights and check them.
 
-A thin layer over neural_style.download (download_weights, verify_weights, format_report; also importable from
+A thin layer over neural_style.weights.download (download_weights, verify_weights, format_report; importable from
 neural_style.weights).
 """
 
