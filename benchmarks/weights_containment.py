@@ -1,8 +1,8 @@
-"""What parsing a weight file in a child process (weights_container.read_contained) costs, on a file of the real size.
+"""What parsing a weight file in a child process (weights.container.read_contained) costs, on a file of the real size.
 
 Writes a .mat in MatConvNet's current layout with VGG-19's real shapes, classifier included (about 575 MB, like the
 published 510 MB file), into a temporary folder (never committed), then times, in alternating rounds, the parse in
-this process (weights._read_mat_here) against the contained read (weights.read_mat_weights: header check, child
+this process (weights.parse.parse_mat) against the contained read (weights.read_mat_weights: header check, child
 process, filters handed back), best of each.
 
     python benchmarks/weights_containment.py [--rounds 3] [--folder /tmp] [--path existing.mat]
@@ -14,6 +14,7 @@ import tempfile
 import time
 
 from neural_style import weights as W
+from neural_style.weights.parse import parse_mat
 from tests.fixtures import save_mat, vgg_mat_layers
 
 
@@ -30,7 +31,7 @@ def main():
         print(f"{path}: {os.path.getsize(path) / 1e6:.0f} MB")
         times = {"in-process": [], "contained": []}
         for _ in range(args.rounds):
-            for name, read in (("in-process", W._read_mat_here), ("contained", W.read_mat_weights)):
+            for name, read in (("in-process", parse_mat), ("contained", W.read_mat_weights)):
                 start = time.perf_counter()
                 read(path)
                 times[name].append(time.perf_counter() - start)

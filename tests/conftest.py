@@ -85,7 +85,7 @@ def server():
 @pytest.fixture
 def no_retry_wait(monkeypatch):
     """Downloads retry without waiting."""
-    from neural_style import download
+    from neural_style.weights import download
 
     monkeypatch.setattr(download, "_RETRY_WAIT_S", 0.0)
 

@@ -10,9 +10,9 @@ import time
 import numpy as np
 import pytest
 
-from neural_style import download as D
 from neural_style import weights as W
 from neural_style.cli import main
+from neural_style.weights import download as D
 
 PAYLOAD = np.random.default_rng(3).bytes(50_000)
 

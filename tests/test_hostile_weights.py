@@ -8,9 +8,8 @@ import numpy as np
 import pytest
 
 from neural_style import weights as W
-from neural_style import weights_container
 from neural_style.cli import main
-from neural_style.weights import VGGWeights, WeightsError, check_mat_header, load_weights, read_keras_weights
+from neural_style.weights import VGGWeights, WeightsError, check_mat_header, container, load_weights, read_keras_weights
 from tests.fixtures import save_mat, vgg_mat_layers, write_vgg_mat
 from tests.h5_fixtures import small_vgg_layers, write_keras2_h5
 from tests.hostile import compressed_zeros_variable, mat_header, with_nan
@@ -60,7 +59,7 @@ def test_a_parser_crash_in_the_child_is_one_line(mat_bytes, tmp_path, monkeypatc
     # A header byte flip once made scipy.io.loadmat segfault (exit 139): the child may die, this process may not.
     path = tmp_path / "crash.mat"
     path.write_bytes(mat_bytes)
-    monkeypatch.setattr(weights_container, "_CHILD_BOOT", "import os, signal; os.kill(os.getpid(), signal.SIGSEGV)")
+    monkeypatch.setattr(container, "_CHILD_BOOT", "import os, signal; os.kill(os.getpid(), signal.SIGSEGV)")
     message = refused(path, "scipy's MAT parser crashed reading it")
     assert signal.Signals.SIGSEGV.name in message
 
@@ -69,7 +68,7 @@ def test_child_out_of_memory_is_one_line(mat_bytes, tmp_path, monkeypatch):
     path = tmp_path / "big.mat"
     path.write_bytes(mat_bytes)
     # The limit becomes twice the file: below what parsing needs.
-    monkeypatch.setattr(weights_container, "_CHILD_MEMORY_BYTES", 0)
+    monkeypatch.setattr(container, "_CHILD_MEMORY_BYTES", 0)
     refused(path, r"reading it needs more than [\d.]+ GiB, far more than VGG-19")
 
 

@@ -1,6 +1,6 @@
 """`neural-style weights download` and `neural-style weights verify`: get the VGG-19 weights and check them.
 
-A thin layer over neural_style.download (download_weights, verify_weights, format_report; also importable from
+A thin layer over neural_style.weights.download (download_weights, verify_weights, format_report; importable from
 neural_style.weights).
 """
 
@@ -9,8 +9,8 @@ import os
 import re
 import sys
 
-from .. import download as D
 from .. import weights as W
+from ..weights import download as D
 from . import common
 
 USAGE_NOTE = "see pretrained-model/README.md for what the file is and where it goes"

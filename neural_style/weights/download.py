@@ -14,27 +14,13 @@ import urllib.request
 
 from tqdm import tqdm
 
-from .weights import (
-    CONV_LAYERS,
-    KERAS_FILENAME,
-    KERAS_MD5,
-    KERAS_URL,
-    MAT_BETA16_MD5,
-    MAT_BETA16_URL,
-    MAT_FILENAME,
-    MAT_SHA256,
-    MAT_URL,
-    WEIGHTS_HELP,
-    WeightsError,
-    is_keras_path,
-    load_weights,
-)
+from .filters import WeightsError
+from .published import CONV_LAYERS, MAT_SHA256, MAT_URL, PUBLISHED_FILES, PUBLISHED_MAX_BYTES, WEIGHTS_HELP
+from .read import is_keras_path, load_weights
 
 _CHUNK = 1 << 20
-# A download stops beyond this many bytes (--max-bytes): the published files' sizes (the MatConvNet file is about
-# 510 MiB, the Keras one about 76 MiB; a small margin, as the exact byte counts are not recorded here), else 1 GiB.
+# A download stops beyond this many bytes (--max-bytes): a published file's size (PUBLISHED_MAX_BYTES), else 1 GiB.
 DEFAULT_MAX_BYTES = 1024**3
-PUBLISHED_MAX_BYTES = {MAT_URL: 520 * 1024**2, MAT_BETA16_URL: 520 * 1024**2, KERAS_URL: 80 * 1024**2}
 _RETRY_WAIT_S = 1.0  # seconds before resuming an interrupted download (tests set it to 0)
 
 
@@ -304,15 +290,6 @@ def download_weights(
     return final
 
 
-def _known_files():
-    """(description, algorithm, digest, file name) of the published weight files."""
-    return (
-        ("MatConvNet imagenet-vgg-verydeep-19.mat (current)", "sha256", MAT_SHA256, MAT_FILENAME),
-        ("MatConvNet imagenet-vgg-verydeep-19.mat (beta16)", "md5", MAT_BETA16_MD5, MAT_FILENAME),
-        (f"Keras {KERAS_FILENAME}", "md5", KERAS_MD5, KERAS_FILENAME),
-    )
-
-
 def verify_weights(path, sha256=None, progress=False):
     """
     Checks a weight file: its checksum, and that it holds the 16 convolutions of VGG-19.
@@ -339,7 +316,7 @@ def verify_weights(path, sha256=None, progress=False):
     found_sha256, found_md5 = _hash_file(path, progress)
     found = {"sha256": found_sha256, "md5": found_md5}
     known = next(
-        (description for description, algorithm, digest, _ in _known_files() if found[algorithm] == digest), None
+        (description for description, algorithm, digest, _ in PUBLISHED_FILES if found[algorithm] == digest), None
     )
     if sha256 is not None:
         if found_sha256 != sha256:
@@ -353,7 +330,7 @@ def verify_weights(path, sha256=None, progress=False):
     else:
         expected = [
             f"{algorithm.upper()} {digest}"
-            for _, algorithm, digest, name in _known_files()
+            for _, algorithm, digest, name in PUBLISHED_FILES
             if name == os.path.basename(path)
         ]
         if expected:

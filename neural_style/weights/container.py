@@ -1,6 +1,6 @@
 """Reading weight files that may be hostile: the .mat header and declared sizes checked in plain Python before any
-parser sees the file, and the parsers (scipy, h5py) run in a child process, so that a crash or a runaway allocation
-is one weights.WeightsError naming the file, never the end of this process (issue 10).
+parser sees the file, and the parsers (parse.py: scipy, h5py) run in a child process, so that a crash or a runaway
+allocation is one WeightsError naming the file, never the end of this process.
 """
 
 import contextlib
@@ -15,8 +15,9 @@ import zlib
 
 import numpy as np
 
-# The readers and checks live in weights.py, which imports this module: the module, not its names, is imported here.
-from . import weights
+from .filters import VGGWeights, WeightsError, fail_mat, short_reason
+from .parse import parse_keras, parse_mat
+from .published import CONV_LAYERS, WEIGHTS_HELP
 
 # The largest 'layers' variable a .mat holding VGG-19 can declare: the real one (the classifier included) is about
 # 575 MB as float32; twice that leaves room for a float64 copy, and refuses zlib bombs and absurd declared sizes.
@@ -51,7 +52,7 @@ def check_mat_header(path):
     with open(path, "rb") as file:
         header = file.read(_MAT_HEADER_BYTES)
         if header.startswith(b"MATLAB 7.3") or _at(file, 512, len(_HDF5_SIGNATURE)) == _HDF5_SIGNATURE:
-            weights._fail(path, "a MATLAB v7.3 (HDF5) file, which cannot be read here; save it with MATLAB's -v7")
+            fail_mat(path, "a MATLAB v7.3 (HDF5) file, which cannot be read here; save it with MATLAB's -v7")
         if size < _MAT_HEADER_BYTES + 8:
             _unreadable(path, f"{size} bytes, too short to be a MAT file")
         if header[126:128] not in (b"IM", b"MI"):
@@ -73,14 +74,14 @@ def check_mat_header(path):
                 )
             name, inner = _mat_variable_head(path, file, position + 8, declared, kind, order)
             if name == "layers" and inner > MAX_MAT_VARIABLE_BYTES:
-                weights._fail(path, f"its 'layers' variable declares {inner:,} bytes, more than VGG-19 can need")
+                fail_mat(path, f"its 'layers' variable declares {inner:,} bytes, more than VGG-19 can need")
             names.append(name)
             position += 8 + declared + (-declared % 8 if kind == _MI_MATRIX else 0)
     return names
 
 
 def _unreadable(path, reason):
-    raise weights.WeightsError(f"{path}: not a readable MAT file ({reason}); {weights.WEIGHTS_HELP}")
+    raise WeightsError(f"{path}: not a readable MAT file ({reason}); {WEIGHTS_HELP}")
 
 
 def _at(file, position, count):
@@ -140,7 +141,7 @@ def has_hdf5_signature(path):
 def read_contained(path, kind):
     """
     Parses a weight file in a child process, so that a parser crash or a runaway allocation on a hostile file is one
-    weights.WeightsError naming the file, never the end of this process.
+    WeightsError naming the file, never the end of this process.
 
     The child is a fresh interpreter that imports this module without the package (so without TensorFlow), parses the
     file with scipy or h5py under an address-space limit, checks every filter, and hands the 16 convolutions back
@@ -151,10 +152,9 @@ def read_contained(path, kind):
     kind -- 'mat' (MatConvNet, scipy.io.loadmat) or 'keras' (h5py)
 
     Returns:
-    weights -- a weights.VGGWeights, as weights._read_mat_here or weights._read_keras_here would return it
+    weights -- a VGGWeights, as parse.parse_mat or parse.parse_keras would return it
     """
-    package = os.path.dirname(os.path.abspath(__file__))
-    help_text = weights.WEIGHTS_HELP
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     memory = _CHILD_MEMORY_BYTES + 2 * os.path.getsize(path)
     with tempfile.TemporaryDirectory(prefix="neural-style-weights-") as folder:
         result = os.path.join(folder, "weights.npy")
@@ -171,29 +171,29 @@ def read_contained(path, kind):
                 check=False,
             )
         except subprocess.TimeoutExpired:
-            raise weights.WeightsError(f"{path}: reading it took over {_CHILD_TIMEOUT_S} s; {help_text}") from None
+            raise WeightsError(f"{path}: reading it took over {_CHILD_TIMEOUT_S} s; {WEIGHTS_HELP}") from None
         lines = child.stderr.strip().splitlines()
         if child.returncode == 0:
             # The channel order, then each convolution's kernel and bias, as .npy arrays one after the other.
             with open(result, "rb") as file:
                 order = str(np.load(file, allow_pickle=False))
-                layers = {name: (_next_array(file), _next_array(file)) for name in weights.CONV_LAYERS}
-            return weights.VGGWeights(layers=layers, source=str(path), channel_order=order)
+                layers = {name: (_next_array(file), _next_array(file)) for name in CONV_LAYERS}
+            return VGGWeights(layers=layers, source=str(path), channel_order=order)
     if child.returncode == _CHILD_REFUSED and lines:
-        raise weights.WeightsError(lines[-1])
+        raise WeightsError(lines[-1])
     if child.returncode == _CHILD_OUT_OF_MEMORY:
-        raise weights.WeightsError(
+        raise WeightsError(
             f"{path}: reading it needs more than {memory / 1024**3:.1f} GiB, far more than VGG-19's weights "
-            f"(the file is damaged or hostile); {weights.WEIGHTS_HELP}"
+            f"(the file is damaged or hostile); {WEIGHTS_HELP}"
         )
     if child.returncode < 0:
         reason = f"signal {-child.returncode}"
         with contextlib.suppress(ValueError):
             reason = signal.Signals(-child.returncode).name
         parser = "scipy's MAT parser" if kind == "mat" else "h5py"
-        raise weights.WeightsError(f"{path}: {parser} crashed reading it ({reason}); the file is damaged: {help_text}")
+        raise WeightsError(f"{path}: {parser} crashed reading it ({reason}); the file is damaged: {WEIGHTS_HELP}")
     reason = lines[-1] if lines else f"exit code {child.returncode}"
-    raise weights.WeightsError(f"{path}: cannot be read ({reason}); {weights.WEIGHTS_HELP}")
+    raise WeightsError(f"{path}: cannot be read ({reason}); {WEIGHTS_HELP}")
 
 
 def _next_array(file):
@@ -201,11 +201,15 @@ def _next_array(file):
 
 
 _CHILD_REFUSED, _CHILD_OUT_OF_MEMORY, _CHILD_FAILED = 3, 4, 5
-# Imports neural_style.weights without running the package's __init__ (which imports TensorFlow).
+# Imports this module by its path, without running the packages' __init__: the child needs the parsers, not
+# TensorFlow or the download side.
 _CHILD_BOOT = (
-    "import sys, types; package = types.ModuleType('neural_style'); package.__path__ = [sys.argv[1]]; "
-    "sys.modules['neural_style'] = package; from neural_style import weights, weights_container; "
-    "sys.exit(weights_container._child_main(*sys.argv[2:]))"
+    "import os, sys, types\n"
+    "for name in ('neural_style', 'neural_style.weights'):\n"
+    "    sys.modules[name] = types.ModuleType(name)\n"
+    "    sys.modules[name].__path__ = [os.path.join(sys.argv[1], *name.split('.')[1:])]\n"
+    "from neural_style.weights import container\n"
+    "sys.exit(container._child_main(*sys.argv[2:]))"
 )
 
 
@@ -213,18 +217,18 @@ def _child_main(kind, path, result, memory):
     """The child of read_contained: parse, check, write the filters to `result`; the exit code says how it went."""
     resource.setrlimit(resource.RLIMIT_AS, (int(memory), int(memory)))
     try:
-        read = weights._read_mat_here(path) if kind == "mat" else weights._read_keras_here(path)
+        read = parse_mat(path) if kind == "mat" else parse_keras(path)
         with open(result, "wb") as file:
             np.save(file, np.array(read.channel_order))
-            for name in weights.CONV_LAYERS:
+            for name in CONV_LAYERS:
                 np.save(file, read.layers[name][0])
                 np.save(file, read.layers[name][1])
-    except weights.WeightsError as error:
+    except WeightsError as error:
         print(" ".join(str(error).split()), file=sys.stderr)
         return _CHILD_REFUSED
     except MemoryError:
         return _CHILD_OUT_OF_MEMORY
     except Exception as error:  # whatever a damaged file makes the parser raise: reported, one line, by the parent
-        print(f"{type(error).__name__}: {weights._short_reason(error)}", file=sys.stderr)
+        print(f"{type(error).__name__}: {short_reason(error)}", file=sys.stderr)
         return _CHILD_FAILED
     return 0
