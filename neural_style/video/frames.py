@@ -11,8 +11,8 @@ import subprocess
 import imageio_ffmpeg
 import numpy as np
 
-from ..decode import declared_size
 from ..files import atomic_write
+from ..image_files import declared_size
 from ..images import IMAGE_EXTENSIONS, ImageError, load_image, write_image
 from ..limits import MAX_IMAGE_PIXELS_ENV, max_image_pixels
 from ..options import OptionError
