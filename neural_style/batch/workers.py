@@ -12,9 +12,11 @@ import queue
 import signal
 import socket
 import tempfile
+import threading
 import time
 
 import tensorflow as tf
+from tqdm import tqdm
 
 from ..images import ImageError
 from ..options import OptionError
@@ -140,6 +142,9 @@ STOP_SECONDS = 5.0
 def _process_main(options, threads, tasks, results):
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's to handle; it ends the workers
     _end_with_parent()
+    # tqdm's default lock is a named semaphore that a worker ended by the driver's stop can never release: the
+    # resource tracker then warns of 'leaked semaphore objects'. A worker shows no bars, so a thread lock is enough.
+    tqdm.set_lock(threading.RLock())
     tf.config.threading.set_intra_op_parallelism_threads(threads)
     tf.config.threading.set_inter_op_parallelism_threads(threads)
     try:
