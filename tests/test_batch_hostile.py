@@ -21,6 +21,7 @@ from neural_style import safety
 from neural_style.batch import (
     DONE,
     append_row,
+    cpu_count,
     escape_label,
     grid_jobs,
     manifest_jobs,
@@ -359,6 +360,7 @@ def _children(pid):
 
 
 @pytest.mark.slow  # two worker processes each load TensorFlow: about a minute on 2 shared cores
+@pytest.mark.skipif(cpu_count() < 2, reason="two workers need two CPUs (worker_count)")
 @pytest.mark.parametrize("stop, code", [("SIGTERM", 143), ("SIGHUP", 129), ("SIGINT", 130)])
 def test_a_signal_ends_every_worker_and_keeps_finished_pictures(pics, mat_file, stop, code):
     out = pics / "out"
