@@ -206,7 +206,14 @@ def hold_folder(folder):
     os.makedirs(folder, exist_ok=True)
     path = os.path.join(folder, LOCK_FILE)
     while True:
-        handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            # Never through a symlink: a planted link would have the run truncate and write a file elsewhere.
+            handle = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
+        except OSError as error:
+            raise OptionError(
+                f"--output-dir {folder}: cannot take its lock file {path} ({error.strerror}); remove it if it is a "
+                "link or not a file, or choose another --output-dir"
+            ) from None
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

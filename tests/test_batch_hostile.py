@@ -398,3 +398,13 @@ def test_a_signal_ends_every_worker_and_keeps_finished_pictures(pics, mat_file, 
     assert not [pid for pid in workers if os.path.exists(f"/proc/{pid}")]  # every worker ended (none a zombie left)
     finished = [row["output"] for row in read_results(out / "results.jsonl").values() if row["status"] == DONE]
     assert finished and sorted(name for name in os.listdir(out) if name.endswith(".png")) == sorted(finished)
+
+
+def test_a_lock_file_planted_as_a_symlink_is_never_written_through(pics, capsys):
+    (pics / "out").mkdir()
+    (pics / "out" / safety.LOCK_FILE).symlink_to(pics / "victim" / "precious.png")
+    before = snapshot(pics / "victim")
+    argv = ["batch", "--contents", str(pics / "photo.png"), "--styles", str(pics / "starry.png")]
+    argv += ["--output-dir", str(pics / "out"), *tiny("--format", "png")]
+    refused(capsys, argv, f"cannot take its lock file {pics / 'out' / safety.LOCK_FILE}")
+    assert snapshot(pics / "victim") == before
