@@ -159,7 +159,7 @@ def _process_main(options, threads, tasks, results):
 
 def _end_with_parent():
     """On Linux, asks the kernel to kill this worker when the driver dies, however it dies (even SIGKILL): a worker
-    never goes on computing for a batch that is gone. Elsewhere the driver's own stop is all there is."""
+    never goes on computing for a batch that is gone (the driver's own stop ends it otherwise, and elsewhere)."""
     try:
         import ctypes
 
@@ -167,8 +167,6 @@ def _end_with_parent():
         libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         return
-    if os.getppid() == 1:  # the driver died before the request took effect
-        os._exit(1)
 
 
 def cpu_count():
