@@ -227,9 +227,19 @@ def check_jobs(jobs, options):
     Returns:
     None; raises OptionError naming the first job whose options cannot work
     """
+    checked = {}  # jobs with the same options and number of styles are checked once: a 10,000-job grid in one check
     for job in jobs:
         try:
-            resolved = dataclasses.replace(options, **job.options).validate(style_count=len(job.styles))
+            try:
+                key = (tuple(sorted(job.options.items())), len(job.styles))
+                hash(key)
+            except TypeError:  # a list or an array among the options: checked on its own
+                key = None
+            resolved = checked.get(key) if key is not None else None
+            if resolved is None:
+                resolved = dataclasses.replace(options, **job.options).validate(style_count=len(job.styles))
+                if key is not None:
+                    checked[key] = resolved
             large.check_bit_depth(job.output, resolved.bit_depth)  # a .jpg cannot hold 16 bits: known before any run
         except OptionError as error:
             raise OptionError(f"job {job.output}: {error}", *error.parameters) from None
