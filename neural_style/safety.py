@@ -97,6 +97,24 @@ def same_file(a, b):
     return os.path.realpath(a) == os.path.realpath(b)
 
 
+def file_key(path):
+    """
+    A key that two paths share exactly when same_file says they name one file: the device and inode of a file that
+    exists, else the resolved path. It lets a check compare thousands of paths in one pass.
+
+    Arguments:
+    path -- a path
+
+    Returns:
+    key -- a hashable tuple
+    """
+    try:
+        status = os.stat(path)
+    except (OSError, ValueError):
+        return ("path", os.path.realpath(path))
+    return ("file", status.st_dev, status.st_ino)
+
+
 def check_planned_writes(plan, inputs):
     """
     Refuses a run that would write over one of its inputs, or write two of its files to one path, before any work.
@@ -109,13 +127,18 @@ def check_planned_writes(plan, inputs):
     None; raises OptionError with one line naming both
     """
     inputs = [(option, os.fspath(path)) for option, path in inputs if isinstance(path, (str, os.PathLike))]
-    for index, (option, path) in enumerate(plan.files):
-        for source_option, source in inputs:
-            if same_file(path, source):
-                _refuse(f"{option} {path} is also an input ({source_option} {source})")
-        for other_option, other in plan.files[index + 1 :]:
-            if same_file(path, other):
-                _refuse(f"{option} {path} and {other_option} {other} are one file")
+    sources = {}
+    for source_option, source in inputs:
+        sources.setdefault(file_key(source), (source_option, source))
+    written = {}
+    for option, path in plan.files:
+        key = file_key(path)
+        if key in sources:
+            source_option, source = sources[key]
+            _refuse(f"{option} {path} is also an input ({source_option} {source})")
+        if key in written:
+            _refuse(f"{written[key][0]} {written[key][1]} and {option} {path} are one file")
+        written[key] = (option, path)
         if plan.folder and _in_folder(path, plan.folder) and plan.writes_name(os.path.basename(path)):
             _refuse(f"{option} {path} is also written by {plan.option_of(os.path.basename(path))} into {plan.folder}")
     if not plan.folder:
@@ -133,6 +156,28 @@ def check_planned_writes(plan, inputs):
                         f"{source_option} {source} is the same file as {os.path.join(plan.folder, name)}, which "
                         f"{plan.option_of(name)} writes"
                     )
+
+
+def check_inside(path, folder, option, folder_option):
+    """
+    Refuses a path that, resolved (symlinks, '..'), does not lie inside `folder`: a run writes only where it was told.
+
+    Arguments:
+    path -- a file the run will write
+    folder -- the folder it must lie in
+    option -- what names the path, for the message
+    folder_option -- what names the folder, for the message ('--output-dir')
+
+    Returns:
+    path -- unchanged; raises OptionError with one line otherwise
+    """
+    real, inside = os.path.realpath(path), os.path.realpath(folder)
+    if real == inside or os.path.commonpath([real, inside]) != inside:
+        raise OptionError(
+            f"{option} {path} lies outside {folder_option} {folder} (resolved: {real}); a run writes only inside "
+            f"its {folder_option}"
+        )
+    return path
 
 
 def _in_folder(path, folder):
@@ -162,7 +207,14 @@ def hold_folder(folder, option="--output-dir"):
     os.makedirs(folder, exist_ok=True)
     path = os.path.join(folder, LOCK_FILE)
     while True:
-        handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            # Never through a symlink: a planted link would have the run truncate and write a file elsewhere.
+            handle = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
+        except OSError as error:
+            raise OptionError(
+                f"--output-dir {folder}: cannot take its lock file {path} ({error.strerror}); remove it if it is a "
+                "link or not a file, or choose another --output-dir"
+            ) from None
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -12,10 +12,23 @@ with each task and the picture's pixels come back to the driver, so the machines
 """
 
 import os
+import sys
 
 from ..checks import check_positive_int
 from ..images import write_image
-from .jobs import BATCH_OWNED, Job, batch_options, check_jobs, grid_jobs, image_files, output_name, picture_labels
+from .jobs import (
+    BATCH_OWNED,
+    Job,
+    batch_options,
+    check_jobs,
+    check_writes,
+    escape_label,
+    grid_jobs,
+    image_files,
+    job_inputs,
+    output_name,
+    picture_labels,
+)
 from .manifest import JOB_COLUMNS, manifest_jobs, option_value, read_manifest
 from .results import (
     DONE,
@@ -24,6 +37,7 @@ from .results import (
     SKIPPED,
     JobResult,
     append_row,
+    damaged_note,
     finished_fingerprint,
     read_results,
     result_row,
@@ -38,6 +52,7 @@ from .workers import (
     cpu_count,
     job_fingerprint,
     one_line_error,
+    worker_count,
 )
 
 __all__ = [
@@ -54,6 +69,10 @@ __all__ = [
     "append_row",
     "batch_options",
     "check_jobs",
+    "check_writes",
+    "damaged_note",
+    "escape_label",
+    "job_inputs",
     "cpu_count",
     "finished_fingerprint",
     "grid_jobs",
@@ -69,33 +88,54 @@ __all__ = [
     "result_row",
     "stylize_many",
     "summary",
+    "worker_count",
 ]
 
 
-def stylize_many(jobs, results=None, workers=None, ray_address=None, force=False, options=None, **overrides):
+def stylize_many(
+    jobs, results=None, workers=None, ray_address=None, force=False, options=None, inputs=(), report=None, **overrides
+):
     """
     Runs many style transfers, yielding each one's result as it finishes; writes each picture (atomically) and
     appends its row to results.jsonl. A job whose picture exists with the same fingerprint recorded is skipped.
+    Everything is checked when it is called, before any job runs (check_jobs, check_writes: with results given,
+    every picture must lie in its folder and none may be an input).
 
     Arguments:
     jobs -- list of Job (grid_jobs, manifest_jobs, or your own)
     results -- path of results.jsonl (None: nothing recorded, nothing skipped)
-    workers -- None or 1: in this process; N > 1: N local worker processes sharing the CPU threads
+    workers -- None or 1: in this process; N > 1: N local worker processes sharing the CPU threads (at most one per
+               CPU and one per job: worker_count)
     ray_address -- None, or a Ray cluster's address ('auto', 'host:6379'): one Ray task per job
     force -- run every job, even those finished
     options -- the StyleOptions every job starts from; overrides: StyleOptions fields (weights, iterations, ...)
+    inputs -- more (name, path) the batch reads and must never write, e.g. ('--manifest', path)
+    report -- function(line) told of damaged lines in results.jsonl (default: a warning line on stderr)
 
     Returns:
-    (generator) result -- JobResult per job as it finishes (status done, skipped or failed), pixels written and
-                          dropped
+    results -- a generator of JobResult per job as it finishes (status done, skipped or failed), pixels written and
+               dropped
     """
     options = batch_options(options, **overrides)
     if workers is not None:
         check_positive_int(workers, "workers")
+        workers = worker_count(workers, len(jobs))
     check_jobs(jobs, options)
     folder = os.path.dirname(os.path.abspath(results)) if results else None
-    rows = read_results(results) if results and not force else {}
+    check_writes(jobs, options, folder, results, inputs)
+    damaged = []
+    rows = read_results(results, damaged) if results and not force else {}
+    if damaged:
+        (report or _warn)(damaged_note(results, damaged))
     tasks = [(job, finished_fingerprint(job, rows, folder) if rows else None) for job in jobs]
+    return _stream(tasks, options, results, folder, workers, ray_address)
+
+
+def _warn(line):
+    print(f"neural-style: warning: {line}", file=sys.stderr)
+
+
+def _stream(tasks, options, results, folder, workers, ray_address):
     if ray_address:
         stream = _ray_tasks(tasks, options, ray_address)
     elif workers and workers > 1:

@@ -74,28 +74,63 @@ def _json_value(value):
     return json.loads(json.dumps(value, default=repr))
 
 
-def read_results(path):
+def read_results(path, damaged=None):
     """
-    The latest recorded row of each picture in a results.jsonl (a line cut short by a crash is ignored).
+    The latest recorded row of each picture in a results.jsonl. A damaged line (cut short by a crash, not UTF-8, not
+    a JSON object with a text output) is skipped, never fatal: its job runs again.
 
     Arguments:
     path -- results.jsonl (missing: no rows)
+    damaged -- a list to which the numbers of damaged lines are appended, or None
 
     Returns:
     rows -- dict output (relative to the file's folder) -> its latest row
     """
     rows = {}
+    damaged = [] if damaged is None else damaged
     if not os.path.isfile(path):
         return rows
-    with open(path, encoding="utf-8") as file:
-        for line in file:
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
+    with open(path, "rb") as file:
+        for number, line in enumerate(file, 1):
+            if not line.strip():
                 continue
-            if isinstance(row, dict) and "output" in row:
+            row = _row(line)
+            if row is None:
+                damaged.append(number)
+            else:
                 rows[row["output"]] = row
     return rows
+
+
+def _row(line):
+    """A results.jsonl line as its row, or None when it is damaged."""
+    try:
+        row = json.loads(line.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        return None
+    if not isinstance(row, dict) or not isinstance(row.get("output"), str):
+        return None
+    if not isinstance(row.get("fingerprint"), (str, type(None))) or not isinstance(
+        row.get("status"), (str, type(None))
+    ):
+        return None
+    return row
+
+
+def damaged_note(path, damaged):
+    """
+    The line that says which lines of a results.jsonl were damaged and skipped.
+
+    Arguments:
+    path -- results.jsonl
+    damaged -- the line numbers (read_results)
+
+    Returns:
+    line -- str
+    """
+    shown = ", ".join(map(str, damaged[:5])) + (", ..." if len(damaged) > 5 else "")
+    lines = "line" if len(damaged) == 1 else "lines"
+    return f"{path}: skipped {len(damaged)} damaged {lines} ({shown}); their jobs run again unless recorded later"
 
 
 def finished_fingerprint(job, rows, results_folder):
@@ -118,16 +153,27 @@ def finished_fingerprint(job, rows, results_folder):
 
 def append_row(path, row):
     """
-    Appends one line to results.jsonl, in one write: a crash can cut only the last line short, which read_results
-    ignores (rewriting the whole file atomically per job would cost time quadratic in the number of jobs).
+    Appends one record to results.jsonl as one write of one line ending in a newline (O_APPEND: never interleaved
+    with another write). A line that a crash cut short is closed first with its own newline, so it stays one
+    damaged line that read_results skips and is never glued to this record. (Rewriting the whole file atomically
+    per job would cost time quadratic in the number of jobs.)
 
     Arguments:
     path -- results.jsonl
     row -- dict of JSON values
     """
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with open(path, "a", encoding="utf-8") as file:
-        file.write(json.dumps(row) + "\n")
+    record = (json.dumps(row) + "\n").encode("utf-8")
+    handle = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        size = os.fstat(handle).st_size
+        if size and os.pread(handle, 1, size - 1) != b"\n":
+            record = b"\n" + record
+        written = os.write(handle, record)
+        while written < len(record):  # a short write (a full disk frees up, a signal): the rest of the same line
+            written += os.write(handle, record[written:])
+    finally:
+        os.close(handle)
 
 
 def summary(counts, seconds):

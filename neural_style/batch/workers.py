@@ -12,9 +12,11 @@ import queue
 import signal
 import socket
 import tempfile
+import threading
 import time
 
 import tensorflow as tf
+from tqdm import tqdm
 
 from ..images import ImageError
 from ..options import OptionError
@@ -133,8 +135,16 @@ def _in_process(tasks, options):
 # Local worker processes: each gets its share of the CPU threads, loads the weights once and takes jobs from a queue.
 
 
+# How long the driver waits for its worker processes to end after asking them to (SIGTERM), before killing them.
+STOP_SECONDS = 5.0
+
+
 def _process_main(options, threads, tasks, results):
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's to handle; it ends the workers
+    _end_with_parent()
+    # tqdm's default lock is a named semaphore that a worker ended by the driver's stop can never release: the
+    # resource tracker then warns of 'leaked semaphore objects'. A worker shows no bars, so a thread lock is enough.
+    tqdm.set_lock(threading.RLock())
     tf.config.threading.set_intra_op_parallelism_threads(threads)
     tf.config.threading.set_inter_op_parallelism_threads(threads)
     try:
@@ -147,9 +157,38 @@ def _process_main(options, threads, tasks, results):
         results.put(("result", index, worker.run(job, finished)))
 
 
+def _end_with_parent():
+    """On Linux, asks the kernel to kill this worker when the driver dies, however it dies (even SIGKILL): a worker
+    never goes on computing for a batch that is gone (the driver's own stop ends it otherwise, and elsewhere)."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+
+
 def cpu_count():
     """The CPUs this process may run on."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def worker_count(requested, jobs, cpus=None):
+    """
+    The number of local worker processes a batch starts: as asked, but at most one per CPU (each loads the network
+    and runs its own threads: more only share the same cores and multiply the memory) and one per job.
+
+    Arguments:
+    requested -- the workers asked for (--workers)
+    jobs -- the number of jobs
+    cpus -- the CPUs to share (None: cpu_count())
+
+    Returns:
+    count -- int, at least 1
+    """
+    cpus = cpu_count() if cpus is None else cpus
+    return max(1, min(requested, cpus, jobs))
 
 
 def _local_processes(tasks, options, workers):
@@ -189,13 +228,26 @@ def _local_processes(tasks, options, workers):
             process.join(timeout=10)
     finally:
         # Interrupted (or a worker hung): end them now; a job cut short is picked up by the next run.
-        for process in processes:
-            if process.is_alive():
-                process.terminate()
-            process.join()
+        _stop(processes)
         for channel in (task_queue, result_queue):
             channel.cancel_join_thread()
             channel.close()
+
+
+def _stop(processes, seconds=STOP_SECONDS):
+    """Ends worker processes: SIGTERM, a wait of at most `seconds` in all, then SIGKILL for any still running."""
+    for process in processes:
+        if process.is_alive():
+            process.terminate()
+    deadline = time.monotonic() + seconds
+    for process in processes:
+        process.join(timeout=max(0.0, deadline - time.monotonic()))
+    for process in processes:
+        if process.is_alive():
+            process.kill()
+            process.join(timeout=seconds)
+        if process.exitcode is not None:
+            process.close()
 
 
 def _replace_dead(processes, running, attempts, tasks, task_queue, remaining, start):

@@ -6,12 +6,26 @@ taken from its parser, and applies to every job.
 
 import argparse
 import os
+import signal
 import sys
 import time
 
 from tqdm import tqdm
 
-from ..batch import FAILED, RESULTS_FILE, grid_jobs, manifest_jobs, stylize_many, summary
+from .. import safety
+from ..batch import (
+    FAILED,
+    RESULTS_FILE,
+    batch_options,
+    check_jobs,
+    check_writes,
+    grid_jobs,
+    manifest_jobs,
+    stylize_many,
+    summary,
+    worker_count,
+)
+from ..checks import check_positive_int
 from ..options import OptionError, StyleOptions
 from . import common, stylize
 
@@ -103,7 +117,8 @@ def main(argv):
     argv -- command-line arguments (without `neural-style batch`)
 
     Returns:
-    code -- 0 when every job is done (or was already), 1 when some failed, 2 for bad input, 130 on Ctrl-C
+    code -- 0 when every job is done (or was already), 1 when some failed, 2 for bad input, 130 on Ctrl-C, 143 on
+            SIGTERM, 129 on SIGHUP
     """
     args = build_parser().parse_args(argv)
     if args.ray and args.workers:
@@ -112,10 +127,34 @@ def main(argv):
     fields = stylize.options_from_args(args)
     options = StyleOptions(**fields)
     jobs = jobs_from_args(args, options)
-    common.note_random_weights(fields["weights"], args.quiet)
     results = os.path.join(args.output_dir, RESULTS_FILE)
+    inputs = [("--manifest", args.manifest)] if args.manifest else []
+    # Every check before any work (and before the folder is made); the checks run again under the lock, cheaply.
+    checked = batch_options(options)
+    check_jobs(jobs, checked)
+    check_writes(jobs, checked, args.output_dir, results, inputs)
+    workers = args.workers
+    if workers is not None:
+        check_positive_int(workers, "--workers")
+        workers = worker_count(workers, len(jobs))
+        if workers < args.workers and not args.quiet:
+            print(
+                f"{common.PROG}: note: --workers {args.workers}: using {workers} (one per CPU here and one per job; "
+                "more would only share the same cores)",
+                file=sys.stderr,
+            )
+    common.note_random_weights(fields["weights"], args.quiet)
+    with safety.signals_as_interrupts(), safety.hold_folder(args.output_dir):
+        return _run(args, jobs, options, results, inputs, workers)
+
+
+def _run(args, jobs, options, results, inputs, workers):
+    """The batch itself, its folder held: every job run or skipped; stopped by Ctrl-C, SIGTERM or SIGHUP with one
+    line, the finished pictures kept."""
     counts, start = {}, time.perf_counter()
-    runs = stylize_many(jobs, results, workers=args.workers, ray_address=args.ray, force=args.force, options=options)
+    runs = stylize_many(
+        jobs, results, workers=workers, ray_address=args.ray, force=args.force, options=options, inputs=inputs
+    )
     with tqdm(total=len(jobs), unit="job", disable=args.quiet, dynamic_ncols=True) as bar:
         try:
             for result in runs:
@@ -124,14 +163,26 @@ def main(argv):
                     bar.write(f"{common.PROG}: failed: {result.job.output}: {result.error}", file=sys.stderr)
                 bar.set_postfix(failed=counts.get(FAILED, 0), refresh=False)
                 bar.update()
-        except KeyboardInterrupt:
-            runs.close()
+        except KeyboardInterrupt as interrupt:
+            _close_ignoring_signals(runs)
             bar.close()
             common.fail(
-                f"interrupted: {summary(counts, time.perf_counter() - start)}; finished pictures are kept, "
-                "run the same command again to do the rest"
+                f"interrupted{common._signal_name(interrupt)}: {summary(counts, time.perf_counter() - start)}; "
+                "finished pictures are kept, run the same command again to do the rest"
             )
-            return common.EXIT_INTERRUPTED
+            return safety.exit_code(interrupt)
     if not args.quiet:
         print(f"{summary(counts, time.perf_counter() - start)}; results in {results}", file=sys.stderr)
     return common.EXIT_FAILURE if counts.get(FAILED) else 0
+
+
+def _close_ignoring_signals(runs):
+    """Ends the batch's workers (a bounded wait, then kill) with further Ctrl-C, SIGTERM and SIGHUP ignored, so that a
+    second signal cannot cut the stop short and leave workers running."""
+    numbers = (signal.SIGINT, *safety.STOP_SIGNALS)
+    previous = {number: signal.signal(number, signal.SIG_IGN) for number in numbers}
+    try:
+        runs.close()
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
