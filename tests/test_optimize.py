@@ -16,7 +16,7 @@ from neural_style import (
     train_step,
 )
 from neural_style.lbfgs import LBFGS, compile_cost_and_gradient, lbfgs_max_evaluations
-from neural_style.optimize import BestImage, CostTerms
+from neural_style.optimize import JIT_COMPILE_ENV, BestImage, CostTerms, resolve_jit_compile
 from tests import reference
 from tests.transfers import transfer
 
@@ -135,6 +135,20 @@ def test_style_transfer_takes_train_step_which_is_adam(weights, options):
         np.testing.assert_allclose(after, expected, rtol=1e-5, atol=1e-3)
     if clip is not None:
         assert np.any(images[-1] == clip[0]) or np.any(images[-1] == clip[1]), "the test needs a clip that bites"
+
+
+@pytest.mark.parametrize("gpu", [False, True])
+def test_jit_compile_environment_variable(monkeypatch, gpu):
+    """$NEURAL_STYLE_JIT_COMPILE: '0' never XLA, even when asked; '1' XLA unless asked not to; unset: XLA with a GPU."""
+    monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: ["GPU:0"] if gpu else [])
+    expected = {None: {None: gpu, True: True, False: False}, "0": {None: False, True: False, False: False}}
+    expected["1"] = {None: True, True: True, False: False}
+    for setting, answers in expected.items():
+        if setting is None:
+            monkeypatch.delenv(JIT_COMPILE_ENV, raising=False)
+        else:
+            monkeypatch.setenv(JIT_COMPILE_ENV, setting)
+        assert {asked: resolve_jit_compile(asked) for asked in answers} == answers, setting
 
 
 @pytest.mark.parametrize("compiled", [False, True])
