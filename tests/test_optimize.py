@@ -18,21 +18,9 @@ from neural_style import (
 from neural_style.lbfgs import LBFGS, compile_cost_and_gradient, lbfgs_max_evaluations
 from neural_style.optimize import JIT_COMPILE_ENV, BestImage, CostTerms, resolve_jit_compile
 from tests import reference
-from tests.transfers import transfer
+from tests.transfers import COST_ROUNDING, EPS, GRADIENT_ROUNDING, transfer
 
 HEIGHT, WIDTH = 24, 32
-
-EPS = 2.0**-24  # float32's unit roundoff
-# How far two float32 computations of the cost and of its gradient on the fixture's network (24x32, channels 4 to
-# 32) may differ when they sum in other orders: traced or eager, XLA, another CPU's oneDNN kernels, or none. A sum of
-# n terms is within (n - 1) eps sum|terms| of the exact sum, so two orders differ by up to 2 n eps sum|terms|, and
-# the errors along a chain of sums add (to first order). The cost's chain: the convolutions up to conv5_1 sum
-# 9 C_in terms each (27 + 36 + 36 + 72 + 72 + 3*144 + 144 + 3*288 + 288 = 1971), a Gram entry <= 768 positions, the
-# style cost <= 32^2 entries: n <= 4000. The gradient runs the chain back again: n <= 8000. sum|terms| is the cost
-# itself (a sum of squares; the generated Grams are far from the style's here) and, for the gradient, its largest
-# entry. Measured on an Intel Xeon (AMX): 3e-7 of the cost and of max|g| between eager, traced and XLA.
-COST_ROUNDING = 2 * 4000 * EPS  # 4.8e-4, relative; a step changes the cost by >= 6% in these tests
-GRADIENT_ROUNDING = 2 * 8000 * EPS  # 9.5e-4, relative to the largest gradient entry
 
 
 def images(seed=0):
