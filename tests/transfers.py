@@ -15,13 +15,13 @@ EPS = 2.0**-24  # float32's unit roundoff
 # to 32x32 pixels) may differ when they sum in other orders: traced or eager, XLA, another CPU's oneDNN kernels, or
 # none. A sum of n terms is within (n - 1) eps sum|terms| of the exact sum, so two orders differ by up to
 # 2 n eps sum|terms|, and the errors along a chain of sums add (to first order). The cost's chain: the convolutions
-# up to conv5_1 sum 9 C_in terms each (27 + 36 + 36 + 72 + 72 + 3*144 + 144 + 3*288 + 288 = 1971), a Gram entry
-# <= 1024 positions, the style cost <= 32^2 entries: n <= 4096. The gradient runs the chain back again: n <= 8192.
-# sum|terms| is the cost itself (a sum of squares; the generated Grams are far from the style's here) and, for the
-# gradient, its largest entry. Measured on an Intel Xeon (AMX): 3e-7 of the cost and of max|g| between eager,
-# traced and XLA, 1600 times below these bounds.
-COST_ROUNDING = 2 * 4096 * EPS  # 4.9e-4, relative; a step changes the cost by >= 6% in these tests
-GRADIENT_ROUNDING = 2 * 8192 * EPS  # 9.8e-4, relative to the largest gradient entry
+# up to conv5_4 sum 9 C_in terms each (27 + 36 + 36 + 72 + 72 + 3*144 + 144 + 3*288 + 4*288 = 2835), a pool 4, a
+# Gram entry <= 1024 positions, the style cost <= 32^2 entries: n <= 5000. The gradient runs the chain back again:
+# n <= 10000. sum|terms| is the cost itself (a sum of squares; the generated Grams are far from the style's here)
+# and, for the gradient, its largest entry. Measured on an Intel Xeon (AMX): 3e-7 of the cost and of max|g| between
+# eager, traced and XLA, 2000 times below these bounds. Against a float64 reference, half the bound would do.
+COST_ROUNDING = 2 * 5000 * EPS  # 6.0e-4, relative; an Adam step changes the cost by >= 6% in these tests
+GRADIENT_ROUNDING = 2 * 10000 * EPS  # 1.2e-3, relative to the largest gradient entry
 
 # The StyleOptions fields that a resumed run may change (field metadata resume=MAY_CHANGE), as the tests expect them.
 MAY_CHANGE_ON_RESUME = {
