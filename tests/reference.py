@@ -15,6 +15,30 @@ def conv_relu(x, kernel, bias):
     return np.maximum(out + bias, 0)
 
 
+def forward_rounding(weights, name):
+    """
+    The bound on float32's rounding in the activations of layer `name` (against float64), relative to their largest.
+
+    Two float32 computations (other kernels, tile sizes) differ by up to twice this.
+
+    Each convolution sums n = 9 C_in products, within n eps sum|terms| of the exact sum, and a pool 4 terms; the errors
+    of the layers below add (to first order; He-initialised layers keep the activations' scale). sum|terms| is at
+    most 5.2 times the layer's largest activation on the fixtures' random filters (measured in float64: a property
+    of the filters, not of a CPU), 8 here: 8 eps sum_l n_l, 1.4e-3 at conv5_4. A wrong filter, padding or pool
+    changes the activations by tenths of their largest.
+    """
+    count = 0
+    for block in range(1, 6):  # the layers in forward's order, up to `name`
+        for layer in [n for n in weights.layers if n.startswith(f"conv{block}_")]:
+            count += 9 * weights.layers[layer][0].shape[2]
+            if layer == name:
+                return 8 * count * 2.0**-24
+        count += 4
+        if name.endswith(f"pool{block}"):
+            return 8 * count * 2.0**-24
+    raise KeyError(name)
+
+
 def pool(x, method):
     """2x2 pool, stride 2, SAME padding: padded cells are left out of the average and of the max."""
     height, width, channels = x.shape

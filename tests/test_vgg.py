@@ -7,29 +7,13 @@ from neural_style.vgg import UnknownLayerError, layer_names
 from neural_style.weights import CONV_LAYERS, MAT_LAYER_NAMES
 from tests import reference
 from tests.fixtures import save_mat, vgg_mat_layers, write_vgg_mat
+from tests.reference import forward_rounding
 
 HEIGHT, WIDTH = 19, 26  # odd sizes exercise the SAME padding of the pools
 
 
 def random_image(height=HEIGHT, width=WIDTH, seed=0):
     return np.random.default_rng(seed).uniform(-120, 130, (1, height, width, 3)).astype(np.float32)
-
-
-def rounding(weights, name):
-    """
-    The bound on float32's rounding in the activations of layer `name` (against float64), relative to their largest.
-
-    Each convolution sums n = 9 C_in products, within n eps sum|terms| of the exact sum, and a pool 4 terms; the errors
-    of the layers below add (to first order; He-initialised layers keep the activations' scale). sum|terms| is at
-    most 5.2 times the layer's largest activation on the fixtures' random filters (measured in float64: a property
-    of the filters, not of a CPU), 8 here: 8 eps sum_l n_l, 1.4e-3 at conv5_4. A wrong filter, padding or pool
-    changes the activations by tenths of their largest.
-    """
-    names = layer_names("max" if name.startswith("maxpool") else "avg")
-    count = 0
-    for layer in names[: names.index(name) + 1]:
-        count += 9 * weights.layers[layer][0].shape[2] if layer in weights.layers else 4
-    return 8 * count * 2.0**-24
 
 
 @pytest.mark.parametrize("layout", ["current", "beta16"])
@@ -56,7 +40,7 @@ def test_activations_equal_a_numpy_forward_pass(tmp_path, layout, pooling):
     names = layer_names(pooling)
     assert list(model) == ["input"] + names
     for name, activation in zip(names, model(image, names)):
-        bound = rounding(weights, name) * np.abs(expected[name]).max()
+        bound = forward_rounding(weights, name) * np.abs(expected[name]).max()
         np.testing.assert_allclose(activation.numpy(), expected[name], rtol=0, atol=bound)
 
 
@@ -74,7 +58,9 @@ def test_layer_lookup_follows_the_assigned_input(small_model, mat_file):
     a = small_model["conv4_2"]
     assert isinstance(a, type(tf.constant(1)))  # an EagerTensor
     expected = reference.forward(image, mat_file[1])["conv4_2"]
-    np.testing.assert_allclose(a.numpy(), expected, rtol=0, atol=rounding(mat_file[1], "conv4_2") * expected.max())
+    np.testing.assert_allclose(
+        a.numpy(), expected, rtol=0, atol=forward_rounding(mat_file[1], "conv4_2") * expected.max()
+    )
     small_model["input"].assign(random_image(24, 32, seed=4))
     assert not np.allclose(small_model["conv4_2"].numpy(), a.numpy())
 
@@ -86,8 +72,8 @@ def test_layer_lookup_works_inside_tf_function(small_model):
     def conv3_1_sum():
         return tf.reduce_sum(small_model["conv3_1"])
 
-    # Traced (fused kernels) and eager: the activations within rounding(conv3_1) = 1.2e-4 of their largest, their sum
-    # (6x8x16 positive terms) within 768 eps more: 1.7e-4 each, 3.4e-4 apart. Another activation differs by tenths.
+    # Traced (fused kernels) and eager: the activations within forward_rounding(conv3_1) = 1.2e-4 of their largest,
+    # their sum (6x8x16 positive terms) within 768 eps more: 1.7e-4 each, 3.4e-4 apart. Another layer differs by tenths.
     np.testing.assert_allclose(conv3_1_sum().numpy(), tf.reduce_sum(small_model["conv3_1"]).numpy(), rtol=4e-4)
 
 
@@ -266,7 +252,9 @@ def test_keras_weights_see_what_keras_preprocess_input_gives(tmp_path):
     got = model(reshape_and_normalize_image(rgb), names)
     for name, activation in zip(["conv1_1", "conv3_2", "conv5_4"], got):
         scale = np.abs(expected[name]).max()
-        np.testing.assert_allclose(activation.numpy(), expected[name], rtol=0, atol=rounding(weights, name) * scale)
+        np.testing.assert_allclose(
+            activation.numpy(), expected[name], rtol=0, atol=forward_rounding(weights, name) * scale
+        )
 
 
 def test_keras_layer_names_map_to_the_articles():
@@ -292,7 +280,9 @@ def test_before_relu_and_a_swapped_relu(small_model, mat_file):
     # conv_relu(x, k, b) - conv_relu(x, -k, -b) = relu(z) - relu(-z) = z: the value before the ReLU, in numpy.
     expected = reference.conv_relu(below, kernel, bias) - reference.conv_relu(below, -kernel, -bias)
     pre = small_model(image, ["conv2_1"], before_relu=True)[0].numpy()[0]
-    np.testing.assert_allclose(pre, expected, rtol=0, atol=rounding(weights, "conv2_1") * np.abs(expected).max())
+    np.testing.assert_allclose(
+        pre, expected, rtol=0, atol=forward_rounding(weights, "conv2_1") * np.abs(expected).max()
+    )
     assert pre.min() < 0
     # The identity in place of every ReLU: conv1_2 is then a purely linear function of the image.
     linear = [small_model(x, ["conv1_2"], relu=tf.identity)[0].numpy() for x in (image, 2 * image)]
