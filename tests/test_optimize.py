@@ -56,9 +56,9 @@ def assert_adam_steps_agree(actual, expected, adam):
     """
     bound = adam.rounding_bound(GRADIENT_ROUNDING * adam.largest_gradient)
     bound = bound + 8 * EPS * (np.abs(expected) + adam.learning_rate)
-    # The power of the test: the bound is far below a step at most pixels, where SGD, another learning rate or a
-    # missing clip would show.
-    assert np.median(bound) < adam.learning_rate / 20, "the bound leaves the test no power"
+    # The power of the test: at a tenth of the pixels the bound is within 2% of a step, where SGD, a learning rate
+    # a few percent off or a missing clip shows.
+    assert np.quantile(bound, 0.1) < adam.learning_rate / 50, "the bound leaves the test no power"
     outside = np.abs(np.asarray(actual, np.float64) - expected) > bound
     assert not outside.any(), (
         f"{outside.sum()} pixels differ by more than float32's rounding allows: "
