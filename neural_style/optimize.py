@@ -296,12 +296,17 @@ def train_step(
     return costs
 
 
+JIT_COMPILE_ENV = "NEURAL_STYLE_JIT_COMPILE"
+
+
 def resolve_jit_compile(jit_compile: bool | None = None) -> bool:
     """
     Whether to compile the step with XLA: as asked, or by default only where a GPU is present.
 
     On the CPUs we measured, XLA's step was no faster than TensorFlow's own oneDNN kernels but took more memory, and
     XLA's CPU convolutions do not use oneDNN's bfloat16/AMX kernels (the figures: docs/performance.md).
+    $NEURAL_STYLE_JIT_COMPILE overrides the default: '0' never compiles with XLA, even when asked (a switch for a
+    platform where XLA misbehaves, and for running the tests without it); '1' compiles with XLA unless asked not to.
 
     Arguments:
     jit_compile -- True, False, or None for the default
@@ -309,8 +314,11 @@ def resolve_jit_compile(jit_compile: bool | None = None) -> bool:
     Returns:
     jit_compile -- a bool
     """
+    setting = os.environ.get(JIT_COMPILE_ENV, "").strip()
+    if setting == "0":
+        return False
     if jit_compile is None:
-        return bool(tf.config.list_physical_devices("GPU"))
+        return setting == "1" or bool(tf.config.list_physical_devices("GPU"))
     return bool(jit_compile)
 
 

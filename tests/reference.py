@@ -15,6 +15,30 @@ def conv_relu(x, kernel, bias):
     return np.maximum(out + bias, 0)
 
 
+def forward_rounding(weights, name):
+    """
+    The bound on float32's rounding in the activations of layer `name` (against float64), relative to their largest.
+
+    Two float32 computations (other kernels, tile sizes) differ by up to twice this.
+
+    Each convolution sums n = 9 C_in products, within n eps sum|terms| of the exact sum, and a pool 4 terms; the errors
+    of the layers below add (to first order; He-initialised layers keep the activations' scale). sum|terms| is at
+    most 5.2 times the layer's largest activation on the fixtures' random filters (measured in float64: a property
+    of the filters, not of a CPU), 8 here: 8 eps sum_l n_l, 1.4e-3 at conv5_4. A wrong filter, padding or pool
+    changes the activations by tenths of their largest.
+    """
+    count = 0
+    for block in range(1, 6):  # the layers in forward's order, up to `name`
+        for layer in [n for n in weights.layers if n.startswith(f"conv{block}_")]:
+            count += 9 * weights.layers[layer][0].shape[2]
+            if layer == name:
+                return 8 * count * 2.0**-24
+        count += 4
+        if name.endswith(f"pool{block}"):
+            return 8 * count * 2.0**-24
+    raise KeyError(name)
+
+
 def pool(x, method):
     """2x2 pool, stride 2, SAME padding: padded cells are left out of the average and of the max."""
     height, width, channels = x.shape
@@ -138,6 +162,7 @@ class Adam:
     def __init__(self, learning_rate, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
         self.learning_rate, self.beta_1, self.beta_2, self.epsilon = learning_rate, beta_1, beta_2, epsilon
         self.t, self.m, self.v = 0, 0.0, 0.0
+        self.largest_gradient = 0.0
 
     def update(self, x, grad):
         """The pixels x after one step along grad (both arrays of the same shape)."""
@@ -145,8 +170,44 @@ class Adam:
         self.t += 1
         self.m = self.beta_1 * self.m + (1 - self.beta_1) * grad
         self.v = self.beta_2 * self.v + (1 - self.beta_2) * grad**2
+        self.largest_gradient = max(self.largest_gradient, float(np.abs(grad).max()))
         step = self.learning_rate * np.sqrt(1 - self.beta_2**self.t) / (1 - self.beta_1**self.t)
         return x - step * self.m / (np.sqrt(self.v) + self.epsilon)
+
+    def largest_normalised_step(self):
+        """
+        U, the bound on |m_hat| / sqrt(v_hat) after the steps so far (|step| <= learning_rate * U; about 1 early on).
+
+        m_hat = sum_k a_k g_k and v_hat = sum_k b_k g_k^2 are weighted means (the weights of each sum to 1), so by
+        Cauchy-Schwarz |m_hat| <= sqrt(sum_k a_k^2 / b_k) * sqrt(v_hat).
+        """
+        k = np.arange(1, self.t + 1)
+        a = (1 - self.beta_1) * self.beta_1 ** (self.t - k) / (1 - self.beta_1**self.t)
+        b = (1 - self.beta_2) * self.beta_2 ** (self.t - k) / (1 - self.beta_2**self.t)
+        return float(np.sqrt(np.sum(a**2 / b)))
+
+    def rounding_bound(self, gradient_error):
+        """
+        How far another computation of the same steps may move each pixel from these, per pixel, when each of its
+        gradients differed from the ones given here by at most gradient_error (rounding in another summation order).
+
+        Each gradient off by <= D moves m_hat by <= D (a weighted mean) and sqrt(v_hat) by <= D (a weighted
+        2-norm: Minkowski), so m_hat / sqrt(v_hat) moves by <= (1 + U) D / (sqrt(v_hat) - D); and never by more than
+        2 U, the whole range of a step. A gradient that is zero up to rounding can thus flip a pixel's step (2 lr),
+        while a pixel whose gradient stands well above the rounding moves by a small fraction of lr. Clipping is
+        1-Lipschitz and adds nothing.
+
+        Arguments:
+        gradient_error -- D, the bound on each gradient's error (same units as the gradients)
+
+        Returns:
+        bound -- array of the pixels' shape
+        """
+        U = self.largest_normalised_step()
+        root = np.sqrt(self.v / (1 - self.beta_2**self.t))
+        with np.errstate(divide="ignore"):
+            swing = np.where(root > gradient_error, (1 + U) * gradient_error / (root - gradient_error), np.inf)
+        return self.learning_rate * np.minimum(swing, 2 * U)
 
 
 # --- issue 12: style losses beyond the Gram matrix, and guided (masked) statistics

@@ -299,7 +299,8 @@ def test_resumed_adam_run_equals_an_uninterrupted_one(weights, tmp_path, scales)
         assert len(resumed.history) == state["iteration"]
         result, history = resumed.run()
         np.testing.assert_array_equal(result, whole)
-        np.testing.assert_allclose(resumed.best_image.numpy(), whole_run.best_image.numpy(), atol=1e-4)
+        # The same float32 operations on the same values in one process: bit for bit (as the costs above).
+        np.testing.assert_array_equal(resumed.best_image.numpy(), whole_run.best_image.numpy())
         assert [entry["J"] for entry in history] == [entry["J"] for entry in whole_history]
         assert [entry["iteration"] for entry in history] == list(range(8))
 

@@ -21,6 +21,7 @@ from neural_style.options import StyleOptions
 from neural_style.weights import VGGWeights, keras_layer_name, random_vgg_weights
 from tests import reference
 from tests.h5_fixtures import write_keras2_h5
+from tests.transfers import COST_ROUNDING
 
 cli_stylize = importlib.import_module("neural_style.cli.stylize")
 HEIGHT, WIDTH = 24, 32
@@ -135,9 +136,9 @@ def test_keras_h5_weights_and_block_names_end_to_end(job, pictures, keras_h5):
         "conv4_2",
         layers,
     )
-    np.testing.assert_allclose(history[0]["J_content"], J_content, rtol=1e-4)
-    np.testing.assert_allclose(history[0]["J_style"], J_style, rtol=1e-4)
-    np.testing.assert_allclose(history[0]["J"], 10 * J_content + 40 * J_style, rtol=1e-4)
+    np.testing.assert_allclose(history[0]["J_content"], J_content, rtol=COST_ROUNDING)
+    np.testing.assert_allclose(history[0]["J_style"], J_style, rtol=COST_ROUNDING)
+    np.testing.assert_allclose(history[0]["J"], 10 * J_content + 40 * J_style, rtol=COST_ROUNDING)
 
 
 def test_an_h5_that_is_not_vgg19_weights_is_one_line(job, tmp_path):
@@ -232,7 +233,7 @@ def test_pooling_max_changes_the_costs(job, pictures, mat_file):
         layers,
         pooling="max",
     )
-    np.testing.assert_allclose(history[0]["J"], 10 * J_content + 40 * J_style, rtol=1e-4)
+    np.testing.assert_allclose(history[0]["J"], 10 * J_content + 40 * J_style, rtol=COST_ROUNDING)
     assert abs(history[0]["J"] - plain[0]["J"]) > 1e-3 * plain[0]["J"]
 
 
@@ -286,8 +287,8 @@ def test_course_tf2_preset_end_to_end(job, pictures, mat_file):
     J_content, J_style = reference.style_transfer_costs(
         generated, arrays["content"][None] / 255, style, weights, "conv5_4", layers, pooling="max"
     )
-    np.testing.assert_allclose(history[0]["J_content"], J_content, rtol=1e-4)
-    np.testing.assert_allclose(history[0]["J_style"], J_style, rtol=1e-4)
+    np.testing.assert_allclose(history[0]["J_content"], J_content, rtol=COST_ROUNDING)
+    np.testing.assert_allclose(history[0]["J_style"], J_style, rtol=COST_ROUNDING)
 
 
 def test_gatys_preset_end_to_end(job, pictures, mat_file):

@@ -10,7 +10,7 @@ from neural_style.checkpoint import load_checkpoint
 from neural_style.config import CONFIG
 from neural_style.images import image_to_uint8, reshape_and_normalize_image
 from neural_style.stylize import StyleTransfer, split_iterations, stylize
-from tests.transfers import HEIGHT, WIDTH, pictures, transfer
+from tests.transfers import COST_ROUNDING, HEIGHT, WIDTH, pictures, transfer
 
 MEANS = CONFIG.MEANS.astype(np.float64)
 
@@ -61,7 +61,7 @@ def test_history_starts_at_the_cost_of_the_first_image(weights):
     run = transfer(weights, init="content", iterations=2)
     first = run.image.numpy()
     _, history = run.run()
-    assert history[0]["J"] == pytest.approx(cost_of(run, first), rel=1e-5)
+    assert history[0]["J"] == pytest.approx(cost_of(run, first), rel=COST_ROUNDING)
 
 
 # --optimizer lbfgs
@@ -76,8 +76,8 @@ def test_lbfgs_reaches_a_lower_cost_than_the_articles_adam(weights):
     # Same start, same problem: each written image's cost, recomputed, and L-BFGS well below Adam's.
     adam_cost = cost_of(adam, adam.best_image.numpy())
     lbfgs_cost = cost_of(lbfgs, lbfgs.best_image.numpy())
-    assert adam_cost == pytest.approx(float(adam.best_cost), rel=1e-5)
-    assert lbfgs_cost == pytest.approx(float(lbfgs.best_cost), rel=1e-5)
+    assert adam_cost == pytest.approx(float(adam.best_cost), rel=COST_ROUNDING)
+    assert lbfgs_cost == pytest.approx(float(lbfgs.best_cost), rel=COST_ROUNDING)
     assert lbfgs_cost < 0.5 * adam_cost
     evaluations = [entry["evaluations"] for entry in history]
     assert evaluations == sorted(evaluations) and 20 <= evaluations[-1] <= 2 * 20 + 20
@@ -90,7 +90,7 @@ def test_lbfgs_keeps_the_pixels_in_range_and_records_each_iterate(weights):
     low, high = run.bounds
     for J, image in seen:
         assert np.all(image >= low - 1e-4) and np.all(image <= high + 1e-4)
-        assert J == pytest.approx(cost_of(run, image), rel=1e-4)  # the entry is the cost of that iterate
+        assert J == pytest.approx(cost_of(run, image), rel=COST_ROUNDING)  # the entry is the cost of that iterate
     assert [J for J, _ in seen] == [entry["J"] for entry in history]
 
 
@@ -113,7 +113,7 @@ def test_adam_writes_the_lowest_cost_image_not_the_last(weights):
     best = int(np.argmin(costs))
     assert best != len(costs) - 1, "the test needs a run whose last image is not its best"
     np.testing.assert_array_equal(result, image_to_uint8(images[best]))
-    assert float(run.best_cost) == pytest.approx(costs[best], rel=1e-5)
+    assert float(run.best_cost) == pytest.approx(costs[best], rel=COST_ROUNDING)
 
 
 def test_lbfgs_writes_the_lowest_cost_image(weights):
@@ -121,7 +121,7 @@ def test_lbfgs_writes_the_lowest_cost_image(weights):
     result, history = run.run()
     best = run.best_image.numpy()
     np.testing.assert_array_equal(result, image_to_uint8(best))
-    assert cost_of(run, best) == pytest.approx(float(run.best_cost), rel=1e-5)
+    assert cost_of(run, best) == pytest.approx(float(run.best_cost), rel=COST_ROUNDING)
     assert float(run.best_cost) <= min(entry["J"] for entry in history) * (1 + 1e-6)
 
 
@@ -157,7 +157,7 @@ def test_multiscale_ends_at_the_output_size_and_covers_the_budget(weights):
     costs = [entry["J"] for entry in history[3:6]] + [float(cost_half.terms(tf.constant(candidates[-1])).J)]
     best = candidates[int(np.argmin(costs))]
     start = tf.image.resize(best, (HEIGHT, WIDTH), method="bilinear").numpy()
-    assert history[6]["J"] == pytest.approx(float(run.cost.terms(tf.constant(start)).J), rel=1e-4)
+    assert history[6]["J"] == pytest.approx(float(run.cost.terms(tf.constant(start)).J), rel=COST_ROUNDING)
     final = [entry["J"] for entry in history if entry["scale"] == 1.0]
     assert np.isfinite(float(run.best_cost)) and float(run.best_cost) < final[0]
 

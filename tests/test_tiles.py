@@ -11,7 +11,8 @@ from neural_style.large.tiling import tiled_activation
 from neural_style.masks import Guides
 from neural_style.optimize import StyleTransferCost, compile_train_step
 from neural_style.vgg import VGGModel
-from tests.transfers import weights_with_biases
+from tests.reference import forward_rounding
+from tests.transfers import EPS, weights_with_biases
 
 ARTICLE_LAYERS = ["conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1", "conv4_2"]
 STYLE_LAYERS = [("conv1_1", 0.2), ("conv2_1", 0.2), ("conv3_1", 0.2), ("conv4_1", 0.2), ("conv5_1", 0.2)]
@@ -32,13 +33,29 @@ def test_style_grams_and_content_activation_accumulate_exactly():
     style = image(210, 290, 2)  # larger than a tile, sizes not multiples of the stride
     names = [name for name, _ in STYLE_LAYERS]
     grams, positions = tiled_grams(vgg, style, names, 96)
+    tiles = tile_layout(210, 290, 96, names)
     for name, a in zip(names, vgg(style, names)):
-        expected = np.einsum("hwc,hwd->cd", a[0].numpy().astype(np.float64), a[0].numpy().astype(np.float64))
-        np.testing.assert_allclose(grams[name].numpy(), expected, rtol=2e-5, atol=1e-6 * np.abs(expected).max())
+        F = a[0].numpy().astype(np.float64).reshape(-1, a.shape[-1])
+        expected = F.T @ F
+        # The tiles' activations are within D = 2 forward_rounding(name) max|a| of the whole image's (other sizes,
+        # other kernels), which moves an entry by <= D (sum_p a_pc + sum_p a_pd); the entries are sums of
+        # non-negative terms (after the ReLU): a tile's <= 96x96 positions, then the tiles, within
+        # (96^2 + tiles) eps of the entry. A row of positions lost or counted twice moves it by 1/rows of itself.
+        D = 2 * forward_rounding(weights_with_biases(), name) * F.max()
+        sums = F.sum(axis=0)
+        bound = (96**2 + len(tiles)) * EPS * expected + D * (sums[:, None] + sums[None, :])
+        live = np.diag(expected) > 0  # each channel's energy: a row of positions lost or counted twice shows there
+        assert np.all(np.diag(bound)[live] < np.diag(expected)[live] / a.shape[1]), "the bound leaves the test no power"
+        assert np.all(np.abs(grams[name].numpy() - expected) <= bound), name
         assert positions[name] == a.shape[1] * a.shape[2]
     tiles = tile_layout(210, 290, 96, ["conv4_2"])
+    whole = vgg(style, ["conv4_2"])[0].numpy()
+    # Two float32 computations of the same activations: within 2 forward_rounding of their largest.
     np.testing.assert_allclose(
-        tiled_activation(vgg, style, "conv4_2", tiles).numpy(), vgg(style, ["conv4_2"])[0].numpy(), rtol=1e-5, atol=1e-4
+        tiled_activation(vgg, style, "conv4_2", tiles).numpy(),
+        whole,
+        rtol=0,
+        atol=2 * forward_rounding(weights_with_biases(), "conv4_2") * np.abs(whole).max(),
     )
 
 

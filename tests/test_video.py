@@ -18,6 +18,7 @@ from neural_style.video import TemporalCost, open_clip, stylize_video, temporal_
 from neural_style.video import transfer as video_transfer
 from neural_style.weights import random_vgg_weights
 from tests.test_video_motion import texture
+from tests.transfers import COST_ROUNDING
 
 HEIGHT, WIDTH, SHIFT, FRAMES, FPS = 32, 48, 2, 12, 10
 # Shallow layers keep each frame's compiled step small: the tests are about the frames, not the network's depth.
@@ -77,8 +78,8 @@ def test_temporal_cost_adds_the_weighted_masked_mean(small_model):
     cost = StyleTransferCost(small_model, content, content)
     costs = TemporalCost(cost, target, mask, 7.0).terms(generated)
     J_temporal = np.mean(mask[None, :, :, None] * (generated.astype(np.float64) - target) ** 2)
-    assert float(costs.J_temporal) == pytest.approx(J_temporal, rel=1e-5)
-    assert float(costs.J) == pytest.approx(float(cost(generated)[0]) + 7.0 * J_temporal, rel=1e-5)
+    assert float(costs.J_temporal) == pytest.approx(J_temporal, rel=COST_ROUNDING)
+    assert float(costs.J) == pytest.approx(float(cost(generated)[0]) + 7.0 * J_temporal, rel=COST_ROUNDING)
 
 
 @pytest.mark.parametrize("weight", [-1.0, float("nan"), float("inf")])
