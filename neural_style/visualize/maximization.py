@@ -14,6 +14,7 @@ from tqdm import tqdm
 
 from ..config import default_size
 from ..images import generate_noise_image, image_to_uint8, pixel_bounds
+from ..optimize import resolve_jit_compile
 from ..options import OptionError
 from .options import MAXIMIZE, OBJECTIVES, check_options
 from .shared import ModelLike, _matplotlib, _suptitle, _weights_note, as_model, check_channel
@@ -139,7 +140,7 @@ def maximize(
         image.assign((image + step_size * grad) * (1 - decay))
         return activation
 
-    ascend = tf.function(ascend, jit_compile=jit_compile)
+    ascend = tf.function(ascend, jit_compile=resolve_jit_compile(jit_compile))
     activations = []
     for i in tqdm(range(iterations), disable=not progress, unit="step", dynamic_ncols=True):
         activations.append(float(ascend()))
