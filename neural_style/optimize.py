@@ -138,6 +138,40 @@ class StyleTransferCost:
                 for i, (name, a_S) in enumerate(zip(style_names, model(image, style_names))):
                     self.GS[i] += weight * style_gram_for_size(a_S, positions[name])
 
+    def targets(self) -> list | None:
+        """
+        The fixed targets the cost compares a generated image with: a_C, then the blended Gram of each style layer.
+
+        Returns:
+        targets -- list of tensors (tf.Variables after hold_targets), or None where the cost has targets that
+                   cannot be swapped for another picture's (guides, or a style loss other than the Grams)
+        """
+        if self._guided is not None:
+            return None
+        return [self.a_C, *self.GS]
+
+    def hold_targets(self) -> None:
+        """
+        Puts the targets in tf.Variables, so that one compiled step serves every picture of this size: a step that
+        read them as constants would bake one picture's targets into its trace (a new trace, and its memory, for
+        each job of a batch and each frame of a video). The values, hence the arithmetic, are the same.
+        """
+        if self.targets() is None:
+            raise ValueError("this cost's targets cannot be held in variables (guides or another style loss)")
+        self.a_C = tf.Variable(self.a_C, trainable=False, name="a_C")
+        self.GS = [tf.Variable(GS, trainable=False, name=f"GS_{i}") for i, GS in enumerate(self.GS)]
+
+    def assign_targets(self, other: "StyleTransferCost") -> None:
+        """
+        Takes another picture's targets into the held ones (hold_targets): this cost is then that picture's.
+
+        Arguments:
+        other -- a StyleTransferCost of the same image size and settings, built for the other picture
+        """
+        for held, value in zip(self.targets(), other.targets(), strict=True):
+            held.assign(value)
+        self.content_image = other.content_image
+
     def terms(self, generated_image: tf.Tensor) -> CostTerms:
         """
         Every term of the cost of a generated image, by name.
@@ -210,6 +244,17 @@ class BestImage:
 
         # tf.cond, not tf.where over the image: the image is copied only when it is kept.
         tf.cond(J < self.cost, keep, lambda: tf.constant(False))
+
+    def reset(self, image: tf.Tensor | np.ndarray) -> None:
+        """
+        Starts again from `image` with no cost (+inf), as a new BestImage would: a compiled step that keeps this
+        one then serves the next picture of the same size.
+
+        Arguments:
+        image -- an image of the kept shape
+        """
+        self.image.assign(image)
+        self.cost.assign(np.inf)
 
 
 class IterateAverage:

@@ -6,6 +6,7 @@ that need the image while it is being made (the command line saves it on Ctrl-C)
 in ``options.py``; the starting image in ``start.py``, the masks in ``masks.py``, the scale schedule in ``large.py``.
 """
 
+import collections
 import dataclasses
 import functools
 import math
@@ -58,6 +59,127 @@ class NonFiniteCostError(RuntimeError):
         self.image = image
 
 
+# Options that change only a picture's inputs, targets or bookkeeping, never the compiled step's graph: pictures
+# whose other options (and image size) are the same share one step (SharedSteps). A field not named here splits the
+# steps, so a new option is safe by default.
+PER_PICTURE_FIELDS = frozenset(
+    {
+        "weights",  # the model itself is part of the key
+        "height",
+        "width",
+        "max_size",  # the image size is part of the key
+        "iterations",
+        "noise_ratio",
+        "seed",
+        "init",
+        "save_every",
+        "output_dir",
+        "checkpoint_every",
+        "resume",
+        "scales",
+        "min_size",
+        "style_blend",
+        "style_scale",
+        "color_match",  # these three only change the targets (the blended Grams) or the pixels written
+        "preserve_colors",
+        "average",
+        "bit_depth",
+        "max_memory",
+        "tile_size",  # only choose whether a size is tiled; a tiled cost is never shared
+    }
+)
+# The most image sizes (with their settings) whose steps SharedSteps keeps: a batch of photos of many shapes keeps
+# the steps of the last few, not one per shape.
+SHARED_SIZES = 8
+
+
+@dataclasses.dataclass
+class SharedStep:
+    """What the pictures of one image size (and one set of graph settings) share: the generated image, the cost with
+    its targets in variables, the best image, the optimiser with its fresh state, and the compiled functions."""
+
+    image: tf.Variable
+    cost: object
+    best: BestImage
+    optimizer: object = None
+    fresh_state: list | None = None
+    step: object = None
+    cost_and_gradient: object = None
+
+
+class SharedSteps:
+    """The network and the compiled steps that pictures made one after another in one process share (a batch's
+    worker, a video's frames).
+
+    One VGGModel per loaded weights (the filters held once), and per image size and settings that change the graph
+    one SharedStep: its step is traced once, and each picture assigns its own targets (content activation, style
+    Grams, a video frame's temporal target and mask) into the step's variables instead of baking them into a new
+    trace. Building a new step per picture traced it again (about a second a picture) and, with a Keras optimiser in
+    the step, kept every old trace alive with the filters it captured: memory grew by the filters' size per picture.
+    The steps of the SHARED_SIZES most recent keys are kept.
+    """
+
+    def __init__(self, max_sizes=SHARED_SIZES):
+        """
+        Arguments:
+        max_sizes -- how many steps (image size and settings) to keep, the least recently used dropped first
+        """
+        self.max_sizes = max_sizes
+        self._models = {}
+        self._steps = collections.OrderedDict()
+
+    def model(self, weights, size, pooling, precision):
+        """
+        The network for loaded weights, built once.
+
+        Arguments:
+        weights -- a loaded VGGWeights (kept here, so that its identity names it)
+        size -- (height, width) of the model's own input variable when it is first built
+        pooling, precision -- as for VGGModel
+
+        Returns:
+        model -- a VGGModel
+        """
+        key = (id(weights), pooling, precision)
+        if key not in self._models:
+            self._models[key] = (weights, VGGModel(weights, *size, pooling=pooling, precision=precision))
+        return self._models[key][1]
+
+    def step(self, key, cost, image):
+        """
+        The shared step of `key`, made the given picture's: its targets assigned, its image, best image and
+        optimiser started afresh (a new step takes `cost` itself, its targets put in variables).
+
+        Arguments:
+        key -- hashable: the image size and every setting that changes the graph (StyleTransfer._step_key)
+        cost -- the picture's cost, built (its targets computed); its `targets()` is not None
+        image -- the starting image, (1, H, W, 3) in the network's space
+
+        Returns:
+        shared -- a SharedStep
+        """
+        shared = self._steps.get(key)
+        if shared is None:
+            cost.hold_targets()
+            variable = tf.Variable(tf.zeros(np.shape(image)), name="input")
+            variable.assign(image)
+            shared = SharedStep(variable, cost, BestImage(variable))
+            self._steps[key] = shared
+            while len(self._steps) > self.max_sizes:
+                self._steps.popitem(last=False)
+            return shared
+        self._steps.move_to_end(key)
+        shared.cost.assign_targets(cost)
+        shared.image.assign(image)
+        shared.best.reset(image)
+        if shared.optimizer is not None:
+            restore_optimizer(shared.optimizer, shared.fresh_state)
+        return shared
+
+    def __len__(self):
+        return len(self._steps)
+
+
 def _style_list(style):
     """The style images as a list: one path or array, or a list/tuple of them."""
     if (
@@ -78,7 +200,15 @@ class StyleTransfer:
     result starting the next. `save_checkpoint` and the `resume` option stop and continue a run.
     """
 
-    def __init__(self, content, style, options=None, **overrides):
+    def __init__(self, content, style, options=None, *, steps=None, **overrides):
+        """
+        Arguments:
+        content -- path of the content image, or an RGB array (H, W, 3) in [0, 255]
+        style -- path or array of the style image, or a list of them
+        options -- a StyleOptions (defaults when None); `overrides` are StyleOptions fields that replace its own
+        steps -- None, or a SharedSteps: with loaded weights, the network and the compiled steps are taken from it
+                 and left there for the next picture (a batch's worker, a video's frames)
+        """
         styles = _style_list(style)
         options = dataclasses.replace(options or StyleOptions(), **overrides)
         self.options = options = options.validate(style_count=len(styles))
@@ -105,7 +235,12 @@ class StyleTransfer:
         # The model keeps its own copy of the filters (model.weights); the arrays just read are freed.
         # bfloat16 only where it is fast; elsewhere float32, with a note (limits.resolve_precision).
         options.precision = resolve_precision(options.precision, bool(tf.config.list_physical_devices("GPU")))
-        self.model = VGGModel(weights, *size, pooling=options.pooling, precision=options.precision)
+        # Shared only for weights given loaded: weights read from a file are a new object, hence a new model, per run.
+        self._shared = steps if steps is not None and hasattr(options.weights, "layers") else None
+        if self._shared is not None:
+            self.model = self._shared.model(weights, size, options.pooling, options.precision)
+        else:
+            self.model = VGGModel(weights, *size, pooling=options.pooling, precision=options.precision)
         del weights
         # Valid pixels in the network's space: box constraints for L-BFGS, clipping where a preset asks for it.
         self.bounds = pixel_bounds(options.image_range)
@@ -191,16 +326,29 @@ class StyleTransfer:
         """The first image at `size`, in the options' image range (start.start_image)."""
         return start_image(self.options, self.content_pixels, size)
 
+    def _step_key(self, size):
+        """What a shared step must match: the image size, the model, and every option that changes the graph."""
+        options = self.options
+        fields = dataclasses.fields(options)
+        graph = tuple((f.name, repr(getattr(options, f.name))) for f in fields if f.name not in PER_PICTURE_FIELDS)
+        return (tuple(size), id(self.model), graph)
+
     def _enter_scale(self, index, image):
         """Makes scale `index` current: its cost, and a generated image of its size starting from `image`."""
         size = self.sizes[index]
         self.scale_index = index
-        self.cost = self._make_cost(size)
-        if tuple(self.model.input.shape[1:3]) != size:
-            self.model.input = tf.Variable(tf.zeros((1, *size, 3)), name="input")
-        self.image = self.model.input
-        self.image.assign(image)
-        self.best = BestImage(self.image)
+        cost = self._make_cost(size)
+        self._shared_step = None
+        if self._shared is not None and getattr(cost, "targets", lambda: None)() is not None:
+            self._shared_step = shared = self._shared.step(self._step_key(size), cost, image)
+            self.cost, self.image, self.best = shared.cost, shared.image, shared.best
+        else:
+            self.cost = cost
+            if tuple(self.model.input.shape[1:3]) != size:
+                self.model.input = tf.Variable(tf.zeros((1, *size, 3)), name="input")
+            self.image = self.model.input
+            self.image.assign(image)
+            self.best = BestImage(self.image)
         self._step = self._optimizer = self._optimizer_state = None
         if getattr(self, "average", None) is not None:
             self.average.reset()  # the average restarts at each scale
@@ -221,17 +369,30 @@ class StyleTransfer:
         return self.best.cost
 
     def _compile(self):
-        """The Adam step of the current scale: optimize.train_step, keeping the best image, compiled once."""
-        self._optimizer = optimizer = tf.keras.optimizers.Adam(learning_rate=self.options.learning_rate)
-        optimizer.build([self.image])
+        """The Adam step of the current scale: optimize.train_step, keeping the best image, compiled once (once for
+        every picture of this size with a SharedSteps)."""
+        shared = self._shared_step
+        if shared is not None and shared.optimizer is not None:
+            optimizer = shared.optimizer  # its fresh state was restored when this picture took the step
+        else:
+            optimizer = tf.keras.optimizers.Adam(learning_rate=self.options.learning_rate)
+            optimizer.build([self.image])
+            if shared is not None:
+                shared.optimizer, shared.fresh_state = optimizer, [v.numpy() for v in optimizer.variables]
+        self._optimizer = optimizer
         if self._optimizer_state is not None:
             restore_optimizer(optimizer, self._optimizer_state)
             self._optimizer_state = None
+        if shared is not None and shared.step is not None:
+            return shared.step
         # The TF2 course's clip_0_1 after each step (in general: back into the valid pixel range).
         clip = self.bounds if self.options.clip else None
-        return compile_train_step(
+        step = compile_train_step(
             self.image, optimizer, self.cost.terms, clip, self.options.jit_compile, best=self.best
         )
+        if shared is not None:
+            shared.step = step
+        return step
 
     def run(self, progress=False, callback=None):
         """
@@ -285,11 +446,14 @@ class StyleTransfer:
         """`count` L-BFGS iterations at the current scale, from the current image (a restart after resume)."""
         if count <= 0:
             return
-        lbfgs = LBFGS(
-            compile_cost_and_gradient(self.cost, self.image.shape, self.options.jit_compile),
-            self.image.shape,
-            self.bounds,
-        )
+        shared = self._shared_step
+        if shared is not None and shared.cost_and_gradient is not None:
+            cost_and_gradient = shared.cost_and_gradient
+        else:
+            cost_and_gradient = compile_cost_and_gradient(self.cost, self.image.shape, self.options.jit_compile)
+            if shared is not None:
+                shared.cost_and_gradient = cost_and_gradient
+        lbfgs = LBFGS(cost_and_gradient, self.image.shape, self.bounds)
         evaluations = self.evaluations
 
         def on_iteration(entry, image):

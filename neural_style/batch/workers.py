@@ -5,7 +5,6 @@ path."""
 import dataclasses
 import hashlib
 import json
-import logging
 import multiprocessing
 import os
 import queue
@@ -20,7 +19,7 @@ from tqdm import tqdm
 
 from ..images import ImageError
 from ..options import OptionError
-from ..stylize import NonFiniteCostError, StyleTransfer
+from ..stylize import NonFiniteCostError, SharedSteps, StyleTransfer
 from ..weights import load_weights
 from .results import DONE, FAILED, SKIPPED, JobResult
 
@@ -45,26 +44,17 @@ def job_fingerprint(transfer):
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
 
-class _NoRetracingNotes(logging.Filter):
-    """Every job builds its own optimisation step, on purpose: TensorFlow's note that it traces again is noise."""
-
-    def filter(self, record):
-        return "triggered tf.function retracing" not in record.getMessage()
-
-
-_NO_RETRACING_NOTES = _NoRetracingNotes()
-
-
 class Worker:
-    """Runs jobs one after another with the network's weights loaded once."""
+    """Runs jobs one after another with the network's weights loaded once, and the network and one compiled step
+    per picture size kept between jobs (stylize.SharedSteps)."""
 
     def __init__(self, options):
-        logging.getLogger("tensorflow").addFilter(_NO_RETRACING_NOTES)
         weights = options.weights
         self.options = dataclasses.replace(
             options, weights=weights if hasattr(weights, "layers") else load_weights(weights)
         )
         self.name = f"{socket.gethostname()}:{os.getpid()}"
+        self.steps = SharedSteps()
 
     def run(self, job, finished=None):
         """
@@ -80,7 +70,7 @@ class Worker:
         start = time.perf_counter()
         fingerprint = None
         try:
-            transfer = StyleTransfer(job.content, list(job.styles), self.options, **job.options)
+            transfer = StyleTransfer(job.content, list(job.styles), self.options, steps=self.steps, **job.options)
             fingerprint = job_fingerprint(transfer)
             if fingerprint == finished:
                 return JobResult(job, SKIPPED, fingerprint, seconds=time.perf_counter() - start, worker=self.name)

@@ -23,7 +23,7 @@ from ..files import TEMPORARY_PREFIX, atomic_write
 from ..images import ImageError, load_image, load_pixels, normalize_image, target_size, write_image
 from ..options import OptionError, StyleOptions, VideoOptions
 from ..safety import LOCK_FILE
-from ..stylize import StyleTransfer, _style_list
+from ..stylize import SharedSteps, StyleTransfer, _style_list
 from ..weights import load_weights
 from .frames import FRAME_NAME, open_clip
 from .motion import flow_pair, reliability_mask, temporal_cost, warp_image
@@ -53,6 +53,33 @@ class TemporalCost:
         self.target = tf.constant(target, tf.float32)
         self.mask = tf.constant(mask, tf.float32)
         self.temporal_weight = float(temporal_weight)
+
+    def targets(self):
+        """
+        The fixed targets: the frame cost's (StyleTransferCost.targets), then the temporal target and mask.
+
+        Returns:
+        targets -- list of tensors, or None where the frame cost's cannot be swapped
+        """
+        inner = self.cost.targets() if hasattr(self.cost, "targets") else None
+        return None if inner is None else [*inner, self.target, self.mask]
+
+    def hold_targets(self):
+        """Puts every target in tf.Variables (StyleTransferCost.hold_targets): one step serves every frame."""
+        self.cost.hold_targets()
+        self.target = tf.Variable(self.target, trainable=False, name="temporal_target")
+        self.mask = tf.Variable(self.mask, trainable=False, name="temporal_mask")
+
+    def assign_targets(self, other):
+        """
+        Takes another frame's targets into the held ones (hold_targets).
+
+        Arguments:
+        other -- the TemporalCost of another frame of the same size and settings
+        """
+        self.cost.assign_targets(other.cost)
+        self.target.assign(other.target)
+        self.mask.assign(other.mask)
 
     def terms(self, generated_image):
         """
@@ -84,15 +111,20 @@ class TemporalCost:
 class FrameStyleTransfer(StyleTransfer):
     """StyleTransfer of one frame, with the temporal term in its cost at every scale when `temporal` is given."""
 
-    def __init__(self, content, style, options=None, temporal=None, **overrides):
+    def __init__(self, content, style, options=None, temporal=None, *, steps=None, **overrides):
         """
         Arguments:
-        content, style, options, overrides -- as for StyleTransfer
+        content, style, options, steps, overrides -- as for StyleTransfer
         temporal -- None, or (target, mask, temporal_weight): the warped previous stylised frame as uint8 or
                     float pixels (H, W, 3) in [0, 255], the reliability mask (H, W), and the weight
         """
         self.temporal = temporal
-        super().__init__(content, style, options, **overrides)
+        super().__init__(content, style, options, steps=steps, **overrides)
+
+    def _step_key(self, size):
+        # The temporal term is part of the graph (with its weight): the first frame's step is not the others'.
+        weight = None if self.temporal is None else float(self.temporal[2])
+        return (*super()._step_key(size), ("temporal_weight", weight))
 
     def _make_cost(self, size):
         cost = super()._make_cost(size)
@@ -417,6 +449,7 @@ def stylize_video(frames_or_path, style, work_dir=None, progress=False, callback
 
 def _frames(clip, styles, size, video, frame_options, work, progress, callback):
     previous_input = previous_output = None
+    steps = SharedSteps()  # one network and one compiled step per kind of frame, for the whole clip
     first_iterations = video.first_iterations or frame_options.iterations
     with tqdm(total=clip.count, disable=not progress, unit="frame", dynamic_ncols=True, position=0) as frames_bar:
         for index, frame in enumerate(clip.frames()):
@@ -438,16 +471,19 @@ def _frames(clip, styles, size, video, frame_options, work, progress, callback):
                         overrides["init"] = warped if video.video_init == "warped" else "content"
                     if video.temporal_weight:
                         temporal = (warped, reliability_mask(forward, backward), video.temporal_weight)
-                output = _stylize_frame(pixels, styles, frame_options, temporal, overrides, index, progress, callback)
+                output = _stylize_frame(
+                    pixels, styles, frame_options, temporal, overrides, index, progress, callback, steps
+                )
                 work.save_frame(index, output)
             frames_bar.update()
             yield output
             previous_input, previous_output = pixels, output
 
 
-def _stylize_frame(pixels, styles, frame_options, temporal, overrides, index, progress, callback):
-    """One frame's style transfer, its iterations shown in a bar of their own below the frames' bar."""
-    transfer = FrameStyleTransfer(pixels, styles, frame_options, temporal=temporal, **overrides)
+def _stylize_frame(pixels, styles, frame_options, temporal, overrides, index, progress, callback, steps=None):
+    """One frame's style transfer, its iterations shown in a bar of their own below the frames' bar (`steps`: the
+    clip's SharedSteps)."""
+    transfer = FrameStyleTransfer(pixels, styles, frame_options, temporal=temporal, steps=steps, **overrides)
     with tqdm(
         total=overrides["iterations"],
         disable=not progress,
