@@ -129,6 +129,61 @@ def _too_many_pixels(path, size, limit):
     )
 
 
+def _to_rgb_uint8_range(image, background=255):
+    """Any decoded image (grey, grey+alpha, RGB, RGBA; 8/16-bit, float, bool) as float32 RGB in [0, 255], its
+    transparent pixels composited over the grey level `background`."""
+    if image.dtype == np.bool_:
+        image = image.astype(np.float32) * 255
+    elif image.dtype == np.uint16:
+        image = image.astype(np.float32) / 257
+    elif np.issubdtype(image.dtype, np.floating):
+        image = np.clip(image.astype(np.float32), 0, 1) * 255
+    image = image.astype(np.float32)
+    if image.ndim == 2:
+        image = image[..., None]
+    channels = image.shape[-1]
+    alpha = None
+    if channels in (2, 4):
+        image, alpha = image[..., :-1], image[..., -1:] / 255
+    if image.shape[-1] == 1:
+        image = np.repeat(image, 3, axis=-1)
+    if alpha is not None:
+        # Transparent pixels carry arbitrary colours; show them over white, as viewers do (a mask: over black).
+        image = image * alpha + background * (1 - alpha)
+    return image
+
+
+def read_image(path: str | os.PathLike, limit: int, background: float = 255) -> np.ndarray:
+    """
+    Reads an image file at its own size as an RGB float32 array in [0, 255] (images.load_image resizes it too).
+
+    Arguments:
+    path -- path of an image file
+    limit -- the largest width x height it may declare (refused from the header, before decoding)
+    background -- the grey level that transparent pixels are composited over (255: white, as viewers show them)
+
+    Returns:
+    image -- numpy array (height, width, 3), float32 in [0, 255]; FileNotFoundError or ImageError (one line) otherwise
+    """
+    path = os.fspath(check_image_file(path))
+    try:
+        image = decode_image(path, limit)
+    except ImageError:
+        raise
+    except Exception as error:  # the decoders raise many kinds (OSError, ValueError, PIL errors) for a bad file
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        if "Could not find a backend" in reason:
+            # imageio's own advice (install pyav or opencv) is wrong for a file that is simply not an image.
+            reason = "no image reader recognises its contents"
+        message = f"{path}: not a readable image ({reason}); give a JPEG, PNG, BMP, GIF, TIFF or WebP file"
+        raise ImageError(message) from None
+    if image.ndim not in (2, 3) or min(image.shape[:2]) < 1:
+        raise ImageError(f"{path}: not a 2-D image (array of shape {image.shape})")
+    if np.issubdtype(image.dtype, np.floating) and not np.all(np.isfinite(image)):
+        raise ImageError(f"{path}: holds NaN or infinite pixels; save it again without them (or as 8/16-bit)")
+    return np.clip(_to_rgb_uint8_range(image, background), 0, 255)
+
+
 def write_image(path: str | os.PathLike, pixels: np.ndarray) -> str | os.PathLike:
     """
     Writes 8-bit RGB pixels (or 16-bit, uint16, into .png or .tif) atomically: a temporary file, then a rename.

@@ -17,39 +17,14 @@ from .costs import sqrtm_psd
 from .image_files import (  # noqa: F401 (IMAGE_EXTENSIONS, write_image: re-exported)
     IMAGE_EXTENSIONS,
     ImageError,
-    check_image_file,
     declared_size,
-    decode_image,
+    read_image,
     write_image,
 )
 from .limits import max_image_pixels
 
 if TYPE_CHECKING:
     import PIL.Image
-
-
-def _to_rgb_uint8_range(image, background=255):
-    """Any decoded image (grey, grey+alpha, RGB, RGBA; 8/16-bit, float, bool) as float32 RGB in [0, 255], its
-    transparent pixels composited over the grey level `background`."""
-    if image.dtype == np.bool_:
-        image = image.astype(np.float32) * 255
-    elif image.dtype == np.uint16:
-        image = image.astype(np.float32) / 257
-    elif np.issubdtype(image.dtype, np.floating):
-        image = np.clip(image.astype(np.float32), 0, 1) * 255
-    image = image.astype(np.float32)
-    if image.ndim == 2:
-        image = image[..., None]
-    channels = image.shape[-1]
-    alpha = None
-    if channels in (2, 4):
-        image, alpha = image[..., :-1], image[..., -1:] / 255
-    if image.shape[-1] == 1:
-        image = np.repeat(image, 3, axis=-1)
-    if alpha is not None:
-        # Transparent pixels carry arbitrary colours; show them over white, as viewers do (a mask: over black).
-        image = image * alpha + background * (1 - alpha)
-    return image
 
 
 def load_image(
@@ -80,24 +55,7 @@ def load_image(
     Returns:
     image -- numpy array of shape (height, width, 3), float32 in [0, 255]
     """
-    path = os.fspath(check_image_file(path))
-    limit = max_image_pixels() if max_pixels is None else max_pixels
-    try:
-        image = decode_image(path, limit)
-    except ImageError:
-        raise
-    except Exception as error:  # the decoders raise many kinds (OSError, ValueError, PIL errors) for a bad file
-        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-        if "Could not find a backend" in reason:
-            # imageio's own advice (install pyav or opencv) is wrong for a file that is simply not an image.
-            reason = "no image reader recognises its contents"
-        message = f"{path}: not a readable image ({reason}); give a JPEG, PNG, BMP, GIF, TIFF or WebP file"
-        raise ImageError(message) from None
-    if image.ndim not in (2, 3) or min(image.shape[:2]) < 1:
-        raise ImageError(f"{path}: not a 2-D image (array of shape {image.shape})")
-    if np.issubdtype(image.dtype, np.floating) and not np.all(np.isfinite(image)):
-        raise ImageError(f"{path}: holds NaN or infinite pixels; save it again without them (or as 8/16-bit)")
-    image = _to_rgb_uint8_range(image, background)
+    image = read_image(path, max_image_pixels() if max_pixels is None else max_pixels, background)
     size = target_size(image.shape[0], image.shape[1], height, width, max_size)
     if size != image.shape[:2]:
         image = tf.image.resize(image, size, method="bilinear", antialias=True).numpy()

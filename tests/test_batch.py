@@ -4,6 +4,7 @@ Jobs run on the small fixture .mat (tests/fixtures.py) at 16x16 for 2 iterations
 The Ctrl-C test runs `python -m neural_style batch` in a subprocess; the Ray test starts a two-node local cluster.
 """
 
+import importlib
 import json
 import multiprocessing
 import os
@@ -347,7 +348,7 @@ def test_stylize_many_yields_results_as_they_finish(folders, mat_file, tmp_path)
 
 
 def test_ctrl_c_inside_a_job_stops_the_batch_rather_than_failing_the_job(weights, monkeypatch):
-    from neural_style.batch import workers  # where Worker.run reads StyleTransfer from
+    stylize_module = importlib.import_module("neural_style.stylize")  # where Worker.run takes StyleTransfer from
 
     def interrupted_while_tracing(*args, **kwargs):
         try:
@@ -356,11 +357,11 @@ def test_ctrl_c_inside_a_job_stops_the_batch_rather_than_failing_the_job(weights
             # What TensorFlow's tf_stack does when Ctrl-C lands inside its context manager (the interrupt its context).
             raise AssertionError("Concurrent access?")
 
-    monkeypatch.setattr(workers, "StyleTransfer", interrupted_while_tracing)
+    monkeypatch.setattr(stylize_module, "StyleTransfer", interrupted_while_tracing)
     worker = Worker(StyleOptions(weights=weights))
     with pytest.raises(KeyboardInterrupt):
         worker.run(Job("photo.png", ("painting.png",), "out.png"))
-    monkeypatch.setattr(workers, "StyleTransfer", lambda *args, **kwargs: 1 / 0)
+    monkeypatch.setattr(stylize_module, "StyleTransfer", lambda *args, **kwargs: 1 / 0)
     assert worker.run(Job("photo.png", ("painting.png",), "out.png")).error == "ZeroDivisionError: division by zero"
 
 

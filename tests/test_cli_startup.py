@@ -47,6 +47,8 @@ def answer(*argv, cwd=None):
         ["visualize", "maps", "--help"],
         ["visualize", "sweep", "--help"],
         ["visualize", "maximize", "--help"],
+        ["batch", "--help"],
+        ["video", "--help"],
     ],
 )
 def test_help_and_version_do_not_load_tensorflow(argv):
@@ -72,6 +74,9 @@ def test_version_is_the_packages():
         (["--content", "{photo}", "--style", "{photo}", "--output", "{photo}"], "is also an input"),
         (["demo"], "the following arguments are required: OUT"),
         (["visualize", "maps", "{photo}", "--layer", "conv9_9", "--output", "m.png"], "conv9_9"),
+        (["batch", "--contents", "absent/", "--styles", "{photo}", "--output-dir", "g"], "absent/: no such file"),
+        (["batch", "--contents", "{photo}", "--styles", "{photo}", "--output-dir", "g", "--iterations", "0"], "0"),
+        (["video", "--content", "absent.mp4", "--style", "{photo}", "--output", "o.mp4"], "not found: absent.mp4"),
     ],
 )
 def test_bad_input_is_one_line_without_tensorflow(argv, message, tmp_path):

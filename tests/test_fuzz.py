@@ -239,7 +239,7 @@ VIDEO_FRAME = np.arange(60, dtype=np.uint8).reshape(4, 5, 3)
 
 def _made_work_folder(tmp_path_factory):
     """A work folder as a video run leaves it: settings.json with its mark, frame 0 finished, index.json."""
-    from neural_style.video.transfer import WorkFolder
+    from neural_style.video.work import WorkFolder
 
     path = tmp_path_factory.mktemp("work") / "work"
     WorkFolder(path, VIDEO_SETTINGS).save_frame(0, VIDEO_FRAME)
@@ -248,7 +248,7 @@ def _made_work_folder(tmp_path_factory):
 
 def test_fuzz_video_work_folder_settings(tmp_path_factory, peak):
     """Mutated settings.json: the folder opens (the same settings) or is refused in one line, never a traceback."""
-    from neural_style.video.transfer import SETTINGS_FILE, WorkFolder
+    from neural_style.video.work import SETTINGS_FILE, WorkFolder
 
     sample = (_made_work_folder(tmp_path_factory) / SETTINGS_FILE).read_bytes()
 
@@ -274,7 +274,7 @@ FOREIGN_NAMES = st.sampled_from(
 def test_fuzz_video_work_folder_files(tmp_path_factory, peak):
     """Files the run did not make (any name, any bytes) and a mutated index: never taken as finished frames; the
     temporary files of killed writes are gone once the folder is opened."""
-    from neural_style.video.transfer import INDEX_FILE, WorkFolder
+    from neural_style.video.work import INDEX_FILE, WorkFolder
 
     sample = (_made_work_folder(tmp_path_factory) / INDEX_FILE).read_bytes()
     png = io.BytesIO()

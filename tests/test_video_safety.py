@@ -25,7 +25,7 @@ from neural_style.options import OptionError
 from neural_style.safety import Stopped
 from neural_style.video import VideoError, open_clip, write_video
 from neural_style.video import transfer as video_transfer
-from neural_style.video.transfer import WorkFolder, check_work_folder
+from neural_style.video.work import WorkFolder, check_work_folder
 from tests.hostile import png_declaring
 from tests.test_video import FAST, HEIGHT, WIDTH, pan_frames, write_frames
 

@@ -15,7 +15,7 @@ import os
 import sys
 
 from ..checks import check_positive_int
-from ..images import write_image
+from ..image_files import write_image
 from .jobs import (
     BATCH_OWNED,
     Job,

@@ -5,7 +5,7 @@ import dataclasses
 import os
 
 from .. import large, safety
-from ..images import IMAGE_EXTENSIONS
+from ..image_files import IMAGE_EXTENSIONS
 from ..option_parsers import INITS
 from ..options import OptionError, StyleOptions
 

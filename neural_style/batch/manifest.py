@@ -6,7 +6,7 @@ import io
 import json
 import os
 
-from ..images import IMAGE_EXTENSIONS
+from ..image_files import IMAGE_EXTENSIONS
 from ..option_parsers import INITS
 from ..options import OptionError, StyleOptions, parse_style_layers
 from .jobs import BATCH_OWNED, FILE_OPTIONS, Job, _checked_extension, output_name, picture_labels

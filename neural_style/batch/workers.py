@@ -14,12 +14,10 @@ import tempfile
 import threading
 import time
 
-import tensorflow as tf
 from tqdm import tqdm
 
-from ..images import ImageError
+from ..image_files import ImageError
 from ..options import OptionError
-from ..stylize import NonFiniteCostError, SharedSteps, StyleTransfer
 from ..weights import load_weights
 from .results import DONE, FAILED, SKIPPED, JobResult
 
@@ -49,6 +47,9 @@ class Worker:
     per picture size kept between jobs (stylize.SharedSteps)."""
 
     def __init__(self, options):
+        # The batch's commands check every job before any work; TensorFlow is loaded here, when the work starts.
+        from ..stylize import SharedSteps
+
         weights = options.weights
         self.options = dataclasses.replace(
             options, weights=weights if hasattr(weights, "layers") else load_weights(weights)
@@ -70,6 +71,8 @@ class Worker:
         start = time.perf_counter()
         fingerprint = None
         try:
+            from ..stylize import StyleTransfer
+
             transfer = StyleTransfer(job.content, list(job.styles), self.options, steps=self.steps, **job.options)
             fingerprint = job_fingerprint(transfer)
             if fingerprint == finished:
@@ -110,6 +113,8 @@ def one_line_error(error):
     Returns:
     line -- str
     """
+    from ..stylize import NonFiniteCostError
+
     text = " ".join(str(error.args[0] if isinstance(error, KeyError) and error.args else error).split())
     if isinstance(error, (OptionError, ImageError, FileNotFoundError, NonFiniteCostError)):
         return text or type(error).__name__
@@ -135,8 +140,7 @@ def _process_main(options, threads, tasks, results):
     # tqdm's default lock is a named semaphore that a worker ended by the driver's stop can never release: the
     # resource tracker then warns of 'leaked semaphore objects'. A worker shows no bars, so a thread lock is enough.
     tqdm.set_lock(threading.RLock())
-    tf.config.threading.set_intra_op_parallelism_threads(threads)
-    tf.config.threading.set_inter_op_parallelism_threads(threads)
+    _set_threads(threads)
     try:
         worker = Worker(options)
     except Exception as error:  # unreadable weights: the driver reports it, as in-process
@@ -145,6 +149,14 @@ def _process_main(options, threads, tasks, results):
     for index, job, finished in iter(tasks.get, None):
         results.put(("started", index, worker.name))
         results.put(("result", index, worker.run(job, finished)))
+
+
+def _set_threads(threads):
+    """A worker's share of the CPU: TensorFlow's threads, set before it runs anything (it is loaded here)."""
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_inter_op_parallelism_threads(threads)
 
 
 def _end_with_parent():
@@ -272,8 +284,7 @@ def _ray_job(options, job, inputs, finished):
     key = hashlib.sha256(repr(options).encode()).hexdigest()
     if key not in _RAY_WORKERS:
         cpus = max(1, int(ray.get_runtime_context().get_assigned_resources().get("CPU", 1)))
-        tf.config.threading.set_intra_op_parallelism_threads(cpus)
-        tf.config.threading.set_inter_op_parallelism_threads(cpus)
+        _set_threads(cpus)
         try:
             _RAY_WORKERS[key] = Worker(options)
         except Exception as error:  # e.g. no weights file on this node: the job fails, with why

@@ -11,8 +11,7 @@ import time
 from .. import safety
 from ..options import FLOW_METHODS, TEMPORAL_WEIGHT, VIDEO_INITS, OptionError, VideoOptions
 from ..video import frames as video_frames
-from ..video import stylize_video
-from ..video.transfer import check_work_folder, finished_frames
+from ..video.work import check_work_folder, finished_frames
 from . import common
 from .stylize import build_parser as build_stylize_parser
 from .stylize import options_from_args
@@ -181,6 +180,8 @@ def main(argv):
 
 def _run(args, options, work_dir, clip):
     """The run itself, once its paths are checked: every frame into the work folder, then the output from there."""
+    from ..video.transfer import stylize_video  # TensorFlow is loaded here, when the work starts
+
     start = time.perf_counter()
     history = open(args.history, "a") if args.history else None
     callback = history and _history_writer(history)

@@ -2,17 +2,15 @@
 2016): optical flow between consecutive frames, a reliability mask, each frame started from the previous stylised
 frame warped by the flow, and a temporal cost that keeps it close to that frame where the motion is reliable."""
 
-from .frames import Clip, VideoError, open_clip, write_video
-from .motion import (
-    FLOW_METHODS,
-    flow_pair,
-    optical_flow,
-    reliability_mask,
-    temporal_cost,
-    temporal_error,
-    warp_image,
-)
-from .transfer import FrameStyleTransfer, TemporalCost, stylize_video
+from .._lazy import lazy_exports
+
+# The public names by the module that defines them, loaded when first used (the command checks its inputs and the
+# work folder with frames and work before TensorFlow is loaded).
+_EXPORTS = {
+    "frames": ("Clip", "VideoError", "open_clip", "write_video"),
+    "motion": ("FLOW_METHODS", "flow_pair", "optical_flow", "reliability_mask", "temporal_error", "warp_image"),
+    "transfer": ("FrameStyleTransfer", "TemporalCost", "stylize_video", "temporal_cost"),
+}
 
 __all__ = [
     "stylize_video",
@@ -30,3 +28,5 @@ __all__ = [
     "temporal_error",
     "warp_image",
 ]
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -12,8 +12,7 @@ import imageio_ffmpeg
 import numpy as np
 
 from ..files import atomic_write
-from ..image_files import declared_size
-from ..images import IMAGE_EXTENSIONS, ImageError, load_image, write_image
+from ..image_files import IMAGE_EXTENSIONS, ImageError, declared_size, read_image, write_image
 from ..limits import MAX_IMAGE_PIXELS_ENV, max_image_pixels
 from ..options import OptionError
 
@@ -72,7 +71,7 @@ class Clip:
                 yield _uint8_rgb(frame)
         elif self.paths is not None:
             for path in self.paths:
-                yield _uint8_rgb(load_image(path))
+                yield _uint8_rgb(read_image(path, max_image_pixels()))
         else:
             height, width = self.size
             reader = imageio_ffmpeg.read_frames(self.source)

@@ -8,7 +8,6 @@ warped by the backward flow (from frame i to frame i-1) is frame i's temporal ta
 
 import cv2
 import numpy as np
-import tensorflow as tf
 
 from ..video_options import FLOW_METHODS
 
@@ -121,25 +120,6 @@ def reliability_mask(forward, backward):
     source_x, source_y = x + backward[..., 0], y + backward[..., 1]
     outside = (source_x < 0) | (source_x > width - 1) | (source_y < 0) | (source_y > height - 1)
     return (~(disoccluded | boundary | outside)).astype(np.float32)
-
-
-def temporal_cost(generated_image, target, mask):
-    """
-    Ruder et al.'s short-term temporal cost: J_temporal = (1 / D) * sum_k c_k * (x_k - w_k)^2, D = H * W * C.
-
-    Arguments:
-    generated_image -- tensor (1, H, W, C): the frame being made, x
-    target -- tensor or array (1, H, W, C) in the same space: the previous stylised frame warped into this one, w
-    mask -- tensor or array (H, W) (or broadcastable to the image): the per-pixel weights c, e.g. reliability_mask
-
-    Returns:
-    J_temporal -- scalar tensor
-    """
-    mask = tf.cast(mask, generated_image.dtype)
-    if mask.shape.rank == 2:
-        mask = mask[None, :, :, None]
-    difference = generated_image - tf.cast(target, generated_image.dtype)
-    return tf.reduce_mean(mask * tf.square(difference))
 
 
 def temporal_error(frames, backward_flows, masks):

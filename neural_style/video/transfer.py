@@ -10,31 +10,43 @@ back and goes on from the first missing one.
 """
 
 import dataclasses
-import hashlib
-import json
 import os
 
 import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
-from ..checkpoint import _jsonable, differences, digest, settings_fingerprint
-from ..files import TEMPORARY_PREFIX, atomic_write
-from ..images import ImageError, load_image, load_pixels, normalize_image, target_size, write_image
+from ..checkpoint import _jsonable, digest, settings_fingerprint
+from ..images import ImageError, load_image, load_pixels, normalize_image, target_size
 from ..options import OptionError, StyleOptions, VideoOptions
-from ..safety import LOCK_FILE
 from ..stylize import SharedSteps, StyleTransfer, _style_list
 from ..weights import load_weights
-from .frames import FRAME_NAME, open_clip
-from .motion import flow_pair, reliability_mask, temporal_cost, warp_image
+from .frames import open_clip
+from .motion import reliability_mask, warp_image
+from .work import WorkFolder, _NoWorkFolder
 
 # Without a size option a clip keeps its own size, its longest side at most this (the article's 400 pixels).
 DEFAULT_MAX_SIZE = 400
-SETTINGS_FILE = "settings.json"
-INDEX_FILE = "index.json"
-# The mark in settings.json of a folder that a video run made: a folder without it is never used as a work folder.
-WORK_MARK, WORK_KIND = "work folder of", "neural-style video"
 VIDEO_FIELDS = tuple(field.name for field in dataclasses.fields(VideoOptions))
+
+
+def temporal_cost(generated_image, target, mask):
+    """
+    Ruder et al.'s short-term temporal cost: J_temporal = (1 / D) * sum_k c_k * (x_k - w_k)^2, D = H * W * C.
+
+    Arguments:
+    generated_image -- tensor (1, H, W, C): the frame being made, x
+    target -- tensor or array (1, H, W, C) in the same space: the previous stylised frame warped into this one, w
+    mask -- tensor or array (H, W) (or broadcastable to the image): the per-pixel weights c, e.g. reliability_mask
+
+    Returns:
+    J_temporal -- scalar tensor
+    """
+    mask = tf.cast(mask, generated_image.dtype)
+    if mask.shape.rank == 2:
+        mask = mask[None, :, :, None]
+    difference = generated_image - tf.cast(target, generated_image.dtype)
+    return tf.reduce_mean(mask * tf.square(difference))
 
 
 class TemporalCost:
@@ -168,206 +180,6 @@ def split_options(options):
     return video, style
 
 
-class WorkFolder:
-    """A video run's work folder, the run's own: its settings with the mark of the video job (settings.json), the
-    finished frames (frames/00000.png, ...), the flow cache (flow/00001.npz: the flows between frames 0 and 1, ...),
-    and the index of what this run wrote (index.json: each file's sha256).
-
-    A file is taken as finished work only when the index names it with the digest of its bytes: frames copied in,
-    left by another program or damaged are computed again (and replaced). Temporary files of a write that was killed
-    (.tmp-...) are removed when the folder is opened; a work folder serves one run at a time (the command holds its
-    lock, safety.hold_folder), so none of them can be another run's write in progress."""
-
-    def __init__(self, path, settings):
-        """
-        Arguments:
-        path -- the folder (created if missing); an existing folder must be empty or a work folder (check_work_folder)
-        settings -- dict of JSON values; a folder made with other settings is refused (OptionError)
-        """
-        self.path = os.fspath(path)
-        settings = {WORK_MARK: WORK_KIND, **json.loads(json.dumps(settings))}
-        saved = check_work_folder(self.path)
-        if saved is not None:
-            changed = differences(saved, settings)
-            if changed:
-                raise OptionError(
-                    f"work_dir {self.path} holds frames of another run ({'; '.join(changed)}); use that run's "
-                    "settings, another work folder, or delete it to start afresh",
-                    "work_dir",
-                )
-        remove_temporary_files(self.path)
-        self.index = _read_index(os.path.join(self.path, INDEX_FILE))
-        if saved is None:
-            with atomic_write(os.path.join(self.path, SETTINGS_FILE)) as temporary, open(temporary, "w") as file:
-                json.dump(settings, file, indent=1)
-
-    def frame_path(self, index):
-        """The file of stylised frame `index`."""
-        return os.path.join(self.path, "frames", FRAME_NAME.format(index))
-
-    def _own(self, path):
-        """Whether the index names `path` with the digest of its bytes: a file this work folder's runs wrote."""
-        key = os.path.relpath(path, self.path)
-        return key in self.index and os.path.isfile(path) and _file_digest(path) == self.index[key]
-
-    def _record(self, path):
-        self.index[os.path.relpath(path, self.path)] = _file_digest(path)
-        with atomic_write(os.path.join(self.path, INDEX_FILE)) as temporary, open(temporary, "w") as file:
-            json.dump(self.index, file)
-
-    def finished(self, index):
-        """The stylised frame `index` if a run with these settings finished it here, else None."""
-        path = self.frame_path(index)
-        if not self._own(path):
-            return None
-        try:
-            return _pixels_uint8(load_image(path))
-        except ImageError:
-            return None
-
-    def save_frame(self, index, frame):
-        """Writes stylised frame `index` (atomically) and records it as finished."""
-        self._record(write_image(self.frame_path(index), frame))
-
-    def flows(self, index, previous, current, method):
-        """
-        The flows between input frames index-1 and index, both ways: from the cache, or computed and cached.
-
-        Returns:
-        forward, backward -- as flow_pair
-        """
-        path = os.path.join(self.path, "flow", f"{index:05d}.npz")
-        shape = np.shape(current)[:2] + (2,)
-        if self._own(path):
-            try:
-                with np.load(path) as saved:
-                    forward, backward = saved["forward"], saved["backward"]
-                if forward.shape == backward.shape == shape:
-                    return forward, backward
-            except (OSError, ValueError, KeyError):
-                pass  # damaged after it was recorded: computed again
-        forward, backward = flow_pair(previous, current, method)
-        with atomic_write(path) as temporary:
-            np.savez(temporary, forward=forward, backward=backward)
-        self._record(path)
-        return forward, backward
-
-
-def _file_digest(path):
-    hasher = hashlib.sha256()
-    with open(path, "rb") as file:
-        for block in iter(lambda: file.read(1 << 20), b""):
-            hasher.update(block)
-    return "sha256:" + hasher.hexdigest()
-
-
-def _read_index(path):
-    """The index of a work folder: {relative path: digest}; a missing or damaged one is empty (all computed again)."""
-    try:
-        with open(path, "rb") as file:
-            index = json.loads(file.read().decode("utf8"))
-    except (OSError, ValueError):
-        return {}
-    if not isinstance(index, dict):
-        return {}
-    return {key: value for key, value in index.items() if isinstance(value, str)}
-
-
-def check_work_folder(path):
-    """
-    Checks that a folder can be a video run's work folder, before any work: missing, empty, or made by a video run.
-
-    Arguments:
-    path -- the folder (--work-dir)
-
-    Returns:
-    settings -- the settings of the run that made it (dict), or None for a missing or empty folder; OptionError with
-                one line for a file, a folder of other files, or a damaged settings file
-    """
-    path = os.fspath(path)
-    if not os.path.exists(path):
-        return None
-    if not os.path.isdir(path):
-        raise OptionError(f"work_dir {path} is a file, not a folder; give a new or empty folder", "work_dir")
-    saved_path = os.path.join(path, SETTINGS_FILE)
-    names = [name for name in os.listdir(path) if not _is_scratch(name)]
-    if not names:
-        return None
-    refuse = (
-        f"work_dir {path} is not a work folder of `neural-style video` ({{}}); nothing in it is used or changed: "
-        "give a new or empty folder"
-    )
-    if SETTINGS_FILE not in names:
-        raise OptionError(refuse.format(f"it holds {len(names)} other files and no {SETTINGS_FILE}"), "work_dir")
-    try:
-        with open(saved_path, "rb") as file:
-            saved = json.loads(file.read().decode("utf8"))
-    except (OSError, ValueError) as error:
-        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise OptionError(
-            f"work_dir {path}: {SETTINGS_FILE} is damaged ({reason}); delete the folder to start afresh, or give "
-            "another work folder",
-            "work_dir",
-        ) from None
-    if not isinstance(saved, dict) or saved.get(WORK_MARK) != WORK_KIND:
-        raise OptionError(refuse.format(f"its {SETTINGS_FILE} has no mark of a video run"), "work_dir")
-    return saved
-
-
-def _is_scratch(name):
-    """The lock file and the temporary files of killed writes: not content of a folder."""
-    return name == LOCK_FILE or name.startswith(TEMPORARY_PREFIX)
-
-
-def remove_temporary_files(path):
-    """
-    Removes the temporary files (.tmp-...) that killed writes left in a work folder and its frames/ and flow/.
-
-    Arguments:
-    path -- the work folder
-
-    Returns:
-    removed -- the number of files removed
-    """
-    removed = 0
-    for folder in (path, os.path.join(path, "frames"), os.path.join(path, "flow")):
-        if not os.path.isdir(folder):
-            continue
-        for name in os.listdir(folder):
-            if name.startswith(TEMPORARY_PREFIX) and os.path.isfile(os.path.join(folder, name)):
-                os.remove(os.path.join(folder, name))
-                removed += 1
-    return removed
-
-
-def finished_frames(work_dir, count):
-    """
-    The first `count` stylised frames of a work folder, in order, read one by one (to write the output).
-
-    Arguments:
-    work_dir -- the work folder of a run that finished them
-    count -- how many
-
-    Returns:
-    frames -- generator of uint8 arrays (H, W, 3)
-    """
-    for index in range(count):
-        yield _pixels_uint8(load_image(os.path.join(work_dir, "frames", FRAME_NAME.format(index))))
-
-
-class _NoWorkFolder:
-    """Keeps nothing: the frames and flows of a run without a work folder live only in memory."""
-
-    def finished(self, index):
-        return None
-
-    def save_frame(self, index, frame):
-        pass
-
-    def flows(self, index, previous, current, method):
-        return flow_pair(previous, current, method)
-
-
 def _style_pixels(image):
     """A style image (path or array) at its own size, as float32 RGB in [0, 255]; each frame resizes it."""
     if isinstance(image, (str, os.PathLike)):
@@ -377,10 +189,6 @@ def _style_pixels(image):
             raise type(error)(f"style: {error}") from None
     pixels = np.asarray(image, np.float32)
     return load_pixels(pixels, pixels.shape[-3:-1], what="style")
-
-
-def _pixels_uint8(image):
-    return np.clip(np.rint(image), 0, 255).astype(np.uint8)
 
 
 def _frame_size(clip, style):
