@@ -77,8 +77,6 @@ def main(argv):
         common.check_output_file(args.history, inputs, "--history", extensions=None)
     if args.save_every or args.checkpoint_every:
         common.check_writable_folder(args.output_dir, "--output-dir")
-    if args.tensorboard:
-        common.check_writable_folder(args.tensorboard, "--tensorboard")
     options = options_from_args(args)
     # The options as the run will resolve them (a preset may set the iterations): what it writes, checked first.
     resolved = StyleOptions(**options).validate(style_count=len(args.style))
@@ -93,6 +91,8 @@ def main(argv):
     )
     named_inputs = [("--content", args.content), *[("--style", style) for style in args.style], ("--init", args.init)]
     safety.check_planned_writes(plan, named_inputs)
+    if resolved.tensorboard:  # after the checks that name a file given as the folder for what it is
+        common.check_writable_folder(resolved.tensorboard, "--tensorboard")
     with safety.signals_as_interrupts(), safety.hold_folder(plan.folder):
         return _run(args, options)
 
