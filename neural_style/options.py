@@ -298,6 +298,15 @@ class StyleOptions:
         metavar="|".join(map(str, large.BIT_DEPTHS)),
         resume=MAY_CHANGE,
     )
+    # Watching the run: the commands write it with neural_style.tensorboard (RunWriter, watch_transfer) into a run
+    # folder of their own naming under this one; StyleTransfer itself writes nothing there. Only where things are
+    # written, so a resumed run may change it.
+    tensorboard: str | os.PathLike | None = _option(
+        help="write the run for TensorBoard into DIR/<output name>-<time>/: every cost at every step, the picture "
+        "every --save-every steps, the settings; watch with `tensorboard --logdir DIR`",
+        metavar="DIR",
+        resume=MAY_CHANGE,
+    )
 
     @classmethod
     def cli_fields(cls) -> list[dataclasses.Field]:
@@ -357,6 +366,7 @@ class StyleOptions:
                 "checkpoint_every",
             )
         self.scales = parse_scales(self.scales, self.iterations)
+        _check_tensorboard(self.tensorboard)
         self._check_large()
         _check_limits(self)
         return self
@@ -470,6 +480,19 @@ class StyleOptions:
 def flag_of(field: dataclasses.Field) -> str:
     """A StyleOptions field's command-line flag: its metadata's, else --name-with-dashes."""
     return field.metadata.get("flag") or "--" + field.name.replace("_", "-")
+
+
+def _check_tensorboard(folder):
+    """The TensorBoard folder: a path that is not a file (it is created if missing; its writability is checked with
+    the run's other writes)."""
+    if folder is None:
+        return
+    if not isinstance(folder, (str, os.PathLike)) or not os.fspath(folder):
+        raise OptionError(f"tensorboard must be a folder's path, got {folder!r}", "tensorboard")
+    if os.path.exists(folder) and not os.path.isdir(folder):
+        raise OptionError(
+            f"tensorboard {os.fspath(folder)} is a file; give a folder (it is created if missing)", "tensorboard"
+        )
 
 
 def _check_limits(options):

@@ -55,7 +55,9 @@ class PlannedWrites:
         return "--checkpoint-every" if name in (CHECKPOINT_FILE, IMAGE_FILE) else "--save-every"
 
 
-def planned_writes(output, history=None, output_dir=None, iterations=0, save_every=0, checkpoint_every=0):
+def planned_writes(
+    output, history=None, output_dir=None, iterations=0, save_every=0, checkpoint_every=0, tensorboard=None
+):
     """
     Every file a run will write.
 
@@ -66,11 +68,14 @@ def planned_writes(output, history=None, output_dir=None, iterations=0, save_eve
     iterations -- the run's total iterations
     save_every -- an intermediate image every N iterations (0 = never)
     checkpoint_every -- a checkpoint every N iterations (0 = never)
+    tensorboard -- the TensorBoard folder (--tensorboard), or None: checked like a file, so that it is never an input
+                   or another planned file (the run's events go into a new folder inside it)
 
     Returns:
     plan -- a PlannedWrites
     """
     files = [("--output", os.fspath(output))] + ([("--history", os.fspath(history))] if history else [])
+    files += [("--tensorboard", os.fspath(tensorboard))] if tensorboard else []
     into_folder = bool(output_dir) and bool(save_every or checkpoint_every)
     return PlannedWrites(
         files=files,

@@ -497,7 +497,7 @@ class StyleTransfer:
         # Side writes: one that fails is reported once and the run goes on (the result is what matters).
         if options.save_every and options.output_dir and i % options.save_every == 0:
             path = os.path.join(options.output_dir, f"{i}.png")
-            self.side_writes.attempt("intermediate image", path, write_image, path, self._output_pixels(self.image))
+            self.side_writes.attempt("intermediate image", path, write_image, path, self.current_pixels())
         if options.checkpoint_every and (i + 1) % options.checkpoint_every == 0:
             self.side_writes.attempt("checkpoint", options.output_dir, self.save_checkpoint, options.output_dir)
         if callback is not None:
@@ -525,6 +525,15 @@ class StyleTransfer:
         image -- uint8 array (H, W, 3); uint16 with bit_depth 16
         """
         return self._output_pixels(self._best(self.size), self.options.bit_depth)
+
+    def current_pixels(self):
+        """
+        The current image as an intermediate save writes it (save_every): what a callback shows of the run so far.
+
+        Returns:
+        image -- uint8 array (H, W, 3) at the current scale's size
+        """
+        return self._output_pixels(self.image)
 
     def _output_pixels(self, image, bit_depth=8):
         """An image in the network's space as the picture written: range undone, colours preserved if asked."""

@@ -75,6 +75,7 @@ OTHER_VALUES = {
     "min_size": 64,
     "average": 0.99,
     "bit_depth": 16,
+    "tensorboard": "runs",
 }
 
 

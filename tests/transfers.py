@@ -45,6 +45,8 @@ MAY_CHANGE_ON_RESUME = {
     "tile_size",
     "max_memory",
     "bit_depth",
+    # Where the run's TensorBoard events go: watching a run does not change it.
+    "tensorboard",
 }
 
 
