@@ -86,6 +86,7 @@ PER_PICTURE_FIELDS = frozenset(
         "bit_depth",
         "max_memory",
         "tile_size",  # only choose whether a size is tiled; a tiled cost is never shared
+        "tensorboard",  # where the commands write the run's events: not part of the step
     }
 )
 # The most image sizes (with their settings) whose steps SharedSteps keeps: a batch of photos of many shapes keeps

@@ -15,6 +15,7 @@ in a ``finally`` so that an interrupted run keeps what it wrote.
 """
 
 import contextlib
+import dataclasses
 import json
 import os
 import time
@@ -242,3 +243,52 @@ def watch_transfer(writer, transfer, callback=None):
             callback(entry)
 
     return on_iteration
+
+
+def open_run(transfer, name, inputs=None):
+    """
+    The TensorBoard writer of one run (a picture, a batch's job, a video's frame) in a new folder under the
+    transfer's options.tensorboard, with its settings written: the inputs, then every resolved option.
+
+    Arguments:
+    transfer -- a StyleTransfer whose options.tensorboard is the log folder
+    name -- the run's name, e.g. run_name(output); the folder gets -2, -3 ... if it is taken
+    inputs -- dict of what the run reads and writes ('content', 'style', 'output'), written before the options
+
+    Returns:
+    writer -- a RunWriter, or None without options.tensorboard or when the folder cannot be made (reported once by
+              the transfer's SideWrites; the run goes on)
+    """
+    options = transfer.options
+    if not options.tensorboard:
+        return None
+    settings = dict(inputs or {})
+    settings.update({field.name: getattr(options, field.name) for field in dataclasses.fields(options)})
+    writers = []
+
+    def open_writer():
+        writers.append(RunWriter(make_run_folder(options.tensorboard, name), settings))
+
+    transfer.side_writes.attempt("TensorBoard events", os.path.join(options.tensorboard, name), open_writer)
+    return writers[0] if writers else None
+
+
+def close_run(writer, transfer, pixels=None, step=None):
+    """
+    Closes a run's writer, with its final picture at `step` first when given (a run that saves no pictures on the
+    way, as a batch's jobs, still shows its result); failures are reported by the transfer's SideWrites.
+
+    Arguments:
+    writer -- a RunWriter, or None (nothing to do)
+    transfer -- the run's StyleTransfer
+    pixels -- None, or the final picture as uint8 (H, W, 3)
+    step -- the iteration to show it at
+    """
+    if writer is None:
+        return
+    if pixels is not None:
+        pixels = np.asarray(pixels)
+        if pixels.dtype == np.uint16:  # a 16-bit picture (bit_depth 16) is shown, as every picture, in 8 bits
+            pixels = np.rint(pixels / 257).astype(np.uint8)
+        transfer.side_writes.attempt("TensorBoard events", writer.folder, writer.write_image, step, pixels)
+    transfer.side_writes.attempt("TensorBoard events", writer.folder, writer.close)

@@ -230,6 +230,45 @@ def test_main_job_writes_the_history_the_saved_pictures_and_the_settings(run_job
     assert settings["tensorboard"] == str(logdir)
 
 
+def test_batch_writes_one_run_per_job_ending_at_its_picture(pictures, mat_file, tmp_path, capfd):
+    logdir, out = tmp_path / "runs", tmp_path / "gallery"
+    argv = ["batch", "--contents", pictures["content"], "--styles", pictures["style"], "--output-dir", out]
+    argv += ["--weights", mat_file[0], "--height", HEIGHT, "--width", WIDTH, "--iterations", 3, "--format", "png"]
+    code = main([str(item) for item in [*argv, "--tensorboard", logdir, "--quiet"]])
+    assert (code, capfd.readouterr().err) == (0, "")
+    run = only_run(logdir)
+    assert os.path.basename(run).startswith("content__style-")  # named after the job's picture
+    events = read_events(run)
+    assert [step for step, _, _ in events["J"]] == [0, 1, 2]
+    (row,) = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    # results.jsonl records the last iteration's costs: the same float32 numbers as the last scalars.
+    for tag in ("J", "J_content", "J_style"):
+        assert events[tag][-1][2].item() == row[tag]
+    # A batch saves no pictures on the way: its result is shown at the step after the last.
+    images = decoded_images(events)
+    assert sorted(images) == [3]
+    np.testing.assert_array_equal(images[3], iio.imread(out / "content__style.png"))
+    assert settings_table(events)["output"] == str(out / "content__style.png")
+
+
+def test_video_writes_one_run_per_frame(pictures, mat_file, tmp_path, capfd):
+    frames, logdir, out = tmp_path / "clip", tmp_path / "runs", tmp_path / "styled"
+    frames.mkdir()
+    for index in range(2):
+        iio.imwrite(frames / f"{index + 1:04d}.png", np.roll(iio.imread(pictures["content"]), 2 * index, axis=1))
+    argv = ["video", "--content", frames, "--style", pictures["style"], "--output", out, "--weights", mat_file[0]]
+    argv += ["--height", HEIGHT, "--width", WIDTH, "--iterations", 2, "--first-iterations", 2]
+    code = main([str(item) for item in [*argv, "--tensorboard", logdir, "--quiet"]])
+    assert (code, capfd.readouterr().err) == (0, "")
+    runs = sorted(os.listdir(logdir))
+    assert runs == ["frame-00000", "frame-00001"]
+    first, second = (read_events(logdir / run) for run in runs)
+    assert [step for step, _, _ in first["J"]] == [step for step, _, _ in second["J"]] == [0, 1]
+    assert "J_temporal" not in first and [step for step, _, _ in second["J_temporal"]] == [0, 1]
+    for index, events in enumerate((first, second)):
+        np.testing.assert_array_equal(decoded_images(events)[2], iio.imread(out / f"{index:05d}.png"))
+
+
 def test_an_interrupted_run_keeps_its_events(run_job, tmp_path, monkeypatch):
     history_writer = cli_stylize._history_writer
 

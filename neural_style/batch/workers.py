@@ -72,12 +72,20 @@ class Worker:
         fingerprint = None
         try:
             from ..stylize import StyleTransfer
+            from ..tensorboard import close_run, open_run, run_name, watch_transfer
 
             transfer = StyleTransfer(job.content, list(job.styles), self.options, steps=self.steps, **job.options)
             fingerprint = job_fingerprint(transfer)
             if fingerprint == finished:
                 return JobResult(job, SKIPPED, fingerprint, seconds=time.perf_counter() - start, worker=self.name)
-            pixels, history = transfer.run()
+            # One TensorBoard run per job (--tensorboard), named after its picture, so that jobs can be compared.
+            inputs = {"content": job.content, "style": list(job.styles), "output": job.output}
+            board = open_run(transfer, run_name(job.output), inputs)
+            pixels = None
+            try:
+                pixels, history = transfer.run(callback=board and watch_transfer(board, transfer))
+            finally:
+                close_run(board, transfer, pixels, len(transfer.history))
             last = history[-1]
             costs = {name: last[name] for name in ("J", "J_content", "J_style") if name in last}
             costs["iterations"] = len(history)

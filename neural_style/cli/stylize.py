@@ -99,8 +99,9 @@ def main(argv):
 
 def _run(args, options):
     """The run itself, once its paths are checked: build, optimise, write; the best image saved when stopped."""
-    from ..stylize import NonFiniteCostError, StyleTransfer  # TensorFlow is loaded here, when the work starts
-    from ..tensorboard import watch_transfer
+    # TensorFlow is loaded here, when the work starts.
+    from ..stylize import NonFiniteCostError, StyleTransfer
+    from ..tensorboard import close_run, open_run, run_name, watch_transfer
 
     start = time.perf_counter()
     transfer = StyleTransfer(args.content, args.style, **options)
@@ -112,7 +113,9 @@ def _run(args, options):
     write_history = history and _history_writer(history, transfer.side_writes, args.history)
     for entry in transfer.history if history else ():
         write_history(entry)  # a resumed run's earlier iterations: the file covers the whole run
-    board = _tensorboard_writer(args, transfer)
+    board = open_run(
+        transfer, run_name(args.output), {"content": args.content, "style": args.style, "output": args.output}
+    )
     callback = write_history if board is None else watch_transfer(board, transfer, write_history)
     try:
         image, _ = transfer.run(progress=not args.quiet, callback=callback)
@@ -133,32 +136,12 @@ def _run(args, options):
     finally:
         if history:
             transfer.side_writes.attempt("history", args.history, history.close)
-        if board is not None:  # flushed also when interrupted: the events so far stay readable
-            transfer.side_writes.attempt("TensorBoard events", board.folder, board.close)
+        close_run(board, transfer)  # flushed also when interrupted: the events so far stay readable
     write_image(args.output, image)
     if not args.quiet:
         height, width = image.shape[:2]
         print(f"wrote {args.output} ({width}x{height}) in {time.perf_counter() - start:.1f} s", file=sys.stderr)
     return 0
-
-
-def _tensorboard_writer(args, transfer):
-    """The run's TensorBoard writer (neural_style.tensorboard) in a new folder under --tensorboard, with the
-    settings written; None without --tensorboard, or when the folder cannot be made (reported, the run goes on)."""
-    if not args.tensorboard:
-        return None
-    from ..tensorboard import RunWriter, make_run_folder, run_name
-
-    options = transfer.options
-    settings = {"content": args.content, "style": args.style, "output": args.output}
-    settings.update({field.name: getattr(options, field.name) for field in dataclasses.fields(options)})
-    name, writers = run_name(args.output), []
-
-    def open_writer():
-        writers.append(RunWriter(make_run_folder(args.tensorboard, name), settings))
-
-    transfer.side_writes.attempt("TensorBoard events", os.path.join(args.tensorboard, name), open_writer)
-    return writers[0] if writers else None
 
 
 def _history_writer(file, side_writes, path):

@@ -20,6 +20,7 @@ from ..checkpoint import _jsonable, digest, settings_fingerprint
 from ..images import ImageError, load_image, load_pixels, normalize_image, target_size
 from ..options import OptionError, StyleOptions, VideoOptions
 from ..stylize import SharedSteps, StyleTransfer, _style_list
+from ..tensorboard import close_run, open_run, watch_transfer
 from ..weights import load_weights
 from .frames import open_clip
 from .motion import reliability_mask, warp_image
@@ -292,6 +293,8 @@ def _stylize_frame(pixels, styles, frame_options, temporal, overrides, index, pr
     """One frame's style transfer, its iterations shown in a bar of their own below the frames' bar (`steps`: the
     clip's SharedSteps)."""
     transfer = FrameStyleTransfer(pixels, styles, frame_options, temporal=temporal, steps=steps, **overrides)
+    # One TensorBoard run per frame (--tensorboard), named frame-00001, ...: the frames' costs side by side.
+    board = open_run(transfer, f"frame-{index:05d}", {"frame": index})
     with tqdm(
         total=overrides["iterations"],
         disable=not progress,
@@ -308,5 +311,12 @@ def _stylize_frame(pixels, styles, frame_options, temporal, overrides, index, pr
             if callback is not None:
                 callback(index, entry)
 
-        image, _ = transfer.run(progress=False, callback=on_iteration)
+        image = None
+        try:
+            image, _ = transfer.run(
+                progress=False,
+                callback=on_iteration if board is None else watch_transfer(board, transfer, on_iteration),
+            )
+        finally:
+            close_run(board, transfer, image, len(transfer.history))
     return image
