@@ -1,4 +1,4 @@
-"""Peak memory against picture size, whole and tiled, and the tiled step's time against the whole image's (issue 11).
+"""Peak memory against picture size, whole and tiled, and the tiled step's time against the whole image's.
 
     python benchmarks/bench_large.py                                   # 0.12, 0.48 and 1.1 MP, whole and tiled
     python benchmarks/bench_large.py --sizes 3000x4000 --modes tiled --max-memory 4 --steps 2

@@ -1,6 +1,6 @@
-"""Time to quality of --scales auto (Adam and L-BFGS) against the article's single scale (issue 11).
+"""Time to quality of --scales auto (Adam and L-BFGS) against the article's single scale.
 
-    python benchmarks/bench_schedule.py --size 600x800 --auto 300 --equal-split 160 --lbfgs 120   # the issue's case
+    python benchmarks/bench_schedule.py --size 600x800 --auto 300 --equal-split 160 --lbfgs 120   # as measured
     python benchmarks/bench_schedule.py --size 150x200 --min-size 32 --auto 100 --equal-split 100 --average 0.99
 
 Runs, one after the other in one process: the article's single-scale Adam for --iterations steps (the reference),

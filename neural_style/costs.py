@@ -239,7 +239,7 @@ def total_cost(
 
 
 # ---------------------------------------------------------------------------------------------------------------------
-# Style losses beyond the Gram matrix (issue 12): a layer's features as a Gaussian, matched by its mean and covariance.
+# Style losses beyond the Gram matrix: a layer's features as a Gaussian, matched by its mean and covariance.
 #
 # The Gram matrix matches second moments only, and grows with the number of positions. These losses take each
 # layer's features f_p (one n_C vector per position p, optionally weighted by a guide w_p, see neural_style.masks) as

@@ -125,7 +125,7 @@ class StyleTransferCost:
         style_images = list(style_image) if isinstance(style_image, (list, tuple)) else [style_image]
         self.style_blend = blend_weights(style_blend, len(style_images))
         self.content_image = content_image
-        # Issue 12: masks or another style loss make the style part a GuidedStyleCost; else the article's Grams.
+        # Masks or another style loss make the style part a GuidedStyleCost; else the article's Grams.
         self._guided, self.GS = None, None
         if style_loss != "gram" or guides is not None:
             shapes = {name: tuple(a.shape[1:3]) for name, a in content_activations.items()}
@@ -183,7 +183,7 @@ class StyleTransferCost:
         terms -- CostTerms of scalar tensors: J, J_content, J_style, and J_tv (None when tv_weight is 0)
         """
         if self._guided is not None:
-            # Issue 12: outside a content mask the image is the photo (masks.GuidedStyleCost.masked_image).
+            # Outside a content mask the image is the photo (masks.GuidedStyleCost.masked_image).
             generated_image = self._guided.masked_image(generated_image, self.content_image)
         activations = dict(zip(self.layers, self.model(generated_image, self.layers)))
         J_content = self._content_cost(self.a_C, activations[self.content_layer])

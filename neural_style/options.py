@@ -225,7 +225,7 @@ class StyleOptions:
     color_match: bool = _option(
         False, "give the style images the photo's colour mean and covariance before the run", parse=bool
     )
-    # Issue 12: style losses beyond the Gram matrix, layer weights by rule, region masks (checked in _check_control).
+    # Style losses beyond the Gram matrix, layer weights by rule, region masks (checked in _check_control).
     # None: the style_layers' own weights; else 'equal', 'decay R', or ('decay', R) (validate makes it a tuple).
     style_layer_weights: str | list[str] | tuple[str, float | None] | None = _option(
         help="weights of the --style-layers by rule, normalised to sum to 1: 'equal', or 'decay R' (the first, "
@@ -259,7 +259,7 @@ class StyleOptions:
         "stretch a mask whose aspect ratio is not its picture's to that picture (default: refused, one line)",
         parse=bool,
     )
-    # Large pictures (issue 11): exact tiles, a memory budget, the automatic coarse-to-fine schedule, averaging,
+    # Large pictures: exact tiles, a memory budget, the automatic coarse-to-fine schedule, averaging,
     # 16 bits. Tiles give the same cost and gradient as the whole image, and the bit depth is only how the result is
     # written, so a resumed run may change tile_size, max_memory and bit_depth.
     tile_size: int = _option(
@@ -372,7 +372,7 @@ class StyleOptions:
         return self
 
     def _check_large(self):
-        """The checks of the large-picture options (issue 11); the size-dependent ones are in large.py."""
+        """The checks of the large-picture options; the size-dependent ones are in neural_style/large."""
         smallest = minimum_tile_size([self.content_layer] + [name for name, _ in self.style_layers], self.pooling)
         if not is_int(self.tile_size) or self.tile_size < 0 or 0 < self.tile_size < smallest:
             raise OptionError(
@@ -430,7 +430,7 @@ class StyleOptions:
                 raise OptionError(f"{name} must be True or False, got {getattr(self, name)!r}", name)
 
     def _check_control(self, style_count):
-        """Issue 12's options: style loss, layer weights by rule, masks (masks.load_mask checks their pixels)."""
+        """The control options: style loss, layer weights by rule, masks (masks.load_mask checks their pixels)."""
         check_choice(self.style_loss, STYLE_LOSSES, "style_loss")
         if not isinstance(self.stretch_masks, (bool, np.bool_)):
             raise OptionError(f"stretch_masks must be True or False, got {self.stretch_masks!r}", "stretch_masks")
@@ -496,7 +496,7 @@ def _check_tensorboard(folder):
 
 
 def _check_limits(options):
-    """What else cannot work (issue 10): a negative seed, a size beyond memory (float32 range: in check_number)."""
+    """What else cannot work: a negative seed, a size beyond memory (float32 range: in check_number)."""
     if options.seed is not None:
         check_count(options.seed, "seed", zero=None)
     if options.height is not None and options.width is not None:

@@ -1,4 +1,4 @@
-"""The video job's own settings (issue 14), checked by ``VideoOptions.validate``; every StyleOptions field applies to
+"""The video job's own settings, checked by ``VideoOptions.validate``; every StyleOptions field applies to
 each frame as well.
 
 Kept apart from ``neural_style.video`` so that reading them imports neither OpenCV nor TensorFlow;

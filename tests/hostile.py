@@ -1,4 +1,4 @@
-"""Hostile files for the tests of issue 10: MAT v5 elements written byte by byte, zlib bombs, HDF5 files declaring
+"""Hostile files for the hostile-input tests: MAT v5 elements written byte by byte, zlib bombs, HDF5 files declaring
 absurd sizes. Built from the MAT-file format's published layout, independently of the reader under test.
 """
 

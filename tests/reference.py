@@ -210,7 +210,7 @@ class Adam:
         return self.learning_rate * np.minimum(swing, 2 * U)
 
 
-# --- issue 12: style losses beyond the Gram matrix, and guided (masked) statistics
+# --- style losses beyond the Gram matrix, and guided (masked) statistics
 
 
 def moments(a):

@@ -197,7 +197,7 @@ def test_a_second_batch_into_a_held_folder_is_refused(pics, capsys):
 # Names unique by construction
 
 
-def test_the_issues_grid_makes_four_different_names(tmp_path):
+def test_the_colliding_grid_makes_four_different_names(tmp_path):
     for name in ("x", "x__y", "z", "y__z"):
         (tmp_path / f"{name}.png").write_bytes(b"")
     jobs = grid_jobs([tmp_path / "x.png", tmp_path / "x__y.png"], [tmp_path / "z.png", tmp_path / "y__z.png"], "out")

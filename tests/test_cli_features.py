@@ -1,4 +1,4 @@
-"""The main job's options beyond the course (issue 6): --tv-weight, several --style images with --style-blend,
+"""The main job's options beyond the course: --tv-weight, several --style images with --style-blend,
 --style-scale, --preserve-colors, --color-match, --pooling, --preset, and Keras VGG19 .h5 weights with blockN_convM
 layer names.
 

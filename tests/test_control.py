@@ -1,4 +1,4 @@
-"""Control over where and how the style acts (issue 12): layer weights by rule, style losses in the cost, masks.
+"""Control over where and how the style acts: layer weights by rule, style losses in the cost, masks.
 
 The command runs are in-process (`neural_style.cli.main`) on the small fixture weights; the costs it records are
 checked against the plain-numpy forward pass of tests/reference.py.

@@ -1,4 +1,4 @@
-"""Issue 10: a bounded fuzzing suite (hypothesis). The readers of weight files (.mat, .h5), checkpoints and images, and
+"""A bounded fuzzing suite (hypothesis). The readers of weight files (.mat, .h5), checkpoints and images, and
 the option parser, get mutated inputs: truncations, flipped bytes, random bodies behind valid headers, absurd declared
 sizes. The one contract: a result, or one of the package's own errors with a one-line message; never another
 exception, never a crash (the weight parsers run in a child process), never more than a bounded amount of memory.

@@ -1,4 +1,4 @@
-"""Issue 10, item 8: damaged or hostile checkpoint.npz files are one line (CheckpointError; exit 2 from --resume)."""
+"""Damaged or hostile checkpoint.npz files are one line (CheckpointError; exit 2 from --resume)."""
 
 import io
 import json

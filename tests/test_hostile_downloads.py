@@ -1,4 +1,4 @@
-"""Issue 10, items 1 and 10: downloads stay inside --to, follow only web redirects, stop at a size cap and on a
+"""Downloads stay inside --to, follow only web redirects, stop at a size cap and on a
 silent server. A local server on 127.0.0.1 plays the hostile host; every thread it starts is ended by the fixture.
 """
 

@@ -1,4 +1,4 @@
-"""Issue 10, item 7: images are refused from their header when too large, CMYK and EXIF orientation are honoured,
+"""Images are refused from their header when too large, CMYK and EXIF orientation are honoured,
 non-finite float pixels are one line."""
 
 import resource

@@ -1,4 +1,4 @@
-"""Issue 10: runs that meet hostile numbers, sizes, paths and signals: one line, the right exit code, nothing lost."""
+"""Runs that meet hostile numbers, sizes, paths and signals: one line, the right exit code, nothing lost."""
 
 import errno
 import importlib

@@ -1,4 +1,4 @@
-"""Issue 10, items 5 and 6: hostile weight files give one line naming the file, never a crash or gigabytes."""
+"""Hostile weight files give one line naming the file, never a crash or gigabytes."""
 
 import os
 import signal

@@ -1,4 +1,4 @@
-"""Large pictures (issue 11): the automatic schedule, the memory estimate, averaging, 16 bits, and the options."""
+"""Large pictures: the automatic schedule, the memory estimate, averaging, 16 bits, and the options."""
 
 import math
 import os

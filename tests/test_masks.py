@@ -1,4 +1,4 @@
-"""Masks and guided statistics (neural_style/masks.py, issue 12) against numpy float64 references."""
+"""Masks and guided statistics (neural_style/masks.py) against numpy float64 references."""
 
 import imageio.v3 as iio
 import numpy as np

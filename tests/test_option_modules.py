@@ -1,4 +1,4 @@
-"""The options' split (issue 9): the parsers and the video job's settings live in their own modules, and every name
+"""The options' split: the parsers and the video job's settings live in their own modules, and every name
 stays importable from neural_style.options, the one options place."""
 
 import neural_style.options as options

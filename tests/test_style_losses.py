@@ -1,4 +1,4 @@
-"""The style losses beyond the Gram matrix (costs.py, issue 12) against numpy float64 and scipy references."""
+"""The style losses beyond the Gram matrix (costs.py) against numpy float64 and scipy references."""
 
 import numpy as np
 import pytest

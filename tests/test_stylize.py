@@ -248,7 +248,7 @@ def test_command_line_lbfgs_scales_checkpoint_and_resume(mat_file, tmp_path, cap
     assert code == 2 and "--scales" in capsys.readouterr().err
 
 
-# --- Options beyond the course (issue 6, features 2-6, 10, 11): tv weight, several styles, style scale, colours,
+# --- Options beyond the course: tv weight, several styles, style scale, colours,
 # pooling, image range and presets. Each checked against numpy float64 (tests/reference.py) or exact arithmetic.
 
 from neural_style import config as _config  # noqa: E402

@@ -1,4 +1,4 @@
-"""Video style transfer (issue 14): the temporal cost in the optimisation, `neural-style video` end to end on clips with
+"""Video style transfer: the temporal cost in the optimisation, `neural-style video` end to end on clips with
 known motion, resuming after an interruption, and the one-line errors for bad input.
 
 Runs use random filters (width divided by 8), 32x48 frames and a few iterations per frame.

@@ -1,4 +1,4 @@
-"""The motion functions of neural_style.video (issue 14): flow, warping, Ruder et al.'s reliability mask, the temporal
+"""The motion functions of neural_style.video: flow, warping, Ruder et al.'s reliability mask, the temporal
 cost and the temporal error, each against plain numpy on images whose motion is known."""
 
 import numpy as np

@@ -80,7 +80,7 @@ def test_a_work_dir_holding_frames_it_did_not_make_is_refused_and_left_alone(tmp
 
 
 def test_an_input_inside_the_work_dir_is_refused(tmp_path, style_file, capsys):
-    # The case: the content frames themselves as the work folder's frames/.
+    # The reported case: the content frames themselves as the work folder's frames/.
     work = tmp_path / "work"
     content = write_frames(work / "frames", pan_frames(2))
     before = snapshot(tmp_path)

@@ -1,5 +1,5 @@
 """Large pictures: the automatic coarse-to-fine schedule, the memory estimate that picks a tile size, and 16-bit
-output (issue 11). The exact tiled cost itself is in tiles.py; the average of the iterates is
+output. The exact tiled cost itself is in tiles.py; the average of the iterates is
 optimize.IterateAverage, beside BestImage.
 
 Every function here is pure (sizes and arrays in, sizes and arrays out); StyleTransfer (stylize.py) calls them, and
