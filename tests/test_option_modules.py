@@ -1,8 +1,8 @@
-"""The options' split: the parsers and the video job's settings live in their own modules, and every name
-stays importable from neural_style.options, the one options place."""
+"""The options' text forms live in their own module (option_parsers), and every name stays importable from
+neural_style.options, the one options place (the video job's settings are defined there)."""
 
 import neural_style.options as options
-from neural_style import option_parsers, video_options
+from neural_style import option_parsers
 
 MOVED = {
     option_parsers: (
@@ -16,7 +16,6 @@ MOVED = {
         "check_init",
         "check_mask_file",
     ),
-    video_options: ("VIDEO_INITS", "FLOW_METHODS", "TEMPORAL_WEIGHT", "VideoOptions"),
 }
 
 
@@ -28,5 +27,5 @@ def test_moved_names_are_the_same_objects_in_options():
 
 def test_temporal_weight_is_the_articles_balance():
     # Ruder et al.'s 200 x content weight, with the course's content term alpha / 4 times a mean: 200 * 10 / 4.
-    assert video_options.TEMPORAL_WEIGHT == 500.0
-    assert video_options.VideoOptions().temporal_weight == 500.0
+    assert options.TEMPORAL_WEIGHT == 500.0
+    assert options.VideoOptions().temporal_weight == 500.0

@@ -9,7 +9,7 @@ warped by the backward flow (from frame i to frame i-1) is frame i's temporal ta
 import cv2
 import numpy as np
 
-from ..video_options import FLOW_METHODS
+from ..options import FLOW_METHODS
 
 # OpenCV's dense optical flow methods in the headless wheel: DIS at its three presets, and Farneback.
 DIS_PRESETS = {
