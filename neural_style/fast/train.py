@@ -21,8 +21,13 @@ import tensorflow as tf
 
 from ..checks import OptionError, check_file
 from ..config import CONFIG
-from ..costs import compute_content_cost, layer_style_cost_from_gram, style_gram_for_size, total_cost
-from ..costs import total_variation_cost
+from ..costs import (
+    compute_content_cost,
+    layer_style_cost_from_gram,
+    style_gram_for_size,
+    total_cost,
+    total_variation_cost,
+)
 from ..files import atomic_write
 from ..images import load_pixels
 from ..options import default_weights
@@ -236,6 +241,7 @@ def train_fast_model(
         epochs=total // chunk,
         steps_per_epoch=chunk,
         verbose=1 if progress else 0,
+        shuffle=False,  # the order is data.picture_order's, from the seed
         callbacks=[
             keras.callbacks.BackupAndRestore(
                 work_dir, save_freq="epoch", double_checkpoint=True, delete_checkpoint=False
