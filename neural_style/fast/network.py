@@ -85,9 +85,14 @@ class InstanceNormalization(keras.layers.Layer):
 
 
 def _upsample(x, like):
-    """Nearest-neighbour x2, cropped to the height and width of `like` (the encoder's level it returns to)."""
-    x = tf.repeat(tf.repeat(x, 2, axis=1), 2, axis=2)
-    return x[:, : tf.shape(like)[1], : tf.shape(like)[2], :]
+    """
+    Nearest-neighbour x2, cropped to the height and width of `like` (the encoder's level it returns to): row i and
+    column j of the result are row i // 2 and column j // 2 of x, gathered (a gather keeps the channel count known to
+    TFLite's converter, which a slice with computed bounds does not).
+    """
+    rows = tf.range(tf.shape(like)[1]) // 2
+    cols = tf.range(tf.shape(like)[2]) // 2
+    return tf.gather(tf.gather(x, rows, axis=1), cols, axis=2)
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
