@@ -45,7 +45,8 @@ class TrainOptions:
     @classmethod
     def flags(cls) -> dict[str, str]:
         """Each field's command-line flag by parameter name: {'batch_size': '--batch-size', ...}."""
-        names = [field.name for field in dataclasses.fields(cls)] + ["images", "model", "work_dir", "tflite"]
+        names = [field.name for field in dataclasses.fields(cls)]
+        names += ["images", "style", "content", "output", "model", "work_dir", "tflite", "quantize", "saved_model"]
         return {name: "--" + name.replace("_", "-") for name in names}
 
     def validate(self) -> "TrainOptions":
