@@ -193,3 +193,40 @@ def test_a_checkpoint_of_other_settings_is_refused(folder, style, tmp_path):
 def test_bad_settings_are_one_line(settings, message):
     with pytest.raises(OptionError, match=message):
         TrainOptions(**settings).validate()
+
+
+def test_an_unreadable_checkpoint_is_one_line(folder, style, tmp_path):
+    with pytest.raises(KeyboardInterrupt):
+        train_fast_model(
+            style, folder, tmp_path / "m.keras", weights=WEIGHTS, steps=4, callbacks=[_InterruptAfter(3)], **TOY
+        )
+    checkpoint = tmp_path / "m.train" / "latest.weights.h5"
+    checkpoint.write_bytes(checkpoint.read_bytes()[:1000])  # cut, as a full disk would leave it
+    with pytest.raises(OptionError, match="its checkpoint cannot be read .*remove the folder"):
+        train_fast_model(style, folder, tmp_path / "m.keras", weights=WEIGHTS, steps=4, **TOY)
+
+
+def test_a_checkpoint_interrupted_while_written_is_written_whole(folder, style, tmp_path, monkeypatch):
+    from neural_style.fast import train as train_module
+
+    calls = []
+    save = keras.Model.save_weights
+
+    def interrupted_once(self, path, *args, **kwargs):
+        calls.append(path)
+        if len(calls) == 1:
+            save(self, path, *args, **kwargs)
+            raise KeyboardInterrupt  # arrives just after the weights, before the step they belong to
+        return save(self, path, *args, **kwargs)
+
+    monkeypatch.setattr(keras.Model, "save_weights", interrupted_once)
+    with pytest.raises(KeyboardInterrupt):
+        train_fast_model(style, folder, tmp_path / "m.keras", weights=WEIGHTS, steps=4, **TOY)
+    monkeypatch.undo()
+    # Written again whole before the interruption went on: weights and step agree, no temporary file is left.
+    work = tmp_path / "m.train"
+    assert len(calls) == 2 and (work / "training_metadata.json").is_file()
+    assert not [name for name in os.listdir(work) if name.startswith(".tmp-")]
+    assert train_module.json.loads((work / "training_metadata.json").read_text())["epoch"] == 1
+    _, summary = train_fast_model(style, folder, tmp_path / "m.keras", weights=WEIGHTS, steps=4, **TOY)
+    assert summary["resumed_at"] == 2

@@ -163,6 +163,38 @@ def _check_resume(work_dir, settings):
     return False
 
 
+class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
+    """Keras' BackupAndRestore, with each checkpoint written whole or not at all: the weights (with Adam's moments)
+    and the step they belong to go to temporary files renamed into place, and a Ctrl-C or SIGTERM that arrives while
+    they are written lets the write finish first, so the checkpoint left behind is always one the training wrote."""
+
+    def _save_model(self):
+        os.makedirs(self.backup_dir, exist_ok=True)
+        interrupted = None
+        while True:
+            try:
+                with atomic_write(self._weights_path, suffix=".weights.h5") as temporary:
+                    self.model.save_weights(temporary, overwrite=True)
+                with atomic_write(self._training_metadata_path) as temporary, open(temporary, "w") as file:
+                    json.dump({"epoch": self._current_epoch, "batch": self._last_batch_seen}, file)
+                break
+            except KeyboardInterrupt as interrupt:
+                interrupted = interrupt  # written again whole, then the interruption goes on
+        if interrupted is not None:
+            raise interrupted
+
+    def on_train_begin(self, logs=None):
+        try:
+            super().on_train_begin(logs)
+        except (OSError, ValueError) as error:
+            reason = str(error).splitlines()[0][:160]
+            raise OptionError(
+                f"work_dir {self.backup_dir}: its checkpoint cannot be read ({reason}); remove the folder to start "
+                "the training again",
+                "work_dir",
+            ) from None
+
+
 class _Resume(keras.callbacks.Callback):
     """After BackupAndRestore has restored a checkpoint: starts the data after the batches it had trained on; keeps
     the list of unreadable pictures beside the checkpoint, so a resumed run leaves out the same ones."""
@@ -243,9 +275,7 @@ def train_fast_model(
         verbose=1 if progress else 0,
         shuffle=False,  # the order is data.picture_order's, from the seed
         callbacks=[
-            keras.callbacks.BackupAndRestore(
-                work_dir, save_freq="epoch", double_checkpoint=True, delete_checkpoint=False
-            ),
+            AtomicBackupAndRestore(work_dir, save_freq="epoch", delete_checkpoint=False),
             _Resume(start_batch, chunk, pictures, work_dir),
             keras.callbacks.TerminateOnNaN(),
             *callbacks,
