@@ -108,7 +108,7 @@ def test_sigterm_keeps_the_checkpoint_and_the_same_command_continues(setup):
         "--output",
         str(model),
         "--steps",
-        "400",
+        "40",
         "--checkpoint-every",
         "2",
         *TOY,

@@ -31,6 +31,7 @@ from ..costs import (
 from ..files import atomic_write
 from ..images import load_pixels
 from ..options import default_weights
+from ..safety import deferred_signals
 from ..vgg import load_vgg_model
 from . import data
 from .network import build_transform_net
@@ -166,22 +167,16 @@ def _check_resume(work_dir, settings):
 class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
     """Keras' BackupAndRestore, with each checkpoint written whole or not at all: the weights (with Adam's moments)
     and the step they belong to go to temporary files renamed into place, and a Ctrl-C or SIGTERM that arrives while
-    they are written lets the write finish first, so the checkpoint left behind is always one the training wrote."""
+    they are written is deferred until both are (safety.deferred_signals): the checkpoint left behind is always one
+    the training wrote whole."""
 
     def _save_model(self):
         os.makedirs(self.backup_dir, exist_ok=True)
-        interrupted = None
-        while True:
-            try:
-                with atomic_write(self._weights_path, suffix=".weights.h5") as temporary:
-                    self.model.save_weights(temporary, overwrite=True)
-                with atomic_write(self._training_metadata_path) as temporary, open(temporary, "w") as file:
-                    json.dump({"epoch": self._current_epoch, "batch": self._last_batch_seen}, file)
-                break
-            except KeyboardInterrupt as interrupt:
-                interrupted = interrupt  # written again whole, then the interruption goes on
-        if interrupted is not None:
-            raise interrupted
+        with deferred_signals():
+            with atomic_write(self._weights_path, suffix=".weights.h5") as temporary:
+                self.model.save_weights(temporary, overwrite=True)
+            with atomic_write(self._training_metadata_path) as temporary, open(temporary, "w") as file:
+                json.dump({"epoch": self._current_epoch, "batch": self._last_batch_seen}, file)
 
     def on_train_begin(self, logs=None):
         try:
