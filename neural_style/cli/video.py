@@ -97,6 +97,10 @@ def main(argv):
     Returns:
     code -- exit code
     """
+    if any(arg == "--model" or arg.startswith("--model=") for arg in argv):
+        from .fast_video import main as fast_video_main  # a trained network: one forward pass a frame
+
+        return fast_video_main(argv)
     args = build_parser().parse_args(argv)
     inputs = [args.content, *args.style, args.init]
     video_frames.output_kind(args.output, inputs)
