@@ -2,7 +2,7 @@
 300x400 and 1080x1920, of the tiled apply at 3000x4000, the optimisation's 200 Adam steps at 300x400 (timed over a
 few steps), and training throughput at 256x256, batch 4.
 
-    python benchmarks/bench_fast.py [--only apply,optimise,large,train]
+    python benchmarks/bench_fast.py [--only apply,optimise,tiled,large,train]
 
 Each size runs in a child process, so that its peak memory (ru_maxrss) is its own. Random filters: the time of a
 convolution does not depend on its weights.
@@ -119,7 +119,7 @@ def training_throughput(steps=8):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--only", default="apply,optimise,large,train")
+    parser.add_argument("--only", default="apply,optimise,tiled,large,train")
     parts = parser.parse_args().only.split(",")
     results = {"cpu": cpu_name(), "cores": os.cpu_count()}
     if "apply" in parts:
@@ -132,6 +132,11 @@ def main():
             results["ratio_300x400"] = (
                 results["optimisation_300x400"]["200_steps"] / results["apply_300x400"]["seconds"]
             )
+        print(results, flush=True)
+    if "tiled" in parts:
+        # The tiled apply's cost and peak at a size the whole pass also runs (apply_1080x1920): the ratio of times,
+        # and the peak set by one 512 + 2 x 56 window.
+        results["apply_1080x1920_tiled_512"] = apply_run(1080, 1920, tile=512, repeats=1)
         print(results, flush=True)
     if "large" in parts:
         results["apply_3000x4000_tiled_512"] = apply_run(3000, 4000, tile=512, repeats=1)

@@ -23,9 +23,10 @@ from .data import list_pictures
 from .network import MIN_SIDE, NORMS, TransformNet, network_reach, norm_levels
 
 # A whole-picture forward pass's peak memory: what TensorFlow and the model hold, plus bytes per pixel (its largest
-# activations are 32 float32 channels at full size, several alive at once). Measured by benchmarks/bench_fast.py.
-BASE_BYTES = 600e6
-PER_PIXEL_BYTES = 1000
+# activations are 32 float32 channels at full size, several alive at once). Fitted to benchmarks/bench_fast.py's peaks
+# (0.96 GB at 300x400, 3.15 GB at 1080x1920: docs/performance.md).
+BASE_BYTES = 800e6
+PER_PIXEL_BYTES = 1300
 # The tile core's side when a picture is tiled and no size is asked for (windows of 512 + 2 x 56 pixels).
 TILE_SIZE = 512
 

@@ -15,9 +15,9 @@ SIZE = 256
 BATCH_SIZE = 4
 EPOCHS = 2
 LEARNING_RATE = 1e-3
-# The total variation cost (costs.total_variation_cost) sums squared neighbour differences in the 0..255 range, about
-# 2e7 for a 256x256 photograph; this weight makes it a few per cent of the article's alpha * J_content + beta * J_style
-# at the start of a training (measured with random filters: docs/fast.md).
+# The total variation cost (costs.total_variation_cost) sums squared neighbour differences in the 0..255 range: about
+# 1e7 to 1e8 for a 256x256 photograph, so 1e-6 makes it a term of 10 to 100 beside alpha * J_content and
+# beta * J_style. Not tuned: with random filters the looks it should smooth cannot be judged (docs/fast.md).
 TV_WEIGHT = 1e-6
 # A checkpoint every N steps (the Keras "epochs" that BackupAndRestore saves after).
 CHECKPOINT_EVERY = 100
