@@ -328,3 +328,30 @@ class SideWrites:
                 self.report(f"cannot write the {what} {path} ({reason}); the run goes on, --output will be written")
             self.failed[what] = self.failed.get(what, 0) + 1
             return False
+
+
+@contextlib.contextmanager
+def deferred_signals(signals=(signal.SIGINT, *STOP_SIGNALS)):
+    """
+    Within the block, Ctrl-C, SIGTERM and SIGHUP are only noted; when it ends, the first one noted is delivered again,
+    so that it stops the run then (as signals_as_interrupts or Python's Ctrl-C would) and never inside a write that
+    has to complete, such as a checkpoint's (an exception inside a library's write can leave its locks held).
+
+    Arguments:
+    signals -- the signals to defer
+
+    Returns:
+    (context manager) None
+    """
+    received = []
+    previous = {}
+    for signum in signals:
+        with contextlib.suppress(ValueError, OSError):  # not the main thread: nothing to defer there
+            previous[signum] = signal.signal(signum, lambda number, frame: received.append(number))
+    try:
+        yield
+    finally:
+        for signum, old in previous.items():
+            signal.signal(signum, old)
+        if received:
+            os.kill(os.getpid(), received[0])

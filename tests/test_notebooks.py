@@ -35,7 +35,11 @@ def images(tmp_path):
 
 
 def test_there_are_notebooks():
-    assert {path.name for path in NOTEBOOKS} >= {"art_generation.ipynb", "course_tf2.ipynb"}
+    assert {path.name for path in NOTEBOOKS} >= {
+        "art_generation.ipynb",
+        "course_tf2.ipynb",
+        "fast_style_transfer.ipynb",
+    }
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.name)
@@ -83,3 +87,6 @@ def test_notebook_runs(path, tmp_path, monkeypatch):
     elif path.name == "course_tf2.ipynb":
         assert "Epoch 0: total cost " in text  # the course's printout, and its file
         assert sorted(os.listdir(output)) == ["image_0.jpg"]
+    elif path.name == "fast_style_transfer.ipynb":
+        assert "step 0: J = " in text  # the written-out step, then model.fit's model file
+        assert sorted(os.listdir(output)) == ["fast_style.keras"]

@@ -15,6 +15,9 @@ COMMANDS = {
     "visualize": "neural_style.cli.visualize",
     "video": "neural_style.cli.video",
     "batch": "neural_style.cli.batch",
+    "train": "neural_style.cli.train",
+    "apply": "neural_style.cli.apply",
+    "export": "neural_style.cli.export",
 }
 
 

@@ -9,6 +9,7 @@ import sys
 
 from .. import config
 from ..checks import OptionError, UnknownLayerError, choice_message
+from ..fast.options import TrainOptions
 from ..image_files import IMAGE_EXTENSIONS, ImageError
 from ..options import StyleOptions, VideoOptions, default_weights, flag_of
 from ..safety import same_file as _same_file
@@ -19,9 +20,10 @@ EXIT_BAD_INPUT = 2
 EXIT_FAILURE = 1
 EXIT_INTERRUPTED = 130
 
-# StyleOptions' fields by name, and the flags of those the command line exposes (and of the video command's own).
+# StyleOptions' fields by name, and the flags of those the command line exposes (and of the video command's and the
+# fast network's commands' own).
 OPTION_FIELDS = {field.name: field for field in dataclasses.fields(StyleOptions)}
-FLAGS = {**StyleOptions.flags(), **VideoOptions.flags()}
+FLAGS = {**TrainOptions.flags(), **StyleOptions.flags(), **VideoOptions.flags()}
 
 # Errors that mean the user asked for something that cannot work: one line, exit code 2.
 BAD_INPUT = (OptionError, FileNotFoundError, ImageError, WeightsError, UnknownLayerError, NotADirectoryError)

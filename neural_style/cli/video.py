@@ -148,6 +148,10 @@ def main(argv):
     Returns:
     code -- exit code (143 after SIGTERM, 129 after SIGHUP, 130 after Ctrl-C: the finished frames are kept)
     """
+    if any(arg == "--model" or arg.startswith("--model=") for arg in argv):
+        from .fast_video import main as fast_video_main  # a trained network: one forward pass a frame
+
+        return fast_video_main(argv)
     args = build_parser().parse_args(argv)
     masks = [args.content_mask, *(args.style_masks or ()), *(args.style_source_masks or ())]
     inputs = [args.content, *args.style, args.init, *masks]

@@ -152,7 +152,25 @@ def tile_layout(height, width, tile_size, layers, pooling="avg"):
     smallest = minimum_tile_size(layers, pooling)
     if tile_size < smallest:
         raise ValueError(f"tile size {tile_size} is below the minimum {smallest} pixels for these layers")
-    core = tile_size // stride * stride
+    return layout_for_reach(height, width, tile_size, stride, margin)
+
+
+def layout_for_reach(height, width, tile_size, stride, margin):
+    """
+    Cuts an image into tiles for any network whose reach is known: cores that partition it, windows a margin wider
+    where they are not at the picture's edge, starting at multiples of the stride (tile_layout for VGG-19; the fast
+    network's tiled apply for its own stride and margin).
+
+    Arguments:
+    height, width -- the image's size in pixels
+    tile_size -- the longest side of a core in pixels, rounded down to a multiple of the stride (at least one stride)
+    stride -- the network's total stride: windows start at multiples of it
+    margin -- pixels of context each side of a core, a multiple of the stride
+
+    Returns:
+    tiles -- list of Tile, row by row
+    """
+    core = max(stride, tile_size // stride * stride)
     return [
         Tile(rows, cols, window_rows, window_cols)
         for rows, window_rows in _spans(height, core, margin, stride)

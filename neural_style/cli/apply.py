@@ -1,0 +1,67 @@
+"""`neural-style apply --model MODEL.keras --content PHOTO|FOLDER --output OUT|FOLDER`: a thin layer over
+neural_style.fast.apply.apply_model (one forward pass a picture; tiles with the whole picture's statistics when it
+would not fit in memory)."""
+
+import sys
+import time
+
+from ..safety import signals_as_interrupts
+from . import common
+
+
+def build_parser():
+    """The apply command's parser."""
+    parser = common.ArgumentParser(
+        prog=f"{common.PROG} apply",
+        description="Stylise pictures with a network trained by `neural-style train`: one forward pass each. A "
+        "folder goes to a folder, names and subfolders kept; inputs are never overwritten.",
+    )
+    parser.add_argument("--model", required=True, metavar="MODEL.keras", help="the trained network")
+    parser.add_argument("--content", required=True, metavar="PHOTO|FOLDER", help="a picture or a folder of them")
+    parser.add_argument("--output", required=True, metavar="OUT|FOLDER", help="a picture file, or a folder")
+    parser.add_argument(
+        "--tile-size",
+        type=int,
+        default=0,
+        metavar="N",
+        help="tiles of N x N pixels with the whole "
+        "picture's statistics (default 0: only when the picture would not fit in --max-memory)",
+    )
+    parser.add_argument(
+        "--max-memory", type=float, metavar="GB", help="the memory it may use (default: the memory available)"
+    )
+    parser.add_argument("--quiet", action="store_true", help="no line per picture")
+    return parser
+
+
+def main(argv):
+    """
+    Runs the apply command.
+
+    Arguments:
+    argv -- command-line arguments (without `neural-style apply`)
+
+    Returns:
+    code -- exit code
+    """
+    args = build_parser().parse_args(argv)
+    from ..checks import check_count, check_number
+    from ..fast.apply import apply_model, load_fast_model, output_pairs
+
+    check_count(args.tile_size, "tile_size", zero="only when needed")
+    if args.max_memory is not None:
+        check_number(args.max_memory, "max_memory", above=0, what="a number of GB")
+    pairs = output_pairs(args.content, args.output)  # every output checked before any work
+    model = load_fast_model(args.model)
+    start = time.perf_counter()
+
+    def report(source, target):
+        if not args.quiet:
+            print(f"{source} -> {target}", file=sys.stderr)
+
+    with signals_as_interrupts():
+        written = apply_model(model, args.content, args.output, args.tile_size, args.max_memory, report=report)
+    if not args.quiet:
+        seconds = time.perf_counter() - start
+        print(f"stylised {len(written)} of {len(pairs)} pictures in {seconds:.2f} s", file=sys.stderr)
+    return 0

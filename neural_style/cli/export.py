@@ -1,0 +1,63 @@
+"""`neural-style export --model MODEL.keras --tflite OUT.tflite [--quantize none|float16|dynamic] [--saved-model DIR]`:
+a thin layer over neural_style.fast.export."""
+
+import os
+import sys
+
+from ..fast.options import QUANTIZATIONS
+from . import common
+
+
+def build_parser():
+    """The export command's parser."""
+    parser = common.ArgumentParser(
+        prog=f"{common.PROG} export",
+        description="Export a network trained by `neural-style train` for phones (TFLite) and servers (SavedModel): "
+        "input and output a float32 RGB picture in 0..255 of shape [1, H, W, 3], any H and W.",
+    )
+    parser.add_argument("--model", required=True, metavar="MODEL.keras", help="the trained network")
+    parser.add_argument("--tflite", metavar="OUT.tflite", help="the TFLite file to write")
+    parser.add_argument(
+        "--quantize",
+        choices=QUANTIZATIONS,
+        default="none",
+        help="TFLite weights: none (float32), "
+        "float16 (half the size) or dynamic (int8, a quarter; default %(default)s)",
+    )
+    parser.add_argument("--saved-model", metavar="DIR", help="a SavedModel folder to write (must not exist)")
+    parser.add_argument("--quiet", action="store_true", help="no summary line")
+    return parser
+
+
+def main(argv):
+    """
+    Runs the export command.
+
+    Arguments:
+    argv -- command-line arguments (without `neural-style export`)
+
+    Returns:
+    code -- exit code
+    """
+    args = build_parser().parse_args(argv)
+    from ..checks import OptionError
+
+    if not args.tflite and not args.saved_model:
+        raise OptionError("export needs --tflite OUT.tflite, --saved-model DIR or both", "tflite", "saved_model")
+    if args.tflite:
+        common.check_output_file(args.tflite, [args.model], "--tflite", extensions=(".tflite",))
+    if args.saved_model and os.path.exists(args.saved_model):
+        raise OptionError(f"saved_model {args.saved_model} exists; choose a new folder", "saved_model")
+    from ..fast.apply import load_fast_model
+    from ..fast.export import export_saved_model, export_tflite
+
+    model = load_fast_model(args.model)
+    if args.tflite:
+        size = export_tflite(model, args.tflite, args.quantize)
+        if not args.quiet:
+            print(f"wrote {args.tflite} ({size / 1e6:.1f} MB, quantize {args.quantize})", file=sys.stderr)
+    if args.saved_model:
+        export_saved_model(model, args.saved_model)
+        if not args.quiet:
+            print(f"wrote the SavedModel {args.saved_model}", file=sys.stderr)
+    return 0

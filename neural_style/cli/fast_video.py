@@ -1,0 +1,66 @@
+"""`neural-style video --model MODEL.keras --content IN --output OUT [--temporal-blend W]`: a clip through a network
+trained by `neural-style train`, one forward pass a frame (neural_style.fast.video); `neural-style video` hands the
+command here when --model is given."""
+
+import os
+import sys
+import time
+
+from ..video_options import FLOW_METHODS
+from . import common
+
+
+def build_parser():
+    """The parser of `neural-style video --model`."""
+    parser = common.ArgumentParser(
+        prog=f"{common.PROG} video --model",
+        description="Stylise a clip with a trained network, one forward pass a frame; --temporal-blend blends the "
+        "previous stylised frame, warped by the optical flow, in where the motion is reliable (less flicker).",
+    )
+    parser.add_argument("--model", required=True, metavar="MODEL.keras", help="the trained network")
+    parser.add_argument("--content", required=True, metavar="IN", help="a video or a folder of numbered frames")
+    parser.add_argument("--output", required=True, metavar="OUT", help="a video, or a folder for PNG frames")
+    parser.add_argument(
+        "--temporal-blend",
+        type=float,
+        default=0.0,
+        metavar="W",
+        help="0 (off, default) .. 1: the share of the previous result, warped, where motion is reliable",
+    )
+    parser.add_argument("--flow", choices=FLOW_METHODS, default="dis", help="OpenCV's optical flow (default dis)")
+    parser.add_argument("--fps", type=float, help="frame rate of a folder of frames (default 25)")
+    parser.add_argument("--quiet", action="store_true", help="no closing line")
+    return parser
+
+
+def main(argv):
+    """
+    Runs `neural-style video --model`.
+
+    Arguments:
+    argv -- command-line arguments (without `neural-style video`)
+
+    Returns:
+    code -- exit code
+    """
+    args = build_parser().parse_args(argv)
+    from ..checks import check_number
+    from ..fast.apply import load_fast_model
+    from ..fast.video import stylize_frames
+    from ..safety import signals_as_interrupts
+    from ..video import frames as video_frames
+
+    check_number(args.temporal_blend, "temporal_blend", minimum=0, maximum=1, note=" (0 = off)")
+    video_frames.output_kind(args.output, [args.content, args.model])
+    common.check_writable_folder(os.path.dirname(os.path.abspath(args.output)), "--output")
+    clip = video_frames.open_clip(args.content, args.fps)
+    model = load_fast_model(args.model)
+    start = time.perf_counter()
+    with signals_as_interrupts():
+        stylised = stylize_frames(model, clip.frames(), args.temporal_blend, args.flow)
+        audio = clip.source if clip.audio_codec else None
+        count = video_frames.write_video(args.output, stylised, clip.fps, audio, clip.audio_codec)
+    if not args.quiet:
+        seconds = time.perf_counter() - start
+        print(f"wrote {args.output} ({count} frames, {seconds / max(count, 1):.3f} s a frame)", file=sys.stderr)
+    return 0

@@ -1,0 +1,216 @@
+"""The training pictures as a tf.data pipeline: a folder searched recursively, decoded and cropped in parallel,
+prefetched, in an order that depends only on the seed, so that a resumed training sees the batches an uninterrupted
+one would.
+
+Pictures are read by the project's reader (images.load_image: grey, CMYK, palette and alpha pictures as RGB, the EXIF
+orientation applied, decompression bombs refused), each resized so that its shorter side is --size (small pictures
+are resized up) and cropped to size x size at a place drawn from (seed, the picture's position in the stream).
+A file that is not a picture is skipped with one warning naming it, and counted.
+"""
+
+import itertools
+import json
+import os
+import sys
+import threading
+
+import numpy as np
+import tensorflow as tf
+from PIL import Image
+
+from ..checks import OptionError
+from ..files import atomic_write
+from ..images import IMAGE_EXTENSIONS, load_image
+from ..limits import max_image_pixels
+
+BAD_FILE = "bad_pictures.json"
+
+
+def list_pictures(folder):
+    """
+    The picture files under a folder, recursively, by extension, in a stable (sorted) order.
+
+    Arguments:
+    folder -- a folder
+
+    Returns:
+    paths -- sorted list of str; OptionError (one line) when `folder` is not a folder
+    """
+    folder = os.fspath(folder)
+    if not os.path.isdir(folder):
+        raise OptionError(
+            f"images {folder} is not a folder; give a folder of photographs (e.g. COCO train2014)", "images"
+        )
+    paths = []
+    for root, folders, names in os.walk(folder):
+        folders.sort()
+        paths += [
+            os.path.join(root, name) for name in sorted(names) if os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
+        ]
+    return paths
+
+
+def _header_problem(path, limit):
+    """None when the file's header is a picture's of at most `limit` pixels, else the reason (no pixel decoded)."""
+    try:
+        with Image.open(path) as picture:
+            width, height = picture.size
+    except Exception as error:  # Pillow raises many kinds for a file that is not a picture
+        return str(error).splitlines()[0] if str(error) else type(error).__name__
+    if width * height > limit:
+        return f"{width}x{height} is more than the {limit:,} pixels an input may have"
+    return None
+
+
+class Pictures:
+    """The usable pictures of a folder and the ones skipped, with one warning per skipped file."""
+
+    def __init__(self, folder, warn=None, known_bad=()):
+        """
+        Arguments:
+        folder -- the folder of photographs (searched recursively)
+        warn -- function(line) for each skipped file (default: a line on stderr)
+        known_bad -- paths found unreadable by an earlier run of the same training (skipped, with a warning)
+        """
+        self.folder = os.fspath(folder)
+        self.warn = warn or (lambda line: print(f"neural-style: warning: {line}", file=sys.stderr))
+        self.skipped = {}
+        self._lock = threading.Lock()
+        limit = max_image_pixels()
+        # Every file whose header is a picture's stays in `paths`, so that the order is the same in every run; those
+        # an earlier run of the training could not decode are left out of the stream (training_dataset).
+        self.paths = []
+        for path in list_pictures(folder):
+            problem = _header_problem(path, limit)
+            if problem is not None:
+                self.skip(path, problem)
+            else:
+                self.paths.append(path)
+        for path in known_bad:
+            if path in self.paths:
+                self.skip(path, "unreadable (found so by the interrupted run)")
+        if not self.paths:
+            found = f"{len(self.skipped)} unreadable files" if self.skipped else "no picture files"
+            raise OptionError(
+                f"images {folder}: {found} and no usable picture ({', '.join(IMAGE_EXTENSIONS)}); give a folder of "
+                "photographs",
+                "images",
+            )
+
+    def skip(self, path, reason):
+        """Counts a skipped file and warns once about it."""
+        with self._lock:
+            if path in self.skipped:
+                return
+            self.skipped[path] = reason
+        self.warn(f"skipping {path}: {reason}")
+
+    def decode(self, index):
+        """The pixels of picture `index` (float32 (h, w, 3) in 0..255) and whether it could be read."""
+        path = self.paths[int(index)]
+        try:
+            return load_image(path), True
+        except Exception as error:  # a truncated or corrupt file: skipped, the training goes on
+            self.skip(path, str(error).replace(f"{path}: ", ""))
+            return np.zeros((1, 1, 3), np.float32), False
+
+    def save_skipped(self, folder):
+        """Writes the skipped files' list into `folder` (atomically), so that a resumed run skips the same ones."""
+        with atomic_write(os.path.join(folder, BAD_FILE)) as temporary, open(temporary, "w") as file:
+            json.dump(sorted(self.skipped), file)
+
+
+def read_skipped(folder):
+    """The skipped files an earlier run listed in `folder` (empty when none)."""
+    path = os.path.join(folder, BAD_FILE)
+    if not os.path.isfile(path):
+        return []
+    with open(path) as file:
+        return json.load(file)
+
+
+def picture_order(count, seed, start=0, skip=lambda index: False):
+    """
+    The stream of (picture index, position): epoch after epoch, each a permutation drawn from (seed, epoch).
+
+    Arguments:
+    count -- how many pictures
+    seed -- the seed of the order
+    start -- how many usable entries to leave out at the start (a resumed training's pictures already seen)
+    skip -- skip(index) -> True for pictures known to be unreadable (left out, not counted in `start`)
+
+    Returns:
+    stream -- an endless iterator of (index, position); position counts every entry, so that it names the same
+              picture draw in every run
+    """
+    position = 0
+    seen = 0
+    for epoch in itertools.count():
+        for index in np.random.default_rng([seed, epoch]).permutation(count):
+            if not skip(index):
+                if seen >= start:
+                    yield int(index), position
+                seen += 1
+            position += 1
+
+
+def crop_to_size(picture, size, seed, position):
+    """
+    A picture resized so that its shorter side is `size` (bilinear, antialiased), then cropped to size x size at a
+    place drawn from (seed, position).
+
+    Arguments:
+    picture -- float32 tensor (h, w, 3)
+    size -- the side of the crop
+    seed, position -- ints: the crop's place is a stateless draw from them
+
+    Returns:
+    crop -- float32 tensor (size, size, 3) in 0..255
+    """
+    shape = tf.cast(tf.shape(picture)[:2], tf.float32)
+    scale = size / tf.reduce_min(shape)
+    target = tf.maximum(size, tf.cast(tf.round(shape * scale), tf.int32))
+    resized = tf.image.resize(picture, target, method="bilinear", antialias=True)
+    stateless_seed = tf.stack([tf.cast(seed, tf.int64), tf.cast(position, tf.int64)])
+    crop = tf.image.stateless_random_crop(resized, [size, size, 3], seed=stateless_seed)
+    return tf.clip_by_value(crop, 0.0, 255.0)
+
+
+def training_dataset(pictures, size, batch_size, seed, start_batch=0):
+    """
+    Batches of training crops: decoded in parallel, in the seed's order, prefetched so that decoding overlaps training.
+
+    Arguments:
+    pictures -- a Pictures
+    size -- crop side in pixels
+    batch_size -- pictures per batch
+    seed -- the order's and the crops' seed
+    start_batch -- batches already trained on (a resumed training starts after them): an int, or a one-item list
+                   read when the data starts to flow (after Keras' callbacks have restored a checkpoint)
+
+    Returns:
+    dataset -- endless tf.data.Dataset of float32 (batch_size, size, size, 3) in 0..255
+    """
+    known_bad = set(pictures.skipped)
+    paths = pictures.paths
+
+    def stream():
+        start = start_batch[0] if isinstance(start_batch, list) else start_batch
+        return picture_order(len(paths), seed, start * batch_size, lambda index: paths[index] in known_bad)
+
+    signature = (tf.TensorSpec((), tf.int32), tf.TensorSpec((), tf.int64))
+    dataset = tf.data.Dataset.from_generator(stream, output_signature=signature)
+
+    def decode(index, position):
+        picture, ok = tf.numpy_function(pictures.decode, [index], (tf.float32, tf.bool), stateful=True)
+        picture.set_shape((None, None, 3))
+        return picture, ok, position
+
+    dataset = dataset.map(decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    dataset = dataset.filter(lambda picture, ok, position: ok)
+    dataset = dataset.map(
+        lambda picture, ok, position: crop_to_size(picture, size, seed, position),
+        num_parallel_calls=tf.data.AUTOTUNE,
+        deterministic=True,
+    )
+    return dataset.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)

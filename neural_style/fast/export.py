@@ -1,0 +1,119 @@
+"""A trained network for phones and servers: a TFLite file and a SavedModel, both taking a float32 RGB picture in
+0..255 of shape [1, H, W, 3] (any H and W: the input is resizable) and returning the stylised picture likewise."""
+
+import os
+import shutil
+import tempfile
+import warnings
+
+import tensorflow as tf
+from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+
+from ..checks import check_choice
+from ..files import atomic_write
+from .options import QUANTIZATIONS
+
+
+def serving_function(model):
+    """
+    The network as a tf.function of one picture of any size.
+
+    Arguments:
+    model -- a TransformNet
+
+    Returns:
+    function -- tf.function(picture [1, None, None, 3] float32 0..255) -> stylised [1, H, W, 3], clipped to 0..255
+    """
+
+    @tf.function(input_signature=[tf.TensorSpec([1, None, None, 3], tf.float32, name="picture")])
+    def stylize(picture):
+        return {"stylized": tf.clip_by_value(model(picture), 0.0, 255.0)}
+
+    return stylize
+
+
+def export_tflite(model, path, quantize="none"):
+    """
+    Writes the network as a TFLite model (atomically).
+
+    Arguments:
+    model -- a TransformNet
+    path -- the .tflite file
+    quantize -- 'none' (float32), 'float16' (weights in float16: half the size) or 'dynamic' (weights in int8,
+                activations quantised on the fly: a quarter of the size)
+
+    Returns:
+    size -- bytes written
+    """
+    check_choice(quantize, QUANTIZATIONS, "quantize")
+    # Keras' variables frozen into constants first: converted as variables, they would be left out of the file.
+    frozen = convert_variables_to_constants_v2(serving_function(model).get_concrete_function())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the converter's notice that a frozen function comes without its trackable
+        flatbuffer = _convert(tf.lite.TFLiteConverter.from_concrete_functions([frozen]), quantize)
+    with atomic_write(path, suffix=".tflite") as temporary, open(temporary, "wb") as file:
+        file.write(flatbuffer)
+    return len(flatbuffer)
+
+
+def _convert(converter, quantize):
+    """The converter's flatbuffer with the quantisation asked for."""
+    if quantize != "none":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if quantize == "float16":
+        converter.target_spec.supported_types = [tf.float16]
+    return converter.convert()
+
+
+def export_saved_model(model, folder):
+    """
+    Writes the network as a SavedModel folder whose serving_default signature is serving_function's; the folder
+    appears whole or not at all (written beside it, then renamed).
+
+    Arguments:
+    model -- a TransformNet
+    folder -- the SavedModel's folder (must not exist yet)
+
+    Returns:
+    folder -- the folder written
+    """
+    folder = os.fspath(folder)
+    parent = os.path.dirname(os.path.abspath(folder))
+    os.makedirs(parent, exist_ok=True)
+    temporary = tempfile.mkdtemp(prefix=".tmp-", dir=parent)
+    try:
+        module = tf.Module()
+        module.model = model
+        module.stylize = serving_function(model)
+        tf.saved_model.save(module, temporary, signatures={"serving_default": module.stylize})
+        os.replace(temporary, folder)
+    finally:
+        shutil.rmtree(temporary, ignore_errors=True)
+    return folder
+
+
+def run_tflite(path_or_bytes, picture):
+    """
+    Runs a TFLite model on one picture, with its input resized to the picture's size (tf.lite.Interpreter).
+
+    Arguments:
+    path_or_bytes -- the .tflite file, or its bytes
+    picture -- float32 array (H, W, 3) or (1, H, W, 3) in 0..255
+
+    Returns:
+    stylised -- float32 array (H, W, 3)
+    """
+    import numpy as np
+
+    picture = np.asarray(picture, np.float32)
+    picture = picture[None] if picture.ndim == 3 else picture
+    if isinstance(path_or_bytes, bytes):
+        interpreter = tf.lite.Interpreter(model_content=path_or_bytes)
+    else:
+        interpreter = tf.lite.Interpreter(model_path=os.fspath(path_or_bytes))
+    index = interpreter.get_input_details()[0]["index"]
+    interpreter.resize_tensor_input(index, picture.shape, strict=True)
+    interpreter.allocate_tensors()
+    interpreter.set_tensor(index, picture)
+    interpreter.invoke()
+    return interpreter.get_tensor(interpreter.get_output_details()[0]["index"])[0]

@@ -1,0 +1,88 @@
+"""The fast stylisation's training settings, checked in one place: ``TrainOptions.validate``.
+
+The costs' settings default to the article's (config: the content layer, the style layers and their weights,
+alpha and beta); the network's (size, batch, learning rate) to Johnson et al.'s. Reading them imports no TensorFlow,
+so the command line answers --help and bad options at once.
+"""
+
+import dataclasses
+
+from .. import config
+from ..checks import OptionError, check_choice, check_count, check_number, check_positive_int
+
+# Johnson et al.'s recipe: 256x256 crops, batches of 4, Adam(1e-3), two epochs of COCO (40,000 steps).
+SIZE = 256
+BATCH_SIZE = 4
+EPOCHS = 2
+LEARNING_RATE = 1e-3
+# The total variation cost (costs.total_variation_cost) sums squared neighbour differences in the 0..255 range: about
+# 1e7 to 1e8 for a 256x256 photograph, so 1e-6 makes it a term of 10 to 100 beside alpha * J_content and
+# beta * J_style. Not tuned: with random filters the looks it should smooth cannot be judged (docs/fast.md).
+TV_WEIGHT = 1e-6
+# A checkpoint every N steps (the Keras "epochs" that BackupAndRestore saves after).
+CHECKPOINT_EVERY = 100
+QUANTIZATIONS = ("none", "float16", "dynamic")
+
+
+@dataclasses.dataclass
+class TrainOptions:
+    """Every setting of a training; `validate` checks them all and fills in the style layers' default."""
+
+    size: int = SIZE
+    batch_size: int = BATCH_SIZE
+    epochs: int = EPOCHS
+    steps: int | None = None  # None: epochs x (pictures // batch_size)
+    content_weight: float = config.ALPHA
+    style_weight: float = config.BETA
+    tv_weight: float = TV_WEIGHT
+    style_size: int | None = None  # None: --size
+    learning_rate: float = LEARNING_RATE
+    seed: int = 0
+    content_layer: str = config.CONTENT_LAYER
+    style_layers: list | str | None = None  # None: config.STYLE_LAYERS
+    checkpoint_every: int = CHECKPOINT_EVERY
+
+    @classmethod
+    def flags(cls) -> dict[str, str]:
+        """Each field's command-line flag by parameter name: {'batch_size': '--batch-size', ...}."""
+        names = [field.name for field in dataclasses.fields(cls)]
+        names += ["images", "style", "content", "output", "model", "work_dir", "tflite", "quantize", "saved_model"]
+        return {name: "--" + name.replace("_", "-") for name in names}
+
+    def validate(self) -> "TrainOptions":
+        """
+        Checks every setting.
+
+        Returns:
+        self -- with style_layers as a list of (name, weight); raises OptionError naming the first bad setting
+        """
+        from ..option_parsers import parse_style_layers
+        from ..vgg import layer_names
+
+        check_positive_int(self.size, "size", "pixels")
+        if self.size < 16:
+            raise OptionError(f"size must be at least 16 pixels (VGG-19 pools 4 times), got {self.size}", "size")
+        check_positive_int(self.batch_size, "batch_size")
+        check_positive_int(self.epochs, "epochs")
+        if self.steps is not None:
+            check_positive_int(self.steps, "steps")
+        for name in ("content_weight", "style_weight", "tv_weight"):
+            check_number(getattr(self, name), name, minimum=0, float32=True)
+        if self.style_size is not None:
+            check_positive_int(self.style_size, "style_size", "pixels")
+        check_number(self.learning_rate, "learning_rate", above=0, float32=True)
+        check_count(self.seed, "seed", zero=None)
+        check_positive_int(self.checkpoint_every, "checkpoint_every")
+        check_choice(self.content_layer, layer_names("avg"), "content_layer")
+        layers = config.STYLE_LAYERS if self.style_layers is None else self.style_layers
+        self.style_layers = parse_style_layers(layers) if isinstance(layers, str) else [tuple(p) for p in layers]
+        for name, weight in self.style_layers:
+            check_choice(name, layer_names("avg"), "style_layers")
+            check_number(weight, f"style_layers weight of {name}", minimum=0, parameter="style_layers")
+        return self
+
+    def settings(self) -> dict:
+        """The settings as JSON-ready values (kept in the model file and the checkpoint)."""
+        values = dataclasses.asdict(self)
+        values["style_layers"] = [[name, float(weight)] for name, weight in self.style_layers]
+        return values

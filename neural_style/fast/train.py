@@ -1,0 +1,306 @@
+"""Training the image-transformation network with the article's costs, by Keras' own model.fit.
+
+The loss network is the project's VGG-19 (vgg.load_vgg_model: a .mat, a Keras .h5 or 'random'); the costs are the
+project's functions: compute_content_cost, layer_style_cost_from_gram against the style's Gram matrices (computed once,
+rescaled to the crops' size by style_gram_for_size), total_variation_cost, combined by total_cost. The step is a
+train_step override, so progress, logging and resuming are Keras': BackupAndRestore writes the weights and Adam's
+state every --checkpoint-every steps (one Keras "epoch" each), and the same call again continues from there with the
+batches an uninterrupted training would have seen (data.training_dataset's order depends only on the seed).
+"""
+
+import hashlib
+import json
+import math
+import os
+import shutil
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from ..checks import OptionError, check_file
+from ..config import CONFIG
+from ..costs import (
+    compute_content_cost,
+    layer_style_cost_from_gram,
+    style_gram_for_size,
+    total_cost,
+    total_variation_cost,
+)
+from ..files import atomic_write
+from ..images import load_pixels
+from ..options import default_weights
+from ..safety import deferred_signals
+from ..vgg import load_vgg_model
+from . import data
+from .network import build_transform_net
+from .options import TrainOptions
+
+SETTINGS_FILE = "settings.json"
+METADATA_FILE = "training_metadata.json"  # BackupAndRestore's
+
+
+def file_digest(path):
+    """The sha256 hex digest of a file (the style picture's, kept in the model)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class FastStyleTrainer(keras.Model):
+    """The transformation network with its loss: VGG-19 features of the crops and of their stylised versions."""
+
+    def __init__(self, net, vgg, style_grams, options, **kwargs):
+        """
+        Arguments:
+        net -- the TransformNet being trained
+        vgg -- a VGGModel (the loss network; its filters are constants, never trained)
+        style_grams -- dict layer -> the style's Gram matrix, rescaled to the crops' size
+        options -- validated TrainOptions
+        """
+        super().__init__(**kwargs)
+        self.net = net
+        # Kept out of Keras' tracking: the loss network is no part of the trained (or saved) state.
+        object.__setattr__(self, "_vgg", vgg)
+        object.__setattr__(self, "_grams", style_grams)
+        self.options = options
+        self.mean = tf.constant(CONFIG.MEANS, tf.float32)
+
+    def call(self, pictures, training=False):
+        return self.net(pictures, training=training)
+
+    def costs(self, pictures, generated):
+        """
+        The article's costs of a batch, each the mean over its pictures.
+
+        Arguments:
+        pictures -- (batch, H, W, 3) the crops in 0..255
+        generated -- (batch, H, W, 3) the network's output for them
+
+        Returns:
+        J, J_content, J_style, J_tv -- scalar tensors: J = total_cost(J_content, J_style, alpha, beta) + tv * J_tv
+        """
+        options = self.options
+        names = [name for name, _ in options.style_layers]
+        content_layer = options.content_layer
+        (a_C,) = self._vgg(pictures - self.mean, [content_layer])
+        features = self._vgg(generated - self.mean, names + [content_layer])
+        batch = tf.cast(tf.shape(pictures)[0], tf.float32)
+        # compute_content_cost sums over the batch what it normalises per picture: divided by the batch, the mean.
+        J_content = compute_content_cost(tf.stop_gradient(a_C), features[-1]) / batch
+        J_style = 0.0
+        for (name, weight), a_G in zip(options.style_layers, features[:-1]):
+            per_picture = [layer_style_cost_from_gram(self._grams[name], a_G[i : i + 1]) for i in range(a_G.shape[0])]
+            J_style += weight * tf.add_n(per_picture) / batch
+        J_tv = total_variation_cost(generated) / batch
+        J = total_cost(J_content, J_style, options.content_weight, options.style_weight) + options.tv_weight * J_tv
+        return J, J_content, J_style, J_tv
+
+    def train_step(self, pictures):
+        with tf.GradientTape() as tape:
+            generated = self.net(pictures, training=True)
+            J, J_content, J_style, J_tv = self.costs(pictures, generated)
+        variables = self.net.trainable_variables
+        self.optimizer.apply_gradients(zip(tape.gradient(J, variables), variables))
+        return {"loss": J, "content": J_content, "style": J_style, "tv": J_tv}
+
+
+def style_grams(vgg, style, options):
+    """
+    The style picture's Gram matrices at the style layers, computed once, as the crops' size would give them.
+
+    Arguments:
+    vgg -- a VGGModel
+    style -- path of the style picture, or an (H, W, 3) array in 0..255
+    options -- validated TrainOptions (style_size: the style's longest side, default the crop size)
+
+    Returns:
+    grams -- dict layer -> (n_C, n_C) tensor: style_gram_for_size of the style's activation, for a size x size crop
+    """
+    pixels = load_pixels(style, max_size=options.style_size or options.size, what="style")
+    names = [name for name, _ in options.style_layers]
+    activations = vgg(pixels[None] - CONFIG.MEANS.astype(np.float32), names)
+    crop_positions = {
+        name: tuple(a.shape[1:3]) for name, a in zip(names, vgg(tf.zeros((1, options.size, options.size, 3)), names))
+    }
+    return {
+        name: style_gram_for_size(a, crop_positions[name][0] * crop_positions[name][1])
+        for name, a in zip(names, activations)
+    }
+
+
+def default_work_dir(output):
+    """Where a training's checkpoint is kept: MODEL.keras -> MODEL.train/."""
+    return os.path.splitext(os.path.normpath(os.fspath(output)))[0] + ".train"
+
+
+def _plan(pictures, options):
+    """(total steps, steps per checkpoint): the checkpoint interval is the largest divisor of the total <= asked."""
+    total = options.steps or options.epochs * max(1, len(pictures.paths) // options.batch_size)
+    chunk = max(d for d in range(1, min(options.checkpoint_every, total) + 1) if total % d == 0)
+    return total, chunk
+
+
+def _check_resume(work_dir, settings):
+    """Refuses to continue a checkpoint made with other settings (one line); writes the settings for a new one."""
+    path = os.path.join(work_dir, SETTINGS_FILE)
+    if os.path.isfile(path):
+        with open(path) as file:
+            earlier = json.load(file)
+        changed = sorted(key for key in set(earlier) | set(settings) if earlier.get(key) != settings.get(key))
+        if changed:
+            raise OptionError(
+                f"work_dir {work_dir} holds a training with other settings ({', '.join(changed)}); run it with the "
+                "same settings to continue it, or remove the folder to start again",
+                "work_dir",
+            )
+        return True
+    os.makedirs(work_dir, exist_ok=True)
+    with atomic_write(path) as temporary, open(temporary, "w") as file:
+        json.dump(settings, file, indent=1)
+    return False
+
+
+class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
+    """Keras' BackupAndRestore, with each checkpoint written whole or not at all: the weights (with Adam's moments)
+    and the step they belong to go to temporary files renamed into place, and a Ctrl-C or SIGTERM that arrives while
+    they are written is deferred until both are (safety.deferred_signals): the checkpoint left behind is always one
+    the training wrote whole."""
+
+    def _save_model(self):
+        os.makedirs(self.backup_dir, exist_ok=True)
+        with deferred_signals():
+            with atomic_write(self._weights_path, suffix=".weights.h5") as temporary:
+                self.model.save_weights(temporary, overwrite=True)
+            with atomic_write(self._training_metadata_path) as temporary, open(temporary, "w") as file:
+                json.dump({"epoch": self._current_epoch, "batch": self._last_batch_seen}, file)
+
+    def on_train_begin(self, logs=None):
+        try:
+            super().on_train_begin(logs)
+        except (OSError, ValueError) as error:
+            reason = str(error).splitlines()[0][:160]
+            raise OptionError(
+                f"work_dir {self.backup_dir}: its checkpoint cannot be read ({reason}); remove the folder to start "
+                "the training again",
+                "work_dir",
+            ) from None
+
+
+class _Resume(keras.callbacks.Callback):
+    """After BackupAndRestore has restored a checkpoint: starts the data after the batches it had trained on; keeps
+    the list of unreadable pictures beside the checkpoint, so a resumed run leaves out the same ones."""
+
+    def __init__(self, start, steps_per_checkpoint, pictures, work_dir):
+        super().__init__()
+        self.start, self.chunk, self.pictures, self.work_dir = start, steps_per_checkpoint, pictures, work_dir
+
+    def on_train_begin(self, logs=None):
+        self.start[0] = (self.model._initial_epoch or 0) * self.chunk
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.pictures.skipped:
+            self.pictures.save_skipped(self.work_dir)
+
+
+def train_fast_model(
+    style,
+    images,
+    output,
+    weights=None,
+    work_dir=None,
+    progress=False,
+    callbacks=(),
+    warn=None,
+    **settings,
+):
+    """
+    Trains an image-transformation network for one style, with the article's costs; resumes an interrupted training.
+
+    Arguments:
+    style -- path of the style picture
+    images -- folder of training photographs (searched recursively; unreadable files skipped with a warning)
+    output -- the model file to write (.keras), written atomically at the end
+    weights -- the loss network's VGG-19 weights: a .mat, a Keras .h5, 'random' (default: $NEURAL_STYLE_WEIGHTS,
+               else the article's path)
+    work_dir -- the checkpoint's folder (default: output without .keras, plus .train); the same call again continues
+                from its last checkpoint, and it is removed when the training ends
+    progress -- show Keras' progress bar
+    callbacks -- more Keras callbacks (e.g. keras.callbacks.CSVLogger)
+    warn -- function(line) for each skipped picture (default: a line on stderr)
+    settings -- TrainOptions fields: size, batch_size, epochs, steps, content_weight, style_weight, tv_weight,
+                style_size, learning_rate, seed, content_layer, style_layers, checkpoint_every
+
+    Returns:
+    model -- the trained TransformNet (also saved at `output`)
+    summary -- dict: steps, pictures, skipped (list of paths), seconds, resumed_at (step), final costs
+    """
+    options = TrainOptions(**settings).validate()
+    check_file(style, "style", "no such picture; give the style painting")
+    output = os.fspath(output)
+    if os.path.splitext(output)[1] != ".keras":
+        raise OptionError(f"output {output}: a model file must end in .keras", "output")
+    weights = weights or default_weights()
+    work_dir = os.fspath(work_dir or default_work_dir(output))
+    # Checked before any work: the settings of a checkpoint to continue, and the training pictures.
+    recorded = {**options.settings(), "weights": os.fspath(weights) if not hasattr(weights, "layers") else "given"}
+    recorded["style_digest"] = file_digest(style)
+    resumed = _check_resume(work_dir, recorded)
+    pictures = data.Pictures(images, warn=warn, known_bad=data.read_skipped(work_dir))
+    total, chunk = _plan(pictures, options)
+
+    start = time.perf_counter()
+    vgg = load_vgg_model(weights, options.size, options.size)
+    grams = style_grams(vgg, style, options)
+    net = build_transform_net(settings=recorded, style_digest=recorded["style_digest"], seed=options.seed)
+    trainer = FastStyleTrainer(net, vgg, grams, options)
+    trainer.compile(optimizer=keras.optimizers.Adam(options.learning_rate))
+    trainer.build((None, options.size, options.size, 3))
+    trainer.optimizer.build(net.trainable_variables)
+
+    start_batch = [0]
+    dataset = data.training_dataset(pictures, options.size, options.batch_size, options.seed, start_batch)
+    history = trainer.fit(
+        dataset,
+        epochs=total // chunk,
+        steps_per_epoch=chunk,
+        verbose=1 if progress else 0,
+        shuffle=False,  # the order is data.picture_order's, from the seed
+        callbacks=[
+            AtomicBackupAndRestore(work_dir, save_freq="epoch", delete_checkpoint=False),
+            _Resume(start_batch, chunk, pictures, work_dir),
+            keras.callbacks.TerminateOnNaN(),
+            *callbacks,
+        ],
+    )
+    last = {key: float(values[-1]) for key, values in history.history.items() if values}
+    if not all(math.isfinite(value) for value in last.values()):
+        raise RuntimeError(f"the training's cost became {last.get('loss')}; lower --learning-rate or the weights")
+    with atomic_write(output, suffix=".keras") as temporary:
+        net.save(temporary)
+    shutil.rmtree(work_dir, ignore_errors=True)
+    summary = {
+        "steps": total,
+        "pictures": len(pictures.paths) - len(set(pictures.skipped) & set(pictures.paths)),
+        "skipped": sorted(pictures.skipped),
+        "seconds": time.perf_counter() - start,
+        "resumed_at": start_batch[0] if resumed else None,
+        **last,
+    }
+    return net, summary
+
+
+def summary_line(summary):
+    """One line about a finished training, for the command line."""
+    skipped = f", {len(summary['skipped'])} files skipped" if summary["skipped"] else ""
+    resumed = f", resumed at step {summary['resumed_at']}" if summary["resumed_at"] else ""
+    return (
+        f"trained {summary['steps']} steps on {summary['pictures']} pictures{skipped}{resumed} in "
+        f"{summary['seconds']:.1f} s; final cost {summary.get('loss', float('nan')):.4g}"
+    )
+
+
+__all__ = ["FastStyleTrainer", "train_fast_model", "style_grams", "default_work_dir", "file_digest", "summary_line"]

@@ -1,0 +1,127 @@
+"""Applying a trained network: any picture size, tiles with the whole picture's statistics equal to the whole
+picture, a folder into a folder with its names, and the bad-input cases as one line."""
+
+import os
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+
+from neural_style.checks import OptionError
+from neural_style.fast.apply import (
+    apply_model,
+    choose_tile_size,
+    load_fast_model,
+    stylize_picture,
+    whole_picture_statistics,
+)
+from neural_style.fast.network import NORMS, build_transform_net, network_reach
+from neural_style.tiling import layout_for_reach
+
+
+@pytest.fixture(scope="module")
+def net():
+    model = build_transform_net(seed=11)
+    # Trained networks have gammas and betas away from 1 and 0: use such values, so that the statistics matter.
+    rng = np.random.default_rng(2)
+    for norm in model.norms:
+        norm.gamma.assign(rng.uniform(0.5, 2.0, norm.gamma.shape).astype(np.float32))
+        norm.beta.assign(rng.uniform(-1, 1, norm.beta.shape).astype(np.float32))
+    model.output_conv.kernel.assign(model.output_conv.kernel * 20)  # outputs spread over the grey levels
+    return model
+
+
+def _photo(height, width, seed=0):
+    y, x = np.mgrid[0:height, 0:width]
+    smooth = np.stack([x * 255 / width, y * 255 / height, 128 + 100 * np.sin((x + y) / 9)], axis=-1)
+    noise = np.random.default_rng(seed).normal(0, 12, smooth.shape)
+    return np.clip(smooth + noise, 0, 255).astype(np.float32)
+
+
+@pytest.mark.parametrize("height, width", [(1, 1), (3, 7), (5, 5), (17, 30)])
+def test_any_size_including_tiny(net, height, width):
+    result = stylize_picture(net, _photo(height, width))
+    assert result.shape == (height, width, 3)
+    assert result.dtype == np.float32 and 0 <= result.min() and result.max() <= 255
+
+
+def test_statistics_gathered_by_tiles_are_the_whole_pictures(net):
+    image = _photo(90, 100)[None]
+    stride, margin = network_reach()
+    tiles = layout_for_reach(90, 100, 48, stride, margin)
+    assert len(tiles) == 6
+    tiled = whole_picture_statistics(net, image, tiles)
+    # One tile covering the picture gathers the statistics the network computes itself (tf.nn.moments, float32).
+    whole = whole_picture_statistics(net, image, layout_for_reach(90, 100, 1024, stride, margin))
+    assert len(tiled) == NORMS
+    for (mean_t, var_t), (mean_w, var_w) in zip(tiled, whole):
+        # The same activations (the cores are exact), summed in another order in float64: float32 rounding only.
+        np.testing.assert_allclose(mean_t, mean_w, rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(var_t, var_w, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "height, width, tile_size",
+    [
+        (61, 61, 40),
+        pytest.param(150, 130, 64, marks=pytest.mark.slow),
+        pytest.param(97, 203, 56, marks=pytest.mark.slow),
+    ],
+)
+def test_tiled_equals_whole_within_one_grey_level(net, height, width, tile_size):
+    picture = _photo(height, width, seed=height)
+    whole = stylize_picture(net, picture)
+    tiled = stylize_picture(net, picture, tile_size=tile_size)
+    # The statistics differ from tf.nn.moments' by float32 rounding, the activations not at all: the tiled result is
+    # the whole one to far below one grey level (the bound the task sets); it is not trivially constant.
+    assert np.abs(tiled - whole).max() < 1.0
+    assert np.abs(tiled - whole).mean() < 0.01
+    assert whole.std() > 5
+
+
+def test_tiles_with_their_own_statistics_would_differ(net):
+    # Why the statistics pass exists: each tile normalised by its own statistics is far from the whole picture.
+    picture = _photo(150, 130)
+    whole = stylize_picture(net, picture)
+    naive = np.concatenate([stylize_picture(net, half) for half in (picture[:76], picture[76:])])
+    assert np.abs(naive - whole).max() > 5
+
+
+def test_memory_budget_picks_tiles():
+    assert choose_tile_size(300, 400, max_memory=8) == 0
+    tile = choose_tile_size(3000, 4000, max_memory=2)
+    assert 0 < tile < 4000 and tile % 4 == 0
+    with pytest.raises(OptionError, match="does not fit"):
+        choose_tile_size(3000, 4000, max_memory=0.5)
+
+
+def test_folder_to_folder_keeps_names_and_never_overwrites(net, tmp_path):
+    model_path = tmp_path / "style.keras"
+    net.save(model_path)
+    photos = tmp_path / "photos"
+    (photos / "trip").mkdir(parents=True)
+    iio.imwrite(photos / "a.png", _photo(20, 30).astype(np.uint8))
+    iio.imwrite(photos / "trip" / "b.jpg", _photo(33, 21).astype(np.uint8))
+    written = apply_model(str(model_path), photos, tmp_path / "out")
+    assert sorted(os.path.relpath(path, tmp_path / "out") for path in written) == [
+        "a.png",
+        os.path.join("trip", "b.jpg"),
+    ]
+    assert iio.imread(tmp_path / "out" / "trip" / "b.jpg").shape == (33, 21, 3)
+    expected = np.rint(stylize_picture(load_fast_model(model_path), photos / "a.png")).astype(np.uint8)
+    np.testing.assert_array_equal(iio.imread(tmp_path / "out" / "a.png"), expected)
+    with pytest.raises(OptionError, match="is the content folder"):
+        apply_model(net, photos, photos)
+    with pytest.raises(OptionError, match="also an input"):
+        apply_model(net, photos / "a.png", photos / "a.png")
+    with pytest.raises(OptionError, match="unknown image type"):
+        apply_model(net, photos / "a.png", tmp_path / "a.txt")
+
+
+def test_bad_model_files_are_one_line(tmp_path):
+    with pytest.raises(OptionError, match="no such file"):
+        load_fast_model(tmp_path / "missing.keras")
+    junk = tmp_path / "junk.keras"
+    junk.write_bytes(b"not a zip")
+    with pytest.raises(OptionError, match="not a model neural-style train writes"):
+        load_fast_model(junk)

@@ -1,0 +1,136 @@
+"""The fast network's commands: train, apply and export end to end at toy size, bad input as one line (exit 2), and a
+training stopped by SIGTERM exits 143 with its checkpoint, which the same command continues."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+
+from neural_style.cli import main
+
+TOY = ["--weights", "random", "--size", "32", "--batch-size", "2", "--quiet"]
+
+
+def _pictures(folder, count=4):
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(count):
+        y, x = np.mgrid[0:36, 0 : 40 + i]
+        iio.imwrite(folder / f"p{i}.png", np.stack([x * 6, y * 7, (x + y) * 3], -1).clip(0, 255).astype(np.uint8))
+    return folder
+
+
+@pytest.fixture
+def setup(tmp_path):
+    photos = _pictures(tmp_path / "photos")
+    return tmp_path, photos, photos / "p0.png"
+
+
+def test_train_apply_export(setup, capsys):
+    tmp_path, photos, style = setup
+    model = tmp_path / "style.keras"
+    assert (
+        main(["train", "--style", str(style), "--images", str(photos), "--output", str(model), "--steps", "2", *TOY])
+        == 0
+    )
+    assert model.is_file()
+    assert (
+        main(["apply", "--model", str(model), "--content", str(photos), "--output", str(tmp_path / "out"), "--quiet"])
+        == 0
+    )
+    assert sorted(os.listdir(tmp_path / "out")) == ["p0.png", "p1.png", "p2.png", "p3.png"]
+    assert iio.imread(tmp_path / "out" / "p3.png").shape == (36, 43, 3)
+    single = tmp_path / "one.jpg"
+    assert main(["apply", "--model", str(model), "--content", str(style), "--output", str(single), "--quiet"]) == 0
+    assert iio.imread(single).shape == (36, 40, 3)
+    lite = tmp_path / "style.tflite"
+    assert (
+        main(["export", "--model", str(model), "--tflite", str(lite), "--saved-model", str(tmp_path / "sm"), "--quiet"])
+        == 0
+    )
+    assert lite.stat().st_size > 6_000_000 and (tmp_path / "sm" / "saved_model.pb").is_file()
+    assert capsys.readouterr().err.count("error") == 0
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (
+            ["train", "--images", "{photos}", "--output", "{tmp}/m.keras", "--steps", "1", "--batch-size", "0"],
+            "--batch-size must be",
+        ),
+        (["train", "--images", "{tmp}/nothing", "--output", "{tmp}/m.keras", "--steps", "1"], "--images"),
+        (["train", "--images", "{photos}", "--output", "{tmp}/m.h5", "--steps", "1"], "--output"),
+        (
+            ["train", "--images", "{photos}", "--output", "{tmp}/m.keras", "--epochs", "1", "--steps", "1"],
+            "not allowed with",
+        ),
+        (["apply", "--model", "{tmp}/missing.keras", "--content", "{photos}", "--output", "{tmp}/o"], "--model"),
+        (
+            ["apply", "--model", "{tmp}/missing.keras", "--content", "{photos}", "--output", "{photos}"],
+            "content folder",
+        ),
+        (["export", "--model", "{tmp}/missing.keras"], "export needs --tflite"),
+        (
+            ["export", "--model", "{tmp}/m.keras", "--tflite", "{tmp}/m.tflite", "--quantize", "int4"],
+            "--quantize must be",
+        ),
+    ],
+)
+def test_bad_input_is_one_line_exit_2(setup, capsys, argv, message):
+    tmp_path, photos, style = setup
+    argv = [part.format(photos=photos, tmp=tmp_path) for part in argv]
+    if argv[0] == "train":
+        argv += ["--style", str(style), "--weights", "random", "--size", "32", "--quiet"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and message in err, err
+    assert not (tmp_path / "m.keras").exists()
+
+
+@pytest.mark.slow
+def test_sigterm_keeps_the_checkpoint_and_the_same_command_continues(setup):
+    tmp_path, photos, style = setup
+    model = tmp_path / "style.keras"
+    argv = [
+        sys.executable,
+        "-m",
+        "neural_style",
+        "train",
+        "--style",
+        str(style),
+        "--images",
+        str(photos),
+        "--output",
+        str(model),
+        "--steps",
+        "40",
+        "--checkpoint-every",
+        "2",
+        *TOY,
+    ]
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    process = subprocess.Popen(argv, cwd=root, stderr=subprocess.PIPE, text=True)
+    try:
+        checkpoint = tmp_path / "style.train" / "latest.weights.h5"
+        deadline = time.monotonic() + 180
+        while not checkpoint.exists() and time.monotonic() < deadline and process.poll() is None:
+            time.sleep(0.5)
+        assert checkpoint.exists()
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=30)
+    assert process.returncode == 143
+    assert "interrupted by SIGTERM; the last checkpoint is kept" in err
+    assert checkpoint.exists() and not model.exists()
+    # The same command continues from the checkpoint and writes the model.
+    rerun = subprocess.run(argv[: -len(TOY)] + TOY, cwd=root, capture_output=True, text=True, timeout=600)
+    assert rerun.returncode == 0, rerun.stderr
+    assert model.is_file() and not checkpoint.exists()

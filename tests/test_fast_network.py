@@ -1,0 +1,116 @@
+"""The image-transformation network: its layers against numpy, any picture size, the .keras round trip."""
+
+import keras
+import numpy as np
+import pytest
+
+from neural_style.fast.network import (
+    MIN_SIDE,
+    NORMS,
+    InstanceNormalization,
+    ReflectionPadding2D,
+    TransformNet,
+    build_transform_net,
+    network_reach,
+    norm_levels,
+)
+
+
+@pytest.fixture(scope="module")
+def net():
+    model = build_transform_net({"size": 32, "seed": 3}, "ab" * 32, seed=3)
+    # Untrained gammas and betas are 1 and 0; other values make the round trip and the statistics tests meaningful.
+    rng = np.random.default_rng(0)
+    for norm in model.norms:
+        norm.gamma.assign(rng.uniform(0.5, 1.5, norm.gamma.shape).astype(np.float32))
+        norm.beta.assign(rng.uniform(-0.5, 0.5, norm.beta.shape).astype(np.float32))
+    return model
+
+
+def test_reflection_padding_is_numpys_reflect():
+    x = np.arange(2 * 5 * 6 * 3, dtype=np.float32).reshape(2, 5, 6, 3)
+    expected = np.pad(x, [(0, 0), (4, 4), (4, 4), (0, 0)], mode="reflect")
+    np.testing.assert_array_equal(ReflectionPadding2D(4)(x).numpy(), expected)
+
+
+def test_instance_normalization_is_per_picture_per_channel():
+    rng = np.random.default_rng(1)
+    x = rng.normal(3, 2, (2, 7, 5, 4)).astype(np.float32)
+    layer = InstanceNormalization()
+    layer.build(x.shape)
+    layer.gamma.assign(np.array([1, 2, 0.5, -1], np.float32))
+    layer.beta.assign(np.array([0, 1, -1, 0.25], np.float32))
+    x64 = x.astype(np.float64)
+    mean = x64.mean(axis=(1, 2), keepdims=True)
+    variance = x64.var(axis=(1, 2), keepdims=True)
+    expected = (x64 - mean) / np.sqrt(variance + 1e-5) * [1, 2, 0.5, -1] + [0, 1, -1, 0.25]
+    # Values of order 1, normalised by a float32 mean and variance over 35 positions: errors of a few float32 ulps.
+    np.testing.assert_allclose(layer(x).numpy(), expected, atol=1e-5)
+    # Statistics given from outside replace the picture's own.
+    given = (np.float32(1.0), np.float32(4.0))
+    np.testing.assert_allclose(
+        layer(x, statistics=given).numpy(),
+        (x64 - 1) / np.sqrt(4 + 1e-5) * [1, 2, 0.5, -1] + [0, 1, -1, 0.25],
+        atol=1e-5,
+    )
+
+
+def test_johnsons_architecture():
+    model = build_transform_net()
+    kernels = [tuple(conv.kernel.shape) for conv in model.convs] + [tuple(model.output_conv.kernel.shape)]
+    assert kernels[:3] == [(9, 9, 3, 32), (3, 3, 32, 64), (3, 3, 64, 128)]
+    assert kernels[3:13] == [(3, 3, 128, 128)] * 10
+    assert kernels[13:] == [(3, 3, 128, 64), (3, 3, 64, 32), (9, 9, 32, 3)]
+    assert [conv.strides for conv in model.convs[:3]] == [(1, 1), (2, 2), (2, 2)]
+    assert len(model.norms) == NORMS == 15
+    assert norm_levels() == [0, 1, 2] + [2] * 10 + [1, 0]
+
+
+@pytest.mark.parametrize("height, width", [(MIN_SIDE, MIN_SIDE), (7, 9), (32, 32), (33, 47), (50, 13)])
+def test_any_picture_size(net, height, width):
+    x = np.random.default_rng(height).uniform(0, 255, (2, height, width, 3)).astype(np.float32)
+    y = net(x).numpy()
+    assert y.shape == (2, height, width, 3)
+    assert np.all(np.isfinite(y))
+    # Each picture of a batch is stylised on its own (instance, not batch, statistics).
+    np.testing.assert_allclose(net(x[1:]).numpy()[0], y[1], atol=1e-3)
+
+
+def test_untrained_network_gives_grey_around_the_middle():
+    # Its last convolution starts near 0, and 127.5 + 127.5 * output is then near mid-grey.
+    model = build_transform_net(seed=0)
+    y = model(np.random.default_rng(0).uniform(0, 255, (1, 24, 24, 3)).astype(np.float32)).numpy()
+    assert 64 < y.mean() < 192
+
+
+def test_keras_round_trip_is_exact_and_keeps_settings(net, tmp_path):
+    path = tmp_path / "model.keras"
+    net.save(path)
+    loaded = keras.models.load_model(path)
+    assert isinstance(loaded, TransformNet)
+    assert loaded.settings == {"size": 32, "seed": 3}
+    assert loaded.style_digest == "ab" * 32
+    x = np.random.default_rng(5).uniform(0, 255, (1, 21, 30, 3)).astype(np.float32)
+    # The same float32 weights and the same operations: equal outputs.
+    np.testing.assert_array_equal(loaded(x).numpy(), net(x).numpy())
+
+
+def test_stop_at_hands_out_what_a_normalisation_sees(net):
+    x = np.random.default_rng(6).uniform(0, 255, (1, 20, 24, 3)).astype(np.float32)
+    first = net(x, stop_at=0).numpy()
+    # The first normalisation sees the 9x9 convolution of the reflected picture, computed here in numpy.
+    padded = np.pad(x / 255.0, [(0, 0), (4, 4), (4, 4), (0, 0)], mode="reflect").astype(np.float64)
+    kernel = net.convs[0].kernel.numpy().astype(np.float64)
+    windows = np.lib.stride_tricks.sliding_window_view(padded[0], (9, 9), axis=(0, 1))  # (20, 24, 3, 9, 9)
+    expected = np.einsum("hwcij,ijco->hwo", windows, kernel)
+    # 243 products of terms below 1 in magnitude, summed in float32: errors below 1e-5.
+    np.testing.assert_allclose(first[0], expected, atol=1e-4)
+    assert net(x, stop_at=14).shape == (1, 20, 24, 32)
+    assert net(x, stop_at=12).shape == (1, 5, 6, 128)
+
+
+def test_network_reach():
+    stride, margin = network_reach()
+    # By hand: 4 (9x9) -> 3 at level 1 -> 2 at level 2, + 10 residual 3x3 -> 12, x2 + 1 -> 25, x2 + 1 -> 51, + 4 -> 55
+    # pixels, rounded up to the stride.
+    assert (stride, margin) == (4, 56)
