@@ -49,6 +49,9 @@ def answer(*argv, cwd=None):
         ["visualize", "maximize", "--help"],
         ["batch", "--help"],
         ["video", "--help"],
+        ["train", "--help"],
+        ["apply", "--help"],
+        ["export", "--help"],
     ],
 )
 def test_help_and_version_do_not_load_tensorflow(argv):

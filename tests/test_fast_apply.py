@@ -16,7 +16,7 @@ from neural_style.fast.apply import (
     whole_picture_statistics,
 )
 from neural_style.fast.network import NORMS, build_transform_net, network_reach
-from neural_style.tiling import layout_for_reach
+from neural_style.large.layout import layout_for_reach
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""The tiles' geometry (neural_style.tiling): the network's reach, cores that partition the image, exact margins."""
+"""The tiles' geometry (neural_style/large/layout.py): the reach of the network, cores that partition the picture."""
 
 import dataclasses
 

@@ -4,7 +4,7 @@ Instance normalisation takes each channel's mean and variance over the whole pic
 statistics would each get their own colours. The tiled apply gathers the statistics of each normalisation in turn,
 tile by tile (Chan et al.'s pairwise combination of means and sums of squares, in float64), the earlier ones fixed to
 the whole picture's, then runs the tiles once more with all of them: the cores then equal the whole picture's result,
-and only one tile's activations are held at a time. The tiles are the project's (tiling.layout_for_reach), with the
+and only one tile's activations are held at a time. The tiles are the project's (large/layout.py), with the
 network's own stride and margin (network.network_reach).
 """
 
@@ -17,8 +17,8 @@ import tensorflow as tf
 from ..checks import OptionError
 from ..images import IMAGE_EXTENSIONS, load_image, write_image
 from ..large import available_memory
+from ..large.layout import layout_for_reach
 from ..safety import same_file
-from ..tiling import layout_for_reach
 from .data import list_pictures
 from .network import MIN_SIDE, NORMS, TransformNet, network_reach, norm_levels
 
@@ -127,7 +127,7 @@ def whole_picture_statistics(model, image, tiles):
     Arguments:
     model -- a TransformNet
     image -- float32 (1, H, W, 3) in 0..255
-    tiles -- from tiling.layout_for_reach with network_reach()'s stride and margin
+    tiles -- from large.layout.layout_for_reach with network_reach()'s stride and margin
 
     Returns:
     statistics -- list of NORMS (mean, variance), float32 arrays (1, 1, 1, C): what the whole picture's pass uses
