@@ -6,7 +6,7 @@ import os
 import sys
 import time
 
-from ..video_options import FLOW_METHODS
+from ..options import FLOW_METHODS
 from . import common
 
 

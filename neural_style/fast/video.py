@@ -18,7 +18,7 @@ def blend_previous(stylised, previous_stylised, previous_frame, frame, weight, f
     previous_stylised -- float32 (H, W, 3): the previous frame's result
     previous_frame, frame -- the two content frames (H, W, 3) in 0..255, for the flow
     weight -- the blend, 0..1: out = (1 - weight c) stylised + weight c warped, c the reliability mask
-    flow -- the optical flow method (video_options.FLOW_METHODS)
+    flow -- the optical flow method (options.FLOW_METHODS)
 
     Returns:
     blended -- float32 (H, W, 3)
