@@ -358,4 +358,12 @@ def summary_line(summary):
     )
 
 
-__all__ = ["FastStyleTrainer", "choose_strategy", "train_fast_model", "style_grams", "default_work_dir", "file_digest", "summary_line"]
+__all__ = [
+    "FastStyleTrainer",
+    "choose_strategy",
+    "train_fast_model",
+    "style_grams",
+    "default_work_dir",
+    "file_digest",
+    "summary_line",
+]
