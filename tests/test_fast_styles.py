@@ -284,3 +284,16 @@ def test_train_two_styles_end_to_end(tmp_path):
     # Batch 0 trained style 0's scales and shifts, batch 1 style 1's: both moved away from their start (1 and 0).
     moved = np.abs(loaded.norms[0].beta.numpy()).max(axis=1)
     assert np.all(moved > 0)
+
+
+def test_tflite_takes_the_style_weights_as_a_second_input(two_style_model, tmp_path):
+    from neural_style.fast.export import export_tflite, run_tflite
+
+    model, _, _ = two_style_model
+    path = tmp_path / "two.tflite"
+    export_tflite(model, path)
+    picture = _pictures(1, 21, 26, seed=4)[0]
+    for weights in ([1.0, 0.0], [0.3, 0.7]):
+        expected = np.clip(model((picture[None], np.array([weights], np.float32))).numpy()[0], 0, 255)
+        # The same float32 operations in TFLite's kernels (another summation order): far below one grey level.
+        assert np.abs(run_tflite(path, picture, weights) - expected).max() < 1.0
