@@ -19,7 +19,13 @@ def build_parser():
         "content, style and total-variation costs; afterwards `neural-style apply` stylises a picture in one pass. "
         "Ctrl-C or SIGTERM keeps the last checkpoint: the same command again continues from it.",
     )
-    parser.add_argument("--style", required=True, metavar="PAINTING", help="the style picture")
+    parser.add_argument(
+        "--style",
+        required=True,
+        nargs="+",
+        metavar="PAINTING",
+        help="the style picture; several train one network for all (apply --style-index K picks one)",
+    )
     parser.add_argument(
         "--images",
         required=True,
@@ -96,7 +102,7 @@ def main(argv):
     args = build_parser().parse_args(argv)
     settings = {name: getattr(args, name) for name in SETTINGS}
     fast_options.TrainOptions(**settings).validate()  # every setting checked before TensorFlow is even imported
-    common.check_output_file(args.output, [args.style], "--output", extensions=(".keras",))
+    common.check_output_file(args.output, args.style, "--output", extensions=(".keras",))
     from ..fast.train import default_work_dir, summary_line, train_fast_model
 
     weights = common.weights_path(args)

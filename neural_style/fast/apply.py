@@ -120,7 +120,57 @@ def _combine(totals, core):
     return total, mu + delta * count / total, s + m2 + delta**2 * n * count / total
 
 
-def whole_picture_statistics(model, image, tiles):
+def load_style_masks(paths, styles):
+    """
+    The --style-masks: a style per region, as each pixel's convex weights of the styles.
+
+    Arguments:
+    paths -- one mask picture per style, in the model's order (white: the style applies; grey: in part)
+    styles -- how many styles the model has
+
+    Returns:
+    weights -- float32 (h, w, styles) at the first mask's size, each pixel's weights >= 0 summing to 1 (soft masks
+               share a pixel in proportion); OptionError (one line) for a wrong count or pixels no mask covers
+    """
+    from ..masks import load_mask
+
+    if len(paths) != styles:
+        raise OptionError(
+            f"style_masks: {len(paths)} masks for a model of {styles} styles; give one each", "style_masks"
+        )
+    first = load_mask(paths[0], what="--style-masks")
+    stack = np.stack([first] + [load_mask(p, first.shape, what="--style-masks") for p in paths[1:]], axis=-1)
+    total = stack.sum(axis=-1, keepdims=True)
+    if np.any(total <= 0):
+        raise OptionError(
+            f"style_masks: {int(np.sum(total <= 0))} pixels are black in every mask; each pixel needs a style",
+            "style_masks",
+        )
+    return stack / total
+
+
+def _weights_for(style_weights, height, width):
+    """(1, styles) for a vector of weights, or the mask weights resized to height x width (1, h, w, styles)."""
+    weights = np.asarray(style_weights, np.float32)
+    if weights.ndim == 1:
+        return tf.constant(weights[None])
+    if weights.shape[:2] != (height, width):
+        # Bilinear with antialiasing: positive weights stay positive; renormalised to sum 1 again.
+        weights = tf.image.resize(weights, (height, width), method="bilinear", antialias=True).numpy()
+        weights = np.clip(weights, 0, None)
+        weights /= weights.sum(axis=-1, keepdims=True)
+    return tf.constant(weights[None])
+
+
+def _inputs(image, weights, tile=None):
+    """The network's input: the picture (or a tile's window of it) with its style weights, if any."""
+    window = tile.window if tile is not None else (lambda x: x)
+    if weights is None:
+        return window(image)
+    return window(image), weights if len(weights.shape) == 2 else window(weights)
+
+
+def whole_picture_statistics(model, image, tiles, weights=None):
     """
     The mean and variance of every instance normalisation over the whole picture, gathered tile by tile.
 
@@ -128,6 +178,7 @@ def whole_picture_statistics(model, image, tiles):
     model -- a TransformNet
     image -- float32 (1, H, W, 3) in 0..255
     tiles -- from large.layout.layout_for_reach with network_reach()'s stride and margin
+    weights -- None, or the style weights: (1, styles), or (1, H, W, styles) per pixel
 
     Returns:
     statistics -- list of NORMS (mean, variance), float32 arrays (1, 1, 1, C): what the whole picture's pass uses
@@ -137,7 +188,9 @@ def whole_picture_statistics(model, image, tiles):
     for index in range(NORMS):
         totals = None
         for tile in tiles:
-            value = model(tile.window(image), statistics=statistics + [None] * (NORMS - index), stop_at=index)
+            value = model(
+                _inputs(image, weights, tile), statistics=statistics + [None] * (NORMS - index), stop_at=index
+            )
             rows, cols = tile.core_in_window(levels[index])
             totals = _combine(totals, value[0, rows, cols, :].numpy())
         count, mean, m2 = totals
@@ -147,7 +200,7 @@ def whole_picture_statistics(model, image, tiles):
     return statistics
 
 
-def stylize_picture(model, picture, tile_size=0, max_memory=None):
+def stylize_picture(model, picture, tile_size=0, max_memory=None, style_weights=None):
     """
     A picture through the network, whole or in tiles (the same result within float32 rounding).
 
@@ -157,6 +210,8 @@ def stylize_picture(model, picture, tile_size=0, max_memory=None):
     tile_size -- 0: tiles only when the whole picture would not fit in max_memory; N: tiles of N x N pixels (plus
                  the network's margin)
     max_memory -- GB the apply may use (None: the memory available)
+    style_weights -- None (the first style), convex weights of the model's styles (options.style_weights), or
+                     load_style_masks' (h, w, styles), resized to the picture
 
     Returns:
     stylised -- float32 array (H, W, 3), clipped to 0..255
@@ -164,19 +219,24 @@ def stylize_picture(model, picture, tile_size=0, max_memory=None):
     pixels = _read(picture)
     height, width = pixels.shape[:2]
     padded = _pad_to_min_side(pixels)
+    weights = None
+    if style_weights is not None:
+        weights = _weights_for(style_weights, height, width)
+        if len(weights.shape) == 4:
+            weights = tf.constant(_pad_to_min_side(weights.numpy()[0])[None])
     if not tile_size:
         tile_size = choose_tile_size(*padded.shape[:2], max_memory)
     image = tf.constant(padded[None])
     if not tile_size:
-        result = model(image).numpy()[0]
+        result = model(_inputs(image, weights)).numpy()[0]
     else:
         stride, margin = network_reach()
         tiles = layout_for_reach(*padded.shape[:2], tile_size, stride, margin)
-        statistics = whole_picture_statistics(model, image, tiles)
+        statistics = whole_picture_statistics(model, image, tiles, weights)
         result = np.empty(padded.shape, np.float32)
         for tile in tiles:
             rows, cols = tile.core_in_window(0)
-            result[slice(*tile.rows), slice(*tile.cols)] = model(tile.window(image), statistics=statistics)[
+            result[slice(*tile.rows), slice(*tile.cols)] = model(_inputs(image, weights, tile), statistics=statistics)[
                 0, rows, cols
             ].numpy()
     return np.clip(result[:height, :width], 0, 255)
@@ -225,7 +285,7 @@ def output_pairs(content, output):
     return pairs
 
 
-def apply_model(model, content, output, tile_size=0, max_memory=None, report=None):
+def apply_model(model, content, output, tile_size=0, max_memory=None, report=None, style_weights=None):
     """
     Stylises a picture into a file, or every picture of a folder into a folder (names kept), each written atomically.
 
@@ -235,6 +295,7 @@ def apply_model(model, content, output, tile_size=0, max_memory=None, report=Non
     output -- a file or a folder
     tile_size, max_memory -- as for stylize_picture
     report -- function(input, output) called after each picture is written, or None
+    style_weights -- as for stylize_picture
 
     Returns:
     written -- list of the output paths
@@ -244,7 +305,7 @@ def apply_model(model, content, output, tile_size=0, max_memory=None, report=Non
         model = load_fast_model(model)
     written = []
     for source, target in pairs:
-        pixels = stylize_picture(model, source, tile_size, max_memory)
+        pixels = stylize_picture(model, source, tile_size, max_memory, style_weights)
         write_image(target, np.rint(pixels).astype(np.uint8))
         written.append(target)
         if report:

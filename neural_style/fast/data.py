@@ -176,9 +176,12 @@ def crop_to_size(picture, size, seed, position):
     return tf.clip_by_value(crop, 0.0, 255.0)
 
 
-def training_dataset(pictures, size, batch_size, seed, start_batch=0):
+def training_dataset(pictures, size, batch_size, seed, start_batch=0, styles=None):
     """
     Batches of training crops: decoded in parallel, in the seed's order, prefetched so that decoding overlaps training.
+    With `styles`, each crop comes with the style it is trained for: the styles in turn, batch after batch (batch b
+    is style b mod styles), so that every style has the same share of the steps and a resumed training gives each
+    batch the style an uninterrupted one would.
 
     Arguments:
     pictures -- a Pictures
@@ -187,30 +190,35 @@ def training_dataset(pictures, size, batch_size, seed, start_batch=0):
     seed -- the order's and the crops' seed
     start_batch -- batches already trained on (a resumed training starts after them): an int, or a one-item list
                    read when the data starts to flow (after Keras' callbacks have restored a checkpoint)
+    styles -- None, or the count of styles
 
     Returns:
-    dataset -- endless tf.data.Dataset of float32 (batch_size, size, size, 3) in 0..255
+    dataset -- endless tf.data.Dataset of float32 (batch_size, size, size, 3) in 0..255; with `styles`, of pairs
+               (those crops, int32 (batch_size,) the style of each)
     """
     known_bad = set(pictures.skipped)
     paths = pictures.paths
 
     def stream():
-        start = start_batch[0] if isinstance(start_batch, list) else start_batch
-        return picture_order(len(paths), seed, start * batch_size, lambda index: paths[index] in known_bad)
+        start = (start_batch[0] if isinstance(start_batch, list) else start_batch) * batch_size
+        order = picture_order(len(paths), seed, start, lambda index: paths[index] in known_bad)
+        # The style of the entry's batch, counted over the usable entries (the ones `start` counts).
+        for seen, (index, position) in enumerate(order, start):
+            yield index, position, (seen // batch_size) % (styles or 1)
 
-    signature = (tf.TensorSpec((), tf.int32), tf.TensorSpec((), tf.int64))
+    signature = (tf.TensorSpec((), tf.int32), tf.TensorSpec((), tf.int64), tf.TensorSpec((), tf.int32))
     dataset = tf.data.Dataset.from_generator(stream, output_signature=signature)
 
-    def decode(index, position):
+    def decode(index, position, style):
         picture, ok = tf.numpy_function(pictures.decode, [index], (tf.float32, tf.bool), stateful=True)
         picture.set_shape((None, None, 3))
-        return picture, ok, position
+        return picture, ok, position, style
+
+    def crop(picture, ok, position, style):
+        cropped = crop_to_size(picture, size, seed, position)
+        return (cropped, style) if styles else cropped
 
     dataset = dataset.map(decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    dataset = dataset.filter(lambda picture, ok, position: ok)
-    dataset = dataset.map(
-        lambda picture, ok, position: crop_to_size(picture, size, seed, position),
-        num_parallel_calls=tf.data.AUTOTUNE,
-        deterministic=True,
-    )
+    dataset = dataset.filter(lambda picture, ok, position, style: ok)
+    dataset = dataset.map(crop, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return dataset.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)

@@ -1,5 +1,7 @@
 """A trained network for phones and servers: a TFLite file and a SavedModel, both taking a float32 RGB picture in
-0..255 of shape [1, H, W, 3] (any H and W: the input is resizable) and returning the stylised picture likewise."""
+0..255 of shape [1, H, W, 3] (any H and W: the input is resizable) and returning the stylised picture likewise.
+A network of several styles takes a second input, `style_weights` float32 [1, styles]: convex weights of its styles
+(one-hot for one)."""
 
 import os
 import shutil
@@ -22,14 +24,23 @@ def serving_function(model):
     model -- a TransformNet
 
     Returns:
-    function -- tf.function(picture [1, None, None, 3] float32 0..255) -> stylised [1, H, W, 3], clipped to 0..255
+    function -- tf.function(picture [1, None, None, 3] float32 0..255) -> stylised [1, H, W, 3], clipped to 0..255;
+                for several styles tf.function(picture, style_weights [1, styles] float32)
     """
+    picture = tf.TensorSpec([1, None, None, 3], tf.float32, name="picture")
+    if model.styles == 1:
 
-    @tf.function(input_signature=[tf.TensorSpec([1, None, None, 3], tf.float32, name="picture")])
-    def stylize(picture):
-        return {"stylized": tf.clip_by_value(model(picture), 0.0, 255.0)}
+        @tf.function(input_signature=[picture])
+        def stylize(picture):
+            return {"stylized": tf.clip_by_value(model(picture), 0.0, 255.0)}
 
-    return stylize
+        return stylize
+
+    @tf.function(input_signature=[picture, tf.TensorSpec([1, model.styles], tf.float32, name="style_weights")])
+    def stylize_mixed(picture, style_weights):
+        return {"stylized": tf.clip_by_value(model((picture, style_weights)), 0.0, 255.0)}
+
+    return stylize_mixed
 
 
 def export_tflite(model, path, quantize="none"):
@@ -92,13 +103,14 @@ def export_saved_model(model, folder):
     return folder
 
 
-def run_tflite(path_or_bytes, picture):
+def run_tflite(path_or_bytes, picture, style_weights=None):
     """
     Runs a TFLite model on one picture, with its input resized to the picture's size (tf.lite.Interpreter).
 
     Arguments:
     path_or_bytes -- the .tflite file, or its bytes
     picture -- float32 array (H, W, 3) or (1, H, W, 3) in 0..255
+    style_weights -- for a model of several styles: its convex weights, (styles,)
 
     Returns:
     stylised -- float32 array (H, W, 3)
@@ -111,9 +123,13 @@ def run_tflite(path_or_bytes, picture):
         interpreter = tf.lite.Interpreter(model_content=path_or_bytes)
     else:
         interpreter = tf.lite.Interpreter(model_path=os.fspath(path_or_bytes))
-    index = interpreter.get_input_details()[0]["index"]
+    inputs = {detail["name"]: detail["index"] for detail in interpreter.get_input_details()}
+    index = next(value for name, value in inputs.items() if "picture" in name)
     interpreter.resize_tensor_input(index, picture.shape, strict=True)
     interpreter.allocate_tensors()
     interpreter.set_tensor(index, picture)
+    if style_weights is not None:
+        weights = np.asarray(style_weights, np.float32)[None]
+        interpreter.set_tensor(next(value for name, value in inputs.items() if "style_weights" in name), weights)
     interpreter.invoke()
     return interpreter.get_tensor(interpreter.get_output_details()[0]["index"])[0]

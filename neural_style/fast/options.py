@@ -47,6 +47,7 @@ class TrainOptions:
         """Each field's command-line flag by parameter name: {'batch_size': '--batch-size', ...}."""
         names = [field.name for field in dataclasses.fields(cls)]
         names += ["images", "style", "content", "output", "model", "work_dir", "tflite", "quantize", "saved_model"]
+        names += ["style_index", "mix", "style_masks"]
         return {name: "--" + name.replace("_", "-") for name in names}
 
     def validate(self) -> "TrainOptions":
@@ -86,3 +87,42 @@ class TrainOptions:
         values = dataclasses.asdict(self)
         values["style_layers"] = [[name, float(weight)] for name, weight in self.style_layers]
         return values
+
+
+def style_weights(styles, style_index=None, mix=None):
+    """
+    The weights of a network's styles that --style-index or --mix asks for.
+
+    Arguments:
+    styles -- how many styles the network was trained for
+    style_index -- None, or the style to use: 0 .. styles - 1, in the order of the training's --style
+    mix -- None, or convex weights, one per style: a text "0.7,0.3,0" or a sequence of numbers
+
+    Returns:
+    weights -- list of `styles` floats, >= 0, summing to 1 (one-hot for an index; the first style when neither is
+               given); OptionError (one line) naming the option for anything else
+    """
+    if style_index is not None and mix is not None:
+        raise OptionError("give style_index or mix, not both", "style_index", "mix")
+    if mix is None:
+        index = 0 if style_index is None else check_count(style_index, "style_index", zero=None)
+        if index >= styles:
+            raise OptionError(
+                f"style_index {index} is not one of the model's {styles} styles; give 0 to {styles - 1}", "style_index"
+            )
+        return [float(i == index) for i in range(styles)]
+    parts = mix.split(",") if isinstance(mix, str) else list(mix)
+    try:
+        weights = [float(part) for part in parts]
+    except (TypeError, ValueError):
+        raise OptionError(
+            f"mix must be {styles} numbers separated by commas, e.g. 0.5,0.5, got {mix!r}", "mix"
+        ) from None
+    if len(weights) != styles:
+        raise OptionError(f"mix has {len(weights)} weights but the model has {styles} styles; give {styles}", "mix")
+    for weight in weights:
+        check_number(weight, "mix", minimum=0, what="weights >= 0")
+    # Typed decimals (0.1 + 0.2 + 0.7) sum to 1 within a few float64 ulps; 1e-6 allows 6 typed decimals' rounding.
+    if abs(sum(weights) - 1) > 1e-6:
+        raise OptionError(f"mix weights must sum to 1 (a convex mixture), got {sum(weights):g}", "mix")
+    return weights

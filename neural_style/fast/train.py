@@ -6,6 +6,12 @@ rescaled to the crops' size by style_gram_for_size), total_variation_cost, combi
 train_step override, so progress, logging and resuming are Keras': BackupAndRestore writes the weights and Adam's
 state every --checkpoint-every steps (one Keras "epoch" each), and the same call again continues from there with the
 batches an uninterrupted training would have seen (data.training_dataset's order depends only on the seed).
+
+Several styles train one network (conditional instance normalisation, network.py): the batches take the styles in
+turn, each picture's style cost against its own style's Gram matrices. Several devices: the trainer is built in a
+tf.distribute strategy's scope (MirroredStrategy over every GPU when there are several); each replica's cost is its
+share of the global batch's mean, so that the gradients Keras sums over the replicas are the one-device gradient of
+the same global batch, and the learning rate and the step count mean what they mean on one device.
 """
 
 import hashlib
@@ -58,27 +64,32 @@ class FastStyleTrainer(keras.Model):
         Arguments:
         net -- the TransformNet being trained
         vgg -- a VGGModel (the loss network; its filters are constants, never trained)
-        style_grams -- dict layer -> the style's Gram matrix, rescaled to the crops' size
+        style_grams -- dict layer -> the style's Gram matrix, rescaled to the crops' size; or a list of such dicts,
+                       one per style, in the order of the network's style weights
         options -- validated TrainOptions
         """
         super().__init__(**kwargs)
         self.net = net
+        grams = [style_grams] if isinstance(style_grams, dict) else list(style_grams)
+        # Each layer's Gram matrices of every style stacked, (styles, n_C, n_C): a picture's style picks its own.
+        stacked = {name: tf.stack([tf.convert_to_tensor(g[name]) for g in grams]) for name in grams[0]}
         # Kept out of Keras' tracking: the loss network is no part of the trained (or saved) state.
         object.__setattr__(self, "_vgg", vgg)
-        object.__setattr__(self, "_grams", style_grams)
+        object.__setattr__(self, "_grams", stacked)
         self.options = options
         self.mean = tf.constant(CONFIG.MEANS, tf.float32)
 
-    def call(self, pictures, training=False):
-        return self.net(pictures, training=training)
+    def call(self, inputs, training=False):
+        return self.net(inputs, training=training)
 
-    def costs(self, pictures, generated):
+    def costs(self, pictures, generated, styles=None):
         """
         The article's costs of a batch, each the mean over its pictures.
 
         Arguments:
         pictures -- (batch, H, W, 3) the crops in 0..255
         generated -- (batch, H, W, 3) the network's output for them
+        styles -- None (the first style for all), or int (batch,) each picture's style
 
         Returns:
         J, J_content, J_style, J_tv -- scalar tensors: J = total_cost(J_content, J_style, alpha, beta) + tv * J_tv
@@ -93,18 +104,30 @@ class FastStyleTrainer(keras.Model):
         J_content = compute_content_cost(tf.stop_gradient(a_C), features[-1]) / batch
         J_style = 0.0
         for (name, weight), a_G in zip(options.style_layers, features[:-1]):
-            per_picture = [layer_style_cost_from_gram(self._grams[name], a_G[i : i + 1]) for i in range(a_G.shape[0])]
+            per_picture = [
+                layer_style_cost_from_gram(self._grams[name][0 if styles is None else styles[i]], a_G[i : i + 1])
+                for i in range(a_G.shape[0])
+            ]
             J_style += weight * tf.add_n(per_picture) / batch
         J_tv = total_variation_cost(generated) / batch
         J = total_cost(J_content, J_style, options.content_weight, options.style_weight) + options.tv_weight * J_tv
         return J, J_content, J_style, J_tv
 
-    def train_step(self, pictures):
+    def train_step(self, data):
+        pictures, styles = data if isinstance(data, tuple) else (data, None)
+        if styles is None:
+            styles = tf.zeros(tf.shape(pictures)[:1], tf.int32)
+        weights = tf.one_hot(styles, self.net.styles)
+        # Keras sums the replicas' gradients: each replica's cost, a mean over its share of the global batch, is
+        # divided by their count, so that the sum is the gradient of the global batch's mean (1 on one device).
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
         with tf.GradientTape() as tape:
-            generated = self.net(pictures, training=True)
-            J, J_content, J_style, J_tv = self.costs(pictures, generated)
+            generated = self.net((pictures, weights), training=True)
+            J, J_content, J_style, J_tv = self.costs(pictures, generated, styles)
+            share = J / replicas
         variables = self.net.trainable_variables
-        self.optimizer.apply_gradients(zip(tape.gradient(J, variables), variables))
+        self.optimizer.apply_gradients(zip(tape.gradient(share, variables), variables))
+        # Keras reports the mean of the replicas' values: the global batch's costs.
         return {"loss": J, "content": J_content, "style": J_style, "tv": J_tv}
 
 
@@ -206,6 +229,24 @@ class _Resume(keras.callbacks.Callback):
             self.pictures.save_skipped(self.work_dir)
 
 
+def choose_strategy(strategy=None):
+    """
+    The tf.distribute strategy a training runs under.
+
+    Arguments:
+    strategy -- a tf.distribute.Strategy to use, or None
+
+    Returns:
+    strategy -- the one given; else MirroredStrategy over every GPU when there are several; else TensorFlow's
+                default (one device)
+    """
+    if strategy is not None:
+        return strategy
+    if len(tf.config.list_logical_devices("GPU")) > 1:
+        return tf.distribute.MirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
 def train_fast_model(
     style,
     images,
@@ -215,13 +256,15 @@ def train_fast_model(
     progress=False,
     callbacks=(),
     warn=None,
+    strategy=None,
     **settings,
 ):
     """
-    Trains an image-transformation network for one style, with the article's costs; resumes an interrupted training.
+    Trains an image-transformation network for one style or several, with the article's costs; resumes an interrupted
+    training.
 
     Arguments:
-    style -- path of the style picture
+    style -- path of the style picture, or a list of them (one network for all: the batches take them in turn)
     images -- folder of training photographs (searched recursively; unreadable files skipped with a warning)
     output -- the model file to write (.keras), written atomically at the end
     weights -- the loss network's VGG-19 weights: a .mat, a Keras .h5, 'random' (default: $NEURAL_STYLE_WEIGHTS,
@@ -231,6 +274,8 @@ def train_fast_model(
     progress -- show Keras' progress bar
     callbacks -- more Keras callbacks (e.g. keras.callbacks.CSVLogger)
     warn -- function(line) for each skipped picture (default: a line on stderr)
+    strategy -- a tf.distribute.Strategy (default: choose_strategy's); batch_size is the global batch, split over
+                its replicas, and learning_rate and steps mean what they mean on one device
     settings -- TrainOptions fields: size, batch_size, epochs, steps, content_weight, style_weight, tv_weight,
                 style_size, learning_rate, seed, content_layer, style_layers, checkpoint_every
 
@@ -239,7 +284,11 @@ def train_fast_model(
     summary -- dict: steps, pictures, skipped (list of paths), seconds, resumed_at (step), final costs
     """
     options = TrainOptions(**settings).validate()
-    check_file(style, "style", "no such picture; give the style painting")
+    styles = [style] if isinstance(style, (str, os.PathLike)) else list(style)
+    if not styles:
+        raise OptionError("style: give at least one style picture", "style")
+    for path in styles:
+        check_file(path, "style", "no such picture; give the style painting")
     output = os.fspath(output)
     if os.path.splitext(output)[1] != ".keras":
         raise OptionError(f"output {output}: a model file must end in .keras", "output")
@@ -247,22 +296,28 @@ def train_fast_model(
     work_dir = os.fspath(work_dir or default_work_dir(output))
     # Checked before any work: the settings of a checkpoint to continue, and the training pictures.
     recorded = {**options.settings(), "weights": os.fspath(weights) if not hasattr(weights, "layers") else "given"}
-    recorded["style_digest"] = file_digest(style)
+    recorded["style_digests"] = [file_digest(path) for path in styles]
     resumed = _check_resume(work_dir, recorded)
     pictures = data.Pictures(images, warn=warn, known_bad=data.read_skipped(work_dir))
     total, chunk = _plan(pictures, options)
 
     start = time.perf_counter()
-    vgg = load_vgg_model(weights, options.size, options.size)
-    grams = style_grams(vgg, style, options)
-    net = build_transform_net(settings=recorded, style_digest=recorded["style_digest"], seed=options.seed)
-    trainer = FastStyleTrainer(net, vgg, grams, options)
-    trainer.compile(optimizer=keras.optimizers.Adam(options.learning_rate))
-    trainer.build((None, options.size, options.size, 3))
-    trainer.optimizer.build(net.trainable_variables)
+    strategy = choose_strategy(strategy)
+    with strategy.scope():
+        vgg = load_vgg_model(weights, options.size, options.size)
+        grams = [style_grams(vgg, path, options) for path in styles]
+        net = build_transform_net(
+            settings=recorded, style_digests=recorded["style_digests"], seed=options.seed, styles=len(styles)
+        )
+        trainer = FastStyleTrainer(net, vgg, grams, options)
+        trainer.compile(optimizer=keras.optimizers.Adam(options.learning_rate))
+        trainer.build((None, options.size, options.size, 3))
+        trainer.optimizer.build(net.trainable_variables)
 
     start_batch = [0]
-    dataset = data.training_dataset(pictures, options.size, options.batch_size, options.seed, start_batch)
+    dataset = data.training_dataset(
+        pictures, options.size, options.batch_size, options.seed, start_batch, styles=len(styles)
+    )
     history = trainer.fit(
         dataset,
         epochs=total // chunk,
@@ -303,4 +358,12 @@ def summary_line(summary):
     )
 
 
-__all__ = ["FastStyleTrainer", "train_fast_model", "style_grams", "default_work_dir", "file_digest", "summary_line"]
+__all__ = [
+    "FastStyleTrainer",
+    "choose_strategy",
+    "train_fast_model",
+    "style_grams",
+    "default_work_dir",
+    "file_digest",
+    "summary_line",
+]
