@@ -6,6 +6,7 @@ images.py builds the course's arrays on top of these; the command line checks it
 TensorFlow."""
 
 import os
+import threading
 import warnings
 
 import imageio.v3 as iio
@@ -54,30 +55,47 @@ def decode_image(path: str, limit: int) -> np.ndarray:
     Returns:
     pixels -- numpy array (H, W) or (H, W, C) as decoded (uint8, uint16, float or bool); ImageError when too large
     """
-    with warnings.catch_warnings(record=True) as caught:
-        # Pillow's own bomb check, at our limit: its warning (past the limit) and its error (past twice the limit)
-        # both become one ImageError line, the warning once the header has given the size to name.
+    try:
+        try:
+            picture, bomb = _open(path, limit)
+        except UnidentifiedImageError:
+            return _decode_with_imageio(path, limit)
+        with picture:
+            _check_pixels(path, picture.size, 0 if bomb else limit, limit)
+            picture = ImageOps.exif_transpose(picture)
+            if picture.mode == "I":
+                return np.clip(np.asarray(picture), 0, 65535).astype(np.uint16)  # 16-bit greys, as PNG holds them
+            if picture.mode not in _DIRECT_MODES:
+                # CMYK (K is not alpha), palettes, YCbCr, LAB ...: Pillow's conversion to RGB, alpha kept if any.
+                picture = picture.convert("RGBA" if "A" in picture.getbands() or picture.mode == "P" else "RGB")
+            return np.asarray(picture)
+    except Image.DecompressionBombError:
+        raise ImageError(_too_many_pixels(path, None, limit)) from None
+
+
+# Pillow reads its bomb limit from a global (Image.MAX_IMAGE_PIXELS) when a file is opened. It is set to ours and put
+# back around the opening only (the header is read there; decoding needs no limit), under a lock: threads that decode
+# in parallel (a tf.data pipeline) would otherwise put back each other's value and leave the global changed.
+_PILLOW_LIMIT = threading.Lock()
+
+
+def _open(path, limit):
+    """
+    Image.open with Pillow's own bomb check at `limit` (None: no check).
+
+    Returns:
+    picture -- the opened PIL image (not yet decoded)
+    bomb -- whether Pillow warned that it declares more than `limit` pixels (past twice the limit it raises
+            DecompressionBombError instead)
+    """
+    with _PILLOW_LIMIT, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", Image.DecompressionBombWarning)
         previous, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, limit
         try:
-            try:
-                picture = Image.open(path)
-            except UnidentifiedImageError:
-                return _decode_with_imageio(path, limit)
-            with picture:
-                bomb = any(issubclass(item.category, Image.DecompressionBombWarning) for item in caught)
-                _check_pixels(path, picture.size, 0 if bomb else limit, limit)
-                picture = ImageOps.exif_transpose(picture)
-                if picture.mode == "I":
-                    return np.clip(np.asarray(picture), 0, 65535).astype(np.uint16)  # 16-bit greys, as PNG holds them
-                if picture.mode not in _DIRECT_MODES:
-                    # CMYK (K is not alpha), palettes, YCbCr, LAB ...: Pillow's conversion to RGB, alpha kept if any.
-                    picture = picture.convert("RGBA" if "A" in picture.getbands() or picture.mode == "P" else "RGB")
-                return np.asarray(picture)
-        except Image.DecompressionBombError:
-            raise ImageError(_too_many_pixels(path, None, limit)) from None
+            picture = Image.open(path)
         finally:
             Image.MAX_IMAGE_PIXELS = previous
+    return picture, any(issubclass(item.category, Image.DecompressionBombWarning) for item in caught)
 
 
 def declared_size(path: str, limit: int) -> tuple[int, int]:
@@ -91,15 +109,13 @@ def declared_size(path: str, limit: int) -> tuple[int, int]:
     Returns:
     size -- (width, height); ImageError when too large or not an image Pillow can open
     """
-    previous, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None  # the check below is ours, at our limit
     try:
-        with Image.open(path) as picture:
+        picture, _ = _open(path, None)  # the check below is ours, at our limit
+        with picture:
             size = picture.size
     except OSError as error:  # UnidentifiedImageError is one, as is a file cut inside its header
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise ImageError(f"{path}: not a readable image ({reason})") from None
-    finally:
-        Image.MAX_IMAGE_PIXELS = previous
     _check_pixels(path, size, limit)
     return size
 

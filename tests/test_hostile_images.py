@@ -46,6 +46,20 @@ def test_pillow_bomb_warning_becomes_our_error_not_silence(tmp_path):
     assert Image.MAX_IMAGE_PIXELS == 89478485  # Pillow's own default is left as it was
 
 
+def test_threads_decoding_at_once_leave_pillows_limit_as_it_was(tmp_path):
+    # Pillow's bomb limit is a global that each decode sets to its own limit and puts back: threads that decode at
+    # once (a tf.data pipeline) once left it at one of their values, which a later check in the process then used.
+    from concurrent.futures import ThreadPoolExecutor
+
+    path = tmp_path / "small.png"
+    iio.imwrite(path, np.zeros((8, 8, 3), np.uint8))
+    before = Image.MAX_IMAGE_PIXELS
+    with ThreadPoolExecutor(8) as pool:
+        shapes = list(pool.map(lambda limit: load_image(path, max_pixels=limit).shape, range(1000, 5000)))
+    assert shapes == [(8, 8, 3)] * 4000
+    assert Image.MAX_IMAGE_PIXELS == before
+
+
 def test_cmyk_jpeg_is_converted_not_read_as_alpha(tmp_path):
     # Before: a CMYK JPEG loaded all white (K read as alpha). C=0, M=255, Y=255, K=0 is red.
     path = tmp_path / "cmyk.jpg"
