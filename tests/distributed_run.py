@@ -20,6 +20,7 @@ from neural_style.vgg import load_vgg_model  # noqa: E402
 from neural_style.weights import random_vgg_weights  # noqa: E402
 
 SIZE, BATCH, STEPS, STYLES = 32, 4, 3, 2
+ADAM_LEARNING_RATE = 1e-3
 
 
 def run(strategy, optimizer):
@@ -51,10 +52,10 @@ def channels(vgg, options):
 def main(path):
     mirrored = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
     assert mirrored.num_replicas_in_sync == 2
-    results = {}
+    results = {"steps": STEPS, "adam_learning_rate": ADAM_LEARNING_RATE}
     for name, optimizer in (
         ("sgd", lambda: keras.optimizers.SGD(1e-12)),
-        ("adam", lambda: keras.optimizers.Adam(1e-3)),
+        ("adam", lambda: keras.optimizers.Adam(ADAM_LEARNING_RATE)),
     ):
         start, one = run(tf.distribute.get_strategy(), optimizer)
         start_two, two = run(mirrored, optimizer)

@@ -25,7 +25,7 @@ def test_mirrored_over_two_devices_equals_one_device(tmp_path):
     assert run.returncode == 0, run.stderr[-2000:]
     d = np.load(path)
     eps = np.finfo(np.float32).eps
-    count = len([key for key in d if key.startswith("sgd_one_")])
+    count = len([key for key in d if key.startswith("sgd_one_")])  # the variables
     sgd_moves = [np.abs(d[f"sgd_one_{i}"] - d[f"sgd_start_{i}"]).max() for i in range(count)]
     for optimizer in ("sgd", "adam"):
         assert d[f"{optimizer}_same_start"]  # both runs start from the same weights
@@ -43,4 +43,14 @@ def test_mirrored_over_two_devices_equals_one_device(tmp_path):
             # replica scaling would make (SGD: a difference as large as the step); the weights themselves are
             # stored to half an ulp at each of the 3 steps.
             bound = (0.1 if optimizer == "sgd" else 1e-2) * moved + 4 * 3 * eps * np.abs(start).max()
-            assert np.abs(one - two).max() <= bound, (optimizer, i, np.abs(one - two).max(), moved)
+            difference = np.abs(one - two)
+            if optimizer == "sgd":
+                assert difference.max() <= bound, (optimizer, i, difference.max(), moved)
+            else:
+                # Adam divides each gradient by its own running size: where a gradient is as small as the rounding
+                # of its sum (heavy cancellation), the other kernels' rounding can flip its sign, and the step then
+                # differs by up to 2 lr, 3 steps: 6e-3 here (tests/reference.py's Adam.rounding_bound, with U = 1).
+                # Everywhere else the steps agree to the bound above: a run whose replicas did not sum their
+                # gradients (each half a batch) would differ on most weights, not on a few.
+                assert difference.max() <= 2 * d["adam_learning_rate"] * d["steps"], (optimizer, i, difference.max())
+                assert np.mean(difference <= bound) >= 0.99, (optimizer, i, np.mean(difference <= bound), moved)
