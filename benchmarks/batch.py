@@ -88,7 +88,7 @@ def overhead(folder, size, iterations, rounds):
     """Per-job seconds as the main job runs a job and through stylize_many, same weights object, alternating."""
     sys.path.insert(0, ROOT)
     from neural_style.batch import grid_jobs, job_fingerprint, stylize_many
-    from neural_style.images import write_image
+    from neural_style.image_files import write_image
     from neural_style.options import StyleOptions
     from neural_style.stylize import StyleTransfer
     from neural_style.weights import load_weights

@@ -100,7 +100,7 @@ def make_clip(args):
 
 def make_strip(args):
     """Writes frames first .. first + count - 1 of each folder side by side, a row per folder, 4 pixels apart."""
-    from neural_style.images import write_image
+    from neural_style.image_files import write_image
 
     chosen = []
     for folder in args.folders:

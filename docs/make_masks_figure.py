@@ -32,7 +32,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from neural_style.cli import main  # noqa: E402
-from neural_style.images import load_image, target_size, write_image  # noqa: E402
+from neural_style.image_files import write_image  # noqa: E402
+from neural_style.images import load_image, target_size  # noqa: E402
 from neural_style.visualize import save_figure  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))

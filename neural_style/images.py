@@ -14,8 +14,7 @@ import tensorflow as tf
 from .checks import OptionError
 from .config import CONFIG, IMAGE_RANGES, default_size
 from .costs import sqrtm_psd
-from .image_files import (  # noqa: F401 (IMAGE_EXTENSIONS, write_image: re-exported)
-    IMAGE_EXTENSIONS,
+from .image_files import (
     ImageError,
     declared_size,
     read_image,

@@ -9,7 +9,7 @@ import pytest
 
 from neural_style import cli, large
 from neural_style.checkpoint import may_change_on_resume
-from neural_style.images import write_image
+from neural_style.image_files import write_image
 from neural_style.large.tiles import TiledStyleTransferCost
 from neural_style.optimize import IterateAverage
 from neural_style.options import OptionError, StyleOptions

@@ -15,7 +15,8 @@ import numpy as np
 import tensorflow as tf
 
 from ..checks import OptionError
-from ..images import IMAGE_EXTENSIONS, load_image, write_image
+from ..image_files import IMAGE_EXTENSIONS, write_image
+from ..images import load_image
 from ..large import available_memory
 from ..large.layout import layout_for_reach
 from ..safety import same_file

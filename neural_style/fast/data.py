@@ -20,7 +20,8 @@ from PIL import Image
 
 from ..checks import OptionError
 from ..files import atomic_write
-from ..images import IMAGE_EXTENSIONS, load_image
+from ..image_files import IMAGE_EXTENSIONS
+from ..images import load_image
 from ..limits import max_image_pixels
 
 BAD_FILE = "bad_pictures.json"

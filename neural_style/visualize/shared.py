@@ -11,7 +11,8 @@ import numpy as np
 
 from .. import images
 from ..checks import OptionError, check_layers, is_int
-from ..images import reshape_and_normalize_image, write_image
+from ..image_files import write_image
+from ..images import reshape_and_normalize_image
 from ..layers import layer_names
 from ..vgg import VGGModel, load_vgg_model
 from ..weights import RANDOM, VGGWeights
@@ -219,7 +220,7 @@ def figure_to_array(figure: Figure) -> np.ndarray:
 
 def save_figure(figure: Figure, path: str | os.PathLike) -> str:
     """
-    Writes a figure as an image, atomically (images.write_image): a crash never leaves half a file.
+    Writes a figure as an image, atomically (image_files.write_image): a crash never leaves half a file.
 
     Arguments:
     figure -- a matplotlib Figure
