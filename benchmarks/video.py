@@ -3,6 +3,7 @@
     python benchmarks/video.py clip OUT.mp4        # a slow pan and zoom over tubingen.jpg, 240x320, 10 fps
     python benchmarks/video.py run                 # the benchmark (about 20 minutes on 2 busy cores)
     python benchmarks/video.py strip OUT.png FOLDER... --first 2 --count 4   # consecutive frames, a row a folder
+    python benchmarks/video.py fast MODEL.keras --blends 0,0.5,0.8   # a trained fast network on the same clip
 
 The clip is rendered from the photo by an affine map per frame (a pan of PAN pixels and a zoom of ZOOM per frame), so
 the true backward flow of every frame is known exactly: the temporal error of Ruder et al. (the mean squared
@@ -190,6 +191,49 @@ def run_benchmark(args):
     print(json.dumps(results, indent=1))
 
 
+def run_fast(args):
+    """
+    A trained fast network on the same clip: the temporal error and the seconds a frame, for each --temporal-blend
+    (0: the network alone), the frames written under benchmarks/results/video_fast/.
+    """
+    from neural_style.fast.apply import load_fast_model
+    from neural_style.fast.video import stylize_frames
+    from neural_style.image_files import write_image
+    from neural_style.video import temporal_error
+
+    photo = load_photo(args.images)
+    maps = views(args.frames, photo.shape)
+    frames = render(photo, maps)
+    flows, masks = true_motion(maps)
+    model = load_fast_model(args.model)
+    list(stylize_frames(model, frames[:1]))  # traced once, outside the timing
+    results = {"model": args.model, "frames": args.frames, "size": f"{HEIGHT}x{WIDTH}", "blends": {}}
+    for blend in (float(value) for value in args.blends.split(",")):
+        folder = os.path.join(HERE, "results", "video_fast", f"blend_{blend:g}")
+        os.makedirs(folder, exist_ok=True)
+        outputs, seconds = [], []
+        start = time.perf_counter()
+        for index, output in enumerate(stylize_frames(model, frames, temporal_blend=blend)):
+            seconds.append(time.perf_counter() - start)
+            outputs.append(output)
+            write_image(os.path.join(folder, f"{index:05d}.png"), output)
+            start = time.perf_counter()
+        error = temporal_error([frame.astype(np.float64) for frame in outputs], flows, masks)
+        results["blends"][f"{blend:g}"] = {
+            "temporal error": error,
+            "median seconds per frame": float(np.median(seconds)),
+            "seconds per frame": seconds,
+        }
+        print(f"blend {blend:g}: temporal error {error:.1f}, median {np.median(seconds):.3f} s a frame", flush=True)
+    results["input temporal error (the clip itself)"] = temporal_error(
+        [frame.astype(np.float64) for frame in frames], flows, masks
+    )
+    results["machine"] = {"processor": cpu_name(), "cores": os.cpu_count(), "load": os.getloadavg()}
+    with open(os.path.join(HERE, "results", "video_fast.json"), "w") as file:
+        json.dump(results, file, indent=1)
+    print(json.dumps(results, indent=1))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -207,8 +251,13 @@ def main():
     strip.add_argument("folders", nargs="+", help="folders of frames (00000.png, ...), one row each")
     strip.add_argument("--first", type=int, default=0)
     strip.add_argument("--count", type=int, default=4)
+    fast = commands.add_parser("fast", help="a trained fast network on the same clip, with and without blending")
+    fast.add_argument("model", help="a .keras model from neural-style train")
+    fast.add_argument("--frames", type=int, default=6)
+    fast.add_argument("--blends", default="0,0.5,0.8", help="the --temporal-blend weights to measure")
+    fast.add_argument("--images", default=SHARED_IMAGES)
     args = parser.parse_args()
-    {"clip": make_clip, "run": run_benchmark, "strip": make_strip}[args.command](args)
+    {"clip": make_clip, "run": run_benchmark, "strip": make_strip, "fast": run_fast}[args.command](args)
 
 
 if __name__ == "__main__":
