@@ -14,7 +14,7 @@ import tensorflow as tf
 from neural_style.checks import OptionError
 from neural_style.cli import main
 from neural_style.fast import data
-from neural_style.fast.apply import load_style_masks, stylize_picture
+from neural_style.fast.apply import fit_style_weights, load_style_masks, stylize_picture
 from neural_style.fast.network import InstanceNormalization, TransformNet, build_transform_net
 from neural_style.fast.options import TrainOptions, style_weights
 from neural_style.fast.train import FastStyleTrainer, style_grams, train_fast_model
@@ -419,3 +419,17 @@ def test_tflite_takes_the_style_weights_as_a_second_input(two_style_model, tmp_p
     # The masks were used: the picture is neither style's alone nor their even mixture.
     for weights in ([1.0, 0.0], [0.0, 1.0], [0.5, 0.5]):
         assert np.abs(stylize_picture(model, picture, style_weights=weights) - expected).mean() > 1
+
+
+def test_saved_model_takes_the_same_weights_map(two_style_model, tmp_path):
+    from neural_style.fast.export import export_saved_model
+
+    model, _, _ = two_style_model
+    serve = tf.saved_model.load(export_saved_model(model, tmp_path / "saved")).signatures["serving_default"]
+    picture = _pictures(1, 19, 22, seed=6)[0]
+    masks = load_style_masks(_half_masks(tmp_path), 2)
+    for weights, as_map in [([0.3, 0.7], np.float32([[[[0.3, 0.7]]]])), (masks, None)]:
+        as_map = as_map if as_map is not None else fit_style_weights(masks, 19, 22)[None]
+        result = serve(picture=tf.constant(picture[None]), style_weights=tf.constant(as_map))["stylized"].numpy()[0]
+        # The Keras model's graph run by TensorFlow, the 1 x 1 map through the per-pixel path: float32 rounding.
+        np.testing.assert_allclose(result, stylize_picture(model, picture, style_weights=weights), atol=0.05)
