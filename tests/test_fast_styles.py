@@ -14,10 +14,11 @@ import tensorflow as tf
 from neural_style.checks import OptionError
 from neural_style.cli import main
 from neural_style.fast import data
-from neural_style.fast.apply import load_style_masks, stylize_picture
+from neural_style.fast.apply import fit_style_weights, load_style_masks, stylize_picture
 from neural_style.fast.network import InstanceNormalization, TransformNet, build_transform_net
 from neural_style.fast.options import TrainOptions, style_weights
 from neural_style.fast.train import FastStyleTrainer, style_grams, train_fast_model
+from neural_style.fast.video import stylize_frames
 from neural_style.vgg import load_vgg_model
 from neural_style.weights import random_vgg_weights
 
@@ -176,10 +177,21 @@ def test_style_weights_options():
         ({"mix": "0.5,0.6,0"}, "must sum to 1"),
         ({"mix": "1.5,-0.5,0"}, "mix must be weights >= 0"),
         ({"mix": "a,b,c"}, "mix must be 3 numbers"),
-        ({"mix": "1,0,0", "style_index": 0}, "not both"),
+        ({"mix": "1,0,0", "style_index": 0}, "give only one of style_index, mix"),
+        ({"style_masks": ["m0.png"], "mix": "1,0,0"}, "give only one of mix, style_masks"),
+        ({"style_masks": ["m0.png"]}, "style_masks: 1 mask for a model of 3 styles"),
     ]:
         with pytest.raises(OptionError, match=message):
             style_weights(3, **kwargs)
+    # A network of one style has nothing to mix; its one index is 0.
+    assert style_weights(1) == [1.0] and style_weights(1, style_index=0) == [1.0]
+    for kwargs, message in [
+        ({"mix": "1"}, "mix is for a model of several styles; this model has one"),
+        ({"style_masks": ["m0.png"]}, "style_masks is for a model of several styles"),
+        ({"style_index": 1}, "style_index 1 is not one of the model's 1 style; give 0"),
+    ]:
+        with pytest.raises(OptionError, match=message):
+            style_weights(1, **kwargs)
 
 
 def test_batches_take_the_styles_in_turn_and_resume_with_them(tmp_path):
@@ -249,23 +261,120 @@ def test_apply_with_a_mix_and_an_index(two_style_model, tmp_path):
     assert np.abs(iio.imread(out1).astype(np.float32) - expected).max() <= 1
 
 
+def _frames_folder(folder, count=3, height=20, width=26, broken=False):
+    """Numbered PNG frames of noise; with `broken`, a last frame file that is not a picture."""
+    folder.mkdir()
+    for i, frame in enumerate(_pictures(count, height, width, seed=7)):
+        iio.imwrite(folder / f"{i:04d}.png", frame.astype(np.uint8))
+    if broken:
+        (folder / f"{count:04d}.png").write_bytes(b"not a picture")
+    return folder
+
+
+def _half_masks(folder, height=10, width=13):
+    """Two masks: style 0 on the left, style 1 on the right; smaller than the pictures, so resized to them."""
+    paths = []
+    for k in range(2):
+        mask = np.zeros((height, width), np.uint8)
+        mask[:, : width // 2] = 255 * (k == 0)
+        mask[:, width // 2 :] = 255 * (k == 1)
+        paths.append(folder / f"half{k}.png")
+        iio.imwrite(paths[-1], mask)
+    return [str(path) for path in paths]
+
+
+@pytest.mark.parametrize("choice", ["index", "mix", "masks"])
+def test_video_with_a_style_choice_is_the_apply_of_each_frame(two_style_model, tmp_path, choice):
+    model, path, _ = two_style_model
+    frames = _frames_folder(tmp_path / "frames")
+    extra = {
+        "index": ["--style-index", "1"],
+        "mix": ["--mix", "0.7,0.3"],
+        "masks": ["--style-masks", *_half_masks(tmp_path)],
+    }[choice]
+    video, applied = tmp_path / "video", tmp_path / "applied"
+    for command, output in [("video", video), ("apply", applied)]:
+        argv = [command, "--model", str(path), "--content", str(frames), "--output", str(output), "--quiet", *extra]
+        assert main(argv) == 0
+    # The apply keeps the frames' names; the video numbers its frames in the same order.
+    by_videos, by_applies = _frames_as_read(video), _frames_as_read(applied)
+    assert len(by_videos) == len(by_applies) == 3
+    first_style = [np.rint(stylize_picture(model, frame, style_weights=[1, 0])) for frame in _frames_as_read(frames)]
+    for by_video, by_apply, plain in zip(by_videos, by_applies, first_style):
+        # Both run stylize_picture on the same 8-bit pixels with the same weights (the masks resized to the frame by
+        # the same fit_style_weights), then round to 8 bits: equal, except that a float32 difference from another
+        # kernel order (about 1e-3 levels: 100 ulps of values up to a few hundred) tips a rounding where a value lies
+        # within it of a half: at most one level, at about 0.1% of the values.
+        difference = np.abs(by_video - by_apply)
+        assert difference.max() <= 1 and difference.mean() < 0.01
+        # The choice was used: not the first style's picture, which the default gives.
+        assert np.abs(by_video - plain).mean() > 1
+
+
+def _frames_as_read(folder):
+    return [iio.imread(path).astype(np.float32) for path in sorted(folder.iterdir())]
+
+
+def test_video_api_takes_the_style_weights(two_style_model, tmp_path):
+    model, _, _ = two_style_model
+    frames = _frames_as_read(_frames_folder(tmp_path / "frames", count=2))
+    masks = load_style_masks(_half_masks(tmp_path), 2)
+    for weights in ([0, 1], [0.4, 0.6], masks):
+        for frame, result in zip(frames, stylize_frames(model, frames, style_weights=weights)):
+            # The same function on the same pixels in this process: the same bits.
+            np.testing.assert_array_equal(
+                result, np.rint(stylize_picture(model, frame, style_weights=weights)).astype(np.uint8)
+            )
+
+
+@pytest.fixture
+def one_style_model(tmp_path):
+    path = tmp_path / "one.keras"
+    build_transform_net(seed=1).save(path)
+    return path
+
+
+@pytest.mark.parametrize("command", ["apply", "video"])
 @pytest.mark.parametrize(
-    "extra, message",
+    "model, extra, message",
     [
-        (["--style-index", "2"], "--style-index 2 is not one of the model's 2 styles"),
-        (["--mix", "0.7,0.7"], "--mix weights must sum to 1"),
-        (["--mix", "1"], "--mix has 1 weights but the model has 2 styles"),
-        (["--mix", "x,y"], "--mix must be 2 numbers"),
-        (["--mix", "1,0", "--style-index", "0"], "not allowed with"),
+        ("two", ["--style-index", "2"], "--style-index 2 is not one of the model's 2 styles"),
+        ("two", ["--mix", "0.7,0.7"], "--mix weights must sum to 1"),
+        ("two", ["--mix", "1"], "--mix has 1 weights but the model has 2 styles"),
+        ("two", ["--mix", "x,y"], "--mix must be 2 numbers"),
+        ("two", ["--mix", "1,0", "--style-index", "0"], "not allowed with"),
+        ("two", ["--style-masks", "{mask}"], "--style-masks: 1 mask for a model of 2 styles; give one for each"),
+        ("two", ["--style-masks", "{mask}", "{mask}"], "pixels are black in every mask; each pixel needs a style"),
+        ("one", ["--mix", "1"], "--mix is for a model of several styles; this model has one, so leave it out"),
+        ("one", ["--style-masks", "{mask}"], "--style-masks is for a model of several styles"),
+        ("one", ["--style-index", "1"], "--style-index 1 is not one of the model's 1 style; give 0"),
     ],
 )
-def test_bad_style_choices_are_one_line_exit_2(two_style_model, tmp_path, capsys, extra, message):
-    _, path, photo = two_style_model
-    out = tmp_path / "out.png"
-    assert main(["apply", "--model", str(path), "--content", str(photo), "--output", str(out), *extra]) == 2
+def test_bad_style_choices_are_one_line_exit_2(
+    two_style_model, one_style_model, tmp_path, capsys, command, model, extra, message
+):
+    _, two, photo = two_style_model
+    extra = [arg.format(mask=_half_masks(tmp_path)[0]) for arg in extra]  # the left half's mask
+    # The video's frames end with a file that is not a picture: reading the clip would fail on it, so the style's
+    # message shows that the choice was checked before any frame was read.
+    content = photo if command == "apply" else _frames_folder(tmp_path / "frames", broken=True)
+    out = tmp_path / ("out.png" if command == "apply" else "out")
+    path = two if model == "two" else one_style_model
+    assert main([command, "--model", str(path), "--content", str(content), "--output", str(out), *extra]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and message in err, err
     assert not out.exists()
+
+
+def test_apply_never_writes_over_a_style_mask(two_style_model, tmp_path, capsys):
+    _, path, photo = two_style_model
+    masks = _half_masks(tmp_path)
+    before = open(masks[0], "rb").read()
+    argv = ["apply", "--model", str(path), "--content", str(photo), "--output", masks[0], "--style-masks", *masks]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "is also an input" in err, err
+    assert open(masks[0], "rb").read() == before
 
 
 def test_train_two_styles_end_to_end(tmp_path):
@@ -292,8 +401,35 @@ def test_tflite_takes_the_style_weights_as_a_second_input(two_style_model, tmp_p
     model, _, _ = two_style_model
     path = tmp_path / "two.tflite"
     export_tflite(model, path)
+    inputs = {d["name"]: d["shape_signature"].tolist() for d in tf.lite.Interpreter(str(path)).get_input_details()}
+    # A map of weights, resizable: 1 x 1 (its shape as written) one mixture, or the picture's size per pixel.
+    assert sorted(inputs.values()) == [[1, -1, -1, 2], [1, -1, -1, 3]]
     picture = _pictures(1, 21, 26, seed=4)[0]
     for weights in ([1.0, 0.0], [0.3, 0.7]):
         expected = np.clip(model((picture[None], np.array([weights], np.float32))).numpy()[0], 0, 255)
         # The same float32 operations in TFLite's kernels (another summation order): far below one grey level.
         assert np.abs(run_tflite(path, picture, weights) - expected).max() < 1.0
+    # Style masks (left half style 0, right half style 1; soft at the border, and at 10 x 13 resized to 21 x 26 by
+    # run_tflite as by the apply): TFLite's average pools count only the positions inside the picture at its edges,
+    # as TensorFlow's SAME pools do, so every level gets the Keras model's weights; the rest is float32 rounding in
+    # another order, as above.
+    masks = load_style_masks(_half_masks(tmp_path), 2)
+    expected = stylize_picture(model, picture, style_weights=masks)
+    assert np.abs(run_tflite(path, picture, masks) - expected).max() < 1.0
+    # The masks were used: the picture is neither style's alone nor their even mixture.
+    for weights in ([1.0, 0.0], [0.0, 1.0], [0.5, 0.5]):
+        assert np.abs(stylize_picture(model, picture, style_weights=weights) - expected).mean() > 1
+
+
+def test_saved_model_takes_the_same_weights_map(two_style_model, tmp_path):
+    from neural_style.fast.export import export_saved_model
+
+    model, _, _ = two_style_model
+    serve = tf.saved_model.load(export_saved_model(model, tmp_path / "saved")).signatures["serving_default"]
+    picture = _pictures(1, 19, 22, seed=6)[0]
+    masks = load_style_masks(_half_masks(tmp_path), 2)
+    for weights, as_map in [([0.3, 0.7], np.float32([[[[0.3, 0.7]]]])), (masks, None)]:
+        as_map = as_map if as_map is not None else fit_style_weights(masks, 19, 22)[None]
+        result = serve(picture=tf.constant(picture[None]), style_weights=tf.constant(as_map))["stylized"].numpy()[0]
+        # The Keras model's graph run by TensorFlow, the 1 x 1 map through the per-pixel path: float32 rounding.
+        np.testing.assert_allclose(result, stylize_picture(model, picture, style_weights=weights), atol=0.05)

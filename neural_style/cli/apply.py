@@ -30,14 +30,7 @@ def build_parser():
     parser.add_argument(
         "--max-memory", type=float, metavar="GB", help="the memory it may use (default: the memory available)"
     )
-    chosen = parser.add_mutually_exclusive_group()
-    chosen.add_argument(
-        "--style-index", type=int, metavar="K", help="the style K (from 0, in the training's --style order)"
-    )
-    chosen.add_argument("--mix", metavar="W0,W1,...", help="convex weights of the model's styles, e.g. 0.7,0.3,0")
-    chosen.add_argument(
-        "--style-masks", nargs="+", metavar="MASK", help="one mask per style (white: that style; soft masks mix)"
-    )
+    common.add_style_choice_options(parser)
     parser.add_argument("--quiet", action="store_true", help="no line per picture")
     return parser
 
@@ -54,18 +47,16 @@ def main(argv):
     """
     args = build_parser().parse_args(argv)
     from ..checks import check_count, check_number
-    from ..fast.apply import apply_model, load_fast_model, load_style_masks, output_pairs
+    from ..fast.apply import apply_model, load_fast_model, output_pairs
     from ..fast.options import style_weights
 
     check_count(args.tile_size, "tile_size", zero="only when needed")
     if args.max_memory is not None:
         check_number(args.max_memory, "max_memory", above=0, what="a number of GB")
-    pairs = output_pairs(args.content, args.output)  # every output checked before any work
+    # Every output checked before any work: none may be the content, the model or a mask.
+    pairs = output_pairs(args.content, args.output, [args.model, *(args.style_masks or ())])
     model = load_fast_model(args.model)
-    if args.style_masks:
-        weights = load_style_masks(args.style_masks, model.styles)
-    else:
-        weights = style_weights(model.styles, args.style_index, args.mix)
+    weights = style_weights(model.styles, args.style_index, args.mix, args.style_masks)
     start = time.perf_counter()
 
     def report(source, target):

@@ -165,6 +165,27 @@ def note_random_weights(path, quiet=False):
         )
 
 
+def add_style_choice_options(parser):
+    """
+    --style-index, --mix and --style-masks (at most one): the styles of a network trained on several, as `apply` and
+    `video --model` take them; fast.options.style_weights checks the values against the model.
+
+    Arguments:
+    parser -- an argparse parser
+    """
+    chosen = parser.add_mutually_exclusive_group()
+    chosen.add_argument(
+        "--style-index", type=int, metavar="K", help="the style K (from 0, in the training's --style order)"
+    )
+    chosen.add_argument("--mix", metavar="W0,W1,...", help="convex weights of the model's styles, e.g. 0.7,0.3,0")
+    chosen.add_argument(
+        "--style-masks",
+        nargs="+",
+        metavar="MASK",
+        help="one mask per style (white: that style; soft masks mix), resized to each picture",
+    )
+
+
 def add_size_options(parser: argparse.ArgumentParser, default_text: str | None = None) -> None:
     """--height, --width, --max-size (default_text: what --height says the default size is, if not the article's)."""
     add_option(parser, "height", shown_default=default_text)

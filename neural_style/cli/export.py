@@ -13,7 +13,8 @@ def build_parser():
     parser = common.ArgumentParser(
         prog=f"{common.PROG} export",
         description="Export a network trained by `neural-style train` for phones (TFLite) and servers (SavedModel): "
-        "input and output a float32 RGB picture in 0..255 of shape [1, H, W, 3], any H and W.",
+        "input and output a float32 RGB picture in 0..255 of shape [1, H, W, 3], any H and W. A network of several "
+        "styles also takes style_weights [1, h, w, styles]: 1 x 1 one mixture, or H x W a mixture per pixel.",
     )
     parser.add_argument("--model", required=True, metavar="MODEL.keras", help="the trained network")
     parser.add_argument("--tflite", metavar="OUT.tflite", help="the TFLite file to write")

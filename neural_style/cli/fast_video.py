@@ -1,6 +1,7 @@
-"""`neural-style video --model MODEL.keras --content IN --output OUT [--temporal-blend W]`: a clip through a network
-trained by `neural-style train`, one forward pass a frame (neural_style.fast.video); `neural-style video` hands the
-command here when --model is given."""
+"""`neural-style video --model MODEL.keras --content IN --output OUT [--temporal-blend W] [--style-index K | --mix W0,W1
+| --style-masks M0 M1 ...]`: a clip through a network trained by `neural-style train`, one forward pass a frame
+(neural_style.fast.video), with the styles chosen as for `neural-style apply`; `neural-style video` hands the command
+here when --model is given."""
 
 import os
 import sys
@@ -27,6 +28,7 @@ def build_parser():
         metavar="W",
         help="0 (off, default) .. 1: the share of the previous result, warped, where motion is reliable",
     )
+    common.add_style_choice_options(parser)
     parser.add_argument("--flow", choices=FLOW_METHODS, default="dis", help="OpenCV's optical flow (default dis)")
     parser.add_argument("--fps", type=float, help="frame rate of a folder of frames (default 25)")
     parser.add_argument("--quiet", action="store_true", help="no closing line")
@@ -46,18 +48,21 @@ def main(argv):
     args = build_parser().parse_args(argv)
     from ..checks import check_number
     from ..fast.apply import load_fast_model
+    from ..fast.options import style_weights
     from ..fast.video import stylize_frames
     from ..safety import signals_as_interrupts
     from ..video import frames as video_frames
 
     check_number(args.temporal_blend, "temporal_blend", minimum=0, maximum=1, note=" (0 = off)")
-    video_frames.output_kind(args.output, [args.content, args.model])
+    video_frames.output_kind(args.output, [args.content, args.model, *(args.style_masks or ())])
     common.check_writable_folder(os.path.dirname(os.path.abspath(args.output)), "--output")
-    clip = video_frames.open_clip(args.content, args.fps)
     model = load_fast_model(args.model)
+    # The styles checked against the model before the clip is opened: a bad choice costs no frame read.
+    weights = style_weights(model.styles, args.style_index, args.mix, args.style_masks)
+    clip = video_frames.open_clip(args.content, args.fps)
     start = time.perf_counter()
     with signals_as_interrupts():
-        stylised = stylize_frames(model, clip.frames(), args.temporal_blend, args.flow)
+        stylised = stylize_frames(model, clip.frames(), args.temporal_blend, args.flow, style_weights=weights)
         audio = clip.source if clip.audio_codec else None
         count = video_frames.write_video(args.output, stylised, clip.fps, audio, clip.audio_codec)
     if not args.quiet:

@@ -136,9 +136,8 @@ def load_style_masks(paths, styles):
     from ..masks import load_mask
 
     if len(paths) != styles:
-        raise OptionError(
-            f"style_masks: {len(paths)} masks for a model of {styles} styles; give one each", "style_masks"
-        )
+        masks = f"{len(paths)} mask{'s' * (len(paths) != 1)}"
+        raise OptionError(f"style_masks: {masks} for a model of {styles} styles; give one for each", "style_masks")
     first = load_mask(paths[0], what="--style-masks")
     stack = np.stack([first] + [load_mask(p, first.shape, what="--style-masks") for p in paths[1:]], axis=-1)
     total = stack.sum(axis=-1, keepdims=True)
@@ -150,17 +149,24 @@ def load_style_masks(paths, styles):
     return stack / total
 
 
-def _weights_for(style_weights, height, width):
-    """(1, styles) for a vector of weights, or the mask weights resized to height x width (1, h, w, styles)."""
+def fit_style_weights(style_weights, height, width):
+    """
+    Style weights as a picture of height x width takes them: convex weights as they are, masks resized to it.
+
+    Arguments:
+    style_weights -- convex weights of the styles (styles,), or load_style_masks' (h, w, styles)
+    height, width -- the picture's size
+
+    Returns:
+    weights -- float32 (styles,), or (height, width, styles) with each pixel's weights >= 0 summing to 1
+    """
     weights = np.asarray(style_weights, np.float32)
-    if weights.ndim == 1:
-        return tf.constant(weights[None])
-    if weights.shape[:2] != (height, width):
+    if weights.ndim == 3 and weights.shape[:2] != (height, width):
         # Bilinear with antialiasing: positive weights stay positive; renormalised to sum 1 again.
         weights = tf.image.resize(weights, (height, width), method="bilinear", antialias=True).numpy()
         weights = np.clip(weights, 0, None)
         weights /= weights.sum(axis=-1, keepdims=True)
-    return tf.constant(weights[None])
+    return weights
 
 
 def _inputs(image, weights, tile=None):
@@ -222,9 +228,8 @@ def stylize_picture(model, picture, tile_size=0, max_memory=None, style_weights=
     padded = _pad_to_min_side(pixels)
     weights = None
     if style_weights is not None:
-        weights = _weights_for(style_weights, height, width)
-        if len(weights.shape) == 4:
-            weights = tf.constant(_pad_to_min_side(weights.numpy()[0])[None])
+        weights = fit_style_weights(style_weights, height, width)
+        weights = tf.constant(weights[None] if weights.ndim == 1 else _pad_to_min_side(weights)[None])
     if not tile_size:
         tile_size = choose_tile_size(*padded.shape[:2], max_memory)
     image = tf.constant(padded[None])
@@ -243,13 +248,14 @@ def stylize_picture(model, picture, tile_size=0, max_memory=None, style_weights=
     return np.clip(result[:height, :width], 0, 255)
 
 
-def output_pairs(content, output):
+def output_pairs(content, output, others=()):
     """
     The (input, output) files of an apply: a picture to a file, or a folder to a folder (names and subfolders kept).
 
     Arguments:
     content -- a picture, or a folder of pictures (searched recursively)
     output -- a file (for a picture) or a folder (for a folder)
+    others -- the other files the apply reads (the model, the style masks), which no output may be either
 
     Returns:
     pairs -- list of (input path, output path); OptionError (one line) when an output would overwrite an input or the
@@ -277,7 +283,7 @@ def output_pairs(content, output):
                 f"output {output}: unknown image type; use one of {', '.join(IMAGE_EXTENSIONS)}", "output"
             )
         pairs = [(content, output)]
-    inputs = [path for path, _ in pairs]
+    inputs = [path for path, _ in pairs] + [os.fspath(path) for path in others if os.path.exists(path)]
     for _, target in pairs:
         if any(same_file(target, path) for path in inputs if os.path.exists(target)):
             raise OptionError(

@@ -1,18 +1,23 @@
 """A trained network for phones and servers: a TFLite file and a SavedModel, both taking a float32 RGB picture in
 0..255 of shape [1, H, W, 3] (any H and W: the input is resizable) and returning the stylised picture likewise.
-A network of several styles takes a second input, `style_weights` float32 [1, styles]: convex weights of its styles
-(one-hot for one)."""
+A network of several styles takes a second input, `style_weights` float32 [1, h, w, styles], also resizable: each
+position's convex weights of the styles. h = w = 1 (its shape until resized) is one mixture for the whole picture
+(one-hot for one style); h, w = the picture's H, W is a mixture per pixel (style masks, as apply.fit_style_weights
+resizes them), which each normalisation averages over the 2 x 2 or 4 x 4 blocks of its level as the Keras model
+does."""
 
 import os
 import shutil
 import tempfile
 import warnings
 
+import numpy as np
 import tensorflow as tf
 from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
 from ..checks import check_choice
 from ..files import atomic_write
+from .apply import fit_style_weights
 from .options import QUANTIZATIONS
 
 
@@ -25,7 +30,8 @@ def serving_function(model):
 
     Returns:
     function -- tf.function(picture [1, None, None, 3] float32 0..255) -> stylised [1, H, W, 3], clipped to 0..255;
-                for several styles tf.function(picture, style_weights [1, styles] float32)
+                for several styles tf.function(picture, style_weights [1, None, None, styles] float32): h = w = 1
+                one mixture, or the picture's H x W a mixture per pixel
     """
     picture = tf.TensorSpec([1, None, None, 3], tf.float32, name="picture")
     if model.styles == 1:
@@ -36,7 +42,11 @@ def serving_function(model):
 
         return stylize
 
-    @tf.function(input_signature=[picture, tf.TensorSpec([1, model.styles], tf.float32, name="style_weights")])
+    # One input for both uses: a 1 x 1 map goes through the per-pixel path unchanged (each level's 2 x 2 average of
+    # one position is that position), and broadcasts over the picture as a (1, styles) vector would.
+    weights = tf.TensorSpec([1, None, None, model.styles], tf.float32, name="style_weights")
+
+    @tf.function(input_signature=[picture, weights])
     def stylize_mixed(picture, style_weights):
         return {"stylized": tf.clip_by_value(model((picture, style_weights)), 0.0, 255.0)}
 
@@ -110,13 +120,12 @@ def run_tflite(path_or_bytes, picture, style_weights=None):
     Arguments:
     path_or_bytes -- the .tflite file, or its bytes
     picture -- float32 array (H, W, 3) or (1, H, W, 3) in 0..255
-    style_weights -- for a model of several styles: its convex weights, (styles,)
+    style_weights -- for a model of several styles: its convex weights (styles,), or style masks (h, w, styles)
+                     (options.style_weights), resized to the picture by apply.fit_style_weights
 
     Returns:
     stylised -- float32 array (H, W, 3)
     """
-    import numpy as np
-
     picture = np.asarray(picture, np.float32)
     picture = picture[None] if picture.ndim == 3 else picture
     if isinstance(path_or_bytes, bytes):
@@ -126,10 +135,14 @@ def run_tflite(path_or_bytes, picture, style_weights=None):
     inputs = {detail["name"]: detail["index"] for detail in interpreter.get_input_details()}
     index = next(value for name, value in inputs.items() if "picture" in name)
     interpreter.resize_tensor_input(index, picture.shape, strict=True)
+    if style_weights is not None:
+        weights = fit_style_weights(style_weights, *picture.shape[1:3])
+        weights = weights.reshape(1, 1, 1, -1) if weights.ndim == 1 else weights[None]
+        weights_index = next(value for name, value in inputs.items() if "style_weights" in name)
+        interpreter.resize_tensor_input(weights_index, weights.shape, strict=True)
     interpreter.allocate_tensors()
     interpreter.set_tensor(index, picture)
     if style_weights is not None:
-        weights = np.asarray(style_weights, np.float32)[None]
-        interpreter.set_tensor(next(value for name, value in inputs.items() if "style_weights" in name), weights)
+        interpreter.set_tensor(weights_index, weights)
     interpreter.invoke()
     return interpreter.get_tensor(interpreter.get_output_details()[0]["index"])[0]

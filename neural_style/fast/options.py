@@ -22,6 +22,8 @@ TV_WEIGHT = 1e-6
 # A checkpoint every N steps (the Keras "epochs" that BackupAndRestore saves after).
 CHECKPOINT_EVERY = 100
 QUANTIZATIONS = ("none", "float16", "dynamic")
+# The ways to choose a several-style network's styles (style_weights); at most one is given.
+CHOICES = ("style_index", "mix", "style_masks")
 
 
 @dataclasses.dataclass
@@ -47,7 +49,7 @@ class TrainOptions:
         """Each field's command-line flag by parameter name: {'batch_size': '--batch-size', ...}."""
         names = [field.name for field in dataclasses.fields(cls)]
         names += ["images", "style", "content", "output", "model", "work_dir", "tflite", "quantize", "saved_model"]
-        names += ["style_index", "mix", "style_masks"]
+        names += [*CHOICES, "temporal_blend"]
         return {name: "--" + name.replace("_", "-") for name in names}
 
     def validate(self) -> "TrainOptions":
@@ -89,26 +91,39 @@ class TrainOptions:
         return values
 
 
-def style_weights(styles, style_index=None, mix=None):
+def style_weights(styles, style_index=None, mix=None, style_masks=None):
     """
-    The weights of a network's styles that --style-index or --mix asks for.
+    The weights of a network's styles that --style-index, --mix or --style-masks asks for: the one place where the
+    three are checked, for `apply` and `video --model` alike.
 
     Arguments:
     styles -- how many styles the network was trained for
     style_index -- None, or the style to use: 0 .. styles - 1, in the order of the training's --style
     mix -- None, or convex weights, one per style: a text "0.7,0.3,0" or a sequence of numbers
+    style_masks -- None, or one mask picture per style (apply.load_style_masks): a style per region
 
     Returns:
-    weights -- list of `styles` floats, >= 0, summing to 1 (one-hot for an index; the first style when neither is
-               given); OptionError (one line) naming the option for anything else
+    weights -- list of `styles` floats, >= 0, summing to 1 (one-hot for an index; the first style when none is
+               given), or for style_masks float32 (h, w, styles) at the masks' size, each pixel's weights summing to
+               1 (resized to each picture by the apply); OptionError (one line) naming the option for anything else
     """
-    if style_index is not None and mix is not None:
-        raise OptionError("give style_index or mix, not both", "style_index", "mix")
+    given = [name for name, value in zip(CHOICES, (style_index, mix, style_masks)) if value is not None]
+    if len(given) > 1:
+        raise OptionError(f"give only one of {', '.join(given)}: each chooses the styles on its own", *given)
+    if styles == 1 and (mix is not None or style_masks is not None):
+        name = given[0]
+        raise OptionError(f"{name} is for a model of several styles; this model has one, so leave it out", name)
+    if style_masks is not None:
+        from .apply import load_style_masks  # reads pictures (TensorFlow's resize): only when masks are given
+
+        return load_style_masks(style_masks, styles)
     if mix is None:
         index = 0 if style_index is None else check_count(style_index, "style_index", zero=None)
         if index >= styles:
+            choose = "give 0" if styles == 1 else f"give 0 to {styles - 1}"
             raise OptionError(
-                f"style_index {index} is not one of the model's {styles} styles; give 0 to {styles - 1}", "style_index"
+                f"style_index {index} is not one of the model's {styles} style{'s' * (styles > 1)}; {choose}",
+                "style_index",
             )
         return [float(i == index) for i in range(styles)]
     parts = mix.split(",") if isinstance(mix, str) else list(mix)

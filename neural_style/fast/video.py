@@ -6,7 +6,7 @@ import numpy as np
 
 from ..checks import check_number
 from ..video.motion import flow_pair, reliability_mask, warp_image
-from .apply import stylize_picture
+from .apply import fit_style_weights, stylize_picture
 
 
 def blend_previous(stylised, previous_stylised, previous_frame, frame, weight, flow="dis"):
@@ -29,7 +29,7 @@ def blend_previous(stylised, previous_stylised, previous_frame, frame, weight, f
     return ((1 - mask) * stylised + mask * warped).astype(np.float32)
 
 
-def stylize_frames(model, frames, temporal_blend=0.0, flow="dis", tile_size=0, max_memory=None):
+def stylize_frames(model, frames, temporal_blend=0.0, flow="dis", tile_size=0, max_memory=None, style_weights=None):
     """
     Stylises frames one by one, each in one forward pass (in tiles when it would not fit in memory).
 
@@ -39,15 +39,21 @@ def stylize_frames(model, frames, temporal_blend=0.0, flow="dis", tile_size=0, m
     temporal_blend -- 0 (off) .. 1: how much of the previous result, warped, replaces this one where motion is reliable
     flow -- the optical flow method
     tile_size, max_memory -- as for apply.stylize_picture
+    style_weights -- as for apply.stylize_picture (options.style_weights: the styles of --style-index, --mix or
+                     --style-masks); masks are resized to the frames' size once
 
     Returns:
     stylised -- iterator of uint8 frames (H, W, 3)
     """
     check_number(temporal_blend, "temporal_blend", minimum=0, maximum=1, note=" (0 = off)")
     previous = None
+    fitted = style_weights
     for frame in frames:
         frame = np.asarray(frame, np.float32)
-        result = stylize_picture(model, frame, tile_size, max_memory)
+        if style_weights is not None and np.ndim(fitted) == 3 and np.shape(fitted)[:2] != frame.shape[:2]:
+            # The clip's frames share one size: the masks resized once (the apply would otherwise do it each frame).
+            fitted = fit_style_weights(style_weights, *frame.shape[:2])
+        result = stylize_picture(model, frame, tile_size, max_memory, fitted)
         if temporal_blend and previous is not None:
             result = blend_previous(result, previous[1], previous[0], frame, temporal_blend, flow)
         previous = (frame, result)
