@@ -5,7 +5,8 @@ TensorBoard (``tensorboard --logdir DIR``) shows each folder under DIR as one ru
 
 - every cost term of a history entry (J, J_content, J_style and any other J_* such as J_tv or J_temporal) as a
   scalar at the entry's iteration, the same float32 values the --history file holds;
-- the picture as the run saves it (uint8, PNG inside the event file, so lossless) under the tag ``image``;
+- the picture as the run saves it (uint8, PNG inside the event file, so lossless) under the tag ``image`` (a
+  training's previews of held-out photographs under tags of their own: fast/watch.py);
 - the run's settings as a two-column text table under the tag ``settings``.
 
 The scalars of a step go out in one call of a compiled function (one TensorFlow call per step instead of one per

@@ -13,8 +13,10 @@ What a training's run holds (a folder DIR/<model name>-<time>/, so that training
   step. The photographs are those of --preview-images (every picture in the folder, at most PREVIEW_LIMIT), else the
   first PREVIEW_COUNT pictures of --images in the pipeline's sorted order (these the network trains on: give
   --preview-images for photographs it has never seen); each is resized so that its longest side is --size
-  (images.load_pixels), and stylised by apply's stylize_picture, so a preview is what `neural-style apply` gives for
-  that picture at that size with the weights of that step.
+  (images.load_pixels), and goes through the network whole in one compiled pass, edge-padded when narrower than the
+  network allows, clipped and rounded as apply does: a preview is what `neural-style apply` gives for that picture at
+  that size with the weights of that step (within float32 rounding: a grey level where a value is within rounding of
+  a half).
 
 The step is the global training step, the optimizer's iteration count: step s holds the costs of the s-th batch and
 the previews of the network after s updates. A resumed training (the same command after an interruption) continues
@@ -35,6 +37,7 @@ import os
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from ..checks import OptionError
 from ..files import atomic_write
@@ -43,7 +46,7 @@ from ..images import load_pixels
 from ..safety import SideWrites
 from ..tensorboard import close_run, open_run, run_name
 from . import data
-from .apply import stylize_picture
+from .apply import _pad_to_min_side
 from .options import PREVIEW_COUNT, PREVIEW_LIMIT
 
 # Keras' names of train_step's costs -> the tags the main job writes them under (tensorboard.cost_terms).
@@ -163,18 +166,36 @@ def preview_strip(net, pixels, styles):
     One preview: the photograph, then the network's output for it with each style, side by side.
 
     Arguments:
-    net -- a TransformNet
+    net -- the network, called as net((pictures, style_weights)): a TransformNet, or compiled_forward's function
     pixels -- float32 (h, w, 3) in 0..255, the photograph
     styles -- how many styles the network has
 
     Returns:
-    strip -- uint8 (h, w * (1 + styles), 3): rounded as `neural-style apply` writes its pictures
+    strip -- uint8 (h, w * (1 + styles), 3): the whole picture through the network in one pass (edge-padded when
+             narrower than it allows, as apply does), clipped and rounded as `neural-style apply` writes its pictures
     """
-    parts = [pixels] + [
-        stylize_picture(net, pixels, style_weights=[float(k == style) for k in range(styles)])
-        for style in range(styles)
-    ]
-    return np.rint(np.clip(np.concatenate(parts, axis=1), 0, 255)).astype(np.uint8)
+    height, width = pixels.shape[:2]
+    padded = _pad_to_min_side(pixels)
+    # Every style at once: the photograph repeated, each copy with its one-hot style weights.
+    pictures = np.repeat(padded[np.newaxis], styles, axis=0)
+    outputs = np.asarray(net((pictures, np.eye(styles, dtype=np.float32))))[:, :height, :width]
+    strip = np.concatenate([pixels, *outputs], axis=1)
+    return np.rint(np.clip(strip, 0, 255)).astype(np.uint8)
+
+
+def compiled_forward(net):
+    """
+    The network's forward pass as one compiled TensorFlow function: an eager call of the network's 47 layers costs far
+    more than their arithmetic at preview sizes (docs/performance.md); reduce_retracing lets the photographs' different
+    sizes share one trace.
+
+    Arguments:
+    net -- a TransformNet
+
+    Returns:
+    forward -- function((pictures, style_weights)) -> the outputs as a tensor
+    """
+    return tf.function(lambda inputs: net(inputs, training=False), reduce_retracing=True)
 
 
 class TrainingBoard(keras.callbacks.Callback):
@@ -198,6 +219,8 @@ class TrainingBoard(keras.callbacks.Callback):
         self.inputs, self.output, self.work_dir = inputs, os.fspath(output), os.fspath(work_dir)
         self.writer = None
         self.previewed = None
+        self._forward = None
+        self.step = 0
 
     def _step(self):
         """The global step: the optimizer's count of updates (restored from the checkpoint when resumed)."""
@@ -226,8 +249,11 @@ class TrainingBoard(keras.callbacks.Callback):
 
     def preview(self, step):
         """Writes the previews of the network as it is now, at `step`."""
-        net = self.model.net
-        pictures = {tag: preview_strip(net, pixels, self.styles) for tag, (_, pixels) in zip(self.tags, self.photos)}
+        if self._forward is None:
+            self._forward = compiled_forward(self.model.net)
+        pictures = {
+            tag: preview_strip(self._forward, pixels, self.styles) for tag, (_, pixels) in zip(self.tags, self.photos)
+        }
         if pictures:
             self._attempt(self.writer.write_images, step, pictures)
         self.previewed = step
@@ -235,7 +261,7 @@ class TrainingBoard(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         if not is_chief(getattr(self.model, "distribute_strategy", None)):
             return
-        step = self._step()
+        step = self.step = self._step()
         folder = self._continued_folder()
         inputs = {**self.inputs, "resumed_at": step if step else None}
         self.writer = open_run(self, run_name(self.output), inputs, folder=folder, step=step)
@@ -248,7 +274,10 @@ class TrainingBoard(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         if self.writer is None:
             return
-        step = self._step()
+        # One call per step (model.fit's default steps_per_execution of 1): counted here rather than read from the
+        # optimizer, which would be one more TensorFlow call a step.
+        self.step += 1
+        step = self.step
         costs = {tag: logs[key] for key, tag in COST_TAGS.items() if key in (logs or {})}
         self._attempt(self.writer.write_costs, {"iteration": step, **costs})
         if self.options.save_every and step % self.options.save_every == 0:
@@ -262,7 +291,7 @@ class TrainingBoard(keras.callbacks.Callback):
     def on_train_end(self, logs=None):
         if self.writer is None:
             return
-        step = self._step()
+        step = self.step
         if self.previewed != step:
             self.preview(step)
         self.close()
