@@ -50,9 +50,9 @@ class TrainOptions:
     content_layer: str = config.CONTENT_LAYER
     style_layers: list | str | None = None  # None: config.STYLE_LAYERS
     checkpoint_every: int = CHECKPOINT_EVERY
-    tensorboard: str | None = None  # the TensorBoard folder: the costs every step, the settings, the previews
+    tensorboard: str | os.PathLike | None = None  # costs every step, settings, previews
     save_every: int = 0  # the previews every N steps (0: at the start and the end only); needs tensorboard
-    preview_images: str | None = None  # the held-out photographs' folder (None: the first PREVIEW_COUNT of images)
+    preview_images: str | os.PathLike | None = None  # None: the first PREVIEW_COUNT of images
 
     @classmethod
     def flags(cls) -> dict[str, str]:
