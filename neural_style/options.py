@@ -365,7 +365,7 @@ class StyleOptions:
                 "checkpoint_every",
             )
         self.scales = parse_scales(self.scales, self.iterations)
-        _check_tensorboard(self.tensorboard)
+        check_tensorboard_folder(self.tensorboard)
         self._check_large()
         _check_limits(self)
         return self
@@ -481,9 +481,17 @@ def flag_of(field: dataclasses.Field) -> str:
     return field.metadata.get("flag") or "--" + field.name.replace("_", "-")
 
 
-def _check_tensorboard(folder):
-    """The TensorBoard folder: a path that is not a file (it is created if missing; its writability is checked with
-    the run's other writes)."""
+def check_tensorboard_folder(folder):
+    """
+    The TensorBoard folder of any command (the main job's, batch's, video's, train's): a path that is not a file (it
+    is created if missing; its writability is checked with the run's other writes).
+
+    Arguments:
+    folder -- None (no TensorBoard), or the --tensorboard path
+
+    Returns:
+    None; raises OptionError (parameter 'tensorboard') otherwise
+    """
     if folder is None:
         return
     if not isinstance(folder, (str, os.PathLike)) or not os.fspath(folder):

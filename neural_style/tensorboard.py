@@ -5,7 +5,8 @@ TensorBoard (``tensorboard --logdir DIR``) shows each folder under DIR as one ru
 
 - every cost term of a history entry (J, J_content, J_style and any other J_* such as J_tv or J_temporal) as a
   scalar at the entry's iteration, the same float32 values the --history file holds;
-- the picture as the run saves it (uint8, PNG inside the event file, so lossless) under the tag ``image``;
+- the picture as the run saves it (uint8, PNG inside the event file, so lossless) under the tag ``image`` (a
+  training's previews of held-out photographs under tags of their own: fast/watch.py);
 - the run's settings as a two-column text table under the tag ``settings``.
 
 The scalars of a step go out in one call of a compiled function (one TensorFlow call per step instead of one per
@@ -159,19 +160,33 @@ class RunWriter:
         with _as_os_error(self.folder):
             self._scalars(tuple(terms))(np.int64(entry["iteration"]), values)
 
-    def write_image(self, step, pixels):
+    def write_image(self, step, pixels, tag=IMAGE_TAG):
         """
         Writes a picture at a step, and flushes, so that TensorBoard shows it at its next reload.
 
         Arguments:
         step -- the iteration
         pixels -- uint8 array (H, W, 3), the picture as the run saves it
+        tag -- the picture's name in the images tab
         """
-        pixels = np.asarray(pixels)
-        if pixels.dtype != np.uint8:
-            raise ValueError(f"TensorBoard images are written as uint8; got {pixels.dtype}")
+        self.write_images(step, {tag: pixels})
+
+    def write_images(self, step, pictures):
+        """
+        Writes several pictures at a step (each under its own tag, so each is a card with its own step slider), then
+        flushes once.
+
+        Arguments:
+        step -- the iteration
+        pictures -- dict from tag to uint8 array (H, W, 3)
+        """
+        pictures = {tag: np.asarray(pixels) for tag, pixels in pictures.items()}
+        for pixels in pictures.values():
+            if pixels.dtype != np.uint8:
+                raise ValueError(f"TensorBoard images are written as uint8; got {pixels.dtype}")
         with _as_os_error(self.folder), self._writer.as_default():
-            tf.summary.image(IMAGE_TAG, pixels[np.newaxis], step=int(step), max_outputs=1)
+            for tag, pixels in pictures.items():
+                tf.summary.image(tag, pixels[np.newaxis], step=int(step), max_outputs=1)
             self._writer.flush()
 
     def write_settings(self, settings, step=0):
@@ -245,15 +260,20 @@ def watch_transfer(writer, transfer, callback=None):
     return on_iteration
 
 
-def open_run(transfer, name, inputs=None):
+def open_run(transfer, name, inputs=None, folder=None, step=0):
     """
-    The TensorBoard writer of one run (a picture, a batch's job, a video's frame) in a new folder under the
-    transfer's options.tensorboard, with its settings written: the inputs, then every resolved option.
+    The TensorBoard writer of one run (a picture, a batch's job, a video's frame, a training) in a new folder under
+    the transfer's options.tensorboard, with its settings written: the inputs, then every resolved option.
 
     Arguments:
-    transfer -- a StyleTransfer whose options.tensorboard is the log folder
+    transfer -- the run: a StyleTransfer, or a training's watcher (fast.watch.TrainingBoard); what is used is its
+                options (a dataclass whose tensorboard field is the log folder) and side_writes (a safety.SideWrites)
     name -- the run's name, e.g. run_name(output); the folder gets -2, -3 ... if it is taken
     inputs -- dict of what the run reads and writes ('content', 'style', 'output'), written before the options
+    folder -- None (a new folder), or an existing run's folder to continue: a resumed training's new event file goes
+              beside the interrupted one's, and TensorBoard, reading them in order, replaces the steps written after
+              the checkpoint by the resumed ones (it drops a series' points at or after a step written again)
+    step -- the step the settings are written at (a resumed training's first: the interrupted one's stay at theirs)
 
     Returns:
     writer -- a RunWriter, or None without options.tensorboard or when the folder cannot be made (reported once by
@@ -267,9 +287,12 @@ def open_run(transfer, name, inputs=None):
     writers = []
 
     def open_writer():
-        writers.append(RunWriter(make_run_folder(options.tensorboard, name), settings))
+        writer = RunWriter(folder if folder is not None else make_run_folder(options.tensorboard, name))
+        writers.append(writer)
+        writer.write_settings(settings, step)
 
-    transfer.side_writes.attempt("TensorBoard events", os.path.join(options.tensorboard, name), open_writer)
+    target = folder if folder is not None else os.path.join(options.tensorboard, name)
+    transfer.side_writes.attempt("TensorBoard events", target, open_writer)
     return writers[0] if writers else None
 
 

@@ -67,6 +67,25 @@ def build_parser():
     parser.add_argument(
         "--work-dir", metavar="DIR", help="the checkpoint's folder (default: MODEL without .keras, plus .train)"
     )
+    parser.add_argument(
+        "--tensorboard",
+        metavar="DIR",
+        help="write the training for TensorBoard into DIR/<model name>-<time>/: every cost term at every step, the "
+        "settings, and previews of the network on held-out photographs; watch with `tensorboard --logdir DIR`",
+    )
+    parser.add_argument(
+        "--save-every",
+        type=int,
+        default=defaults.save_every,
+        metavar="N",
+        help="with --tensorboard: the previews every N steps too (default %(default)s: at the start and the end only)",
+    )
+    parser.add_argument(
+        "--preview-images",
+        metavar="FOLDER",
+        help=f"with --tensorboard: the held-out photographs of the previews, at most {fast_options.PREVIEW_LIMIT} "
+        f"(default: the first {fast_options.PREVIEW_COUNT} of --images), resized to --size",
+    )
     common.add_weights_option(parser)
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
@@ -86,6 +105,9 @@ SETTINGS = (
     "content_layer",
     "style_layers",
     "checkpoint_every",
+    "tensorboard",
+    "save_every",
+    "preview_images",
 )
 
 
@@ -103,6 +125,8 @@ def main(argv):
     settings = {name: getattr(args, name) for name in SETTINGS}
     fast_options.TrainOptions(**settings).validate()  # every setting checked before TensorFlow is even imported
     common.check_output_file(args.output, args.style, "--output", extensions=(".keras",))
+    if args.tensorboard:  # as the other commands check theirs: a folder that can be made and written
+        common.check_writable_folder(args.tensorboard, "--tensorboard")
     from ..fast.train import default_work_dir, summary_line, train_fast_model
 
     weights = common.weights_path(args)

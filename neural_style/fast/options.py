@@ -6,6 +6,7 @@ so the command line answers --help and bad options at once.
 """
 
 import dataclasses
+import os
 
 from .. import config
 from ..checks import OptionError, check_choice, check_count, check_number, check_positive_int
@@ -24,6 +25,14 @@ CHECKPOINT_EVERY = 100
 QUANTIZATIONS = ("none", "float16", "dynamic")
 # The ways to choose a several-style network's styles (style_weights); at most one is given.
 CHOICES = ("style_index", "mix", "style_masks")
+# Watching a training in TensorBoard (fast/watch.py): without --preview-images, the first PREVIEW_COUNT pictures of
+# --images in the pipeline's sorted order; a --preview-images folder may hold at most PREVIEW_LIMIT (each is a forward
+# pass per style every --save-every steps, and a card in TensorBoard's images tab).
+PREVIEW_COUNT = 4
+PREVIEW_LIMIT = 16
+# Where the training is written and watched, not how it trains: left out of settings(), so that a resumed training may
+# change them and the model file does not carry them.
+WATCH_FIELDS = ("tensorboard", "save_every", "preview_images")
 
 
 @dataclasses.dataclass
@@ -43,6 +52,9 @@ class TrainOptions:
     content_layer: str = config.CONTENT_LAYER
     style_layers: list | str | None = None  # None: config.STYLE_LAYERS
     checkpoint_every: int = CHECKPOINT_EVERY
+    tensorboard: str | os.PathLike | None = None  # costs every step, settings, previews
+    save_every: int = 0  # the previews every N steps (0: at the start and the end only); needs tensorboard
+    preview_images: str | os.PathLike | None = None  # None: the first PREVIEW_COUNT of images
 
     @classmethod
     def flags(cls) -> dict[str, str]:
@@ -60,6 +72,7 @@ class TrainOptions:
         self -- with style_layers as a list of (name, weight); raises OptionError naming the first bad setting
         """
         from ..option_parsers import parse_style_layers
+        from ..options import check_tensorboard_folder
         from ..vgg import layer_names
 
         check_positive_int(self.size, "size", "pixels")
@@ -82,11 +95,26 @@ class TrainOptions:
         for name, weight in self.style_layers:
             check_choice(name, layer_names("avg"), "style_layers")
             check_number(weight, f"style_layers weight of {name}", minimum=0, parameter="style_layers")
+        # The TensorBoard folder is checked as the other commands' is (options.check_tensorboard_folder).
+        check_tensorboard_folder(self.tensorboard)
+        check_count(self.save_every, "save_every", zero="previews at the start and the end only")
+        if self.preview_images is not None and (
+            not isinstance(self.preview_images, (str, os.PathLike)) or not os.path.isdir(self.preview_images)
+        ):
+            raise OptionError(
+                f"preview_images {self.preview_images} is not a folder; give a folder of held-out photographs",
+                "preview_images",
+            )
+        for name in ("save_every", "preview_images"):
+            if getattr(self, name) and not self.tensorboard:
+                raise OptionError(
+                    f"{name} needs tensorboard, the folder the previews are written into", name, "tensorboard"
+                )
         return self
 
     def settings(self) -> dict:
-        """The settings as JSON-ready values (kept in the model file and the checkpoint)."""
-        values = dataclasses.asdict(self)
+        """The settings as JSON-ready values (kept in the model file and the checkpoint), WATCH_FIELDS left out."""
+        values = {name: value for name, value in dataclasses.asdict(self).items() if name not in WATCH_FIELDS}
         values["style_layers"] = [[name, float(weight)] for name, weight in self.style_layers]
         return values
 

@@ -39,7 +39,7 @@ from ..images import load_pixels
 from ..options import default_weights
 from ..safety import deferred_signals
 from ..vgg import load_vgg_model
-from . import data
+from . import data, watch
 from .network import build_transform_net
 from .options import TrainOptions
 
@@ -277,7 +277,9 @@ def train_fast_model(
     strategy -- a tf.distribute.Strategy (default: choose_strategy's); batch_size is the global batch, split over
                 its replicas, and learning_rate and steps mean what they mean on one device
     settings -- TrainOptions fields: size, batch_size, epochs, steps, content_weight, style_weight, tv_weight,
-                style_size, learning_rate, seed, content_layer, style_layers, checkpoint_every
+                style_size, learning_rate, seed, content_layer, style_layers, checkpoint_every; and tensorboard (a
+                folder: the run's costs every step, settings and previews, fast/watch.py), save_every (previews every
+                N steps), preview_images (their photographs' folder)
 
     Returns:
     model -- the trained TransformNet (also saved at `output`)
@@ -294,12 +296,14 @@ def train_fast_model(
         raise OptionError(f"output {output}: a model file must end in .keras", "output")
     weights = weights or default_weights()
     work_dir = os.fspath(work_dir or default_work_dir(output))
+    watch.check_paths(options, output, work_dir)
     # Checked before any work: the settings of a checkpoint to continue, and the training pictures.
     recorded = {**options.settings(), "weights": os.fspath(weights) if not hasattr(weights, "layers") else "given"}
     recorded["style_digests"] = [file_digest(path) for path in styles]
     resumed = _check_resume(work_dir, recorded)
     pictures = data.Pictures(images, warn=warn, known_bad=data.read_skipped(work_dir))
     total, chunk = _plan(pictures, options)
+    board = watch.training_board(options, styles, images, output, weights, work_dir, pictures, warn)  # --tensorboard
 
     start = time.perf_counter()
     strategy = choose_strategy(strategy)
@@ -318,19 +322,23 @@ def train_fast_model(
     dataset = data.training_dataset(
         pictures, options.size, options.batch_size, options.seed, start_batch, styles=len(styles)
     )
-    history = trainer.fit(
-        dataset,
-        epochs=total // chunk,
-        steps_per_epoch=chunk,
-        verbose=1 if progress else 0,
-        shuffle=False,  # the order is data.picture_order's, from the seed
-        callbacks=[
-            AtomicBackupAndRestore(work_dir, save_freq="epoch", delete_checkpoint=False),
-            _Resume(start_batch, chunk, pictures, work_dir),
-            keras.callbacks.TerminateOnNaN(),
-            *callbacks,
-        ],
-    )
+    try:
+        history = trainer.fit(
+            dataset,
+            epochs=total // chunk,
+            steps_per_epoch=chunk,
+            verbose=1 if progress else 0,
+            shuffle=False,  # the order is data.picture_order's, from the seed
+            callbacks=[
+                AtomicBackupAndRestore(work_dir, save_freq="epoch", delete_checkpoint=False),
+                _Resume(start_batch, chunk, pictures, work_dir),
+                keras.callbacks.TerminateOnNaN(),
+                *([board] if board else []),  # after the restore: its steps continue the checkpoint's
+                *callbacks,
+            ],
+        )
+    finally:
+        watch.close(board)  # an interrupted training keeps the events it wrote
     last = {key: float(values[-1]) for key, values in history.history.items() if values}
     if not all(math.isfinite(value) for value in last.values()):
         raise RuntimeError(f"the training's cost became {last.get('loss')}; lower --learning-rate or the weights")
