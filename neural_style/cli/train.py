@@ -126,6 +126,8 @@ def main(argv):
             "run the same command again to continue"
         )
         return exit_code(interrupt)
+    if not summary["chief"]:
+        return 0  # a cluster's other worker: the chief says what was trained and wrote the model
     common.note_random_weights(weights, args.quiet)
     if not args.quiet:
         print(f"{summary_line(summary)}; wrote {args.output}", file=sys.stderr)
