@@ -24,6 +24,7 @@ import tensorflow as tf
 from neural_style.checks import OptionError
 from neural_style.cli import main
 from neural_style.fast import data
+from neural_style.fast import train as train_module
 from neural_style.fast.network import build_transform_net
 from neural_style.fast.train import tf_config_cluster
 from tests.distributed_check import assert_same_training
@@ -84,6 +85,35 @@ def test_the_command_refuses_a_malformed_tf_config_before_any_work(tmp_path, mon
     err = capsys.readouterr().err.strip()
     assert "TF_CONFIG task index 5" in err and "\n" not in err
     assert sorted(os.listdir(tmp_path)) == ["photos"]  # no work folder, no model
+
+
+def test_a_lost_task_is_one_line_that_says_how_to_continue(tmp_path, monkeypatch, capsys):
+    # What a task's collective raises when another task stops (seen in the killed-worker test below).
+    lost = tf.errors.UnavailableError(
+        None,
+        None,
+        "{{function_node __wrapped__CollectiveReduceV2}} Collective ops is aborted by: Error reported from "
+        "/job:worker/task:1: The following tasks are unhealthy (stopped sending heartbeats):\n/job:worker/task:1",
+    )
+
+    def train(*args, **kwargs):
+        raise lost
+
+    monkeypatch.setattr(train_module, "train_fast_model", train)
+    iio.imwrite(tmp_path / "p.png", np.zeros((8, 8, 3), np.uint8))
+    argv = [
+        "train",
+        "--style",
+        str(tmp_path / "p.png"),
+        "--images",
+        str(tmp_path),
+        "--output",
+        str(tmp_path / "m.keras"),
+    ]
+    assert main([*argv, "--weights", "random", "--quiet"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "Traceback" not in err
+    assert "/job:worker/task:1: The following tasks are unhealthy" in err and "start every task again" in err
 
 
 @pytest.mark.parametrize("pipelines, replicas", [(2, 2), (2, 4), (1, 2)])

@@ -47,6 +47,8 @@ from .network import build_transform_net
 from .options import TrainOptions
 
 SETTINGS_FILE = "settings.json"
+# What a cluster's task meets when another task is lost (its collectives aborted): start every task again.
+CLUSTER_LOST = (tf.errors.UnavailableError,)
 METADATA_FILE = "training_metadata.json"  # BackupAndRestore's
 
 
