@@ -46,10 +46,11 @@ def child(kind, steps, folder, output):
     class Clock(keras.callbacks.Callback):
         def __init__(self):
             super().__init__()
-            self.stamps = []
+            self.stamps, self.cpu = [], []
 
         def on_train_batch_end(self, batch, logs=None):
             self.stamps.append(time.perf_counter())
+            self.cpu.append(time.process_time())  # all the process's threads
 
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]) if kind == "mirrored" else choose_strategy()
     clock = Clock()
@@ -66,10 +67,12 @@ def child(kind, steps, folder, output):
         strategy=strategy,
     )
     seconds = (clock.stamps[-1] - clock.stamps[1]) / (len(clock.stamps) - 2)
+    cpu = (clock.cpu[-1] - clock.cpu[1]) / (len(clock.cpu) - 2)
     print(
         json.dumps(
             {
                 "seconds_per_step": seconds,
+                "cpu_seconds_per_step": cpu,
                 "replicas": strategy.num_replicas_in_sync,
                 "chief": summary["chief"],
                 "weights": model.count_params(),
@@ -112,7 +115,9 @@ def run(kind, steps, folder, timeout=900):
     if any(process.returncode for process in processes):
         raise RuntimeError(f"{kind}: a process failed")
     results = [json.loads(answer.strip().splitlines()[-1]) for answer in answers]
-    return next(result for result in results if result["chief"])
+    chief = next(result for result in results if result["chief"])
+    # The CPU time of a step, all processes together: the work, whatever share of the cores the machine's load left.
+    return {**chief, "cpu_seconds_per_step": sum(result["cpu_seconds_per_step"] for result in results)}
 
 
 def main():
@@ -135,16 +140,23 @@ def main():
         for i in range(16):
             iio.imwrite(f"{folder}/p{i}.jpg", rng.integers(0, 255, (160, 200, 3), dtype=np.uint8))
         times = {kind: [] for kind in KINDS}
+        cpu = {kind: [] for kind in KINDS}
         for round_ in range(args.rounds):
             for kind in KINDS:
                 answer = run(kind, args.steps, folder)
                 times[kind].append(answer["seconds_per_step"])
+                cpu[kind].append(answer["cpu_seconds_per_step"])
                 results["weights"] = answer["weights"]
                 print(round_, kind, answer, "load", os.getloadavg(), flush=True)
     results["load_after"] = os.getloadavg()
     for kind in KINDS:
         best = min(times[kind])
-        results[kind] = {"seconds_per_step": times[kind], "pictures_per_second": BATCH / best}
+        results[kind] = {
+            "seconds_per_step": times[kind],
+            "pictures_per_second": BATCH / best,
+            "cpu_seconds_per_step": cpu[kind],
+            "cpu_seconds_per_picture": min(cpu[kind]) / BATCH,
+        }
     # The all-reduce a step sends: every trained weight's gradient, float32 (the ring sends 2 (n - 1) / n of it).
     results["gradient_megabytes"] = 4 * results["weights"] / 1e6
     print(json.dumps(results, indent=1))
