@@ -1,6 +1,6 @@
 """Training under tf.distribute: MirroredStrategy over two logical CPU devices ends with the weights of a one-device
 run with the same global batch and data order (tests/distributed_run.py, in a process of its own because logical
-devices must be set before TensorFlow starts)."""
+devices must be set before TensorFlow starts; the comparison is tests/distributed_check.py's)."""
 
 import os
 import subprocess
@@ -8,6 +8,8 @@ import sys
 
 import numpy as np
 import pytest
+
+from tests.distributed_check import assert_same_training
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -23,34 +25,4 @@ def test_mirrored_over_two_devices_equals_one_device(tmp_path):
         timeout=600,
     )
     assert run.returncode == 0, run.stderr[-2000:]
-    d = np.load(path)
-    eps = np.finfo(np.float32).eps
-    count = len([key for key in d if key.startswith("sgd_one_")])  # the variables
-    sgd_moves = [np.abs(d[f"sgd_one_{i}"] - d[f"sgd_start_{i}"]).max() for i in range(count)]
-    for optimizer in ("sgd", "adam"):
-        assert d[f"{optimizer}_same_start"]  # both runs start from the same weights
-        for i in range(count):
-            start, one, two = d[f"{optimizer}_start_{i}"], d[f"{optimizer}_one_{i}"], d[f"{optimizer}_two_{i}"]
-            # The shifts of the normalisations whose output the next normalisation subtracts again have a zero
-            # gradient in exact arithmetic (SGD moves them 1e-6 as far as the rest); Adam divides their rounding
-            # noise by its own size and makes full steps of it, so they are left out of the comparison.
-            # Both runs leave them where rounding puts them (SGD: 1e-6 of the other steps).
-            if sgd_moves[i] < 1e-4 * max(sgd_moves):
-                continue
-            moved = np.abs(one - start).max()
-            # Two replicas sum their halves of the batch where one device sums the whole: the gradients differ by
-            # float32 rounding of sums that cancel heavily (random Gram targets), far below the factor 2 a wrong
-            # replica scaling would make (SGD: a difference as large as the step); the weights themselves are
-            # stored to half an ulp at each of the 3 steps.
-            bound = (0.1 if optimizer == "sgd" else 1e-2) * moved + 4 * 3 * eps * np.abs(start).max()
-            difference = np.abs(one - two)
-            if optimizer == "sgd":
-                assert difference.max() <= bound, (optimizer, i, difference.max(), moved)
-            else:
-                # Adam divides each gradient by its own running size: where a gradient is as small as the rounding
-                # of its sum (heavy cancellation), the other kernels' rounding can flip its sign, and the step then
-                # differs by up to 2 lr, 3 steps: 6e-3 here (tests/reference.py's Adam.rounding_bound, with U = 1).
-                # Everywhere else the steps agree to the bound above: a run whose replicas did not sum their
-                # gradients (each half a batch) would differ on most weights, not on a few.
-                assert difference.max() <= 2 * d["adam_learning_rate"] * d["steps"], (optimizer, i, difference.max())
-                assert np.mean(difference <= bound) >= 0.99, (optimizer, i, np.mean(difference <= bound), moved)
+    assert_same_training(np.load(path))

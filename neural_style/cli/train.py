@@ -127,7 +127,7 @@ def main(argv):
     common.check_output_file(args.output, args.style, "--output", extensions=(".keras",))
     if args.tensorboard:  # as the other commands check theirs: a folder that can be made and written
         common.check_writable_folder(args.tensorboard, "--tensorboard")
-    from ..fast.train import default_work_dir, summary_line, train_fast_model
+    from ..fast.train import CLUSTER_LOST, default_work_dir, summary_line, train_fast_model
 
     weights = common.weights_path(args)
     work_dir = args.work_dir or default_work_dir(args.output)
@@ -150,6 +150,15 @@ def main(argv):
             "run the same command again to continue"
         )
         return exit_code(interrupt)
+    except CLUSTER_LOST as error:
+        reason = str(error).split(" by: ")[-1].splitlines()[0][:200]
+        common.fail(
+            f"a task of the training's cluster (TF_CONFIG) was lost: {reason}; start every task again with the same "
+            "command to continue from the chief's last checkpoint"
+        )
+        return common.EXIT_FAILURE
+    if not summary["chief"]:
+        return 0  # a cluster's other worker: the chief says what was trained and wrote the model
     common.note_random_weights(weights, args.quiet)
     if not args.quiet:
         print(f"{summary_line(summary)}; wrote {args.output}", file=sys.stderr)

@@ -177,12 +177,17 @@ def crop_to_size(picture, size, seed, position):
     return tf.clip_by_value(crop, 0.0, 255.0)
 
 
-def training_dataset(pictures, size, batch_size, seed, start_batch=0, styles=None):
+def training_dataset(pictures, size, batch_size, seed, start_batch=0, styles=None, pipeline=None):
     """
     Batches of training crops: decoded in parallel, in the seed's order, prefetched so that decoding overlaps training.
     With `styles`, each crop comes with the style it is trained for: the styles in turn, batch after batch (batch b
     is style b mod styles), so that every style has the same share of the steps and a resumed training gives each
     batch the style an uninterrupted one would.
+
+    Under a tf.distribute strategy (strategy.distribute_datasets_from_function gives `pipeline`), each input pipeline
+    (one per worker) decodes only its share of every global batch: its consecutive slice, batched per replica, which
+    its replicas take in turn. Every worker follows the whole order (indices only, no decoding) and keeps its slice,
+    so that the global batch is the one-device batch, in the same order, with the same crops and styles.
 
     Arguments:
     pictures -- a Pictures
@@ -192,20 +197,27 @@ def training_dataset(pictures, size, batch_size, seed, start_batch=0, styles=Non
     start_batch -- batches already trained on (a resumed training starts after them): an int, or a one-item list
                    read when the data starts to flow (after Keras' callbacks have restored a checkpoint)
     styles -- None, or the count of styles
+    pipeline -- None (the whole batches), or a tf.distribute.InputContext: this pipeline's share, batched per replica
 
     Returns:
-    dataset -- endless tf.data.Dataset of float32 (batch_size, size, size, 3) in 0..255; with `styles`, of pairs
-               (those crops, int32 (batch_size,) the style of each)
+    dataset -- endless tf.data.Dataset of float32 (batch_size, size, size, 3) in 0..255 (per replica: batch_size
+               divided by the replicas); with `styles`, of pairs (those crops, int32 the style of each)
     """
     known_bad = set(pictures.skipped)
     paths = pictures.paths
+    batch, share, part = batch_size, batch_size, 0
+    if pipeline is not None:
+        batch = pipeline.get_per_replica_batch_size(batch_size)  # a ValueError unless it divides evenly
+        share = batch_size // pipeline.num_input_pipelines
+        part = pipeline.input_pipeline_id
 
     def stream():
         start = (start_batch[0] if isinstance(start_batch, list) else start_batch) * batch_size
         order = picture_order(len(paths), seed, start, lambda index: paths[index] in known_bad)
-        # The style of the entry's batch, counted over the usable entries (the ones `start` counts).
+        # The style of the entry's global batch, counted over the usable entries (the ones `start` counts).
         for seen, (index, position) in enumerate(order, start):
-            yield index, position, (seen // batch_size) % (styles or 1)
+            if (seen % batch_size) // share == part:
+                yield index, position, (seen // batch_size) % (styles or 1)
 
     signature = (tf.TensorSpec((), tf.int32), tf.TensorSpec((), tf.int64), tf.TensorSpec((), tf.int32))
     dataset = tf.data.Dataset.from_generator(stream, output_signature=signature)
@@ -222,4 +234,4 @@ def training_dataset(pictures, size, batch_size, seed, start_batch=0, styles=Non
     dataset = dataset.map(decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     dataset = dataset.filter(lambda picture, ok, position, style: ok)
     dataset = dataset.map(crop, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    return dataset.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+    return dataset.batch(batch, drop_remainder=True).prefetch(tf.data.AUTOTUNE)

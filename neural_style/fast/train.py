@@ -9,9 +9,11 @@ batches an uninterrupted training would have seen (data.training_dataset's order
 
 Several styles train one network (conditional instance normalisation, network.py): the batches take the styles in
 turn, each picture's style cost against its own style's Gram matrices. Several devices: the trainer is built in a
-tf.distribute strategy's scope (MirroredStrategy over every GPU when there are several); each replica's cost is its
-share of the global batch's mean, so that the gradients Keras sums over the replicas are the one-device gradient of
-the same global batch, and the learning rate and the step count mean what they mean on one device.
+tf.distribute strategy's scope (MirroredStrategy over every GPU when there are several, MultiWorkerMirroredStrategy
+when TF_CONFIG names a cluster); each replica's cost is its share of the global batch's mean, so that the gradients
+Keras sums over the replicas are the one-device gradient of the same global batch, and the learning rate and the step
+count mean what they mean on one device. On a cluster only the chief writes the model and the checkpoints; the other
+workers take the chief's state when the training starts (_FromChief).
 """
 
 import hashlib
@@ -19,6 +21,7 @@ import json
 import math
 import os
 import shutil
+import tempfile
 import time
 
 import keras
@@ -44,6 +47,8 @@ from .network import build_transform_net
 from .options import TrainOptions
 
 SETTINGS_FILE = "settings.json"
+# What a cluster's task meets when another task is lost (its collectives aborted): start every task again.
+CLUSTER_LOST = (tf.errors.UnavailableError,)
 METADATA_FILE = "training_metadata.json"  # BackupAndRestore's
 
 
@@ -82,6 +87,13 @@ class FastStyleTrainer(keras.Model):
     def call(self, inputs, training=False):
         return self.net(inputs, training=training)
 
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        # Keras (3.x, TensorFlow) builds a model under a strategy from a first batch it draws and averages over the
+        # replicas, which MultiWorkerMirroredStrategy cannot do for a pair (pictures, styles); train_fast_model
+        # builds the trainer and its optimizer before fit, so there is nothing to build.
+        if not (self.built and self.optimizer is not None and self.optimizer.built):
+            super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
+
     def costs(self, pictures, generated, styles=None):
         """
         The article's costs of a batch, each the mean over its pictures.
@@ -115,12 +127,14 @@ class FastStyleTrainer(keras.Model):
 
     def train_step(self, data):
         pictures, styles = data if isinstance(data, tuple) else (data, None)
-        if styles is None:
-            styles = tf.zeros(tf.shape(pictures)[:1], tf.int32)
-        weights = tf.one_hot(styles, self.net.styles)
         # Keras sums the replicas' gradients: each replica's cost, a mean over its share of the global batch, is
         # divided by their count, so that the sum is the gradient of the global batch's mean (1 on one device).
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        if pictures.shape[0] is None:  # several workers' input leaves the batch unknown: the style cost needs it
+            pictures = tf.ensure_shape(pictures, (self.options.batch_size // replicas, *pictures.shape[1:]))
+        if styles is None:
+            styles = tf.zeros(tf.shape(pictures)[:1], tf.int32)
+        weights = tf.one_hot(styles, self.net.styles)
         with tf.GradientTape() as tape:
             generated = self.net((pictures, weights), training=True)
             J, J_content, J_style, J_tv = self.costs(pictures, generated, styles)
@@ -128,7 +142,11 @@ class FastStyleTrainer(keras.Model):
         variables = self.net.trainable_variables
         self.optimizer.apply_gradients(zip(tape.gradient(share, variables), variables))
         # Keras reports the mean of the replicas' values: the global batch's costs.
-        return {"loss": J, "content": J_content, "style": J_style, "tv": J_tv}
+        logs = {"loss": J, "content": J_content, "style": J_style, "tv": J_tv}
+        if isinstance(tf.distribute.get_strategy(), tf.distribute.MultiWorkerMirroredStrategy):
+            # Keras averages a cluster's values along a first axis (strategy.reduce("MEAN", axis=0)): one row each.
+            logs = {key: tf.reshape(value, (1,)) for key, value in logs.items()}
+        return logs
 
 
 def style_grams(vgg, style, options):
@@ -229,19 +247,109 @@ class _Resume(keras.callbacks.Callback):
             self.pictures.save_skipped(self.work_dir)
 
 
+class _FromChief(keras.callbacks.Callback):
+    """Several workers: only the chief keeps a checkpoint (BackupAndRestore in the work folder); when the training
+    starts, every worker takes the chief's weights, Adam's state and epoch, so that a restarted cluster continues from
+    the chief's checkpoint without a folder shared between the machines. The values travel as an all-reduce sum to
+    which only the chief adds anything (the others add zeros): exact."""
+
+    def __init__(self, strategy, chief):
+        super().__init__()
+        self.strategy, self.chief = strategy, chief
+
+    def on_train_begin(self, logs=None):
+        variables = list(self.model.weights) + list(self.model.optimizer.variables)
+        # Integers (Adam's step count, the epoch) travel as float64: exact below 2**53.
+        values = [tf.cast(v.value, tf.float64) if "int" in str(v.dtype) else v.value for v in variables]
+        values.append(tf.constant(float(self.model._initial_epoch or 0), tf.float64))
+        keep = tf.constant(self.chief)
+
+        wide = [i for i, value in enumerate(values) if value.dtype == tf.float64]  # one all-reduce per type
+        narrow = [i for i, value in enumerate(values) if value.dtype != tf.float64]
+
+        @tf.function
+        def from_chief():
+            context = tf.distribute.get_replica_context()
+            sent = [tf.where(keep, value, tf.zeros_like(value)) for value in values]
+            return [context.all_reduce("sum", [sent[i] for i in group]) for group in (wide, narrow)]
+
+        local = self.strategy.experimental_local_results(self.strategy.run(from_chief))[0]
+        received = dict(zip(wide + narrow, local[0] + local[1]))
+        for i, variable in enumerate(variables):
+            variable.assign(tf.cast(received[i], variable.dtype))
+        self.model._initial_epoch = int(received[len(variables)].numpy())
+
+
+def tf_config_cluster(text):
+    """
+    The cluster the TF_CONFIG environment variable names (the convention of Kubeflow's TFJob, Vertex AI and launch
+    scripts), checked: {"cluster": {"worker": ["host:port", ...], "chief": [...]}, "task": {"type": ..., "index": ...}}.
+
+    Arguments:
+    text -- TF_CONFIG's value, or None
+
+    Returns:
+    cluster -- None when there is no TF_CONFIG or its cluster has one task; else (tasks, task_type, task_index), tasks
+               the count of chief and worker tasks; OptionError (one line naming TF_CONFIG) when it is malformed
+    """
+    if not text or not text.strip():
+        return None
+
+    def bad(reason):
+        return OptionError(
+            f"TF_CONFIG {reason}; give JSON like "
+            '{"cluster": {"worker": ["host1:port", "host2:port"]}, "task": {"type": "worker", "index": 0}}',
+            "TF_CONFIG",
+        )
+
+    try:
+        config = json.loads(text)
+    except ValueError as error:
+        raise bad(f"is not JSON ({error})") from None
+    cluster, task = (config.get("cluster"), config.get("task")) if isinstance(config, dict) else (None, None)
+    if not isinstance(cluster, dict) or not cluster:
+        raise bad('has no "cluster" of tasks')
+    for kind, addresses in cluster.items():
+        if kind not in ("chief", "worker"):
+            raise bad(f'names a "{kind}" task: a training across machines has "chief" and "worker" tasks only')
+        if not isinstance(addresses, list) or not all(
+            isinstance(a, str) and a.rpartition(":")[0] and a.rpartition(":")[2].isdigit() for a in addresses
+        ):
+            raise bad(f'cluster "{kind}" is not a list of "host:port" addresses')
+    if len(cluster.get("chief", [])) > 1:
+        raise bad("names more than one chief")
+    if not isinstance(task, dict) or task.get("type") not in cluster:
+        raise bad('has no "task" whose "type" is one of the cluster\'s')
+    index = task.get("index", 0)
+    if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < len(cluster[task["type"]]):
+        raise bad(f'task index {index!r} is not one of the cluster\'s {len(cluster[task["type"]])} "{task["type"]}"')
+    tasks = len(cluster.get("chief", [])) + len(cluster.get("worker", []))
+    return None if tasks < 2 else (tasks, task["type"], index)
+
+
 def choose_strategy(strategy=None):
     """
-    The tf.distribute strategy a training runs under.
+    The tf.distribute strategy a training runs under. Called before TensorFlow's runtime starts (the collective ops
+    of several workers are configured when it starts).
 
     Arguments:
     strategy -- a tf.distribute.Strategy to use, or None
 
     Returns:
-    strategy -- the one given; else MirroredStrategy over every GPU when there are several; else TensorFlow's
-                default (one device)
+    strategy -- the one given; else MultiWorkerMirroredStrategy when TF_CONFIG names a cluster of several tasks
+                (every GPU of every worker, or its CPU); else MirroredStrategy over every GPU when there are several;
+                else TensorFlow's default (one device)
     """
     if strategy is not None:
         return strategy
+    if tf_config_cluster(os.environ.get("TF_CONFIG")) is not None:
+        # AUTO: NCCL between GPUs, the gRPC ring between CPUs.
+        return tf.distribute.MultiWorkerMirroredStrategy(
+            cluster_resolver=tf.distribute.cluster_resolver.TFConfigClusterResolver(),
+            communication_options=tf.distribute.experimental.CommunicationOptions(
+                implementation=tf.distribute.experimental.CommunicationImplementation.AUTO
+            ),
+        )
     if len(tf.config.list_logical_devices("GPU")) > 1:
         return tf.distribute.MirroredStrategy()
     return tf.distribute.get_strategy()
@@ -274,8 +382,10 @@ def train_fast_model(
     progress -- show Keras' progress bar
     callbacks -- more Keras callbacks (e.g. keras.callbacks.CSVLogger)
     warn -- function(line) for each skipped picture (default: a line on stderr)
-    strategy -- a tf.distribute.Strategy (default: choose_strategy's); batch_size is the global batch, split over
-                its replicas, and learning_rate and steps mean what they mean on one device
+    strategy -- a tf.distribute.Strategy (default: choose_strategy's, MultiWorkerMirroredStrategy when TF_CONFIG
+                names a cluster); batch_size is the global batch, split over all its replicas (of all workers), and
+                learning_rate and steps mean what they mean on one device; only the chief writes the output and
+                the checkpoints
     settings -- TrainOptions fields: size, batch_size, epochs, steps, content_weight, style_weight, tv_weight,
                 style_size, learning_rate, seed, content_layer, style_layers, checkpoint_every; and tensorboard (a
                 folder: the run's costs every step, settings and previews, fast/watch.py), save_every (previews every
@@ -283,7 +393,8 @@ def train_fast_model(
 
     Returns:
     model -- the trained TransformNet (also saved at `output`)
-    summary -- dict: steps, pictures, skipped (list of paths), seconds, resumed_at (step), final costs
+    summary -- dict: steps, pictures, skipped (list of paths), seconds, resumed_at (step), chief (whether this
+               process wrote the output: False on a cluster's other workers), final costs
     """
     options = TrainOptions(**settings).validate()
     styles = [style] if isinstance(style, (str, os.PathLike)) else list(style)
@@ -297,6 +408,20 @@ def train_fast_model(
     weights = weights or default_weights()
     work_dir = os.fspath(work_dir or default_work_dir(output))
     watch.check_paths(options, output, work_dir)
+    # Before TensorFlow's runtime starts (a cluster's collective ops are configured then); TF_CONFIG checked.
+    strategy = choose_strategy(strategy)
+    replicas = strategy.num_replicas_in_sync
+    if options.batch_size % replicas:
+        raise OptionError(
+            f"batch_size {options.batch_size} is the global batch, split over {replicas} replicas: give a multiple "
+            f"of {replicas}",
+            "batch_size",
+        )
+    # Only the chief writes the checkpoints and the output (the folders may be shared between the machines); the
+    # other workers keep none (_FromChief restores them) and their notes in a folder of their own, removed at the end.
+    chief = strategy.extended.should_checkpoint
+    if not chief:
+        work_dir = tempfile.mkdtemp(prefix="neural-style-worker-")
     # Checked before any work: the settings of a checkpoint to continue, and the training pictures.
     recorded = {**options.settings(), "weights": os.fspath(weights) if not hasattr(weights, "layers") else "given"}
     recorded["style_digests"] = [file_digest(path) for path in styles]
@@ -306,7 +431,6 @@ def train_fast_model(
     board = watch.training_board(options, styles, images, output, weights, work_dir, pictures, warn)  # --tensorboard
 
     start = time.perf_counter()
-    strategy = choose_strategy(strategy)
     with strategy.scope():
         vgg = load_vgg_model(weights, options.size, options.size)
         grams = [style_grams(vgg, path, options) for path in styles]
@@ -319,18 +443,25 @@ def train_fast_model(
         trainer.optimizer.build(net.trainable_variables)
 
     start_batch = [0]
-    dataset = data.training_dataset(
-        pictures, options.size, options.batch_size, options.seed, start_batch, styles=len(styles)
+    # Each worker's pipeline decodes only its share of every global batch (data.training_dataset's `pipeline`);
+    # under the default strategy, the whole batches.
+    dataset = strategy.distribute_datasets_from_function(
+        lambda pipeline: data.training_dataset(
+            pictures, options.size, options.batch_size, options.seed, start_batch, len(styles), pipeline
+        )
     )
+    several_workers = isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
     try:
         history = trainer.fit(
             dataset,
             epochs=total // chunk,
             steps_per_epoch=chunk,
-            verbose=1 if progress else 0,
+            verbose=1 if progress and chief else 0,
             shuffle=False,  # the order is data.picture_order's, from the seed
             callbacks=[
-                AtomicBackupAndRestore(work_dir, save_freq="epoch", delete_checkpoint=False),
+                # The chief's checkpoint is the cluster's: _FromChief gives its state to the other workers.
+                *([AtomicBackupAndRestore(work_dir, save_freq="epoch", delete_checkpoint=False)] if chief else []),
+                *([_FromChief(strategy, chief)] if several_workers else []),
                 _Resume(start_batch, chunk, pictures, work_dir),
                 keras.callbacks.TerminateOnNaN(),
                 *([board] if board else []),  # after the restore: its steps continue the checkpoint's
@@ -342,8 +473,9 @@ def train_fast_model(
     last = {key: float(values[-1]) for key, values in history.history.items() if values}
     if not all(math.isfinite(value) for value in last.values()):
         raise RuntimeError(f"the training's cost became {last.get('loss')}; lower --learning-rate or the weights")
-    with atomic_write(output, suffix=".keras") as temporary:
-        net.save(temporary)
+    if chief:
+        with atomic_write(output, suffix=".keras") as temporary:
+            net.save(temporary)
     shutil.rmtree(work_dir, ignore_errors=True)
     summary = {
         "steps": total,
@@ -351,6 +483,7 @@ def train_fast_model(
         "skipped": sorted(pictures.skipped),
         "seconds": time.perf_counter() - start,
         "resumed_at": start_batch[0] if resumed else None,
+        "chief": chief,
         **last,
     }
     return net, summary
@@ -369,6 +502,7 @@ def summary_line(summary):
 __all__ = [
     "FastStyleTrainer",
     "choose_strategy",
+    "tf_config_cluster",
     "train_fast_model",
     "style_grams",
     "default_work_dir",
