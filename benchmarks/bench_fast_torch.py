@@ -21,8 +21,8 @@ every round.
   agree within float32 rounding, which is what makes "the same network and loss" a measured fact.
 
 Random filters (the project's random_vgg_weights(seed=0) for the loss network, the network's seeded initialisation):
-the time of a convolution does not depend on its weights. torch.set_num_threads(os.cpu_count()); TensorFlow uses
-every core by default. Results are printed and written as JSON to benchmarks/results/.
+the time of a convolution does not depend on its weights. torch.set_num_threads(os.cpu_count()) (--torch-threads);
+TensorFlow uses every core by default. Results are printed and written as JSON to benchmarks/results/.
 """
 
 import argparse
@@ -322,12 +322,12 @@ def torch_costs(meta, filters, grams, pictures, generated):
     return content_weight * J_content + style_weight * J_style + tv_weight * J_tv, J_content, J_style, J_tv
 
 
-def torch_child():
+def torch_child(threads):
     """Answers `check META_JSON` with its comparison and `round N` with N training steps' times."""
     import numpy as np
     import torch
 
-    torch.set_num_threads(os.cpu_count())
+    torch.set_num_threads(threads)
     filters = torch_filters(read_filters())
     state = {}
     for line in sys.stdin:
@@ -355,7 +355,7 @@ def torch_child():
             ours, theirs = np.concatenate(ours), np.concatenate(theirs)
             say(
                 {
-                    "costs": [float(c) for c in costs],
+                    "costs": [float(c.detach()) for c in costs],
                     "generated_max_difference": float(np.abs(generated.detach().numpy() - tf_generated).max()),
                     "gradient_relative_difference": float(np.linalg.norm(ours - theirs) / np.linalg.norm(theirs)),
                     "parameters": int(sum(p.numel() for p in net.parameters())),
@@ -417,13 +417,20 @@ def main():
     parser.add_argument("--warmup", type=int, default=2, help="steps before the timed rounds (TensorFlow compiles)")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--steps", type=int, default=2, help="timed steps per round, each framework")
+    parser.add_argument(
+        "--torch-threads",
+        type=int,
+        default=os.cpu_count(),
+        help="PyTorch's threads (default: every core, as TensorFlow uses; fewer shows what a shared machine costs "
+        "PyTorch's OpenMP threads)",
+    )
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         kind, values = args.child[0], args.child[1:]
         if kind == "tensorflow":
             return tensorflow_child(values[0], values[1], *map(int, values[2:]))
-        return torch_child()
+        return torch_child(int(values[0]))
     if args.quick:
         args.size, args.batch_size, args.warmup, args.rounds, args.steps = 64, 2, 1, 1, 1
 
@@ -445,7 +452,7 @@ def main():
         with open(log_path, "w") as log:
             plan = (args.size, args.batch_size, args.warmup, args.rounds, args.steps)
             tf_child = Child("tensorflow", (photos, folder, *plan), log)
-            torch_child_ = Child("torch", (), log)
+            torch_child_ = Child("torch", (args.torch_threads,), log)
             try:
                 results.update(run(args, tf_child, torch_child_))
             finally:
