@@ -4,6 +4,7 @@ fast_neural_style writes its own, on the same transformation network, the same l
 
     python benchmarks/bench_fast_torch.py                 # 256x256 crops, batch 4 (about 10 minutes on 2 cores)
     python benchmarks/bench_fast_torch.py --quick         # tiny sizes: checks that the script runs
+    python benchmarks/bench_fast_torch.py --quick --profile [--torch-threads 1]   # PyTorch's step by operation
 
 Both run in child processes that stay alive for the whole run, and take turns: a warm-up each (TensorFlow's traces
 and compiles its step), then rounds of a few steps, TensorFlow's round then PyTorch's, so that a slow moment of the
@@ -384,6 +385,22 @@ def torch_child(threads):
                 read = [J.item(), J_content.item(), J_style.item()]
                 times.append(time.perf_counter() - start)
             say({"times": times, "load": os.getloadavg(), "last_costs": read})
+        elif command == "profile":
+            from torch.profiler import ProfilerActivity, profile
+
+            meta, net, optimizer = state["meta"], state["net"], state["optimizer"]
+            x = torch.rand(state["shape"]) * 255
+            with profile(activities=[ProfilerActivity.CPU]) as profiler:
+                optimizer.zero_grad()
+                torch_costs(meta, filters, state["grams"], x, net(x))[0].backward()
+                optimizer.step()
+            rows = sorted(profiler.key_averages(), key=lambda row: -row.self_cpu_time_total)[: int(rest)]
+            say(
+                {
+                    "total_ms": sum(row.self_cpu_time_total for row in profiler.key_averages()) / 1e3,
+                    "top": [[row.key, row.self_cpu_time_total / 1e3, row.count] for row in rows],
+                }
+            )
         elif command:
             raise SystemExit(f"unknown command {command!r}")
 
@@ -424,6 +441,7 @@ def main():
         help="PyTorch's threads (default: every core, as TensorFlow uses; fewer shows what a shared machine costs "
         "PyTorch's OpenMP threads)",
     )
+    parser.add_argument("--profile", action="store_true", help="at the end, PyTorch's step under torch.profiler")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -483,6 +501,12 @@ def run(args, tf_child, torch_child_):
             loads.append(answer["load"][0])
             print(f"round {number + 1} {name}: {[round(t, 3) for t in answer['times']]} (load {answer['load'][0]:.2f})")
     tf_child.answer()  # the training's end (its checkpoint and model written)
+    if args.profile:
+        out["torch_profile"] = torch_child_.ask("profile 12")
+        print("PyTorch's step by operation (self CPU ms, calls):", flush=True)
+        for name, milliseconds, calls in out["torch_profile"]["top"]:
+            print(f"  {name:<40}{milliseconds:10.1f}{calls:6d}")
+        print(f"  {'all':<40}{out['torch_profile']['total_ms']:10.1f}")
     out["times"] = times
     out["load_during"] = [min(loads), max(loads)]
     pictures = args.batch_size
