@@ -18,6 +18,7 @@ import sys
 import time
 
 from machine import cpu_name, write_results
+from torch_vgg import read_filters, torch_filters, vgg_features, write_filters
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -93,33 +94,12 @@ def child_ours(height, width, steps, options):
     return result
 
 
-def _he_filters():
-    """The shared random filters, from the file the parent wrote (so that no child but ours imports TensorFlow)."""
-    import numpy as np
-
-    with np.load(os.environ["BENCH_FILTERS"]) as data:
-        names = dict.fromkeys(key.split("/")[0] for key in data.files)  # in the order saved: conv1_1 ... conv5_4
-        return {name: (data[name + "/kernel"], data[name + "/bias"]) for name in names}
-
-
-def write_filters(path):
-    """Saves random_vgg_weights(seed=0), the filters every method uses, for the child processes."""
-    import numpy as np
-
-    from neural_style.weights import random_vgg_weights
-
-    layers = random_vgg_weights(seed=0).layers
-    arrays = {f"{name}/{part}": array for name, pair in layers.items() for part, array in zip(("kernel", "bias"), pair)}
-    np.savez(path, **arrays)
-    os.environ["BENCH_FILTERS"] = path
-
-
 def child_keras(height, width, steps):
     """The TF2 course's loop: Keras VGG19, outputs block1_conv1..block5_conv1 + block5_conv4, @tf.function step."""
     import tensorflow as tf
 
     vgg = tf.keras.applications.VGG19(include_top=False, weights=None, input_shape=(height, width, 3))
-    for name, (kernel, bias) in _he_filters().items():
+    for name, (kernel, bias) in read_filters().items():
         vgg.get_layer(f"block{name[4]}_conv{name[6]}").set_weights([kernel, bias])
     names = [f"block{i}_conv1" for i in range(1, 6)] + ["block5_conv4"]
     model = tf.keras.Model([vgg.input], [vgg.get_layer(name).output for name in names])
@@ -150,20 +130,10 @@ def child_torch(height, width, steps):
     import torch
 
     torch.set_num_threads(os.cpu_count())
-    filters = {
-        name: (torch.from_numpy(k.transpose(3, 2, 0, 1).copy()), torch.from_numpy(b))
-        for name, (k, b) in _he_filters().items()
-    }
-    names = [name for name in filters if name <= "conv5_1"]
+    filters = torch_filters(read_filters())
 
     def features(x):
-        out = {}
-        for name in names:
-            if name.endswith("_1") and name != "conv1_1":
-                x = torch.nn.functional.avg_pool2d(x, 2, ceil_mode=True)
-            x = torch.relu(torch.nn.functional.conv2d(x, *filters[name], padding=1))
-            out[name] = x
-        return out
+        return vgg_features(x, filters, STYLE_NAMES + ["conv4_2"])
 
     def gram(a):
         a = a.reshape(a.shape[1], -1)

@@ -143,12 +143,7 @@ def main():
         print(results, flush=True)
     if "train" in parts:
         results["training_256_batch4"] = training_throughput()
-    try:
-        import torch  # noqa: F401
-
-        results["pytorch"] = "installed, comparison not written"
-    except ImportError:
-        results["pytorch"] = "not installed in this environment: no comparison with pytorch/examples' loop"
+    # The comparison of the training step with a PyTorch loop is benchmarks/bench_fast_torch.py's.
     print(json.dumps(results, indent=1))
     print("written to", write_results("bench_fast", results))
 
