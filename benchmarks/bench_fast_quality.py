@@ -8,6 +8,7 @@ photographs, for the trained network, the same network untrained, and the articl
                                                                                    # steps / 4 each
     python benchmarks/bench_fast_quality.py evaluate-styles
     python benchmarks/bench_fast_quality.py tflite                                 # the trained model exported
+    python benchmarks/bench_fast_quality.py figure                                 # docs/pictures/fast_quality.jpg
 
 The pictures: the field trains on COCO's 83,000 photographs, which cannot be downloaded here. The installed packages
 carry a few photographs (scikit-image's data, scikit-learn's two, matplotlib's one, the project's demo photo): 8
@@ -264,6 +265,34 @@ def summarise(rows):
     return lines
 
 
+def figure(path, photo="tubingen", height=144):
+    """
+    The README's picture of the measure: the photo, the untrained network's, the trained network's and the
+    optimisation's pictures in the first row; the 4-style network's 4 styles and the single-style networks' below.
+    """
+    import cv2
+    import imageio.v3 as iio
+
+    from neural_style.image_files import write_image
+    from neural_style.images import load_pixels
+
+    pictures = os.path.join(WORK, "pictures")
+    rows = [
+        [load_pixels(picture_path(HELD_OUT[0]), max_size=128, what="content").astype(np.uint8)]
+        + [iio.imread(os.path.join(pictures, f"{photo}_{label}.png")) for label in ("untrained", "trained")]
+        + [iio.imread(os.path.join(pictures, f"{photo}_adam200_style0.png"))],
+        [iio.imread(os.path.join(pictures, f"{photo}_four_styles_{k}.png")) for k in range(len(STYLES))],
+        [iio.imread(os.path.join(pictures, f"{photo}_single_{k}.png")) for k in range(len(STYLES))],
+    ]
+    lines = []
+    for row in rows:
+        scaled = [cv2.resize(p[..., :3], (round(p.shape[1] * height / p.shape[0]), height)) for p in row]
+        gap = np.full((height, 4, 3), 255, np.uint8)
+        lines.append(np.concatenate([part for picture in scaled for part in (picture, gap)][:-1], axis=1))
+    gap = np.full((4, lines[0].shape[1], 3), 255, np.uint8)
+    write_image(path, np.concatenate([part for line in lines for part in (line, gap)][:-1], axis=0))
+
+
 def write(name, result):
     """Writes a result as JSON under WORK and prints it."""
     os.makedirs(WORK, exist_ok=True)
@@ -275,7 +304,7 @@ def write(name, result):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("part", choices=("train", "evaluate", "styles", "evaluate-styles", "tflite"))
+    parser.add_argument("part", choices=("train", "evaluate", "styles", "evaluate-styles", "tflite", "figure"))
     parser.add_argument("--steps", type=int, default=1200)
     parser.add_argument("--size", type=int, default=128)
     parser.add_argument("--batch-size", type=int, default=4)
@@ -305,6 +334,8 @@ def main():
         sizes = {label: os.path.getsize(path) for label, (path, _) in models.items()}
         result = {"size": args.size, "summary": summarise(rows), "file_bytes": sizes, "rows": rows}
         write("evaluate_styles.json", result)
+    elif args.part == "figure":
+        figure(os.path.join(ROOT, "docs", "pictures", "fast_quality.jpg"))
     elif args.part == "tflite":
         write("tflite.json", {"size": args.size, "quantizations": tflite_errors(single, args.size)})
 
