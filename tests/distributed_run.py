@@ -84,13 +84,40 @@ def compare_runs(strategy, dataset_fn=crops_dataset, one_device=True):
     return results
 
 
+def from_chief(strategy, chief):
+    """
+    The weights and Adam's state that _FromChief leaves on a worker with two replicas (a machine with two GPUs): the
+    chief's own values when it is the chief, zeros elsewhere (what the other workers' sum gets from them).
+    """
+    from neural_style.fast.train import _FromChief
+
+    with strategy.scope():
+        net = build_transform_net(seed=3, styles=1)
+        optimizer = keras.optimizers.Adam(1e-3)
+        optimizer.build(net.trainable_variables)
+    optimizer.iterations.assign(7)
+    net.optimizer, net._initial_epoch = optimizer, 5
+    before = [np.array(v.numpy()) for v in list(net.weights) + list(optimizer.variables)]
+    callback = _FromChief(strategy, chief)
+    callback.set_model(net)
+    callback.on_train_begin()
+    after = [np.array(v.numpy()) for v in list(net.weights) + list(optimizer.variables)]
+    return before, after, net._initial_epoch
+
+
 def main(path):
     tf.config.set_logical_device_configuration(
         tf.config.list_physical_devices("CPU")[0], [tf.config.LogicalDeviceConfiguration()] * 2
     )
     mirrored = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
     assert mirrored.num_replicas_in_sync == 2
-    np.savez(path, **compare_runs(mirrored))
+    results = compare_runs(mirrored)
+    for chief in (True, False):
+        before, after, epoch = from_chief(mirrored, chief)
+        results[f"from_chief_{chief}_epoch"] = epoch
+        for i, (b, a) in enumerate(zip(before, after)):
+            results[f"from_chief_{chief}_before_{i}"], results[f"from_chief_{chief}_after_{i}"] = b, a
+    np.savez(path, **results)
 
 
 if __name__ == "__main__":

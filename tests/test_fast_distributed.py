@@ -25,4 +25,13 @@ def test_mirrored_over_two_devices_equals_one_device(tmp_path):
         timeout=600,
     )
     assert run.returncode == 0, run.stderr[-2000:]
-    assert_same_training(np.load(path))
+    results = np.load(path)
+    assert_same_training(results)
+    # A worker of two replicas taking the chief's state: the chief's values exactly, once (not once per replica);
+    # nothing from a worker that is not the chief (its share of the cluster's sum is zeros).
+    count = len([key for key in results if key.startswith("from_chief_True_before_")])
+    assert count > 50  # every weight and Adam's moments and step
+    assert int(results["from_chief_True_epoch"]) == 5 and int(results["from_chief_False_epoch"]) == 0
+    for i in range(count):
+        np.testing.assert_array_equal(results[f"from_chief_True_after_{i}"], results[f"from_chief_True_before_{i}"])
+        assert not np.any(results[f"from_chief_False_after_{i}"])

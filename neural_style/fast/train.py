@@ -251,7 +251,8 @@ class _FromChief(keras.callbacks.Callback):
     """Several workers: only the chief keeps a checkpoint (BackupAndRestore in the work folder); when the training
     starts, every worker takes the chief's weights, Adam's state and epoch, so that a restarted cluster continues from
     the chief's checkpoint without a folder shared between the machines. The values travel as an all-reduce sum to
-    which only the chief adds anything (the others add zeros): exact."""
+    which one replica alone adds anything, the chief's first (the chief's other GPUs and the other workers add zeros):
+    exact."""
 
     def __init__(self, strategy, chief):
         super().__init__()
@@ -262,18 +263,26 @@ class _FromChief(keras.callbacks.Callback):
         # Integers (Adam's step count, the epoch) travel as float64: exact below 2**53.
         values = [tf.cast(v.value, tf.float64) if "int" in str(v.dtype) else v.value for v in variables]
         values.append(tf.constant(float(self.model._initial_epoch or 0), tf.float64))
-        keep = tf.constant(self.chief)
+        # This worker's replicas (one per GPU): the chief's first one is the only sender, or the sum would count the
+        # chief's values once per GPU.
+        local_ids = []
+        self.strategy.experimental_distribute_values_from_function(
+            lambda context: local_ids.append(context.replica_id_in_sync_group) or 0
+        )
+        sender = self.strategy.experimental_distribute_values_from_function(
+            lambda context: tf.constant(self.chief and context.replica_id_in_sync_group == min(local_ids))
+        )
 
         wide = [i for i, value in enumerate(values) if value.dtype == tf.float64]  # one all-reduce per type
         narrow = [i for i, value in enumerate(values) if value.dtype != tf.float64]
 
         @tf.function
-        def from_chief():
+        def from_chief(send):
             context = tf.distribute.get_replica_context()
-            sent = [tf.where(keep, value, tf.zeros_like(value)) for value in values]
+            sent = [tf.where(send, value, tf.zeros_like(value)) for value in values]
             return [context.all_reduce("sum", [sent[i] for i in group]) for group in (wide, narrow)]
 
-        local = self.strategy.experimental_local_results(self.strategy.run(from_chief))[0]
+        local = self.strategy.experimental_local_results(self.strategy.run(from_chief, args=(sender,)))[0]
         received = dict(zip(wide + narrow, local[0] + local[1]))
         for i, variable in enumerate(variables):
             variable.assign(tf.cast(received[i], variable.dtype))
