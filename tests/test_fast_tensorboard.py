@@ -26,7 +26,7 @@ from neural_style.fast.train import train_fast_model
 from neural_style.images import load_pixels
 
 # Narrow random filters (VGG-19's channels / 16) keep each step short; the shapes and layers are the real ones.
-from tests.test_fast_train import WEIGHTS, _pictures
+from tests.test_fast_train import WEIGHTS, _pictures, _stripes
 from tests.test_tensorboard import read_events, settings_table
 
 TOY = {"size": 32, "batch_size": 2, "seed": 7}
@@ -40,10 +40,7 @@ def folder(tmp_path):
 
 @pytest.fixture
 def styles(tmp_path):
-    y, x = np.mgrid[0:40, 0:40]
-    stripes = 255 * ((x + 2 * y) // 5 % 2)
-    paths = [tmp_path / "stripes.png", tmp_path / "dots.png"]
-    iio.imwrite(paths[0], np.stack([stripes, 255 - stripes, (x * 7) % 256], axis=-1).astype(np.uint8))
+    paths = [_stripes(tmp_path / "stripes.png"), tmp_path / "dots.png"]
     iio.imwrite(paths[1], np.random.default_rng(3).integers(0, 256, (40, 40, 3)).astype(np.uint8))
     return paths
 

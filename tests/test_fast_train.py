@@ -40,13 +40,17 @@ def folder(tmp_path):
     return _pictures(tmp_path / "photos")
 
 
-@pytest.fixture
-def style(tmp_path):
+def _stripes(path):
+    """A 40x40 style picture of diagonal stripes, written to path."""
     y, x = np.mgrid[0:40, 0:40]
     stripes = 255 * ((x + 2 * y) // 5 % 2)
-    path = tmp_path / "style.png"
     iio.imwrite(path, np.stack([stripes, 255 - stripes, (x * 7) % 256], axis=-1).astype(np.uint8))
     return path
+
+
+@pytest.fixture
+def style(tmp_path):
+    return _stripes(tmp_path / "style.png")
 
 
 def test_cost_is_the_projects_per_picture_mean(style):
