@@ -84,3 +84,38 @@ def test_video_command_with_a_model(net, tmp_path):
         main(["video", "--model", str(model), "--content", str(frames), "--output", str(out), "--temporal-blend", "2"])
         == 2
     )
+
+
+def test_video_command_takes_the_tiles_of_apply(net, tmp_path, monkeypatch):
+    import imageio.v3 as iio
+
+    import neural_style.fast.video as fast_video
+    from neural_style.cli import main
+
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    pictures = [np.rint(frame) for frame in _pan(2)]
+    for i, frame in enumerate(pictures):
+        iio.imwrite(frames / f"{i:04d}.png", frame.astype(np.uint8))
+    model = tmp_path / "m.keras"
+    net.save(model)
+    asked = []
+
+    def recording(model, picture, tile_size=0, max_memory=None, style_weights=None):
+        asked.append((tile_size, max_memory))
+        return stylize_picture(model, picture, tile_size, max_memory, style_weights)
+
+    monkeypatch.setattr(fast_video, "stylize_picture", recording)
+    out = tmp_path / "out"
+    argv = ["video", "--model", str(model), "--content", str(frames), "--output", str(out)]
+    assert main([*argv, "--tile-size", "40", "--max-memory", "1.5", "--quiet"]) == 0
+    assert asked == [(40, 1.5)] * 2  # each frame through apply's tiles, with the options given
+    written = sorted(out.iterdir())
+    monkeypatch.undo()
+    # The tiled frames are the whole frames' within one grey level (the tiles take the whole picture's statistics).
+    for path, frame in zip(written, stylize_frames(net, pictures)):
+        assert np.abs(iio.imread(path).astype(int) - frame.astype(int)).max() <= 1
+    # Bad tiles or memory: one line, exit 2, nothing written.
+    for bad in (["--tile-size", "-1"], ["--max-memory", "0"]):
+        assert main([*argv[:-1], str(tmp_path / "bad"), *bad]) == 2
+        assert not (tmp_path / "bad").exists()

@@ -19,17 +19,7 @@ def build_parser():
     parser.add_argument("--model", required=True, metavar="MODEL.keras", help="the trained network")
     parser.add_argument("--content", required=True, metavar="PHOTO|FOLDER", help="a picture or a folder of them")
     parser.add_argument("--output", required=True, metavar="OUT|FOLDER", help="a picture file, or a folder")
-    parser.add_argument(
-        "--tile-size",
-        type=int,
-        default=0,
-        metavar="N",
-        help="tiles of N x N pixels with the whole "
-        "picture's statistics (default 0: only when the picture would not fit in --max-memory)",
-    )
-    parser.add_argument(
-        "--max-memory", type=float, metavar="GB", help="the memory it may use (default: the memory available)"
-    )
+    common.add_tile_options(parser)
     common.add_style_choice_options(parser)
     parser.add_argument("--quiet", action="store_true", help="no line per picture")
     return parser
@@ -46,13 +36,10 @@ def main(argv):
     code -- exit code
     """
     args = build_parser().parse_args(argv)
-    from ..checks import check_count, check_number
     from ..fast.apply import apply_model, load_fast_model, output_pairs
     from ..fast.options import style_weights
 
-    check_count(args.tile_size, "tile_size", zero="only when needed")
-    if args.max_memory is not None:
-        check_number(args.max_memory, "max_memory", above=0, what="a number of GB")
+    common.check_tile_options(args)
     # Every output checked before any work: none may be the content, the model or a mask.
     pairs = output_pairs(args.content, args.output, [args.model, *(args.style_masks or ())])
     model = load_fast_model(args.model)

@@ -186,6 +186,36 @@ def add_style_choice_options(parser):
     )
 
 
+def add_tile_options(parser):
+    """
+    --tile-size and --max-memory of a trained network's apply (`apply`, `video --model`): tiles with the whole
+    picture's statistics (fast.apply.stylize_picture), only where the picture would not fit unless asked.
+
+    Arguments:
+    parser -- an argparse parser
+    """
+    parser.add_argument(
+        "--tile-size",
+        type=int,
+        default=0,
+        metavar="N",
+        help="tiles of N x N pixels with the whole "
+        "picture's statistics (default 0: only when the picture would not fit in --max-memory)",
+    )
+    parser.add_argument(
+        "--max-memory", type=float, metavar="GB", help="the memory it may use (default: the memory available)"
+    )
+
+
+def check_tile_options(args):
+    """Checks add_tile_options' values: one line naming the option, exit 2, before any work."""
+    from ..checks import check_count, check_number
+
+    check_count(args.tile_size, "tile_size", zero="only when needed")
+    if args.max_memory is not None:
+        check_number(args.max_memory, "max_memory", above=0, what="a number of GB")
+
+
 def add_size_options(parser: argparse.ArgumentParser, default_text: str | None = None) -> None:
     """--height, --width, --max-size (default_text: what --height says the default size is, if not the article's)."""
     add_option(parser, "height", shown_default=default_text)

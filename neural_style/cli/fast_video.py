@@ -1,7 +1,7 @@
-"""`neural-style video --model MODEL.keras --content IN --output OUT [--temporal-blend W] [--style-index K | --mix W0,W1
-| --style-masks M0 M1 ...]`: a clip through a network trained by `neural-style train`, one forward pass a frame
-(neural_style.fast.video), with the styles chosen as for `neural-style apply`; `neural-style video` hands the command
-here when --model is given."""
+"""`neural-style video --model MODEL.keras --content IN --output OUT [--temporal-blend W] [--tile-size N]
+[--max-memory GB] [--style-index K | --mix W0,W1 | --style-masks M0 M1 ...]`: a clip through a network trained by
+`neural-style train`, one forward pass a frame (neural_style.fast.video), with the tiles and the styles chosen as for
+`neural-style apply`; `neural-style video` hands the command here when --model is given."""
 
 import os
 import sys
@@ -28,6 +28,7 @@ def build_parser():
         metavar="W",
         help="0 (off, default) .. 1: the share of the previous result, warped, where motion is reliable",
     )
+    common.add_tile_options(parser)
     common.add_style_choice_options(parser)
     parser.add_argument("--flow", choices=FLOW_METHODS, default="dis", help="OpenCV's optical flow (default dis)")
     parser.add_argument("--fps", type=float, help="frame rate of a folder of frames (default 25)")
@@ -54,6 +55,7 @@ def main(argv):
     from ..video import frames as video_frames
 
     check_number(args.temporal_blend, "temporal_blend", minimum=0, maximum=1, note=" (0 = off)")
+    common.check_tile_options(args)
     video_frames.output_kind(args.output, [args.content, args.model, *(args.style_masks or ())])
     common.check_writable_folder(os.path.dirname(os.path.abspath(args.output)), "--output")
     model = load_fast_model(args.model)
@@ -62,7 +64,15 @@ def main(argv):
     clip = video_frames.open_clip(args.content, args.fps)
     start = time.perf_counter()
     with signals_as_interrupts():
-        stylised = stylize_frames(model, clip.frames(), args.temporal_blend, args.flow, style_weights=weights)
+        stylised = stylize_frames(
+            model,
+            clip.frames(),
+            args.temporal_blend,
+            args.flow,
+            tile_size=args.tile_size,
+            max_memory=args.max_memory,
+            style_weights=weights,
+        )
         audio = clip.source if clip.audio_codec else None
         count = video_frames.write_video(args.output, stylised, clip.fps, audio, clip.audio_codec)
     if not args.quiet:
