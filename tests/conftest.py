@@ -28,6 +28,19 @@ def small_model(mat_file):
     return load_vgg_model(str(mat_file[0]), height=24, width=32)
 
 
+@pytest.fixture(scope="module")
+def style_file(tmp_path_factory):
+    """A style picture of random pixels at the video tests' frame size (tests/test_video.py's HEIGHT x WIDTH)."""
+    import imageio.v3 as iio
+
+    from tests.test_video import HEIGHT, WIDTH
+
+    rng = np.random.default_rng(7)
+    path = tmp_path_factory.mktemp("style") / "style.png"
+    iio.imwrite(path, rng.integers(0, 256, (HEIGHT, WIDTH, 3)).astype(np.uint8))
+    return path
+
+
 # ---------------------------------------------------------------------------------------------------------------------
 # A local HTTP server for the downloads (tests/test_weights.py, tests/test_cli_weights.py)
 

@@ -26,7 +26,7 @@ from neural_style.fast.train import train_fast_model
 from neural_style.images import load_pixels
 
 # Narrow random filters (VGG-19's channels / 16) keep each step short; the shapes and layers are the real ones.
-from tests.test_fast_train import WEIGHTS, _pictures, _stripes
+from tests.test_fast_train import WEIGHTS, InterruptAfter, _pictures, _stripes
 from tests.test_tensorboard import read_events, settings_table
 
 TOY = {"size": 32, "batch_size": 2, "seed": 7}
@@ -64,17 +64,6 @@ class Recorder(keras.callbacks.Callback):
         self.logs[step] = dict(logs)
         if step in self.snapshot_steps:
             self.weights[step] = self.model.net.get_weights()
-
-
-class InterruptAfter(keras.callbacks.Callback):
-    def __init__(self, steps):
-        super().__init__()
-        self.steps, self.done = steps, 0
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.done += 1
-        if self.done == self.steps:
-            raise KeyboardInterrupt
 
 
 def run_folder(logdir):

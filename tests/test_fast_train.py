@@ -141,7 +141,9 @@ def test_a_folder_without_pictures_is_one_line(tmp_path, style):
     assert not os.path.exists(tmp_path / "m.keras")
 
 
-class _InterruptAfter(keras.callbacks.Callback):
+class InterruptAfter(keras.callbacks.Callback):
+    """Interrupts a training as Ctrl-C would, after `steps` steps."""
+
     def __init__(self, steps):
         super().__init__()
         self.steps, self.done = steps, 0
@@ -160,7 +162,7 @@ def test_resumed_training_ends_with_the_uninterrupted_weights(folder, style, tmp
     output = tmp_path / "resumed.keras"
     # Interrupted in the middle of the second checkpoint interval (after step 3): the checkpoint of step 2 is kept.
     with pytest.raises(KeyboardInterrupt):
-        train_fast_model(style, folder, output, weights=WEIGHTS, steps=steps, callbacks=[_InterruptAfter(3)], **TOY)
+        train_fast_model(style, folder, output, weights=WEIGHTS, steps=steps, callbacks=[InterruptAfter(3)], **TOY)
     assert not output.exists()
     assert os.path.isfile(tmp_path / "resumed.train" / "latest.weights.h5")
     resumed, summary = train_fast_model(style, folder, output, weights=WEIGHTS, steps=steps, **TOY)
@@ -178,7 +180,7 @@ def test_resumed_training_ends_with_the_uninterrupted_weights(folder, style, tmp
 def test_a_checkpoint_of_other_settings_is_refused(folder, style, tmp_path):
     with pytest.raises(KeyboardInterrupt):
         train_fast_model(
-            style, folder, tmp_path / "m.keras", weights=WEIGHTS, steps=4, callbacks=[_InterruptAfter(2)], **TOY
+            style, folder, tmp_path / "m.keras", weights=WEIGHTS, steps=4, callbacks=[InterruptAfter(2)], **TOY
         )
     with pytest.raises(OptionError, match="other settings .*learning_rate"):
         train_fast_model(style, folder, tmp_path / "m.keras", weights=WEIGHTS, steps=4, learning_rate=0.5, **{**TOY})
@@ -203,7 +205,7 @@ def test_bad_settings_are_one_line(settings, message):
 def test_an_unreadable_checkpoint_is_one_line(folder, style, tmp_path):
     with pytest.raises(KeyboardInterrupt):
         train_fast_model(
-            style, folder, tmp_path / "m.keras", weights=WEIGHTS, steps=4, callbacks=[_InterruptAfter(3)], **TOY
+            style, folder, tmp_path / "m.keras", weights=WEIGHTS, steps=4, callbacks=[InterruptAfter(3)], **TOY
         )
     checkpoint = tmp_path / "m.train" / "latest.weights.h5"
     checkpoint.write_bytes(checkpoint.read_bytes()[:1000])  # cut, as a full disk would leave it

@@ -50,14 +50,6 @@ def pan_motion(count):
     return [flow] * (count - 1), [mask] * (count - 1)
 
 
-@pytest.fixture(scope="module")
-def style_file(tmp_path_factory):
-    rng = np.random.default_rng(7)
-    path = tmp_path_factory.mktemp("style") / "style.png"
-    iio.imwrite(path, rng.integers(0, 256, (HEIGHT, WIDTH, 3)).astype(np.uint8))
-    return path
-
-
 def write_frames(folder, frames):
     folder.mkdir(parents=True, exist_ok=True)
     for k, frame in enumerate(frames):

@@ -32,14 +32,6 @@ from tests.test_video import FAST, HEIGHT, WIDTH, pan_frames, write_frames
 SETTINGS = {"size": f"{HEIGHT}x{WIDTH}", "iterations": 1}
 
 
-@pytest.fixture(scope="module")
-def style_file(tmp_path_factory):
-    rng = np.random.default_rng(7)
-    path = tmp_path_factory.mktemp("style") / "style.png"
-    iio.imwrite(path, rng.integers(0, 256, (HEIGHT, WIDTH, 3)).astype(np.uint8))
-    return path
-
-
 def run_video(capsys, content, output, style_file, *extra):
     """`neural-style video` at the tests' size: (exit code, stderr)."""
     args = ["video", "--content", str(content), "--output", str(output), "--style", str(style_file)]
