@@ -41,7 +41,8 @@ def child(kind, steps, folder, output):
         )
     import keras
 
-    from neural_style.fast.train import choose_strategy, train_fast_model
+    from neural_style.fast.distribute import choose_strategy
+    from neural_style.fast.train import train_fast_model
 
     class Clock(keras.callbacks.Callback):
         def __init__(self):

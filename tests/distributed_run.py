@@ -86,10 +86,10 @@ def compare_runs(strategy, dataset_fn=crops_dataset, one_device=True):
 
 def from_chief(strategy, chief):
     """
-    The weights and Adam's state that _FromChief leaves on a worker with two replicas (a machine with two GPUs): the
+    The weights and Adam's state that FromChief leaves on a worker with two replicas (a machine with two GPUs): the
     chief's own values when it is the chief, zeros elsewhere (what the other workers' sum gets from them).
     """
-    from neural_style.fast.train import _FromChief
+    from neural_style.fast.distribute import FromChief
 
     with strategy.scope():
         net = build_transform_net(seed=3, styles=1)
@@ -98,7 +98,7 @@ def from_chief(strategy, chief):
     optimizer.iterations.assign(7)
     net.optimizer, net._initial_epoch = optimizer, 5
     before = [np.array(v.numpy()) for v in list(net.weights) + list(optimizer.variables)]
-    callback = _FromChief(strategy, chief)
+    callback = FromChief(strategy, chief)
     callback.set_model(net)
     callback.on_train_begin()
     after = [np.array(v.numpy()) for v in list(net.weights) + list(optimizer.variables)]

@@ -19,7 +19,8 @@ import keras
 import numpy as np
 
 from neural_style.fast import data
-from neural_style.fast.train import choose_strategy, train_fast_model
+from neural_style.fast.distribute import choose_strategy
+from neural_style.fast.train import train_fast_model
 from neural_style.weights import random_vgg_weights
 from tests import distributed_run
 

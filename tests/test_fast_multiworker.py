@@ -25,8 +25,8 @@ from neural_style.checks import OptionError
 from neural_style.cli import main
 from neural_style.fast import data
 from neural_style.fast import train as train_module
+from neural_style.fast.distribute import tf_config_cluster
 from neural_style.fast.network import build_transform_net
-from neural_style.fast.train import tf_config_cluster
 from tests.distributed_check import assert_same_training
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -127,7 +127,8 @@ def main(argv):
     common.check_output_file(args.output, args.style, "--output", extensions=(".keras",))
     if args.tensorboard:  # as the other commands check theirs: a folder that can be made and written
         common.check_writable_folder(args.tensorboard, "--tensorboard")
-    from ..fast.train import CLUSTER_LOST, default_work_dir, summary_line, train_fast_model
+    from ..fast.distribute import CLUSTER_LOST
+    from ..fast.train import default_work_dir, summary_line, train_fast_model
 
     weights = common.weights_path(args)
     work_dir = args.work_dir or default_work_dir(args.output)
