@@ -2,7 +2,8 @@
 
 - ``planned_writes`` lists every file a run will write (output, history, intermediate images, checkpoint files) and
   ``check_planned_writes`` refuses any that is an input (symlinks and hard links resolved) or another planned file.
-- ``hold_folder`` takes a lock file in --output-dir (fcntl.flock), so a second run into the same folder is refused.
+- ``hold_folder`` takes a lock file in --output-dir (fcntl.flock), so a second run into the same folder is refused;
+  ``hold_file`` does the same for one file (a training's model).
 - ``signals_as_interrupts`` turns SIGTERM and SIGHUP into ``Stopped``, a KeyboardInterrupt, so that they end a run
   as Ctrl-C does: the best image saved, one line, exit code 128 + the signal's number, no temporary file left.
 - ``SideWrites`` runs a write that is not the result (history, checkpoint, intermediate image): when it fails, one
@@ -210,15 +211,40 @@ def hold_folder(folder, option="--output-dir"):
         yield None
         return
     os.makedirs(folder, exist_ok=True)
-    path = os.path.join(folder, LOCK_FILE)
+    with _hold(os.path.join(folder, LOCK_FILE), f"{option} {folder}", option) as path:
+        yield path
+
+
+@contextlib.contextmanager
+def hold_file(path, option="--output"):
+    """
+    Holds a lock for one file a run writes (a hidden lock file beside it), so a second run writing the same file is
+    refused with one line; the file itself is not touched.
+
+    Arguments:
+    path -- the file (its folder is created if missing)
+    option -- the option that named it, for the message
+
+    Returns:
+    (context manager) path -- the lock file
+    """
+    folder, name = os.path.split(os.path.abspath(os.fspath(path)))
+    os.makedirs(folder, exist_ok=True)
+    with _hold(os.path.join(folder, f".{name}{LOCK_FILE}"), f"{option} {os.fspath(path)}", option) as lock:
+        yield lock
+
+
+@contextlib.contextmanager
+def _hold(path, subject, option):
+    """The lock file `path` held (fcntl.flock) for the duration; `subject` names what it guards in the messages."""
     while True:
         try:
             # Never through a symlink: a planted link would have the run truncate and write a file elsewhere.
             handle = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
         except OSError as error:
             raise OptionError(
-                f"--output-dir {folder}: cannot take its lock file {path} ({error.strerror}); remove it if it is a "
-                "link or not a file, or choose another --output-dir"
+                f"{subject}: cannot take its lock file {path} ({error.strerror}); remove it if it is a link or not a "
+                f"file, or choose another {option}"
             ) from None
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -226,8 +252,8 @@ def hold_folder(folder, option="--output-dir"):
             holder = os.read(handle, 32).decode(errors="replace").strip() or "another process"
             os.close(handle)
             raise OptionError(
-                f"{option} {folder} is in use by another neural-style run (pid {holder}); wait for it to end or "
-                f"choose another {option}"
+                f"{subject} is in use by another neural-style run (pid {holder}); wait for it to end or choose "
+                f"another {option}"
             ) from None
         # The previous holder may have removed the file between our open and our lock: lock the file that is there.
         with contextlib.suppress(FileNotFoundError):

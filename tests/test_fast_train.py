@@ -178,12 +178,13 @@ def test_resumed_training_ends_with_the_uninterrupted_weights(folder, style, tmp
 
 
 def test_a_checkpoint_of_other_settings_is_refused(folder, style, tmp_path):
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(KeyboardInterrupt):  # after step 3: the checkpoint of step 2 is kept
         train_fast_model(
-            style, folder, tmp_path / "m.keras", weights=WEIGHTS, steps=4, callbacks=[InterruptAfter(2)], **TOY
+            style, folder, tmp_path / "m.keras", weights=WEIGHTS, steps=4, callbacks=[InterruptAfter(3)], **TOY
         )
-    with pytest.raises(OptionError, match="other settings .*learning_rate"):
+    with pytest.raises(OptionError, match="other settings .*learning_rate: 0.001 there, 0.5 here"):
         train_fast_model(style, folder, tmp_path / "m.keras", weights=WEIGHTS, steps=4, learning_rate=0.5, **{**TOY})
+    assert os.path.isfile(tmp_path / "m.train" / "latest.weights.h5")  # the refusal kept it
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,6 @@
 """`neural-style train --style PAINTING --images FOLDER --output MODEL.keras`: a thin layer over
 neural_style.fast.train.train_fast_model (Johnson et al.'s feed-forward network, the article's costs)."""
 
-import os
 import sys
 
 from .. import config
@@ -123,12 +122,14 @@ def main(argv):
     """
     args = build_parser().parse_args(argv)
     settings = {name: getattr(args, name) for name in SETTINGS}
-    fast_options.TrainOptions(**settings).validate()  # every setting checked before TensorFlow is even imported
+    options = fast_options.TrainOptions(**settings).validate()  # every setting checked before TensorFlow is imported
+    fast_options.check_training_memory(options)
     common.check_output_file(args.output, args.style, "--output", extensions=(".keras",))
     if args.tensorboard:  # as the other commands check theirs: a folder that can be made and written
         common.check_writable_folder(args.tensorboard, "--tensorboard")
     from ..fast.distribute import CLUSTER_LOST
-    from ..fast.train import default_work_dir, summary_line, train_fast_model
+    from ..fast.resume import default_work_dir, has_checkpoint
+    from ..fast.train import summary_line, train_fast_model
 
     weights = common.weights_path(args)
     work_dir = args.work_dir or default_work_dir(args.output)
@@ -144,7 +145,7 @@ def main(argv):
                 **settings,
             )
     except KeyboardInterrupt as interrupt:
-        kept = os.path.isfile(os.path.join(work_dir, "latest.weights.h5"))
+        kept = has_checkpoint(work_dir)
         where = f"the last checkpoint is kept in {work_dir}" if kept else "no checkpoint was written yet"
         common.fail(
             f"interrupted{' by ' + str(interrupt) if hasattr(interrupt, 'signum') else ''}; {where}; "

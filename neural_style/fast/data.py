@@ -11,6 +11,7 @@ A file that is not a picture is skipped with one warning naming it, and counted.
 import itertools
 import json
 import os
+import stat
 import sys
 import threading
 
@@ -22,9 +23,15 @@ from ..checks import OptionError
 from ..files import atomic_write
 from ..image_files import IMAGE_EXTENSIONS
 from ..images import load_image
+from ..large import available_memory
 from ..limits import max_image_pixels
 
 BAD_FILE = "bad_pictures.json"
+MAX_LIST_BYTES = 64 << 20  # the skipped files' list: a path each, far more than any folder's worth
+# A picture's decode peaks at about 45 bytes a pixel: the 8-bit pixels, their float32 RGB copy and clipped copy, and
+# the resize's work (two 81 MP PNGs decoded at once peaked at 7.2 GB).
+DECODE_BYTES_PER_PIXEL = 45
+FALLBACK_DECODE_MEMORY = 4e9  # where the available memory cannot be read
 
 
 def list_pictures(folder):
@@ -51,42 +58,71 @@ def list_pictures(folder):
     return paths
 
 
-def _header_problem(path, limit):
-    """None when the file's header is a picture's of at most `limit` pixels, else the reason (no pixel decoded)."""
+def _header(path, limit, decode_limit):
+    """
+    A training picture's header, read before any pixel is decoded.
+
+    Arguments:
+    path -- the file
+    limit -- the pixels an input may have (limits.max_image_pixels, the main command's limit)
+    decode_limit -- the pixels one decode may have in the memory the training leaves free
+
+    Returns:
+    pixels -- width x height, or None when the file cannot be a training picture
+    problem -- None, or why it is skipped: not a regular file (a FIFO would block the reader for ever, a device
+               would never end), not a picture's header, or more pixels than the limits allow
+    """
+    try:
+        regular = stat.S_ISREG(os.stat(path).st_mode)
+    except OSError as error:
+        return None, error.strerror or str(error)
+    if not regular:
+        return None, "not a regular file (a FIFO, socket or device), so not a picture"
     try:
         with Image.open(path) as picture:
             width, height = picture.size
     except Exception as error:  # Pillow raises many kinds for a file that is not a picture
-        return str(error).splitlines()[0] if str(error) else type(error).__name__
+        return None, str(error).splitlines()[0] if str(error) else type(error).__name__
     if width * height > limit:
-        return f"{width}x{height} is more than the {limit:,} pixels an input may have"
-    return None
+        return None, f"{width}x{height} is more than the {limit:,} pixels an input may have"
+    if width * height > decode_limit:
+        return None, (
+            f"{width}x{height} takes about {width * height * DECODE_BYTES_PER_PIXEL / 1e9:.1f} GB to decode, more than "
+            "the memory the training leaves free; shrink it"
+        )
+    return width * height, None
 
 
 class Pictures:
     """The usable pictures of a folder and the ones skipped, with one warning per skipped file."""
 
-    def __init__(self, folder, warn=None, known_bad=()):
+    def __init__(self, folder, warn=None, known_bad=(), memory=None):
         """
         Arguments:
         folder -- the folder of photographs (searched recursively)
         warn -- function(line) for each skipped file (default: a line on stderr)
         known_bad -- paths found unreadable by an earlier run of the same training (skipped, with a warning)
+        memory -- bytes the decoding may use (default: the memory available now, large.available_memory); a picture
+                  that one decode would not fit in is skipped, and training_dataset decodes only as many at once as
+                  fit
         """
         self.folder = os.fspath(folder)
         self.warn = warn or (lambda line: print(f"neural-style: warning: {line}", file=sys.stderr))
         self.skipped = {}
         self._lock = threading.Lock()
         limit = max_image_pixels()
+        self.memory = memory if memory is not None else (available_memory() or FALLBACK_DECODE_MEMORY)
         # Every file whose header is a picture's stays in `paths`, so that the order is the same in every run; those
         # an earlier run of the training could not decode are left out of the stream (training_dataset).
         self.paths = []
+        self.largest = 0  # the most pixels of a usable picture: what one decode may need
         for path in list_pictures(folder):
-            problem = _header_problem(path, limit)
+            pixels, problem = _header(path, limit, self.memory // DECODE_BYTES_PER_PIXEL)
             if problem is not None:
                 self.skip(path, problem)
             else:
                 self.paths.append(path)
+                self.largest = max(self.largest, pixels)
         for path in known_bad:
             if path in self.paths:
                 self.skip(path, "unreadable (found so by the interrupted run)")
@@ -107,13 +143,35 @@ class Pictures:
         self.warn(f"skipping {path}: {reason}")
 
     def decode(self, index):
-        """The pixels of picture `index` (float32 (h, w, 3) in 0..255) and whether it could be read."""
+        """The pixels of picture `index` (float32 (h, w, 3) in 0..255) and whether it could be read; NoUsablePicture
+        once every picture has been found unreadable (the pipeline would otherwise wait for ever for a batch)."""
         path = self.paths[int(index)]
         try:
+            if not stat.S_ISREG(os.stat(path).st_mode):  # replaced by a FIFO or device since the listing
+                raise ValueError("not a regular file (a FIFO, socket or device), so not a picture")
             return load_image(path), True
-        except Exception as error:  # a truncated or corrupt file: skipped, the training goes on
+        except Exception as error:  # a truncated, corrupt or deleted file: skipped, the training goes on
             self.skip(path, str(error).replace(f"{path}: ", ""))
+            if self.usable() == 0:
+                raise NoUsablePicture(self.no_usable_message()) from None
             return np.zeros((1, 1, 3), np.float32), False
+
+    def usable(self):
+        """How many of the pictures have not been found unreadable."""
+        with self._lock:
+            return len(set(self.paths) - set(self.skipped))
+
+    def no_usable_message(self):
+        """The one line that says no picture of the folder can be decoded, and what to do."""
+        return (
+            f"images {self.folder}: none of its {len(self.paths)} pictures can be decoded ({len(self.skipped)} "
+            "skipped: cut, damaged, deleted or replaced); give a folder of photographs"
+        )
+
+    def check_usable(self):
+        """Raises OptionError (one line) when every picture has been found unreadable; else nothing."""
+        if self.usable() == 0:
+            raise OptionError(self.no_usable_message(), "images")
 
     def save_skipped(self, folder):
         """Writes the skipped files' list into `folder` (atomically), so that a resumed run skips the same ones."""
@@ -121,13 +179,40 @@ class Pictures:
             json.dump(sorted(self.skipped), file)
 
 
+class NoUsablePicture(ValueError):
+    """Every picture of the training's folder was found unreadable while the training ran."""
+
+
 def read_skipped(folder):
-    """The skipped files an earlier run listed in `folder` (empty when none)."""
+    """
+    The skipped files an earlier run of the training listed in its work folder, read as hostile input.
+
+    Arguments:
+    folder -- the work folder
+
+    Returns:
+    paths -- list of str (empty when there is no list); OptionError (one line naming the file and what to do) for a
+             list that is damaged
+    """
     path = os.path.join(folder, BAD_FILE)
     if not os.path.isfile(path):
         return []
-    with open(path) as file:
-        return json.load(file)
+    try:
+        with open(path, "rb") as file:
+            text = file.read(MAX_LIST_BYTES + 1)
+        if len(text) > MAX_LIST_BYTES:
+            raise ValueError(f"more than {MAX_LIST_BYTES:,} bytes")
+        paths = json.loads(text.decode("utf8"))
+        if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
+            raise ValueError("not a list of paths")
+    except (OSError, ValueError, RecursionError) as error:
+        reason = str(error).splitlines()[0][:120] if str(error) else type(error).__name__
+        raise OptionError(
+            f"work_dir {folder}: {BAD_FILE} is damaged ({reason}); delete that file to continue (its pictures are "
+            "tried again), or the folder to start the training again",
+            "work_dir",
+        ) from None
+    return paths
 
 
 def picture_order(count, seed, start=0, skip=lambda index: False):
@@ -231,7 +316,9 @@ def training_dataset(pictures, size, batch_size, seed, start_batch=0, styles=Non
         cropped = crop_to_size(picture, size, seed, position)
         return (cropped, style) if styles else cropped
 
-    dataset = dataset.map(decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    # As many decodes at once as the memory holds for the largest picture (the order stays the seed's either way).
+    parallel = max(1, min(os.cpu_count() or 1, pictures.memory // max(1, pictures.largest * DECODE_BYTES_PER_PIXEL)))
+    dataset = dataset.map(decode, num_parallel_calls=parallel, deterministic=True)
     dataset = dataset.filter(lambda picture, ok, position, style: ok)
     dataset = dataset.map(crop, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return dataset.batch(batch, drop_remainder=True).prefetch(tf.data.AUTOTUNE)

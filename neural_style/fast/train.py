@@ -16,11 +16,10 @@ count mean what they mean on one device. On a cluster only the chief writes the 
 workers take the chief's state when the training starts (distribute.FromChief).
 """
 
+import contextlib
 import hashlib
-import json
 import math
 import os
-import shutil
 import tempfile
 import time
 
@@ -40,15 +39,12 @@ from ..costs import (
 from ..files import atomic_write
 from ..images import load_pixels
 from ..options import default_weights
-from ..safety import deferred_signals
+from ..safety import hold_file, hold_folder
 from ..vgg import load_vgg_model
-from . import data, watch
+from . import data, resume, watch
 from .distribute import FromChief, choose_strategy
 from .network import build_transform_net
-from .options import TrainOptions
-
-SETTINGS_FILE = "settings.json"
-METADATA_FILE = "training_metadata.json"  # BackupAndRestore's
+from .options import TrainOptions, check_training_memory
 
 
 def file_digest(path):
@@ -172,80 +168,6 @@ def style_grams(vgg, style, options):
     }
 
 
-def default_work_dir(output):
-    """Where a training's checkpoint is kept: MODEL.keras -> MODEL.train/."""
-    return os.path.splitext(os.path.normpath(os.fspath(output)))[0] + ".train"
-
-
-def _plan(pictures, options):
-    """(total steps, steps per checkpoint): the checkpoint interval is the largest divisor of the total <= asked."""
-    total = options.steps or options.epochs * max(1, len(pictures.paths) // options.batch_size)
-    chunk = max(d for d in range(1, min(options.checkpoint_every, total) + 1) if total % d == 0)
-    return total, chunk
-
-
-def _check_resume(work_dir, settings):
-    """Refuses to continue a checkpoint made with other settings (one line); writes the settings for a new one."""
-    path = os.path.join(work_dir, SETTINGS_FILE)
-    if os.path.isfile(path):
-        with open(path) as file:
-            earlier = json.load(file)
-        changed = sorted(key for key in set(earlier) | set(settings) if earlier.get(key) != settings.get(key))
-        if changed:
-            raise OptionError(
-                f"work_dir {work_dir} holds a training with other settings ({', '.join(changed)}); run it with the "
-                "same settings to continue it, or remove the folder to start again",
-                "work_dir",
-            )
-        return True
-    os.makedirs(work_dir, exist_ok=True)
-    with atomic_write(path) as temporary, open(temporary, "w") as file:
-        json.dump(settings, file, indent=1)
-    return False
-
-
-class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
-    """Keras' BackupAndRestore, with each checkpoint written whole or not at all: the weights (with Adam's moments)
-    and the step they belong to go to temporary files renamed into place, and a Ctrl-C or SIGTERM that arrives while
-    they are written is deferred until both are (safety.deferred_signals): the checkpoint left behind is always one
-    the training wrote whole."""
-
-    def _save_model(self):
-        os.makedirs(self.backup_dir, exist_ok=True)
-        with deferred_signals():
-            with atomic_write(self._weights_path, suffix=".weights.h5") as temporary:
-                self.model.save_weights(temporary, overwrite=True)
-            with atomic_write(self._training_metadata_path) as temporary, open(temporary, "w") as file:
-                json.dump({"epoch": self._current_epoch, "batch": self._last_batch_seen}, file)
-
-    def on_train_begin(self, logs=None):
-        try:
-            super().on_train_begin(logs)
-        except (OSError, ValueError) as error:
-            reason = str(error).splitlines()[0][:160]
-            raise OptionError(
-                f"work_dir {self.backup_dir}: its checkpoint cannot be read ({reason}); remove the folder to start "
-                "the training again",
-                "work_dir",
-            ) from None
-
-
-class _Resume(keras.callbacks.Callback):
-    """After BackupAndRestore has restored a checkpoint: starts the data after the batches it had trained on; keeps
-    the list of unreadable pictures beside the checkpoint, so a resumed run leaves out the same ones."""
-
-    def __init__(self, start, steps_per_checkpoint, pictures, work_dir):
-        super().__init__()
-        self.start, self.chunk, self.pictures, self.work_dir = start, steps_per_checkpoint, pictures, work_dir
-
-    def on_train_begin(self, logs=None):
-        self.start[0] = (self.model._initial_epoch or 0) * self.chunk
-
-    def on_epoch_end(self, epoch, logs=None):
-        if self.pictures.skipped:
-            self.pictures.save_skipped(self.work_dir)
-
-
 def train_fast_model(
     style,
     images,
@@ -268,8 +190,9 @@ def train_fast_model(
     output -- the model file to write (.keras), written atomically at the end
     weights -- the loss network's VGG-19 weights: a .mat, a Keras .h5, 'random' (default: $NEURAL_STYLE_WEIGHTS,
                else the article's path)
-    work_dir -- the checkpoint's folder (default: output without .keras, plus .train); the same call again continues
-                from its last checkpoint, and it is removed when the training ends
+    work_dir -- the checkpoint's folder (default: output without .keras, plus .train): new, empty, or a training's
+                (resume.check_work_folder); the same call again continues from its last checkpoint, and what the
+                training wrote into it is removed when the training ends
     progress -- show Keras' progress bar
     callbacks -- more Keras callbacks (e.g. keras.callbacks.CSVLogger)
     warn -- function(line) for each skipped picture (default: a line on stderr)
@@ -297,8 +220,9 @@ def train_fast_model(
     if os.path.splitext(output)[1] != ".keras":
         raise OptionError(f"output {output}: a model file must end in .keras", "output")
     weights = weights or default_weights()
-    work_dir = os.fspath(work_dir or default_work_dir(output))
+    work_dir = os.fspath(work_dir or resume.default_work_dir(output))
     watch.check_paths(options, output, work_dir)
+    check_training_memory(options)
     # Before TensorFlow's runtime starts (a cluster's collective ops are configured then); TF_CONFIG checked.
     strategy = choose_strategy(strategy)
     replicas = strategy.num_replicas_in_sync
@@ -313,12 +237,34 @@ def train_fast_model(
     chief = strategy.extended.should_checkpoint
     if not chief:
         work_dir = tempfile.mkdtemp(prefix="neural-style-worker-")
-    # Checked before any work: the settings of a checkpoint to continue, and the training pictures.
+    # A folder that is not a training's (the pictures' folder, the current one) is refused before anything is
+    # written into it, even the lock file.
+    resume.check_work_folder(work_dir)
     recorded = {**options.settings(), "weights": os.fspath(weights) if not hasattr(weights, "layers") else "given"}
     recorded["style_digests"] = [file_digest(path) for path in styles]
-    resumed = _check_resume(work_dir, recorded)
+    held = finished = False
+    try:
+        # One training at a time per work folder and per model file: a second one is refused in one line.
+        with hold_folder(work_dir, "--work-dir"), hold_file(output, "--output") if chief else contextlib.nullcontext():
+            held = True
+            resumed = resume.open_work_folder(work_dir, recorded)
+            net, summary = _train(
+                styles, images, output, weights, work_dir, options, recorded, strategy, chief, progress, callbacks, warn
+            )
+            summary["resumed_at"] = summary["resumed_at"] if resumed else None
+            finished = True
+    finally:
+        # Kept only to be continued: a finished training's folder goes, and so does one that never got to its first
+        # checkpoint (refused or stopped before), so that the corrected command starts afresh.
+        if held and (finished or not resume.has_checkpoint(work_dir)):
+            resume.remove_work_folder(work_dir)
+    return net, summary
+
+
+def _train(styles, images, output, weights, work_dir, options, recorded, strategy, chief, progress, callbacks, warn):
+    """train_fast_model's work, in a work folder it holds: (the trained network, the summary)."""
     pictures = data.Pictures(images, warn=warn, known_bad=data.read_skipped(work_dir))
-    total, chunk = _plan(pictures, options)
+    total, chunk = resume.plan(pictures, options)
     board = watch.training_board(options, styles, images, output, weights, work_dir, pictures, warn)  # --tensorboard
 
     start = time.perf_counter()
@@ -342,6 +288,7 @@ def train_fast_model(
         )
     )
     several_workers = isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+    backup = resume.AtomicBackupAndRestore(work_dir, total // chunk, save_freq="epoch", delete_checkpoint=False)
     try:
         history = trainer.fit(
             dataset,
@@ -351,29 +298,38 @@ def train_fast_model(
             shuffle=False,  # the order is data.picture_order's, from the seed
             callbacks=[
                 # The chief's checkpoint is the cluster's: FromChief gives its state to the other workers.
-                *([AtomicBackupAndRestore(work_dir, save_freq="epoch", delete_checkpoint=False)] if chief else []),
+                *([backup] if chief else []),
                 *([FromChief(strategy, chief)] if several_workers else []),
-                _Resume(start_batch, chunk, pictures, work_dir),
+                resume.Resume(start_batch, chunk, pictures, work_dir),
                 keras.callbacks.TerminateOnNaN(),
                 *([board] if board else []),  # after the restore: its steps continue the checkpoint's
                 *callbacks,
             ],
         )
+    except tf.errors.OpError:
+        pictures.check_usable()  # every picture became unreadable while the pipeline ran: that, in one line
+        raise
     finally:
         watch.close(board)  # an interrupted training keeps the events it wrote
-    last = {key: float(values[-1]) for key, values in history.history.items() if values}
+    # A training resumed from the checkpoint of its last step trains no more: its costs are the checkpoint's.
+    last = {key: float(values[-1]) for key, values in history.history.items() if values} or backup.last_logs
     if not all(math.isfinite(value) for value in last.values()):
         raise RuntimeError(f"the training's cost became {last.get('loss')}; lower --learning-rate or the weights")
     if chief:
+        resume.check_disk_room(
+            os.path.dirname(os.path.abspath(output)),
+            sum(int(np.prod(w.shape)) * 4 for w in net.weights),
+            f"the model {output}",
+            f"the last checkpoint is kept in {work_dir}",
+        )
         with atomic_write(output, suffix=".keras") as temporary:
             net.save(temporary)
-    shutil.rmtree(work_dir, ignore_errors=True)
     summary = {
         "steps": total,
         "pictures": len(pictures.paths) - len(set(pictures.skipped) & set(pictures.paths)),
         "skipped": sorted(pictures.skipped),
         "seconds": time.perf_counter() - start,
-        "resumed_at": start_batch[0] if resumed else None,
+        "resumed_at": start_batch[0],
         "chief": chief,
         **last,
     }
@@ -394,7 +350,6 @@ __all__ = [
     "FastStyleTrainer",
     "train_fast_model",
     "style_grams",
-    "default_work_dir",
     "file_digest",
     "summary_line",
 ]
