@@ -32,6 +32,9 @@ PREVIEW_COUNT = 4
 PREVIEW_LIMIT = 16
 # Where the training is written and watched, not how it trains: left out of settings(), so that a resumed training may
 # change them and the model file does not carry them.
+# The transformation network's bytes a pixel in training: what its forward pass holds (apply.PER_PIXEL_BYTES, 1300),
+# twice, for the values its backward pass keeps.
+TRANSFORM_TRAINING_BYTES = 2600
 WATCH_FIELDS = ("tensorboard", "save_every", "preview_images")
 
 
@@ -78,6 +81,14 @@ class TrainOptions:
         check_positive_int(self.size, "size", "pixels")
         if self.size < 16:
             raise OptionError(f"size must be at least 16 pixels (VGG-19 pools 4 times), got {self.size}", "size")
+        from ..limits import max_image_pixels
+
+        if self.size**2 > max_image_pixels():
+            raise OptionError(
+                f"size {self.size} makes {self.size**2:,}-pixel crops, more than the {max_image_pixels():,} pixels a "
+                "picture may have; Johnson et al. train on 256",
+                "size",
+            )
         check_positive_int(self.batch_size, "batch_size")
         check_positive_int(self.epochs, "epochs")
         if self.steps is not None:
@@ -117,6 +128,53 @@ class TrainOptions:
         values = {name: value for name, value in dataclasses.asdict(self).items() if name not in WATCH_FIELDS}
         values["style_layers"] = [[name, float(weight)] for name, weight in self.style_layers]
         return values
+
+
+def training_memory(size, batch_size, layers):
+    """
+    The estimated peak memory of a training step: TensorFlow and VGG-19's filters, plus for every pixel of the batch
+    the loss network's activations kept for the backward pass (the main job's fitted factor, large.ACTIVATION_FACTOR,
+    for the stylised crops, once more for the photographs' and the gradients) and the transformation network's
+    (twice what its forward pass holds, apply.PER_PIXEL_BYTES, for the backward pass).
+
+    Arguments:
+    size -- the crops' side
+    batch_size -- crops a step
+    layers -- the layer names the costs use (the content layer and the style layers)
+
+    Returns:
+    bytes -- int
+    """
+    from .. import large
+
+    per_pixel = 2 * large.ACTIVATION_FACTOR * large.activation_bytes_per_pixel(layers) + TRANSFORM_TRAINING_BYTES
+    return int(large.BASE_BYTES + per_pixel * batch_size * size**2)
+
+
+def check_training_memory(options, budget=None):
+    """
+    Refuses a training whose step would not fit in memory, before any work (one line naming --size and --batch-size).
+
+    Arguments:
+    options -- validated TrainOptions
+    budget -- bytes the training may use (None: the memory available now; nothing is refused where it is unknown)
+
+    Returns:
+    need -- the estimated bytes (training_memory)
+    """
+    from ..large import available_memory
+
+    layers = [options.content_layer] + [name for name, _ in options.style_layers]
+    need = training_memory(options.size, options.batch_size, layers)
+    budget = available_memory() if budget is None else budget
+    if budget is not None and need > budget:
+        raise OptionError(
+            f"size {options.size} with batch_size {options.batch_size} needs about {need / 1e9:.1f} GB a step, more "
+            f"than the {budget / 1e9:.1f} GB available; lower size or batch_size (Johnson et al.: 256 and 4)",
+            "size",
+            "batch_size",
+        )
+    return need
 
 
 def style_weights(styles, style_index=None, mix=None, style_masks=None):
