@@ -15,13 +15,16 @@ import os as _os
 import sys as _sys
 import types as _types
 
-from . import _lazy, _native_logs
+from . import _keras_hook, _lazy, _native_logs
 
 __version__ = "0.1.0"
 
 # TensorFlow's C++ start-up chatter (oneDNN, CPU features, CUDA probing) says nothing a user can act on.
 _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 _native_logs.quiet_tensorflow_import()
+# keras.models.load_model reads the fast network's .keras files once Keras is imported, in either order with this
+# package, and `import neural_style` still loads no Keras (the classes are registered when Keras arrives).
+_keras_hook.install()
 
 # The public names by the module that defines them.
 _EXPORTS = {
