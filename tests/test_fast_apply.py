@@ -123,5 +123,5 @@ def test_bad_model_files_are_one_line(tmp_path):
         load_fast_model(tmp_path / "missing.keras")
     junk = tmp_path / "junk.keras"
     junk.write_bytes(b"not a zip")
-    with pytest.raises(OptionError, match="not a model neural-style train writes"):
+    with pytest.raises(OptionError, match=r"not a \.keras model file, or a damaged one"):
         load_fast_model(junk)

@@ -33,28 +33,43 @@ def main(argv):
     argv -- command-line arguments (without `neural-style apply`)
 
     Returns:
-    code -- exit code
+    code -- 0 when every picture was stylised; 1 when a folder's picture could not be read (skipped, with a warning
+            line each, as `neural-style batch` returns 1 when a job failed); 2 for bad input
     """
     args = build_parser().parse_args(argv)
-    from ..fast.apply import apply_model, load_fast_model, output_pairs
+    from ..fast.apply import apply_model, check_tile_size, load_fast_model, output_pairs, warn_skipped
     from ..fast.options import style_weights
 
     common.check_tile_options(args)
     # Every output checked before any work: none may be the content, the model or a mask.
     pairs = output_pairs(args.content, args.output, [args.model, *(args.style_masks or ())])
+    check_tile_size(args.tile_size)  # before the model is read: a bad size costs nothing
     model = load_fast_model(args.model)
     weights = style_weights(model.styles, args.style_index, args.mix, args.style_masks)
     start = time.perf_counter()
+    skipped = []
 
     def report(source, target):
         if not args.quiet:
             print(f"{source} -> {target}", file=sys.stderr)
 
+    def skip(source, reason):
+        skipped.append(source)
+        warn_skipped(source, reason)
+
     with signals_as_interrupts():
         written = apply_model(
-            model, args.content, args.output, args.tile_size, args.max_memory, report=report, style_weights=weights
+            model,
+            args.content,
+            args.output,
+            args.tile_size,
+            args.max_memory,
+            report=report,
+            style_weights=weights,
+            skip=skip,
         )
     if not args.quiet:
         seconds = time.perf_counter() - start
-        print(f"stylised {len(written)} of {len(pairs)} pictures in {seconds:.2f} s", file=sys.stderr)
-    return 0
+        unread = f"; skipped {len(skipped)} unreadable (named above)" if skipped else ""
+        print(f"stylised {len(written)} of {len(pairs)} pictures in {seconds:.2f} s{unread}", file=sys.stderr)
+    return common.EXIT_FAILURE if skipped else 0

@@ -48,7 +48,7 @@ def main(argv):
     """
     args = build_parser().parse_args(argv)
     from ..checks import check_number
-    from ..fast.apply import load_fast_model
+    from ..fast.apply import check_tile_size, load_fast_model
     from ..fast.options import style_weights
     from ..fast.video import stylize_frames
     from ..safety import signals_as_interrupts
@@ -58,6 +58,7 @@ def main(argv):
     common.check_tile_options(args)
     video_frames.output_kind(args.output, [args.content, args.model, *(args.style_masks or ())])
     common.check_writable_folder(os.path.dirname(os.path.abspath(args.output)), "--output")
+    check_tile_size(args.tile_size)  # before the model is read: a bad size costs nothing
     model = load_fast_model(args.model)
     # The styles checked against the model before the clip is opened: a bad choice costs no frame read.
     weights = style_weights(model.styles, args.style_index, args.mix, args.style_masks)

@@ -9,18 +9,20 @@ network's own stride and margin (network.network_reach).
 """
 
 import os
+import sys
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from ..checks import OptionError
-from ..image_files import IMAGE_EXTENSIONS, write_image
+from ..image_files import IMAGE_EXTENSIONS, ImageError, write_image
 from ..images import load_image
 from ..large import available_memory
 from ..large.layout import layout_for_reach
 from ..safety import same_file
 from .data import list_pictures
+from .model_file import check_model_file
 from .network import MIN_SIDE, NORMS, TransformNet, network_reach, norm_levels
 
 # A whole-picture forward pass's peak memory: what TensorFlow and the model hold, plus bytes per pixel (its largest
@@ -32,20 +34,38 @@ PER_PIXEL_BYTES = 1300
 TILE_SIZE = 512
 
 
+class NonFiniteOutputError(RuntimeError):
+    """The network gave NaN or infinity for a picture: its weights are broken (a training that diverged)."""
+
+
+# The probe picture's side: small (a forward pass of a few milliseconds), yet every level of the network has 8 x 8
+# positions; styles go through it this many at a time.
+PROBE_SIDE = 32
+PROBE_STYLES = 8
+
+
 def load_fast_model(path):
     """
-    Reads a model written by train_fast_model (a .keras file).
+    Reads a model written by train_fast_model (a .keras file), checked before Keras reads it (model_file: only the
+    members train writes, in the sizes its network has) and after (finite weights, a finite picture from each style).
 
     Arguments:
     path -- the .keras file
 
     Returns:
     model -- a TransformNet, callable on (batch, H, W, 3) pictures in 0..255; OptionError (one line) for a missing
-             file or one that is not such a model
+             file, a folder, a file that is not such a model, or a network whose weights or output are not finite
     """
     path = os.fspath(path)
-    if not os.path.isfile(path):
+    if os.path.isdir(path):
+        raise OptionError(f"model {path} is a folder, not a model; give the .keras file{_in_folder(path)}", "model")
+    if not os.path.exists(path):
         raise OptionError(f"model {path}: no such file; give a .keras file written by neural-style train", "model")
+    if not os.path.isfile(path):
+        raise OptionError(f"model {path} is not a regular file; give the .keras file neural-style train wrote", "model")
+    if not path.endswith(".keras"):
+        raise OptionError(f"model {path}: not a .keras file; give the .keras file neural-style train writes", "model")
+    check_model_file(path)
     try:
         model = keras.models.load_model(path, compile=False)
     except Exception as error:  # Keras raises many kinds for a file that is not a model
@@ -55,7 +75,104 @@ def load_fast_model(path):
         ) from None
     if not isinstance(model, TransformNet):
         raise OptionError(f"model {path}: a Keras model, but not one neural-style train writes", "model")
+    check_finite_network(model, path)
     return model
+
+
+def _in_folder(folder):
+    """' in it, e.g. FOLDER/NAME.keras' when the folder holds a .keras file, else ' neural-style train wrote'."""
+    try:
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if entry.name.endswith(".keras") and entry.is_file():
+                    return f" in it, e.g. {os.path.join(folder, entry.name)}"
+    except OSError:  # a folder that cannot be listed still gets its one line
+        pass
+    return " neural-style train wrote"
+
+
+def check_finite_network(model, name="the model"):
+    """
+    Refuses a network that cannot give a picture: a weight that is NaN or infinite, or an output that is not finite
+    on probe_picture for any of its styles (weights so large that the forward pass overflows float32).
+
+    Arguments:
+    model -- a TransformNet
+    name -- the model's file, for the message
+
+    Returns:
+    None; OptionError (one line naming the model and saying to train it again) for a broken network
+    """
+    advice = "the training diverged or the file was altered: train it again (a lower --learning-rate helps)"
+    for weight in model.weights:
+        values = np.asarray(weight.numpy())
+        bad = values.size - int(np.count_nonzero(np.isfinite(values)))
+        if bad:
+            raise OptionError(
+                f"model {name}: {bad:,} of the {values.size:,} weights of {weight.path} are NaN or infinite; {advice}",
+                "model",
+            )
+    probe = probe_picture()[None]
+    for first in range(0, model.styles, PROBE_STYLES):
+        chosen = np.arange(first, min(first + PROBE_STYLES, model.styles))
+        pictures = np.repeat(probe, len(chosen), axis=0)
+        if model.styles == 1:
+            output = model(pictures).numpy()
+        else:
+            output = model((pictures, np.eye(model.styles, dtype=np.float32)[chosen])).numpy()
+        finite = np.isfinite(output).reshape(len(chosen), -1).all(axis=1)
+        if not finite.all():
+            style = "" if model.styles == 1 else f" with style {chosen[np.argmin(finite)]}"
+            raise OptionError(
+                f"model {name}: its output for a {PROBE_SIDE}x{PROBE_SIDE} test picture{style} is NaN or infinite "
+                f"(weights too large for float32); {advice}",
+                "model",
+            )
+
+
+def probe_picture():
+    """
+    The picture check_finite_network runs: mid-grey with gentle waves, so that every normalisation has something to
+    normalise (a flat grey picture is zero after the first one, whatever its scales).
+
+    Returns:
+    picture -- float32 (PROBE_SIDE, PROBE_SIDE, 3) in 67.5..187.5
+    """
+    y, x = np.mgrid[0:PROBE_SIDE, 0:PROBE_SIDE]
+    waves = [np.sin(x / 3 + channel) * np.cos(y / 4 - channel) for channel in range(3)]
+    return (127.5 + 60 * np.stack(waves, axis=-1)).astype(np.float32)
+
+
+def check_tile_size(tile_size):
+    """
+    Refuses a tile smaller than the network's margin: each tile's window is its core plus the margin on every side,
+    so a smaller core would be mostly margin (a 1-pixel core costs hundreds of times the whole picture's pass).
+
+    Arguments:
+    tile_size -- 0 (tiles only when needed) or the tiles' core side
+
+    Returns:
+    tile_size -- unchanged; OptionError (one line naming tile_size and the smallest allowed) when 0 < it < the margin
+    """
+    smallest = minimum_tile_size()
+    if 0 < tile_size < smallest:
+        raise OptionError(
+            f"tile_size must be 0 (tiles only when needed) or at least {smallest} pixels (the network reads "
+            f"{smallest} pixels of context on each side of a tile), got {tile_size}",
+            "tile_size",
+        )
+    return tile_size
+
+
+def minimum_tile_size():
+    """
+    The smallest tile core worth its margin, the one choose_tile_size goes down to.
+
+    Returns:
+    size -- pixels: the margin of network_reach (56), at least one stride
+    """
+    stride, margin = network_reach()
+    return max(stride, margin)
 
 
 def estimate_peak_memory(height, width, tile_size=0):
@@ -91,8 +208,8 @@ def choose_tile_size(height, width, max_memory=None):
     budget = max_memory * 1e9 if max_memory else (available_memory() or 4e9)
     if estimate_peak_memory(height, width) <= budget:
         return 0
-    stride, margin = network_reach()
-    for tile_size in range(max(height, width) // stride * stride, margin - 1, -stride):
+    stride, _ = network_reach()
+    for tile_size in range(max(height, width) // stride * stride, minimum_tile_size() - 1, -stride):
         if estimate_peak_memory(height, width, tile_size) <= budget:
             return tile_size
     raise OptionError(
@@ -139,7 +256,8 @@ def load_style_masks(paths, styles):
         masks = f"{len(paths)} mask{'s' * (len(paths) != 1)}"
         raise OptionError(f"style_masks: {masks} for a model of {styles} styles; give one for each", "style_masks")
     first = load_mask(paths[0], what="--style-masks")
-    stack = np.stack([first] + [load_mask(p, first.shape, what="--style-masks") for p in paths[1:]], axis=-1)
+    hint = "give every mask the first one's shape, the pictures' aspect ratio (they are resized to each picture)"
+    stack = np.stack([first] + [load_mask(p, first.shape, "--style-masks", hint=hint) for p in paths[1:]], axis=-1)
     total = stack.sum(axis=-1, keepdims=True)
     if np.any(total <= 0):
         raise OptionError(
@@ -221,9 +339,29 @@ def stylize_picture(model, picture, tile_size=0, max_memory=None, style_weights=
                      load_style_masks' (h, w, styles), resized to the picture
 
     Returns:
-    stylised -- float32 array (H, W, 3), clipped to 0..255
+    stylised -- float32 array (H, W, 3), clipped to 0..255; NonFiniteOutputError (one line) when the network gives
+                NaN or infinity for it (a broken network), before anything could be written from it
     """
-    pixels = _read(picture)
+    what = picture if isinstance(picture, (str, os.PathLike)) else "a picture"
+    return _stylize_finite(model, _read(picture), what, tile_size, max_memory, style_weights)
+
+
+def _stylize_finite(model, pixels, what, tile_size, max_memory, style_weights):
+    """_stylize's result clipped to 0..255, or NonFiniteOutputError naming `what` when any of it is not finite."""
+    # A broken network's infinities would make numpy warn in the tiles' statistics; they are refused below instead.
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        result = _stylize(model, pixels, tile_size, max_memory, style_weights)
+    bad = result.size - int(np.count_nonzero(np.isfinite(result)))
+    if bad:
+        raise NonFiniteOutputError(
+            f"the network gave NaN or infinity for {bad:,} of the {result.size:,} values of {what}: its weights are "
+            "broken (a training that diverged); train it again"
+        )
+    return np.clip(result, 0, 255)
+
+
+def _stylize(model, pixels, tile_size, max_memory, style_weights):
+    """stylize_picture's work on the pixels: the network's output (H, W, 3), not clipped."""
     height, width = pixels.shape[:2]
     padded = _pad_to_min_side(pixels)
     weights = None
@@ -245,7 +383,7 @@ def stylize_picture(model, picture, tile_size=0, max_memory=None, style_weights=
             result[slice(*tile.rows), slice(*tile.cols)] = model(_inputs(image, weights, tile), statistics=statistics)[
                 0, rows, cols
             ].numpy()
-    return np.clip(result[:height, :width], 0, 255)
+    return result[:height, :width]
 
 
 def output_pairs(content, output, others=()):
@@ -292,9 +430,11 @@ def output_pairs(content, output, others=()):
     return pairs
 
 
-def apply_model(model, content, output, tile_size=0, max_memory=None, report=None, style_weights=None):
+def apply_model(model, content, output, tile_size=0, max_memory=None, report=None, style_weights=None, skip=None):
     """
     Stylises a picture into a file, or every picture of a folder into a folder (names kept), each written atomically.
+    A picture of a folder that cannot be read is skipped (as the training skips one), the others still done; a
+    single picture that cannot be read is an error.
 
     Arguments:
     model -- a TransformNet, or the path of its .keras file
@@ -303,21 +443,47 @@ def apply_model(model, content, output, tile_size=0, max_memory=None, report=Non
     tile_size, max_memory -- as for stylize_picture
     report -- function(input, output) called after each picture is written, or None
     style_weights -- as for stylize_picture
+    skip -- function(input, reason) called for each picture of a folder skipped as unreadable (None: a warning line
+            `neural-style: warning: skipping PATH: reason` on stderr)
 
     Returns:
-    written -- list of the output paths
+    written -- list of the output paths (the skipped pictures' are not in it)
     """
     pairs = output_pairs(content, output)
     if not isinstance(model, TransformNet):
         model = load_fast_model(model)
+    if skip is None:
+        skip = warn_skipped
+    folder = os.path.isdir(os.fspath(content))
     written = []
     for source, target in pairs:
-        pixels = stylize_picture(model, source, tile_size, max_memory, style_weights)
-        write_image(target, np.rint(pixels).astype(np.uint8))
+        try:
+            pixels = _read(source)
+        except (ImageError, OSError) as error:
+            if not folder:
+                raise
+            skip(source, " ".join(str(error).split()))
+            continue
+        stylised = _stylize_finite(model, pixels, source, tile_size, max_memory, style_weights)
+        write_image(target, np.rint(stylised).astype(np.uint8))
         written.append(target)
         if report:
             report(source, target)
     return written
+
+
+def warn_skipped(source, reason):
+    """
+    The line that says a picture was skipped, on stderr (as the training says it of its pictures).
+
+    Arguments:
+    source -- the picture
+    reason -- why it was skipped (one line)
+
+    Returns:
+    None
+    """
+    print(f"neural-style: warning: skipping {source}: {reason}", file=sys.stderr)
 
 
 def _read(picture):

@@ -106,11 +106,28 @@ def export_saved_model(model, folder):
         module = tf.Module()
         module.model = model
         module.stylize = serving_function(model)
-        tf.saved_model.save(module, temporary, signatures={"serving_default": module.stylize})
+        try:
+            tf.saved_model.save(module, temporary, signatures={"serving_default": module.stylize})
+        except tf.errors.OpError as error:
+            # TensorFlow's writers fail with an OpError (ResourceExhaustedError for a full disk) and a C++ message
+            # of several lines; the command line takes an OSError as one line, exit 1.
+            raise OSError(_write_failure(folder, error)) from None
         os.replace(temporary, folder)
     finally:
         shutil.rmtree(temporary, ignore_errors=True)
     return folder
+
+
+def _write_failure(folder, error):
+    """What a SavedModel's failed write says: the folder, TensorFlow's reason in one line, and what to do."""
+    reason = " ".join(str(getattr(error, "message", "") or error).split())
+    # The reason starts with the failing operation's internal name; the useful part is after the temporary path.
+    reason = reason.rsplit("; ", 1)[-1] if "; " in reason else reason
+    if "no space left" in reason.lower():
+        advice = "the disk is full: free some space or choose a folder on another disk"
+    else:
+        advice = "check that the disk is writable and has room"
+    return f"saved_model {folder}: could not be written ({reason[:160]}); {advice}; nothing was written"
 
 
 def run_tflite(path_or_bytes, picture, style_weights=None):
