@@ -186,3 +186,51 @@ def check_file(path: str | os.PathLike, name: str, missing: str) -> str | os.Pat
     if not os.access(path, os.R_OK):
         raise OptionError(f"{name} {path}: cannot be read (permission denied)", name)
     return path
+
+
+def broken_link(path: str | os.PathLike) -> str | None:
+    """
+    The component of a path that is a symbolic link to nothing (its target missing, or a loop of links).
+
+    os.path.exists is False for such a link, so a check that walks up to the nearest existing folder would pass it,
+    and making the folder fails later (the link's name is taken).
+
+    Arguments:
+    path -- a file or folder path, existing or to be made
+
+    Returns:
+    link -- the link's absolute path, or None when no component is a broken link
+    """
+    existing = os.path.abspath(path)
+    while not os.path.exists(existing):
+        if os.path.islink(existing):
+            return existing
+        parent = os.path.dirname(existing)
+        if parent == existing:
+            return None
+        existing = parent
+    return None
+
+
+def check_no_broken_link(path: str | os.PathLike, name: str) -> str | os.PathLike:
+    """
+    Refuses a path (a folder or file to be made) that is, or lies under, a symbolic link to nothing.
+
+    Arguments:
+    path -- the path
+    name -- the parameter, for the message
+
+    Returns:
+    path -- unchanged; raises OptionError naming the link and its missing target otherwise
+    """
+    link = broken_link(path)
+    if link is None:
+        return path
+    where = f"{name}" if link == os.path.abspath(path) else f"{name} {os.fspath(path)}:"
+    raise OptionError(f"{where} {broken_link_text(link)}", name)
+
+
+def broken_link_text(link: str) -> str:
+    """What to say of a symbolic link to nothing (broken_link's): where it points, and what to do."""
+    target = os.readlink(link)
+    return f"{link} is a symbolic link to {target}, which does not exist; make that folder, or give another path"

@@ -34,7 +34,7 @@ class MaskError(ImageError):
 Guides = collections.namedtuple("Guides", ["content", "styles", "sources"], defaults=[None, None, None])
 
 
-def load_mask(mask, size=None, what="mask", stretch=False, reference=None):
+def load_mask(mask, size=None, what="mask", stretch=False, reference=None, hint=None):
     """
     A mask as float32 weights in [0, 1], resized to `size` if given.
 
@@ -45,6 +45,8 @@ def load_mask(mask, size=None, what="mask", stretch=False, reference=None):
     what -- the option the mask comes from, for the messages (e.g. '--content-mask')
     stretch -- allow a mask whose aspect ratio is not that of the picture it guides (stretched); otherwise MaskError
     reference -- (height, width) of that picture as given, before any resize (default: `size`)
+    hint -- what to do about a mask of another aspect ratio, for the message, where the caller's options differ from
+            the main command's (None: the main command's: the picture it guides, and --stretch-masks to stretch it)
 
     Returns:
     mask -- float32 array of shape (height, width), not all 0
@@ -64,10 +66,13 @@ def load_mask(mask, size=None, what="mask", stretch=False, reference=None):
     reference = size if reference is None else reference
     if reference is not None and not stretch and not same_aspect(weights.shape, reference):
         (mask_h, mask_w), (height, width) = weights.shape, reference
-        raise MaskError(
-            f"{what} {name} is {mask_w}x{mask_h}, not of the shape of the {width}x{height} picture it guides; give "
-            "a mask of that aspect ratio, or --stretch-masks (stretch_masks=True) to stretch it"
-        )
+        if hint is None:
+            raise MaskError(
+                f"{what} {name} is {mask_w}x{mask_h}, not of the shape of the {width}x{height} picture it guides; "
+                "give a mask of that aspect ratio, or --stretch-masks (stretch_masks=True) to stretch it"
+            )
+        # Another caller (the fast network's apply) has no --stretch-masks, and its `reference` may not be a picture.
+        raise MaskError(f"{what} {name} is {mask_w}x{mask_h}, not of the {width}x{height} shape it must match; {hint}")
     if size is not None and weights.shape != tuple(size):
         weights = tf.image.resize(weights[..., None], size, method="bilinear", antialias=True).numpy()[..., 0]
     return np.clip(weights, 0, 1).astype(np.float32)

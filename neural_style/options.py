@@ -18,6 +18,7 @@ from .checks import (
     check_choice,
     check_count,
     check_layers,
+    check_no_broken_link,
     check_number,
     check_positive_int,
     choice_message,
@@ -483,8 +484,9 @@ def flag_of(field: dataclasses.Field) -> str:
 
 def check_tensorboard_folder(folder):
     """
-    The TensorBoard folder of any command (the main job's, batch's, video's, train's): a path that is not a file (it
-    is created if missing; its writability is checked with the run's other writes).
+    The TensorBoard folder of any command (the main job's, batch's, video's, train's): a path that is not a file nor
+    a symbolic link to nothing, nor under one (it is created if missing; its writability is checked with the run's
+    other writes).
 
     Arguments:
     folder -- None (no TensorBoard), or the --tensorboard path
@@ -500,6 +502,8 @@ def check_tensorboard_folder(folder):
         raise OptionError(
             f"tensorboard {os.fspath(folder)} is a file; give a folder (it is created if missing)", "tensorboard"
         )
+    # A link to nothing is not "existing" to os.path.exists, yet its name is taken: making the folder would fail.
+    check_no_broken_link(folder, "tensorboard")
 
 
 def _check_limits(options):

@@ -17,7 +17,7 @@ import imageio.v3 as iio
 import numpy as np
 import pytest
 
-from neural_style.cli import main
+from neural_style.cli import common, main
 from neural_style.cli.stylize import build_parser, options_from_args
 from neural_style.options import StyleOptions
 from tests import reference
@@ -380,6 +380,28 @@ def test_output_folder_without_permission(job, tmp_path):
     assert "permission denied" in line
 
 
+def test_output_under_a_symbolic_link_to_nothing(job, tmp_path):
+    # os.path.exists is False for the link, so the walk up to an existing folder passed it; writing then failed.
+    os.symlink(tmp_path / "gone", tmp_path / "link")
+    line = assert_one_error_line(*job(*small(), output=tmp_path / "link" / "out.png"))
+    assert line == (
+        f"neural-style: error: --output: {tmp_path / 'link'} is a symbolic link to {tmp_path / 'gone'}, which does "
+        "not exist; make that folder, or give another path"
+    )
+    assert not (tmp_path / "gone").exists()
+
+
+def test_an_option_of_one_value_takes_a_negative_number_or_list_after_it():
+    parser = common.ArgumentParser(prog="p")
+    parser.add_argument("--mix")
+    parser.add_argument("--rate", type=float)
+    parser.add_argument("--quiet", action="store_true")
+    parser.add_argument("rest", nargs="*")
+    args = parser.parse_args(["--mix", "-1,2", "--rat", "-1e-3", "--quiet", "--", "-5"])
+    assert (args.mix, args.rate, args.quiet, args.rest) == ("-1,2", -0.001, True, ["-5"])
+    assert parser.parse_args(["--mix=-0.5,1.5", "--rate", "-inf"]).rate == float("-inf")
+
+
 def test_output_that_is_a_folder_or_not_an_image_type(job, tmp_path):
     folder = tmp_path / "pictures.png"
     folder.mkdir()
@@ -410,6 +432,8 @@ def test_unknown_layer_lists_the_valid_ones(job, option):
         ("--alpha", "nan", "--alpha must be a finite number >= 0"),
         ("--style-layers", "conv1_1:x", "argument --style-layers: 'conv1_1:x' is not name:weight (e.g."),
         ("--iterations", "ten", "argument --iterations: invalid int value: 'ten'"),
+        # After the option as typed (not --alpha=-1e3): argparse alone answers "expected one argument".
+        ("--alpha", "-1e3", "--alpha must be a finite number >= 0, got -1000.0"),
     ],
 )
 def test_bad_numbers(job, tmp_path, option, value, message):

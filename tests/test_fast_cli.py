@@ -92,6 +92,81 @@ def test_bad_input_is_one_line_exit_2(setup, capsys, argv, message):
     assert not (tmp_path / "m.keras").exists()
 
 
+TRAIN = ["train", "--style", "{style}", "--images", "{photos}", "--weights", "random", "--size", "32", "--quiet"]
+APPLY = ["apply", "--model", "{tmp}/m.keras", "--content", "{photos}", "--output", "{tmp}/o"]
+VIDEO = ["video", "--model", "{tmp}/m.keras", "--content", "{tmp}/c.mp4", "--output", "{tmp}/o.mp4"]
+STYLES_FIXED = (
+    "with --model the network's styles are fixed at training: choose among them with --style-index, --mix or "
+    "--style-masks; --style is for the optimisation without --model (neural-style, neural-style video) and for train"
+)
+
+
+@pytest.mark.parametrize(
+    "argv, line",
+    [
+        # The option's own requirement, where "unknown image type" spoke of pictures.
+        (
+            [*TRAIN, "--output", "{tmp}/x.png"],
+            "neural-style: error: --output {tmp}/x.png: must end in .keras, e.g. --output {tmp}/x.keras",
+        ),
+        (
+            ["export", "--model", "{tmp}/m.keras", "--tflite", "{tmp}/x.png"],
+            "neural-style: error: --tflite {tmp}/x.png: must end in .tflite, e.g. --tflite {tmp}/x.tflite",
+        ),
+        # A negative number after the option, where argparse answered "expected one argument".
+        (
+            [*TRAIN, "--output", "{tmp}/m.keras", "--learning-rate", "-1e-3"],
+            "neural-style: error: --learning-rate must be a finite number > 0, got -0.001",
+        ),
+        # Another command's option, where argparse answered "ambiguous option: --style could match ...".
+        ([*APPLY, "--style", "{style}"], f"neural-style apply: error: {STYLES_FIXED} (see neural-style apply --help)"),
+        (
+            [*VIDEO, "--style", "{style}"],
+            f"neural-style video --model: error: {STYLES_FIXED} (see neural-style video --model --help)",
+        ),
+        (
+            [*TRAIN, "--output", "{tmp}/m.keras", "--content", "{style}"],
+            "neural-style train: error: --content is not an option of this command; only --content-weight, "
+            "--content-layer begin so (see neural-style train --help)",
+        ),
+        (
+            [*VIDEO, "--temporal-weight", "5"],
+            "neural-style video --model: error: --temporal-weight is for video without --model, where each frame is "
+            "optimised; with --model the trained network stylises each frame in one pass (see neural-style video "
+            "--model --help)",
+        ),
+        (
+            ["video", "--content", "{tmp}/c.mp4", "--style", "{style}", "--output", "{tmp}/o.mp4", "--mix", "1,0"],
+            "neural-style video: error: --mix is for video --model MODEL.keras, a network trained by `neural-style "
+            "train`; without --model each frame is optimised against --style (see neural-style video --help)",
+        ),
+        # The same setting's name in the optimisation: not "did you mean --tv-weight?".
+        (
+            [*TRAIN, "--output", "{tmp}/m.keras", "--beta", "5"],
+            "neural-style train: error: unrecognized arguments: --beta; did you mean --style-weight? (see "
+            "neural-style train --help)",
+        ),
+        (
+            [*TRAIN, "--output", "{tmp}/m.keras", "--model", "{tmp}/m.keras"],
+            "neural-style train: error: unrecognized arguments: --model (see neural-style train --help)",
+        ),
+        # A link to nothing, which os.path.exists calls missing: refused before the training, not when it writes.
+        (
+            [*TRAIN, "--output", "{tmp}/m.keras", "--tensorboard", "{tmp}/runs"],
+            "neural-style: error: --tensorboard {tmp}/runs is a symbolic link to {tmp}/gone, which does not exist; "
+            "make that folder, or give another path",
+        ),
+    ],
+)
+def test_misleading_answers_are_one_line_naming_the_option(setup, capsys, argv, line):
+    tmp_path, photos, style = setup
+    os.symlink(tmp_path / "gone", tmp_path / "runs")
+    values = {"photos": photos, "tmp": tmp_path, "style": style}
+    assert main([part.format(**values) for part in argv]) == 2
+    assert capsys.readouterr().err.splitlines() == [line.format(**values)]
+    assert not (tmp_path / "m.keras").exists() and not (tmp_path / "gone").exists()
+
+
 @pytest.mark.slow
 def test_sigterm_keeps_the_checkpoint_and_the_same_command_continues(setup):
     tmp_path, photos, style = setup

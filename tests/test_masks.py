@@ -97,6 +97,16 @@ def test_a_mask_of_another_aspect_ratio_is_one_line_unless_stretching_is_allowed
     assert load_mask(np.ones((7, 10)), (24, 32)).shape == (24, 32)
 
 
+def test_a_callers_hint_replaces_the_main_commands_advice(tmp_path):
+    iio.imwrite(tmp_path / "square.png", np.full((6, 6), 255, np.uint8))
+    with pytest.raises(MaskError) as raised:
+        load_mask(tmp_path / "square.png", (24, 32), "--style-masks", hint="give masks of one shape")
+    # No --stretch-masks (a command without it) and no "picture" (the reference may be another mask).
+    assert str(raised.value) == (
+        f"--style-masks {tmp_path / 'square.png'} is 6x6, not of the 32x24 shape it must match; give masks of one shape"
+    )
+
+
 @pytest.mark.parametrize(
     "mask, picture, same",
     [

@@ -146,6 +146,19 @@ def test_resume_without_a_checkpoint_names_the_folder(tmp_path):
     )
 
 
+def test_a_tensorboard_folder_that_is_or_lies_under_a_link_to_nothing(tmp_path):
+    # os.path.exists is False for such a link, yet its name is taken: making the folder would fail mid-run.
+    (tmp_path / "runs").symlink_to(tmp_path / "gone")
+    link, gone = tmp_path / "runs", tmp_path / "gone"
+    for folder, where in [(link, f"--tensorboard {link}"), (link / "today", f"--tensorboard {link / 'today'}: {link}")]:
+        with pytest.raises(OptionError) as error:
+            StyleOptions(tensorboard=str(folder)).validate()
+        assert common.as_flags(error.value) == (
+            f"{where} is a symbolic link to {gone}, which does not exist; make that folder, or give another path"
+        )
+    StyleOptions(tensorboard=str(tmp_path / "new" / "runs")).validate()  # a missing folder is made by the run
+
+
 @pytest.mark.parametrize("name", ["conv6_1", "block6_conv1"])
 def test_unknown_layer_lists_the_valid_ones(name):
     with pytest.raises(UnknownLayerError) as error:

@@ -8,7 +8,7 @@ import re
 import sys
 
 from .. import config
-from ..checks import OptionError, UnknownLayerError, choice_message
+from ..checks import OptionError, UnknownLayerError, broken_link, broken_link_text, choice_message
 from ..fast.options import TrainOptions
 from ..image_files import IMAGE_EXTENSIONS, ImageError
 from ..options import StyleOptions, VideoOptions, default_weights, flag_of
@@ -24,28 +24,97 @@ EXIT_INTERRUPTED = 130
 # fast network's commands' own).
 OPTION_FIELDS = {field.name: field for field in dataclasses.fields(StyleOptions)}
 FLAGS = {**TrainOptions.flags(), **StyleOptions.flags(), **VideoOptions.flags()}
+# Every command's flags, for telling another command's whole option from an abbreviation of this one's.
+OTHER_FLAGS = frozenset(FLAGS.values())
+# One setting under two commands' names: the optimisation's --alpha and --beta are train's --content-weight and
+# --style-weight (difflib would suggest --tv-weight for either).
+SAME_SETTING = {"--alpha": "--content-weight", "--beta": "--style-weight"}
+SAME_SETTING.update({theirs: ours for ours, theirs in SAME_SETTING.items()})
 
 # Errors that mean the user asked for something that cannot work: one line, exit code 2.
 BAD_INPUT = (OptionError, FileNotFoundError, ImageError, WeightsError, UnknownLayerError, NotADirectoryError)
 
 
+# A value that begins like a negative number ("-1,2", "-0.5", "-1e-3", "-inf"): argparse takes only "-1" and "-0.5"
+# for a value, and answers "expected one argument" for the rest.
+NEGATIVE_VALUE = re.compile(r"-(?:\.?\d|(?:inf|infinity|nan)$)", re.IGNORECASE)
+
+
 class ArgumentParser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line on stderr (what is wrong, where to look), exit code 2."""
+    """
+    argparse, but a usage error is one line on stderr (what is wrong, where to look), exit code 2; an option of one
+    value takes a negative number or a list of numbers after it (`--mix -1,2`); and `misplaced` says what to do where
+    a user gives an option of another command ({'--style': 'with --model ...'}), where argparse would answer with an
+    abbreviation's "ambiguous option".
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.misplaced = {}
 
     def error(self, message):
         self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
     def parse_args(self, args=None, namespace=None):
+        tokens = sys.argv[1:] if args is None else list(args)
         # A mistyped flag is named first: argparse would otherwise report the required options it hides. (Where the
         # parser has sub-commands, their own flags come later in the line: argparse's own check then applies.)
-        for token in [] if self._subparsers else sys.argv[1:] if args is None else args:
+        for token in [] if self._subparsers else tokens:
             if token == "--":
                 break
             name = token.split("=", 1)[0]
-            if name.startswith("--") and not any(known.startswith(name) for known in self._option_string_actions):
-                close = difflib.get_close_matches(name, list(self._option_string_actions), n=1)
+            if name in self.misplaced and name not in self._option_string_actions:
+                self.error(self.misplaced[name])
+            if not name.startswith("--") or name in self._option_string_actions:
+                continue
+            begun = [known for known in self._option_string_actions if known.startswith(name)]
+            if not begun:
+                same = SAME_SETTING.get(name)
+                close = [same] if same in self._option_string_actions else self._close_to(name)
                 self.error(f"unrecognized arguments: {token}" + (f"; did you mean {close[0]}?" if close else ""))
-        return super().parse_args(args, namespace)
+            if name in OTHER_FLAGS and len({self._option_string_actions[known] for known in begun}) > 1:
+                # Another command's whole option, not an abbreviation: "ambiguous option" would suggest it is one.
+                self.error(f"{name} is not an option of this command; only {', '.join(begun)} begin so")
+        return super().parse_args(tokens, namespace)
+
+    def parse_known_args(self, args=None, namespace=None):
+        # Here rather than in parse_args: a sub-command's parser is given its part of the line through this method.
+        tokens = sys.argv[1:] if args is None else list(args)
+        return super().parse_known_args(self._negative_values_attached(tokens), namespace)
+
+    def _close_to(self, name):
+        # --help is never what a mistyped option meant, yet "--model" is as close to it as difflib asks.
+        options = [known for known in self._option_string_actions if known not in ("-h", "--help")]
+        return difflib.get_close_matches(name, options, n=1)
+
+    def _negative_values_attached(self, tokens):
+        """`--opt -1,2` as `--opt=-1,2` where --opt takes one value and -1,2 is no option, up to a `--`."""
+        attached = []
+        for index, token in enumerate(tokens):
+            if token == "--":
+                return attached + tokens[index:]
+            previous = attached[-1] if attached else ""
+            if (
+                NEGATIVE_VALUE.match(token)
+                and token.split("=", 1)[0] not in self._option_string_actions
+                and self._takes_one_value(previous)
+            ):
+                attached[-1] = f"{previous}={token}"
+            else:
+                attached.append(token)
+        return attached
+
+    def _takes_one_value(self, token):
+        """Whether `token` is an option (in full, or a unique abbreviation) that takes one value."""
+        if not token.startswith(tuple(self.prefix_chars)) or "=" in token:
+            return False
+        action = self._option_string_actions.get(token)
+        if action is None and self.allow_abbrev and token.startswith("--"):
+            begun = {
+                known_action for known, known_action in self._option_string_actions.items() if known.startswith(token)
+            }
+            action = begun.pop() if len(begun) == 1 else None
+        return action is not None and action.nargs in (None, "?")
 
     def _check_value(self, action, value):
         # A value outside `choices` gets the library's message for it (checks.choice_message), with the flag.
@@ -168,21 +237,30 @@ def note_random_weights(path, quiet=False):
 def add_style_choice_options(parser):
     """
     --style-index, --mix and --style-masks (at most one): the styles of a network trained on several, as `apply` and
-    `video --model` take them; fast.options.style_weights checks the values against the model.
+    `video --model` take them; fast.options.style_weights checks the values against the model. A --style there gets
+    one line saying how to choose a trained network's styles.
 
     Arguments:
-    parser -- an argparse parser
+    parser -- an ArgumentParser of this module
     """
+    # Without this, --style (the optimisation's and train's option) is taken for an ambiguous abbreviation.
+    parser.misplaced["--style"] = (
+        "with --model the network's styles are fixed at training: choose among them with --style-index, --mix or "
+        "--style-masks; --style is for the optimisation without --model (neural-style, neural-style video) and for "
+        "train"
+    )
     chosen = parser.add_mutually_exclusive_group()
     chosen.add_argument(
         "--style-index", type=int, metavar="K", help="the style K (from 0, in the training's --style order)"
     )
-    chosen.add_argument("--mix", metavar="W0,W1,...", help="convex weights of the model's styles, e.g. 0.7,0.3,0")
+    chosen.add_argument(
+        "--mix", metavar="W0,W1,...", help="weights of the model's styles, >= 0 and summing to 1, e.g. 0.7,0.3,0"
+    )
     chosen.add_argument(
         "--style-masks",
         nargs="+",
         metavar="MASK",
-        help="one mask per style (white: that style; soft masks mix), resized to each picture",
+        help="one mask per style, all of one shape (white: that style; soft masks mix), resized to each picture",
     )
 
 
@@ -283,13 +361,20 @@ def check_output_file(path, inputs=(), option="--output", extensions=IMAGE_EXTEN
     path -- the output file
     inputs -- paths that must never be overwritten
     option -- the option's name, for the message
-    extensions -- allowed extensions, or None for any
+    extensions -- allowed extensions, or None for any (pictures' by default; the message names an image type only
+                  where all are pictures')
 
     Returns:
     path -- unchanged
     """
-    if extensions and os.path.splitext(path)[1].lower() not in extensions:
-        raise OptionError(f"{option} {path}: unknown image type; use one of {', '.join(extensions)}")
+    stem, extension = os.path.splitext(path)
+    if extensions and extension.lower() not in extensions:
+        if set(extensions) <= set(IMAGE_EXTENSIONS):
+            raise OptionError(f"{option} {path}: unknown image type; use one of {', '.join(extensions)}")
+        # Not a picture (a model, a TFLite file): "image type" would mislead; say the ending and show it.
+        raise OptionError(
+            f"{option} {path}: must end in {' or '.join(extensions)}, e.g. {option} {stem}{extensions[0]}"
+        )
     for source in inputs:
         if source and isinstance(source, (str, os.PathLike)) and _same_file(path, source):
             raise OptionError(
@@ -303,6 +388,10 @@ def check_output_file(path, inputs=(), option="--output", extensions=IMAGE_EXTEN
 
 def check_writable_folder(folder, option):
     """Raises OptionError unless `folder` exists and is writable, or can be created."""
+    # os.path.exists is False for a link to nothing, so the walk below would pass it: making the folder fails later.
+    link = broken_link(folder)
+    if link:
+        raise OptionError(f"{option}: {broken_link_text(link)}")
     existing = os.path.abspath(folder)
     while not os.path.exists(existing):
         existing = os.path.dirname(existing)

@@ -13,6 +13,7 @@ from ..options import FLOW_METHODS, TEMPORAL_WEIGHT, VIDEO_INITS, OptionError, V
 from ..video import frames as video_frames
 from ..video.work import check_work_folder, finished_frames
 from . import common
+from .fast_video import build_parser as build_model_parser
 from .stylize import build_parser as build_stylize_parser
 from .stylize import options_from_args
 
@@ -43,7 +44,9 @@ def build_parser():
     parser.description = (
         "Stylise a video frame by frame, temporally consistent (Ruder, Dosovitskiy & Brox 2016): each frame starts "
         "from the previous stylised frame warped by the optical flow, and a temporal cost keeps it close to that "
-        "frame where the motion is reliable. Every option of the main job applies to each frame."
+        "frame where the motion is reliable. Every option of the main job applies to each frame. With --model "
+        "MODEL.keras a network trained by `neural-style train` stylises each frame in one pass instead (see "
+        "`neural-style video --model --help`)."
     )
     _action(parser, "content").metavar = "IN"
     for dest, text in HELP.items():
@@ -85,7 +88,43 @@ def build_parser():
         action="store_true",
         help="write the frames into an --output folder that already holds files (those of the same names replaced)",
     )
+    # The options of `video --model` alone (--mix, --temporal-blend, ...): said so, where argparse would suggest a
+    # look-alike of the optimisation (--style-index: "did you mean --style-blend?").
+    for flag in _flags(build_model_parser()) - _flags(parser):
+        parser.misplaced[flag] = (
+            f"{flag} is for video --model MODEL.keras, a network trained by `neural-style train`; without --model "
+            "each frame is optimised against --style"
+        )
     return parser
+
+
+def _flags(parser):
+    """A parser's option strings, --help left out."""
+    return {flag for flag in parser._option_string_actions if flag not in ("-h", "--help")}
+
+
+def refuse_optimisation_options(argv):
+    """
+    Refuses, with one line, an option of the optimisation in `video --model`: the trained network takes none of
+    them, and argparse would answer "unrecognized" or suggest a look-alike (--temporal-weight: --temporal-blend).
+
+    Arguments:
+    argv -- command-line arguments (without `neural-style video`), --model among them
+
+    Returns:
+    None; exits with code 2 after the message otherwise
+    """
+    parser = build_model_parser()
+    optimisation_only = _flags(build_parser()) - _flags(parser) - set(parser.misplaced)
+    for token in argv:
+        if token == "--":
+            break
+        name = token.split("=", 1)[0]
+        if name in optimisation_only:
+            parser.error(
+                f"{name} is for video without --model, where each frame is optimised; with --model the trained "
+                "network stylises each frame in one pass"
+            )
 
 
 def default_work_dir(output):
@@ -151,6 +190,7 @@ def main(argv):
     if any(arg == "--model" or arg.startswith("--model=") for arg in argv):
         from .fast_video import main as fast_video_main  # a trained network: one forward pass a frame
 
+        refuse_optimisation_options(argv)
         return fast_video_main(argv)
     args = build_parser().parse_args(argv)
     masks = [args.content_mask, *(args.style_masks or ()), *(args.style_source_masks or ())]
