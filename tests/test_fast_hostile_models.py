@@ -234,6 +234,38 @@ def test_weights_that_are_not_the_networks_are_refused(saved, tmp_path, edit, ma
     refused(path, match)
 
 
+def test_a_single_style_file_of_the_earlier_layout_still_loads(tmp_path):
+    # Files written before the per-style scales hold gamma and beta as (C,), not (1, C): the same numbers.
+    net = build_transform_net(seed=8)
+    for norm in net.norms:
+        norm.gamma.assign(np.random.default_rng(1).uniform(0.5, 2, norm.gamma.shape).astype(np.float32))
+    net.save(tmp_path / "now.keras")
+    with zipfile.ZipFile(tmp_path / "now.keras") as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+
+    def flatten_norms(file):
+        for name in _datasets(file):
+            if len(file[name].shape) == 2:
+                values = file[name][()]
+                del file[name]
+                file.create_dataset(name, data=values[0])
+
+    weights = _edited_weights(members, flatten_norms)
+    path = write_keras(tmp_path / "earlier.keras", {**members, "model.weights.h5": weights})
+    with h5py.File(io.BytesIO(weights)) as file:
+        assert sum(len(file[name].shape) == 2 for name in _datasets(file)) == 0
+    picture = np.random.default_rng(2).uniform(0, 255, (1, 24, 24, 3)).astype(np.float32)
+    np.testing.assert_array_equal(load_fast_model(path)(picture).numpy(), net(picture).numpy())
+
+
+def test_another_keras_model_is_refused_before_it_is_built(tmp_path):
+    import keras
+
+    other = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    other.save(tmp_path / "dense.keras")
+    refused(tmp_path / "dense.keras", r"a Keras model, but not one neural-style train writes \(a TransformNet\)")
+
+
 def test_the_expected_shapes_are_the_networks():
     # weight_shapes is written from the architecture's constants; the network built by Keras has exactly those.
     for styles in (1, 3):
