@@ -175,7 +175,7 @@ def test_style_weights_options():
         ({"style_index": -1}, "style_index must be a whole number >= 0"),
         ({"mix": "0.5,0.5"}, "mix has 2 weights but the model has 3 styles"),
         ({"mix": "0.5,0.6,0"}, "must sum to 1"),
-        ({"mix": "1.5,-0.5,0"}, "mix must be weights >= 0"),
+        ({"mix": "1.5,-0.5,0"}, "^mix weights must be finite numbers >= 0, got -0.5$"),
         ({"mix": "a,b,c"}, "mix must be 3 numbers"),
         ({"mix": "1,0,0", "style_index": 0}, "give only one of style_index, mix"),
         ({"style_masks": ["m0.png"], "mix": "1,0,0"}, "give only one of mix, style_masks"),
@@ -342,6 +342,8 @@ def one_style_model(tmp_path):
         ("two", ["--mix", "0.7,0.7"], "--mix weights must sum to 1"),
         ("two", ["--mix", "1"], "--mix has 1 weights but the model has 2 styles"),
         ("two", ["--mix", "x,y"], "--mix must be 2 numbers"),
+        # A negative first weight, as a user types it (not --mix=-1,2), reaches the range check.
+        ("two", ["--mix", "-1,2"], "neural-style: error: --mix weights must be finite numbers >= 0, got -1.0"),
         ("two", ["--mix", "1,0", "--style-index", "0"], "not allowed with"),
         ("two", ["--style-masks", "{mask}"], "--style-masks: 1 mask for a model of 2 styles; give one for each"),
         ("two", ["--style-masks", "{mask}", "{mask}"], "pixels are black in every mask; each pixel needs a style"),
@@ -363,6 +365,24 @@ def test_bad_style_choices_are_one_line_exit_2(
     assert main([command, "--model", str(path), "--content", str(content), "--output", str(out), *extra]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and message in err, err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("command", ["apply", "video"])
+def test_style_masks_of_two_shapes_say_what_to_give_not_stretch_masks(two_style_model, tmp_path, capsys, command):
+    _, path, photo = two_style_model
+    first, _ = _half_masks(tmp_path)  # 13x10
+    (tmp_path / "wide").mkdir()
+    wide = _half_masks(tmp_path / "wide", width=26)[1]  # 26x10: twice as wide
+    content = photo if command == "apply" else _frames_folder(tmp_path / "frames")
+    out = tmp_path / ("out.png" if command == "apply" else "out")
+    argv = [command, "--model", str(path), "--content", str(content), "--output", str(out), "--style-masks"]
+    assert main([*argv, first, wide]) == 2
+    # --stretch-masks is the main command's: these commands have none, so the line says what masks to give.
+    assert capsys.readouterr().err.splitlines() == [
+        f"neural-style: error: --style-masks {wide} is 26x10, not of the 13x10 shape it must match; give every mask "
+        "the first one's shape, the pictures' aspect ratio (they are resized to each picture)"
+    ]
     assert not out.exists()
 
 

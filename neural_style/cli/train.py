@@ -85,6 +85,14 @@ def build_parser():
         help=f"with --tensorboard: the held-out photographs of the previews, at most {fast_options.PREVIEW_LIMIT} "
         f"(default: the first {fast_options.PREVIEW_COUNT} of --images), resized to --size",
     )
+    parser.add_argument(
+        "--cluster-timeout",
+        type=float,
+        default=defaults.cluster_timeout,
+        metavar="SECONDS",
+        help="with TF_CONFIG naming a cluster: how long a task waits for the others to answer, and then to join, "
+        "before it ends with one line (default %(default)g)",
+    )
     common.add_weights_option(parser)
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
@@ -107,6 +115,7 @@ SETTINGS = (
     "tensorboard",
     "save_every",
     "preview_images",
+    "cluster_timeout",
 )
 
 

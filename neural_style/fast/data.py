@@ -143,8 +143,7 @@ class Pictures:
         self.warn(f"skipping {path}: {reason}")
 
     def decode(self, index):
-        """The pixels of picture `index` (float32 (h, w, 3) in 0..255) and whether it could be read; NoUsablePicture
-        once every picture has been found unreadable (the pipeline would otherwise wait for ever for a batch)."""
+        """The pixels of picture `index` (float32 (h, w, 3) in 0..255) and whether it could be read."""
         path = self.paths[int(index)]
         try:
             if not stat.S_ISREG(os.stat(path).st_mode):  # replaced by a FIFO or device since the listing
@@ -152,8 +151,6 @@ class Pictures:
             return load_image(path), True
         except Exception as error:  # a truncated, corrupt or deleted file: skipped, the training goes on
             self.skip(path, str(error).replace(f"{path}: ", ""))
-            if self.usable() == 0:
-                raise NoUsablePicture(self.no_usable_message()) from None
             return np.zeros((1, 1, 3), np.float32), False
 
     def usable(self):
@@ -177,10 +174,6 @@ class Pictures:
         """Writes the skipped files' list into `folder` (atomically), so that a resumed run skips the same ones."""
         with atomic_write(os.path.join(folder, BAD_FILE)) as temporary, open(temporary, "w") as file:
             json.dump(sorted(self.skipped), file)
-
-
-class NoUsablePicture(ValueError):
-    """Every picture of the training's folder was found unreadable while the training ran."""
 
 
 def read_skipped(folder):
@@ -301,6 +294,10 @@ def training_dataset(pictures, size, batch_size, seed, start_batch=0, styles=Non
         order = picture_order(len(paths), seed, start, lambda index: paths[index] in known_bad)
         # The style of the entry's global batch, counted over the usable entries (the ones `start` counts).
         for seen, (index, position) in enumerate(order, start):
+            # Once every picture has failed to decode (cut, deleted while the training runs), the stream ends: the
+            # batch would otherwise wait for ever for a picture, deaf to signals. The training then says so.
+            if pictures.usable() == 0:
+                return
             if (seen % batch_size) // share == part:
                 yield index, position, (seen // batch_size) % (styles or 1)
 

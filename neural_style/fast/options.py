@@ -30,12 +30,15 @@ CHOICES = ("style_index", "mix", "style_masks")
 # pass per style every --save-every steps, and a card in TensorBoard's images tab).
 PREVIEW_COUNT = 4
 PREVIEW_LIMIT = 16
+# Seconds a task of a cluster (TF_CONFIG) waits for the others to answer before it gives up (--cluster-timeout); like
+# the watch fields, not a setting of the training (in WATCH_FIELDS).
+CLUSTER_TIMEOUT = 600
 # Where the training is written and watched, not how it trains: left out of settings(), so that a resumed training may
 # change them and the model file does not carry them.
 # The transformation network's bytes a pixel in training: what its forward pass holds (apply.PER_PIXEL_BYTES, 1300),
 # twice, for the values its backward pass keeps.
 TRANSFORM_TRAINING_BYTES = 2600
-WATCH_FIELDS = ("tensorboard", "save_every", "preview_images")
+WATCH_FIELDS = ("tensorboard", "save_every", "preview_images", "cluster_timeout")
 
 
 @dataclasses.dataclass
@@ -58,6 +61,7 @@ class TrainOptions:
     tensorboard: str | os.PathLike | None = None  # costs every step, settings, previews
     save_every: int = 0  # the previews every N steps (0: at the start and the end only); needs tensorboard
     preview_images: str | os.PathLike | None = None  # None: the first PREVIEW_COUNT of images
+    cluster_timeout: float = CLUSTER_TIMEOUT  # seconds to wait for a cluster's other tasks (TF_CONFIG)
 
     @classmethod
     def flags(cls) -> dict[str, str]:
@@ -109,6 +113,7 @@ class TrainOptions:
         # The TensorBoard folder is checked as the other commands' is (options.check_tensorboard_folder).
         check_tensorboard_folder(self.tensorboard)
         check_count(self.save_every, "save_every", zero="previews at the start and the end only")
+        check_number(self.cluster_timeout, "cluster_timeout", above=0, note=" seconds")
         if self.preview_images is not None and (
             not isinstance(self.preview_images, (str, os.PathLike)) or not os.path.isdir(self.preview_images)
         ):
@@ -222,7 +227,7 @@ def style_weights(styles, style_index=None, mix=None, style_masks=None):
     if len(weights) != styles:
         raise OptionError(f"mix has {len(weights)} weights but the model has {styles} styles; give {styles}", "mix")
     for weight in weights:
-        check_number(weight, "mix", minimum=0, what="weights >= 0")
+        check_number(weight, "mix weights", minimum=0, what="finite numbers", parameter="mix")
     # Typed decimals (0.1 + 0.2 + 0.7) sum to 1 within a few float64 ulps; 1e-6 allows 6 typed decimals' rounding.
     if abs(sum(weights) - 1) > 1e-6:
         raise OptionError(f"mix weights must sum to 1 (a convex mixture), got {sum(weights):g}", "mix")

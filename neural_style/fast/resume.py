@@ -255,15 +255,18 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
     checkpoint left behind is always one the training wrote whole. The step is read back as hostile input, and the
     last costs are kept beside it, so that a training resumed at its end still reports them."""
 
-    def __init__(self, backup_dir, epochs, **kwargs):
+    def __init__(self, backup_dir, epochs, pictures=None, **kwargs):
         """
         Arguments:
         backup_dir -- the work folder
         epochs -- the training's count of checkpoint intervals (a checkpoint's step is at most this)
+        pictures -- the training's data.Pictures: once none is usable, the data has ended inside an interval, and
+                    no checkpoint is written for it
         kwargs -- keras.callbacks.BackupAndRestore's
         """
         super().__init__(backup_dir, **kwargs)
         self.epochs = epochs
+        self.pictures = pictures
         self.last_logs = {}
 
     def on_epoch_end(self, epoch, logs=None):
@@ -271,6 +274,10 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
         super().on_epoch_end(epoch, logs)
 
     def _save_model(self):
+        if self.model.stop_training or (self.pictures is not None and self.pictures.usable() == 0):
+            # Stopped inside the interval (the pictures ran out, the cost became NaN): the interval is not whole, and
+            # its weights are not worth continuing from.
+            return
         os.makedirs(self.backup_dir, exist_ok=True)
         check_disk_room(
             self.backup_dir,

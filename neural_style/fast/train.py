@@ -22,6 +22,7 @@ import math
 import os
 import tempfile
 import time
+import warnings
 
 import keras
 import numpy as np
@@ -110,10 +111,14 @@ class FastStyleTrainer(keras.Model):
         # compute_content_cost sums over the batch what it normalises per picture: divided by the batch, the mean.
         J_content = compute_content_cost(tf.stop_gradient(a_C), features[-1]) / batch
         J_style = 0.0
+        # Several workers' replicas may see their batch without a static size: the global batch's share is its size.
+        count = features[0].shape[0]
+        if count is None:
+            count = options.batch_size // tf.distribute.get_strategy().num_replicas_in_sync
         for (name, weight), a_G in zip(options.style_layers, features[:-1]):
             per_picture = [
                 layer_style_cost_from_gram(self._grams[name][0 if styles is None else styles[i]], a_G[i : i + 1])
-                for i in range(a_G.shape[0])
+                for i in range(count)
             ]
             J_style += weight * tf.add_n(per_picture) / batch
         J_tv = total_variation_cost(generated) / batch
@@ -224,7 +229,7 @@ def train_fast_model(
     watch.check_paths(options, output, work_dir)
     check_training_memory(options)
     # Before TensorFlow's runtime starts (a cluster's collective ops are configured then); TF_CONFIG checked.
-    strategy = choose_strategy(strategy)
+    strategy = choose_strategy(strategy, options.batch_size, options.cluster_timeout)
     replicas = strategy.num_replicas_in_sync
     if options.batch_size % replicas:
         raise OptionError(
@@ -245,7 +250,7 @@ def train_fast_model(
     held = finished = False
     try:
         # One training at a time per work folder and per model file: a second one is refused in one line.
-        with hold_folder(work_dir, "--work-dir"), hold_file(output, "--output") if chief else contextlib.nullcontext():
+        with hold_file(output, "--output") if chief else contextlib.nullcontext(), hold_folder(work_dir, "--work-dir"):
             held = True
             resumed = resume.open_work_folder(work_dir, recorded)
             net, summary = _train(
@@ -288,29 +293,35 @@ def _train(styles, images, output, weights, work_dir, options, recorded, strateg
         )
     )
     several_workers = isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
-    backup = resume.AtomicBackupAndRestore(work_dir, total // chunk, save_freq="epoch", delete_checkpoint=False)
+    backup = resume.AtomicBackupAndRestore(
+        work_dir, total // chunk, pictures, save_freq="epoch", delete_checkpoint=False
+    )
     try:
-        history = trainer.fit(
-            dataset,
-            epochs=total // chunk,
-            steps_per_epoch=chunk,
-            verbose=1 if progress and chief else 0,
-            shuffle=False,  # the order is data.picture_order's, from the seed
-            callbacks=[
-                # The chief's checkpoint is the cluster's: FromChief gives its state to the other workers.
-                *([backup] if chief else []),
-                *([FromChief(strategy, chief)] if several_workers else []),
-                resume.Resume(start_batch, chunk, pictures, work_dir),
-                keras.callbacks.TerminateOnNaN(),
-                *([board] if board else []),  # after the restore: its steps continue the checkpoint's
-                *callbacks,
-            ],
-        )
+        with warnings.catch_warnings():
+            # The pipeline ends only when no picture can be decoded, which the line after fit says instead.
+            warnings.filterwarnings("ignore", message="Your input ran out of data")
+            history = trainer.fit(
+                dataset,
+                epochs=total // chunk,
+                steps_per_epoch=chunk,
+                verbose=1 if progress and chief else 0,
+                shuffle=False,  # the order is data.picture_order's, from the seed
+                callbacks=[
+                    # The chief's checkpoint is the cluster's: FromChief gives its state to the other workers.
+                    *([backup] if chief else []),
+                    *([FromChief(strategy, chief)] if several_workers else []),
+                    resume.Resume(start_batch, chunk, pictures, work_dir),
+                    keras.callbacks.TerminateOnNaN(),
+                    *([board] if board else []),  # after the restore: its steps continue the checkpoint's
+                    *callbacks,
+                ],
+            )
     except tf.errors.OpError:
         pictures.check_usable()  # every picture became unreadable while the pipeline ran: that, in one line
         raise
     finally:
         watch.close(board)  # an interrupted training keeps the events it wrote
+    pictures.check_usable()
     # A training resumed from the checkpoint of its last step trains no more: its costs are the checkpoint's.
     last = {key: float(values[-1]) for key, values in history.history.items() if values} or backup.last_logs
     if not all(math.isfinite(value) for value in last.values()):
