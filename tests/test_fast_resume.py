@@ -187,7 +187,7 @@ def test_fuzz_the_work_folders_readers_answer_or_say_one_line(tmp_path_factory, 
     (work / "settings.json").write_text(json.dumps({resume.WORK_MARK: resume.WORK_KIND, "size": 32}))
     (work / name).write_bytes(content)
     backup = resume.AtomicBackupAndRestore(str(work), 5)
-    for read in (resume.check_work_folder, data.read_skipped, lambda _: backup.read_step()):
+    for read in (resume.check_work_folder, resume.read_skipped, lambda _: backup.read_step()):
         try:
             value = read(str(work))
         except OptionError as error:

@@ -27,7 +27,6 @@ from ..large import available_memory
 from ..limits import max_image_pixels
 
 BAD_FILE = "bad_pictures.json"
-MAX_LIST_BYTES = 64 << 20  # the skipped files' list: a path each, far more than any folder's worth
 # A picture's decode peaks at about 45 bytes a pixel: the 8-bit pixels, their float32 RGB copy and clipped copy, and
 # the resize's work (two 81 MP PNGs decoded at once peaked at 7.2 GB).
 DECODE_BYTES_PER_PIXEL = 45
@@ -174,38 +173,6 @@ class Pictures:
         """Writes the skipped files' list into `folder` (atomically), so that a resumed run skips the same ones."""
         with atomic_write(os.path.join(folder, BAD_FILE)) as temporary, open(temporary, "w") as file:
             json.dump(sorted(self.skipped), file)
-
-
-def read_skipped(folder):
-    """
-    The skipped files an earlier run of the training listed in its work folder, read as hostile input.
-
-    Arguments:
-    folder -- the work folder
-
-    Returns:
-    paths -- list of str (empty when there is no list); OptionError (one line naming the file and what to do) for a
-             list that is damaged
-    """
-    path = os.path.join(folder, BAD_FILE)
-    if not os.path.isfile(path):
-        return []
-    try:
-        with open(path, "rb") as file:
-            text = file.read(MAX_LIST_BYTES + 1)
-        if len(text) > MAX_LIST_BYTES:
-            raise ValueError(f"more than {MAX_LIST_BYTES:,} bytes")
-        paths = json.loads(text.decode("utf8"))
-        if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
-            raise ValueError("not a list of paths")
-    except (OSError, ValueError, RecursionError) as error:
-        reason = str(error).splitlines()[0][:120] if str(error) else type(error).__name__
-        raise OptionError(
-            f"work_dir {folder}: {BAD_FILE} is damaged ({reason}); delete that file to continue (its pictures are "
-            "tried again), or the folder to start the training again",
-            "work_dir",
-        ) from None
-    return paths
 
 
 def picture_order(count, seed, start=0, skip=lambda index: False):

@@ -36,6 +36,8 @@ WORK_MARK, WORK_KIND = "work folder of", "neural-style train"
 WORK_FILES = (SETTINGS_FILE, WEIGHTS_FILE, METADATA_FILE, BAD_FILE, RUN_FILE)
 # The folder's JSON files are a few kilobytes; anything far larger was not written by a training.
 MAX_JSON_BYTES = 1 << 20
+MAX_LIST_BYTES = 64 << 20  # the skipped pictures' list: a path each, far more than any folder's worth
+START_AGAIN = "remove the folder to start the training again, or give another --work-dir"
 # A checkpoint is written only where the disk has this much room beyond its estimated size (HDF5's own records).
 DISK_MARGIN_BYTES = 1 << 20
 
@@ -70,31 +72,56 @@ def plan(pictures, options):
     return total, chunk
 
 
-def read_json(path, what):
+def read_json(path, what, check=None, advice=START_AGAIN, limit=MAX_JSON_BYTES):
     """
     A JSON file of the work folder, read as hostile input.
 
     Arguments:
     path -- the file
     what -- which folder it belongs to, for the message ('work_dir DIR')
+    check -- None, or function(value) raising ValueError (its message the reason) for a value of the wrong form
+    advice -- what to do about a damaged file, for the message
+    limit -- the most bytes the file may have
 
     Returns:
     value -- the parsed JSON; OptionError (one line naming the file and what to do) for a file that is too large,
-             not UTF-8 or not JSON
+             not UTF-8, not JSON or not of the form `check` wants
     """
     try:
         with open(path, "rb") as file:
-            data = file.read(MAX_JSON_BYTES + 1)
-        if len(data) > MAX_JSON_BYTES:
-            raise ValueError(f"more than {MAX_JSON_BYTES:,} bytes")
-        return json.loads(data.decode("utf8"))
+            text = file.read(limit + 1)
+        if len(text) > limit:
+            raise ValueError(f"more than {limit:,} bytes")
+        value = json.loads(text.decode("utf8"))
+        if check is not None:
+            check(value)
+        return value
     except (OSError, ValueError, RecursionError) as error:
         reason = str(error).splitlines()[0][:120] if str(error) else type(error).__name__
-        raise OptionError(
-            f"{what}: {os.path.basename(path)} is damaged ({reason}); remove the folder to start the training again, "
-            "or give another --work-dir",
-            "work_dir",
-        ) from None
+        raise OptionError(f"{what}: {os.path.basename(path)} is damaged ({reason}); {advice}", "work_dir") from None
+
+
+def _paths(value):
+    if not isinstance(value, list) or not all(isinstance(path, str) for path in value):
+        raise ValueError("not a list of paths")
+
+
+def read_skipped(folder):
+    """
+    The pictures an earlier run of the training found unreadable (data.Pictures.save_skipped's list), hostile-safe.
+
+    Arguments:
+    folder -- the work folder
+
+    Returns:
+    paths -- list of str (empty when there is no list); OptionError (one line naming the file and what to do) for a
+             list that is damaged
+    """
+    path = os.path.join(folder, BAD_FILE)
+    if not os.path.isfile(path):
+        return []
+    advice = "delete that file to continue (its pictures are tried again), or the folder to start the training again"
+    return read_json(path, f"work_dir {folder}", _paths, advice, MAX_LIST_BYTES)
 
 
 def _is_scratch(name):
@@ -361,5 +388,6 @@ __all__ = [
     "default_work_dir",
     "open_work_folder",
     "plan",
+    "read_skipped",
     "remove_work_folder",
 ]

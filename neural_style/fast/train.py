@@ -268,7 +268,7 @@ def train_fast_model(
 
 def _train(styles, images, output, weights, work_dir, options, recorded, strategy, chief, progress, callbacks, warn):
     """train_fast_model's work, in a work folder it holds: (the trained network, the summary)."""
-    pictures = data.Pictures(images, warn=warn, known_bad=data.read_skipped(work_dir))
+    pictures = data.Pictures(images, warn=warn, known_bad=resume.read_skipped(work_dir))
     total, chunk = resume.plan(pictures, options)
     board = watch.training_board(options, styles, images, output, weights, work_dir, pictures, warn)  # --tensorboard
 
