@@ -28,8 +28,9 @@ from .options import CLUSTER_TIMEOUT
 
 PROG = "neural-style"  # cli.common's, for the one line a watchdog prints
 
-# What a cluster's task meets when another task is lost (its collectives aborted): start every task again.
-CLUSTER_LOST = (tf.errors.UnavailableError,)
+# What a cluster's task meets when another task is lost: its collectives fail as unavailable, or as aborted when the
+# coordination service's heartbeat timed out first (seen on a loaded machine). Either way: start every task again.
+CLUSTER_LOST = (tf.errors.UnavailableError, tf.errors.AbortedError)
 
 
 class FromChief(keras.callbacks.Callback):
