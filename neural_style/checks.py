@@ -7,6 +7,7 @@ lists in ``OptionError.parameters`` into flags (``--learning-rate must be > 0, g
 
 import math
 import os
+import sys
 from collections.abc import Collection, Iterable
 
 import numpy as np
@@ -234,3 +235,16 @@ def broken_link_text(link: str) -> str:
     """What to say of a symbolic link to nothing (broken_link's): where it points, and what to do."""
     target = os.readlink(link)
     return f"{link} is a symbolic link to {target}, which does not exist; make that folder, or give another path"
+
+
+def warn(line):
+    """
+    Prints one warning line on stderr, as every command words them: `neural-style: warning: LINE`.
+
+    Arguments:
+    line -- what happened and what the run does about it
+
+    Returns:
+    None
+    """
+    print(f"neural-style: warning: {line}", file=sys.stderr)

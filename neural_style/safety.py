@@ -16,12 +16,14 @@ import fcntl
 import os
 import re
 import signal
-import sys
 
 from .checkpoint import CHECKPOINT_FILE, IMAGE_FILE
-from .checks import OptionError
+from .checks import OptionError, warn
+from .files import TEMPORARY_PREFIX
 
 LOCK_FILE = ".neural-style.lock"
+# The key in a work folder's settings whose value names the command that made it (check_marked_folder).
+WORK_MARK = "work folder of"
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
 
@@ -195,6 +197,53 @@ def _refuse(problem):
     raise OptionError(f"{problem}; choose another path (inputs are never overwritten)")
 
 
+def check_marked_folder(path, command, run, read, files=None, settings_file="settings.json"):
+    """
+    Checks that a folder can be a run's own work folder, before anything is written into it: missing, empty (but for
+    lock and temporary files), or made by `command`: its settings file carries the mark {WORK_MARK: command}, and it
+    holds only the names `files` allows.
+
+    Arguments:
+    path -- the folder (--work-dir)
+    command -- the command whose work folders carry the mark ('neural-style video')
+    run -- what made such a folder, for the messages ('a video run')
+    read -- function(path of the settings file) -> its JSON, raising OptionError (one line) for a damaged file
+    files -- the names such a folder may hold, or None for any
+    settings_file -- the name of the settings file
+
+    Returns:
+    settings -- the saved settings (dict, the mark included), or None for a missing or empty folder; OptionError (one
+                line naming work_dir) for a file, another kind of folder or an unmarked settings file
+    """
+    path = os.fspath(path)
+    if not os.path.lexists(path):
+        return None
+    if not os.path.isdir(path):
+        raise OptionError(f"work_dir {path} is a file, not a folder; give a new or empty folder", "work_dir")
+    names = [name for name in os.listdir(path) if not is_scratch(name)]
+    if not names:
+        return None
+    refuse = (
+        f"work_dir {path} is not a work folder of `{command}` ({{}}); nothing in it is used, changed or removed: "
+        "give a new or empty folder"
+    )
+    others = sorted(set(names) - set(files)) if files is not None else []
+    if others:
+        shown = ", ".join(others[:3]) + (", ..." if len(others) > 3 else "")
+        raise OptionError(refuse.format(f"it holds {len(others)} other files: {shown}"), "work_dir")
+    if settings_file not in names:
+        raise OptionError(refuse.format(f"it holds {len(names)} other files and no {settings_file}"), "work_dir")
+    saved = read(os.path.join(path, settings_file))
+    if not isinstance(saved, dict) or saved.get(WORK_MARK) != command:
+        raise OptionError(refuse.format(f"its {settings_file} has no mark of {run}"), "work_dir")
+    return saved
+
+
+def is_scratch(name):
+    """Whether a name in a work folder is the lock file or a killed write's temporary file: not content of it."""
+    return name == LOCK_FILE or name.startswith(TEMPORARY_PREFIX)
+
+
 @contextlib.contextmanager
 def hold_folder(folder, option="--output-dir"):
     """
@@ -329,7 +378,7 @@ class SideWrites:
         Arguments:
         report -- function(line) called once per kind of file that cannot be written (default: a line on stderr)
         """
-        self.report = report or (lambda line: print(f"neural-style: warning: {line}", file=sys.stderr))
+        self.report = report or warn
         self.failed = {}
 
     def attempt(self, what, path, write, *args):

@@ -80,7 +80,7 @@ def test_a_users_folder_as_work_dir_is_refused_and_left_as_it_was(tmp_path, phot
     assert code == 2
     err = _one_line(capsys)
     assert f"--work-dir {work_dir} is not a work folder of `neural-style train`" in err
-    assert "nothing in it is used or removed" in err
+    assert "nothing in it is used, changed or removed" in err
     assert _tree(folder) == before  # not a file added (not even a lock), changed or removed
     assert not (tmp_path / "m.keras").exists()
 

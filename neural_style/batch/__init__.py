@@ -12,9 +12,8 @@ with each task and the picture's pixels come back to the driver, so the machines
 """
 
 import os
-import sys
 
-from ..checks import check_positive_int
+from ..checks import check_positive_int, warn
 from ..image_files import write_image
 from .jobs import (
     BATCH_OWNED,
@@ -126,13 +125,9 @@ def stylize_many(
     damaged = []
     rows = read_results(results, damaged) if results and not force else {}
     if damaged:
-        (report or _warn)(damaged_note(results, damaged))
+        (report or warn)(damaged_note(results, damaged))
     tasks = [(job, finished_fingerprint(job, rows, folder) if rows else None) for job in jobs]
     return _stream(tasks, options, results, folder, workers, ray_address)
-
-
-def _warn(line):
-    print(f"neural-style: warning: {line}", file=sys.stderr)
 
 
 def _stream(tasks, options, results, folder, workers, ray_address):

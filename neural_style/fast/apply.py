@@ -9,13 +9,12 @@ network's own stride and margin (network.network_reach).
 """
 
 import os
-import sys
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from ..checks import OptionError
+from ..checks import OptionError, warn
 from ..image_files import IMAGE_EXTENSIONS, ImageError, write_image
 from ..images import load_image
 from ..large import available_memory
@@ -483,7 +482,7 @@ def warn_skipped(source, reason):
     Returns:
     None
     """
-    print(f"neural-style: warning: skipping {source}: {reason}", file=sys.stderr)
+    warn(f"skipping {source}: {reason}")
 
 
 def _read(picture):

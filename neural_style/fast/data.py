@@ -12,13 +12,13 @@ import itertools
 import json
 import os
 import stat
-import sys
 import threading
 
 import numpy as np
 import tensorflow as tf
 from PIL import Image
 
+from .. import checks
 from ..checks import OptionError
 from ..files import atomic_write
 from ..image_files import IMAGE_EXTENSIONS
@@ -106,7 +106,7 @@ class Pictures:
                   fit
         """
         self.folder = os.fspath(folder)
-        self.warn = warn or (lambda line: print(f"neural-style: warning: {line}", file=sys.stderr))
+        self.warn = warn or checks.warn
         self.skipped = {}
         self._lock = threading.Lock()
         limit = max_image_pixels()

@@ -21,7 +21,7 @@ import zlib
 import h5py
 
 from ..checks import OptionError
-from .network import DECODER, ENCODER, OUTPUT_KERNEL, RESIDUAL_BLOCKS
+from .network import OUTPUT_KERNEL, convolutions
 
 CONFIG = "config.json"
 METADATA = "metadata.json"
@@ -51,7 +51,7 @@ def norm_channels():
     Returns:
     channels -- list of network.NORMS ints (32, 64, 128, 128 x 10, 64, 32)
     """
-    return [f for f, _, _ in ENCODER] + [ENCODER[-1][0]] * (2 * RESIDUAL_BLOCKS) + [f for f, _ in DECODER]
+    return [filters for filters, _, _ in convolutions()]
 
 
 def weight_shapes(styles):
@@ -65,9 +65,8 @@ def weight_shapes(styles):
     shapes -- collections.Counter of shape tuples: each convolution's kernel (no bias), each normalisation's gamma
               and beta (styles, C), the last convolution's kernel and bias
     """
-    kernels = [k for _, k, _ in ENCODER] + [3] * (2 * RESIDUAL_BLOCKS) + [k for _, k in DECODER]
     shapes, channels = collections.Counter(), 3
-    for kernel, filters in zip(kernels, norm_channels()):
+    for filters, kernel, _ in convolutions():
         shapes[(kernel, kernel, channels, filters)] += 1
         shapes[(styles, filters)] += 2
         channels = filters

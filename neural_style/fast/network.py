@@ -138,10 +138,8 @@ class TransformNet(keras.Model):
         # style_digest: one style's, as single-style models before conditional normalisation were saved.
         digests = style_digests if style_digests is not None else [style_digest] if style_digest else []
         self.style_digests = list(digests)
-        convolutions = [(f, k, s) for f, k, s in ENCODER] + [(ENCODER[-1][0], 3, 1)] * (2 * RESIDUAL_BLOCKS)
-        convolutions += [(f, k, 1) for f, k in DECODER]
         self.pads, self.convs, self.norms = [], [], []
-        for index, (filters, kernel, stride) in enumerate(convolutions):
+        for index, (filters, kernel, stride) in enumerate(convolutions()):
             self.pads.append(ReflectionPadding2D(kernel // 2, name=f"pad{index}"))
             # No bias: the instance normalisation after it subtracts every per-channel constant.
             self.convs.append(keras.layers.Conv2D(filters, kernel, stride, use_bias=False, name=f"conv{index}"))
@@ -251,6 +249,18 @@ class TransformNet(keras.Model):
             "settings": self.settings,
             "style_digests": self.style_digests,
         }
+
+
+def convolutions():
+    """
+    The network's normalised convolutions in order: the encoder's, the residual blocks' (two each), the decoder's.
+
+    Returns:
+    plan -- list of NORMS (filters, kernel, stride); each is followed by an instance normalisation of `filters`
+            channels (the 9x9 convolution to RGB after them is not in the list)
+    """
+    plan = [(f, k, s) for f, k, s in ENCODER] + [(ENCODER[-1][0], 3, 1)] * (2 * RESIDUAL_BLOCKS)
+    return plan + [(f, k, 1) for f, k in DECODER]
 
 
 def norm_levels():

@@ -23,7 +23,7 @@ import numpy as np
 from ..checkpoint import differences
 from ..checks import OptionError
 from ..files import TEMPORARY_PREFIX, atomic_write
-from ..safety import LOCK_FILE, deferred_signals
+from ..safety import WORK_MARK, check_marked_folder, deferred_signals
 from .data import BAD_FILE
 from .watch import RUN_FILE
 
@@ -31,7 +31,7 @@ SETTINGS_FILE = "settings.json"
 WEIGHTS_FILE = "latest.weights.h5"  # BackupAndRestore's
 METADATA_FILE = "training_metadata.json"  # BackupAndRestore's
 # The mark in settings.json of a folder a training made: a folder without it is never used, written into or removed.
-WORK_MARK, WORK_KIND = "work folder of", "neural-style train"
+WORK_KIND = "neural-style train"
 # Every file a training writes into its work folder: the only ones it ever removes.
 WORK_FILES = (SETTINGS_FILE, WEIGHTS_FILE, METADATA_FILE, BAD_FILE, RUN_FILE)
 # The folder's JSON files are a few kilobytes; anything far larger was not written by a training.
@@ -124,11 +124,6 @@ def read_skipped(folder):
     return read_json(path, f"work_dir {folder}", _paths, advice, MAX_LIST_BYTES)
 
 
-def _is_scratch(name):
-    """The lock file and the temporary files of killed writes: not content of a folder."""
-    return name == LOCK_FILE or name.startswith(TEMPORARY_PREFIX)
-
-
 def check_work_folder(path):
     """
     Checks that a folder can be a training's work folder, before any work: missing, empty, or made by a training.
@@ -141,31 +136,10 @@ def check_work_folder(path):
                 or empty folder; OptionError (one line) for a file, a folder holding anything a training does not
                 write, or a settings file that is damaged or has no mark of a training
     """
-    path = os.fspath(path)
-    if not os.path.lexists(path):
-        return None
-    if not os.path.isdir(path):
-        raise OptionError(
-            f"work_dir {path} is a file, not a folder; give a new or empty folder for the training's checkpoint",
-            "work_dir",
-        )
-    names = [name for name in os.listdir(path) if not _is_scratch(name)]
-    if not names:
-        return None
-    refuse = (
-        f"work_dir {path} is not a work folder of `neural-style train` ({{}}); nothing in it is used or removed: "
-        "give a new or empty folder"
+    saved = check_marked_folder(
+        path, WORK_KIND, "a training", lambda settings: read_json(settings, f"work_dir {path}"), WORK_FILES
     )
-    others = sorted(set(names) - set(WORK_FILES))
-    if others:
-        shown = ", ".join(others[:3]) + (", ..." if len(others) > 3 else "")
-        raise OptionError(refuse.format(f"it holds {len(others)} other files: {shown}"), "work_dir")
-    if SETTINGS_FILE not in names:
-        raise OptionError(refuse.format(f"it has no {SETTINGS_FILE}"), "work_dir")
-    saved = read_json(os.path.join(path, SETTINGS_FILE), f"work_dir {path}")
-    if not isinstance(saved, dict) or saved.get(WORK_MARK) != WORK_KIND:
-        raise OptionError(refuse.format(f"its {SETTINGS_FILE} has no mark of a training"), "work_dir")
-    return {key: value for key, value in saved.items() if key != WORK_MARK}
+    return None if saved is None else {key: value for key, value in saved.items() if key != WORK_MARK}
 
 
 def has_checkpoint(path):

@@ -14,14 +14,14 @@ from ..files import TEMPORARY_PREFIX, atomic_write
 from ..image_files import ImageError, read_image, write_image
 from ..limits import max_image_pixels
 from ..options import OptionError
-from ..safety import LOCK_FILE
+from ..safety import WORK_MARK, check_marked_folder
 from .frames import FRAME_NAME
 from .motion import flow_pair
 
 SETTINGS_FILE = "settings.json"
 INDEX_FILE = "index.json"
 # The mark in settings.json of a folder that a video run made: a folder without it is never used as a work folder.
-WORK_MARK, WORK_KIND = "work folder of", "neural-style video"
+WORK_KIND = "neural-style video"
 
 
 class WorkFolder:
@@ -140,39 +140,21 @@ def check_work_folder(path):
     settings -- the settings of the run that made it (dict), or None for a missing or empty folder; OptionError with
                 one line for a file, a folder of other files, or a damaged settings file
     """
-    path = os.fspath(path)
-    if not os.path.exists(path):
-        return None
-    if not os.path.isdir(path):
-        raise OptionError(f"work_dir {path} is a file, not a folder; give a new or empty folder", "work_dir")
-    saved_path = os.path.join(path, SETTINGS_FILE)
-    names = [name for name in os.listdir(path) if not _is_scratch(name)]
-    if not names:
-        return None
-    refuse = (
-        f"work_dir {path} is not a work folder of `neural-style video` ({{}}); nothing in it is used or changed: "
-        "give a new or empty folder"
-    )
-    if SETTINGS_FILE not in names:
-        raise OptionError(refuse.format(f"it holds {len(names)} other files and no {SETTINGS_FILE}"), "work_dir")
+    return check_marked_folder(path, WORK_KIND, "a video run", lambda settings: _read_settings(path, settings))
+
+
+def _read_settings(folder, path):
+    """A video work folder's settings.json as JSON; OptionError (one line) for a damaged one."""
     try:
-        with open(saved_path, "rb") as file:
-            saved = json.loads(file.read().decode("utf8"))
+        with open(path, "rb") as file:
+            return json.loads(file.read().decode("utf8"))
     except (OSError, ValueError) as error:
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise OptionError(
-            f"work_dir {path}: {SETTINGS_FILE} is damaged ({reason}); delete the folder to start afresh, or give "
+            f"work_dir {folder}: {SETTINGS_FILE} is damaged ({reason}); delete the folder to start afresh, or give "
             "another work folder",
             "work_dir",
         ) from None
-    if not isinstance(saved, dict) or saved.get(WORK_MARK) != WORK_KIND:
-        raise OptionError(refuse.format(f"its {SETTINGS_FILE} has no mark of a video run"), "work_dir")
-    return saved
-
-
-def _is_scratch(name):
-    """The lock file and the temporary files of killed writes: not content of a folder."""
-    return name == LOCK_FILE or name.startswith(TEMPORARY_PREFIX)
 
 
 def remove_temporary_files(path):
