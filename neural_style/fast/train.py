@@ -111,14 +111,10 @@ class FastStyleTrainer(keras.Model):
         # compute_content_cost sums over the batch what it normalises per picture: divided by the batch, the mean.
         J_content = compute_content_cost(tf.stop_gradient(a_C), features[-1]) / batch
         J_style = 0.0
-        # Several workers' replicas may see their batch without a static size: the global batch's share is its size.
-        count = features[0].shape[0]
-        if count is None:
-            count = options.batch_size // tf.distribute.get_strategy().num_replicas_in_sync
         for (name, weight), a_G in zip(options.style_layers, features[:-1]):
             per_picture = [
                 layer_style_cost_from_gram(self._grams[name][0 if styles is None else styles[i]], a_G[i : i + 1])
-                for i in range(count)
+                for i in range(a_G.shape[0])
             ]
             J_style += weight * tf.add_n(per_picture) / batch
         J_tv = total_variation_cost(generated) / batch
@@ -134,6 +130,9 @@ class FastStyleTrainer(keras.Model):
             pictures = tf.ensure_shape(pictures, (self.options.batch_size // replicas, *pictures.shape[1:]))
         if styles is None:
             styles = tf.zeros(tf.shape(pictures)[:1], tf.int32)
+        # The style weights scale every normalisation per picture: with a batch of unknown size they would leave the
+        # stylised batch's size unknown too (a replica's batch of one broadcasts to it), which the style cost needs.
+        styles = tf.ensure_shape(styles, pictures.shape[:1])
         weights = tf.one_hot(styles, self.net.styles)
         with tf.GradientTape() as tape:
             generated = self.net((pictures, weights), training=True)
