@@ -201,21 +201,17 @@ def remove_work_folder(path):
     return True
 
 
-def checkpoint_bytes(model):
+def variables_bytes(variables):
     """
-    The size a checkpoint of a model will take: its weights and its optimizer's state, in their dtypes.
+    The bytes a file of these variables holds: each one's values in its dtype.
 
     Arguments:
-    model -- a built Keras model with a built optimizer
+    variables -- Keras variables (a model's weights, an optimizer's state)
 
     Returns:
-    size -- bytes (the HDF5 file adds a few kilobytes of records, which DISK_MARGIN_BYTES covers)
+    size -- bytes (an HDF5 or .keras file adds a few kilobytes of records, which DISK_MARGIN_BYTES covers)
     """
-    variables = list(model.weights) + list(model.optimizer.variables if model.optimizer else [])
-    total = 0
-    for variable in variables:
-        total += int(np.prod(variable.shape, dtype=np.int64)) * np.dtype(variable.dtype).itemsize
-    return total
+    return sum(int(np.prod(v.shape, dtype=np.int64)) * np.dtype(v.dtype).itemsize for v in variables)
 
 
 def check_disk_room(folder, size, what, keeping):
@@ -282,7 +278,7 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
         os.makedirs(self.backup_dir, exist_ok=True)
         check_disk_room(
             self.backup_dir,
-            checkpoint_bytes(self.model),
+            variables_bytes([*self.model.weights, *self.model.optimizer.variables]),
             f"the checkpoint into work_dir {self.backup_dir}",
             "the last checkpoint is kept" if has_checkpoint(self.backup_dir) else "no checkpoint was written yet",
         )

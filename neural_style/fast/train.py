@@ -328,7 +328,7 @@ def _train(styles, images, output, weights, work_dir, options, recorded, strateg
     if chief:
         resume.check_disk_room(
             os.path.dirname(os.path.abspath(output)),
-            sum(int(np.prod(w.shape)) * 4 for w in net.weights),
+            resume.variables_bytes(net.weights),
             f"the model {output}",
             f"the last checkpoint is kept in {work_dir}",
         )
