@@ -15,11 +15,25 @@ the styles' weights as a second input, (batch, styles), one-hot for one style; a
 shifts, hence the styles. Weights of shape (batch, H, W, styles) give each pixel its own mixture (a style per region);
 each normalisation sees them averaged over the 2 x 2 or 4 x 4 blocks of its level. A single-style network is the
 case styles = 1, where the weights may be left out.
+
+Layouts (Layout): Johnson et al.'s is the default, and the published networks the package carries are the same
+network with other widths and depths. Dumoulin et al.'s 26-style network (TensorFlow's Android stylize demo) has an
+encoder of 32/32/32, six residual blocks, a decoder of 8 then 4, and ends in a convolution to RGB that is normalised
+too, then a sigmoid. Ghiasi et al.'s arbitrary-style transformer (Magenta) has an encoder of 8/16/32 whose batch
+normalisation is folded into biases (no instance normalisation there), five residual blocks, the same head, and takes
+each normalisation's scale and shift from a 100-number style vector through a learned affine map ("vector"
+conditioning: gamma = v G + g0) instead of a table of styles; masks, mixtures and tiles work on it unchanged. A
+network read from an int8 file also rounds its activations where the file does (quantize.py), so that it gives the
+file's pictures.
 """
+
+import dataclasses
 
 import keras
 import numpy as np
 import tensorflow as tf
+
+from .quantize import INT8_HIGH, INT8_LOW, fake_quantize
 
 PACKAGE = "neural_style"
 # (filters, kernel, stride) of the encoder; the residual blocks' convolutions; the decoder's (filters, kernel).
@@ -36,6 +50,139 @@ DOWNSAMPLINGS = sum(stride == 2 for _, _, stride in ENCODER)
 # The smallest side the reflection paddings allow (a reflection pad must be shorter than the side it reflects); the
 # apply functions pad smaller pictures up to it by repeating their edge, then crop.
 MIN_SIDE = OUTPUT_KERNEL // 2 + 1
+
+
+@dataclasses.dataclass(frozen=True)
+class Layout:
+    """
+    The shape of an image-transformation network.
+
+    encoder -- (filters, kernel, stride) of each encoder convolution
+    encoder_norm -- True: each encoder convolution is instance-normalised (no bias); False: it has a bias (batch
+                    normalisation folded in) and no normalisation
+    residual_blocks -- how many residual blocks (two 3x3 convolutions each, normalised) at the encoder's last width
+    decoder -- (filters, kernel) of each upsampling stage (nearest x2, then the convolution, normalised)
+    output_kernel -- the kernel of the convolution to RGB
+    output -- "affine": that convolution has a bias and gives 127.5 + 127.5 x its value (Johnson et al.);
+              "sigmoid": it is normalised too, and gives 255 x sigmoid (Magenta's networks)
+    conditioning -- "table": each normalisation has a scale and shift per style, mixed by convex style weights;
+                    "vector": they are an affine map of a style vector (gamma = v G + g0)
+    epsilon -- the normalisations' epsilon
+    """
+
+    name: str = "johnson"
+    encoder: tuple = ENCODER
+    encoder_norm: bool = True
+    residual_blocks: int = RESIDUAL_BLOCKS
+    decoder: tuple = DECODER
+    output_kernel: int = OUTPUT_KERNEL
+    output: str = "affine"
+    conditioning: str = "table"
+    epsilon: float = EPSILON
+
+    def __post_init__(self):
+        # Lists from a JSON config become tuples, so that layouts compare and hash.
+        object.__setattr__(self, "encoder", tuple(tuple(int(n) for n in e) for e in self.encoder))
+        object.__setattr__(self, "decoder", tuple(tuple(int(n) for n in d) for d in self.decoder))
+        if self.output not in ("affine", "sigmoid") or self.conditioning not in ("table", "vector"):
+            raise ValueError(f"unknown output {self.output!r} or conditioning {self.conditioning!r}")
+
+    @classmethod
+    def from_config(cls, config):
+        """A layout from its get_config() dict (None: Johnson et al.'s)."""
+        return cls(**config) if config else cls()
+
+    def get_config(self):
+        """The layout as a JSON-able dict."""
+        return dataclasses.asdict(self)
+
+    @property
+    def downsamplings(self):
+        """How many stride-2 convolutions: the deepest level's positions are 2 ** this pixels apart."""
+        return sum(stride == 2 for _, _, stride in self.encoder)
+
+    def convolutions(self):
+        """
+        Every convolution named conv{index}, in order: the encoder's, the residual blocks' (two each), the decoder's,
+        and, when the output is "sigmoid", the convolution to RGB (normalised, so it is one of them).
+
+        Returns:
+        plan -- list of (filters, kernel, stride, normalised); a convolution not normalised has a bias
+        """
+        width = self.encoder[-1][0]
+        plan = [(f, k, s, self.encoder_norm) for f, k, s in self.encoder]
+        plan += [(width, 3, 1, True)] * (2 * self.residual_blocks)
+        plan += [(f, k, 1, True) for f, k in self.decoder]
+        if self.output == "sigmoid":
+            plan.append((3, self.output_kernel, 1, True))
+        return plan
+
+    def levels(self):
+        """
+        The level of each convolution's output: its positions are 2 ** level pixels apart.
+
+        Returns:
+        levels -- list of ints, one per convolutions() entry
+        """
+        encoder = [sum(stride == 2 for _, _, stride in self.encoder[: i + 1]) for i in range(len(self.encoder))]
+        decoder = [self.downsamplings - 1 - i for i in range(len(self.decoder))]
+        tail = [0] if self.output == "sigmoid" else []
+        return encoder + [self.downsamplings] * (2 * self.residual_blocks) + decoder + tail
+
+    def normalised(self):
+        """The indices of the normalised convolutions (the ones whose statistics a tiled apply gathers)."""
+        return [index for index, (_, _, _, norm) in enumerate(self.convolutions()) if norm]
+
+    @property
+    def min_side(self):
+        """The smallest side the reflection paddings allow (a reflection pad must be shorter than its side)."""
+        return self.output_kernel // 2 + 1
+
+    def reach(self):
+        """
+        The tile geometry: the total stride, and the margin that makes a tile's core exact.
+
+        Along an edge of a window that is not the picture's, its reflection padding differs from the picture's
+        pixels: each k x k convolution at a level makes k // 2 more positions wrong there, a stride-2 one leaves
+        ceil((wrong + k // 2) / 2) at the next level, an x2 upsampling doubles them. The margin is the wrong pixels
+        at the output, rounded up to the stride (windows start at multiples of it, so every stride-2 convolution
+        samples the positions the whole picture gives).
+
+        Returns:
+        stride -- 2 ** downsamplings
+        margin -- pixels of context each side of a core
+        """
+        wrong = 0
+        for _, kernel, stride in self.encoder:
+            wrong = -(-(wrong + kernel // 2) // stride)
+        wrong += 2 * self.residual_blocks
+        for _, kernel in self.decoder:
+            wrong = 2 * wrong + kernel // 2
+        wrong += self.output_kernel // 2
+        stride = 1 << self.downsamplings
+        return stride, -(-wrong // stride) * stride
+
+
+JOHNSON = Layout()
+# Dumoulin, Shlens & Kudlur's 26-style network, as TensorFlow's Android stylize demo ships it.
+MAGENTA_26 = Layout(
+    name="magenta-26",
+    encoder=((32, 9, 1), (32, 3, 2), (32, 3, 2)),
+    residual_blocks=6,
+    decoder=((8, 3), (4, 3)),
+    output="sigmoid",
+)
+# Ghiasi et al.'s arbitrary-style transformer, as TF Hub's TFLite release ships it.
+MAGENTA_ARBITRARY = Layout(
+    name="magenta-arbitrary",
+    encoder=((8, 9, 1), (16, 3, 2), (32, 3, 2)),
+    encoder_norm=False,
+    residual_blocks=5,
+    decoder=((16, 3), (8, 3)),
+    output="sigmoid",
+    conditioning="vector",
+)
+LAYOUTS = {layout.name: layout for layout in (JOHNSON, MAGENTA_26, MAGENTA_ARBITRARY)}
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -62,24 +209,82 @@ class ReflectionPadding2D(keras.layers.Layer):
 class InstanceNormalization(keras.layers.Layer):
     """Each picture's channels normalised by their own mean and variance over height and width, then scaled and
     shifted by learned gamma and beta (Ulyanov, Vedaldi & Lempitsky 2016); with several styles, by a gamma and a beta
-    per style, mixed by the style weights (conditional instance normalisation, Dumoulin et al. 2017)."""
+    per style, mixed by the style weights (conditional instance normalisation, Dumoulin et al. 2017); with "vector"
+    conditioning, by an affine map of a style vector (Ghiasi et al. 2017).
 
-    def __init__(self, epsilon=EPSILON, styles=1, **kwargs):
+    `quantization` (point -> [scale, zero point]) rounds the intermediate values where an int8 file does, in the
+    file's order: scale = rsqrt(variance + epsilon) x gamma, then x x scale + (beta - mean x scale).
+    """
+
+    def __init__(self, epsilon=EPSILON, styles=1, conditioning="table", quantization=None, **kwargs):
         super().__init__(**kwargs)
         self.epsilon = float(epsilon)
         self.styles = int(styles)
+        self.conditioning = conditioning
+        self.quantization = {name: [float(s), int(z)] for name, (s, z) in (quantization or {}).items()}
 
     def build(self, input_shape):
         shape = (self.styles, input_shape[-1])
-        self.gamma = self.add_weight(name="gamma", shape=shape, initializer="ones")
+        vector = self.conditioning == "vector"
+        # A style vector's map starts at zero (gamma = g0 = 1); a table's styles start as the identity.
+        self.gamma = self.add_weight(name="gamma", shape=shape, initializer="zeros" if vector else "ones")
         self.beta = self.add_weight(name="beta", shape=shape, initializer="zeros")
+        if vector:
+            self.gamma_offset = self.add_weight(name="gamma_offset", shape=shape[1:], initializer="ones")
+            self.beta_offset = self.add_weight(name="beta_offset", shape=shape[1:], initializer="zeros")
+
+    def _q(self, name, x):
+        """x rounded at the point `name` as the file rounds it (unchanged where the file does not)."""
+        point = self.quantization.get(name)
+        return x if point is None else fake_quantize(x, *point)
+
+    def scale_and_shift(self, style_weights):
+        """
+        Gamma and beta for the style weights.
+
+        Arguments:
+        style_weights -- None (the first style, or the offsets of a vector map), (batch, styles), or
+                         (batch, H, W, styles) per position
+
+        Returns:
+        gamma, beta -- tensors broadcastable to the normalised values
+        """
+        vector = self.conditioning == "vector"
+        if style_weights is None:
+            if vector:
+                return self.gamma_offset, self.beta_offset
+            return self.gamma[0], self.beta[0]
+        if len(style_weights.shape) == 2:
+            # A mixture of the scales and shifts (not of the outputs): the same weights, one per picture.
+            gamma = tf.matmul(style_weights, self.gamma)[:, None, None, :]
+            beta = tf.matmul(style_weights, self.beta)[:, None, None, :]
+        else:
+            gamma = tf.einsum("bhws,sc->bhwc", style_weights, self.gamma)
+            beta = tf.einsum("bhws,sc->bhwc", style_weights, self.beta)
+        if vector:
+            gamma, beta = gamma + self.gamma_offset, beta + self.beta_offset
+        return gamma, beta
+
+    def squared_deviations(self, x, mean):
+        """
+        What the variance averages: (x - mean) ** 2, rounded as the file rounds it (for the tiled apply, which
+        gathers the average over the whole picture tile by tile).
+
+        Arguments:
+        x -- tensor (batch, H, W, C): the values this normalisation normalises
+        mean -- the whole picture's mean, broadcastable to x
+
+        Returns:
+        squares -- tensor like x
+        """
+        return self._q("squares", tf.square(x - self._q("mean", mean)))
 
     def call(self, x, statistics=None, style_weights=None):
         """
         Arguments:
         x -- tensor (batch, H, W, C)
         statistics -- None (each picture's own), or (mean, variance), each broadcastable to (batch, 1, 1, C): the
-                      whole picture's, when x is one tile of it
+                      whole picture's, when x is one tile of it (variance: the average of squared_deviations)
         style_weights -- None (the first style: the only one of a single-style network), (batch, styles) a mixture per
                          picture, or (batch, H, W, styles) a mixture per position of x
 
@@ -87,28 +292,44 @@ class InstanceNormalization(keras.layers.Layer):
         y -- gamma * (x - mean) / sqrt(variance + epsilon) + beta, gamma and beta the style weights' mixture of the
              styles' own
         """
+        gamma, beta = self.scale_and_shift(style_weights)
+        if not self.quantization:
+            if statistics is None:
+                mean, variance = tf.nn.moments(x, axes=[1, 2], keepdims=True)
+            else:
+                mean, variance = statistics
+            return (x - mean) * tf.math.rsqrt(variance + self.epsilon) * gamma + beta
+        q = self._q
         if statistics is None:
-            mean, variance = tf.nn.moments(x, axes=[1, 2], keepdims=True)
+            mean = tf.reduce_mean(x, axis=[1, 2], keepdims=True)
+            variance = tf.reduce_mean(self.squared_deviations(x, mean), axis=[1, 2], keepdims=True)
         else:
             mean, variance = statistics
-        if style_weights is None:
-            gamma, beta = self.gamma[0], self.beta[0]
-        elif len(style_weights.shape) == 2:
-            # A mixture of the scales and shifts (not of the outputs): the same weights, one per picture.
-            gamma = tf.matmul(style_weights, self.gamma)[:, None, None, :]
-            beta = tf.matmul(style_weights, self.beta)[:, None, None, :]
-        else:
-            gamma = tf.einsum("bhws,sc->bhwc", style_weights, self.gamma)
-            beta = tf.einsum("bhws,sc->bhwc", style_weights, self.beta)
-        return (x - mean) * tf.math.rsqrt(variance + self.epsilon) * gamma + beta
+        mean = q("mean", mean)
+        variance = q("variance", variance)
+        rstd = q("rsqrt", 1.0 / tf.sqrt(q("variance_epsilon", variance + self.epsilon)))
+        scale = q("scale", rstd * q("gamma", gamma))
+        shift = q("shift", q("beta", beta) - q("mean_scale", mean * scale))
+        return q("scaled", x * scale) + shift
 
     def load_own_variables(self, store):
         # Files written before the per-style scales held gamma and beta of shape (C,): one style's, read as (1, C).
-        for key, variable in zip(("0", "1"), (self.gamma, self.beta)):
+        for key, variable in zip(("0", "1", "2", "3"), self.weights):
             variable.assign(np.reshape(np.asarray(store[key]), variable.shape))
 
     def get_config(self):
-        return {**super().get_config(), "epsilon": self.epsilon, "styles": self.styles}
+        config = {**super().get_config(), "epsilon": self.epsilon, "styles": self.styles}
+        if self.conditioning != "table":
+            config["conditioning"] = self.conditioning
+        if self.quantization:
+            config["quantization"] = self.quantization
+        return config
+
+
+def _point(value):
+    """A rounding point as JSON holds it: [scale, zero point], the scale a float or one per channel (a kernel's)."""
+    scale, zero_point = value
+    return [[float(s) for s in scale] if isinstance(scale, (list, tuple)) else float(scale), int(zero_point)]
 
 
 def _upsample(x, like):
@@ -125,35 +346,61 @@ def _upsample(x, like):
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class TransformNet(keras.Model):
     """The image-transformation network: model(pictures) or model((pictures, style_weights)) -> stylised pictures,
-    (batch, H, W, 3) RGB in 0..255; style_weights (batch, styles) or (batch, H, W, styles), one-hot for one style.
+    (batch, H, W, 3) RGB in 0..255; style_weights (batch, styles) or (batch, H, W, styles), one-hot for one style
+    (a style vector for "vector" conditioning, where `styles` is its length).
 
-    `styles` (how many), `settings` (the training's options) and `style_digests` (sha256 of each style picture, in
-    the order of the style weights) travel in the .keras file.
+    `styles` (how many), `settings` (the training's options), `style_digests` (sha256 of each style picture, in
+    the order of the style weights), `layout` (Layout.get_config(); None: Johnson et al.'s), `quantization`
+    (point -> [scale, zero point] of a network read from an int8 file) and `source` (where its weights came from)
+    travel in the .keras file.
     """
 
-    def __init__(self, styles=1, settings=None, style_digests=None, style_digest=None, **kwargs):
+    def __init__(
+        self,
+        styles=1,
+        settings=None,
+        style_digests=None,
+        style_digest=None,
+        layout=None,
+        quantization=None,
+        source=None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.styles = int(styles)
         self.settings = dict(settings or {})
         # style_digest: one style's, as single-style models before conditional normalisation were saved.
         digests = style_digests if style_digests is not None else [style_digest] if style_digest else []
         self.style_digests = list(digests)
+        self.layout = layout if isinstance(layout, Layout) else Layout.from_config(layout)
+        self.quantization = {name: _point(value) for name, value in (quantization or {}).items()}
+        self.source = dict(source or {})
+        self._levels = tuple(self.layout.levels())
         self.pads, self.convs, self.norms = [], [], []
-        for index, (filters, kernel, stride) in enumerate(convolutions()):
+        for index, (filters, kernel, stride, normalised) in enumerate(self.layout.convolutions()):
             self.pads.append(ReflectionPadding2D(kernel // 2, name=f"pad{index}"))
-            # No bias: the instance normalisation after it subtracts every per-channel constant.
-            self.convs.append(keras.layers.Conv2D(filters, kernel, stride, use_bias=False, name=f"conv{index}"))
-            self.norms.append(InstanceNormalization(styles=self.styles, name=f"norm{index}"))
-        self.output_pad = ReflectionPadding2D(OUTPUT_KERNEL // 2, name="pad_out")
-        self.output_conv = keras.layers.Conv2D(3, OUTPUT_KERNEL, name="conv_out")
+            # No bias before a normalisation: it subtracts every per-channel constant.
+            conv = keras.layers.Conv2D(filters, kernel, stride, use_bias=not normalised, name=f"conv{index}")
+            self.convs.append(conv)
+            prefix = f"norm{index}/"
+            points = {k[len(prefix) :]: v for k, v in self.quantization.items() if k.startswith(prefix)}
+            norm = InstanceNormalization(
+                self.layout.epsilon, self.styles, self.layout.conditioning, points, name=f"norm{index}"
+            )
+            self.norms.append(norm if normalised else None)
+        if self.layout.output == "affine":
+            self.output_pad = ReflectionPadding2D(self.layout.output_kernel // 2, name="pad_out")
+            self.output_conv = keras.layers.Conv2D(3, self.layout.output_kernel, name="conv_out")
 
     def build(self, input_shape=None):
         channels = 3
         for conv, norm in zip(self.convs, self.norms):
             conv.build((None, None, None, channels))
             channels = conv.filters
-            norm.build((None, None, None, channels))
-        self.output_conv.build((None, None, None, channels))
+            if norm is not None:
+                norm.build((None, None, None, channels))
+        if self.layout.output == "affine":
+            self.output_conv.build((None, None, None, channels))
         self.built = True
 
     @property
@@ -161,13 +408,44 @@ class TransformNet(keras.Model):
         """The style picture's sha256 of a single-style network (None for several styles)."""
         return self.style_digests[0] if len(self.style_digests) == 1 else None
 
+    def _q(self, name, x):
+        """x rounded at the point `name` as the network's file rounds it (unchanged where it does not)."""
+        point = self.quantization.get(name)
+        return x if point is None else fake_quantize(x, *point)
+
+    def _convolve(self, index, x):
+        """
+        Convolution `index` of x, padded. For a network read from an int8 file, as the file's runtime computes it:
+        the input's levels times the kernel's, summed with the bias's integer (exact in float32: the sums stay below
+        2 ** 24), times the float32 multiplier input scale x kernel scale / output scale, rounded to the output's
+        level. Float32 products of the dequantised values round differently now and then, and one flipped level
+        early on moves whole channels later (a channel's statistics are rounded too).
+        """
+        conv, x = self.convs[index], self.pads[index](x)
+        kernel_point = self.quantization.get(f"conv{index}/kernel")
+        if kernel_point is None:
+            return conv(x)
+        kernel_scale = np.asarray(kernel_point[0], np.float32)
+        input_scale = np.float32(self.quantization[f"conv{index}/input"][0])
+        # The convolution's output is rounded before the normalisation, or after the ReLU where none follows.
+        scale, zero_point = self.quantization.get(f"conv{index}") or self.quantization[f"conv{index}/output"]
+        total = tf.nn.conv2d(tf.round(x / input_scale), tf.round(conv.kernel / kernel_scale), conv.strides, "VALID")
+        if conv.use_bias:
+            total += tf.round(conv.bias / np.asarray(self.quantization[f"conv{index}/bias"][0], np.float32))
+        multiplier = (input_scale * kernel_scale) / np.float32(scale)
+        levels = tf.clip_by_value(tf.round(total * multiplier) + zero_point, INT8_LOW, INT8_HIGH)
+        return (levels - zero_point) * np.float32(scale)
+
     def _block(self, index, x, statistics, stop_at, weights=None):
         """Convolution `index`, then its normalisation; (x, None), or (None, pre-norm value) at `stop_at`."""
-        x = self.convs[index](self.pads[index](x))
+        x = self._q(f"conv{index}", self._convolve(index, x))
         if stop_at == index:
             return None, x
-        level_weights = weights[LEVELS[index]] if weights else None
-        return self.norms[index](x, statistics[index] if statistics else None, level_weights), None
+        norm = self.norms[index]
+        if norm is None:
+            return x, None
+        level_weights = weights[self._levels[index]] if weights else None
+        return norm(x, statistics[index] if statistics else None, level_weights), None
 
     def style_weights_by_level(self, style_weights):
         """
@@ -177,17 +455,17 @@ class TransformNet(keras.Model):
         style_weights -- None, (batch, styles), or (batch, H, W, styles) per pixel
 
         Returns:
-        weights -- None, or a list of DOWNSAMPLINGS + 1 tensors: the same (batch, styles) for every level, or the
+        weights -- None, or a list of downsamplings + 1 tensors: the same (batch, styles) for every level, or the
                    per-pixel weights averaged over the 2 ** level x 2 ** level blocks that start at each position of
                    the level (an average pool whose edge blocks count only their pixels, so ceil(n / 2) positions)
         """
         if style_weights is None:
             return None
-        style_weights = tf.cast(style_weights, tf.float32)
+        style_weights = self._q("style", tf.cast(style_weights, tf.float32))
         if len(style_weights.shape) == 2:
-            return [style_weights] * (DOWNSAMPLINGS + 1)
+            return [style_weights] * (self.layout.downsamplings + 1)
         weights = [style_weights]
-        for _ in range(DOWNSAMPLINGS):
+        for _ in range(self.layout.downsamplings):
             weights.append(tf.nn.avg_pool2d(weights[-1], 2, 2, "SAME"))
         return weights
 
@@ -196,45 +474,56 @@ class TransformNet(keras.Model):
         Stylises pictures.
 
         Arguments:
-        inputs -- tensor (batch, H, W, 3), RGB in 0..255 (H, W >= MIN_SIDE), or a pair (pictures, style_weights):
-                  style_weights (batch, styles) convex weights of the styles (one-hot: one style), or
-                  (batch, H, W, styles) a mixture per pixel; pictures alone take the first style
-        statistics -- None, or a list of NORMS entries (mean, variance) for the instance normalisations (tiled
-                      apply: the whole picture's); an entry None takes the input's own
-        stop_at -- None, or the index of a normalisation: return the value it would normalise instead
+        inputs -- tensor (batch, H, W, 3), RGB in 0..255 (H, W >= layout.min_side), or a pair (pictures,
+                  style_weights): style_weights (batch, styles) convex weights of the styles (one-hot: one style),
+                  or (batch, H, W, styles) a mixture per pixel (style vectors, for "vector" conditioning); pictures
+                  alone take the first style
+        statistics -- None, or a list with an entry (mean, variance) per convolution (None for one not normalised)
+                      for the instance normalisations (tiled apply: the whole picture's); an entry None takes the
+                      input's own
+        stop_at -- None, or the index of a normalised convolution: return the value its normalisation would
+                   normalise instead
 
         Returns:
         outputs -- tensor (batch, H, W, 3), RGB in about 0..255 (not clipped), or the value at `stop_at`
         """
         pictures, style_weights = inputs if isinstance(inputs, (tuple, list)) else (inputs, None)
         weights = self.style_weights_by_level(style_weights)
-        x = tf.cast(pictures, tf.float32) / 255.0
+        q = self._q
+        x = q("input", tf.cast(pictures, tf.float32) / 255.0)
+        layout = self.layout
         # The picture at each level a stride-2 convolution leaves: the decoder's stages crop to their sizes.
         levels = []
-        for index, (_, _, stride) in enumerate(ENCODER):
+        for index, (_, _, stride) in enumerate(layout.encoder):
             if stride == 2:
                 levels.append(x)
             x, stopped = self._block(index, x, statistics, stop_at, weights)
             if stopped is not None:
                 return stopped
-            x = tf.nn.relu(x)
-        index = len(ENCODER)
-        for _ in range(RESIDUAL_BLOCKS):
+            x = q(f"conv{index}/output", tf.nn.relu(x))
+        index = len(layout.encoder)
+        for block in range(layout.residual_blocks):
             skip = x
             x, stopped = self._block(index, x, statistics, stop_at, weights)
             if stopped is not None:
                 return stopped
-            x, stopped = self._block(index + 1, tf.nn.relu(x), statistics, stop_at, weights)
+            x = q(f"conv{index}/output", tf.nn.relu(x))
+            x, stopped = self._block(index + 1, x, statistics, stop_at, weights)
             if stopped is not None:
                 return stopped
-            x = x + skip
+            x = q(f"residual{block}", q(f"conv{index + 1}/output", x) + skip)
             index += 2
         for like in reversed(levels):
             x, stopped = self._block(index, _upsample(x, like), statistics, stop_at, weights)
             if stopped is not None:
                 return stopped
-            x = tf.nn.relu(x)
+            x = q(f"conv{index}/output", tf.nn.relu(x))
             index += 1
+        if layout.output == "sigmoid":
+            x, stopped = self._block(index, x, statistics, stop_at, weights)
+            if stopped is not None:
+                return stopped
+            return q("output", tf.sigmoid(q(f"conv{index}/output", x))) * 255.0
         # Centred on mid-grey, one unit of the last convolution is half the range: an untrained network gives grey.
         return self.output_conv(self.output_pad(x)) * 127.5 + 127.5
 
@@ -242,68 +531,70 @@ class TransformNet(keras.Model):
         return input_shape[0] if isinstance(input_shape, (tuple, list)) and len(input_shape) == 2 else input_shape
 
     def get_config(self):
-        return {
+        config = {
             "name": self.name,
             "trainable": self.trainable,
             "styles": self.styles,
             "settings": self.settings,
             "style_digests": self.style_digests,
         }
+        # Johnson et al.'s float network keeps the config its files have always had.
+        if self.layout != JOHNSON:
+            config["layout"] = self.layout.get_config()
+        if self.quantization:
+            config["quantization"] = self.quantization
+        if self.source:
+            config["source"] = self.source
+        return config
 
 
-def convolutions():
+def convolutions(layout=JOHNSON):
     """
     The network's normalised convolutions in order: the encoder's, the residual blocks' (two each), the decoder's.
 
-    Returns:
-    plan -- list of NORMS (filters, kernel, stride); each is followed by an instance normalisation of `filters`
-            channels (the 9x9 convolution to RGB after them is not in the list)
-    """
-    plan = [(f, k, s) for f, k, s in ENCODER] + [(ENCODER[-1][0], 3, 1)] * (2 * RESIDUAL_BLOCKS)
-    return plan + [(f, k, 1) for f, k in DECODER]
-
-
-def norm_levels():
-    """
-    The level of each instance normalisation: its positions are 2 ** level pixels apart.
+    Arguments:
+    layout -- a Layout (Johnson et al.'s by default)
 
     Returns:
-    levels -- list of NORMS ints: 0, 1, 2 (encoder), 2 for every residual one, then 1, 0 (decoder)
+    plan -- list of (filters, kernel, stride) of the normalised convolutions; each is followed by an instance
+            normalisation of `filters` channels
     """
-    encoder = [sum(stride == 2 for _, _, stride in ENCODER[: i + 1]) for i in range(len(ENCODER))]
-    decoder = [DOWNSAMPLINGS - 1 - i for i in range(len(DECODER))]
-    return encoder + [DOWNSAMPLINGS] * (2 * RESIDUAL_BLOCKS) + decoder
+    return [(f, k, s) for f, k, s, normalised in layout.convolutions() if normalised]
+
+
+def norm_levels(layout=JOHNSON):
+    """
+    The level of each convolution: its positions are 2 ** level pixels apart.
+
+    Arguments:
+    layout -- a Layout (Johnson et al.'s by default)
+
+    Returns:
+    levels -- list of ints, one per convolution: for Johnson et al.'s 0, 1, 2 (encoder), 2 for every residual one,
+              then 1, 0 (decoder)
+    """
+    return layout.levels()
 
 
 LEVELS = norm_levels()
 
 
-def network_reach():
+def network_reach(layout=JOHNSON):
     """
-    The tile geometry of the network: its total stride, and the margin that makes a tile's core exact.
+    The tile geometry of the network: its total stride, and the margin that makes a tile's core exact
+    (Layout.reach).
 
-    Along an edge of a window that is not the picture's, its reflection padding differs from the picture's pixels:
-    each k x k convolution at a level makes k // 2 more positions wrong there, a stride-2 one leaves
-    ceil((wrong + k // 2) / 2) at the next level, an x2 upsampling doubles them. The margin is the wrong pixels at the
-    output, rounded up to the stride (windows start at multiples of it, so every stride-2 convolution samples the
-    positions the whole picture gives).
+    Arguments:
+    layout -- a Layout (Johnson et al.'s by default)
 
     Returns:
-    stride -- 2 ** DOWNSAMPLINGS (4)
+    stride -- 2 ** downsamplings (4)
     margin -- pixels of context each side of a core
     """
-    wrong = 0
-    for _, kernel, stride in ENCODER:
-        wrong = -(-(wrong + kernel // 2) // stride)
-    wrong += 2 * RESIDUAL_BLOCKS
-    for _, kernel in DECODER:
-        wrong = 2 * wrong + kernel // 2
-    wrong += OUTPUT_KERNEL // 2
-    stride = 1 << DOWNSAMPLINGS
-    return stride, -(-wrong // stride) * stride
+    return layout.reach()
 
 
-def build_transform_net(settings=None, style_digest=None, seed=None, styles=1, style_digests=None):
+def build_transform_net(settings=None, style_digest=None, seed=None, styles=1, style_digests=None, layout=JOHNSON):
     """
     A new, untrained image-transformation network.
 
@@ -313,6 +604,7 @@ def build_transform_net(settings=None, style_digest=None, seed=None, styles=1, s
     seed -- seed of the initial filters (None: Keras' global generator)
     styles -- how many styles its normalisations have a scale and shift for
     style_digests -- the sha256 of each style picture, in order (instead of style_digest)
+    layout -- a Layout (Johnson et al.'s by default)
 
     Returns:
     model -- a built TransformNet
@@ -320,7 +612,12 @@ def build_transform_net(settings=None, style_digest=None, seed=None, styles=1, s
     if seed is not None:
         keras.utils.set_random_seed(seed)
     model = TransformNet(
-        styles=styles, settings=settings, style_digests=style_digests, style_digest=style_digest, name="transform_net"
+        styles=styles,
+        settings=settings,
+        style_digests=style_digests,
+        style_digest=style_digest,
+        layout=layout,
+        name="transform_net",
     )
     model.build((None, None, None, 3))
     return model
