@@ -5,7 +5,7 @@ statistics would each get their own colours. The tiled apply gathers the statist
 tile by tile (Chan et al.'s pairwise combination of means and sums of squares, in float64), the earlier ones fixed to
 the whole picture's, then runs the tiles once more with all of them: the cores then equal the whole picture's result,
 and only one tile's activations are held at a time. The tiles are the project's (large/layout.py), with the
-network's own stride and margin (network.network_reach).
+network's own stride and margin (network.Layout.reach).
 """
 
 import os
@@ -16,13 +16,13 @@ import tensorflow as tf
 
 from ..checks import OptionError, warn
 from ..image_files import IMAGE_EXTENSIONS, ImageError, write_image
-from ..images import load_image
+from ..images import load_image, preserve_colors
 from ..large import available_memory
 from ..large.layout import layout_for_reach
 from ..safety import same_file
 from .data import list_pictures
 from .model_file import check_model_file
-from .network import MIN_SIDE, NORMS, TransformNet, network_reach, norm_levels
+from .network import JOHNSON, TransformNet
 
 # A whole-picture forward pass's peak memory: what TensorFlow and the model hold, plus bytes per pixel (its largest
 # activations are 32 float32 channels at full size, several alive at once). Fitted to benchmarks/bench_fast.py's peaks
@@ -142,18 +142,19 @@ def probe_picture():
     return (127.5 + 60 * np.stack(waves, axis=-1)).astype(np.float32)
 
 
-def check_tile_size(tile_size):
+def check_tile_size(tile_size, layout=JOHNSON):
     """
     Refuses a tile smaller than the network's margin: each tile's window is its core plus the margin on every side,
     so a smaller core would be mostly margin (a 1-pixel core costs hundreds of times the whole picture's pass).
 
     Arguments:
     tile_size -- 0 (tiles only when needed) or the tiles' core side
+    layout -- the network's Layout
 
     Returns:
     tile_size -- unchanged; OptionError (one line naming tile_size and the smallest allowed) when 0 < it < the margin
     """
-    smallest = minimum_tile_size()
+    smallest = minimum_tile_size(layout)
     if 0 < tile_size < smallest:
         raise OptionError(
             f"tile_size must be 0 (tiles only when needed) or at least {smallest} pixels (the network reads "
@@ -163,53 +164,77 @@ def check_tile_size(tile_size):
     return tile_size
 
 
-def minimum_tile_size():
+def minimum_tile_size(layout=JOHNSON):
     """
     The smallest tile core worth its margin, the one choose_tile_size goes down to.
 
+    Arguments:
+    layout -- the network's Layout
+
     Returns:
-    size -- pixels: the margin of network_reach (56), at least one stride
+    size -- pixels: the margin of layout.reach() (56 for Johnson et al.'s), at least one stride
     """
-    stride, margin = network_reach()
+    stride, margin = layout.reach()
     return max(stride, margin)
 
 
-def estimate_peak_memory(height, width, tile_size=0):
+def bytes_per_pixel(layout=JOHNSON, quantized=False):
+    """
+    A forward pass's bytes per pixel: PER_PIXEL_BYTES for Johnson et al.'s 32 channels at full size, in proportion
+    to the widest full-size convolution of another layout, twice that where int8 roundings add their temporaries.
+
+    Arguments:
+    layout -- the network's Layout
+    quantized -- whether the network rounds its activations as an int8 file does
+
+    Returns:
+    bytes -- float
+    """
+    full_size = max(filters for (filters, _, _, _), level in zip(layout.convolutions(), layout.levels()) if not level)
+    return PER_PIXEL_BYTES * max(full_size, 3) / 32 * (2 if quantized else 1)
+
+
+def estimate_peak_memory(height, width, tile_size=0, model=None):
     """
     The peak memory of stylising a picture, whole (tile_size 0) or in tiles of tile_size.
 
     Arguments:
     height, width -- the picture's size
     tile_size -- 0 (whole) or the tiles' core side
+    model -- the TransformNet (None: Johnson et al.'s float network)
 
     Returns:
-    bytes -- BASE_BYTES + PER_PIXEL_BYTES x the largest window, + 24 bytes per pixel of the picture when tiled (the
+    bytes -- BASE_BYTES + bytes_per_pixel x the largest window, + 24 bytes per pixel of the picture when tiled (the
              picture and the result, float32, held whole)
     """
+    layout = model.layout if model is not None else JOHNSON
+    per_pixel = bytes_per_pixel(layout, bool(model is not None and model.quantization))
     if not tile_size:
-        return BASE_BYTES + PER_PIXEL_BYTES * height * width
-    _, margin = network_reach()
+        return BASE_BYTES + per_pixel * height * width
+    _, margin = layout.reach()
     window = (min(height, tile_size + 2 * margin)) * min(width, tile_size + 2 * margin)
-    return BASE_BYTES + PER_PIXEL_BYTES * window + 24 * height * width
+    return BASE_BYTES + per_pixel * window + 24 * height * width
 
 
-def choose_tile_size(height, width, max_memory=None):
+def choose_tile_size(height, width, max_memory=None, model=None):
     """
     0 when the whole picture fits in the memory budget, else the largest tile that does.
 
     Arguments:
     height, width -- the picture's size
     max_memory -- GB the apply may use (None: the memory available now)
+    model -- the TransformNet (None: Johnson et al.'s float network)
 
     Returns:
     tile_size -- 0 or a core side in pixels; OptionError when not even the smallest tile fits
     """
     budget = max_memory * 1e9 if max_memory else (available_memory() or 4e9)
-    if estimate_peak_memory(height, width) <= budget:
+    if estimate_peak_memory(height, width, 0, model) <= budget:
         return 0
-    stride, _ = network_reach()
-    for tile_size in range(max(height, width) // stride * stride, minimum_tile_size() - 1, -stride):
-        if estimate_peak_memory(height, width, tile_size) <= budget:
+    layout = model.layout if model is not None else JOHNSON
+    stride, _ = layout.reach()
+    for tile_size in range(max(height, width) // stride * stride, minimum_tile_size(layout) - 1, -stride):
+        if estimate_peak_memory(height, width, tile_size, model) <= budget:
             return tile_size
     raise OptionError(
         f"{width}x{height} does not fit in {budget / 1e9:.2g} GB even in tiles; raise max_memory or shrink it",
@@ -217,10 +242,10 @@ def choose_tile_size(height, width, max_memory=None):
     )
 
 
-def _pad_to_min_side(pixels):
-    """A picture smaller than MIN_SIDE padded by repeating its edge (the reflection pads need MIN_SIDE)."""
+def _pad_to_min_side(pixels, min_side=JOHNSON.min_side):
+    """A picture smaller than min_side padded by repeating its edge (the reflection pads need min_side)."""
     height, width = pixels.shape[:2]
-    pad = [(0, max(0, MIN_SIDE - height)), (0, max(0, MIN_SIDE - width)), (0, 0)]
+    pad = [(0, max(0, min_side - height)), (0, max(0, min_side - width)), (0, 0)]
     return np.pad(pixels, pad, mode="edge") if pad[0][1] or pad[1][1] else pixels
 
 
@@ -301,26 +326,41 @@ def whole_picture_statistics(model, image, tiles, weights=None):
     Arguments:
     model -- a TransformNet
     image -- float32 (1, H, W, 3) in 0..255
-    tiles -- from large.layout.layout_for_reach with network_reach()'s stride and margin
+    tiles -- from large.layout.layout_for_reach with the layout's reach (stride and margin)
     weights -- None, or the style weights: (1, styles), or (1, H, W, styles) per pixel
 
     Returns:
-    statistics -- list of NORMS (mean, variance), float32 arrays (1, 1, 1, C): what the whole picture's pass uses
+    statistics -- list of (mean, variance), float32 arrays (1, 1, 1, C), one per convolution (None for one not
+                  normalised): what the whole picture's pass uses
     """
     statistics = []
-    levels = norm_levels()
-    for index in range(NORMS):
+    levels = model.layout.levels()
+    count = len(model.convs)
+
+    def values(index, tile):
+        value = model(_inputs(image, weights, tile), statistics=statistics + [None] * (count - index), stop_at=index)
+        rows, cols = tile.core_in_window(levels[index])
+        return value[:, rows, cols, :]
+
+    for index, norm in enumerate(model.norms):
+        if norm is None:
+            statistics.append(None)
+            continue
         totals = None
         for tile in tiles:
-            value = model(
-                _inputs(image, weights, tile), statistics=statistics + [None] * (NORMS - index), stop_at=index
+            totals = _combine(totals, values(index, tile)[0].numpy())
+        count_, mean, m2 = totals
+        mean = mean.reshape(1, 1, 1, -1).astype(np.float32)
+        if not norm.quantization:
+            statistics.append((mean, (m2 / count_).reshape(1, 1, 1, -1).astype(np.float32)))
+            continue
+        # A file's variance averages its rounded squares about its rounded mean: a second pass, with the mean known.
+        total = 0.0
+        for tile in tiles:
+            total = total + norm.squared_deviations(values(index, tile), mean).numpy().astype(np.float64).sum(
+                axis=(0, 1, 2)
             )
-            rows, cols = tile.core_in_window(levels[index])
-            totals = _combine(totals, value[0, rows, cols, :].numpy())
-        count, mean, m2 = totals
-        statistics.append(
-            (mean.reshape(1, 1, 1, -1).astype(np.float32), (m2 / count).reshape(1, 1, 1, -1).astype(np.float32))
-        )
+        statistics.append((mean, (total / count_).reshape(1, 1, 1, -1).astype(np.float32)))
     return statistics
 
 
@@ -362,18 +402,19 @@ def _stylize_finite(model, pixels, what, tile_size, max_memory, style_weights):
 def _stylize(model, pixels, tile_size, max_memory, style_weights):
     """stylize_picture's work on the pixels: the network's output (H, W, 3), not clipped."""
     height, width = pixels.shape[:2]
-    padded = _pad_to_min_side(pixels)
+    layout = model.layout
+    padded = _pad_to_min_side(pixels, layout.min_side)
     weights = None
     if style_weights is not None:
         weights = fit_style_weights(style_weights, height, width)
-        weights = tf.constant(weights[None] if weights.ndim == 1 else _pad_to_min_side(weights)[None])
+        weights = tf.constant(weights[None] if weights.ndim == 1 else _pad_to_min_side(weights, layout.min_side)[None])
     if not tile_size:
-        tile_size = choose_tile_size(*padded.shape[:2], max_memory)
+        tile_size = choose_tile_size(*padded.shape[:2], max_memory, model)
     image = tf.constant(padded[None])
     if not tile_size:
         result = model(_inputs(image, weights)).numpy()[0]
     else:
-        stride, margin = network_reach()
+        stride, margin = layout.reach()
         tiles = layout_for_reach(*padded.shape[:2], tile_size, stride, margin)
         statistics = whole_picture_statistics(model, image, tiles, weights)
         result = np.empty(padded.shape, np.float32)
@@ -429,7 +470,17 @@ def output_pairs(content, output, others=()):
     return pairs
 
 
-def apply_model(model, content, output, tile_size=0, max_memory=None, report=None, style_weights=None, skip=None):
+def apply_model(
+    model,
+    content,
+    output,
+    tile_size=0,
+    max_memory=None,
+    report=None,
+    style_weights=None,
+    skip=None,
+    keep_colors=False,
+):
     """
     Stylises a picture into a file, or every picture of a folder into a folder (names kept), each written atomically.
     A picture of a folder that cannot be read is skipped (as the training skips one), the others still done; a
@@ -441,9 +492,11 @@ def apply_model(model, content, output, tile_size=0, max_memory=None, report=Non
     output -- a file or a folder
     tile_size, max_memory -- as for stylize_picture
     report -- function(input, output) called after each picture is written, or None
-    style_weights -- as for stylize_picture
+    style_weights -- as for stylize_picture, or a function(pixels) giving them for each picture (the arbitrary-style
+                     network's vectors, which may depend on the photo)
     skip -- function(input, reason) called for each picture of a folder skipped as unreadable (None: a warning line
             `neural-style: warning: skipping PATH: reason` on stderr)
+    keep_colors -- True: the result's luminance with the photo's colours (images.preserve_colors)
 
     Returns:
     written -- list of the output paths (the skipped pictures' are not in it)
@@ -463,7 +516,10 @@ def apply_model(model, content, output, tile_size=0, max_memory=None, report=Non
                 raise
             skip(source, " ".join(str(error).split()))
             continue
-        stylised = _stylize_finite(model, pixels, source, tile_size, max_memory, style_weights)
+        weights = style_weights(pixels) if callable(style_weights) else style_weights
+        stylised = _stylize_finite(model, pixels, source, tile_size, max_memory, weights)
+        if keep_colors:
+            stylised = preserve_colors(stylised, pixels)
         write_image(target, np.rint(stylised).astype(np.uint8))
         written.append(target)
         if report:

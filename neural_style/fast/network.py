@@ -301,8 +301,10 @@ class InstanceNormalization(keras.layers.Layer):
             return (x - mean) * tf.math.rsqrt(variance + self.epsilon) * gamma + beta
         q = self._q
         if statistics is None:
-            mean = tf.reduce_mean(x, axis=[1, 2], keepdims=True)
-            variance = tf.reduce_mean(self.squared_deviations(x, mean), axis=[1, 2], keepdims=True)
+            # Averages in float64, as the tiled apply gathers them: a rounded statistic then flips between the two
+            # only at an exact tie.
+            mean = _average(x)
+            variance = _average(self.squared_deviations(x, mean))
         else:
             mean, variance = statistics
         mean = q("mean", mean)
@@ -324,6 +326,11 @@ class InstanceNormalization(keras.layers.Layer):
         if self.quantization:
             config["quantization"] = self.quantization
         return config
+
+
+def _average(x):
+    """Each picture's channel means over height and width, summed in float64, as float32 (batch, 1, 1, C)."""
+    return tf.cast(tf.reduce_mean(tf.cast(x, tf.float64), axis=[1, 2], keepdims=True), tf.float32)
 
 
 def _point(value):

@@ -1,0 +1,239 @@
+"""The published networks the package carries, stored as their files store them, and the user's own, by name.
+
+Each bundled network is one .npz file in networks/ (numpy's zip of arrays, read with allow_pickle=False: nothing in
+it is executed): its parts ("transform", and "predictor" for the arbitrary-style network), each part's weights by
+their Keras path, an int8 weight as its integers ("PATH:values") and scales ("PATH:scale", shaped to broadcast
+along the Keras layout's output-channel axis) as the published file holds them, a float weight as float32, and a
+JSON member "meta" with the parts' configs, the network's name, kind, styles, licence and the sources' sha256.
+tools/bundle_networks.py writes them, reproducibly, from the published files; networks/NOTICE and
+networks/LICENSE carry the licence.
+"""
+
+import dataclasses
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ..checks import OptionError
+from ..files import atomic_write
+from .onnx_files import Quantized
+
+FOLDER = Path(__file__).with_name("networks")
+ARBITRARY = "magenta-arbitrary"
+STYLES26 = "magenta-26"
+BUNDLED = {ARBITRARY: "magenta_arbitrary.npz", STYLES26: "magenta_26.npz"}
+# Where `neural-style import-model` puts a user's networks and `neural-style models` lists them.
+MODELS_VARIABLE = "NEURAL_STYLE_MODELS"
+
+
+@dataclasses.dataclass
+class Network:
+    """A network ready to paint: its transformer, its style predictor (arbitrary-style only) and its description."""
+
+    name: str
+    transform: object
+    predictor: object
+    meta: dict
+
+    @property
+    def kind(self):
+        """ "arbitrary" (any painting, through the predictor) or "styles" (a fixed set of styles)."""
+        return self.meta.get("kind", "styles")
+
+
+def save_network(path, parts, meta):
+    """
+    Writes a network's parts compactly (atomically), as load_network reads them.
+
+    Arguments:
+    path -- the .npz file
+    parts -- {part name: (config, arrays)}: arrays {Keras weight path: onnx_files.Quantized or float32 array}
+    meta -- JSON-able description: name, kind, styles, licence, sources
+
+    Returns:
+    None
+    """
+    members = {}
+    configs = {}
+    for part, (config, arrays) in parts.items():
+        configs[part] = config
+        for name, array in sorted(arrays.items()):
+            key = f"{part}/{name}"
+            if isinstance(array, Quantized):
+                if np.any(np.asarray(array.zero_point)):
+                    raise ValueError(f"{key}: a weight's zero point must be 0 (symmetric int8, as TFLite writes)")
+                scale = np.asarray(array.scale, np.float32)
+                if scale.ndim:
+                    shape = [1] * array.values.ndim
+                    shape[array.axis] = -1
+                    scale = scale.reshape(shape)
+                members[f"{key}:values"] = array.values
+                members[f"{key}:scale"] = scale
+            else:
+                members[key] = np.asarray(array, np.float32)
+    text = json.dumps({**meta, "parts": configs}, sort_keys=True)
+    members["meta"] = np.frombuffer(text.encode(), np.uint8)
+    with atomic_write(path, ".npz") as temporary:
+        np.savez_compressed(temporary, **members)
+
+
+def read_network(path):
+    """
+    A network file's description and parts, the int8 weights dequantised as their file's runtime does.
+
+    Arguments:
+    path -- the .npz file
+
+    Returns:
+    meta -- dict (with "parts": {part: config})
+    weights -- {part: {Keras weight path: float32 array}}; OptionError (one line) for a file that is not one
+    """
+    try:
+        with np.load(path, allow_pickle=False) as members:
+            meta = json.loads(members["meta"].tobytes().decode())
+            weights = {part: {} for part in meta["parts"]}
+            for key in members.files:
+                if key == "meta" or key.endswith(":scale"):
+                    continue
+                part, name = key.split("/", 1)
+                if name.endswith(":values"):
+                    name = name.removesuffix(":values")
+                    # As the file's runtime reads it: the integers times their scale, in float32.
+                    scale = members[f"{part}/{name}:scale"].astype(np.float32)
+                    weights[part][name] = members[key].astype(np.float32) * scale
+                else:
+                    weights[part][name] = members[key]
+    except (OSError, ValueError, KeyError, json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise OptionError(f"model {path}: not a network file of this package ({error})", "model") from None
+    return meta, weights
+
+
+def _assign(model, weights, path):
+    """Every weight of a built Keras model from {path inside the model: array}, shapes checked."""
+    variables = {variable.path.split("/", 1)[1]: variable for variable in model.weights}
+    if set(variables) != set(weights):
+        missing = sorted(set(variables) ^ set(weights))[:3]
+        raise OptionError(f"model {path}: its weights are not the network's ({', '.join(missing)} ...)", "model")
+    for name, variable in variables.items():
+        if tuple(variable.shape) != weights[name].shape:
+            raise OptionError(f"model {path}: {name} is {weights[name].shape}, not {tuple(variable.shape)}", "model")
+        variable.assign(weights[name])
+    return model
+
+
+def build_transform(config, weights, path="the network"):
+    """
+    A TransformNet from its config and weights.
+
+    Arguments:
+    config -- TransformNet's arguments (styles, layout, quantization, source)
+    weights -- {Keras weight path: float32 array}
+    path -- the network's file, for messages
+
+    Returns:
+    model -- a built TransformNet
+    """
+    from .network import TransformNet
+
+    model = TransformNet(**config, name="transform_net")
+    model.build((None, None, None, 3))
+    return _assign(model, weights, path)
+
+
+def build_predictor(config, weights, path="the network"):
+    """
+    A StylePredictor from its config and weights.
+
+    Arguments:
+    config -- StylePredictor's arguments
+    weights -- {Keras weight path: float32 array}
+    path -- the network's file, for messages
+
+    Returns:
+    model -- a built StylePredictor
+    """
+    from .predictor import build_predictor as build
+
+    return build(config, weights)
+
+
+def load_network(path):
+    """
+    A network from its .npz file.
+
+    Arguments:
+    path -- the file
+
+    Returns:
+    network -- Network; OptionError (one line) for a file that is not one
+    """
+    meta, weights = read_network(path)
+    parts = meta["parts"]
+    transform = build_transform(parts["transform"], weights["transform"], path)
+    predictor = build_predictor(parts["predictor"], weights["predictor"], path) if "predictor" in parts else None
+    return Network(meta.get("name", Path(path).stem), transform, predictor, meta)
+
+
+_LOADED = {}
+
+
+def load_bundled(name):
+    """
+    One of the networks the package carries, read once per process.
+
+    Arguments:
+    name -- a key of BUNDLED
+
+    Returns:
+    network -- Network
+    """
+    if name not in _LOADED:
+        _LOADED[name] = load_network(FOLDER / BUNDLED[name])
+    return _LOADED[name]
+
+
+def bundled_meta(name):
+    """A bundled network's description, without building it."""
+    with np.load(FOLDER / BUNDLED[name], allow_pickle=False) as members:
+        return json.loads(members["meta"].tobytes().decode())
+
+
+def models_folder():
+    """
+    Where the user's imported networks are: $NEURAL_STYLE_MODELS, else $XDG_DATA_HOME/neural-style/models
+    (~/.local/share/neural-style/models).
+
+    Returns:
+    folder -- Path (it may not exist)
+    """
+    if os.environ.get(MODELS_VARIABLE):
+        return Path(os.environ[MODELS_VARIABLE])
+    data = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return Path(data) / "neural-style" / "models"
+
+
+def resolve_model(name):
+    """
+    What --model NAME names: a bundled network, a file, or a network in models_folder().
+
+    Arguments:
+    name -- a bundled network's name, a path, or the name of a file in models_folder() (with or without .keras)
+
+    Returns:
+    kind -- "bundled" or "file"
+    target -- the bundled name, or the file's path; OptionError (one line listing the names) when nothing matches
+    """
+    if name in BUNDLED:
+        return "bundled", name
+    if os.path.exists(name):
+        return "file", name
+    for candidate in (models_folder() / name, models_folder() / f"{name}.keras"):
+        if candidate.is_file():
+            return "file", str(candidate)
+    names = ", ".join(BUNDLED)
+    raise OptionError(
+        f"model {name}: no such file, and not a network's name (bundled: {names}; `neural-style models` lists all)",
+        "model",
+    )
