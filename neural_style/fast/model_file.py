@@ -21,7 +21,7 @@ import zlib
 import h5py
 
 from ..checks import OptionError
-from .network import OUTPUT_KERNEL, convolutions
+from .network import JOHNSON, LAYOUTS, Layout, convolutions
 
 CONFIG = "config.json"
 METADATA = "metadata.json"
@@ -46,59 +46,69 @@ _UNREADABLE = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, No
 
 def norm_channels():
     """
-    The channels of each instance normalisation, in the network's order.
+    The channels of each instance normalisation of Johnson et al.'s layout, in the network's order.
 
     Returns:
-    channels -- list of network.NORMS ints (32, 64, 128, 128 x 10, 64, 32)
+    channels -- list of ints (32, 64, 128, 128 x 10, 64, 32)
     """
     return [filters for filters, _, _ in convolutions()]
 
 
-def weight_shapes(styles):
+def weight_shapes(styles, layout=JOHNSON):
     """
     The shapes of a TransformNet's weights, as model.weights.h5 holds them (without names: Keras names the groups).
 
     Arguments:
     styles -- how many styles the normalisations have a scale and a shift for
+    layout -- the network's Layout
 
     Returns:
-    shapes -- collections.Counter of shape tuples: each convolution's kernel (no bias), each normalisation's gamma
-              and beta (styles, C), the last convolution's kernel and bias
+    shapes -- collections.Counter of shape tuples: each convolution's kernel (and bias, where not normalised), each
+              normalisation's gamma and beta (styles, C) (and their offsets (C,) for "vector" conditioning), the
+              affine output convolution's kernel and bias
     """
     shapes, channels = collections.Counter(), 3
-    for filters, kernel, _ in convolutions():
+    for filters, kernel, _, normalised in layout.convolutions():
         shapes[(kernel, kernel, channels, filters)] += 1
-        shapes[(styles, filters)] += 2
+        if normalised:
+            shapes[(styles, filters)] += 2
+            if layout.conditioning == "vector":
+                shapes[(filters,)] += 2
+        else:
+            shapes[(filters,)] += 1
         channels = filters
-    shapes[(OUTPUT_KERNEL, OUTPUT_KERNEL, channels, 3)] += 1
-    shapes[(3,)] += 1
+    if layout.output == "affine":
+        shapes[(layout.output_kernel, layout.output_kernel, channels, 3)] += 1
+        shapes[(3,)] += 1
     return shapes
 
 
-def parameter_count(styles):
+def parameter_count(styles, layout=JOHNSON):
     """
     How many numbers a TransformNet of `styles` styles holds.
 
     Arguments:
     styles -- how many styles
+    layout -- the network's Layout
 
     Returns:
-    count -- int (1,677,635 for one style; 3,200 more for each further style)
+    count -- int (1,677,635 for one style of Johnson et al.'s layout; 3,200 more for each further style)
     """
-    return sum(math.prod(shape) * n for shape, n in weight_shapes(styles).items())
+    return sum(math.prod(shape) * n for shape, n in weight_shapes(styles, layout).items())
 
 
-def weights_bound(styles):
+def weights_bound(styles, layout=JOHNSON):
     """
     The most bytes model.weights.h5 of a network of `styles` styles may declare: its float32 weights and HDF5's own.
 
     Arguments:
     styles -- how many styles
+    layout -- the network's Layout
 
     Returns:
-    bytes -- 4 x parameter_count(styles) + H5_OVERHEAD_BYTES
+    bytes -- 4 x parameter_count(styles, layout) + H5_OVERHEAD_BYTES
     """
-    return 4 * parameter_count(styles) + H5_OVERHEAD_BYTES
+    return 4 * parameter_count(styles, layout) + H5_OVERHEAD_BYTES
 
 
 def check_model_file(path):
@@ -122,8 +132,8 @@ def check_model_file(path):
     try:
         with zipfile.ZipFile(path) as archive:
             members = _check_members(path, archive)
-            styles = _read_styles(path, _bounded_read(path, archive, members[CONFIG], TEXT_MEMBER_BYTES))
-            bound = weights_bound(styles)
+            styles, layout = _read_styles(path, _bounded_read(path, archive, members[CONFIG], TEXT_MEMBER_BYTES))
+            bound = weights_bound(styles, layout)
             if members[WEIGHTS].file_size > bound:
                 _refuse(
                     path,
@@ -140,7 +150,7 @@ def check_model_file(path):
             "neural-style train writes",
             "model",
         ) from None
-    _check_weight_shapes(path, weights, styles)
+    _check_weight_shapes(path, weights, styles, layout)
     return styles
 
 
@@ -182,7 +192,10 @@ def _bounded_read(path, archive, info, limit):
 
 
 def _read_styles(path, config_bytes):
-    """The styles of a TransformNet config.json; OptionError for another model, or a count out of bounds."""
+    """
+    The styles and layout of a TransformNet config.json; OptionError for another model, a count out of bounds, or a
+    layout other than the project's (a stranger's widths could make Keras allocate anything).
+    """
     try:
         config = json.loads(config_bytes)
     except (ValueError, RecursionError):
@@ -200,10 +213,20 @@ def _read_styles(path, config_bytes):
     styles = arguments.get("styles", 1)
     if isinstance(styles, bool) or not isinstance(styles, int) or not 1 <= styles <= MAX_STYLES:
         _refuse(path, f"{CONFIG} gives styles {str(styles)[:40]}, not a whole number from 1 to {MAX_STYLES}")
-    return styles
+    layout = arguments.get("layout")
+    if layout is None:
+        return styles, JOHNSON
+    try:
+        layout = Layout.from_config(layout)
+    except (TypeError, ValueError):
+        _refuse(path, f"{CONFIG} gives a layout this package does not know")
+    known = LAYOUTS.get(layout.name)
+    if known is None or layout != Layout.from_config(known.get_config() | {"epsilon": layout.epsilon}):
+        _refuse(path, f"{CONFIG} gives a layout other than the package's ({', '.join(LAYOUTS)})")
+    return styles, layout
 
 
-def _check_weight_shapes(path, weights, styles):
+def _check_weight_shapes(path, weights, styles, layout=JOHNSON):
     """The datasets of model.weights.h5 are the network's weights for `styles` styles, stored as Keras stores them."""
     found, problems = collections.Counter(), []
 
@@ -229,16 +252,19 @@ def _check_weight_shapes(path, weights, styles):
         _refuse(path, f"its {WEIGHTS} is not readable HDF5 ({type(error).__name__}: {str(error)[:80]})")
     if problems:
         _refuse(path, f"its {WEIGHTS}: {problems[0]}")
-    if found == weight_shapes(styles) or (styles == 1 and found == _single_style_shapes()):
+    if found == weight_shapes(styles, layout) or (
+        layout == JOHNSON and styles == 1 and found == _single_style_shapes()
+    ):
         return
     held = {shape[0] for shape in found if len(shape) == 2}
-    if len(held) == 1 and found == weight_shapes(*held):
+    if len(held) == 1 and found == weight_shapes(*held, layout):
         _refuse(path, f"{CONFIG} gives {styles} style{'s' * (styles != 1)}, its weights hold {held.pop()}")
     count = sum(math.prod(shape) * n for shape, n in found.items())
     _refuse(
         path,
         f"its weights are {sum(found.values())} arrays of {count:,} numbers, not the network's "
-        f"{sum(weight_shapes(styles).values())} of {parameter_count(styles):,} for {styles} style{'s' * (styles != 1)}",
+        f"{sum(weight_shapes(styles, layout).values())} of {parameter_count(styles, layout):,} for {styles} "
+        f"style{'s' * (styles != 1)}",
     )
 
 
