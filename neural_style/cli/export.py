@@ -16,7 +16,13 @@ def build_parser():
         "input and output a float32 RGB picture in 0..255 of shape [1, H, W, 3], any H and W. A network of several "
         "styles also takes style_weights [1, h, w, styles]: 1 x 1 one mixture, or H x W a mixture per pixel.",
     )
-    parser.add_argument("--model", required=True, metavar="MODEL.keras", help="the trained network")
+    parser.add_argument(
+        "--model",
+        required=True,
+        metavar="MODEL.keras",
+        help="the trained network, or a bundled one's name (magenta-26; magenta-arbitrary: its transformer, the "
+        "style vector as style_weights)",
+    )
     parser.add_argument("--tflite", metavar="OUT.tflite", help="the TFLite file to write")
     parser.add_argument(
         "--quantize",
@@ -49,10 +55,12 @@ def main(argv):
         common.check_output_file(args.tflite, [args.model], "--tflite", extensions=(".tflite",))
     if args.saved_model and os.path.exists(args.saved_model):
         raise OptionError(f"saved_model {args.saved_model} exists; choose a new folder", "saved_model")
+    from ..fast import bundled
     from ..fast.apply import load_fast_model
     from ..fast.export import export_saved_model, export_tflite
 
-    model = load_fast_model(args.model)
+    # A bundled network exports its transformer; the arbitrary-style one takes the style vector as its second input.
+    model = bundled.load_bundled(args.model).transform if args.model in bundled.BUNDLED else load_fast_model(args.model)
     if args.tflite:
         size = export_tflite(model, args.tflite, args.quantize)
         if not args.quiet:

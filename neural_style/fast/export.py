@@ -18,6 +18,7 @@ from tensorflow.python.framework.convert_to_constants import convert_variables_t
 from ..checks import check_choice
 from ..files import atomic_write
 from .apply import fit_style_weights
+from .network import statistics_in_float32
 from .options import QUANTIZATIONS
 
 
@@ -68,7 +69,8 @@ def export_tflite(model, path, quantize="none"):
     """
     check_choice(quantize, QUANTIZATIONS, "quantize")
     # Keras' variables frozen into constants first: converted as variables, they would be left out of the file.
-    frozen = convert_variables_to_constants_v2(serving_function(model).get_concrete_function())
+    with statistics_in_float32():
+        frozen = convert_variables_to_constants_v2(serving_function(model).get_concrete_function())
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the converter's notice that a frozen function comes without its trackable
         flatbuffer = _convert(tf.lite.TFLiteConverter.from_concrete_functions([frozen]), quantize)

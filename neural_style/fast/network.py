@@ -27,6 +27,7 @@ network read from an int8 file also rounds its activations where the file does (
 file's pictures.
 """
 
+import contextlib
 import dataclasses
 
 import keras
@@ -328,8 +329,24 @@ class InstanceNormalization(keras.layers.Layer):
         return config
 
 
+# TFLite has no float64 mean: an export traces the network with float32 averages (statistics_in_float32).
+_FLOAT32_AVERAGES = []
+
+
+@contextlib.contextmanager
+def statistics_in_float32():
+    """Within it, a network that rounds as an int8 file averages in float32, which TFLite can run."""
+    _FLOAT32_AVERAGES.append(True)
+    try:
+        yield
+    finally:
+        _FLOAT32_AVERAGES.pop()
+
+
 def _average(x):
     """Each picture's channel means over height and width, summed in float64, as float32 (batch, 1, 1, C)."""
+    if _FLOAT32_AVERAGES:
+        return tf.reduce_mean(x, axis=[1, 2], keepdims=True)
     return tf.cast(tf.reduce_mean(tf.cast(x, tf.float64), axis=[1, 2], keepdims=True), tf.float32)
 
 
