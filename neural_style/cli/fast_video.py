@@ -1,4 +1,5 @@
-"""`neural-style video --model MODEL.keras --content IN --output OUT [--temporal-blend W] [--tile-size N]
+"""`neural-style video (--model NAME|MODEL.keras | --style-image PAINTING) --content IN --output OUT
+[--temporal-blend W] [--tile-size N]
 [--max-memory GB] [--style-index K | --mix W0,W1 | --style-masks M0 M1 ...]`: a clip through a network trained by
 `neural-style train`, one forward pass a frame (neural_style.fast.video), with the tiles and the styles chosen as for
 `neural-style apply`; `neural-style video` hands the command here when --model is given."""
@@ -8,7 +9,7 @@ import sys
 import time
 
 from ..options import FLOW_METHODS
-from . import common
+from . import common, networks
 
 
 def build_parser():
@@ -18,7 +19,11 @@ def build_parser():
         description="Stylise a clip with a trained network, one forward pass a frame; --temporal-blend blends the "
         "previous stylised frame, warped by the optical flow, in where the motion is reliable (less flicker).",
     )
-    parser.add_argument("--model", required=True, metavar="MODEL.keras", help="the trained network")
+    parser.add_argument(
+        "--model",
+        metavar="NAME|MODEL.keras",
+        help="a network's name (`neural-style models`) or a .keras file (with --style-image: magenta-arbitrary)",
+    )
     parser.add_argument("--content", required=True, metavar="IN", help="a video or a folder of numbered frames")
     parser.add_argument("--output", required=True, metavar="OUT", help="a video, or a folder for PNG frames")
     parser.add_argument(
@@ -28,6 +33,7 @@ def build_parser():
         metavar="W",
         help="0 (off, default) .. 1: the share of the previous result, warped, where motion is reliable",
     )
+    networks.add_painting_options(parser)
     common.add_tile_options(parser)
     common.add_style_choice_options(parser)
     parser.add_argument("--flow", choices=FLOW_METHODS, default="dis", help="OpenCV's optical flow (default dis)")
@@ -48,20 +54,20 @@ def main(argv):
     """
     args = build_parser().parse_args(argv)
     from ..checks import check_number
-    from ..fast.apply import check_tile_size, load_fast_model
-    from ..fast.options import style_weights
+    from ..fast.apply import check_tile_size
     from ..fast.video import stylize_frames
     from ..safety import signals_as_interrupts
     from ..video import frames as video_frames
 
     check_number(args.temporal_blend, "temporal_blend", minimum=0, maximum=1, note=" (0 = off)")
     common.check_tile_options(args)
-    video_frames.output_kind(args.output, [args.content, args.model, *(args.style_masks or ())])
+    reads = [args.content, *([args.model] if args.model else []), *(args.style_image or ()), *(args.style_masks or ())]
+    video_frames.output_kind(args.output, reads)
     common.check_writable_folder(os.path.dirname(os.path.abspath(args.output)), "--output")
     check_tile_size(args.tile_size)  # before the model is read: a bad size costs nothing
-    model = load_fast_model(args.model)
-    # The styles checked against the model before the clip is opened: a bad choice costs no frame read.
-    weights = style_weights(model.styles, args.style_index, args.mix, args.style_masks)
+    # The network and styles checked before the clip is opened: a bad choice costs no frame read.
+    model, weights, _ = networks.choose(args)
+    check_tile_size(args.tile_size, model.layout)
     clip = video_frames.open_clip(args.content, args.fps)
     start = time.perf_counter()
     with signals_as_interrupts():

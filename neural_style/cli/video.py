@@ -187,7 +187,7 @@ def main(argv):
     Returns:
     code -- exit code (143 after SIGTERM, 129 after SIGHUP, 130 after Ctrl-C: the finished frames are kept)
     """
-    if any(arg == "--model" or arg.startswith("--model=") for arg in argv):
+    if any(arg in ("--model", "--style-image") or arg.startswith(("--model=", "--style-image=")) for arg in argv):
         from .fast_video import main as fast_video_main  # a trained network: one forward pass a frame
 
         refuse_optimisation_options(argv)

@@ -40,7 +40,8 @@ def stylize_frames(model, frames, temporal_blend=0.0, flow="dis", tile_size=0, m
     flow -- the optical flow method
     tile_size, max_memory -- as for apply.stylize_picture
     style_weights -- as for apply.stylize_picture (options.style_weights: the styles of --style-index, --mix or
-                     --style-masks); masks are resized to the frames' size once
+                     --style-masks); masks are resized to the frames' size once; or a function of each frame's
+                     pixels giving them (a painting's style vector, cli.networks.choose)
 
     Returns:
     stylised -- iterator of uint8 frames (H, W, 3)
@@ -50,7 +51,10 @@ def stylize_frames(model, frames, temporal_blend=0.0, flow="dis", tile_size=0, m
     fitted = style_weights
     for frame in frames:
         frame = np.asarray(frame, np.float32)
-        if style_weights is not None and np.ndim(fitted) == 3 and np.shape(fitted)[:2] != frame.shape[:2]:
+        if callable(style_weights):
+            # A painting's style (the arbitrary-style network): it may take the frame's own style vector.
+            fitted = style_weights(frame)
+        elif style_weights is not None and np.ndim(fitted) == 3 and np.shape(fitted)[:2] != frame.shape[:2]:
             # The clip's frames share one size: the masks resized once (the apply would otherwise do it each frame).
             fitted = fit_style_weights(style_weights, *frame.shape[:2])
         result = stylize_picture(model, frame, tile_size, max_memory, fitted)
