@@ -1,4 +1,5 @@
-"""The `neural-style` command: the main job, plus the `demo`, `weights`, `visualize`, `video` and `batch` commands.
+"""The `neural-style` command: the main job, plus the `demo`, `weights`, `visualize`, `video`, `batch`, `train`,
+`apply`, `export`, `models`, `import-model` and `sheet` commands.
 
 Each command's module is imported only when asked for, and none loads TensorFlow before its work starts, so that
 --help, --version and bad input are answered at once."""
@@ -18,6 +19,9 @@ COMMANDS = {
     "train": "neural_style.cli.train",
     "apply": "neural_style.cli.apply",
     "export": "neural_style.cli.export",
+    "models": "neural_style.cli.models",
+    "import-model": "neural_style.cli.import_model",
+    "sheet": "neural_style.cli.sheet",
 }
 
 

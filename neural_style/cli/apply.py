@@ -91,12 +91,12 @@ def main(argv):
     else:
         unknown = None
     # Every output checked before any work: none may be the content, the model, a painting or a mask.
-    reads = ([target] if kind == "file" else []) + paintings + list(args.style_masks or ())
+    reads = ([target] if kind in ("file", "network") else []) + paintings + list(args.style_masks or ())
     pairs = output_pairs(args.content, args.output, reads)
     if unknown is not None:
         raise unknown
-    if kind == "bundled":
-        network = bundled.load_bundled(target)
+    if kind in ("bundled", "network"):
+        network = bundled.load_bundled(target) if kind == "bundled" else bundled.load_network(target)
         model, predictor = network.transform, network.predictor
     else:
         model, predictor = load_fast_model(target), None

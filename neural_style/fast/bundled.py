@@ -196,8 +196,28 @@ def load_bundled(name):
 
 def bundled_meta(name):
     """A bundled network's description, without building it."""
-    with np.load(FOLDER / BUNDLED[name], allow_pickle=False) as members:
-        return json.loads(members["meta"].tobytes().decode())
+    return network_meta(FOLDER / BUNDLED[name])
+
+
+def network_meta(path):
+    """
+    A network file's description, without reading its weights or building it.
+
+    Arguments:
+    path -- the .npz file
+
+    Returns:
+    meta -- dict (name, kind, styles, licence, origin, sources, parts); OptionError (one line) for a file that is
+            not a network file of this package
+    """
+    try:
+        with np.load(path, allow_pickle=False) as members:
+            meta = json.loads(members["meta"].tobytes().decode())
+    except (OSError, ValueError, KeyError, json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise OptionError(f"model {path}: not a network file of this package ({error})", "model") from None
+    if not isinstance(meta, dict):
+        raise OptionError(f"model {path}: not a network file of this package (its meta is not a JSON object)", "model")
+    return meta
 
 
 def models_folder():
@@ -219,21 +239,28 @@ def resolve_model(name):
     What --model NAME names: a bundled network, a file, or a network in models_folder().
 
     Arguments:
-    name -- a bundled network's name, a path, or the name of a file in models_folder() (with or without .keras)
+    name -- a bundled network's name, a path, or the name of a file in models_folder() (with or without .npz or
+            .keras)
 
     Returns:
-    kind -- "bundled" or "file"
+    kind -- "bundled", "network" (a .npz file of this package: load_network reads it) or "file" (a .keras file)
     target -- the bundled name, or the file's path; OptionError (one line listing the names) when nothing matches
     """
     if name in BUNDLED:
         return "bundled", name
     if os.path.exists(name):
-        return "file", name
-    for candidate in (models_folder() / name, models_folder() / f"{name}.keras"):
+        return _file_kind(name), name
+    folder = models_folder()
+    for candidate in (folder / name, folder / f"{name}.npz", folder / f"{name}.keras"):
         if candidate.is_file():
-            return "file", str(candidate)
+            return _file_kind(candidate), str(candidate)
     names = ", ".join(BUNDLED)
     raise OptionError(
         f"model {name}: no such file, and not a network's name (bundled: {names}; `neural-style models` lists all)",
         "model",
     )
+
+
+def _file_kind(path):
+    """ "network" for a .npz file (this package's format), else "file" (a .keras file, checked when it is read)."""
+    return "network" if str(path).lower().endswith(".npz") else "file"

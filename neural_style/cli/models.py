@@ -1,0 +1,162 @@
+"""`neural-style models [--json]`: the networks `apply --model NAME` and `sheet --model NAME` know: the bundled ones
+and the user's (bundled.models_folder(): the .npz files `neural-style import-model` writes, and .keras networks
+`neural-style train` wrote), with their kind, styles, source and licence. Nothing is built or executed: a .npz
+file's description is its JSON member, a .keras file's styles its config.json, read with a bounded read."""
+
+import json
+import zipfile
+
+from . import common
+
+COLUMNS = ("name", "kind", "styles", "licence", "source")
+
+
+def build_parser():
+    """The models command's parser."""
+    parser = common.ArgumentParser(
+        prog=f"{common.PROG} models",
+        description="List the networks `neural-style apply --model NAME` takes: the bundled ones, and yours in "
+        "$NEURAL_STYLE_MODELS (else ~/.local/share/neural-style/models): imported (`neural-style import-model`) "
+        "or trained (`neural-style train`).",
+    )
+    parser.add_argument("--json", action="store_true", help="one JSON list on stdout instead of a table")
+    return parser
+
+
+def bundled_rows():
+    """
+    The bundled networks' rows.
+
+    Returns:
+    rows -- list of dicts: name, kind, styles, licence, source (the network's origin), path (None)
+    """
+    from ..fast import bundled
+
+    rows = []
+    for name in bundled.BUNDLED:
+        meta = bundled.bundled_meta(name)
+        rows.append(_row(name, meta, None))
+    return rows
+
+
+def user_rows(folder=None):
+    """
+    The rows of the user's networks, by file name.
+
+    Arguments:
+    folder -- where they are (default: bundled.models_folder())
+
+    Returns:
+    rows -- list of dicts: name (the file's stem, as --model takes it), kind, styles, licence, source, path; a file
+            that cannot be read gets kind "unreadable" and its reason in "problem"
+    """
+    from ..checks import OptionError
+    from ..fast import bundled
+
+    folder = bundled.models_folder() if folder is None else folder
+    if not folder.is_dir():
+        return []
+    rows = []
+    for path in sorted(folder.iterdir()):
+        if not path.is_file() or path.suffix.lower() not in (".npz", ".keras"):
+            continue
+        try:
+            if path.suffix.lower() == ".npz":
+                rows.append(_row(path.stem, bundled.network_meta(path), str(path)))
+            else:
+                rows.append(keras_row(path))
+        except OptionError as error:
+            # One damaged file must not hide the others: it is listed, with what is wrong with it.
+            rows.append(
+                {
+                    "name": path.stem,
+                    "kind": "unreadable",
+                    "styles": None,
+                    "licence": "unknown",
+                    "source": str(path),
+                    "path": str(path),
+                    "problem": " ".join(str(error).split()),
+                }
+            )
+    return rows
+
+
+def _row(name, meta, path):
+    """A row from a network file's description."""
+    kind = meta.get("kind", "styles")
+    return {
+        "name": name,
+        "kind": kind,
+        "styles": meta.get("styles", "any painting" if kind == "arbitrary" else None),
+        "licence": meta.get("licence", "unknown"),
+        "source": meta.get("origin") or path,
+        "path": path,
+    }
+
+
+def keras_row(path):
+    """
+    The row of a .keras TransformNet, from its config.json alone (its weights are neither read nor loaded).
+
+    Arguments:
+    path -- the .keras file (a Path)
+
+    Returns:
+    row -- dict: name, kind "styles", styles (the config's), licence ("yours" for a network trained here, else the
+           one its source gives), source (the file), path; OptionError (one line) for a file that is not such a
+           network
+    """
+    from ..checks import OptionError
+    from ..fast import model_file
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            info = archive.getinfo(model_file.CONFIG)
+            if info.file_size > model_file.TEXT_MEMBER_BYTES:
+                raise OptionError(f"model {path}: its {model_file.CONFIG} is too large for a network's", "model")
+            with archive.open(info) as stream:
+                # A zip can lie about a member's size: never more than the bound is read.
+                data = stream.read(model_file.TEXT_MEMBER_BYTES + 1)
+        config = json.loads(data)
+    except (KeyError, OSError, ValueError, RecursionError, zipfile.BadZipFile, NotImplementedError) as error:
+        reason = " ".join(f"{type(error).__name__}: {error}".split())[:120]
+        raise OptionError(f"model {path}: not a .keras network ({reason})", "model") from None
+    if len(data) > model_file.TEXT_MEMBER_BYTES or not isinstance(config, dict):
+        raise OptionError(f"model {path}: its {model_file.CONFIG} is not a network's", "model")
+    if config.get("class_name") != "TransformNet":
+        raise OptionError(f"model {path}: a .keras file, but not a network of neural-style (a TransformNet)", "model")
+    arguments = config.get("config") if isinstance(config.get("config"), dict) else {}
+    styles = arguments.get("styles", 1)
+    source = arguments.get("source") if isinstance(arguments.get("source"), dict) else {}
+    return {
+        "name": path.stem,
+        "kind": "styles",
+        "styles": styles if isinstance(styles, int) and not isinstance(styles, bool) else None,
+        # A network trained here is the user's own; one imported says whose it is.
+        "licence": str(source.get("licence", "yours")),
+        "source": str(source.get("origin", path)),
+        "path": str(path),
+    }
+
+
+def main(argv):
+    """
+    Runs the models command.
+
+    Arguments:
+    argv -- command-line arguments (without `neural-style models`)
+
+    Returns:
+    code -- 0
+    """
+    args = build_parser().parse_args(argv)
+    rows = bundled_rows() + user_rows()
+    if args.json:
+        print(json.dumps(rows))
+        return 0
+    table = [[str(row[column]) if row[column] is not None else "?" for column in COLUMNS] for row in rows]
+    widths = [max(len(column), *(len(line[index]) for line in table)) for index, column in enumerate(COLUMNS)]
+    print("  ".join(column.upper().ljust(width) for column, width in zip(COLUMNS, widths)).rstrip())
+    for line in table:
+        print("  ".join(value.ljust(width) for value, width in zip(line, widths)).rstrip())
+    return 0
