@@ -61,12 +61,14 @@ def main(argv):
 
     check_number(args.temporal_blend, "temporal_blend", minimum=0, maximum=1, note=" (0 = off)")
     common.check_tile_options(args)
-    reads = [args.content, *([args.model] if args.model else []), *(args.style_image or ()), *(args.style_masks or ())]
-    video_frames.output_kind(args.output, reads)
+    name, kind, target, unknown = networks.resolve(args)
+    video_frames.output_kind(args.output, [args.content, *networks.reads(args, kind, target)])
     common.check_writable_folder(os.path.dirname(os.path.abspath(args.output)), "--output")
+    if unknown is not None:
+        raise unknown
     check_tile_size(args.tile_size)  # before the model is read: a bad size costs nothing
     # The network and styles checked before the clip is opened: a bad choice costs no frame read.
-    model, weights, _ = networks.choose(args)
+    model, weights = networks.choose(args, name, kind, target)
     check_tile_size(args.tile_size, model.layout)
     clip = video_frames.open_clip(args.content, args.fps)
     start = time.perf_counter()

@@ -33,34 +33,63 @@ def add_painting_options(parser):
     )
 
 
-def choose(args):
+def resolve(args):
     """
-    The network and the style weights the options ask for, checked before any picture is read.
+    What --model (or, with --style-image alone, the bundled arbitrary-style network) names, without reading it.
 
     Arguments:
-    args -- parsed options with model, style_image, strength, style_size, style_index, mix, style_masks
+    args -- parsed options with model and style_image
 
     Returns:
-    model -- the TransformNet
-    weights -- the style weights for fast.apply (a function of each picture's pixels for paintings)
-    name -- the network's name or file
+    name -- the name or file given
+    kind -- "bundled", "network" (a .npz) or "file" (a .keras)
+    target -- the bundled name or the file's path
+    unknown -- None, or the OptionError for a name that is neither (raised by the caller after its output checks,
+               so that a bad output is reported first)
     """
     from ..checks import OptionError
-    from ..fast import arbitrary, bundled
-    from ..fast.apply import load_fast_model
-    from ..fast.options import style_weights
+    from ..fast import bundled
 
     if args.model is None and not args.style_image:
         raise OptionError(
             "give --style-image PAINTING (any painting) or --model NAME (`neural-style models` lists them)", "model"
         )
     name = args.model or bundled.ARBITRARY
+    try:
+        kind, target = bundled.resolve_model(name)
+    except OptionError as error:
+        return name, "file", name, error
+    return name, kind, target, None
+
+
+def reads(args, kind, target):
+    """The files the command reads (the model file, the paintings, the masks), which no output may be."""
+    model = [target] if kind in ("file", "network") else []
+    return model + list(args.style_image or ()) + list(args.style_masks or ())
+
+
+def choose(args, name, kind, target):
+    """
+    The network and the style weights the options ask for, checked before any picture is read.
+
+    Arguments:
+    args -- parsed options with style_image, strength, style_size, style_index, mix, style_masks
+    name, kind, target -- as resolve gives them
+
+    Returns:
+    model -- the TransformNet
+    weights -- the style weights for fast.apply (a function of each picture's pixels for paintings)
+    """
+    from ..checks import OptionError
+    from ..fast import arbitrary, bundled
+    from ..fast.apply import load_fast_model
+    from ..fast.options import style_weights
+
     paintings = list(args.style_image or ())
     strength = arbitrary.check_strength(args.strength)
     style_size = arbitrary.check_style_size(args.style_size)
-    kind, target = bundled.resolve_model(name)
-    if kind == "bundled":
-        network = bundled.load_bundled(target)
+    if kind in ("bundled", "network"):
+        network = bundled.load_bundled(target) if kind == "bundled" else bundled.load_network(target)
         model, predictor = network.transform, network.predictor
     else:
         model, predictor = load_fast_model(target), None
@@ -74,7 +103,7 @@ def choose(args):
         if strength != 1 or style_size != arbitrary.STYLE_SIZE:
             given = "strength" if strength != 1 else "style_size"
             raise OptionError(f"{given} is for --style-image (the arbitrary-style network); leave it out", given)
-        return model, style_weights(model.styles, args.style_index, args.mix, args.style_masks), name
+        return model, style_weights(model.styles, args.style_index, args.mix, args.style_masks)
     if not paintings:
         raise OptionError(f"{name} paints any painting: give it with --style-image PAINTING", "style_image")
     if args.style_index is not None:
@@ -86,7 +115,7 @@ def choose(args):
         raise OptionError(f"{given} mixes several paintings; give them all with --style-image", given)
     chosen = style_weights(len(paintings), None, args.mix, args.style_masks) if len(paintings) > 1 else [1.0]
     vectors = arbitrary.style_vectors(predictor, paintings, style_size)
-    return model, _painting_weights(predictor, vectors, chosen, strength, style_size), name
+    return model, _painting_weights(predictor, vectors, chosen, strength, style_size)
 
 
 def _painting_weights(predictor, vectors, chosen, strength, style_size):

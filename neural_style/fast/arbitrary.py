@@ -32,7 +32,7 @@ def check_strength(strength):
     Returns:
     strength -- float in 0..1; OptionError (one line naming strength) otherwise
     """
-    return check_number(strength, "strength", minimum=0, maximum=1, what="a number from 0 to 1", parameter="strength")
+    return check_number(strength, "strength", minimum=0, maximum=1, what="a number", parameter="strength")
 
 
 def check_style_size(style_size):
