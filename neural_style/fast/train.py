@@ -17,7 +17,6 @@ workers take the chief's state when the training starts (distribute.FromChief).
 """
 
 import contextlib
-import hashlib
 import math
 import os
 import tempfile
@@ -37,7 +36,7 @@ from ..costs import (
     total_cost,
     total_variation_cost,
 )
-from ..files import atomic_write
+from ..files import atomic_write, file_digest
 from ..images import load_pixels
 from ..options import default_weights
 from ..safety import hold_file, hold_folder
@@ -46,15 +45,6 @@ from . import data, resume, watch
 from .distribute import FromChief, choose_strategy
 from .network import build_transform_net
 from .options import TrainOptions, check_training_memory
-
-
-def file_digest(path):
-    """The sha256 hex digest of a file (the style picture's, kept in the model)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        for block in iter(lambda: file.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class FastStyleTrainer(keras.Model):
@@ -360,6 +350,5 @@ __all__ = [
     "FastStyleTrainer",
     "train_fast_model",
     "style_grams",
-    "file_digest",
     "summary_line",
 ]

@@ -3,14 +3,13 @@ flow cache and the index of what the run wrote, so that running the same command
 missing frame and never takes a file it did not make as finished work. Pure file handling, without TensorFlow: the
 command checks a work folder before the network is loaded."""
 
-import hashlib
 import json
 import os
 
 import numpy as np
 
 from ..checkpoint import differences
-from ..files import TEMPORARY_PREFIX, atomic_write
+from ..files import TEMPORARY_PREFIX, atomic_write, file_digest
 from ..image_files import ImageError, read_image, write_image
 from ..limits import max_image_pixels
 from ..options import OptionError
@@ -110,11 +109,8 @@ class WorkFolder:
 
 
 def _file_digest(path):
-    hasher = hashlib.sha256()
-    with open(path, "rb") as file:
-        for block in iter(lambda: file.read(1 << 20), b""):
-            hasher.update(block)
-    return "sha256:" + hasher.hexdigest()
+    """The index's entry for a file: its sha256, prefixed with the algorithm."""
+    return "sha256:" + file_digest(path)
 
 
 def _read_index(path):
