@@ -19,6 +19,7 @@ import numpy as np
 from ..checks import OptionError
 from .network import MAGENTA_26, MAGENTA_ARBITRARY
 from .onnx_files import Quantized
+from .quantize import rounding_points
 
 # The arbitrary transformer's TensorFlow names: each convolution's scope, by the index of conv{index}.
 ARBITRARY_SCOPES = (
@@ -57,11 +58,6 @@ def _kernel(weight):
 def _style_map(weight):
     """A 1x1 convolution of the style vector (C, 100, 1, 1) as the table (100, C) the normalisation multiplies by."""
     return Quantized(weight.values[:, :, 0, 0].T, weight.scale, weight.zero_point, 1)
-
-
-def _json_point(scale, zero_point):
-    """A rounding point as TransformNet takes it: [scale (or a list of them), zero point]."""
-    return [[float(s) for s in scale] if isinstance(scale, list) else float(scale), int(zero_point)]
 
 
 def _need(tensors, name, path):
@@ -124,10 +120,9 @@ def arbitrary_transform_arrays(tensors, path="the file"):
         raise OptionError(f"{path}: no normalisation epsilon: not the published network this reader knows", "model")
     layout = MAGENTA_ARBITRARY.get_config() | {"epsilon": float(np.ravel(epsilon.dequantize())[0])}
     # A convolution's input is named by the point that rounded it; its levels need only that point's scale.
-    points = {
-        name: [quantization[value][0], 0] if isinstance(value, str) else value for name, value in quantization.items()
-    }
-    quantization = {name: _json_point(*value) for name, value in points.items()}
+    quantization = rounding_points(
+        {name: (quantization[value][0], 0) if isinstance(value, str) else value for name, value in quantization.items()}
+    )
     return {"styles": 100, "layout": layout, "quantization": quantization}, arrays
 
 

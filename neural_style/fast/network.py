@@ -34,7 +34,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from .quantize import INT8_HIGH, INT8_LOW, fake_quantize
+from .quantize import INT8_HIGH, INT8_LOW, round_at, rounding_points
 
 PACKAGE = "neural_style"
 # (filters, kernel, stride) of the encoder; the residual blocks' convolutions; the decoder's (filters, kernel).
@@ -222,7 +222,7 @@ class InstanceNormalization(keras.layers.Layer):
         self.epsilon = float(epsilon)
         self.styles = int(styles)
         self.conditioning = conditioning
-        self.quantization = {name: [float(s), int(z)] for name, (s, z) in (quantization or {}).items()}
+        self.quantization = rounding_points(quantization)
 
     def build(self, input_shape):
         shape = (self.styles, input_shape[-1])
@@ -236,8 +236,7 @@ class InstanceNormalization(keras.layers.Layer):
 
     def _q(self, name, x):
         """x rounded at the point `name` as the file rounds it (unchanged where the file does not)."""
-        point = self.quantization.get(name)
-        return x if point is None else fake_quantize(x, *point)
+        return round_at(self.quantization, name, x)
 
     def scale_and_shift(self, style_weights):
         """
@@ -350,12 +349,6 @@ def _average(x):
     return tf.cast(tf.reduce_mean(tf.cast(x, tf.float64), axis=[1, 2], keepdims=True), tf.float32)
 
 
-def _point(value):
-    """A rounding point as JSON holds it: [scale, zero point], the scale a float or one per channel (a kernel's)."""
-    scale, zero_point = value
-    return [[float(s) for s in scale] if isinstance(scale, (list, tuple)) else float(scale), int(zero_point)]
-
-
 def _upsample(x, like):
     """
     Nearest-neighbour x2, cropped to the height and width of `like` (the encoder's level it returns to): row i and
@@ -397,7 +390,7 @@ class TransformNet(keras.Model):
         digests = style_digests if style_digests is not None else [style_digest] if style_digest else []
         self.style_digests = list(digests)
         self.layout = layout if isinstance(layout, Layout) else Layout.from_config(layout)
-        self.quantization = {name: _point(value) for name, value in (quantization or {}).items()}
+        self.quantization = rounding_points(quantization)
         self.source = dict(source or {})
         self._levels = tuple(self.layout.levels())
         self.pads, self.convs, self.norms = [], [], []
@@ -434,8 +427,7 @@ class TransformNet(keras.Model):
 
     def _q(self, name, x):
         """x rounded at the point `name` as the network's file rounds it (unchanged where it does not)."""
-        point = self.quantization.get(name)
-        return x if point is None else fake_quantize(x, *point)
+        return round_at(self.quantization, name, x)
 
     def _convolve(self, index, x):
         """

@@ -24,7 +24,7 @@ import tensorflow as tf
 from ..checks import OptionError
 from .network import PACKAGE
 from .onnx_files import Quantized
-from .quantize import fake_quantize
+from .quantize import round_at, rounding_points
 
 # MobileNetV2's inverted-residual blocks (Sandler et al. 2018, table 2): (expansion, channels, repeats, stride), the
 # stride that of the first block of each group. The file's weights give the widths; the strides are not in them.
@@ -137,7 +137,7 @@ class InvertedResidual(keras.layers.Layer):
         self.built = True
 
     def _round(self, x, point):
-        return fake_quantize(x, *self.rounding[point]) if point in self.rounding else x
+        return round_at(self.rounding, point, x)
 
     def call(self, x):
         y = x
@@ -179,7 +179,7 @@ class StylePredictor(keras.Model):
         super().__init__(**kwargs)
         self.blocks = [dict(block) for block in blocks]
         _check_blocks(self.blocks)
-        self.quantization = {point: [float(s), int(z)] for point, (s, z) in (quantization or {}).items()}
+        self.quantization = rounding_points(quantization)
         unknown = sorted(set(self.quantization) - set(point_names(self.blocks)))
         if unknown:
             raise OptionError(f"quantization names points the layout does not have: {', '.join(unknown)}", "model")
@@ -207,7 +207,7 @@ class StylePredictor(keras.Model):
         self.built = True
 
     def _round(self, x, point):
-        return fake_quantize(x, *self.quantization[point]) if point in self.quantization else x
+        return round_at(self.quantization, point, x)
 
     def call(self, pictures, stop_at=None):
         """

@@ -33,6 +33,39 @@ def fake_quantize(x, scale, zero_point):
     return (levels - zero_point) * scale
 
 
+def rounding_points(points):
+    """
+    A network's rounding points as its config holds them (JSON: lists, floats and ints).
+
+    Arguments:
+    points -- None, or {point name: (scale, zero point)}; a scale is a float, or one per channel (a kernel's)
+
+    Returns:
+    points -- {point name: [scale, zero point]}
+    """
+    result = {}
+    for name, (scale, zero_point) in (points or {}).items():
+        scale = [float(s) for s in scale] if isinstance(scale, (list, tuple, np.ndarray)) else float(scale)
+        result[name] = [scale, int(zero_point)]
+    return result
+
+
+def round_at(points, name, x):
+    """
+    x rounded at the point `name` as the network's file rounds it, unchanged where the file does not round.
+
+    Arguments:
+    points -- {point name: [scale, zero point]}
+    name -- the point
+    x -- tensor
+
+    Returns:
+    y -- fake_quantize(x, *points[name]), or x
+    """
+    point = points.get(name)
+    return x if point is None else fake_quantize(x, *point)
+
+
 def dequantize(values, scale, zero_point=0, axis=None):
     """
     Integer weights read back as float32, as the file's runtime reads them.
