@@ -19,6 +19,7 @@ import numpy as np
 from ..checks import OptionError
 from ..files import atomic_write
 from .onnx_files import Quantized
+from .quantize import dequantize
 
 FOLDER = Path(__file__).with_name("networks")
 ARBITRARY = "magenta-arbitrary"
@@ -90,9 +91,9 @@ def read_network(path):
     meta -- dict (with "parts": {part: config})
     weights -- {part: {Keras weight path: float32 array}}; OptionError (one line) for a file that is not one
     """
+    meta = network_meta(path)
     try:
         with np.load(path, allow_pickle=False) as members:
-            meta = json.loads(members["meta"].tobytes().decode())
             weights = {part: {} for part in meta["parts"]}
             for key in members.files:
                 if key == "meta" or key.endswith(":scale"):
@@ -100,12 +101,11 @@ def read_network(path):
                 part, name = key.split("/", 1)
                 if name.endswith(":values"):
                     name = name.removesuffix(":values")
-                    # As the file's runtime reads it: the integers times their scale, in float32.
-                    scale = members[f"{part}/{name}:scale"].astype(np.float32)
-                    weights[part][name] = members[key].astype(np.float32) * scale
+                    # As the file's runtime reads it: the integers times their scale (shaped to broadcast).
+                    weights[part][name] = dequantize(members[key], members[f"{part}/{name}:scale"])
                 else:
                     weights[part][name] = members[key]
-    except (OSError, ValueError, KeyError, json.JSONDecodeError, UnicodeDecodeError) as error:
+    except (OSError, ValueError, KeyError) as error:
         raise OptionError(f"model {path}: not a network file of this package ({error})", "model") from None
     return meta, weights
 
