@@ -50,12 +50,9 @@ def main(argv):
             line each, as `neural-style batch` returns 1 when a job failed); 2 for bad input
     """
     args = build_parser().parse_args(argv)
-    from ..fast import arbitrary
     from ..fast.apply import apply_model, check_tile_size, output_pairs, warn_skipped
 
     common.check_tile_options(args)
-    strength = arbitrary.check_strength(args.strength)
-    arbitrary.check_style_size(args.style_size)
     name, kind, target, unknown = networks.resolve(args)
     # Every output checked before any work: none may be the content, the model, a painting or a mask.
     pairs = output_pairs(args.content, args.output, networks.reads(args, kind, target))
@@ -84,7 +81,7 @@ def main(argv):
                         "size": [width, height],
                         "model": name,
                         "style_image": paintings or None,
-                        "strength": strength,
+                        "strength": args.strength,
                         "seconds": round(now - last, 3),
                     }
                 ),

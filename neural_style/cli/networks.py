@@ -68,6 +68,26 @@ def reads(args, kind, target):
     return model + list(args.style_image or ()) + list(args.style_masks or ())
 
 
+def load(kind, target):
+    """
+    The network resolve named, built.
+
+    Arguments:
+    kind, target -- as resolve gives them
+
+    Returns:
+    model -- its TransformNet
+    predictor -- its StylePredictor (the arbitrary-style network), or None
+    """
+    from ..fast import bundled
+    from ..fast.apply import load_fast_model
+
+    if kind == "file":
+        return load_fast_model(target), None
+    network = bundled.load_bundled(target) if kind == "bundled" else bundled.load_network(target)
+    return network.transform, network.predictor
+
+
 def choose(args, name, kind, target):
     """
     The network and the style weights the options ask for, checked before any picture is read.
@@ -82,17 +102,12 @@ def choose(args, name, kind, target):
     """
     from ..checks import OptionError
     from ..fast import arbitrary, bundled
-    from ..fast.apply import load_fast_model
     from ..fast.options import style_weights
 
     paintings = list(args.style_image or ())
     strength = arbitrary.check_strength(args.strength)
     style_size = arbitrary.check_style_size(args.style_size)
-    if kind in ("bundled", "network"):
-        network = bundled.load_bundled(target) if kind == "bundled" else bundled.load_network(target)
-        model, predictor = network.transform, network.predictor
-    else:
-        model, predictor = load_fast_model(target), None
+    model, predictor = load(kind, target)
     if predictor is None:
         if paintings:
             raise OptionError(

@@ -5,7 +5,7 @@ of a network of fixed styles (default the bundled magenta-26) painted on one pho
 import math
 import sys
 
-from . import common
+from . import common, networks
 
 LABEL_HEIGHT = 14
 LABEL_MARGIN = 2
@@ -140,14 +140,7 @@ def main(argv):
                 f"{name} paints any painting, so it has no fixed styles to show; use neural-style apply --model "
                 f"{name} --style-image PAINTING"
             )
-    if kind == "bundled":
-        model = bundled.load_bundled(target).transform
-    elif kind == "network":
-        model = bundled.load_network(target).transform
-    else:
-        from ..fast.apply import load_fast_model
-
-        model = load_fast_model(target)
+    model, _ = networks.load(kind, target)
     photo = resize_photo(load_image(args.content), args.tile)
     pictures = [photo.astype("uint8")] + paint_styles(model, photo)
     labels = ["original"] + [str(index) for index in range(len(pictures) - 1)]
