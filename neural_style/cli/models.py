@@ -4,7 +4,6 @@ and the user's (bundled.models_folder(): the .npz files `neural-style import-mod
 file's description is its JSON member, a .keras file's styles its config.json, read with a bounded read."""
 
 import json
-import zipfile
 
 from . import common
 
@@ -106,32 +105,15 @@ def keras_row(path):
            one its source gives), source (the file), path; OptionError (one line) for a file that is not such a
            network
     """
-    from ..checks import OptionError
     from ..fast import model_file
 
-    try:
-        with zipfile.ZipFile(path) as archive:
-            info = archive.getinfo(model_file.CONFIG)
-            if info.file_size > model_file.TEXT_MEMBER_BYTES:
-                raise OptionError(f"model {path}: its {model_file.CONFIG} is too large for a network's", "model")
-            with archive.open(info) as stream:
-                # A zip can lie about a member's size: never more than the bound is read.
-                data = stream.read(model_file.TEXT_MEMBER_BYTES + 1)
-        config = json.loads(data)
-    except (KeyError, OSError, ValueError, RecursionError, zipfile.BadZipFile, NotImplementedError) as error:
-        reason = " ".join(f"{type(error).__name__}: {error}".split())[:120]
-        raise OptionError(f"model {path}: not a .keras network ({reason})", "model") from None
-    if len(data) > model_file.TEXT_MEMBER_BYTES or not isinstance(config, dict):
-        raise OptionError(f"model {path}: its {model_file.CONFIG} is not a network's", "model")
-    if config.get("class_name") != "TransformNet":
-        raise OptionError(f"model {path}: a .keras file, but not a network of neural-style (a TransformNet)", "model")
-    arguments = config.get("config") if isinstance(config.get("config"), dict) else {}
+    arguments = model_file.read_arguments(path)
     styles = arguments.get("styles", 1)
     source = arguments.get("source") if isinstance(arguments.get("source"), dict) else {}
     return {
         "name": path.stem,
         "kind": "styles",
-        "styles": styles if isinstance(styles, int) and not isinstance(styles, bool) else None,
+        "styles": styles,
         # A network trained here is the user's own; one imported says whose it is.
         "licence": str(source.get("licence", "yours")),
         "source": str(source.get("origin", path)),

@@ -144,14 +144,43 @@ def check_model_file(path):
     except OptionError:
         raise
     except _UNREADABLE as error:
-        reason = " ".join(f"{type(error).__name__}: {error}".split())[:160]
-        raise OptionError(
-            f"model {path}: not a .keras model file, or a damaged one ({reason}); give the .keras file "
-            "neural-style train writes",
-            "model",
-        ) from None
+        raise _unreadable(path, error) from None
     _check_weight_shapes(path, weights, styles, layout)
     return styles
+
+
+def read_arguments(path):
+    """
+    A .keras network's arguments from its config.json alone, checked as check_model_file checks them (its weights
+    are neither read nor loaded): what `neural-style models` lists.
+
+    Arguments:
+    path -- the .keras file
+
+    Returns:
+    arguments -- dict of the TransformNet's arguments (styles, source, ...); OptionError (one line) for a file that is
+                 not such a network
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = _check_members(path, archive)
+            config = _bounded_read(path, archive, members[CONFIG], TEXT_MEMBER_BYTES)
+    except OptionError:
+        raise
+    except _UNREADABLE as error:
+        raise _unreadable(path, error) from None
+    _read_styles(path, config)
+    return json.loads(config)["config"]
+
+
+def _unreadable(path, error):
+    """OptionError for a file zipfile, zlib or h5py could not read."""
+    reason = " ".join(f"{type(error).__name__}: {error}".split())[:160]
+    return OptionError(
+        f"model {path}: not a .keras model file, or a damaged one ({reason}); give the .keras file "
+        "neural-style train writes",
+        "model",
+    )
 
 
 def _refuse(path, problem):
