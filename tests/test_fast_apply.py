@@ -15,7 +15,7 @@ from neural_style.fast.apply import (
     stylize_picture,
     whole_picture_statistics,
 )
-from neural_style.fast.network import NORMS, build_transform_net, network_reach
+from neural_style.fast.network import JOHNSON, build_transform_net
 from neural_style.large.layout import layout_for_reach
 
 
@@ -47,13 +47,13 @@ def test_any_size_including_tiny(net, height, width):
 
 def test_statistics_gathered_by_tiles_are_the_whole_pictures(net):
     image = _photo(90, 100)[None]
-    stride, margin = network_reach()
+    stride, margin = JOHNSON.reach()
     tiles = layout_for_reach(90, 100, 48, stride, margin)
     assert len(tiles) == 6
     tiled = whole_picture_statistics(net, image, tiles)
     # One tile covering the picture gathers the statistics the network computes itself (tf.nn.moments, float32).
     whole = whole_picture_statistics(net, image, layout_for_reach(90, 100, 1024, stride, margin))
-    assert len(tiled) == NORMS
+    assert len(tiled) == len(JOHNSON.normalised())
     for (mean_t, var_t), (mean_w, var_w) in zip(tiled, whole):
         # The same activations (the cores are exact), summed in another order in float64: float32 rounding only.
         np.testing.assert_allclose(mean_t, mean_w, rtol=1e-4, atol=1e-5)

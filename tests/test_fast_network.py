@@ -5,14 +5,13 @@ import numpy as np
 import pytest
 
 from neural_style.fast.network import (
-    MIN_SIDE,
-    NORMS,
+    JOHNSON,
+    MAGENTA_26,
+    MAGENTA_ARBITRARY,
     InstanceNormalization,
     ReflectionPadding2D,
     TransformNet,
     build_transform_net,
-    network_reach,
-    norm_levels,
 )
 
 
@@ -62,11 +61,11 @@ def test_johnsons_architecture():
     assert kernels[3:13] == [(3, 3, 128, 128)] * 10
     assert kernels[13:] == [(3, 3, 128, 64), (3, 3, 64, 32), (9, 9, 32, 3)]
     assert [conv.strides for conv in model.convs[:3]] == [(1, 1), (2, 2), (2, 2)]
-    assert len(model.norms) == NORMS == 15
-    assert norm_levels() == [0, 1, 2] + [2] * 10 + [1, 0]
+    assert len(model.norms) == len(JOHNSON.normalised()) == 15
+    assert JOHNSON.levels() == [0, 1, 2] + [2] * 10 + [1, 0]
 
 
-@pytest.mark.parametrize("height, width", [(MIN_SIDE, MIN_SIDE), (7, 9), (32, 32), (33, 47), (50, 13)])
+@pytest.mark.parametrize("height, width", [(JOHNSON.min_side, JOHNSON.min_side), (7, 9), (32, 32), (33, 47), (50, 13)])
 def test_any_picture_size(net, height, width):
     x = np.random.default_rng(height).uniform(0, 255, (2, height, width, 3)).astype(np.float32)
     y = net(x).numpy()
@@ -110,7 +109,10 @@ def test_stop_at_hands_out_what_a_normalisation_sees(net):
 
 
 def test_network_reach():
-    stride, margin = network_reach()
+    stride, margin = JOHNSON.reach()
     # By hand: 4 (9x9) -> 3 at level 1 -> 2 at level 2, + 10 residual 3x3 -> 12, x2 + 1 -> 25, x2 + 1 -> 51, + 4 -> 55
     # pixels, rounded up to the stride.
     assert (stride, margin) == (4, 56)
+    # The arbitrary-style transformer has the same kernels and blocks; the 26-style network's sixth block adds 2 at
+    # level 2: 14 -> 29 -> 59, + 4 -> 63, rounded up to 64.
+    assert MAGENTA_ARBITRARY.reach() == (4, 56) and MAGENTA_26.reach() == (4, 64)

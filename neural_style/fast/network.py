@@ -44,13 +44,6 @@ DECODER = ((64, 3), (32, 3))
 OUTPUT_KERNEL = 9
 # PyTorch's InstanceNorm2d default, which pytorch/examples' fast_neural_style uses.
 EPSILON = 1e-5
-# The count of instance normalisations: one per encoder convolution, two per residual block, one per decoder stage.
-NORMS = len(ENCODER) + 2 * RESIDUAL_BLOCKS + len(DECODER)
-# Positions of the deepest level are 2 ** DOWNSAMPLINGS pixels apart.
-DOWNSAMPLINGS = sum(stride == 2 for _, _, stride in ENCODER)
-# The smallest side the reflection paddings allow (a reflection pad must be shorter than the side it reflects); the
-# apply functions pad smaller pictures up to it by repeating their edge, then crop.
-MIN_SIDE = OUTPUT_KERNEL // 2 + 1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -136,7 +129,10 @@ class Layout:
 
     @property
     def min_side(self):
-        """The smallest side the reflection paddings allow (a reflection pad must be shorter than its side)."""
+        """
+        The smallest side the reflection paddings allow (a reflection pad must be shorter than the side it reflects);
+        the apply functions pad smaller pictures up to it by repeating their edge, then crop.
+        """
         return self.output_kernel // 2 + 1
 
     def reach(self):
@@ -576,38 +572,6 @@ def convolutions(layout=JOHNSON):
             normalisation of `filters` channels
     """
     return [(f, k, s) for f, k, s, normalised in layout.convolutions() if normalised]
-
-
-def norm_levels(layout=JOHNSON):
-    """
-    The level of each convolution: its positions are 2 ** level pixels apart.
-
-    Arguments:
-    layout -- a Layout (Johnson et al.'s by default)
-
-    Returns:
-    levels -- list of ints, one per convolution: for Johnson et al.'s 0, 1, 2 (encoder), 2 for every residual one,
-              then 1, 0 (decoder)
-    """
-    return layout.levels()
-
-
-LEVELS = norm_levels()
-
-
-def network_reach(layout=JOHNSON):
-    """
-    The tile geometry of the network: its total stride, and the margin that makes a tile's core exact
-    (Layout.reach).
-
-    Arguments:
-    layout -- a Layout (Johnson et al.'s by default)
-
-    Returns:
-    stride -- 2 ** downsamplings (4)
-    margin -- pixels of context each side of a core
-    """
-    return layout.reach()
 
 
 def build_transform_net(settings=None, style_digest=None, seed=None, styles=1, style_digests=None, layout=JOHNSON):
