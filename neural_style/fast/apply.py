@@ -23,6 +23,7 @@ from ..safety import same_file
 from .data import list_pictures
 from .model_file import check_model_file
 from .network import JOHNSON, TransformNet
+from .quantize import INT8_HIGH, INT8_LOW
 
 # A whole-picture forward pass's peak memory: what TensorFlow and the model hold, plus bytes per pixel (its largest
 # activations are 32 float32 channels at full size, several alive at once). Fitted to benchmarks/bench_fast.py's peaks
@@ -346,22 +347,39 @@ def whole_picture_statistics(model, image, tiles, weights=None):
         if norm is None:
             statistics.append(None)
             continue
+        if norm.quantization:
+            statistics.append(_level_statistics(model, index, norm, (values(index, tile) for tile in tiles)))
+            continue
         totals = None
         for tile in tiles:
             totals = _combine(totals, values(index, tile)[0].numpy())
         count_, mean, m2 = totals
-        mean = mean.reshape(1, 1, 1, -1).astype(np.float32)
-        if not norm.quantization:
-            statistics.append((mean, (m2 / count_).reshape(1, 1, 1, -1).astype(np.float32)))
-            continue
-        # A file's variance averages its rounded squares about its rounded mean: a second pass, with the mean known.
-        total = 0.0
-        for tile in tiles:
-            total = total + norm.squared_deviations(values(index, tile), mean).numpy().astype(np.float64).sum(
-                axis=(0, 1, 2)
-            )
-        statistics.append((mean, (total / count_).reshape(1, 1, 1, -1).astype(np.float32)))
+        statistics.append(
+            (mean.reshape(1, 1, 1, -1).astype(np.float32), (m2 / count_).reshape(1, 1, 1, -1).astype(np.float32))
+        )
     return statistics
+
+
+def _level_statistics(model, index, norm, cores):
+    """
+    The mean and variance of an int8 network's normalisation, as its whole-picture pass computes them, from the
+    tiles' cores in one pass: the values it normalises are int8 levels, so a count of each level per channel gives
+    both the mean and the average of the rounded squares about the rounded mean (which needs the mean first).
+    """
+    scale, zero_point = model.quantization[f"conv{index}"]
+    levels = np.arange(INT8_LOW, INT8_HIGH + 1)
+    counts = 0
+    for core in cores:
+        steps = np.rint(core.numpy().reshape(-1, core.shape[-1]) / np.float32(scale)).astype(np.int64)
+        counts = counts + np.stack([np.bincount(c - (INT8_LOW - zero_point), minlength=len(levels)) for c in steps.T])
+    # Each level's value as the network holds it (float32), and its count per channel (C, 256).
+    grid = ((levels - zero_point).astype(np.float32) * np.float32(scale))[:, None]
+    total = counts.sum(axis=1)
+    mean = (counts @ grid.astype(np.float64))[:, 0] / total
+    mean = mean.reshape(1, 1, 1, -1).astype(np.float32)
+    squares = norm.squared_deviations(np.broadcast_to(grid, (len(levels), len(total)))[None, None], mean)
+    variance = (counts * squares.numpy()[0, 0].T.astype(np.float64)).sum(axis=1) / total
+    return mean, variance.reshape(1, 1, 1, -1).astype(np.float32)
 
 
 def stylize_picture(model, picture, tile_size=0, max_memory=None, style_weights=None):
