@@ -5,7 +5,7 @@ import os
 import sys
 
 from ..fast.options import QUANTIZATIONS
-from . import common
+from . import common, networks
 
 
 def build_parser():
@@ -19,9 +19,9 @@ def build_parser():
     parser.add_argument(
         "--model",
         required=True,
-        metavar="MODEL.keras",
-        help="the trained network, or a bundled one's name (magenta-26; magenta-arbitrary: its transformer, the "
-        "style vector as style_weights)",
+        metavar="NAME|MODEL.keras",
+        help="a trained network, or a network's name (`neural-style models`; magenta-arbitrary: its transformer, "
+        "the style vector as style_weights)",
     )
     parser.add_argument("--tflite", metavar="OUT.tflite", help="the TFLite file to write")
     parser.add_argument(
@@ -56,11 +56,10 @@ def main(argv):
     if args.saved_model and os.path.exists(args.saved_model):
         raise OptionError(f"saved_model {args.saved_model} exists; choose a new folder", "saved_model")
     from ..fast import bundled
-    from ..fast.apply import load_fast_model
     from ..fast.export import export_saved_model, export_tflite
 
-    # A bundled network exports its transformer; the arbitrary-style one takes the style vector as its second input.
-    model = bundled.load_bundled(args.model).transform if args.model in bundled.BUNDLED else load_fast_model(args.model)
+    # A named network exports its transformer; the arbitrary-style one takes the style vector as its second input.
+    model, _ = networks.load(*bundled.resolve_model(args.model))
     if args.tflite:
         size = export_tflite(model, args.tflite, args.quantize)
         if not args.quiet:
