@@ -38,11 +38,6 @@ class Network:
     predictor: object
     meta: dict
 
-    @property
-    def kind(self):
-        """ "arbitrary" (any painting, through the predictor) or "styles" (a fixed set of styles)."""
-        return self.meta.get("kind", "styles")
-
 
 def save_network(path, parts, meta):
     """
@@ -110,19 +105,6 @@ def read_network(path):
     return meta, weights
 
 
-def _assign(model, weights, path):
-    """Every weight of a built Keras model from {path inside the model: array}, shapes checked."""
-    variables = {variable.path.split("/", 1)[1]: variable for variable in model.weights}
-    if set(variables) != set(weights):
-        missing = sorted(set(variables) ^ set(weights))[:3]
-        raise OptionError(f"model {path}: its weights are not the network's ({', '.join(missing)} ...)", "model")
-    for name, variable in variables.items():
-        if tuple(variable.shape) != weights[name].shape:
-            raise OptionError(f"model {path}: {name} is {weights[name].shape}, not {tuple(variable.shape)}", "model")
-        variable.assign(weights[name])
-    return model
-
-
 def build_transform(config, weights, path="the network"):
     """
     A TransformNet from its config and weights.
@@ -135,11 +117,11 @@ def build_transform(config, weights, path="the network"):
     Returns:
     model -- a built TransformNet
     """
-    from .network import TransformNet
+    from .network import TransformNet, assign_weights
 
     model = TransformNet(**config, name="transform_net")
     model.build((None, None, None, 3))
-    return _assign(model, weights, path)
+    return assign_weights(model, weights, f"model {path}")
 
 
 def build_predictor(config, weights, path="the network"):

@@ -574,6 +574,36 @@ def convolutions(layout=JOHNSON):
     return [(f, k, s) for f, k, s, normalised in layout.convolutions() if normalised]
 
 
+def assign_weights(model, arrays, what="the network"):
+    """
+    Every weight of a built Keras model from arrays named by the weight's path inside the model ("conv3/kernel"), as
+    the published networks' readers and files give them.
+
+    Arguments:
+    model -- a built Keras model (a TransformNet, a StylePredictor)
+    arrays -- {path: float32 array, or an int8 weight with its scales (onnx_files.Quantized: dequantised as the file's
+              runtime reads it)}
+    what -- the network, for messages
+
+    Returns:
+    model -- the same model; OptionError (one line) when the arrays are not exactly its weights, in its shapes
+    """
+    from ..checks import OptionError
+
+    prefix = f"{model.name}/"
+    variables = {variable.path.removeprefix(prefix): variable for variable in model.weights}
+    if set(variables) != set(arrays):
+        missing, extra = sorted(set(variables) - set(arrays)), sorted(set(arrays) - set(variables))
+        raise OptionError(f"{what}: weights missing {missing[:3]}, unexpected {extra[:3]}", "model")
+    for name, variable in variables.items():
+        value = arrays[name]
+        value = value.dequantize() if hasattr(value, "dequantize") else np.asarray(value, np.float32)
+        if tuple(value.shape) != tuple(variable.shape):
+            raise OptionError(f"{what}: weight {name} is {value.shape}, not {tuple(variable.shape)}", "model")
+        variable.assign(value)
+    return model
+
+
 def build_transform_net(settings=None, style_digest=None, seed=None, styles=1, style_digests=None, layout=JOHNSON):
     """
     A new, untrained image-transformation network.

@@ -22,7 +22,7 @@ import numpy as np
 import tensorflow as tf
 
 from ..checks import OptionError
-from .network import PACKAGE
+from .network import PACKAGE, assign_weights
 from .onnx_files import Quantized
 from .quantize import round_at, rounding_points
 
@@ -376,18 +376,7 @@ def build_predictor(config, arrays):
     model -- a built StylePredictor; each Quantized weight read back in float32 as ONNX's DequantizeLinear reads it
              (quantize.dequantize); OptionError when the arrays are not the layout's weights
     """
-    model = StylePredictor(**{"name": "style_predictor", **config})
-    paths = {weight.path for weight in model.weights}
-    if set(arrays) != paths:
-        missing, extra = sorted(paths - set(arrays)), sorted(set(arrays) - paths)
-        raise OptionError(f"style predictor weights: missing {missing[:3]}, unexpected {extra[:3]}", "model")
-    for weight in model.weights:
-        value = arrays[weight.path]
-        value = value.dequantize() if isinstance(value, Quantized) else np.asarray(value, np.float32)
-        if tuple(value.shape) != tuple(weight.shape):
-            raise OptionError(f"style predictor weight {weight.path} is {value.shape}, not {weight.shape}", "model")
-        weight.assign(value)
-    return model
+    return assign_weights(StylePredictor(**{"name": "style_predictor", **config}), arrays, "style predictor")
 
 
 def read_predictor(path):
