@@ -8,6 +8,7 @@ when the converter renamed it) followed by DequantizeLinears. A float file holds
 """
 
 import dataclasses
+import os
 
 import numpy as np
 
@@ -54,8 +55,6 @@ def read_onnx(path):
     Returns:
     tensors -- NetworkTensors; OptionError (one line naming the file) for a file that is not a readable ONNX model
     """
-    import os
-
     try:
         import onnx
         from onnx import numpy_helper
