@@ -365,10 +365,34 @@ def test_ctrl_c_inside_a_job_stops_the_batch_rather_than_failing_the_job(weights
     assert worker.run(Job("photo.png", ("painting.png",), "out.png")).error == "ZeroDivisionError: division by zero"
 
 
+def test_ctrl_c_while_a_picture_is_written_waits_for_the_picture_and_its_row(folders, mat_file, tmp_path, monkeypatch):
+    batch_module = importlib.import_module("neural_style.batch")  # where stylize_many takes write_image from
+    write_image = batch_module.write_image
+
+    def interrupted_while_writing(path, pixels):
+        os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C as the write begins
+        time.sleep(0.05)  # Python runs a handler between instructions: time for it to have run, were it to raise
+        return write_image(path, pixels)
+
+    monkeypatch.setattr(batch_module, "write_image", interrupted_while_writing)
+    jobs = grid_jobs([folders / "contents" / "dog.png"], [folders / "styles"], tmp_path, "png")
+    runs = stylize_many(jobs, tmp_path / "results.jsonl", weights=str(mat_file[0]), height=SIZE, width=SIZE)
+    seen = []
+    with pytest.raises(KeyboardInterrupt):
+        for result in runs:
+            seen.append(result)
+    assert [result.status for result in seen] == [DONE]  # the first job, counted; the second never started
+    name = os.path.basename(seen[0].job.output)
+    assert [row["output"] for row in rows_of(tmp_path)] == [name] and pictures(tmp_path) == [name]
+    np.testing.assert_array_equal(iio.imread(seen[0].job.output).shape, (SIZE, SIZE, 3))
+
+
 @pytest.mark.slow
 def test_ctrl_c_keeps_finished_pictures_and_the_next_run_completes(batch_args, tmp_path):
     args = batch_args(tmp_path / "out", contents=PAIR[0], styles=PAIR[1])
-    args[args.index("--iterations") + 1] = "10"  # jobs long enough to be interrupted between them
+    # Each job a second or more even on a fast CPU (16x16 iterations take about a millisecond): the signal sent when
+    # the first row appears lands in the second job, not after the batch (Python then dies of it, silently).
+    args[args.index("--iterations") + 1] = "1000"
     command = [sys.executable, "-m", "neural_style", *args]
     environment = {**os.environ, "PYTHONPATH": ROOT + os.pathsep + os.environ.get("PYTHONPATH", "")}
     process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env=environment)

@@ -368,7 +368,8 @@ def test_a_signal_ends_every_worker_and_keeps_finished_pictures(pics, mat_file, 
         (pics / name).write_bytes((pics / "photo.png").read_bytes())
     argv = ["batch", "--contents", *(str(pics / n) for n in ("photo.png", "dog.png", "tree.png"))]
     argv += ["--styles", str(pics / "starry.png"), "--output-dir", str(out), "--weights", str(mat_file[0])]
-    argv += ["--height", str(SIZE), "--width", str(SIZE), "--iterations", "30", "--format", "png", "--quiet"]
+    # Jobs of a second or more (16x16 iterations take about a millisecond): the signal lands while both work.
+    argv += ["--height", str(SIZE), "--width", str(SIZE), "--iterations", "1000", "--format", "png", "--quiet"]
     environment = {**os.environ, "PYTHONPATH": ROOT + os.pathsep + os.environ.get("PYTHONPATH", "")}
     command = [sys.executable, "-m", "neural_style", *argv, "--workers", "2"]
     # Its own session: Ctrl-C is sent to the whole process group, as a terminal does.

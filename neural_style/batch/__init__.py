@@ -15,6 +15,7 @@ import os
 
 from ..checks import check_positive_int, warn
 from ..image_files import write_image
+from ..safety import deferred_signals
 from .jobs import (
     BATCH_OWNED,
     Job,
@@ -139,11 +140,18 @@ def _stream(tasks, options, results, folder, workers, ray_address):
         stream = _in_process(tasks, options)
     try:
         for result in stream:
-            if result.status == DONE:
-                write_image(result.job.output, result.pixels)
-            result.pixels = None
-            if results:
-                append_row(results, result_row(result, folder))
+            try:
+                # The picture and its row together or neither: a signal waits until both are written, so an
+                # interrupted batch never leaves a picture without its row nor a library's write cut in half.
+                with deferred_signals():
+                    if result.status == DONE:
+                        write_image(result.job.output, result.pixels)
+                    result.pixels = None
+                    if results:
+                        append_row(results, result_row(result, folder))
+            except KeyboardInterrupt:
+                yield result  # finished and recorded: counted as such, then the interrupt goes on
+                raise
             yield result
     finally:
         stream.close()
