@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..checks import OptionError, is_number
-from .shared import _matplotlib, _suptitle
+from .shared import matplotlib_classes, wrapped_suptitle
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -114,7 +114,7 @@ def curves_figure(histories: dict[str, list[dict]] | list[dict]) -> Figure:
     Returns:
     figure -- a matplotlib Figure
     """
-    (Figure,) = _matplotlib("Figure")
+    (Figure,) = matplotlib_classes("Figure")
     if not isinstance(histories, dict):
         histories = {"run": histories}
     series = {label: history_series(entries) for label, entries in histories.items()}
@@ -136,7 +136,7 @@ def curves_figure(histories: dict[str, list[dict]] | list[dict]) -> Figure:
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=8)
     summary = "; ".join(_run_summary(label, entries) for label, entries in histories.items())
-    _suptitle(figure, f"Cost curves: {summary}", fontsize=10)
+    wrapped_suptitle(figure, f"Cost curves: {summary}", fontsize=10)
     return figure
 
 

@@ -12,15 +12,15 @@ from .options import MAPS_TOP
 from .shared import (
     ImageLike,
     ModelLike,
-    _activation,
-    _colormap,
-    _matplotlib,
-    _name,
-    _suptitle,
-    _weights_note,
     as_model,
     check_layer,
+    colormap,
+    image_label,
+    layer_activation,
     load_pixels,
+    matplotlib_classes,
+    weights_note,
+    wrapped_suptitle,
 )
 
 if TYPE_CHECKING:
@@ -74,7 +74,11 @@ def feature_maps(
     check_layer(model, layer)
     pixels = load_pixels(image, height, width, max_size)
     return FeatureMaps(
-        layer, _activation(model, pixels, layer), pixels.round().astype(np.uint8), _name(image), _weights_note(model)
+        layer,
+        layer_activation(model, pixels, layer),
+        pixels.round().astype(np.uint8),
+        image_label(image),
+        weights_note(model),
     )
 
 
@@ -137,7 +141,7 @@ def maps_figure(maps: FeatureMaps, top: int = MAPS_TOP) -> Figure:
     Returns:
     figure -- a matplotlib Figure
     """
-    Figure, Rectangle = _matplotlib("Figure", "Rectangle")
+    Figure, Rectangle = matplotlib_classes("Figure", "Rectangle")
     n_H, n_W, n_C = maps.activations.shape
     columns = _grid_columns(n_C, n_H, n_W)
     grid = maps_grid(maps.activations, columns, fill=np.nan)
@@ -148,7 +152,7 @@ def maps_figure(maps: FeatureMaps, top: int = MAPS_TOP) -> Figure:
     image_axes.imshow(maps.image)
     image_axes.set_title(f"input: {maps.name} ({maps.image.shape[1]}x{maps.image.shape[0]})")
     image_axes.axis("off")
-    colours = _colormap("gray").with_extremes(bad="#4a6fa5")  # the gaps between tiles
+    colours = colormap("gray").with_extremes(bad="#4a6fa5")  # the gaps between tiles
     grid_axes.imshow(grid, cmap=colours, vmin=0, vmax=1, interpolation="nearest")
     grid_axes.set_xticks([])
     grid_axes.set_yticks([])
@@ -178,5 +182,5 @@ def maps_figure(maps: FeatureMaps, top: int = MAPS_TOP) -> Figure:
     )
     ranking = ", ".join(f"{c} ({peaks[c]:.3g})" for c in strongest)
     title = f"What {maps.layer} sees in {maps.name}\nstrongest channels (peak): {ranking}\n{maps.weights_note}"
-    _suptitle(figure, title, fontsize=11)
+    wrapped_suptitle(figure, title, fontsize=11)
     return figure

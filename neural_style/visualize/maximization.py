@@ -17,7 +17,7 @@ from ..images import generate_noise_image, image_to_uint8, pixel_bounds
 from ..optimize import resolve_jit_compile
 from ..options import OptionError
 from .options import MAXIMIZE, OBJECTIVES, check_options
-from .shared import ModelLike, _matplotlib, _suptitle, _weights_note, as_model, check_channel
+from .shared import ModelLike, as_model, check_channel, matplotlib_classes, weights_note, wrapped_suptitle
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -161,7 +161,7 @@ def maximize(
         "norm_percentile": norm_percentile,
     }
     return Maximization(
-        layer, channel, objective, image_to_uint8(image.numpy()), activations, settings, _weights_note(model)
+        layer, channel, objective, image_to_uint8(image.numpy()), activations, settings, weights_note(model)
     )
 
 
@@ -175,7 +175,7 @@ def maximize_figure(result: Maximization) -> Figure:
     Returns:
     figure -- a matplotlib Figure
     """
-    (Figure,) = _matplotlib("Figure")
+    (Figure,) = matplotlib_classes("Figure")
     figure = Figure(figsize=(13, 5.5), layout="constrained")
     image_axes, curve_axes = figure.subplots(1, 2, gridspec_kw={"width_ratios": [1.4, 1]})
     image_axes.imshow(result.image)
@@ -188,7 +188,7 @@ def maximize_figure(result: Maximization) -> Figure:
     curve_axes.set_title(f"activation: {result.start:.3g} for the starting noise -> {result.final:.3g}", fontsize=10)
     curve_axes.grid(True, alpha=0.3)
     s = result.settings
-    _suptitle(
+    wrapped_suptitle(
         figure,
         f"Activation maximisation of {result.layer}, channel {result.channel}: {s['iterations']} "
         f"gradient ascent steps of {s['step_size']:g} px (RMS)\nregularised with L2 decay {s['decay']:g}, "

@@ -16,15 +16,15 @@ from .options import PROJECTION_RULE, PROJECTION_RULES
 from .shared import (
     ImageLike,
     ModelLike,
-    _matplotlib,
-    _name,
-    _strongest_position,
-    _suptitle,
-    _weights_note,
     as_model,
     check_channel,
+    image_label,
     load_pixels,
+    matplotlib_classes,
     receptive_field,
+    strongest_position,
+    weights_note,
+    wrapped_suptitle,
 )
 
 if TYPE_CHECKING:
@@ -122,7 +122,7 @@ def project(
         tape.watch(x)
         channel_map = model(x, [layer], relu=relu)[0][0, :, :, channel]
         map_size = tuple(channel_map.shape)
-        y, x_pos = _strongest_position(channel_map.numpy())
+        y, x_pos = strongest_position(channel_map.numpy())
         unit = channel_map[y, x_pos]
     signal = tape.gradient(unit, x).numpy()[0]
     box = receptive_field(layer, y, x_pos, *pixels.shape[:2], pooling=model.pooling)
@@ -135,9 +135,9 @@ def project(
         box,
         signal,
         pixels.round().astype(np.uint8),
-        _name(image),
+        image_label(image),
         model.pooling,
-        _weights_note(model),
+        weights_note(model),
         map_size,
     )
 
@@ -168,7 +168,7 @@ def project_figure(projection: Projection) -> Figure:
     Returns:
     figure -- a matplotlib Figure
     """
-    Figure, Rectangle = _matplotlib("Figure", "Rectangle")
+    Figure, Rectangle = matplotlib_classes("Figure", "Rectangle")
     p = projection
     top, left, bottom, right = p.box
     picture = projection_to_image(p.projection)
@@ -197,7 +197,7 @@ def project_figure(projection: Projection) -> Figure:
     )
     quiet = "" if p.activation > 0 else "\nthis channel is zero everywhere for this image: there is nothing to project"
     where = f"row {p.position[0]}, column {p.position[1]} of its {p.map_size[0]}x{p.map_size[1]} map"
-    _suptitle(
+    wrapped_suptitle(
         figure,
         f"{p.layer}, channel {p.channel}: its strongest activation ({p.activation:.3g} at {where}) "
         f"projected back to pixels\nby {rule}; unpooling: {unpool}{quiet}\n{p.weights_note}",

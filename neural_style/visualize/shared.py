@@ -155,29 +155,47 @@ def receptive_field_size(layer: str, pooling: str = "avg") -> int:
     return bottom - top
 
 
-def _activation(model, pixels, layer):
+def layer_activation(model, pixels, layer):
     """One layer's activation for an RGB image in [0, 255], as a numpy array (n_H, n_W, n_C)."""
     return model(reshape_and_normalize_image(pixels), [layer])[0].numpy()[0]
 
 
-def _strongest_position(channel_map):
+def strongest_position(channel_map):
     """(y, x) of the largest value of a 2-D map (the first one in row order on ties)."""
     y, x = np.unravel_index(int(np.argmax(channel_map)), channel_map.shape)
     return int(y), int(x)
 
 
-def _name(image):
+def image_label(image):
+    """
+    What a figure calls an image.
+
+    Arguments:
+    image -- a path, or an array
+
+    Returns:
+    label -- the file's name, or 'the image'
+    """
     return os.path.basename(os.fspath(image)) if isinstance(image, (str, os.PathLike)) else "the image"
 
 
-def _weights_note(model):
+def weights_note(model):
+    """
+    The line a figure gives to say which weights drew it.
+
+    Arguments:
+    model -- a VGGModel
+
+    Returns:
+    note -- str: the weights file's name, or a warning that random filters show no object parts
+    """
     source = model.weights.source
     if source == RANDOM:
         return "weights: random (He-initialised filters, not the trained VGG-19: patterns are not object parts)"
     return f"weights: {os.path.basename(str(source))}"
 
 
-def _matplotlib(*names):
+def matplotlib_classes(*names):
     """matplotlib's Figure (drawn with the Agg backend, no pyplot state) and patches, imported when first needed."""
     try:
         from matplotlib.figure import Figure
@@ -188,14 +206,23 @@ def _matplotlib(*names):
     return tuple(found[name] for name in names)
 
 
-def _suptitle(figure, text, fontsize=10):
+def wrapped_suptitle(figure, text, fontsize=10):
     """The figure's title, each line wrapped to the figure's width (a narrow figure would cut it off)."""
     columns = max(40, int(figure.get_figwidth() * 72 / (0.55 * fontsize)))
     lines = [wrapped for line in text.split("\n") for wrapped in textwrap.wrap(line, columns) or [""]]
     figure.suptitle("\n".join(lines), fontsize=fontsize)
 
 
-def _colormap(name):
+def colormap(name):
+    """
+    A matplotlib colormap, imported when first needed.
+
+    Arguments:
+    name -- the colormap's name ('viridis', ...)
+
+    Returns:
+    colormap -- matplotlib.colors.Colormap
+    """
     import matplotlib
 
     return matplotlib.colormaps[name]

@@ -21,12 +21,12 @@ from .options import SWEEP_CONTENT_LAYERS, SWEEP_ITERATIONS, SWEEP_LEARNING_RATE
 from .shared import (
     ImageLike,
     ModelLike,
-    _matplotlib,
-    _suptitle,
-    _weights_note,
     as_model,
     check_layer,
     load_pixels,
+    matplotlib_classes,
+    weights_note,
+    wrapped_suptitle,
 )
 
 if TYPE_CHECKING:
@@ -142,7 +142,7 @@ def sweep(
             cost = _single_term_cost(model, kind, layers, targets[kind])
             panels.append(_reconstruct(cost, kind, layers, noise, iterations, learning_rate, jit_compile, bar))
     return Sweep(
-        panels, _as_uint8(content_pixels), _as_uint8(style_pixels), iterations, learning_rate, _weights_note(model)
+        panels, _as_uint8(content_pixels), _as_uint8(style_pixels), iterations, learning_rate, weights_note(model)
     )
 
 
@@ -205,7 +205,7 @@ def sweep_figure(result: Sweep) -> Figure:
     Returns:
     figure -- a matplotlib Figure
     """
-    (Figure,) = _matplotlib("Figure")
+    (Figure,) = matplotlib_classes("Figure")
     sources = [("content", result.content), ("style", result.style)]
     rows = [
         (kind, [p for p in result.panels if p.kind == kind], source) for kind, source in sources if source is not None
@@ -226,7 +226,7 @@ def sweep_figure(result: Sweep) -> Figure:
             axes[r, c].set_title(f"{kind} of {_layer_set_label(panel.layers)}\n{term} {panel.cost:.3g}", fontsize=8)
     for ax in axes.ravel():
         ax.axis("off")
-    _suptitle(
+    wrapped_suptitle(
         figure,
         "Reconstructions from white noise (Gatys et al. fig. 1): each panel minimises only the content "
         "cost of one layer or only the style cost of a set of layers\n"

@@ -13,16 +13,16 @@ from ..options import OptionError
 from .options import TOP_K, check_options, image_files
 from .shared import (
     ModelLike,
-    _activation,
-    _matplotlib,
-    _strongest_position,
-    _suptitle,
-    _weights_note,
     as_model,
     check_channel,
+    layer_activation,
     load_pixels,
+    matplotlib_classes,
     receptive_field,
     receptive_field_size,
+    strongest_position,
+    weights_note,
+    wrapped_suptitle,
 )
 
 if TYPE_CHECKING:
@@ -110,8 +110,8 @@ def top_images(
     hits = []
     for path in paths:
         pixels = load_pixels(path, height, width, max_size)
-        channel_map = _activation(model, pixels, layer)[..., channel]
-        y, x = _strongest_position(channel_map)
+        channel_map = layer_activation(model, pixels, layer)[..., channel]
+        y, x = strongest_position(channel_map)
         box = receptive_field(layer, y, x, *pixels.shape[:2], pooling=model.pooling)
         crop = pixels[box[0] : box[2], box[1] : box[3]].round().astype(np.uint8)
         hits.append(TopHit(path, float(channel_map[y, x]), (y, x), box, crop))
@@ -125,7 +125,7 @@ def top_images(
         source,
         receptive_field_size(layer, model.pooling),
         input_size,
-        _weights_note(model),
+        weights_note(model),
     )
 
 
@@ -139,7 +139,7 @@ def top_figure(top: TopImages) -> Figure:
     Returns:
     figure -- a matplotlib Figure
     """
-    (Figure,) = _matplotlib("Figure")
+    (Figure,) = matplotlib_classes("Figure")
     columns = math.ceil(math.sqrt(len(top.hits)))
     rows = math.ceil(len(top.hits) / columns)
     figure = Figure(figsize=(3.2 * columns + 1, 3.4 * rows + 1.4), layout="constrained")
@@ -154,7 +154,7 @@ def top_figure(top: TopImages) -> Figure:
     for ax in axes:
         ax.axis("off")
     resized = f"images resized to {top.input_size[1]}x{top.input_size[0]}" if top.input_size else "images resized"
-    _suptitle(
+    wrapped_suptitle(
         figure,
         f"{top.layer}, channel {top.channel}: the {len(top.hits)} of {top.count} images in "
         f"{top.source} that activate it most\neach crop is the receptive field ({top.size}x{top.size} px, "
