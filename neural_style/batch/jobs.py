@@ -166,7 +166,7 @@ def grid_jobs(contents, styles, output_dir, extension=".jpg"):
     Returns:
     jobs -- list of Job, content-major
     """
-    extension = _checked_extension(extension)
+    extension = checked_extension(extension)
     for option, sources in (("--contents", contents), ("--styles", styles)):
         for source in map(os.fspath, sources):
             if os.path.isdir(source) and safety.same_file(source, output_dir):
@@ -187,7 +187,16 @@ def grid_jobs(contents, styles, output_dir, extension=".jpg"):
     ]
 
 
-def _checked_extension(extension):
+def checked_extension(extension):
+    """
+    The pictures' format (--format) as a file extension, checked.
+
+    Arguments:
+    extension -- 'jpg', '.PNG', ...
+
+    Returns:
+    extension -- lower case with its dot ('.jpg'); raises OptionError for a type the image files cannot write
+    """
     extension = extension if extension.startswith(".") else "." + extension
     if extension.lower() not in IMAGE_EXTENSIONS:
         raise OptionError(

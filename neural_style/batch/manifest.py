@@ -9,7 +9,7 @@ import os
 from ..image_files import IMAGE_EXTENSIONS
 from ..option_parsers import INITS
 from ..options import OptionError, StyleOptions, parse_style_layers
-from .jobs import BATCH_OWNED, FILE_OPTIONS, Job, _checked_extension, output_name, picture_labels
+from .jobs import BATCH_OWNED, FILE_OPTIONS, Job, checked_extension, output_name, picture_labels
 
 # Manifest columns that are not options.
 JOB_COLUMNS = ("content", "style", "output")
@@ -186,7 +186,7 @@ def manifest_jobs(path, output_dir, options=None, extension=".jpg"):
     jobs -- list of Job; a bad row raises OptionError naming the manifest, the row and the column
     """
     options = options or StyleOptions()
-    extension = _checked_extension(extension)
+    extension = checked_extension(extension)
     folder = os.path.dirname(os.path.abspath(path))
     fields = {field.name for field in dataclasses.fields(StyleOptions)} - set(BATCH_OWNED)
     planned = []

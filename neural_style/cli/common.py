@@ -12,7 +12,7 @@ from ..checks import OptionError, UnknownLayerError, broken_link, broken_link_te
 from ..fast.options import TrainOptions
 from ..image_files import IMAGE_EXTENSIONS, ImageError
 from ..options import StyleOptions, VideoOptions, default_weights, flag_of
-from ..safety import same_file as _same_file
+from ..safety import same_file
 from ..weights import WeightsError
 
 PROG = "neural-style"
@@ -376,7 +376,7 @@ def check_output_file(path, inputs=(), option="--output", extensions=IMAGE_EXTEN
             f"{option} {path}: must end in {' or '.join(extensions)}, e.g. {option} {stem}{extensions[0]}"
         )
     for source in inputs:
-        if source and isinstance(source, (str, os.PathLike)) and _same_file(path, source):
+        if source and isinstance(source, (str, os.PathLike)) and same_file(path, source):
             raise OptionError(
                 f"{option} {path} is also an input; choose another output path (inputs are never overwritten)"
             )
