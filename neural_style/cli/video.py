@@ -127,7 +127,7 @@ def refuse_optimisation_options(argv):
             )
 
 
-def default_work_dir(output):
+def video_work_dir(output):
     """The work folder of an output: out.mp4 -> out.work."""
     return os.path.splitext(os.path.normpath(output))[0] + ".work"
 
@@ -202,7 +202,7 @@ def main(argv):
     VideoOptions(**{name: getattr(args, name) for name in VIDEO_OPTIONS}).validate()
     kind = video_frames.output_kind(args.output, inputs)
     common.check_writable_folder(os.path.dirname(os.path.abspath(args.output)), "--output")
-    work_dir = args.work_dir or default_work_dir(args.output)
+    work_dir = args.work_dir or video_work_dir(args.output)
     common.check_writable_folder(work_dir, "--work-dir")
     check_inputs_outside(work_dir, named)
     check_work_folder(work_dir)
