@@ -14,8 +14,9 @@ from neural_style.checks import OptionError
 from neural_style.config import CONFIG
 from neural_style.costs import compute_layer_style_cost, total_variation_cost
 from neural_style.fast import data
+from neural_style.fast.loss import FastStyleTrainer, style_grams
 from neural_style.fast.options import TrainOptions
-from neural_style.fast.train import FastStyleTrainer, style_grams, train_fast_model
+from neural_style.fast.train import train_fast_model
 from neural_style.vgg import load_vgg_model
 from neural_style.weights import random_vgg_weights
 

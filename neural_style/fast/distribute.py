@@ -239,6 +239,26 @@ def check_batch_split(batch_size, tasks):
         )
 
 
+def check_replica_split(batch_size, strategy):
+    """
+    A global batch that the strategy's replicas share evenly (each replica trains on batch_size / replicas).
+
+    Arguments:
+    batch_size -- the global batch
+    strategy -- the tf.distribute.Strategy the training runs under
+
+    Returns:
+    None; OptionError (one line naming batch_size) when it is not a multiple of the replicas' count
+    """
+    replicas = strategy.num_replicas_in_sync
+    if batch_size % replicas:
+        raise OptionError(
+            f"batch_size {batch_size} is the global batch, split over {replicas} replicas: give a multiple "
+            f"of {replicas}",
+            "batch_size",
+        )
+
+
 def _answers(host, port, timeout=0.5):
     """Whether something accepts a TCP connection at host:port now."""
     try:
@@ -395,6 +415,7 @@ __all__ = [
     "ClusterError",
     "FromChief",
     "check_batch_split",
+    "check_replica_split",
     "check_tf_config_addresses",
     "choose_strategy",
     "tf_config_cluster",

@@ -1,19 +1,17 @@
 """Training the image-transformation network with the article's costs, by Keras' own model.fit.
 
-The loss network is the project's VGG-19 (vgg.load_vgg_model: a .mat, a Keras .h5 or 'random'); the costs are the
-project's functions: compute_content_cost, layer_style_cost_from_gram against the style's Gram matrices (computed once,
-rescaled to the crops' size by style_gram_for_size), total_variation_cost, combined by total_cost. The step is a
-train_step override, so progress, logging and resuming are Keras': BackupAndRestore writes the weights and Adam's
-state every --checkpoint-every steps (one Keras "epoch" each), and the same call again continues from there with the
-batches an uninterrupted training would have seen (data.training_dataset's order depends only on the seed).
+The loss is loss.py's FastStyleTrainer: the network beside the project's VGG-19 (vgg.load_vgg_model: a .mat, a Keras
+.h5 or 'random') and the style's Gram matrices (loss.style_grams). The step is its train_step override, so progress,
+logging and resuming are Keras': BackupAndRestore writes the weights and Adam's state every --checkpoint-every steps
+(one Keras "epoch" each), and the same call again continues from there with the batches an uninterrupted training would
+have seen (data.training_dataset's order depends only on the seed; resume.py keeps the work folder).
 
 Several styles train one network (conditional instance normalisation, network.py): the batches take the styles in
-turn, each picture's style cost against its own style's Gram matrices. Several devices: the trainer is built in a
-tf.distribute strategy's scope (MirroredStrategy over every GPU when there are several, MultiWorkerMirroredStrategy
-when TF_CONFIG names a cluster); each replica's cost is its share of the global batch's mean, so that the gradients
-Keras sums over the replicas are the one-device gradient of the same global batch, and the learning rate and the step
-count mean what they mean on one device. On a cluster only the chief writes the model and the checkpoints; the other
-workers take the chief's state when the training starts (distribute.FromChief).
+turn. Several devices: the trainer is built in a tf.distribute strategy's scope (distribute.choose_strategy:
+MirroredStrategy over every GPU when there are several, MultiWorkerMirroredStrategy when TF_CONFIG names a cluster);
+batch_size is the global batch, and the learning rate and the step count mean what they mean on one device. On a
+cluster only the chief writes the model and the checkpoints; the other workers take the chief's state when the
+training starts (distribute.FromChief).
 """
 
 import contextlib
@@ -24,142 +22,18 @@ import time
 import warnings
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 from ..checks import OptionError, check_file
-from ..config import CONFIG
-from ..costs import (
-    compute_content_cost,
-    layer_style_cost_from_gram,
-    style_gram_for_size,
-    total_cost,
-    total_variation_cost,
-)
 from ..files import atomic_write, file_digest
-from ..images import load_pixels
 from ..options import default_weights
 from ..safety import hold_file, hold_folder
 from ..vgg import load_vgg_model
 from . import data, resume, watch
-from .distribute import FromChief, choose_strategy
+from .distribute import FromChief, check_replica_split, choose_strategy
+from .loss import FastStyleTrainer, style_grams
 from .network import build_transform_net
 from .options import TrainOptions, check_training_memory
-
-
-class FastStyleTrainer(keras.Model):
-    """The transformation network with its loss: VGG-19 features of the crops and of their stylised versions."""
-
-    def __init__(self, net, vgg, style_grams, options, **kwargs):
-        """
-        Arguments:
-        net -- the TransformNet being trained
-        vgg -- a VGGModel (the loss network; its filters are constants, never trained)
-        style_grams -- dict layer -> the style's Gram matrix, rescaled to the crops' size; or a list of such dicts,
-                       one per style, in the order of the network's style weights
-        options -- validated TrainOptions
-        """
-        super().__init__(**kwargs)
-        self.net = net
-        grams = [style_grams] if isinstance(style_grams, dict) else list(style_grams)
-        # Each layer's Gram matrices of every style stacked, (styles, n_C, n_C): a picture's style picks its own.
-        stacked = {name: tf.stack([tf.convert_to_tensor(g[name]) for g in grams]) for name in grams[0]}
-        # Kept out of Keras' tracking: the loss network is no part of the trained (or saved) state.
-        object.__setattr__(self, "_vgg", vgg)
-        object.__setattr__(self, "_grams", stacked)
-        self.options = options
-        self.mean = tf.constant(CONFIG.MEANS, tf.float32)
-
-    def call(self, inputs, training=False):
-        return self.net(inputs, training=training)
-
-    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
-        # Keras (3.x, TensorFlow) builds a model under a strategy from a first batch it draws and averages over the
-        # replicas, which MultiWorkerMirroredStrategy cannot do for a pair (pictures, styles); train_fast_model
-        # builds the trainer and its optimizer before fit, so there is nothing to build.
-        if not (self.built and self.optimizer is not None and self.optimizer.built):
-            super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
-
-    def costs(self, pictures, generated, styles=None):
-        """
-        The article's costs of a batch, each the mean over its pictures.
-
-        Arguments:
-        pictures -- (batch, H, W, 3) the crops in 0..255
-        generated -- (batch, H, W, 3) the network's output for them
-        styles -- None (the first style for all), or int (batch,) each picture's style
-
-        Returns:
-        J, J_content, J_style, J_tv -- scalar tensors: J = total_cost(J_content, J_style, alpha, beta) + tv * J_tv
-        """
-        options = self.options
-        names = [name for name, _ in options.style_layers]
-        content_layer = options.content_layer
-        (a_C,) = self._vgg(pictures - self.mean, [content_layer])
-        features = self._vgg(generated - self.mean, names + [content_layer])
-        batch = tf.cast(tf.shape(pictures)[0], tf.float32)
-        # compute_content_cost sums over the batch what it normalises per picture: divided by the batch, the mean.
-        J_content = compute_content_cost(tf.stop_gradient(a_C), features[-1]) / batch
-        J_style = 0.0
-        for (name, weight), a_G in zip(options.style_layers, features[:-1]):
-            per_picture = [
-                layer_style_cost_from_gram(self._grams[name][0 if styles is None else styles[i]], a_G[i : i + 1])
-                for i in range(a_G.shape[0])
-            ]
-            J_style += weight * tf.add_n(per_picture) / batch
-        J_tv = total_variation_cost(generated) / batch
-        J = total_cost(J_content, J_style, options.content_weight, options.style_weight) + options.tv_weight * J_tv
-        return J, J_content, J_style, J_tv
-
-    def train_step(self, data):
-        pictures, styles = data if isinstance(data, tuple) else (data, None)
-        # Keras sums the replicas' gradients: each replica's cost, a mean over its share of the global batch, is
-        # divided by their count, so that the sum is the gradient of the global batch's mean (1 on one device).
-        replicas = tf.distribute.get_strategy().num_replicas_in_sync
-        if pictures.shape[0] is None:  # several workers' input leaves the batch unknown: the style cost needs it
-            pictures = tf.ensure_shape(pictures, (self.options.batch_size // replicas, *pictures.shape[1:]))
-        if styles is None:
-            styles = tf.zeros(tf.shape(pictures)[:1], tf.int32)
-        # The style weights scale every normalisation per picture: with a batch of unknown size they would leave the
-        # stylised batch's size unknown too (a replica's batch of one broadcasts to it), which the style cost needs.
-        styles = tf.ensure_shape(styles, pictures.shape[:1])
-        weights = tf.one_hot(styles, self.net.styles)
-        with tf.GradientTape() as tape:
-            generated = self.net((pictures, weights), training=True)
-            J, J_content, J_style, J_tv = self.costs(pictures, generated, styles)
-            share = J / replicas
-        variables = self.net.trainable_variables
-        self.optimizer.apply_gradients(zip(tape.gradient(share, variables), variables))
-        # Keras reports the mean of the replicas' values: the global batch's costs.
-        logs = {"loss": J, "content": J_content, "style": J_style, "tv": J_tv}
-        if isinstance(tf.distribute.get_strategy(), tf.distribute.MultiWorkerMirroredStrategy):
-            # Keras averages a cluster's values along a first axis (strategy.reduce("MEAN", axis=0)): one row each.
-            logs = {key: tf.reshape(value, (1,)) for key, value in logs.items()}
-        return logs
-
-
-def style_grams(vgg, style, options):
-    """
-    The style picture's Gram matrices at the style layers, computed once, as the crops' size would give them.
-
-    Arguments:
-    vgg -- a VGGModel
-    style -- path of the style picture, or an (H, W, 3) array in 0..255
-    options -- validated TrainOptions (style_size: the style's longest side, default the crop size)
-
-    Returns:
-    grams -- dict layer -> (n_C, n_C) tensor: style_gram_for_size of the style's activation, for a size x size crop
-    """
-    pixels = load_pixels(style, max_size=options.style_size or options.size, what="style")
-    names = [name for name, _ in options.style_layers]
-    activations = vgg(pixels[None] - CONFIG.MEANS.astype(np.float32), names)
-    crop_positions = {
-        name: tuple(a.shape[1:3]) for name, a in zip(names, vgg(tf.zeros((1, options.size, options.size, 3)), names))
-    }
-    return {
-        name: style_gram_for_size(a, crop_positions[name][0] * crop_positions[name][1])
-        for name, a in zip(names, activations)
-    }
 
 
 def train_fast_model(
@@ -219,13 +93,7 @@ def train_fast_model(
     check_training_memory(options)
     # Before TensorFlow's runtime starts (a cluster's collective ops are configured then); TF_CONFIG checked.
     strategy = choose_strategy(strategy, options.batch_size, options.cluster_timeout)
-    replicas = strategy.num_replicas_in_sync
-    if options.batch_size % replicas:
-        raise OptionError(
-            f"batch_size {options.batch_size} is the global batch, split over {replicas} replicas: give a multiple "
-            f"of {replicas}",
-            "batch_size",
-        )
+    check_replica_split(options.batch_size, strategy)
     # Only the chief writes the checkpoints and the output (the folders may be shared between the machines); the
     # other workers keep none (FromChief restores them) and their notes in a folder of their own, removed at the end.
     chief = strategy.extended.should_checkpoint
@@ -347,8 +215,6 @@ def summary_line(summary):
 
 
 __all__ = [
-    "FastStyleTrainer",
     "train_fast_model",
-    "style_grams",
     "summary_line",
 ]
