@@ -14,9 +14,10 @@ every round.
 - TensorFlow: train_fast_model itself, on a folder of random JPEGs (its tf.data pipeline decodes and crops them, as
   in a real training), with a Keras callback that stamps each step's end and, between rounds, waits for its turn.
 - PyTorch: the same network built from the TensorFlow network's own kernels (their shapes and strides) and the same
-  costs, in pytorch/examples' loop: zero_grad, the network, the loss network on the output and on the crops, the
-  content cost, batched Gram matrices (bmm) against the style's, backward, Adam's step; the crops are ready tensors
-  (no input pipeline), and the crops' pass stops at the content layer as the project's does.
+  costs (benchmarks/torch_fast.py), in pytorch/examples' loop: zero_grad, the network, the loss network on the
+  output and on the crops, the content cost, batched Gram matrices (bmm) against the style's, backward, Adam's step;
+  the crops are ready tensors (no input pipeline), and the crops' pass stops at the content layer as the project's
+  does.
 - The check: before any step, on the same crops and the same weights (copied from the TensorFlow network), both
   compute the cost J and its parts, the stylised output, and J's gradient with respect to every weight; they must
   agree within float32 rounding, which is what makes "the same network and loss" a measured fact.
@@ -30,9 +31,7 @@ import argparse
 import json
 import os
 import platform
-import select
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -41,8 +40,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
 
+from benchmarks.children import Child, say  # noqa: E402
 from benchmarks.machine import cpu_name, write_results  # noqa: E402
-from benchmarks.torch_vgg import read_filters, torch_filters, vgg_features, write_filters  # noqa: E402
+from benchmarks.torch_fast import torch_costs, torch_network  # noqa: E402
+from benchmarks.torch_vgg import read_filters, torch_filters, write_filters  # noqa: E402
 
 # The field's recipe (Johnson et al.; pytorch/examples' defaults): two epochs of COCO's 83k pictures in batches of 4.
 RECIPE_STEPS = 40_000
@@ -52,70 +53,6 @@ RECIPE_STEPS = 40_000
 # through the network. The gradient passes through both networks again: ten times the bound.
 COST_BOUND = 2e-4
 GRADIENT_BOUND = 2e-3
-MESSAGE = "BENCH "
-# The longest any one answer of a child may take (a round of a few steps, or the warm-up's compile), seconds.
-ANSWER_TIMEOUT = 1800
-
-
-# --- talking to the children: one JSON line each way
-
-
-def say(message):
-    """A child's answer to the parent, on a line of its own."""
-    sys.stdout.write(MESSAGE + json.dumps(message) + "\n")
-    sys.stdout.flush()
-
-
-class Child:
-    """A child process that answers each command line with one JSON message line (other output is ignored)."""
-
-    def __init__(self, kind, args, log):
-        command = [sys.executable, os.path.abspath(__file__), "--child", kind, *map(str, args)]
-        environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": ROOT}
-        self.kind = kind
-        self.process = subprocess.Popen(
-            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, cwd=ROOT, env=environment
-        )
-        self.buffer = b""
-
-    def send(self, line):
-        self.process.stdin.write((line + "\n").encode())
-        self.process.stdin.flush()
-
-    def answer(self, timeout=ANSWER_TIMEOUT):
-        """The child's next message; RuntimeError if it exits or stays silent past the timeout."""
-        deadline = time.monotonic() + timeout
-        while True:
-            while b"\n" in self.buffer:
-                line, self.buffer = self.buffer.split(b"\n", 1)
-                text = line.decode(errors="replace")
-                if text.startswith(MESSAGE):
-                    return json.loads(text[len(MESSAGE) :])
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise RuntimeError(f"the {self.kind} child gave no answer in {timeout} s")
-            ready, _, _ = select.select([self.process.stdout], [], [], left)
-            if ready:
-                chunk = os.read(self.process.stdout.fileno(), 1 << 16)
-                if not chunk:
-                    raise RuntimeError(f"the {self.kind} child ended (exit code {self.process.wait(10)}); see its log")
-                self.buffer += chunk
-
-    def ask(self, line, timeout=ANSWER_TIMEOUT):
-        self.send(line)
-        return self.answer(timeout)
-
-    def close(self):
-        """Ends the child: its stdin closed, then killed if it has not exited within 60 s."""
-        try:
-            self.process.stdin.close()
-        except OSError:
-            pass
-        try:
-            self.process.wait(60)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(10)
 
 
 # --- the TensorFlow child: train_fast_model, paused between rounds
@@ -215,112 +152,7 @@ def tensorflow_child(photos, work, size, batch, warmup, rounds, steps):
     say({"finished": True})
 
 
-# --- the PyTorch child: the network and the loop
-
-
-def torch_network(meta, arrays):
-    """
-    The transformation network in PyTorch, with the TensorFlow network's kernels, scales and shifts.
-
-    Arguments:
-    meta -- the check's metadata: each convolution's stride, the encoder's and the residual blocks' counts, epsilon
-    arrays -- the check's arrays: kernel{i} (HWIO), gamma{i}, beta{i}, kernel_out, bias_out
-
-    Returns:
-    net -- a torch.nn.Module: pictures (batch, 3, H, W) in 0..255 -> stylised pictures, likewise
-    mapping -- list of (torch parameter, TensorFlow variable path) pairs, for comparing gradients
-    """
-    import torch
-    import torch.nn.functional as F
-    from torch import nn
-
-    def conv(kernel, stride, bias=None):
-        size, _, c_in, c_out = kernel.shape
-        layer = nn.Conv2d(c_in, c_out, size, stride, bias=bias is not None)
-        with torch.no_grad():
-            layer.weight.copy_(torch.from_numpy(kernel.transpose(3, 2, 0, 1)))
-            if bias is not None:
-                layer.bias.copy_(torch.from_numpy(bias))
-        return nn.Sequential(nn.ReflectionPad2d(size // 2), layer)
-
-    class TransformNetwork(nn.Module):
-        # Johnson et al.'s layout as network.py builds it: encoder convolutions, residual blocks of two, the decoder's
-        # nearest x2 upsampling + convolution stages; each convolution but the last one followed by an instance
-        # normalisation (affine, the same epsilon) and, but for each block's second, a ReLU.
-        def __init__(self):
-            super().__init__()
-            count = len(meta["strides"])
-            self.blocks = nn.ModuleList(conv(arrays[f"kernel{i}"], meta["strides"][i]) for i in range(count))
-            self.norms = nn.ModuleList()
-            for i in range(count):
-                norm = nn.InstanceNorm2d(arrays[f"gamma{i}"].shape[0], eps=meta["epsilon"], affine=True)
-                with torch.no_grad():
-                    norm.weight.copy_(torch.from_numpy(arrays[f"gamma{i}"]))
-                    norm.bias.copy_(torch.from_numpy(arrays[f"beta{i}"]))
-                self.norms.append(norm)
-            self.out = conv(arrays["kernel_out"], 1, arrays["bias_out"])
-            self.encoder, self.residual = meta["encoder"], meta["residual_blocks"]
-
-        def block(self, i, x):
-            return self.norms[i](self.blocks[i](x))
-
-        def forward(self, pictures):
-            x = pictures / 255.0
-            for i in range(self.encoder):
-                x = torch.relu(self.block(i, x))
-            i = self.encoder
-            for _ in range(self.residual):
-                x = x + self.block(i + 1, torch.relu(self.block(i, x)))
-                i += 2
-            for i in range(i, len(self.blocks)):
-                x = torch.relu(self.block(i, F.interpolate(x, scale_factor=2, mode="nearest")))
-            return self.out(x) * 127.5 + 127.5
-
-    net = TransformNetwork()
-    # TensorFlow's variables, in the order network.py makes them: conv{i}/kernel, norm{i}/gamma and beta, conv_out's.
-    mapping = []
-    for i, (block, norm) in enumerate(zip(net.blocks, net.norms)):
-        mapping += [(block[1].weight, f"conv{i}/kernel"), (norm.weight, f"norm{i}/gamma"), (norm.bias, f"norm{i}/beta")]
-    mapping += [(net.out[1].weight, "conv_out/kernel"), (net.out[1].bias, "conv_out/bias")]
-    return net, mapping
-
-
-def torch_costs(meta, filters, grams, pictures, generated):
-    """
-    The project's costs in PyTorch: the course's content cost at the content layer, its style cost against the style's
-    Gram matrices at each style layer (weighted), the squared total variation; each the mean over the batch.
-
-    Arguments:
-    meta -- the check's metadata (layers, weights, means)
-    filters -- the loss network's filters (torch_vgg.torch_filters)
-    grams -- dict layer -> the style's Gram matrix (C, C)
-    pictures, generated -- (batch, 3, H, W) in 0..255: the crops and the network's output
-
-    Returns:
-    J, J_content, J_style, J_tv -- scalar tensors
-    """
-    import torch
-
-    mean = torch.tensor(meta["means"], dtype=torch.float32).view(1, 3, 1, 1)
-    content = meta["content_layer"]
-    names = [name for name, _ in meta["style_layers"]]
-    batch = pictures.shape[0]
-    with torch.no_grad():  # the crops' features are targets (pytorch/examples: a loss network without gradients)
-        a_C = vgg_features(pictures - mean, filters, [content])[content]
-    features = vgg_features(generated - mean, filters, names + [content])
-    _, c, h, w = a_C.shape
-    J_content = ((features[content] - a_C) ** 2).sum() / (4 * h * w * c) / batch
-    J_style = 0.0
-    for name, weight in meta["style_layers"]:
-        _, c, h, w = features[name].shape
-        f = features[name].reshape(batch, c, h * w)
-        gram = torch.bmm(f, f.transpose(1, 2))
-        J_style = J_style + weight * ((gram - grams[name]) ** 2).sum() / (4 * c**2 * (h * w) ** 2) / batch
-    vertical = generated[:, :, 1:, :] - generated[:, :, :-1, :]
-    horizontal = generated[:, :, :, 1:] - generated[:, :, :, :-1]
-    J_tv = ((vertical**2).sum() + (horizontal**2).sum()) / batch
-    content_weight, style_weight, tv_weight = meta["weights"]
-    return content_weight * J_content + style_weight * J_style + tv_weight * J_tv, J_content, J_style, J_tv
+# --- the PyTorch child: pytorch/examples' loop on torch_fast's network and costs
 
 
 def torch_child(threads):
@@ -469,8 +301,8 @@ def main():
         os.makedirs(os.path.dirname(log_path), exist_ok=True)
         with open(log_path, "w") as log:
             plan = (args.size, args.batch_size, args.warmup, args.rounds, args.steps)
-            tf_child = Child("tensorflow", (photos, folder, *plan), log)
-            torch_child_ = Child("torch", (args.torch_threads,), log)
+            tf_child = Child(__file__, "tensorflow", (photos, folder, *plan), log)
+            torch_child_ = Child(__file__, "torch", (args.torch_threads,), log)
             try:
                 results.update(run(args, tf_child, torch_child_))
             finally:

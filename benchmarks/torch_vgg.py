@@ -1,4 +1,5 @@
-"""The project's VGG-19 loss network in PyTorch, for the benchmarks that compare with it: bench.py, bench_fast_torch.py.
+"""The project's VGG-19 loss network in PyTorch, for the benchmarks that compare with it: bench.py,
+bench_fast_torch.py (through torch_fast.py).
 
 The filters are the project's He-initialised random ones (random_vgg_weights, seed 0), handed to child processes in
 an .npz file so that the PyTorch children never import TensorFlow. The network is the project's (vgg.VGGModel with
