@@ -1,6 +1,7 @@
 """The forms StyleOptions' settings take, parsed and checked: style layers as 'conv1_1:0.2,...', numbers as
 '0.25,0.5,1' (scales, style_blend), the style layer weights' rule ('equal', 'decay R'), the starting image and the
-masks by name, path or array; each raises OptionError with one line naming the option.
+masks by name, path or array, the TensorBoard folder of any command; each raises OptionError with one line naming the
+option.
 
 ``neural_style.options`` re-exports every name here.
 """
@@ -10,7 +11,7 @@ import os
 import numpy as np
 
 from . import large
-from .checks import OptionError, check_file
+from .checks import OptionError, check_file, check_no_broken_link
 
 # Starting images by name; anything else given as --init is an image file.
 INITS = ("noise", "content", "random")
@@ -224,3 +225,27 @@ def blend_weights(style_blend, count):
         raise ValueError(f"style_blend needs {count} weights >= 0, not all 0; got {list(style_blend)}")
     total = sum(weights)
     return [w / total for w in weights]
+
+
+def check_tensorboard_folder(folder):
+    """
+    The TensorBoard folder of any command (the main job's, batch's, video's, train's): a path that is not a file nor
+    a symbolic link to nothing, nor under one (it is created if missing; its writability is checked with the run's
+    other writes).
+
+    Arguments:
+    folder -- None (no TensorBoard), or the --tensorboard path
+
+    Returns:
+    None; raises OptionError (parameter 'tensorboard') otherwise
+    """
+    if folder is None:
+        return
+    if not isinstance(folder, (str, os.PathLike)) or not os.fspath(folder):
+        raise OptionError(f"tensorboard must be a folder's path, got {folder!r}", "tensorboard")
+    if os.path.exists(folder) and not os.path.isdir(folder):
+        raise OptionError(
+            f"tensorboard {os.fspath(folder)} is a file; give a folder (it is created if missing)", "tensorboard"
+        )
+    # A link to nothing is not "existing" to os.path.exists, yet its name is taken: making the folder would fail.
+    check_no_broken_link(folder, "tensorboard")

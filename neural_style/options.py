@@ -7,7 +7,6 @@ Python API (``stylize``, ``StyleTransfer``) both go through here.
 
 import dataclasses
 import os
-from collections.abc import Callable
 
 import numpy as np
 
@@ -18,7 +17,6 @@ from .checks import (
     check_choice,
     check_count,
     check_layers,
-    check_no_broken_link,
     check_number,
     check_positive_int,
     choice_message,
@@ -29,11 +27,13 @@ from .config import CONTENT_COST_NAMES, IMAGE_RANGES, LBFGS_EXTRA_EVALUATIONS, S
 from .large.layout import minimum_tile_size
 from .layers import POOLINGS, PRECISIONS, canonical_layer_name, layer_names
 from .limits import check_run_size
+from .option_fields import MAY_CHANGE, cli_fields, flag_of, option
 from .option_parsers import (
     INITS,
     blend_weights,
     check_init,
     check_mask_file,
+    check_tensorboard_folder,
     parse_numbers,  # noqa: F401 (re-exported)
     parse_scales,
     parse_style_blend,
@@ -45,54 +45,11 @@ from .weights import VGGWeights
 
 WEIGHTS_ENV = "NEURAL_STYLE_WEIGHTS"
 OPTIMIZERS = ("adam", "lbfgs")
-# The value of metadata["resume"] on the settings a resumed run may change (checkpoint.py reads it).
-MAY_CHANGE = "may_change"
 
 
 def default_weights() -> str:
     """The weights used when none are named: $NEURAL_STYLE_WEIGHTS, else CONFIG.VGG_MODEL."""
     return os.environ.get(WEIGHTS_ENV) or config.CONFIG.VGG_MODEL
-
-
-def _option(
-    default: object = None,
-    help: str | None = None,
-    *,
-    flag: str | None = None,
-    parse: Callable[[str], object] | None = None,
-    choices: tuple[object, ...] | None = None,
-    metavar: str | None = None,
-    nargs: str | None = None,
-    unset: str | None = None,
-    resume: str | None = None,
-    default_factory: Callable[[], object] | None = None,
-):
-    """
-    A StyleOptions field whose metadata declares its command-line option, so that the option is written once.
-
-    Arguments:
-    default -- the library's default (None: the preset's value, filled in by validate)
-    help -- the flag's help; '{default}' in it becomes the default the command line shows (None: no flag)
-    flag -- the flag, if not --name-with-dashes
-    parse -- the argparse type (int, float, a parser raising OptionError), bool for an on/off switch, None for text
-    choices -- the allowed values of an enumerated option
-    metavar -- the value's name in --help
-    nargs -- argparse's nargs for a flag that takes several values ('+'), the field then holding a list; None: one
-    unset -- what the default means when it is None and no preset names it (e.g. the article's size)
-    resume -- MAY_CHANGE on the settings a resumed run may change
-    default_factory -- a function giving the default, instead of `default`
-
-    Returns:
-    field -- a dataclasses.field with that metadata
-    """
-    metadata = {"help": help, "flag": flag, "parse": parse, "choices": choices, "metavar": metavar, "unset": unset}
-    if nargs is not None:
-        metadata["nargs"] = nargs
-    if resume is not None:
-        metadata["resume"] = resume
-    if default_factory is not None:
-        return dataclasses.field(default_factory=default_factory, metadata=metadata)
-    return dataclasses.field(default=default, metadata=metadata)
 
 
 _ARTICLE_SIZE = f"{default_size_text()}, the article's"
@@ -104,10 +61,10 @@ class StyleOptions:
 
     Settings left as None take the preset's value (config.PRESETS[preset]), else the article's: `validate` fills them
     in, so a setting given explicitly always wins over the preset. Each field's metadata declares its command-line
-    flag (see `_option`); `cli_fields` lists them.
+    flag (see option_fields.option); `cli_fields` lists them.
     """
 
-    weights: str | os.PathLike | VGGWeights = _option(
+    weights: str | os.PathLike | VGGWeights = option(
         help="VGG-19 weights: imagenet-vgg-verydeep-19.mat, the Keras vgg19 ..._notop.h5, or 'random' "
         "(default: {default})",
         metavar="PATH|random",
@@ -115,61 +72,61 @@ class StyleOptions:
         resume=MAY_CHANGE,
         default_factory=default_weights,
     )
-    height: int | None = _option(
+    height: int | None = option(
         help="output height in pixels (default: {default})", parse=int, unset=_ARTICLE_SIZE, resume=MAY_CHANGE
     )
-    width: int | None = _option(help="output width in pixels", parse=int, resume=MAY_CHANGE)
-    max_size: int | None = _option(
+    width: int | None = option(help="output width in pixels", parse=int, resume=MAY_CHANGE)
+    max_size: int | None = option(
         help="longest side N, the content's aspect ratio kept", parse=int, metavar="N", resume=MAY_CHANGE
     )
-    iterations: int = _option(config.NUM_ITERATIONS, "number of steps (default {default})", parse=int)
+    iterations: int = option(config.NUM_ITERATIONS, "number of steps (default {default})", parse=int)
     # None: the preset's value (config.PRESETS), else the article's; validate() fills them in.
-    content_layer: str | None = _option(help="default {default} (Keras names such as block4_conv2 work too)")
-    style_layers: list[tuple[str, float]] | None = _option(
+    content_layer: str | None = option(help="default {default} (Keras names such as block4_conv2 work too)")
+    style_layers: list[tuple[str, float]] | None = option(
         help="default {default}", parse=parse_style_layers, metavar="NAME:W,..."
     )
-    alpha: float | None = _option(help="content weight (default {default})", parse=float)
-    beta: float | None = _option(help="style weight (default {default})", parse=float)
-    learning_rate: float | None = _option(help="Adam's (default {default})", parse=float)
-    noise_ratio: float = _option(config.CONFIG.NOISE_RATIO, "default {default}", parse=float, resume=MAY_CHANGE)
-    pooling: str | None = _option(
+    alpha: float | None = option(help="content weight (default {default})", parse=float)
+    beta: float | None = option(help="style weight (default {default})", parse=float)
+    learning_rate: float | None = option(help="Adam's (default {default})", parse=float)
+    noise_ratio: float = option(config.CONFIG.NOISE_RATIO, "default {default}", parse=float, resume=MAY_CHANGE)
+    pooling: str | None = option(
         help="the network's pools: avg (the article's) or max (default {default})",
         choices=POOLINGS,
         metavar="|".join(POOLINGS),
     )
-    seed: int | None = _option(help="same seed, same machine: the same output pixels", parse=int, resume=MAY_CHANGE)
-    save_every: int = _option(
+    seed: int | None = option(help="same seed, same machine: the same output pixels", parse=int, resume=MAY_CHANGE)
+    save_every: int = option(
         0,
         "save the image every N iterations into --output-dir as N.png (default {default}, 0 = never)",
         parse=int,
         metavar="N",
         resume=MAY_CHANGE,
     )
-    output_dir: str | None = _option(
+    output_dir: str | None = option(
         help="folder for intermediate images (default {default})", metavar="DIR", resume=MAY_CHANGE
     )
-    jit_compile: bool | None = _option(resume=MAY_CHANGE)  # None: XLA only where a GPU is present
-    precision: str = _option(
+    jit_compile: bool | None = option(resume=MAY_CHANGE)  # None: XLA only where a GPU is present
+    precision: str = option(
         "float32",
         "float32 (the article's) or bfloat16: mixed precision, the convolutions in bfloat16 and the costs in float32 "
         "(see docs/performance.md; default {default})",
         choices=PRECISIONS,
         metavar="|".join(PRECISIONS),
     )
-    optimizer: str | None = _option(
+    optimizer: str | None = option(
         help="adam (the article's) or lbfgs (Gatys et al.'s: scipy's L-BFGS-B, pixels kept in range, at most "
         f"2 x iterations + {LBFGS_EXTRA_EVALUATIONS} cost evaluations; default {{default}})",
         choices=OPTIMIZERS,
         metavar="|".join(OPTIMIZERS),
     )
     # A name of INITS, an image path or an (H, W, 3) RGB array.
-    init: str | os.PathLike | np.ndarray | None = _option(
+    init: str | os.PathLike | np.ndarray | None = option(
         help="starting image: noise (the article's, mixed with the content by --noise-ratio), content, random (the "
         "article's noise alone: white noise, as Gatys et al.) or an image file (default {default})",
         metavar="|".join(INITS) + "|PATH",
         resume=MAY_CHANGE,
     )
-    checkpoint_every: int = _option(
+    checkpoint_every: int = option(
         0,
         "every N iterations write the image, the optimiser's state and the history into --output-dir "
         f"({CHECKPOINT_FILE}, checkpoint.png); 0 = never (default {{default}})",
@@ -177,20 +134,20 @@ class StyleOptions:
         metavar="N",
         resume=MAY_CHANGE,
     )
-    resume: str | None = _option(
+    resume: str | None = option(
         help="continue the run whose checkpoint is in DIR, with the same settings, up to the same total --iterations",
         metavar="DIR",
         resume=MAY_CHANGE,
     )
     # Fractions of the output size, coarse to fine, ending at 1; a string '0.25,0.5,1' is parsed by validate.
-    scales: tuple[float, ...] | str = _option(
+    scales: tuple[float, ...] | str = option(
         (1.0,),
         "coarse to fine, e.g. 0.25,0.5,1: optimise at each fraction of the output size in turn, the iterations split "
         "equally (remainder to the finest; default {default}); auto: from --min-size up to the output size in steps of "
         "sqrt(2)",
         metavar="S,S,...|auto",
     )
-    preset: str = _option(
+    preset: str = option(
         "article",
         "a set of settings that explicit options override (default {default}): article (the course's), course-tf2 "
         "(conv5_4, Adam 0.01, images in [0, 1], +-0.25 noise, clip after each step, max pooling) or gatys (L-BFGS from "
@@ -198,42 +155,42 @@ class StyleOptions:
         choices=tuple(config.PRESETS),
         metavar="|".join(config.PRESETS),
     )
-    image_range: str | None = _option()
-    content_cost: str | None = _option()
-    clip: bool | None = _option()
-    tv_weight: float = _option(
+    image_range: str | None = option()
+    content_cost: str | None = option()
+    clip: bool | None = option()
+    tv_weight: float = option(
         0.0,
         "weight of the total variation cost, sum of squared neighbour differences (default {default}, 0 = off)",
         parse=float,
         metavar="W",
     )
     # Weights of several style images (a string '0.7,0.3' is parsed by validate); None: equal.
-    style_blend: tuple[float, ...] | str | None = _option(
+    style_blend: tuple[float, ...] | str | None = option(
         help="weights of several --style images, normalised to sum to 1 (default: {default})",
         metavar="W,W,...",
         unset="equal",
     )
-    style_scale: float = _option(
+    style_scale: float = option(
         1.0,
         "resize each style image to S x the output size before its Grams are taken (default {default})",
         parse=float,
         metavar="S",
     )
-    preserve_colors: bool = _option(
+    preserve_colors: bool = option(
         False, "keep the photo's colours: the result's luminance with the photo's chrominance (YIQ)", parse=bool
     )
-    color_match: bool = _option(
+    color_match: bool = option(
         False, "give the style images the photo's colour mean and covariance before the run", parse=bool
     )
     # Style losses beyond the Gram matrix, layer weights by rule, region masks (checked in _check_control).
     # None: the style_layers' own weights; else 'equal', 'decay R', or ('decay', R) (validate makes it a tuple).
-    style_layer_weights: str | list[str] | tuple[str, float | None] | None = _option(
+    style_layer_weights: str | list[str] | tuple[str, float | None] | None = option(
         help="weights of the --style-layers by rule, normalised to sum to 1: 'equal', or 'decay R' (the first, "
         "shallowest layer R times the next ...: decay 4 over five layers is 256:64:16:4:1)",
         metavar="RULE",
         nargs="+",
     )
-    style_loss: str = _option(
+    style_loss: str = option(
         "gram",
         "how a layer's style is matched: gram (the article's Gram matrices), mean-cov (squared distance of the "
         "features' means and covariances) or w2 (Wasserstein-2 distance of their Gaussians; default {default})",
@@ -241,20 +198,20 @@ class StyleOptions:
         metavar="|".join(STYLE_LOSSES),
     )
     # Masks: image paths or (H, W) arrays (masks.load_mask); a list of masks gives one per style image.
-    content_mask: str | os.PathLike | np.ndarray | None = _option(
+    content_mask: str | os.PathLike | np.ndarray | None = option(
         help="greyscale image, white where the style may act; elsewhere the picture stays the photo", metavar="MASK"
     )
-    style_masks: list | None = _option(
+    style_masks: list | None = option(
         help="one greyscale image per --style, white where in the picture that style goes (soft values allowed)",
         metavar="MASK",
         nargs="+",
     )
-    style_source_masks: list | None = _option(
+    style_source_masks: list | None = option(
         help="one per --style (with --style-masks): white where in that painting its style is taken from",
         metavar="MASK",
         nargs="+",
     )
-    stretch_masks: bool = _option(
+    stretch_masks: bool = option(
         False,
         "stretch a mask whose aspect ratio is not its picture's to that picture (default: refused, one line)",
         parse=bool,
@@ -262,7 +219,7 @@ class StyleOptions:
     # Large pictures: exact tiles, a memory budget, the automatic coarse-to-fine schedule, averaging,
     # 16 bits. Tiles give the same cost and gradient as the whole image, and the bit depth is only how the result is
     # written, so a resumed run may change tile_size, max_memory and bit_depth.
-    tile_size: int = _option(
+    tile_size: int = option(
         0,
         "compute the cost and its gradient exactly, tile by tile, with tiles of N x N pixels (plus a margin): memory "
         "for one tile instead of the whole picture; 0 = only when the whole picture would not fit (default {default})",
@@ -270,27 +227,27 @@ class StyleOptions:
         metavar="N",
         resume=MAY_CHANGE,
     )
-    max_memory: float | None = _option(
+    max_memory: float | None = option(
         help="the memory the run may use: the largest tile that fits is picked (default: {default})",
         parse=float,
         metavar="GB",
         unset="the memory available",
         resume=MAY_CHANGE,
     )
-    min_size: int | None = _option(
+    min_size: int | None = option(
         help="longest side of the first scale of --scales auto (default: {default})",
         parse=int,
         metavar="PIXELS",
         unset=str(large.MIN_SIZE),
     )
-    average: float = _option(
+    average: float = option(
         0.0,
         "write the exponential moving average of the iterates (e.g. 0.99), restarted at each scale (default "
         "{default}, off: the lowest-cost iterate)",
         parse=float,
         metavar="DECAY",
     )
-    bit_depth: int = _option(
+    bit_depth: int = option(
         8,
         "bits per channel of the output: 8 or 16 (.png and .tif only; default {default})",
         parse=int,
@@ -301,7 +258,7 @@ class StyleOptions:
     # Watching the run: the commands write it with neural_style.tensorboard (RunWriter, watch_transfer) into a run
     # folder of their own naming under this one; StyleTransfer itself writes nothing there. Only where things are
     # written, so a resumed run may change it.
-    tensorboard: str | os.PathLike | None = _option(
+    tensorboard: str | os.PathLike | None = option(
         help="write the run for TensorBoard into DIR/<output name>-<time>/: every cost at every step, the picture "
         "every --save-every steps, the settings; watch with `tensorboard --logdir DIR`",
         metavar="DIR",
@@ -311,7 +268,7 @@ class StyleOptions:
     @classmethod
     def cli_fields(cls) -> list[dataclasses.Field]:
         """The fields that the command line exposes as flags (those whose metadata has a help), in order."""
-        return [field for field in dataclasses.fields(cls) if field.metadata.get("help")]
+        return cli_fields(cls)
 
     @classmethod
     def flags(cls) -> dict[str, str]:
@@ -475,35 +432,6 @@ class StyleOptions:
         style_layers -- list of (name, weight) tuples
         """
         return style_layer_weights(self.style_layers, self.style_layer_weights)
-
-
-def flag_of(field: dataclasses.Field) -> str:
-    """A StyleOptions field's command-line flag: its metadata's, else --name-with-dashes."""
-    return field.metadata.get("flag") or "--" + field.name.replace("_", "-")
-
-
-def check_tensorboard_folder(folder):
-    """
-    The TensorBoard folder of any command (the main job's, batch's, video's, train's): a path that is not a file nor
-    a symbolic link to nothing, nor under one (it is created if missing; its writability is checked with the run's
-    other writes).
-
-    Arguments:
-    folder -- None (no TensorBoard), or the --tensorboard path
-
-    Returns:
-    None; raises OptionError (parameter 'tensorboard') otherwise
-    """
-    if folder is None:
-        return
-    if not isinstance(folder, (str, os.PathLike)) or not os.fspath(folder):
-        raise OptionError(f"tensorboard must be a folder's path, got {folder!r}", "tensorboard")
-    if os.path.exists(folder) and not os.path.isdir(folder):
-        raise OptionError(
-            f"tensorboard {os.fspath(folder)} is a file; give a folder (it is created if missing)", "tensorboard"
-        )
-    # A link to nothing is not "existing" to os.path.exists, yet its name is taken: making the folder would fail.
-    check_no_broken_link(folder, "tensorboard")
 
 
 def _check_limits(options):

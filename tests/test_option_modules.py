@@ -1,8 +1,9 @@
-"""The options' text forms live in their own module (option_parsers), and every name stays importable from
-neural_style.options, the one options place (the video job's settings are defined there)."""
+"""The options' text forms live in their own module (option_parsers), the fields' declaration in another
+(option_fields), and every name stays importable from neural_style.options, the one options place (the video job's
+settings are defined there)."""
 
 import neural_style.options as options
-from neural_style import option_parsers
+from neural_style import checkpoint, option_fields, option_parsers
 
 MOVED = {
     option_parsers: (
@@ -15,7 +16,9 @@ MOVED = {
         "parse_scales",
         "check_init",
         "check_mask_file",
+        "check_tensorboard_folder",
     ),
+    option_fields: ("MAY_CHANGE", "flag_of"),
 }
 
 
@@ -29,3 +32,22 @@ def test_temporal_weight_is_the_articles_balance():
     # Ruder et al.'s 200 x content weight, with the course's content term alpha / 4 times a mean: 200 * 10 / 4.
     assert options.TEMPORAL_WEIGHT == 500.0
     assert options.VideoOptions().temporal_weight == 500.0
+
+
+def test_the_resume_policy_is_the_checkpoints():
+    assert options.MAY_CHANGE is option_fields.MAY_CHANGE is checkpoint.MAY_CHANGE
+
+
+def test_an_option_field_declares_its_flag_and_policy():
+    import dataclasses
+
+    @dataclasses.dataclass
+    class Options:
+        shown: int = option_fields.option(3, "default {default}", parse=int, resume=option_fields.MAY_CHANGE)
+        renamed: str = option_fields.option("a", "text", flag="--other")
+        hidden: int = option_fields.option(0)
+
+    assert [field.name for field in option_fields.cli_fields(Options)] == ["shown", "renamed"]
+    assert [option_fields.flag_of(field) for field in option_fields.cli_fields(Options)] == ["--shown", "--other"]
+    assert checkpoint.may_change_on_resume(Options) == {"shown"}
+    assert Options().shown == 3
