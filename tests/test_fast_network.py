@@ -4,12 +4,11 @@ import keras
 import numpy as np
 import pytest
 
+from neural_style.fast.layers import InstanceNormalization, ReflectionPadding2D
 from neural_style.fast.network import (
     JOHNSON,
     MAGENTA_26,
     MAGENTA_ARBITRARY,
-    InstanceNormalization,
-    ReflectionPadding2D,
     TransformNet,
     build_transform_net,
 )

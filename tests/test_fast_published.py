@@ -22,8 +22,8 @@ from PIL import Image  # noqa: E402
 from neural_style.cli import main  # noqa: E402
 from neural_style.fast import arbitrary, bundled  # noqa: E402
 from neural_style.fast.apply import stylize_picture  # noqa: E402
+from neural_style.fast.layers import upsample  # noqa: E402
 from neural_style.fast.magenta import ARBITRARY_SCOPES, STYLES26_SCOPES, arbitrary_transform_arrays  # noqa: E402
-from neural_style.fast.network import _upsample  # noqa: E402
 from neural_style.fast.onnx_files import read_onnx  # noqa: E402
 from neural_style.fast.predictor import predictor_arrays  # noqa: E402
 from tests.published import published_folder  # noqa: E402
@@ -268,7 +268,7 @@ def _stages(model, points, levels, vector):
         scope = ARBITRARY_SCOPES[index]
         source = value(previous)
         if step < 2:
-            source = _upsample(source, likes[step])
+            source = upsample(source, likes[step])
         stages[f"{scope} conv"] = (ours(f"{scope}/Conv2D", model._convolve(index, source)), theirs(f"{scope}/Conv2D"))
         normalised = model.norms[index](value(f"{scope}/Conv2D"), None, weights)
         after = f"{scope}/Relu" if step < 2 else f"{scope}/StyleNorm/batchnorm/add_1"

@@ -18,7 +18,7 @@ from tensorflow.python.framework.convert_to_constants import convert_variables_t
 from ..checks import check_choice
 from ..files import atomic_write
 from .apply import fit_style_weights
-from .network import statistics_in_float32
+from .layers import statistics_in_float32
 from .options import QUANTIZATIONS
 
 

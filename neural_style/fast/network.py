@@ -3,7 +3,8 @@
 9x9 convolution to 32 channels, two stride-2 3x3 convolutions to 64 and 128, five residual blocks of 128, two
 upsampling stages (nearest-neighbour x2, then a 3x3 convolution: no checkerboard artefacts, Odena et al. 2016), a
 9x9 convolution to RGB. Every convolution but the last is followed by instance normalisation (Ulyanov et al. 2016)
-and a ReLU, and pads by reflection. Pixels in and out are RGB in 0..255.
+and a ReLU, and pads by reflection. Pixels in and out are RGB in 0..255. The layers Keras lacks (the reflection
+padding, the instance normalisation with its conditioning, the upsampling) are in layers.py.
 
 Any height and width: a stride-2 convolution gives ceil(n / 2) positions, and each upsampling stage crops its x2
 result to the size of the encoder's level it returns to. For the tiled apply (apply.py) the network can take each
@@ -27,23 +28,20 @@ network read from an int8 file also rounds its activations where the file does (
 file's pictures.
 """
 
-import contextlib
 import dataclasses
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+from .layers import EPSILON, PACKAGE, InstanceNormalization, ReflectionPadding2D, upsample
 from .quantize import INT8_HIGH, INT8_LOW, round_at, rounding_points
 
-PACKAGE = "neural_style"
 # (filters, kernel, stride) of the encoder; the residual blocks' convolutions; the decoder's (filters, kernel).
 ENCODER = ((32, 9, 1), (64, 3, 2), (128, 3, 2))
 RESIDUAL_BLOCKS = 5
 DECODER = ((64, 3), (32, 3))
 OUTPUT_KERNEL = 9
-# PyTorch's InstanceNorm2d default, which pytorch/examples' fast_neural_style uses.
-EPSILON = 1e-5
 
 
 @dataclasses.dataclass(frozen=True)
@@ -182,178 +180,13 @@ MAGENTA_ARBITRARY = Layout(
 LAYOUTS = {layout.name: layout for layout in (JOHNSON, MAGENTA_26, MAGENTA_ARBITRARY)}
 
 
-@keras.saving.register_keras_serializable(package=PACKAGE)
-class ReflectionPadding2D(keras.layers.Layer):
-    """Pads height and width by reflecting the picture at its edges (no zero border for the convolution to see)."""
+class StoppedAtNormalisation(Exception):
+    """Raised inside a forward pass asked to stop at a normalisation (the tiled apply's stop_at): the pass ends there,
+    and `value` holds what that normalisation would normalise."""
 
-    def __init__(self, padding=1, **kwargs):
-        super().__init__(**kwargs)
-        self.padding = int(padding)
-
-    def call(self, x):
-        p = self.padding
-        return tf.pad(x, [[0, 0], [p, p], [p, p], [0, 0]], mode="REFLECT")
-
-    def compute_output_shape(self, input_shape):
-        grow = [None if n is None else n + 2 * self.padding for n in input_shape[1:3]]
-        return (input_shape[0], *grow, input_shape[3])
-
-    def get_config(self):
-        return {**super().get_config(), "padding": self.padding}
-
-
-@keras.saving.register_keras_serializable(package=PACKAGE)
-class InstanceNormalization(keras.layers.Layer):
-    """Each picture's channels normalised by their own mean and variance over height and width, then scaled and
-    shifted by learned gamma and beta (Ulyanov, Vedaldi & Lempitsky 2016); with several styles, by a gamma and a beta
-    per style, mixed by the style weights (conditional instance normalisation, Dumoulin et al. 2017); with "vector"
-    conditioning, by an affine map of a style vector (Ghiasi et al. 2017).
-
-    `quantization` (point -> [scale, zero point]) rounds the intermediate values where an int8 file does, in the
-    file's order: scale = rsqrt(variance + epsilon) x gamma, then x x scale + (beta - mean x scale).
-    """
-
-    def __init__(self, epsilon=EPSILON, styles=1, conditioning="table", quantization=None, **kwargs):
-        super().__init__(**kwargs)
-        self.epsilon = float(epsilon)
-        self.styles = int(styles)
-        self.conditioning = conditioning
-        self.quantization = rounding_points(quantization)
-
-    def build(self, input_shape):
-        shape = (self.styles, input_shape[-1])
-        vector = self.conditioning == "vector"
-        # A style vector's map starts at zero (gamma = g0 = 1); a table's styles start as the identity.
-        self.gamma = self.add_weight(name="gamma", shape=shape, initializer="zeros" if vector else "ones")
-        self.beta = self.add_weight(name="beta", shape=shape, initializer="zeros")
-        if vector:
-            self.gamma_offset = self.add_weight(name="gamma_offset", shape=shape[1:], initializer="ones")
-            self.beta_offset = self.add_weight(name="beta_offset", shape=shape[1:], initializer="zeros")
-
-    def _q(self, name, x):
-        """x rounded at the point `name` as the file rounds it (unchanged where the file does not)."""
-        return round_at(self.quantization, name, x)
-
-    def scale_and_shift(self, style_weights):
-        """
-        Gamma and beta for the style weights.
-
-        Arguments:
-        style_weights -- None (the first style, or the offsets of a vector map), (batch, styles), or
-                         (batch, H, W, styles) per position
-
-        Returns:
-        gamma, beta -- tensors broadcastable to the normalised values
-        """
-        vector = self.conditioning == "vector"
-        if style_weights is None:
-            if vector:
-                return self.gamma_offset, self.beta_offset
-            return self.gamma[0], self.beta[0]
-        if len(style_weights.shape) == 2:
-            # A mixture of the scales and shifts (not of the outputs): the same weights, one per picture.
-            gamma = tf.matmul(style_weights, self.gamma)[:, None, None, :]
-            beta = tf.matmul(style_weights, self.beta)[:, None, None, :]
-        else:
-            gamma = tf.einsum("bhws,sc->bhwc", style_weights, self.gamma)
-            beta = tf.einsum("bhws,sc->bhwc", style_weights, self.beta)
-        if vector:
-            gamma, beta = gamma + self.gamma_offset, beta + self.beta_offset
-        return gamma, beta
-
-    def squared_deviations(self, x, mean):
-        """
-        What the variance averages: (x - mean) ** 2, rounded as the file rounds it (for the tiled apply, which
-        gathers the average over the whole picture tile by tile).
-
-        Arguments:
-        x -- tensor (batch, H, W, C): the values this normalisation normalises
-        mean -- the whole picture's mean, broadcastable to x
-
-        Returns:
-        squares -- tensor like x
-        """
-        return self._q("squares", tf.square(x - self._q("mean", mean)))
-
-    def call(self, x, statistics=None, style_weights=None):
-        """
-        Arguments:
-        x -- tensor (batch, H, W, C)
-        statistics -- None (each picture's own), or (mean, variance), each broadcastable to (batch, 1, 1, C): the
-                      whole picture's, when x is one tile of it (variance: the average of squared_deviations)
-        style_weights -- None (the first style: the only one of a single-style network), (batch, styles) a mixture per
-                         picture, or (batch, H, W, styles) a mixture per position of x
-
-        Returns:
-        y -- gamma * (x - mean) / sqrt(variance + epsilon) + beta, gamma and beta the style weights' mixture of the
-             styles' own
-        """
-        gamma, beta = self.scale_and_shift(style_weights)
-        if not self.quantization:
-            if statistics is None:
-                mean, variance = tf.nn.moments(x, axes=[1, 2], keepdims=True)
-            else:
-                mean, variance = statistics
-            return (x - mean) * tf.math.rsqrt(variance + self.epsilon) * gamma + beta
-        q = self._q
-        if statistics is None:
-            # Averages in float64, as the tiled apply gathers them: a rounded statistic then flips between the two
-            # only at an exact tie.
-            mean = _average(x)
-            variance = _average(self.squared_deviations(x, mean))
-        else:
-            mean, variance = statistics
-        mean = q("mean", mean)
-        variance = q("variance", variance)
-        rstd = q("rsqrt", 1.0 / tf.sqrt(q("variance_epsilon", variance + self.epsilon)))
-        scale = q("scale", rstd * q("gamma", gamma))
-        shift = q("shift", q("beta", beta) - q("mean_scale", mean * scale))
-        return q("scaled", x * scale) + shift
-
-    def load_own_variables(self, store):
-        # Files written before the per-style scales held gamma and beta of shape (C,): one style's, read as (1, C).
-        for key, variable in zip(("0", "1", "2", "3"), self.weights):
-            variable.assign(np.reshape(np.asarray(store[key]), variable.shape))
-
-    def get_config(self):
-        config = {**super().get_config(), "epsilon": self.epsilon, "styles": self.styles}
-        if self.conditioning != "table":
-            config["conditioning"] = self.conditioning
-        if self.quantization:
-            config["quantization"] = self.quantization
-        return config
-
-
-# TFLite has no float64 mean: an export traces the network with float32 averages (statistics_in_float32).
-_FLOAT32_AVERAGES = []
-
-
-@contextlib.contextmanager
-def statistics_in_float32():
-    """Within it, a network that rounds as an int8 file averages in float32, which TFLite can run."""
-    _FLOAT32_AVERAGES.append(True)
-    try:
-        yield
-    finally:
-        _FLOAT32_AVERAGES.pop()
-
-
-def _average(x):
-    """Each picture's channel means over height and width, summed in float64, as float32 (batch, 1, 1, C)."""
-    if _FLOAT32_AVERAGES:
-        return tf.reduce_mean(x, axis=[1, 2], keepdims=True)
-    return tf.cast(tf.reduce_mean(tf.cast(x, tf.float64), axis=[1, 2], keepdims=True), tf.float32)
-
-
-def _upsample(x, like):
-    """
-    Nearest-neighbour x2, cropped to the height and width of `like` (the encoder's level it returns to): row i and
-    column j of the result are row i // 2 and column j // 2 of x, gathered (a gather keeps the channel count known to
-    TFLite's converter, which a slice with computed bounds does not).
-    """
-    rows = tf.range(tf.shape(like)[1]) // 2
-    cols = tf.range(tf.shape(like)[2]) // 2
-    return tf.gather(tf.gather(x, rows, axis=1), cols, axis=2)
+    def __init__(self, value):
+        super().__init__("stopped at a normalisation")
+        self.value = value
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -448,16 +281,33 @@ class TransformNet(keras.Model):
         levels = tf.clip_by_value(tf.round(total * multiplier) + zero_point, INT8_LOW, INT8_HIGH)
         return (levels - zero_point) * np.float32(scale)
 
-    def _block(self, index, x, statistics, stop_at, weights=None):
-        """Convolution `index`, then its normalisation; (x, None), or (None, pre-norm value) at `stop_at`."""
-        x = self._q(f"conv{index}", self._convolve(index, x))
-        if stop_at == index:
-            return None, x
-        norm = self.norms[index]
-        if norm is None:
-            return x, None
-        level_weights = weights[self._levels[index]] if weights else None
-        return norm(x, statistics[index] if statistics else None, level_weights), None
+    def _blocks(self, statistics, stop_at, weights):
+        """
+        The network's convolutions in their order, as one function a forward pass calls once for each.
+
+        Arguments:
+        statistics, stop_at -- as call takes them
+        weights -- style_weights_by_level's
+
+        Returns:
+        block -- function(x, relu=True): the next convolution of x, padded, then its normalisation (if it has one),
+                 then the ReLU (relu=False: none), rounded as the network's file rounds them; at `stop_at` it raises
+                 StoppedAtNormalisation with the value that normalisation would normalise
+        """
+        indices = iter(range(len(self.convs)))
+
+        def block(x, relu=True):
+            index = next(indices)
+            x = self._q(f"conv{index}", self._convolve(index, x))
+            if stop_at == index:
+                raise StoppedAtNormalisation(x)
+            norm = self.norms[index]
+            if norm is not None:
+                level_weights = weights[self._levels[index]] if weights else None
+                x = norm(x, statistics[index] if statistics else None, level_weights)
+            return self._q(f"conv{index}/output", tf.nn.relu(x) if relu else x)
+
+        return block
 
     def style_weights_by_level(self, style_weights):
         """
@@ -500,42 +350,26 @@ class TransformNet(keras.Model):
         outputs -- tensor (batch, H, W, 3), RGB in about 0..255 (not clipped), or the value at `stop_at`
         """
         pictures, style_weights = inputs if isinstance(inputs, (tuple, list)) else (inputs, None)
-        weights = self.style_weights_by_level(style_weights)
-        q = self._q
-        x = q("input", tf.cast(pictures, tf.float32) / 255.0)
-        layout = self.layout
-        # The picture at each level a stride-2 convolution leaves: the decoder's stages crop to their sizes.
-        levels = []
-        for index, (_, _, stride) in enumerate(layout.encoder):
-            if stride == 2:
-                levels.append(x)
-            x, stopped = self._block(index, x, statistics, stop_at, weights)
-            if stopped is not None:
-                return stopped
-            x = q(f"conv{index}/output", tf.nn.relu(x))
-        index = len(layout.encoder)
-        for block in range(layout.residual_blocks):
-            skip = x
-            x, stopped = self._block(index, x, statistics, stop_at, weights)
-            if stopped is not None:
-                return stopped
-            x = q(f"conv{index}/output", tf.nn.relu(x))
-            x, stopped = self._block(index + 1, x, statistics, stop_at, weights)
-            if stopped is not None:
-                return stopped
-            x = q(f"residual{block}", q(f"conv{index + 1}/output", x) + skip)
-            index += 2
-        for like in reversed(levels):
-            x, stopped = self._block(index, _upsample(x, like), statistics, stop_at, weights)
-            if stopped is not None:
-                return stopped
-            x = q(f"conv{index}/output", tf.nn.relu(x))
-            index += 1
-        if layout.output == "sigmoid":
-            x, stopped = self._block(index, x, statistics, stop_at, weights)
-            if stopped is not None:
-                return stopped
-            return q("output", tf.sigmoid(q(f"conv{index}/output", x))) * 255.0
+        block = self._blocks(statistics, stop_at, self.style_weights_by_level(style_weights))
+        try:
+            x = self._q("input", tf.cast(pictures, tf.float32) / 255.0)
+            returns_to = []  # the levels before each stride-2 convolution: the decoder's stages crop to their sizes
+            for _, _, stride in self.layout.encoder:
+                if stride == 2:
+                    returns_to.append(x)
+                x = block(x)
+            for residual in range(self.layout.residual_blocks):
+                x = self._q(f"residual{residual}", block(block(x), relu=False) + x)
+            for like in reversed(returns_to):
+                x = block(upsample(x, like))
+            return self._head(x, block)
+        except StoppedAtNormalisation as stopped:
+            return stopped.value
+
+    def _head(self, x, block):
+        """The decoder's output to RGB in 0..255: a normalised convolution and a sigmoid, or an affine convolution."""
+        if self.layout.output == "sigmoid":
+            return self._q("output", tf.sigmoid(block(x, relu=False))) * 255.0
         # Centred on mid-grey, one unit of the last convolution is half the range: an untrained network gives grey.
         return self.output_conv(self.output_pad(x)) * 127.5 + 127.5
 

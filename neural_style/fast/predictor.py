@@ -22,7 +22,8 @@ import numpy as np
 import tensorflow as tf
 
 from ..checks import OptionError
-from .network import PACKAGE, assign_weights
+from .layers import PACKAGE
+from .network import assign_weights
 from .onnx_files import Quantized
 from .quantize import round_at, rounding_points
 
