@@ -150,8 +150,9 @@ def main():
 
     from benchmarks.machine import cpu_name, write_results
     from neural_style.fast import arbitrary
-    from neural_style.fast.apply import choose_tile_size, stylize_picture
+    from neural_style.fast.apply import stylize_picture
     from neural_style.fast.bundled import load_bundled
+    from neural_style.fast.tiles import transform_tile_size
 
     rounds = 1 if args.quick else args.rounds
     rounds_12 = 0 if args.quick else args.rounds_12mp
@@ -213,7 +214,7 @@ def main():
                 call()
                 timings[name, who].append(time.perf_counter() - start)
         print(f"in-process round {round_ + 1} done", flush=True)
-    tiles = {name: choose_tile_size(height, width, None, ours.transform) for name, (height, width) in sizes.items()}
+    tiles = {name: transform_tile_size(height, width, None, ours.transform) for name, (height, width) in sizes.items()}
     results["in_process"] = [
         {"size": name, "who": who, "seconds": median(times), "all": times, "ours_tile_size": tiles[name]}
         for (name, who), times in timings.items()
@@ -336,7 +337,7 @@ def main():
             memory.append({"seconds": seconds, "peak_mb": peak, "exit": code, "error": error})
         results["max_memory_2"] = {
             "runs": memory,
-            "tile_size": choose_tile_size(3000, 4000, 2, ours.transform),
+            "tile_size": transform_tile_size(3000, 4000, 2, ours.transform),
             "fitted": all(run["peak_mb"] * 2**20 <= 2e9 and not run["exit"] for run in memory),
         }
 

@@ -8,14 +8,9 @@ import numpy as np
 import pytest
 
 from neural_style.checks import OptionError
-from neural_style.fast.apply import (
-    apply_model,
-    choose_tile_size,
-    load_fast_model,
-    stylize_picture,
-    whole_picture_statistics,
-)
+from neural_style.fast.apply import apply_model, load_fast_model, stylize_picture
 from neural_style.fast.network import JOHNSON, build_transform_net
+from neural_style.fast.tiles import transform_tile_size, whole_picture_statistics
 from neural_style.large.layout import layout_for_reach
 
 
@@ -88,11 +83,11 @@ def test_tiles_with_their_own_statistics_would_differ(net):
 
 
 def test_memory_budget_picks_tiles():
-    assert choose_tile_size(300, 400, max_memory=8) == 0
-    tile = choose_tile_size(3000, 4000, max_memory=2)
+    assert transform_tile_size(300, 400, max_memory=8) == 0
+    tile = transform_tile_size(3000, 4000, max_memory=2)
     assert 0 < tile < 4000 and tile % 4 == 0
     with pytest.raises(OptionError, match="does not fit"):
-        choose_tile_size(3000, 4000, max_memory=0.5)
+        transform_tile_size(3000, 4000, max_memory=0.5)
 
 
 def test_folder_to_folder_keeps_names_and_never_overwrites(net, tmp_path):

@@ -22,15 +22,10 @@ import tensorflow as tf
 from neural_style.checks import OptionError
 from neural_style.cli import main
 from neural_style.fast import export as fast_export
-from neural_style.fast.apply import (
-    NonFiniteOutputError,
-    apply_model,
-    load_fast_model,
-    minimum_tile_size,
-    stylize_picture,
-)
+from neural_style.fast.apply import NonFiniteOutputError, apply_model, load_fast_model, stylize_picture
 from neural_style.fast.model_file import MAX_STYLES, parameter_count, weight_shapes
 from neural_style.fast.network import JOHNSON, build_transform_net
+from neural_style.fast.tiles import transform_minimum_tile_size
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MIB = 1 << 20
@@ -528,7 +523,7 @@ def test_a_folder_apply_skips_an_unreadable_picture_and_exits_1(saved, tmp_path,
 
 def test_the_smallest_tile_is_the_networks_margin():
     # docs/fast.md: the network's stride 4 and margin 56 pixels.
-    assert JOHNSON.reach() == (4, 56) and minimum_tile_size() == 56
+    assert JOHNSON.reach() == (4, 56) and transform_minimum_tile_size() == 56
 
 
 @pytest.mark.parametrize("command", ["apply", "video"])

@@ -1,11 +1,8 @@
 """A trained network applied to pictures: one forward pass each, whole or in tiles with the whole picture's statistics.
 
-Instance normalisation takes each channel's mean and variance over the whole picture, so tiles normalised by their own
-statistics would each get their own colours. The tiled apply gathers the statistics of each normalisation in turn,
-tile by tile (Chan et al.'s pairwise combination of means and sums of squares, in float64), the earlier ones fixed to
-the whole picture's, then runs the tiles once more with all of them: the cores then equal the whole picture's result,
-and only one tile's activations are held at a time. The tiles are the project's (large/layout.py), with the
-network's own stride and margin (network.Layout.reach).
+Reading a model (load_fast_model, checked before and after Keras reads it), a picture through it (stylize_picture),
+the files of an apply (output_pairs, apply_model) and the style weights or masks of a network of several styles. The
+tiles, and the memory that decides whether to tile, are tiles.py's: their cores equal the whole picture's result.
 """
 
 import os
@@ -17,21 +14,11 @@ import tensorflow as tf
 from ..checks import OptionError, warn
 from ..image_files import IMAGE_EXTENSIONS, ImageError, write_image
 from ..images import load_image, preserve_colors
-from ..large import available_memory
-from ..large.layout import layout_for_reach
 from ..safety import same_file
 from .data import list_pictures
 from .model_file import check_model_file
 from .network import JOHNSON, TransformNet
-from .quantize import INT8_HIGH, INT8_LOW
-
-# A whole-picture forward pass's peak memory: what TensorFlow and the model hold, plus bytes per pixel (its largest
-# activations are 32 float32 channels at full size, several alive at once). Fitted to benchmarks/bench_fast.py's peaks
-# (0.96 GB at 300x400, 3.15 GB at 1080x1920: docs/performance.md).
-BASE_BYTES = 800e6
-PER_PIXEL_BYTES = 1300
-# The tile core's side when a picture is tiled and no size is asked for (windows of 512 + 2 x 56 pixels).
-TILE_SIZE = 512
+from .tiles import network_inputs, stylize_in_tiles, transform_minimum_tile_size, transform_tile_size
 
 
 class NonFiniteOutputError(RuntimeError):
@@ -155,7 +142,7 @@ def check_tile_size(tile_size, layout=JOHNSON):
     Returns:
     tile_size -- unchanged; OptionError (one line naming tile_size and the smallest allowed) when 0 < it < the margin
     """
-    smallest = minimum_tile_size(layout)
+    smallest = transform_minimum_tile_size(layout)
     if 0 < tile_size < smallest:
         raise OptionError(
             f"tile_size must be 0 (tiles only when needed) or at least {smallest} pixels (the network reads "
@@ -165,102 +152,21 @@ def check_tile_size(tile_size, layout=JOHNSON):
     return tile_size
 
 
-def minimum_tile_size(layout=JOHNSON):
+def pad_to_min_side(pixels, min_side=JOHNSON.min_side):
     """
-    The smallest tile core worth its margin, the one choose_tile_size goes down to.
+    A picture smaller than min_side padded by repeating its edge (the reflection pads need min_side); the caller crops
+    the result back to the picture's size.
 
     Arguments:
-    layout -- the network's Layout
+    pixels -- array (H, W, C): a picture, or its per-pixel style weights
+    min_side -- the network's smallest side (Layout.min_side; Johnson et al.'s by default)
 
     Returns:
-    size -- pixels: the margin of layout.reach() (56 for Johnson et al.'s), at least one stride
+    pixels -- the same array when both sides are at least min_side, else (max(H, min_side), max(W, min_side), C)
     """
-    stride, margin = layout.reach()
-    return max(stride, margin)
-
-
-def bytes_per_pixel(layout=JOHNSON, quantized=False):
-    """
-    A forward pass's bytes per pixel: PER_PIXEL_BYTES for Johnson et al.'s 32 channels at full size, in proportion
-    to the widest full-size convolution of another layout, twice that where int8 roundings add their temporaries.
-
-    Arguments:
-    layout -- the network's Layout
-    quantized -- whether the network rounds its activations as an int8 file does
-
-    Returns:
-    bytes -- float
-    """
-    full_size = max(filters for (filters, _, _, _), level in zip(layout.convolutions(), layout.levels()) if not level)
-    return PER_PIXEL_BYTES * max(full_size, 3) / 32 * (2 if quantized else 1)
-
-
-def estimate_peak_memory(height, width, tile_size=0, model=None):
-    """
-    The peak memory of stylising a picture, whole (tile_size 0) or in tiles of tile_size.
-
-    Arguments:
-    height, width -- the picture's size
-    tile_size -- 0 (whole) or the tiles' core side
-    model -- the TransformNet (None: Johnson et al.'s float network)
-
-    Returns:
-    bytes -- BASE_BYTES + bytes_per_pixel x the largest window, + 24 bytes per pixel of the picture when tiled (the
-             picture and the result, float32, held whole)
-    """
-    layout = model.layout if model is not None else JOHNSON
-    per_pixel = bytes_per_pixel(layout, bool(model is not None and model.quantization))
-    if not tile_size:
-        return BASE_BYTES + per_pixel * height * width
-    _, margin = layout.reach()
-    window = (min(height, tile_size + 2 * margin)) * min(width, tile_size + 2 * margin)
-    return BASE_BYTES + per_pixel * window + 24 * height * width
-
-
-def choose_tile_size(height, width, max_memory=None, model=None):
-    """
-    0 when the whole picture fits in the memory budget, else the largest tile that does.
-
-    Arguments:
-    height, width -- the picture's size
-    max_memory -- GB the apply may use (None: the memory available now)
-    model -- the TransformNet (None: Johnson et al.'s float network)
-
-    Returns:
-    tile_size -- 0 or a core side in pixels; OptionError when not even the smallest tile fits
-    """
-    budget = max_memory * 1e9 if max_memory else (available_memory() or 4e9)
-    if estimate_peak_memory(height, width, 0, model) <= budget:
-        return 0
-    layout = model.layout if model is not None else JOHNSON
-    stride, _ = layout.reach()
-    for tile_size in range(max(height, width) // stride * stride, minimum_tile_size(layout) - 1, -stride):
-        if estimate_peak_memory(height, width, tile_size, model) <= budget:
-            return tile_size
-    raise OptionError(
-        f"{width}x{height} does not fit in {budget / 1e9:.2g} GB even in tiles; raise max_memory or shrink it",
-        "max_memory",
-    )
-
-
-def _pad_to_min_side(pixels, min_side=JOHNSON.min_side):
-    """A picture smaller than min_side padded by repeating its edge (the reflection pads need min_side)."""
     height, width = pixels.shape[:2]
     pad = [(0, max(0, min_side - height)), (0, max(0, min_side - width)), (0, 0)]
     return np.pad(pixels, pad, mode="edge") if pad[0][1] or pad[1][1] else pixels
-
-
-def _combine(totals, core):
-    """Chan et al.'s pairwise update of (count, mean, M2) per channel with a tile core's values (float64)."""
-    values = core.reshape(-1, core.shape[-1]).astype(np.float64)
-    count, mean = len(values), values.mean(axis=0)
-    m2 = ((values - mean) ** 2).sum(axis=0)
-    if totals is None:
-        return count, mean, m2
-    n, mu, s = totals
-    delta = mean - mu
-    total = n + count
-    return total, mu + delta * count / total, s + m2 + delta**2 * n * count / total
 
 
 def load_style_masks(paths, styles):
@@ -312,76 +218,6 @@ def fit_style_weights(style_weights, height, width):
     return weights
 
 
-def _inputs(image, weights, tile=None):
-    """The network's input: the picture (or a tile's window of it) with its style weights, if any."""
-    window = tile.window if tile is not None else (lambda x: x)
-    if weights is None:
-        return window(image)
-    return window(image), weights if len(weights.shape) == 2 else window(weights)
-
-
-def whole_picture_statistics(model, image, tiles, weights=None):
-    """
-    The mean and variance of every instance normalisation over the whole picture, gathered tile by tile.
-
-    Arguments:
-    model -- a TransformNet
-    image -- float32 (1, H, W, 3) in 0..255
-    tiles -- from large.layout.layout_for_reach with the layout's reach (stride and margin)
-    weights -- None, or the style weights: (1, styles), or (1, H, W, styles) per pixel
-
-    Returns:
-    statistics -- list of (mean, variance), float32 arrays (1, 1, 1, C), one per convolution (None for one not
-                  normalised): what the whole picture's pass uses
-    """
-    statistics = []
-    levels = model.layout.levels()
-    count = len(model.convs)
-
-    def values(index, tile):
-        value = model(_inputs(image, weights, tile), statistics=statistics + [None] * (count - index), stop_at=index)
-        rows, cols = tile.core_in_window(levels[index])
-        return value[:, rows, cols, :]
-
-    for index, norm in enumerate(model.norms):
-        if norm is None:
-            statistics.append(None)
-            continue
-        if norm.quantization:
-            statistics.append(_level_statistics(model, index, norm, (values(index, tile) for tile in tiles)))
-            continue
-        totals = None
-        for tile in tiles:
-            totals = _combine(totals, values(index, tile)[0].numpy())
-        count_, mean, m2 = totals
-        statistics.append(
-            (mean.reshape(1, 1, 1, -1).astype(np.float32), (m2 / count_).reshape(1, 1, 1, -1).astype(np.float32))
-        )
-    return statistics
-
-
-def _level_statistics(model, index, norm, cores):
-    """
-    The mean and variance of an int8 network's normalisation, as its whole-picture pass computes them, from the
-    tiles' cores in one pass: the values it normalises are int8 levels, so a count of each level per channel gives
-    both the mean and the average of the rounded squares about the rounded mean (which needs the mean first).
-    """
-    scale, zero_point = model.quantization[f"conv{index}"]
-    levels = np.arange(INT8_LOW, INT8_HIGH + 1)
-    counts = 0
-    for core in cores:
-        steps = np.rint(core.numpy().reshape(-1, core.shape[-1]) / np.float32(scale)).astype(np.int64)
-        counts = counts + np.stack([np.bincount(c - (INT8_LOW - zero_point), minlength=len(levels)) for c in steps.T])
-    # Each level's value as the network holds it (float32), and its count per channel (C, 256).
-    grid = ((levels - zero_point).astype(np.float32) * np.float32(scale))[:, None]
-    total = counts.sum(axis=1)
-    mean = (counts @ grid.astype(np.float64))[:, 0] / total
-    mean = mean.reshape(1, 1, 1, -1).astype(np.float32)
-    squares = norm.squared_deviations(np.broadcast_to(grid, (len(levels), len(total)))[None, None], mean)
-    variance = (counts * squares.numpy()[0, 0].T.astype(np.float64)).sum(axis=1) / total
-    return mean, variance.reshape(1, 1, 1, -1).astype(np.float32)
-
-
 def stylize_picture(model, picture, tile_size=0, max_memory=None, style_weights=None):
     """
     A picture through the network, whole or in tiles (the same result within float32 rounding).
@@ -421,26 +257,18 @@ def _stylize(model, pixels, tile_size, max_memory, style_weights):
     """stylize_picture's work on the pixels: the network's output (H, W, 3), not clipped."""
     height, width = pixels.shape[:2]
     layout = model.layout
-    padded = _pad_to_min_side(pixels, layout.min_side)
+    padded = pad_to_min_side(pixels, layout.min_side)
     weights = None
     if style_weights is not None:
         weights = fit_style_weights(style_weights, height, width)
-        weights = tf.constant(weights[None] if weights.ndim == 1 else _pad_to_min_side(weights, layout.min_side)[None])
+        weights = tf.constant(weights[None] if weights.ndim == 1 else pad_to_min_side(weights, layout.min_side)[None])
     if not tile_size:
-        tile_size = choose_tile_size(*padded.shape[:2], max_memory, model)
+        tile_size = transform_tile_size(*padded.shape[:2], max_memory, model)
     image = tf.constant(padded[None])
     if not tile_size:
-        result = model(_inputs(image, weights)).numpy()[0]
+        result = model(network_inputs(image, weights)).numpy()[0]
     else:
-        stride, margin = layout.reach()
-        tiles = layout_for_reach(*padded.shape[:2], tile_size, stride, margin)
-        statistics = whole_picture_statistics(model, image, tiles, weights)
-        result = np.empty(padded.shape, np.float32)
-        for tile in tiles:
-            rows, cols = tile.core_in_window(0)
-            result[slice(*tile.rows), slice(*tile.cols)] = model(_inputs(image, weights, tile), statistics=statistics)[
-                0, rows, cols
-            ].numpy()
+        result = stylize_in_tiles(model, image, tile_size, weights)
     return result[:height, :width]
 
 

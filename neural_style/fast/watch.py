@@ -46,7 +46,7 @@ from ..images import load_pixels
 from ..safety import SideWrites
 from ..tensorboard import close_run, open_run, run_name
 from . import data
-from .apply import _pad_to_min_side
+from .apply import pad_to_min_side
 from .options import PREVIEW_COUNT, PREVIEW_LIMIT
 
 # Keras' names of train_step's costs -> the tags the main job writes them under (tensorboard.cost_terms).
@@ -175,7 +175,7 @@ def preview_strip(net, pixels, styles):
              narrower than it allows, as apply does), clipped and rounded as `neural-style apply` writes its pictures
     """
     height, width = pixels.shape[:2]
-    padded = _pad_to_min_side(pixels)
+    padded = pad_to_min_side(pixels)
     # Every style at once: the photograph repeated, each copy with its one-hot style weights.
     pictures = np.repeat(padded[np.newaxis], styles, axis=0)
     outputs = np.asarray(net((pictures, np.eye(styles, dtype=np.float32))))[:, :height, :width]
