@@ -3,28 +3,33 @@ costs, then one forward pass a picture. See docs/fast.md.
 
     from neural_style.fast import train_fast_model, load_fast_model, stylize_picture
 
-The names are imported when first used, so that importing this package (the command line does) loads no TensorFlow.
+The names are loaded when first used (the package's lazy exports, neural_style/_lazy.py), so that importing this
+package (the command line does) loads no TensorFlow.
 """
 
-import importlib
+from .._lazy import lazy_exports
 
-_WHERE = {
-    "train_fast_model": "train",
-    "load_fast_model": "apply",
-    "stylize_picture": "apply",
-    "apply_model": "apply",
-    "export_tflite": "export",
-    "export_saved_model": "export",
-    "stylize_frames": "video",
-    "build_transform_net": "network",
-    "TransformNet": "network",
-    "TrainOptions": "options",
+# The public names by the module that defines them.
+_EXPORTS = {
+    "apply": ("apply_model", "load_fast_model", "stylize_picture"),
+    "export": ("export_saved_model", "export_tflite"),
+    "network": ("TransformNet", "build_transform_net"),
+    "options": ("TrainOptions",),
+    "train": ("train_fast_model",),
+    "video": ("stylize_frames",),
 }
 
-__all__ = sorted(_WHERE)
+__all__ = [
+    "TrainOptions",
+    "TransformNet",
+    "apply_model",
+    "build_transform_net",
+    "export_saved_model",
+    "export_tflite",
+    "load_fast_model",
+    "stylize_frames",
+    "stylize_picture",
+    "train_fast_model",
+]
 
-
-def __getattr__(name):
-    if name not in _WHERE:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
