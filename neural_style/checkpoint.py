@@ -140,7 +140,7 @@ def _jsonable(value):
 
 
 def settings_fingerprint(
-    options, size: tuple[int, int], weights, content_pixels: np.ndarray, style_pixels, masks=None
+    options, size: tuple[int, int], weights, content_pixels, style_pixels, masks=None, *, kept=()
 ) -> dict:
     """
     The settings that a checkpoint must share with the run that resumes it.
@@ -149,9 +149,12 @@ def settings_fingerprint(
     options -- the run's StyleOptions, validated
     size -- the output size (height, width)
     weights -- the network's VGGWeights (their `layers`: name -> arrays)
-    content_pixels -- the content image as the run loaded it, (H, W, 3)
+    content_pixels -- the content image as the run loaded it, (H, W, 3); for a video's frames, the clip's: its
+                      frames (a list of arrays, digested together) or what names its files (a JSON value)
     style_pixels -- the style images as the run loaded them, a list of (h, w, 3) arrays
     masks -- None, or the region masks as the run loaded them (masks.load_mask), a list of arrays
+    kept -- names of options that a resume may change but that these settings keep (a video's frames all start
+            from them), listed after the digests
 
     Returns:
     settings -- dict of JSON values: every option that a resume may not change (keyed by its flag's name, e.g.
@@ -166,11 +169,23 @@ def settings_fingerprint(
     }
     settings["size"] = "{}x{}".format(*size)
     settings["weights"] = weights_digest(weights)
-    settings["content image"] = digest([content_pixels])
+    settings["content image"] = _content_identity(content_pixels)
     settings["style image"] = digest(list(style_pixels))
     if masks is not None:
         settings["masks"] = digest(list(masks))
+    for name in kept:
+        settings[name.replace("_", "-")] = _jsonable(getattr(options, name))
     return json.loads(json.dumps(settings))
+
+
+def _content_identity(content):
+    """What names the content in the settings: the digest of its pixels (one image, or a clip's frames together),
+    else the JSON value given (a clip's files: their names, sizes and times)."""
+    if isinstance(content, np.ndarray):
+        return digest([content])
+    if isinstance(content, list) and all(isinstance(frame, np.ndarray) for frame in content):
+        return digest(content)
+    return _jsonable(content)
 
 
 def checkpoint_path(location):

@@ -6,7 +6,6 @@ that need the image while it is being made (the command line saves it on Ctrl-C)
 in ``options.py``; the starting image in ``start.py``, the masks in ``masks.py``, the scale schedule in ``large.py``.
 """
 
-import collections
 import dataclasses
 import functools
 import math
@@ -18,15 +17,7 @@ import tensorflow as tf
 from tqdm import tqdm
 
 from . import large
-from .checkpoint import (
-    CheckpointError,
-    RunState,
-    damaged,
-    load_run,
-    restore_optimizer,
-    save_run,
-    settings_fingerprint,
-)
+from .checkpoint import load_run, restore_optimizer, save_run
 from .costs import total_variation_cost
 from .images import (
     image_shape,
@@ -40,12 +31,14 @@ from .images import (
 )
 from .large import scaled_size, split_iterations
 from .large.tiles import TiledStyleTransferCost
-from .lbfgs import LBFGS, compile_cost_and_gradient
+from .lbfgs import LBFGS
 from .limits import check_run_size, non_finite_reason, resolve_precision
-from .masks import keep_content_outside, listed, load_guides, resize_guides
-from .optimize import BestImage, IterateAverage, StyleTransferCost, compile_train_step
+from .masks import keep_content_outside, load_guides, resize_guides
+from .optimize import IterateAverage, StyleTransferCost
 from .options import OptionError, StyleOptions
+from .run_checkpoint import capture_run, restore_run, resume_errors, run_settings
 from .safety import SideWrites
+from .shared_steps import lone_step, step_key
 from .start import start_image
 from .vgg import VGGModel
 from .weights import load_weights
@@ -59,130 +52,16 @@ class NonFiniteCostError(RuntimeError):
         self.image = image
 
 
-# Options that change only a picture's inputs, targets or bookkeeping, never the compiled step's graph: pictures
-# whose other options (and image size) are the same share one step (SharedSteps). A field not named here splits the
-# steps, so a new option is safe by default.
-PER_PICTURE_FIELDS = frozenset(
-    {
-        "weights",  # the model itself is part of the key
-        "height",
-        "width",
-        "max_size",  # the image size is part of the key
-        "iterations",
-        "noise_ratio",
-        "seed",
-        "init",
-        "save_every",
-        "output_dir",
-        "checkpoint_every",
-        "resume",
-        "scales",
-        "min_size",
-        "style_blend",
-        "style_scale",
-        "color_match",  # these three only change the targets (the blended Grams) or the pixels written
-        "preserve_colors",
-        "average",
-        "bit_depth",
-        "max_memory",
-        "tile_size",  # only choose whether a size is tiled; a tiled cost is never shared
-        "tensorboard",  # where the commands write the run's events: not part of the step
-    }
-)
-# The most image sizes (with their settings) whose steps SharedSteps keeps: a batch of photos of many shapes keeps
-# the steps of the last few, not one per shape.
-SHARED_SIZES = 8
-
-
-@dataclasses.dataclass
-class SharedStep:
-    """What the pictures of one image size (and one set of graph settings) share: the generated image, the cost with
-    its targets in variables, the best image, the optimiser with its fresh state, and the compiled functions."""
-
-    image: tf.Variable
-    cost: object
-    best: BestImage
-    optimizer: object = None
-    fresh_state: list | None = None
-    step: object = None
-    cost_and_gradient: object = None
-
-
-class SharedSteps:
-    """The network and the compiled steps that pictures made one after another in one process share (a batch's
-    worker, a video's frames).
-
-    One VGGModel per loaded weights (the filters held once), and per image size and settings that change the graph
-    one SharedStep: its step is traced once, and each picture assigns its own targets (content activation, style
-    Grams, a video frame's temporal target and mask) into the step's variables instead of baking them into a new
-    trace. Building a new step per picture traced it again (about a second a picture) and, with a Keras optimiser in
-    the step, kept every old trace alive with the filters it captured: memory grew by the filters' size per picture.
-    The steps of the SHARED_SIZES most recent keys are kept.
+def style_list(style):
     """
+    The style images as a list, however they were given.
 
-    def __init__(self, max_sizes=SHARED_SIZES):
-        """
-        Arguments:
-        max_sizes -- how many steps (image size and settings) to keep, the least recently used dropped first
-        """
-        self.max_sizes = max_sizes
-        self._models = {}
-        self._steps = collections.OrderedDict()
+    Arguments:
+    style -- one style image (a path or an array), or a list or tuple of them
 
-    def model(self, weights, size, pooling, precision):
-        """
-        The network for loaded weights, built once.
-
-        Arguments:
-        weights -- a loaded VGGWeights (kept here, so that its identity names it)
-        size -- (height, width) of the model's own input variable when it is first built
-        pooling, precision -- as for VGGModel
-
-        Returns:
-        model -- a VGGModel
-        """
-        key = (id(weights), pooling, precision)
-        if key not in self._models:
-            self._models[key] = (weights, VGGModel(weights, *size, pooling=pooling, precision=precision))
-        return self._models[key][1]
-
-    def step(self, key, cost, image):
-        """
-        The shared step of `key`, made the given picture's: its targets assigned, its image, best image and
-        optimiser started afresh (a new step takes `cost` itself, its targets put in variables).
-
-        Arguments:
-        key -- hashable: the image size and every setting that changes the graph (StyleTransfer._step_key)
-        cost -- the picture's cost, built (its targets computed); its `targets()` is not None
-        image -- the starting image, (1, H, W, 3) in the network's space
-
-        Returns:
-        shared -- a SharedStep
-        """
-        shared = self._steps.get(key)
-        if shared is None:
-            cost.hold_targets()
-            variable = tf.Variable(tf.zeros(np.shape(image)), name="input")
-            variable.assign(image)
-            shared = SharedStep(variable, cost, BestImage(variable))
-            self._steps[key] = shared
-            while len(self._steps) > self.max_sizes:
-                self._steps.popitem(last=False)
-            return shared
-        self._steps.move_to_end(key)
-        shared.cost.assign_targets(cost)
-        shared.image.assign(image)
-        shared.best.reset(image)
-        if shared.optimizer is not None:
-            restore_optimizer(shared.optimizer, shared.fresh_state)
-        return shared
-
-    def __len__(self):
-        return len(self._steps)
-
-
-def _style_list(style):
-    """The style images as a list: one path or array, or a list/tuple of them."""
+    Returns:
+    styles -- list of the style images
+    """
     if (
         isinstance(style, (list, tuple))
         and style
@@ -210,7 +89,7 @@ class StyleTransfer:
         steps -- None, or a SharedSteps: with loaded weights, the network and the compiled steps are taken from it
                  and left there for the next picture (a batch's worker, a video's frames)
         """
-        styles = _style_list(style)
+        styles = style_list(style)
         options = dataclasses.replace(options or StyleOptions(), **overrides)
         self.options = options = options.validate(style_count=len(styles))
         content_pixels = load_pixels(
@@ -237,9 +116,9 @@ class StyleTransfer:
         # bfloat16 only where it is fast; elsewhere float32, with a note (limits.resolve_precision).
         options.precision = resolve_precision(options.precision, bool(tf.config.list_physical_devices("GPU")))
         # Shared only for weights given loaded: weights read from a file are a new object, hence a new model, per run.
-        self._shared = steps if steps is not None and hasattr(options.weights, "layers") else None
-        if self._shared is not None:
-            self.model = self._shared.model(weights, size, options.pooling, options.precision)
+        self._shared_steps = steps if steps is not None and hasattr(options.weights, "layers") else None
+        if self._shared_steps is not None:
+            self.model = self._shared_steps.model(weights, size, options.pooling, options.precision)
         else:
             self.model = VGGModel(weights, *size, pooling=options.pooling, precision=options.precision)
         del weights
@@ -258,7 +137,7 @@ class StyleTransfer:
         self.evaluations = 0
         self._settings = None
         self.side_writes = SideWrites()
-        self._enter_scale(0, self._start_image(self.sizes[0]))
+        self._enter_scale(0, start_image(options, content_pixels, self.sizes[0]))
         if options.resume is not None:
             self._resume(options.resume)
 
@@ -309,47 +188,35 @@ class StyleTransfer:
             for image in self.style_pixels
         ]
         arguments = (self.model, content, styles, options.content_layer, options.weighted_style_layers())
+        # The cost's own settings: the weights of its terms, how each term is measured, the masks at this size.
         settings = {
             "alpha": options.alpha,
             "beta": options.beta,
             "style_blend": options.style_blend,
             "tv_weight": options.tv_weight,
             "content_cost": options.content_cost,
+            "style_loss": options.style_loss,
+            "guides": resize_guides(self.masks, size, style_size),
         }
-        settings["style_loss"] = options.style_loss
-        settings["guides"] = resize_guides(self.masks, size, style_size)
         tile_size = self.tile_sizes[self.sizes.index(tuple(size))]
         if tile_size:
             return TiledStyleTransferCost(*arguments, tile_size=tile_size, **settings)
         return StyleTransferCost(*arguments, **settings)
 
-    def _start_image(self, size):
-        """The first image at `size`, in the options' image range (start.start_image)."""
-        return start_image(self.options, self.content_pixels, size)
-
     def _step_key(self, size):
-        """What a shared step must match: the image size, the model, and every option that changes the graph."""
-        options = self.options
-        fields = dataclasses.fields(options)
-        graph = tuple((f.name, repr(getattr(options, f.name))) for f in fields if f.name not in PER_PICTURE_FIELDS)
-        return (tuple(size), id(self.model), graph)
+        """What a shared step must match (shared_steps.step_key); a subclass adds what its cost adds to the graph."""
+        return step_key(self.options, size, self.model)
 
     def _enter_scale(self, index, image):
         """Makes scale `index` current: its cost, and a generated image of its size starting from `image`."""
         size = self.sizes[index]
         self.scale_index = index
         cost = self._make_cost(size)
-        self._shared_step = None
-        if self._shared is not None and getattr(cost, "targets", lambda: None)() is not None:
-            self._shared_step = shared = self._shared.step(self._step_key(size), cost, image)
-            self.cost, self.image, self.best = shared.cost, shared.image, shared.best
+        if self._shared_steps is not None and getattr(cost, "targets", lambda: None)() is not None:
+            self._scale_step = self._shared_steps.step(self._step_key(size), cost, image)
         else:
-            self.cost = cost
-            if tuple(self.model.input.shape[1:3]) != size:
-                self.model.input = tf.Variable(tf.zeros((1, *size, 3)), name="input")
-            self.image = self.model.input
-            self.image.assign(image)
-            self.best = BestImage(self.image)
+            self._scale_step = lone_step(self.model, cost, image)
+        self.cost, self.image, self.best = self._scale_step.cost, self._scale_step.image, self._scale_step.best
         self._step = self._optimizer = self._optimizer_state = None
         if getattr(self, "average", None) is not None:
             self.average.reset()  # the average restarts at each scale
@@ -370,29 +237,14 @@ class StyleTransfer:
         return self.best.cost
 
     def _compile(self):
-        """The Adam step of the current scale: optimize.train_step, keeping the best image, compiled once (once for
-        every picture of this size with a SharedSteps)."""
-        shared = self._shared_step
-        if shared is not None and shared.optimizer is not None:
-            optimizer = shared.optimizer  # its fresh state was restored when this picture took the step
-        else:
-            optimizer = tf.keras.optimizers.Adam(learning_rate=self.options.learning_rate)
-            optimizer.build([self.image])
-            if shared is not None:
-                shared.optimizer, shared.fresh_state = optimizer, [v.numpy() for v in optimizer.variables]
-        self._optimizer = optimizer
-        if self._optimizer_state is not None:
-            restore_optimizer(optimizer, self._optimizer_state)
-            self._optimizer_state = None
-        if shared is not None and shared.step is not None:
-            return shared.step
+        """The Adam step of the current scale (SharedStep.adam_step), Adam's state taken from a checkpoint once."""
+        options = self.options
         # The TF2 course's clip_0_1 after each step (in general: back into the valid pixel range).
-        clip = self.bounds if self.options.clip else None
-        step = compile_train_step(
-            self.image, optimizer, self.cost.terms, clip, self.options.jit_compile, best=self.best
-        )
-        if shared is not None:
-            shared.step = step
+        clip = self.bounds if options.clip else None
+        self._optimizer, step = self._scale_step.adam_step(options.learning_rate, clip, options.jit_compile)
+        if self._optimizer_state is not None:
+            restore_optimizer(self._optimizer, self._optimizer_state)
+            self._optimizer_state = None
         return step
 
     def run(self, progress=False, callback=None):
@@ -447,13 +299,7 @@ class StyleTransfer:
         """`count` L-BFGS iterations at the current scale, from the current image (a restart after resume)."""
         if count <= 0:
             return
-        shared = self._shared_step
-        if shared is not None and shared.cost_and_gradient is not None:
-            cost_and_gradient = shared.cost_and_gradient
-        else:
-            cost_and_gradient = compile_cost_and_gradient(self.cost, self.image.shape, self.options.jit_compile)
-            if shared is not None:
-                shared.cost_and_gradient = cost_and_gradient
+        cost_and_gradient = self._scale_step.lbfgs_cost_and_gradient(self.options.jit_compile)
         lbfgs = LBFGS(cost_and_gradient, self.image.shape, self.bounds)
         evaluations = self.evaluations
 
@@ -553,15 +399,8 @@ class StyleTransfer:
                     the weights and of the content and style pixels
         """
         if self._settings is None:
-            masks = None
-            if self.masks is not None:
-                masks = [mask for group in self.masks if group is not None for mask in listed(group)]
-            # Weights given loaded are shared by many runs (a batch's worker): their digest, memoised on them, is
-            # computed once; the model's copy of the filters holds the same arrays (checkpoint.weights_digest).
-            given = self.options.weights
-            weights = given if hasattr(given, "layers") else self.model.weights
-            self._settings = settings_fingerprint(
-                self.options, self.size, weights, self.content_pixels, self.style_pixels, masks
+            self._settings = run_settings(
+                self.options, self.size, self.model, self.content_pixels, self.style_pixels, self.masks
             )
         return self._settings
 
@@ -580,41 +419,29 @@ class StyleTransfer:
         Returns:
         path -- the checkpoint file
         """
-        variables = [] if self._optimizer is None else self._optimizer.variables
-        state = RunState(
-            image=self.image.numpy(),
-            best_image=self.best.image.numpy(),
-            best_cost=self.best.cost.numpy(),
-            optimizer_variables=[variable.path for variable in variables],
-            optimizer_state=[variable.numpy() for variable in variables],
-            scale_index=self.scale_index,
-            evaluations=self.evaluations,
-            history=self.history,
-            settings=self.settings(),
+        state = capture_run(
+            self.image,
+            self.best,
+            self._optimizer,
+            self.scale_index,
+            self.evaluations,
+            self.history,
+            self.settings(),
+            self.average,
         )
-        if self.average is not None:
-            state.average_total, state.average_count = self.average.total, self.average.count
         # checkpoint.png is 8 bits whatever bit_depth the result is written with.
         return save_run(folder, state, self._output_pixels(self._best(self.size)))
 
     def _resume(self, location):
         """Continues from a checkpoint of the same run; OptionError names what differs if it is another run's."""
-        try:
+        with resume_errors(location):
             state = load_run(location, self.settings())
             if state.scale_index != self.scale_index:
                 self._enter_scale(state.scale_index, state.image)
-            self.image.assign(state.image)
-            self.best.image.assign(state.best_image)
-            self.best.cost.assign(state.best_cost)
-        except CheckpointError as error:
-            raise OptionError(f"--resume {location}: {error}") from None
-        except (IndexError, ValueError, TypeError) as error:  # a scale, arrays of another shape or type than this run's
-            raise OptionError(f"--resume {location}: {damaged(error)}") from None
+            restore_run(state, self.image, self.best, self.average)
         self._optimizer_state = state.optimizer_state or None
         self.history = list(state.history)
         self.evaluations = state.evaluations
-        if self.average is not None and state.average_total is not None:
-            self.average.total, self.average.count = state.average_total, state.average_count
 
 
 def stylize(content, style, progress=False, callback=None, **options):

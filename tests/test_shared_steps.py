@@ -1,4 +1,5 @@
-"""One compiled step per picture size, shared by the jobs of a batch and the frames of a video (stylize.SharedSteps).
+"""One compiled step per picture size, shared by the jobs of a batch and the frames of a video
+(shared_steps.SharedSteps).
 
 The shared step reads the same values (the targets from variables instead of constants) through the same operations
 in the same order: no operation folds a target with another constant, so the arithmetic, and every pixel, is the
@@ -13,7 +14,8 @@ from neural_style.batch.jobs import Job
 from neural_style.batch.workers import Worker
 from neural_style.optimize import StyleTransferCost
 from neural_style.options import StyleOptions
-from neural_style.stylize import SharedSteps, StyleTransfer
+from neural_style.shared_steps import SharedSteps
+from neural_style.stylize import StyleTransfer
 from neural_style.video import TemporalCost
 from neural_style.video.transfer import FrameStyleTransfer
 

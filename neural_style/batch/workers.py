@@ -44,11 +44,11 @@ def job_fingerprint(transfer):
 
 class Worker:
     """Runs jobs one after another with the network's weights loaded once, and the network and one compiled step
-    per picture size kept between jobs (stylize.SharedSteps)."""
+    per picture size kept between jobs (shared_steps.SharedSteps)."""
 
     def __init__(self, options):
         # The batch's commands check every job before any work; TensorFlow is loaded here, when the work starts.
-        from ..stylize import SharedSteps
+        from ..shared_steps import SharedSteps
 
         weights = options.weights
         self.options = dataclasses.replace(

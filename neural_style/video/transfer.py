@@ -16,19 +16,23 @@ import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
-from ..checkpoint import _jsonable, digest, settings_fingerprint
+from ..checkpoint import settings_fingerprint
 from ..images import ImageError, load_image, load_pixels, normalize_image, target_size
 from ..options import OptionError, StyleOptions, VideoOptions
-from ..stylize import SharedSteps, StyleTransfer, _style_list
+from ..shared_steps import SharedSteps
+from ..stylize import StyleTransfer, style_list
 from ..tensorboard import close_run, open_run, watch_transfer
 from ..weights import load_weights
 from .frames import open_clip
 from .motion import reliability_mask, warp_image
-from .work import WorkFolder, _NoWorkFolder
+from .work import NoWorkFolder, WorkFolder
 
 # Without a size option a clip keeps its own size, its longest side at most this (the article's 400 pixels).
 DEFAULT_MAX_SIZE = 400
 VIDEO_FIELDS = tuple(field.name for field in dataclasses.fields(VideoOptions))
+# The options that make a run's first image, which a resume may change (a checkpoint's image replaces it): every frame
+# of a video starts from them, so a work folder's settings keep them.
+FRAME_START_FIELDS = ("init", "noise_ratio", "seed", "iterations")
 
 
 def temporal_cost(generated_image, target, mask):
@@ -202,21 +206,19 @@ def _frame_size(clip, style):
 
 
 def _source_identity(clip):
-    """What says that a work folder's frames came from this clip: the file's or the frames' names, sizes, times."""
+    """What says that a work folder's frames came from this clip: the frames given as arrays (their digest in the
+    settings), or the file's or the frames' names, sizes, times."""
     if clip.arrays is not None:
-        return digest([np.asarray(frame) for frame in clip.arrays])
+        return [np.asarray(frame) for frame in clip.arrays]
     paths = clip.paths or [clip.source]
     return [[os.path.abspath(path), os.path.getsize(path), os.path.getmtime(path)] for path in paths]
 
 
 def _settings(clip, size, video, style, styles, weights):
-    """What a work folder's frames depend on: the frames' settings as a checkpoint's, the video's, and the clip."""
-    settings = settings_fingerprint(style, size, weights, np.zeros((0, 0, 3)), styles)
-    # A checkpoint may change these (they only make the first image); every frame of a video starts from them.
-    for name in ("init", "noise_ratio", "seed", "iterations"):
-        settings[name.replace("_", "-")] = _jsonable(getattr(style, name))
+    """What a work folder's frames depend on: the frames' settings as a checkpoint's (with the options that start
+    every frame) for the clip, and the video's."""
+    settings = settings_fingerprint(style, size, weights, _source_identity(clip), styles, kept=FRAME_START_FIELDS)
     settings.update({name.replace("_", "-"): getattr(video, name) for name in VIDEO_FIELDS if name != "fps"})
-    settings["content image"] = _source_identity(clip)
     return settings
 
 
@@ -244,7 +246,7 @@ def stylize_video(frames_or_path, style, work_dir=None, progress=False, callback
     """
     clip = open_clip(frames_or_path, options.get("fps"))
     video, frame_options = split_options(options)
-    styles = [_style_pixels(image) for image in _style_list(style)]
+    styles = [_style_pixels(image) for image in style_list(style)]
     weights = frame_options.weights
     if not hasattr(weights, "layers"):
         weights = load_weights(weights)
@@ -252,7 +254,7 @@ def stylize_video(frames_or_path, style, work_dir=None, progress=False, callback
     frame_options = dataclasses.replace(frame_options, weights=weights, height=size[0], width=size[1], max_size=None)
     frame_options.validate(style_count=len(styles))  # bad options fail here, before any work
     settings = _settings(clip, size, video, frame_options, styles, weights)
-    work = _NoWorkFolder() if work_dir is None else WorkFolder(work_dir, settings)
+    work = NoWorkFolder() if work_dir is None else WorkFolder(work_dir, settings)
     return _frames(clip, styles, size, video, frame_options, work, progress, callback)
 
 

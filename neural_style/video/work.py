@@ -189,16 +189,19 @@ def finished_frames(work_dir, count):
         yield _pixels_uint8(read_image(os.path.join(work_dir, "frames", FRAME_NAME.format(index)), max_image_pixels()))
 
 
-class _NoWorkFolder:
-    """Keeps nothing: the frames and flows of a run without a work folder live only in memory."""
+class NoWorkFolder:
+    """Keeps nothing: the frames and flows of a run without a work folder live only in memory (WorkFolder's
+    interface)."""
 
     def finished(self, index):
+        """None: no frame is ever finished before the run makes it."""
         return None
 
     def save_frame(self, index, frame):
-        pass
+        """Keeps nothing."""
 
     def flows(self, index, previous, current, method):
+        """The flows between input frames index-1 and index, both ways, computed (flow_pair)."""
         return flow_pair(previous, current, method)
 
 
