@@ -102,7 +102,7 @@ def choose(args, name, kind, target):
     """
     from ..checks import OptionError
     from ..fast import arbitrary, bundled
-    from ..fast.options import style_weights
+    from ..fast.style_choice import style_weights
 
     paintings = list(args.style_image or ())
     strength = arbitrary.check_strength(args.strength)

@@ -3,15 +3,14 @@ neural_style.fast.train.train_fast_model (Johnson et al.'s feed-forward network,
 
 import sys
 
-from .. import config
 from ..fast import options as fast_options
+from ..option_fields import cli_fields, flag_of
 from ..safety import exit_code, signals_as_interrupts
 from . import common
 
 
 def build_parser():
     """The train command's parser."""
-    defaults = fast_options.TrainOptions()
     parser = common.ArgumentParser(
         prog=f"{common.PROG} train",
         description="Train a feed-forward network for one style (Johnson, Alahi & Fei-Fei 2016) with the article's "
@@ -32,91 +31,33 @@ def build_parser():
         help="folder of photographs, searched recursively (the field uses COCO train2014)",
     )
     parser.add_argument("--output", required=True, metavar="MODEL.keras", help="the model file to write")
-    parser.add_argument("--size", type=int, default=defaults.size, help="training crops' side (default %(default)s)")
-    parser.add_argument("--batch-size", type=int, default=defaults.batch_size, help="default %(default)s")
-    length = parser.add_mutually_exclusive_group()
-    length.add_argument(
-        "--epochs", type=int, default=defaults.epochs, help="passes over the pictures (default %(default)s)"
-    )
-    length.add_argument("--steps", type=int, help="steps instead of --epochs")
-    parser.add_argument("--content-weight", type=float, default=config.ALPHA, help="alpha (default %(default)s)")
-    parser.add_argument("--style-weight", type=float, default=config.BETA, help="beta (default %(default)s)")
-    parser.add_argument("--tv-weight", type=float, default=defaults.tv_weight, help="default %(default)s")
-    parser.add_argument("--style-size", type=int, help="the style picture's longest side (default: --size)")
-    parser.add_argument(
-        "--learning-rate", type=float, default=defaults.learning_rate, help="Adam's (default %(default)s)"
-    )
-    parser.add_argument(
-        "--seed",
-        type=int,
-        default=defaults.seed,
-        help="the network's start, the pictures' order and crops (default %(default)s)",
-    )
-    parser.add_argument("--content-layer", default=config.CONTENT_LAYER, help="default %(default)s")
-    parser.add_argument(
-        "--style-layers", metavar="NAME:W,...", help="default: the article's conv1_1 ... conv5_1, 0.2 each"
-    )
-    parser.add_argument(
-        "--checkpoint-every",
-        type=int,
-        default=defaults.checkpoint_every,
-        metavar="N",
-        help="write a checkpoint every N steps into --work-dir (default %(default)s)",
-    )
+    groups = {}
+    for field in cli_fields(fast_options.TrainOptions):
+        exclusive = field.metadata.get("exclusive")
+        if exclusive is not None and exclusive not in groups:
+            groups[exclusive] = parser.add_mutually_exclusive_group()
+        add_setting(groups.get(exclusive, parser), field)
     parser.add_argument(
         "--work-dir", metavar="DIR", help="the checkpoint's folder (default: MODEL without .keras, plus .train)"
-    )
-    parser.add_argument(
-        "--tensorboard",
-        metavar="DIR",
-        help="write the training for TensorBoard into DIR/<model name>-<time>/: every cost term at every step, the "
-        "settings, and previews of the network on held-out photographs; watch with `tensorboard --logdir DIR`",
-    )
-    parser.add_argument(
-        "--save-every",
-        type=int,
-        default=defaults.save_every,
-        metavar="N",
-        help="with --tensorboard: the previews every N steps too (default %(default)s: at the start and the end only)",
-    )
-    parser.add_argument(
-        "--preview-images",
-        metavar="FOLDER",
-        help=f"with --tensorboard: the held-out photographs of the previews, at most {fast_options.PREVIEW_LIMIT} "
-        f"(default: the first {fast_options.PREVIEW_COUNT} of --images), resized to --size",
-    )
-    parser.add_argument(
-        "--cluster-timeout",
-        type=float,
-        default=defaults.cluster_timeout,
-        metavar="SECONDS",
-        help="with TF_CONFIG naming a cluster: how long a task waits for the others to answer, and then to join, "
-        "before it ends with one line (default %(default)g)",
     )
     common.add_weights_option(parser)
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
 
 
-SETTINGS = (
-    "size",
-    "batch_size",
-    "epochs",
-    "steps",
-    "content_weight",
-    "style_weight",
-    "tv_weight",
-    "style_size",
-    "learning_rate",
-    "seed",
-    "content_layer",
-    "style_layers",
-    "checkpoint_every",
-    "tensorboard",
-    "save_every",
-    "preview_images",
-    "cluster_timeout",
-)
+def add_setting(parser, field):
+    """
+    Adds the flag of a TrainOptions field, as its metadata declares it (help, type, metavar), its default the field's.
+
+    Arguments:
+    parser -- an argparse parser or group
+    field -- the dataclasses.Field (option_fields.option)
+    """
+    meta = field.metadata
+    settings = {"default": field.default, "help": meta["help"].format(default=common.default_text(field))}
+    if meta["parse"] is not None:
+        settings["type"] = meta["parse"] if meta["parse"] in (int, float) else common.argument_type(meta["parse"])
+    parser.add_argument(flag_of(field), metavar=meta["metavar"], **settings)
 
 
 def main(argv):
@@ -130,7 +71,7 @@ def main(argv):
     code -- exit code: 0, 2 for bad input (one line), 130 / 143 when interrupted (the checkpoint kept)
     """
     args = build_parser().parse_args(argv)
-    settings = {name: getattr(args, name) for name in SETTINGS}
+    settings = {field.name: getattr(args, field.name) for field in cli_fields(fast_options.TrainOptions)}
     options = fast_options.TrainOptions(**settings).validate()  # every setting checked before TensorFlow is imported
     fast_options.check_training_memory(options)
     common.check_output_file(args.output, args.style, "--output", extensions=(".keras",))

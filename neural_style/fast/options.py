@@ -9,7 +9,10 @@ import dataclasses
 import os
 
 from .. import config
+from ..checkpoint import may_change_on_resume
 from ..checks import OptionError, check_choice, check_count, check_number, check_positive_int
+from ..option_fields import MAY_CHANGE, cli_fields, flag_of, option
+from .style_choice import CHOICES
 
 # Johnson et al.'s recipe: 256x256 crops, batches of 4, Adam(1e-3), two epochs of COCO (40,000 steps).
 SIZE = 256
@@ -23,53 +26,87 @@ TV_WEIGHT = 1e-6
 # A checkpoint every N steps (the Keras "epochs" that BackupAndRestore saves after).
 CHECKPOINT_EVERY = 100
 QUANTIZATIONS = ("none", "float16", "dynamic")
-# The ways to choose a several-style network's styles (style_weights); at most one is given.
-CHOICES = ("style_index", "mix", "style_masks")
 # Watching a training in TensorBoard (fast/watch.py): without --preview-images, the first PREVIEW_COUNT pictures of
 # --images in the pipeline's sorted order; a --preview-images folder may hold at most PREVIEW_LIMIT (each is a forward
 # pass per style every --save-every steps, and a card in TensorBoard's images tab).
 PREVIEW_COUNT = 4
 PREVIEW_LIMIT = 16
 # Seconds a task of a cluster (TF_CONFIG) waits for the others to answer before it gives up (--cluster-timeout); like
-# the watch fields, not a setting of the training (in WATCH_FIELDS).
+# the watch fields, not a setting of the training (it may change on resume).
 CLUSTER_TIMEOUT = 600
-# Where the training is written and watched, not how it trains: left out of settings(), so that a resumed training may
-# change them and the model file does not carry them.
 # The transformation network's bytes a pixel in training: what its forward pass holds (apply.PER_PIXEL_BYTES, 1300),
 # twice, for the values its backward pass keeps.
 TRANSFORM_TRAINING_BYTES = 2600
-WATCH_FIELDS = ("tensorboard", "save_every", "preview_images", "cluster_timeout")
+# The other flags of the fast network's commands (train's files, apply's, export's and video --model's), for the
+# command line's suggestions (cli/common.FLAGS).
+COMMAND_FLAGS = ("images", "style", "content", "output", "model", "work_dir", "tflite", "quantize", "saved_model")
 
 
 @dataclasses.dataclass
 class TrainOptions:
-    """Every setting of a training; `validate` checks them all and fills in the style layers' default."""
+    """Every setting of a training; `validate` checks them all and fills in the style layers' default.
 
-    size: int = SIZE
-    batch_size: int = BATCH_SIZE
-    epochs: int = EPOCHS
-    steps: int | None = None  # None: epochs x (pictures // batch_size)
-    content_weight: float = config.ALPHA
-    style_weight: float = config.BETA
-    tv_weight: float = TV_WEIGHT
-    style_size: int | None = None  # None: --size
-    learning_rate: float = LEARNING_RATE
-    seed: int = 0
-    content_layer: str = config.CONTENT_LAYER
-    style_layers: list | str | None = None  # None: config.STYLE_LAYERS
-    checkpoint_every: int = CHECKPOINT_EVERY
-    tensorboard: str | os.PathLike | None = None  # costs every step, settings, previews
-    save_every: int = 0  # the previews every N steps (0: at the start and the end only); needs tensorboard
-    preview_images: str | os.PathLike | None = None  # None: the first PREVIEW_COUNT of images
-    cluster_timeout: float = CLUSTER_TIMEOUT  # seconds to wait for a cluster's other tasks (TF_CONFIG)
+    Each field's metadata declares its flag of `neural-style train` and its help (option_fields.option), and whether a
+    resumed training may change it: resume=MAY_CHANGE on the settings of where the training is written and watched,
+    not how it trains, which settings() leaves out (so the model file does not carry them either).
+    """
+
+    size: int = option(SIZE, "training crops' side (default {default})", parse=int)
+    batch_size: int = option(BATCH_SIZE, "default {default}", parse=int)
+    epochs: int = option(EPOCHS, "passes over the pictures (default {default})", parse=int, exclusive="length")
+    # None: epochs x (pictures // batch_size)
+    steps: int | None = option(help="steps instead of --epochs", parse=int, exclusive="length")
+    content_weight: float = option(config.ALPHA, "alpha (default {default})", parse=float)
+    style_weight: float = option(config.BETA, "beta (default {default})", parse=float)
+    tv_weight: float = option(TV_WEIGHT, "default {default}", parse=float)
+    style_size: int | None = option(help="the style picture's longest side (default: --size)", parse=int)
+    learning_rate: float = option(LEARNING_RATE, "Adam's (default {default})", parse=float)
+    seed: int = option(0, "the network's start, the pictures' order and crops (default {default})", parse=int)
+    content_layer: str = option(config.CONTENT_LAYER, "default {default}")
+    # None: config.STYLE_LAYERS
+    style_layers: list | str | None = option(
+        help="default: the article's conv1_1 ... conv5_1, 0.2 each", metavar="NAME:W,..."
+    )
+    checkpoint_every: int = option(
+        CHECKPOINT_EVERY,
+        "write a checkpoint every N steps into --work-dir (default {default})",
+        parse=int,
+        metavar="N",
+    )
+    tensorboard: str | os.PathLike | None = option(
+        help="write the training for TensorBoard into DIR/<model name>-<time>/: every cost term at every step, the "
+        "settings, and previews of the network on held-out photographs; watch with `tensorboard --logdir DIR`",
+        metavar="DIR",
+        resume=MAY_CHANGE,
+    )
+    save_every: int = option(
+        0,
+        "with --tensorboard: the previews every N steps too (default {default}: at the start and the end only)",
+        parse=int,
+        metavar="N",
+        resume=MAY_CHANGE,
+    )
+    preview_images: str | os.PathLike | None = option(
+        help=f"with --tensorboard: the held-out photographs of the previews, at most {PREVIEW_LIMIT} (default: the "
+        f"first {PREVIEW_COUNT} of --images), resized to --size",
+        metavar="FOLDER",
+        resume=MAY_CHANGE,
+    )
+    cluster_timeout: float = option(
+        CLUSTER_TIMEOUT,
+        "with TF_CONFIG naming a cluster: how long a task waits for the others to answer, and then to join, before it "
+        "ends with one line (default {default})",
+        parse=float,
+        metavar="SECONDS",
+        resume=MAY_CHANGE,
+    )
 
     @classmethod
     def flags(cls) -> dict[str, str]:
         """Each field's command-line flag by parameter name: {'batch_size': '--batch-size', ...}."""
-        names = [field.name for field in dataclasses.fields(cls)]
-        names += ["images", "style", "content", "output", "model", "work_dir", "tflite", "quantize", "saved_model"]
-        names += [*CHOICES, "temporal_blend"]
-        return {name: "--" + name.replace("_", "-") for name in names}
+        flags = {field.name: flag_of(field) for field in cli_fields(cls)}
+        names = [*COMMAND_FLAGS, *CHOICES, "temporal_blend"]
+        return {**flags, **{name: "--" + name.replace("_", "-") for name in names}}
 
     def validate(self) -> "TrainOptions":
         """
@@ -78,8 +115,7 @@ class TrainOptions:
         Returns:
         self -- with style_layers as a list of (name, weight); raises OptionError naming the first bad setting
         """
-        from ..option_parsers import parse_style_layers
-        from ..options import check_tensorboard_folder
+        from ..option_parsers import check_tensorboard_folder, parse_style_layers
         from ..vgg import layer_names
 
         check_positive_int(self.size, "size", "pixels")
@@ -110,7 +146,7 @@ class TrainOptions:
         for name, weight in self.style_layers:
             check_choice(name, layer_names("avg"), "style_layers")
             check_number(weight, f"style_layers weight of {name}", minimum=0, parameter="style_layers")
-        # The TensorBoard folder is checked as the other commands' is (options.check_tensorboard_folder).
+        # The TensorBoard folder is checked as the other commands' is (option_parsers.check_tensorboard_folder).
         check_tensorboard_folder(self.tensorboard)
         check_count(self.save_every, "save_every", zero="previews at the start and the end only")
         check_number(self.cluster_timeout, "cluster_timeout", above=0, note=" seconds")
@@ -129,8 +165,15 @@ class TrainOptions:
         return self
 
     def settings(self) -> dict:
-        """The settings as JSON-ready values (kept in the model file and the checkpoint), WATCH_FIELDS left out."""
-        values = {name: value for name, value in dataclasses.asdict(self).items() if name not in WATCH_FIELDS}
+        """
+        The settings that a resumed training must share (kept in the model file and the checkpoint's work folder).
+
+        Returns:
+        values -- dict of JSON-ready values, the fields that may change on resume (checkpoint.may_change_on_resume)
+                  left out
+        """
+        may_change = may_change_on_resume(self)
+        values = {name: value for name, value in dataclasses.asdict(self).items() if name not in may_change}
         values["style_layers"] = [[name, float(weight)] for name, weight in self.style_layers]
         return values
 
@@ -180,55 +223,3 @@ def check_training_memory(options, budget=None):
             "batch_size",
         )
     return need
-
-
-def style_weights(styles, style_index=None, mix=None, style_masks=None):
-    """
-    The weights of a network's styles that --style-index, --mix or --style-masks asks for: the one place where the
-    three are checked, for `apply` and `video --model` alike.
-
-    Arguments:
-    styles -- how many styles the network was trained for
-    style_index -- None, or the style to use: 0 .. styles - 1, in the order of the training's --style
-    mix -- None, or convex weights, one per style: a text "0.7,0.3,0" or a sequence of numbers
-    style_masks -- None, or one mask picture per style (apply.load_style_masks): a style per region
-
-    Returns:
-    weights -- list of `styles` floats, >= 0, summing to 1 (one-hot for an index; the first style when none is
-               given), or for style_masks float32 (h, w, styles) at the masks' size, each pixel's weights summing to
-               1 (resized to each picture by the apply); OptionError (one line) naming the option for anything else
-    """
-    given = [name for name, value in zip(CHOICES, (style_index, mix, style_masks)) if value is not None]
-    if len(given) > 1:
-        raise OptionError(f"give only one of {', '.join(given)}: each chooses the styles on its own", *given)
-    if styles == 1 and (mix is not None or style_masks is not None):
-        name = given[0]
-        raise OptionError(f"{name} is for a model of several styles; this model has one, so leave it out", name)
-    if style_masks is not None:
-        from .apply import load_style_masks  # reads pictures (TensorFlow's resize): only when masks are given
-
-        return load_style_masks(style_masks, styles)
-    if mix is None:
-        index = 0 if style_index is None else check_count(style_index, "style_index", zero=None)
-        if index >= styles:
-            choose = "give 0" if styles == 1 else f"give 0 to {styles - 1}"
-            raise OptionError(
-                f"style_index {index} is not one of the model's {styles} style{'s' * (styles > 1)}; {choose}",
-                "style_index",
-            )
-        return [float(i == index) for i in range(styles)]
-    parts = mix.split(",") if isinstance(mix, str) else list(mix)
-    try:
-        weights = [float(part) for part in parts]
-    except (TypeError, ValueError):
-        raise OptionError(
-            f"mix must be {styles} numbers separated by commas, e.g. 0.5,0.5, got {mix!r}", "mix"
-        ) from None
-    if len(weights) != styles:
-        raise OptionError(f"mix has {len(weights)} weights but the model has {styles} styles; give {styles}", "mix")
-    for weight in weights:
-        check_number(weight, "mix weights", minimum=0, what="finite numbers", parameter="mix")
-    # Typed decimals (0.1 + 0.2 + 0.7) sum to 1 within a few float64 ulps; 1e-6 allows 6 typed decimals' rounding.
-    if abs(sum(weights) - 1) > 1e-6:
-        raise OptionError(f"mix weights must sum to 1 (a convex mixture), got {sum(weights):g}", "mix")
-    return weights
