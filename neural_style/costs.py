@@ -239,6 +239,67 @@ def total_cost(
 
 
 # ---------------------------------------------------------------------------------------------------------------------
+# The Gram cost per position, with a mask (neural_style.masks): positions weighted by the mask squared, divided by the
+# mask's mass, so that a small region is matched as strongly as a large one (the style loss 'gram' with masks).
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+def guided_gram(a, guide=None):
+    """
+    The guided Gram matrix of a layer: the Gram of the features multiplied by the guide, divided by the guide's mass.
+
+    GG = sum_p g_p^2 f_p f_p^T / sum_p g_p^2  (g_p = 1: the course's Gram matrix divided by n_H * n_W)
+
+    Arguments:
+    a -- tensor of dimension (1, n_H, n_W, n_C), a layer's activations
+    guide -- None, or the layer's mask (masks.layer_mask), shape (n_H, n_W), not all 0
+
+    Returns:
+    GG -- tensor of shape (n_C, n_C)
+    """
+    n_C = a.shape[-1]
+    F = tf.reshape(a, [-1, n_C])
+    if guide is None:
+        return tf.matmul(F, F, transpose_a=True) / F.shape[0]
+    w = tf.reshape(tf.square(tf.cast(guide, F.dtype)), [-1, 1])
+    return tf.matmul(w * F, F, transpose_a=True) / tf.reduce_sum(w)
+
+
+def guided_gram_cost(GS, GG):
+    """
+    The article's layer style cost between two guided Gram matrices (guided_gram: both per position).
+
+    J_style_layer = 1 / (4 * n_C**2) * sum((GS - GG) ** 2)
+    (= 1 / (4 * n_C**2 * (n_H*n_W)**2) * sum((n_H*n_W * GS - n_H*n_W * GG) ** 2), the course's formula)
+
+    Arguments:
+    GS -- the style's guided Gram matrix at this layer, shape (n_C, n_C)
+    GG -- the generated image's, likewise
+
+    Returns:
+    J_style_layer -- scalar tensor
+    """
+    n_C = GG.shape[-1]
+    return tf.reduce_sum(tf.square(GS - GG)) / (4.0 * n_C**2)
+
+
+def guided_layer_style_cost(GS, a_G, guide=None):
+    """
+    The article's layer style cost against a guided Gram matrix, so that regions of any size weigh the same: with no
+    guide it equals compute_layer_style_cost.
+
+    Arguments:
+    GS -- the style's guided Gram matrix at this layer, shape (n_C, n_C)
+    a_G -- tensor of dimension (1, n_H, n_W, n_C), the generated image's activations
+    guide -- None, or the generated image's mask at this layer, shape (n_H, n_W)
+
+    Returns:
+    J_style_layer -- scalar tensor: guided_gram_cost(GS, guided_gram(a_G, guide))
+    """
+    return guided_gram_cost(GS, guided_gram(a_G, guide))
+
+
+# ---------------------------------------------------------------------------------------------------------------------
 # Style losses beyond the Gram matrix: a layer's features as a Gaussian, matched by its mean and covariance.
 #
 # The Gram matrix matches second moments only, and grows with the number of positions. These losses take each

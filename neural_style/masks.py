@@ -10,7 +10,8 @@ are multiplied by the mask before their statistics are taken, as the paper's gui
 are divided by the mask's mass (sum of its squared weights), so a small region is matched as strongly as a large one.
 
 ``GuidedStyleCost`` is the style cost of StyleTransferCost when masks or another style loss are asked for: the style
-statistics (Gram, or mean and covariance and its square root) are computed once, per style and region.
+statistics (Gram, or mean and covariance and its square root) are computed once, per style and region; each loss's
+target and cost are its own (style_losses).
 ``load_guides`` reads the options' masks once for StyleTransfer, ``resize_guides`` brings them to each scale.
 """
 
@@ -20,8 +21,8 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from .config import STYLE_LOSSES
-from .costs import feature_moments, mean_cov_distance, sqrtm_psd, w2_distance
+from . import style_losses
+from .costs import feature_moments, guided_gram  # noqa: F401 (guided_gram: documented as masks.guided_gram)
 from .images import ImageError, load_image, load_pixels
 
 
@@ -129,47 +130,6 @@ def layer_mask(mask, shape):
     return mask[0, ..., 0]
 
 
-def guided_gram(a, guide=None):
-    """
-    The guided Gram matrix of a layer: the Gram of the features multiplied by the guide, divided by the guide's mass.
-
-    GG = sum_p g_p^2 f_p f_p^T / sum_p g_p^2  (g_p = 1: the course's Gram matrix divided by n_H * n_W)
-
-    Arguments:
-    a -- tensor of dimension (1, n_H, n_W, n_C), a layer's activations
-    guide -- None, or the layer's mask (layer_mask), shape (n_H, n_W), not all 0
-
-    Returns:
-    GG -- tensor of shape (n_C, n_C)
-    """
-    n_C = a.shape[-1]
-    F = tf.reshape(a, [-1, n_C])
-    if guide is None:
-        return tf.matmul(F, F, transpose_a=True) / F.shape[0]
-    w = tf.reshape(tf.square(tf.cast(guide, F.dtype)), [-1, 1])
-    return tf.matmul(w * F, F, transpose_a=True) / tf.reduce_sum(w)
-
-
-def guided_layer_style_cost(GS, a_G, guide=None):
-    """
-    The article's layer style cost between guided Gram matrices, both per position, so that regions of any size weigh
-    the same: with no guide it equals compute_layer_style_cost.
-
-    J_style_layer = 1 / (4 * n_C**2) * sum((GS - GG) ** 2), GS and GG from guided_gram
-    (= 1 / (4 * n_C**2 * (n_H*n_W)**2) * sum((n_H*n_W * GS - n_H*n_W * GG) ** 2), the course's formula)
-
-    Arguments:
-    GS -- the style's guided Gram matrix at this layer, shape (n_C, n_C)
-    a_G -- tensor of dimension (1, n_H, n_W, n_C), the generated image's activations
-    guide -- None, or the generated image's mask at this layer, shape (n_H, n_W)
-
-    Returns:
-    J_style_layer -- scalar tensor
-    """
-    n_C = a_G.shape[-1]
-    return tf.reduce_sum(tf.square(GS - guided_gram(a_G, guide))) / (4.0 * n_C**2)
-
-
 def style_statistics(a_S, guide=None):
     """
     The per-position statistics of a style at one layer, in float64, in a form that blends linearly.
@@ -188,48 +148,7 @@ def style_statistics(a_S, guide=None):
     return mu, C + mu[:, None] * mu[None, :]
 
 
-def style_target(style_loss, mu, second, dtype=tf.float32):
-    """
-    What a style loss compares the generated image with, from blended style statistics (computed once per run).
-
-    Arguments:
-    style_loss -- 'gram', 'mean-cov' or 'w2'
-    mu, second -- style_statistics (or a weighted sum of several)
-    dtype -- the dtype of the costs
-
-    Returns:
-    target -- tuple: (GS,) for gram; (mu_S, C_S) for mean-cov; (mu_S, C_S, sqrt_C_S) for w2
-    """
-    if style_loss == "gram":
-        return (tf.cast(second, dtype),)
-    C = second - mu[:, None] * mu[None, :]
-    target = (mu, C) if style_loss == "mean-cov" else (mu, C, sqrtm_psd(C))
-    return tuple(tf.cast(value, dtype) for value in target)
-
-
-def layer_cost(style_loss, target, a_G, guide=None):
-    """
-    The style cost of one layer of the generated image (in one region) against a style_target.
-
-    Arguments:
-    style_loss -- 'gram' (guided_layer_style_cost), 'mean-cov' (costs.mean_cov_distance) or 'w2'
-                  (costs.w2_distance)
-    target -- from style_target
-    a_G -- tensor of dimension (1, n_H, n_W, n_C), the generated image's activations
-    guide -- None, or the region's mask at this layer, shape (n_H, n_W)
-
-    Returns:
-    J_style_layer -- scalar tensor
-    """
-    if style_loss == "gram":
-        return guided_layer_style_cost(target[0], a_G, guide)
-    mu_G, C_G = feature_moments(a_G, None if guide is None else tf.square(guide))
-    if style_loss == "mean-cov":
-        return mean_cov_distance(*target, mu_G, C_G)
-    return w2_distance(*target, mu_G, C_G)
-
-
-def style_regions(statistics, blend, style_loss, guides, names, layer_shapes, dtype=tf.float32):
+def style_regions(statistics, blend, loss, guides, names, layer_shapes, dtype=tf.float32):
     """
     Where each style acts and what it is matched against: GuidedStyleCost's regions, from the styles' statistics.
 
@@ -239,17 +158,16 @@ def style_regions(statistics, blend, style_loss, guides, names, layer_shapes, dt
     Arguments:
     statistics -- per style image, per layer: (mu, second) of style_statistics (whole, or summed tile by tile)
     blend -- one weight per style image, summing to 1
-    style_loss -- one of costs.STYLE_LOSSES
+    loss -- the style loss (style_losses.lookup)
     guides -- a Guides (content and style masks at the generated image's size)
     names -- the style layers' names
     layer_shapes -- dict: layer name -> (n_H, n_W) of the generated image's activation
     dtype -- the dtype of the targets
 
     Returns:
-    regions -- list of (weight, targets: per layer a style_target, guides: per layer None or the region's layer_mask)
+    regions -- list of (weight, targets: per layer the loss's target in `dtype`, guides: per layer None or the
+               region's layer_mask)
     """
-    if style_loss not in STYLE_LOSSES:
-        raise ValueError(f"unknown style loss {style_loss!r}; use one of {', '.join(STYLE_LOSSES)}")
     if guides.styles is None:
         blended = [
             [sum(w * stats[i][j] for w, stats in zip(blend, statistics)) for j in range(2)] for i in range(len(names))
@@ -261,32 +179,11 @@ def style_regions(statistics, blend, style_loss, guides, names, layer_shapes, dt
     for weight, stats, region in zip(blend, statistics, masks):
         if region is not None and not np.any(region > 0):
             raise MaskError("a --style-masks region lies wholly outside --content-mask; it would get no style")
-        targets = [style_target(style_loss, *layer_stats, dtype=dtype) for layer_stats in stats]
+        # The targets are computed from the float64 statistics, then cast: once per run.
+        targets = [tuple(tf.cast(value, dtype) for value in loss.target(*layer_stats)) for layer_stats in stats]
         layer_guides = [None if region is None else layer_mask(region, layer_shapes[name]) for name in names]
         regions.append((weight, targets, layer_guides))
     return regions
-
-
-def layer_cost_of_moments(style_loss, target, mu_G, second_G):
-    """
-    layer_cost from the generated image's (guided) moments instead of its activations: what the tiles sum up.
-
-    Arguments:
-    style_loss -- 'gram', 'mean-cov' or 'w2'
-    target -- from style_target
-    mu_G -- the (guided) mean of the generated image's features, (n_C,)
-    second_G -- their (guided) second moment, (n_C, n_C): guided_gram of the whole activation
-
-    Returns:
-    J_style_layer -- scalar tensor, equal to layer_cost's up to rounding
-    """
-    if style_loss == "gram":
-        n_C = second_G.shape[-1]
-        return tf.reduce_sum(tf.square(target[0] - second_G)) / (4.0 * n_C**2)
-    C_G = second_G - mu_G[:, None] * mu_G[None, :]
-    if style_loss == "mean-cov":
-        return mean_cov_distance(*target, mu_G, C_G)
-    return w2_distance(*target, mu_G, C_G)
 
 
 class GuidedStyleCost:
@@ -308,11 +205,11 @@ class GuidedStyleCost:
         style_layers -- list of (name, coeff), canonical names
         layer_shapes -- dict: layer name -> (n_H, n_W) of the generated image's activation
         blend -- one weight per style image, summing to 1
-        style_loss -- one of costs.STYLE_LOSSES
+        style_loss -- one of style_losses.NAMES
         guides -- a Guides, or None
         """
         guides = guides or Guides()
-        self.style_loss = style_loss
+        self.loss = style_losses.lookup(style_loss)
         self.style_layers = style_layers
         self.content_mask = guides.content
         names = [name for name, _ in style_layers]
@@ -326,7 +223,7 @@ class GuidedStyleCost:
                     for a_S in activations
                 ]
             )
-        self.regions = style_regions(statistics, blend, style_loss, guides, names, layer_shapes)
+        self.regions = style_regions(statistics, blend, self.loss, guides, names, layer_shapes)
 
     def masked_image(self, generated_image, content_image):
         """
@@ -364,7 +261,7 @@ class GuidedStyleCost:
         J_style = 0.0
         for weight, targets, layer_guides in self.regions:
             for (name, coeff), target, guide in zip(self.style_layers, targets, layer_guides):
-                J_style += weight * coeff * layer_cost(self.style_loss, target, activations[name], guide)
+                J_style += weight * coeff * self.loss.cost(target, activations[name], guide)
         return J_style
 
 

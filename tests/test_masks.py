@@ -5,14 +5,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from neural_style.costs import compute_layer_style_cost
+from neural_style.costs import compute_layer_style_cost, guided_gram, guided_layer_style_cost
 from neural_style.images import ImageError
 from neural_style.masks import (
     GuidedStyleCost,
     Guides,
     MaskError,
-    guided_gram,
-    guided_layer_style_cost,
     layer_mask,
     load_mask,
     same_aspect,

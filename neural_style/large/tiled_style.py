@@ -1,6 +1,7 @@
 """The style term on tiles: the statistics each style loss sums over the tiles' cores, and its cost from their sums.
 
-Every style loss we have is a function of sums over positions, so the tiles' sums add up to the whole image's:
+Every style loss we have is a function of sums over positions (style_losses: moments_on_tiles), so the tiles' sums
+add up to the whole image's:
 
 - the article's Gram cost (GramStyle): each style layer's Gram matrix, sum_p f_p f_p^T;
 - the other losses and the masks (MomentStyle, after masks.GuidedStyleCost): per region and layer, the guided first
@@ -15,8 +16,9 @@ the masks. The style images' own statistics are summed tile by tile too, so a la
 import numpy as np
 import tensorflow as tf
 
+from .. import style_losses
 from ..costs import layer_gram
-from ..masks import Guides, layer_cost_of_moments, layer_mask, style_regions
+from ..masks import Guides, layer_mask, style_regions
 from .layout import layer_level, positions_at, tile_layout
 from .tiling import tile_cores, tiled_sums
 
@@ -146,15 +148,15 @@ class GramStyle:
 class MomentStyle:
     """Any style loss, with or without masks, on tiles: masks.GuidedStyleCost from moments summed over the cores."""
 
-    def __init__(self, model, style_images, style_layers, blend, size, tile_size, style_loss, guides):
+    def __init__(self, model, style_images, style_layers, blend, size, tile_size, loss, guides):
         """
         Arguments:
         model, style_images, style_layers, blend, size, tile_size -- as for GramStyle
-        style_loss -- one of costs.STYLE_LOSSES
+        loss -- a style loss whose cost follows from moments (style_losses.lookup, moments_on_tiles)
         guides -- a masks.Guides at the generated image's size (source masks at the style images' size), or None
         """
         guides = guides or Guides()
-        self.style_loss = style_loss
+        self.loss = loss
         self.style_layers = style_layers
         names = [name for name, _ in style_layers]
         self.levels = [layer_level(name, model.pooling) for name in names]
@@ -163,7 +165,7 @@ class MomentStyle:
             tiled_moments(model, image, names, tile_size, None if guides.sources is None else guides.sources[k])
             for k, image in enumerate(style_images)
         ]
-        self.regions = style_regions(statistics, blend, style_loss, guides, names, shapes)
+        self.regions = style_regions(statistics, blend, loss, guides, names, shapes)
         # The mass of each region at each layer, sum_p w_p: fixed, so the moments are the sums divided by it.
         self.masses = [
             [
@@ -198,7 +200,7 @@ class MomentStyle:
         J_style = 0.0
         for (weight, targets, _), masses, region in zip(self.regions, self.masses, totals):
             for (_, coeff), target, mass, (first, second) in zip(self.style_layers, targets, masses, region):
-                J_style += weight * coeff * layer_cost_of_moments(self.style_loss, target, first / mass, second / mass)
+                J_style += weight * coeff * self.loss.cost_of_moments(target, first / mass, second / mass)
         return J_style
 
 
@@ -207,11 +209,16 @@ def tiled_style(model, style_images, style_layers, blend, size, tile_size, style
     The style term of a tiled cost: GramStyle for the article's cost without masks, else MomentStyle.
 
     Arguments:
-    as for MomentStyle
+    model, style_images, style_layers, blend, size, tile_size, guides -- as for MomentStyle
+    style_loss -- one of style_losses.TILED_NAMES
 
     Returns:
     style -- a GramStyle or a MomentStyle
     """
-    if style_loss == "gram" and guides is None:
+    loss = style_losses.lookup(style_loss)
+    if not loss.moments_on_tiles:
+        tiled = ", ".join(style_losses.TILED_NAMES)
+        raise ValueError(f"the style loss {style_loss!r} cannot be computed on tiles; use one of {tiled}")
+    if loss.articles_grams and guides is None:
         return GramStyle(model, style_images, style_layers, blend, size, tile_size)
-    return MomentStyle(model, style_images, style_layers, blend, size, tile_size, style_loss, guides)
+    return MomentStyle(model, style_images, style_layers, blend, size, tile_size, loss, guides)
