@@ -16,7 +16,9 @@ from typing import NamedTuple
 import numpy as np
 import tensorflow as tf
 
+from . import style_losses
 from .config import ALPHA, BETA, CONFIG, CONTENT_LAYER, LEARNING_RATE, NUM_ITERATIONS, PRINT_EVERY, STYLE_LAYERS
+from .cost_settings import CostSettings, SettingsCost
 from .costs import (
     CONTENT_COSTS,
     layer_style_cost_from_gram,
@@ -25,9 +27,7 @@ from .costs import (
     total_variation_cost,
 )
 from .images import save_image
-from .layers import canonical_layer_name
 from .masks import GuidedStyleCost
-from .option_parsers import blend_weights
 
 
 class CostTerms(NamedTuple):
@@ -69,7 +69,7 @@ class CostTerms(NamedTuple):
         return {name: float(value) for name, value in self._asdict().items() if value is not None}
 
 
-class StyleTransferCost:
+class StyleTransferCost(SettingsCost):
     """The article's cost J(G) = alpha * J_content(C, G) + beta * J_style(S, G), with C and S fixed.
 
     Building it runs the network once on the content image (a_C) and once on each style image (the Gram matrices
@@ -102,37 +102,37 @@ class StyleTransferCost:
         model -- a VGGModel
         content_image -- the content image as the network sees it, shape (1, n_H, n_W, 3)
         style_image -- one style image (1, h, w, 3), or a list of them (any sizes)
-        content_layer, style_layers, alpha, beta -- the article's choices (conv4_2, STYLE_LAYERS, 10, 40)
-        style_blend -- None (equal weights) or one weight >= 0 per style image; normalised to sum to 1
-        tv_weight -- weight of the total variation cost (costs.total_variation_cost); 0 leaves it out
-        content_cost -- 'course' (compute_content_cost) or 'gatys' (costs.gatys_content_cost)
-        style_loss -- 'gram' (the article's), 'mean-cov' or 'w2' (costs.STYLE_LOSSES)
+        content_layer, style_layers, alpha, beta, style_blend, tv_weight, content_cost, style_loss -- as for
+        CostSettings (from_settings builds the cost from one)
         guides -- None, or masks.Guides: where the styles act (the cost's style part is then a masks.GuidedStyleCost)
         """
-        self.model = model
-        self.content_layer = canonical_layer_name(content_layer, model.pooling)
-        self.style_layers = [(canonical_layer_name(name, model.pooling), w) for name, w in style_layers]
-        self.alpha, self.beta = alpha, beta
-        self.tv_weight = tv_weight
+        settings = CostSettings(
+            content_layer=content_layer,
+            style_layers=style_layers,
+            alpha=alpha,
+            beta=beta,
+            style_blend=style_blend,
+            tv_weight=tv_weight,
+            content_cost=content_cost,
+            style_loss=style_loss,
+            guides=guides,
+        )
+        style_images = self.set_up(model, style_image, settings)
         self._content_cost = CONTENT_COSTS[content_cost]
-        style_names = [name for name, _ in self.style_layers]
-        # One forward pass for the generated image serves both costs; a layer used by both is computed once.
-        self.layers = list(dict.fromkeys(style_names + [self.content_layer]))
         # The content image has the generated image's size: its pass also gives each style layer's number of positions.
         content_activations = dict(zip(self.layers, model(content_image, self.layers)))
         self.a_C = content_activations[self.content_layer]
         positions = {name: a.shape[1] * a.shape[2] for name, a in content_activations.items()}
-        style_images = list(style_image) if isinstance(style_image, (list, tuple)) else [style_image]
-        self.style_blend = blend_weights(style_blend, len(style_images))
         self.content_image = content_image
-        # Masks or another style loss make the style part a GuidedStyleCost; else the article's Grams.
+        # Masks or a loss other than the article's Grams make the style part a GuidedStyleCost.
         self._guided, self.GS = None, None
-        if style_loss != "gram" or guides is not None:
+        if not style_losses.lookup(style_loss).articles_grams or guides is not None:
             shapes = {name: tuple(a.shape[1:3]) for name, a in content_activations.items()}
             self._guided = GuidedStyleCost(
                 model, style_images, self.style_layers, shapes, self.style_blend, style_loss, guides
             )
         else:
+            style_names = [name for name, _ in self.style_layers]
             self.GS = [0.0] * len(style_names)
             for weight, image in zip(self.style_blend, style_images):
                 for i, (name, a_S) in enumerate(zip(style_names, model(image, style_names))):
@@ -199,18 +199,6 @@ class StyleTransferCost:
             J_tv = total_variation_cost(generated_image)
             J = J + self.tv_weight * J_tv
         return CostTerms(J, J_content, J_style, J_tv)
-
-    def __call__(self, generated_image: tf.Tensor) -> tuple:
-        """
-        Computes the costs of a generated image.
-
-        Arguments:
-        generated_image -- tensor of shape (1, n_H, n_W, 3), mean-subtracted
-
-        Returns:
-        J, J_content, J_style -- scalar tensors (J includes tv_weight * J_tv; `terms` gives J_tv itself)
-        """
-        return self.terms(generated_image).course()
 
 
 class BestImage:

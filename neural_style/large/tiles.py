@@ -21,10 +21,9 @@ import numpy as np
 import tensorflow as tf
 
 from ..config import ALPHA, BETA, CONTENT_LAYER, STYLE_LAYERS
+from ..cost_settings import CostSettings, SettingsCost
 from ..costs import total_cost, total_variation_cost
-from ..layers import canonical_layer_name
 from ..optimize import CostTerms
-from ..option_parsers import blend_weights
 from .layout import Tile, layer_level, tile_layout
 from .tiled_style import tiled_style
 from .tiling import tile_cores, tiled_activation, tiled_gradient, tiled_sums
@@ -47,7 +46,7 @@ def content_cost_scale(content_cost, shape):
     return 1.0 / (4 * n_H * n_W * n_C)
 
 
-class TiledStyleTransferCost:
+class TiledStyleTransferCost(SettingsCost):
     """optimize.StyleTransferCost computed tile by tile: the same costs, exact gradients, bounded memory.
 
     The content activation and the style targets are computed tile by tile once; `terms(image)` runs pass 1 for the
@@ -76,16 +75,23 @@ class TiledStyleTransferCost:
         """
         Arguments:
         model, content_image, style_image, content_layer, style_layers, alpha, beta, style_blend, tv_weight,
-        content_cost, style_loss, guides -- as for optimize.StyleTransferCost
+        content_cost, style_loss, guides -- as for optimize.StyleTransferCost (from_settings builds the cost from a
+        cost_settings.CostSettings and the tile size)
         tile_size -- pixels of a tile's core (tile_layout); style images are cut with the same size
         """
-        self.model = model
-        self.content_layer = canonical_layer_name(content_layer, model.pooling)
-        self.style_layers = [(canonical_layer_name(name, model.pooling), w) for name, w in style_layers]
-        self.alpha, self.beta = alpha, beta
-        self.tv_weight = tv_weight
+        settings = CostSettings(
+            content_layer=content_layer,
+            style_layers=style_layers,
+            alpha=alpha,
+            beta=beta,
+            style_blend=style_blend,
+            tv_weight=tv_weight,
+            content_cost=content_cost,
+            style_loss=style_loss,
+            guides=guides,
+        )
+        style_images = self.set_up(model, style_image, settings)
         self.tile_size = tile_size
-        self.layers = list(dict.fromkeys([name for name, _ in self.style_layers] + [self.content_layer]))
         _, height, width, _ = content_image.shape
         self.tiles = tile_layout(height, width, tile_size, self.layers, model.pooling)
         # Outside a content mask the image the costs see is the photo (masks.GuidedStyleCost.masked_image).
@@ -95,8 +101,6 @@ class TiledStyleTransferCost:
             self._photo = (1 - self._mask) * content_image
         self.a_C = tiled_activation(model, content_image, self.content_layer, self.tiles)
         self._content_scale = content_cost_scale(content_cost, self.a_C.shape)
-        style_images = list(style_image) if isinstance(style_image, (list, tuple)) else [style_image]
-        self.style_blend = blend_weights(style_blend, len(style_images))
         self.style = tiled_style(
             model, style_images, self.style_layers, self.style_blend, (height, width), tile_size, style_loss, guides
         )
@@ -226,18 +230,6 @@ class TiledStyleTransferCost:
                 J_tv = total_variation_cost(seen)
             grad += (dJ * self.tv_weight + dJ_tv) * tape.gradient(J_tv, seen)
         return grad
-
-    def __call__(self, generated_image):
-        """
-        Computes the costs of a generated image.
-
-        Arguments:
-        generated_image -- tensor of shape (1, n_H, n_W, 3), mean-subtracted
-
-        Returns:
-        J, J_content, J_style -- scalar tensors (J includes tv_weight * J_tv; `terms` gives J_tv itself)
-        """
-        return self.terms(generated_image).course()
 
 
 def local_geometry(tile):
