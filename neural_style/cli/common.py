@@ -237,7 +237,7 @@ def note_random_weights(path, quiet=False):
 def add_style_choice_options(parser):
     """
     --style-index, --mix and --style-masks (at most one): the styles of a network trained on several, as `apply` and
-    `video --model` take them; fast.options.style_weights checks the values against the model. A --style there gets
+    `video --model` take them; fast.style_choice.style_weights checks the values against the model. A --style there gets
     one line saying how to choose a trained network's styles.
 
     Arguments:
@@ -301,17 +301,18 @@ def add_size_options(parser: argparse.ArgumentParser, default_text: str | None =
     add_option(parser, "max_size")
 
 
-def add_option(parser, name, default=None, shown_default=None):
+def add_option(parser, name, default=None, shown_default=None, field=None):
     """
-    Adds the flag of a StyleOptions field, as its metadata declares it (help, parser, choices, metavar, nargs).
+    Adds the flag of an options field, as its metadata declares it (help, parser, choices, metavar, nargs).
 
     Arguments:
-    parser -- an argparse parser
+    parser -- an argparse parser or group
     name -- the field, e.g. 'learning_rate'
     default -- the command line's own default, where it differs from the library's on purpose (None: the library's)
     shown_default -- the text that --help gives as the default (None: from `default`, the field, the preset)
+    field -- the dataclasses.Field of another options class (TrainOptions); None: StyleOptions' field `name`
     """
-    field = OPTION_FIELDS[name]
+    field = field or OPTION_FIELDS[name]
     meta = field.metadata
     shown = shown_default or default_text(field, default)
     settings = {"default": default, "help": meta["help"].format(default=shown), "metavar": meta["metavar"]}

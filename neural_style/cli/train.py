@@ -4,7 +4,7 @@ neural_style.fast.train.train_fast_model (Johnson et al.'s feed-forward network,
 import sys
 
 from ..fast import options as fast_options
-from ..option_fields import cli_fields, flag_of
+from ..option_fields import cli_fields
 from ..safety import exit_code, signals_as_interrupts
 from . import common
 
@@ -36,28 +36,13 @@ def build_parser():
         exclusive = field.metadata.get("exclusive")
         if exclusive is not None and exclusive not in groups:
             groups[exclusive] = parser.add_mutually_exclusive_group()
-        add_setting(groups.get(exclusive, parser), field)
+        common.add_option(groups.get(exclusive, parser), field.name, default=field.default, field=field)
     parser.add_argument(
         "--work-dir", metavar="DIR", help="the checkpoint's folder (default: MODEL without .keras, plus .train)"
     )
     common.add_weights_option(parser)
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
-
-
-def add_setting(parser, field):
-    """
-    Adds the flag of a TrainOptions field, as its metadata declares it (help, type, metavar), its default the field's.
-
-    Arguments:
-    parser -- an argparse parser or group
-    field -- the dataclasses.Field (option_fields.option)
-    """
-    meta = field.metadata
-    settings = {"default": field.default, "help": meta["help"].format(default=common.default_text(field))}
-    if meta["parse"] is not None:
-        settings["type"] = meta["parse"] if meta["parse"] in (int, float) else common.argument_type(meta["parse"])
-    parser.add_argument(flag_of(field), metavar=meta["metavar"], **settings)
 
 
 def main(argv):
