@@ -50,6 +50,15 @@ CUTOFF = 0.125
 
 
 def median(values):
+    """
+    The median of some timings.
+
+    Arguments:
+    values -- numbers (a measure's rounds)
+
+    Returns:
+    median -- their median; NaN where there are none (a measure not run, e.g. 12 MP under --quick)
+    """
     return statistics.median(values) if values else float("nan")
 
 
@@ -114,6 +123,15 @@ def matmul_gflops(repeats=5):
 
 
 def luminance(pixels):
+    """
+    The luminance of RGB pixels (ITU-R BT.601's weights).
+
+    Arguments:
+    pixels -- array (H, W, 3)
+
+    Returns:
+    y -- float64 array (H, W)
+    """
     import numpy as np
 
     pixels = np.asarray(pixels, np.float64)
@@ -228,45 +246,13 @@ def main():
         big = height * width > 4e6
         n = rounds_12 if big else rounds
         out = os.path.join(work, "out")
-        cli_cases.append(
-            (
-                name,
-                "ours",
-                [
-                    neural_style,
-                    "apply",
-                    "--content",
-                    files[name],
-                    "--style-image",
-                    painting_path,
-                    "--output",
-                    out + "-ours.jpg",
-                ],
-                n,
-            )
-        )
-        cli_cases.append(
-            (name, "peer", [lite, "stylize", files[name], "--style-image", painting_path, "-o", out + "-peer.jpg"], n)
-        )
+        ours_command = [neural_style, "apply", "--content", files[name], "--style-image", painting_path]
+        peer_command = [lite, "stylize", files[name], "--style-image", painting_path]
+        cli_cases.append((name, "ours", [*ours_command, "--output", out + "-ours.jpg"], n))
+        cli_cases.append((name, "peer", [*peer_command, "-o", out + "-peer.jpg"], n))
         if big:
-            cli_cases.append(
-                (
-                    name,
-                    "peer --max-size 4000",
-                    [
-                        lite,
-                        "stylize",
-                        files[name],
-                        "--style-image",
-                        painting_path,
-                        "-o",
-                        out + "-peer4000.jpg",
-                        "--max-size",
-                        "4000",
-                    ],
-                    n,
-                )
-            )
+            peer_4000 = [*peer_command, "-o", out + "-peer4000.jpg", "--max-size", "4000"]
+            cli_cases.append((name, "peer --max-size 4000", peer_4000, n))
     cli = {(name, who): [] for name, who, _, _ in cli_cases}
     for round_ in range(max(rounds, rounds_12)):
         for name, who, command, n in cli_cases:
@@ -320,20 +306,9 @@ def main():
     if rounds_12:
         memory = []
         for _ in range(1):
-            seconds, peak, code, error = launcher.run(
-                [
-                    neural_style,
-                    "apply",
-                    "--content",
-                    files["12 MP (4000x3000)"],
-                    "--style-image",
-                    painting_path,
-                    "--output",
-                    os.path.join(work, "out-tiled.jpg"),
-                    "--max-memory",
-                    "2",
-                ]
-            )
+            tiled = [neural_style, "apply", "--content", files["12 MP (4000x3000)"], "--style-image", painting_path]
+            tiled += ["--output", os.path.join(work, "out-tiled.jpg"), "--max-memory", "2"]
+            seconds, peak, code, error = launcher.run(tiled)
             memory.append({"seconds": seconds, "peak_mb": peak, "exit": code, "error": error})
         results["max_memory_2"] = {
             "runs": memory,
