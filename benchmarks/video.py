@@ -121,6 +121,28 @@ def make_strip(args):
     print(f"wrote {args.output}", file=sys.stderr)
 
 
+def write_video_results(name, results, frames, flows, masks, machine):
+    """
+    Completes a video benchmark's results with the clip's own temporal error (what any stylisation adds to) and the
+    machine, writes them to benchmarks/results/NAME.json and prints them.
+
+    Arguments:
+    name -- the results file's name, without .json
+    results -- the benchmark's figures (dict, completed in place)
+    frames, flows, masks -- the clip's frames and its true motion (true_motion)
+    machine -- what the benchmark records of the machine
+    """
+    from neural_style.video import temporal_error
+
+    results["input temporal error (the clip itself)"] = temporal_error(
+        [frame.astype(np.float64) for frame in frames], flows, masks
+    )
+    results["machine"] = machine
+    with open(os.path.join(HERE, "results", f"{name}.json"), "w") as file:
+        json.dump(results, file, indent=1)
+    print(json.dumps(results, indent=1))
+
+
 def run_benchmark(args):
     from neural_style.video import flow_pair, stylize_video, temporal_error
     from neural_style.weights import random_vgg_weights
@@ -182,13 +204,8 @@ def run_benchmark(args):
         flow_pair(previous, current, "dis")
         flow_seconds.append(time.perf_counter() - start)
     results["flow seconds per pair (DIS medium, both directions)"] = float(np.median(flow_seconds))
-    results["input temporal error (the clip itself)"] = temporal_error(
-        [frame.astype(np.float64) for frame in frames], flows, masks
-    )
-    results["machine"] = {"processor": cpu_name(), "cores": os.cpu_count(), "python": platform.python_version()}
-    with open(os.path.join(HERE, "results", "video.json"), "w") as file:
-        json.dump(results, file, indent=1)
-    print(json.dumps(results, indent=1))
+    machine = {"processor": cpu_name(), "cores": os.cpu_count(), "python": platform.python_version()}
+    write_video_results("video", results, frames, flows, masks, machine)
 
 
 def run_fast(args):
@@ -225,13 +242,8 @@ def run_fast(args):
             "seconds per frame": seconds,
         }
         print(f"blend {blend:g}: temporal error {error:.1f}, median {np.median(seconds):.3f} s a frame", flush=True)
-    results["input temporal error (the clip itself)"] = temporal_error(
-        [frame.astype(np.float64) for frame in frames], flows, masks
-    )
-    results["machine"] = {"processor": cpu_name(), "cores": os.cpu_count(), "load": os.getloadavg()}
-    with open(os.path.join(HERE, "results", "video_fast.json"), "w") as file:
-        json.dump(results, file, indent=1)
-    print(json.dumps(results, indent=1))
+    machine = {"processor": cpu_name(), "cores": os.cpu_count(), "load": os.getloadavg()}
+    write_video_results("video_fast", results, frames, flows, masks, machine)
 
 
 def main():
