@@ -2,6 +2,7 @@ import hashlib
 import http.server
 import os
 import re
+import resource
 import threading
 
 import numpy as np
@@ -26,6 +27,19 @@ def small_model(mat_file):
     from neural_style import load_vgg_model
 
     return load_vgg_model(str(mat_file[0]), height=24, width=32)
+
+
+# The most the process's peak resident memory may grow over a whole fuzzing test (KiB): far below any bomb in the
+# inputs of tests/test_fuzz.py and tests/test_fuzz_batch.py.
+MEMORY_BOUND_KIB = 400 * 1024
+
+
+@pytest.fixture(scope="module")
+def peak():
+    """Asserts, after the test, that the peak resident memory grew by less than MEMORY_BOUND_KIB."""
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    yield
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < MEMORY_BOUND_KIB
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from neural_style.batch import DONE, append_row, manifest_jobs, output_name, read_results
 from neural_style.options import StyleOptions
-from tests.test_fuzz import FUZZ, honours_contract, mutations, peak  # noqa: F401 (peak: the fixture, used by name)
+from tests.test_fuzz import FUZZ, honours_contract, mutations
 
 VALID_CSV = (
     "content,style,output,iterations,style_blend,init,preset\n"
@@ -67,7 +67,7 @@ def read_jobs(folder, name, data):
 
 
 @pytest.mark.parametrize("name, valid", [("jobs.csv", VALID_CSV), ("jobs.jsonl", VALID_JSONL)])
-def test_fuzz_manifest_reader(manifest_folder, peak, name, valid):  # noqa: F811 (peak: the fixture)
+def test_fuzz_manifest_reader(manifest_folder, peak, name, valid):
     assert len(read_jobs(manifest_folder, name, valid)) in (2, 3)  # the unmutated file: every row a job
 
     @settings(FUZZ, max_examples=80)
@@ -78,7 +78,7 @@ def test_fuzz_manifest_reader(manifest_folder, peak, name, valid):  # noqa: F811
     check()
 
 
-def test_fuzz_manifest_rows(manifest_folder, peak):  # noqa: F811 (peak: the fixture)
+def test_fuzz_manifest_rows(manifest_folder, peak):
     """Rows of JSON objects with any of the columns (and unknown ones) holding any kind of JSON value."""
 
     @settings(FUZZ, max_examples=120)
@@ -90,7 +90,7 @@ def test_fuzz_manifest_rows(manifest_folder, peak):  # noqa: F811 (peak: the fix
     check()
 
 
-def test_fuzz_results_reader(tmp_path_factory, peak):  # noqa: F811 (peak: the fixture)
+def test_fuzz_results_reader(tmp_path_factory, peak):
     folder = tmp_path_factory.mktemp("results")
     rows = [{"output": f"{k}.png", "status": DONE, "fingerprint": f"sha256:{k}", "J": 1.5} for k in range(3)]
     valid = "".join(json.dumps(row) + "\n" for row in rows).encode()
@@ -117,7 +117,7 @@ def test_fuzz_results_reader(tmp_path_factory, peak):  # noqa: F811 (peak: the f
 LABELS = st.text(alphabet="ab_%+-.", min_size=1, max_size=8)
 
 
-def test_fuzz_output_names_split_back_into_their_labels(peak):  # noqa: F811 (peak: the fixture)
+def test_fuzz_output_names_split_back_into_their_labels(peak):
     def unescape(text):
         return text.replace("%5F", "_").replace("%2B", "+").replace("%25", "%")
 
