@@ -8,7 +8,17 @@ that the tests run in seconds.
   biases (C_out, 1); meta.normalization.averageImage is the 3-value mean pixel.
 - layout 'beta16': variables 'layers', 'classes' and 'normalization'; conv structs weights, pad, type, name, stride;
   biases (1, C_out); normalization.averageImage is an image whose channel means are the mean pixel.
+
+Beside them, what the command-line and batch tests share: reading back a run's lines and a batch's pictures, the one
+error line of a refused command, and starting, watching and stopping a run in a child process.
 """
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import time
 
 import numpy as np
 import scipy.io
@@ -133,3 +143,157 @@ def write_vgg_mat(path, layout="current", width_divisor=16, seed=0):
     weights = type(weights)(layers=layers, source=str(path))
     save_mat(path, vgg_mat_layers(weights, layout), layout)
     return weights
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Runs and batches: what the command-line tests read back from a run, and how they start, watch and stop one
+
+# The checkout's root: a child `python -m neural_style` given it on PYTHONPATH runs this checkout's package.
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def checkout_environment():
+    """
+    The environment for a child process that must run this checkout's package, whatever the venv has installed.
+
+    Returns:
+    environment -- os.environ with ROOT put first on PYTHONPATH
+    """
+    return {**os.environ, "PYTHONPATH": ROOT + os.pathsep + os.environ.get("PYTHONPATH", "")}
+
+
+def read_jsonl(path):
+    """
+    The JSON objects of a file of one object a line: a run's --history, a batch's results.jsonl.
+
+    Arguments:
+    path -- the file
+
+    Returns:
+    rows -- list of dicts, in the file's order
+    """
+    with open(path) as file:
+        return [json.loads(line) for line in file]
+
+
+def results_rows(folder):
+    """
+    Every row of a batch's results file, in the order written.
+
+    Arguments:
+    folder -- the batch's --output-dir
+
+    Returns:
+    rows -- list of dicts, one a line of folder/results.jsonl
+    """
+    return read_jsonl(os.path.join(folder, "results.jsonl"))
+
+
+def png_names(folder):
+    """
+    The PNG pictures in a folder.
+
+    Arguments:
+    folder -- the folder (not its subfolders)
+
+    Returns:
+    names -- sorted list of the file names ending in .png
+    """
+    return sorted(name for name in os.listdir(folder) if name.endswith(".png"))
+
+
+def one_error_line(code, out, err, expected_code=2):
+    """
+    Asserts that a command failed as the package fails: the exit code, nothing on stdout, one error line on stderr.
+
+    Arguments:
+    code -- the command's exit code
+    out -- its stdout
+    err -- its stderr, as a list of lines
+    expected_code -- the exit code it must have
+
+    Returns:
+    line -- the error line, 'neural-style: error: ...'
+    """
+    assert (code, out, len(err)) == (expected_code, "", 1), err
+    assert err[0].startswith("neural-style: error: ") and "Traceback" not in err[0]
+    return err[0]
+
+
+def child_processes(pid):
+    """
+    The processes whose parent is `pid`, with their command lines (read from /proc).
+
+    Arguments:
+    pid -- the parent's process id
+
+    Returns:
+    children -- dict pid -> command line (its arguments joined by spaces)
+    """
+    found = {}
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{entry}/stat") as file:
+                parent = int(file.read().rsplit(")", 1)[1].split()[1])
+            with open(f"/proc/{entry}/cmdline") as file:
+                command = file.read().replace("\0", " ").strip()
+        except (OSError, IndexError, ValueError):
+            continue
+        if parent == pid:
+            found[int(entry)] = command
+    return found
+
+
+def has_a_line(path):
+    """
+    Whether a file a run appends to (its --history, a batch's results.jsonl) holds at least one whole line yet.
+
+    Arguments:
+    path -- the file (a pathlib.Path)
+
+    Returns:
+    ready -- True once the file exists and holds a newline
+    """
+    return path.exists() and path.read_text().count("\n") >= 1
+
+
+@contextlib.contextmanager
+def running(command, **options):
+    """
+    A child process, killed on the way out if it is still running (with its process group where it was started in a
+    session of its own), so that a failing test leaves no run behind.
+
+    Arguments:
+    command -- the command line
+    options -- subprocess.Popen's keyword arguments
+
+    Returns:
+    process -- the subprocess.Popen, as the context's value
+    """
+    process = subprocess.Popen(command, **options)
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            if options.get("start_new_session"):
+                os.killpg(process.pid, signal.SIGKILL)
+            else:
+                process.kill()
+            process.communicate()
+
+
+def wait_until(process, ready, seconds, failure):
+    """
+    Waits until ready() is true while the process runs; fails the test if the process ends first or time runs out.
+
+    Arguments:
+    process -- the subprocess.Popen watched
+    ready -- function of no arguments, polled every 50 ms
+    seconds -- how long to wait at most
+    failure -- what the test says when time runs out, e.g. 'no job finished' (' within N s' is added)
+    """
+    deadline = time.monotonic() + seconds
+    while not ready():
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, f"{failure} within {seconds} s"
+        time.sleep(0.05)

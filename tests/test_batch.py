@@ -34,9 +34,17 @@ from neural_style.batch import (
 )
 from neural_style.cli import main
 from neural_style.options import OptionError, StyleOptions
+from tests.fixtures import (
+    checkout_environment,
+    child_processes,
+    has_a_line,
+    png_names,
+    results_rows,
+    running,
+    wait_until,
+)
 
 SIZE = 16
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 @pytest.fixture(scope="module")
@@ -89,15 +97,6 @@ def grid(batch_args, tmp_path_factory):
     folder = tmp_path_factory.mktemp("grid")
     code = main(batch_args(folder))
     return folder, code
-
-
-def rows_of(folder):
-    with open(folder / "results.jsonl") as file:
-        return [json.loads(line) for line in file]
-
-
-def pictures(folder):
-    return sorted(name for name in os.listdir(folder) if name.endswith(".png"))
 
 
 GRID = sorted(f"{c}__{s}.png" for c in ("photo", "dog", "tree") for s in ("starry_night", "scream"))
@@ -251,8 +250,8 @@ def test_one_picture_options_are_refused(flag, tmp_path, capsys):
 def test_a_3_x_2_grid_writes_6_pictures_and_6_rows(grid):
     tmp_path, code = grid
     assert code == 0
-    assert pictures(tmp_path) == GRID
-    rows = rows_of(tmp_path)
+    assert png_names(tmp_path) == GRID
+    rows = results_rows(tmp_path)
     assert sorted(row["output"] for row in rows) == GRID
     for row in rows:
         assert row["status"] == DONE and row["error"] is None and row["iterations"] == 2
@@ -286,7 +285,7 @@ def test_an_unreadable_content_fails_its_jobs_and_the_rest_are_done(batch_args, 
     args = batch_args(tmp_path / "out")
     args[args.index("--contents") + 1] = str(contents)
     assert main(args) == 1
-    rows = {row["output"]: row for row in rows_of(tmp_path / "out")}
+    rows = {row["output"]: row for row in results_rows(tmp_path / "out")}
     assert sorted(rows) == [f"{c}__{s}.png" for c in ("broken", "photo") for s in ("scream", "starry_night")]
     for name, row in rows.items():
         if name.startswith("broken__"):
@@ -294,7 +293,7 @@ def test_an_unreadable_content_fails_its_jobs_and_the_rest_are_done(batch_args, 
             assert "\n" not in row["error"] and row["fingerprint"] is None
         else:
             assert row["status"] == DONE
-    assert pictures(tmp_path / "out") == sorted(name for name in rows if not name.startswith("broken__"))
+    assert png_names(tmp_path / "out") == sorted(name for name in rows if not name.startswith("broken__"))
     assert "broken__scream.png: " in capsys.readouterr().err
 
 
@@ -306,16 +305,16 @@ def test_a_second_run_skips_finished_jobs_and_redoes_a_deleted_one(grid, batch_a
     deleted = GRID[2]
     os.remove(tmp_path / deleted)
     assert main(batch_args(tmp_path)) == 0
-    second = rows_of(tmp_path)[6:]
+    second = results_rows(tmp_path)[6:]
     assert sorted((row["output"], row["status"]) for row in second) == sorted(
         (name, DONE if name == deleted else SKIPPED) for name in GRID
     )
     for name in GRID:
         if name != deleted:
             assert (os.stat(tmp_path / name).st_ino, os.stat(tmp_path / name).st_mtime_ns) == stamps[name]
-    assert pictures(tmp_path) == GRID
+    assert png_names(tmp_path) == GRID
     latest = read_results(tmp_path / "results.jsonl")
-    assert {row["fingerprint"] for row in latest.values()} == {row["fingerprint"] for row in rows_of(tmp_path)[:6]}
+    assert {row["fingerprint"] for row in latest.values()} == {row["fingerprint"] for row in results_rows(tmp_path)[:6]}
 
 
 def test_other_settings_or_force_run_the_jobs_again(batch_args, folders, tmp_path):
@@ -327,7 +326,7 @@ def test_other_settings_or_force_run_the_jobs_again(batch_args, folders, tmp_pat
     args[args.index("--seed") + 1] = "4"
     assert main(args) == 0
     assert main(args) == 0
-    rows = rows_of(tmp_path)
+    rows = results_rows(tmp_path)
     assert [row["status"] for row in rows] == [DONE, DONE, DONE, SKIPPED]
     assert rows[0]["fingerprint"] == rows[1]["fingerprint"] != rows[2]["fingerprint"] == rows[3]["fingerprint"]
 
@@ -344,7 +343,7 @@ def test_stylize_many_yields_results_as_they_finish(folders, mat_file, tmp_path)
     assert results[2].error == f"style: image not found: {folders / 'missing.png'}"
     assert results[3].error.startswith("the cost became ") and "learning" in results[3].error
     assert all(result.pixels is None for result in results)  # written, then dropped
-    assert sorted(pictures(tmp_path)) == ["dog__scream.png", "dog__starry_night.png"]
+    assert sorted(png_names(tmp_path)) == ["dog__scream.png", "dog__starry_night.png"]
 
 
 def test_ctrl_c_inside_a_job_stops_the_batch_rather_than_failing_the_job(weights, monkeypatch):
@@ -383,7 +382,7 @@ def test_ctrl_c_while_a_picture_is_written_waits_for_the_picture_and_its_row(fol
             seen.append(result)
     assert [result.status for result in seen] == [DONE]  # the first job, counted; the second never started
     name = os.path.basename(seen[0].job.output)
-    assert [row["output"] for row in rows_of(tmp_path)] == [name] and pictures(tmp_path) == [name]
+    assert [row["output"] for row in results_rows(tmp_path)] == [name] and png_names(tmp_path) == [name]
     np.testing.assert_array_equal(iio.imread(seen[0].job.output).shape, (SIZE, SIZE, 3))
 
 
@@ -394,29 +393,20 @@ def test_ctrl_c_keeps_finished_pictures_and_the_next_run_completes(batch_args, t
     # the first row appears lands in the second job, not after the batch (Python then dies of it, silently).
     args[args.index("--iterations") + 1] = "1000"
     command = [sys.executable, "-m", "neural_style", *args]
-    environment = {**os.environ, "PYTHONPATH": ROOT + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env=environment)
     results = tmp_path / "out" / "results.jsonl"
-    try:
-        deadline = time.monotonic() + 120
-        while not (results.exists() and results.read_text().count("\n") >= 1):
-            assert process.poll() is None, process.communicate()
-            assert time.monotonic() < deadline, "no job finished within 120 s"
-            time.sleep(0.05)
+    with running(command, stderr=subprocess.PIPE, text=True, env=checkout_environment()) as process:
+        wait_until(process, lambda: has_a_line(results), 120, "no job finished")
         process.send_signal(signal.SIGINT)
         _, err = process.communicate(timeout=60)
-    finally:
-        if process.poll() is None:
-            process.kill()
     assert process.returncode == 130, err
     assert "Traceback" not in err and "interrupted: " in err
-    finished = [row["output"] for row in rows_of(tmp_path / "out")]
-    assert len(finished) == 1 and pictures(tmp_path / "out") == finished
+    finished = [row["output"] for row in results_rows(tmp_path / "out")]
+    assert len(finished) == 1 and png_names(tmp_path / "out") == finished
     assert main(args) == 0
-    second = rows_of(tmp_path / "out")[len(finished) :]
+    second = results_rows(tmp_path / "out")[len(finished) :]
     assert sorted(row["output"] for row in second if row["status"] == SKIPPED) == sorted(finished)
     assert sorted(row["output"] for row in second if row["status"] == DONE) == sorted(set(PAIR_GRID) - set(finished))
-    assert pictures(tmp_path / "out") == PAIR_GRID
+    assert png_names(tmp_path / "out") == PAIR_GRID
 
 
 @pytest.mark.slow
@@ -437,31 +427,14 @@ def test_two_local_workers_make_the_same_pictures_when_one_dies(grid, folders, m
             killed.append(other[0].pid)
     assert {result.status for result in results} == {DONE} and len(results) == 2
     assert all(result.worker.split(":")[1] != str(os.getpid()) for result in results)
-    assert pictures(tmp_path) == PAIR_GRID
-    for name in pictures(tmp_path):
+    assert png_names(tmp_path) == PAIR_GRID
+    for name in png_names(tmp_path):
         np.testing.assert_array_equal(iio.imread(tmp_path / name), iio.imread(grid[0] / name))
     assert not multiprocessing.active_children()
 
 
 # ---------------------------------------------------------------------------------------------------------------------
 # Ray: a two-node cluster on this machine, every process on 127.0.0.1
-
-
-def _children(pid):
-    """The processes whose parent is `pid`, with their command lines (from /proc)."""
-    found = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as file:
-                    parent = int(file.read().rsplit(")", 1)[1].split()[1])
-                with open(f"/proc/{entry}/cmdline") as file:
-                    command = file.read().replace("\0", " ").strip()
-            except (OSError, IndexError, ValueError):
-                continue
-            if parent == pid:
-                found[int(entry)] = command
-    return found
 
 
 @pytest.fixture
@@ -498,7 +471,7 @@ def test_a_ray_cluster_makes_the_same_pictures_when_a_worker_dies(ray_cluster, g
         # The worker node's process running a job (Ray names it after the task), killed in the middle of the job.
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline and not killed:
-            for pid, command in _children(raylet).items():
+            for pid, command in child_processes(raylet).items():
                 if command.startswith("ray::_ray_job"):
                     time.sleep(0.5)
                     os.kill(pid, signal.SIGKILL)
@@ -514,11 +487,11 @@ def test_a_ray_cluster_makes_the_same_pictures_when_a_worker_dies(ray_cluster, g
         killer.join()
     assert killed, "no job was seen running on the worker node"
     assert signal.getsignal(signal.SIGTERM) is handler  # the batch put back what Ray's driver replaced
-    rows = {row["output"]: row for row in rows_of(tmp_path)}
+    rows = {row["output"]: row for row in results_rows(tmp_path)}
     assert sorted(rows) == GRID
     # Ray retries a task whose worker died: every job done (a job whose worker kept dying would be a failed row).
     assert code == 0 and {row["status"] for row in rows.values()} == {DONE}
-    expected = {row["output"]: row for row in rows_of(grid[0])}
+    expected = {row["output"]: row for row in results_rows(grid[0])}
     for name, row in rows.items():
         assert row["fingerprint"] == expected[name]["fingerprint"]
         np.testing.assert_array_equal(iio.imread(tmp_path / name), iio.imread(grid[0] / name))

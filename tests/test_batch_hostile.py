@@ -11,7 +11,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import imageio.v3 as iio
 import numpy as np
@@ -33,9 +32,9 @@ from neural_style.batch import (
 from neural_style.batch.manifest import read_manifest
 from neural_style.cli import main
 from neural_style.options import OptionError, StyleOptions
+from tests.fixtures import checkout_environment, child_processes, has_a_line, png_names, running, wait_until
 
 SIZE = 16
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 @pytest.fixture
@@ -343,22 +342,6 @@ def test_a_thousand_workers_is_a_note_and_one_process(pics, mat_file, capsys):
     assert row["worker"].endswith(f":{os.getpid()}")  # one job: run in this process, no worker started
 
 
-def _children(pid):
-    """The pids of the processes whose parent is `pid`, with their command lines (from /proc)."""
-    found = {}
-    for entry in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            with open(f"/proc/{entry}/stat") as file:
-                parent = int(file.read().rsplit(")", 1)[1].split()[1])
-            with open(f"/proc/{entry}/cmdline") as file:
-                command = file.read().replace("\0", " ")
-        except (OSError, IndexError, ValueError):
-            continue
-        if parent == pid:
-            found[int(entry)] = command
-    return found
-
-
 @pytest.mark.slow  # two worker processes each load TensorFlow: about a minute on 2 shared cores
 @pytest.mark.skipif(cpu_count() < 2, reason="two workers need two CPUs (worker_count)")
 @pytest.mark.parametrize("stop, code", [("SIGTERM", 143), ("SIGHUP", 129), ("SIGINT", 130)])
@@ -370,35 +353,25 @@ def test_a_signal_ends_every_worker_and_keeps_finished_pictures(pics, mat_file, 
     argv += ["--styles", str(pics / "starry.png"), "--output-dir", str(out), "--weights", str(mat_file[0])]
     # Jobs of a second or more (16x16 iterations take about a millisecond): the signal lands while both work.
     argv += ["--height", str(SIZE), "--width", str(SIZE), "--iterations", "1000", "--format", "png", "--quiet"]
-    environment = {**os.environ, "PYTHONPATH": ROOT + os.pathsep + os.environ.get("PYTHONPATH", "")}
     command = [sys.executable, "-m", "neural_style", *argv, "--workers", "2"]
     # Its own session: Ctrl-C is sent to the whole process group, as a terminal does.
-    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env=environment, start_new_session=True)
-    workers = {}
-    try:
-        deadline = time.monotonic() + 240
-        while not ((out / "results.jsonl").exists() and (out / "results.jsonl").read_text().count("\n") >= 1):
-            assert process.poll() is None, process.communicate()
-            assert time.monotonic() < deadline, "no job finished within 240 s"
-            time.sleep(0.05)
-        workers = {pid for pid, line in _children(process.pid).items() if "spawn_main" in line}
+    options = dict(stderr=subprocess.PIPE, text=True, env=checkout_environment(), start_new_session=True)
+    with running(command, **options) as process:
+        wait_until(process, lambda: has_a_line(out / "results.jsonl"), 240, "no job finished")
+        workers = {pid for pid, line in child_processes(process.pid).items() if "spawn_main" in line}
         assert len(workers) == 2
         if stop == "SIGINT":
             os.killpg(process.pid, signal.SIGINT)
         else:
             process.send_signal(getattr(signal, stop))
         _, err = process.communicate(timeout=60)
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
     assert process.returncode == code, err
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("neural-style: error: interrupted"), err
     assert (stop == "SIGINT") or f"by {stop}" in lines[0]
     assert not [pid for pid in workers if os.path.exists(f"/proc/{pid}")]  # every worker ended (none a zombie left)
     finished = [row["output"] for row in read_results(out / "results.jsonl").values() if row["status"] == DONE]
-    assert finished and sorted(name for name in os.listdir(out) if name.endswith(".png")) == sorted(finished)
+    assert finished and png_names(out) == sorted(finished)
 
 
 def test_a_lock_file_planted_as_a_symlink_is_never_written_through(pics, capsys):

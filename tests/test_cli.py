@@ -6,12 +6,10 @@ the plain-numpy forward pass of tests/reference.py.
 """
 
 import importlib
-import json
 import os
 import signal
 import subprocess
 import sys
-import time
 
 import imageio.v3 as iio
 import numpy as np
@@ -21,6 +19,7 @@ from neural_style.cli import common, main
 from neural_style.cli.stylize import build_parser, options_from_args
 from neural_style.options import StyleOptions
 from tests import reference
+from tests.fixtures import has_a_line, one_error_line, read_jsonl, running, wait_until
 from tests.transfers import COST_ROUNDING
 
 # The module, not the function of the same name that the package exports.
@@ -110,11 +109,6 @@ def small(*extra):
     return ["--height", HEIGHT, "--width", WIDTH, "--iterations", 3, "--save-every", 0, "--quiet", *extra]
 
 
-def read_history(path):
-    with open(path) as file:
-        return [json.loads(line) for line in file]
-
-
 # ---------------------------------------------------------------------------------------------------------------------
 # Independent costs (numpy float64), as the article defines them
 
@@ -190,7 +184,7 @@ def test_costs_reported_are_the_articles_costs(job, mat_file, images, tmp_path):
     assert code == 0
     content, style = normalized(images["content"]), normalized(images["style"])
     expected = reference_costs(mat_file[1], content, style, reference.noise_image(content, seed=7))
-    first = read_history(history)[0]
+    first = read_jsonl(history)[0]
     np.testing.assert_allclose([first["J"], first["J_content"], first["J_style"]], expected, rtol=COST_ROUNDING)
 
 
@@ -207,7 +201,7 @@ def test_style_layers_alpha_and_beta_reach_the_cost(job, mat_file, images, tmp_p
     expected = reference_costs(
         mat_file[1], content, style, reference.noise_image(content, 1), layers, alpha=2, beta=0.5
     )
-    first = read_history(history)[0]
+    first = read_jsonl(history)[0]
     np.testing.assert_allclose([first["J"], first["J_content"], first["J_style"]], expected, rtol=COST_ROUNDING)
 
 
@@ -246,7 +240,7 @@ def test_history_has_one_json_object_per_iteration(job, tmp_path):
         "--height", HEIGHT, "--width", WIDTH, "--iterations", 6, "--save-every", 0, "--quiet", "--history", history
     )
     assert code == 0
-    entries = read_history(history)
+    entries = read_jsonl(history)
     assert [entry["iteration"] for entry in entries] == list(range(6))
     for entry in entries:
         assert set(entry) == {"iteration", "seconds", "J", "J_content", "J_style"}
@@ -279,25 +273,16 @@ def test_summary_line_and_random_weights_note(job, tmp_path):
 # Bad input: one line on stderr, the right exit code, no traceback, inputs untouched
 
 
-def assert_one_error_line(code, out, err, expected_code=2):
-    assert code == expected_code
-    assert out == ""
-    assert len(err) == 1, err
-    assert err[0].startswith("neural-style: error: ") or err[0].startswith("neural-style: error:")
-    assert "Traceback" not in err[0]
-    return err[0]
-
-
 def test_missing_image(job, tmp_path):
-    line = assert_one_error_line(*job(*small(), content=tmp_path / "absent.jpg"))
+    line = one_error_line(*job(*small(), content=tmp_path / "absent.jpg"))
     assert line == f"neural-style: error: content: image not found: {tmp_path / 'absent.jpg'}"
-    line = assert_one_error_line(*job(*small(), style=tmp_path / "absent-style.png"))
+    line = one_error_line(*job(*small(), style=tmp_path / "absent-style.png"))
     assert line == f"neural-style: error: style: image not found: {tmp_path / 'absent-style.png'}"
     assert not (tmp_path / "out.png").exists()
 
 
 def test_a_folder_given_as_an_image(job, tmp_path):
-    line = assert_one_error_line(*job(*small(), content=tmp_path))
+    line = one_error_line(*job(*small(), content=tmp_path))
     assert str(tmp_path) in line
 
 
@@ -307,7 +292,7 @@ def test_unreadable_image(job, tmp_path, images):
     locked.write_bytes(images["content"].read_bytes())
     locked.chmod(0)
     try:
-        line = assert_one_error_line(*job(*small(), content=locked))
+        line = one_error_line(*job(*small(), content=locked))
     finally:
         locked.chmod(0o644)
     assert "locked.png" in line
@@ -316,26 +301,26 @@ def test_unreadable_image(job, tmp_path, images):
 def test_a_file_that_is_not_an_image(job, tmp_path):
     text = tmp_path / "notes.jpg"
     text.write_text("this is not a picture\n")
-    line = assert_one_error_line(*job(*small(), style=text))
+    line = one_error_line(*job(*small(), style=text))
     assert line.startswith(f"neural-style: error: style: {text}: not a readable image")
     assert "give a JPEG, PNG" in line and "pip install" not in line
     assert text.read_text() == "this is not a picture\n"
 
 
 def test_missing_weights_say_how_to_get_them(job, tmp_path, monkeypatch):
-    line = assert_one_error_line(*job(*small("--weights", tmp_path / "vgg.mat"), weights=False))
+    line = one_error_line(*job(*small("--weights", tmp_path / "vgg.mat"), weights=False))
     assert str(tmp_path / "vgg.mat") in line
     assert "neural-style weights download" in line and "pretrained-model/README.md" in line
     assert "--weights random" in line
     monkeypatch.setenv("NEURAL_STYLE_WEIGHTS", str(tmp_path / "elsewhere.mat"))
-    line = assert_one_error_line(*job(*small(), weights=False))
+    line = one_error_line(*job(*small(), weights=False))
     assert "elsewhere.mat" in line and "neural-style weights download" in line
 
 
 def test_weights_that_are_not_vgg(job, tmp_path):
     bogus = tmp_path / "vgg.mat"
     bogus.write_bytes(b"\x00" * 200)
-    line = assert_one_error_line(*job(*small("--weights", bogus), weights=False))
+    line = one_error_line(*job(*small("--weights", bogus), weights=False))
     assert "vgg.mat" in line
 
 
@@ -344,14 +329,14 @@ def test_output_equal_to_an_input_is_refused(job, images, tmp_path, which):
     before = images[which].read_bytes()
     # The same file under another spelling of its path is still refused.
     same = os.path.join(os.path.dirname(images[which]), "..", images[which].parent.name, images[which].name)
-    line = assert_one_error_line(*job(*small(), output=same))
+    line = one_error_line(*job(*small(), output=same))
     assert "is also an input" in line and "choose another output path" in line
     assert images[which].read_bytes() == before
 
 
 def test_history_equal_to_an_input_is_refused(job, images):
     before = images["style"].read_bytes()
-    line = assert_one_error_line(*job(*small("--history", images["style"])))
+    line = one_error_line(*job(*small("--history", images["style"])))
     assert line.startswith("neural-style: error: --history") and "is also an input" in line
     assert images["style"].read_bytes() == before
 
@@ -359,9 +344,9 @@ def test_history_equal_to_an_input_is_refused(job, images):
 def test_output_folder_that_cannot_be_made(job, tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("x")
-    line = assert_one_error_line(*job(*small(), output=blocker / "out.png"))
+    line = one_error_line(*job(*small(), output=blocker / "out.png"))
     assert line == f"neural-style: error: --output: {blocker} is a file, so the folder {blocker} cannot be made"
-    line = assert_one_error_line(
+    line = one_error_line(
         *job("--height", HEIGHT, "--width", WIDTH, "--iterations", 2, "--quiet", "--output-dir", blocker / "steps")
     )
     assert line.startswith("neural-style: error: --output-dir: ") and "is a file" in line
@@ -374,7 +359,7 @@ def test_output_folder_without_permission(job, tmp_path):
     locked = tmp_path / "locked"
     locked.mkdir(mode=0o500)
     try:
-        line = assert_one_error_line(*job(*small(), output=locked / "out.png"))
+        line = one_error_line(*job(*small(), output=locked / "out.png"))
     finally:
         locked.chmod(0o700)
     assert "permission denied" in line
@@ -383,7 +368,7 @@ def test_output_folder_without_permission(job, tmp_path):
 def test_output_under_a_symbolic_link_to_nothing(job, tmp_path):
     # os.path.exists is False for the link, so the walk up to an existing folder passed it; writing then failed.
     os.symlink(tmp_path / "gone", tmp_path / "link")
-    line = assert_one_error_line(*job(*small(), output=tmp_path / "link" / "out.png"))
+    line = one_error_line(*job(*small(), output=tmp_path / "link" / "out.png"))
     assert line == (
         f"neural-style: error: --output: {tmp_path / 'link'} is a symbolic link to {tmp_path / 'gone'}, which does "
         "not exist; make that folder, or give another path"
@@ -405,15 +390,15 @@ def test_an_option_of_one_value_takes_a_negative_number_or_list_after_it():
 def test_output_that_is_a_folder_or_not_an_image_type(job, tmp_path):
     folder = tmp_path / "pictures.png"
     folder.mkdir()
-    line = assert_one_error_line(*job(*small(), output=folder))
+    line = one_error_line(*job(*small(), output=folder))
     assert line == f"neural-style: error: --output {folder} is a folder; give a file name"
-    line = assert_one_error_line(*job(*small(), output=tmp_path / "out.txt"))
+    line = one_error_line(*job(*small(), output=tmp_path / "out.txt"))
     assert "unknown image type" in line
 
 
 @pytest.mark.parametrize("option", ["--content-layer", "--style-layers"])
 def test_unknown_layer_lists_the_valid_ones(job, option):
-    line = assert_one_error_line(*job(*small(option, "conv6_1")))
+    line = one_error_line(*job(*small(option, "conv6_1")))
     assert line.startswith("neural-style: error: unknown layer conv6_1; valid layers: ")
     assert line.split("valid layers: ")[1].split(", ") == ALL_LAYERS
 
@@ -438,7 +423,7 @@ def test_unknown_layer_lists_the_valid_ones(job, option):
 )
 def test_bad_numbers(job, tmp_path, option, value, message):
     # The bad option comes last, so that it overrides small()'s value of the same option.
-    line = assert_one_error_line(*job(*small(), option, value))
+    line = one_error_line(*job(*small(), option, value))
     assert message in line
     assert not (tmp_path / "out.png").exists()
 
@@ -446,7 +431,7 @@ def test_bad_numbers(job, tmp_path, option, value, message):
 def test_missing_required_option(capfd):
     code = main(["--content", "c.png", "--output", "o.png"])
     _, err = capfd.readouterr()
-    assert_one_error_line(code, "", err.splitlines())
+    one_error_line(code, "", err.splitlines())
     assert "the following arguments are required: --style" in err
 
 
@@ -457,10 +442,10 @@ def test_missing_required_option(capfd):
 def test_huge_learning_rate_stops_and_keeps_the_last_finite_image(job, images, tmp_path):
     history = tmp_path / "costs.jsonl"
     code, out, err = job(*small("--learning-rate", 1e30, "--iterations", 20, "--seed", 3, "--history", history))
-    line = assert_one_error_line(code, out, err, expected_code=1)
+    line = one_error_line(code, out, err, expected_code=1)
     assert "try a lower --learning-rate (now 1e+30)" in line
     assert f"to {tmp_path / 'out.png'}" in line
-    entries = read_history(history)
+    entries = read_jsonl(history)
     assert all(np.isfinite(entry["J"]) for entry in entries) and len(entries) < 20
     # The one finite image a step of 1e30 leaves is the seeded starting image, as the article makes it.
     start = reference.noise_image(normalized(images["content"]), seed=3)
@@ -482,9 +467,9 @@ def test_non_finite_cost_midway(job, tmp_path, monkeypatch):
     monkeypatch.setattr(optimize_module, "total_cost", breaks_at_the_fourth_step)
     history = tmp_path / "costs.jsonl"
     code, out, err = job(*small("--iterations", 10, "--history", history))
-    line = assert_one_error_line(code, out, err, expected_code=1)
+    line = one_error_line(code, out, err, expected_code=1)
     assert line.startswith("neural-style: error: the cost became nan at iteration 3; try a lower --learning-rate")
-    assert [entry["iteration"] for entry in read_history(history)] == [0, 1, 2]
+    assert [entry["iteration"] for entry in read_jsonl(history)] == [0, 1, 2]
     assert iio.imread(tmp_path / "out.png").shape == (HEIGHT, WIDTH, 3)
 
 
@@ -518,23 +503,15 @@ def test_ctrl_c_saves_the_image_and_exits_130(images, tmp_path):
         "--history",
         str(history),
     ]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
-    try:
-        deadline = time.monotonic() + 120
-        while not (history.exists() and history.read_text().count("\n") >= 1):
-            assert process.poll() is None, process.communicate()
-            assert time.monotonic() < deadline, "no iteration reported within 120 s"
-            time.sleep(0.05)
+    with running(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path) as process:
+        wait_until(process, lambda: has_a_line(history), 120, "no iteration reported")
         assert not output.exists()
         process.send_signal(signal.SIGINT)
         out, err = process.communicate(timeout=60)
-    finally:
-        if process.poll() is None:
-            process.kill()
     assert process.returncode == 130, err
     assert "Traceback" not in err
     last = err.strip().splitlines()[-1]
     assert last.startswith("neural-style: error: interrupted after ") and last.endswith(f"so far to {output}")
     done = int(last.split("interrupted after ")[1].split()[0])
-    assert 1 <= done < 100000 and len(read_history(history)) == done
+    assert 1 <= done < 100000 and len(read_jsonl(history)) == done
     assert iio.imread(output).shape == (HEIGHT, WIDTH, 3)

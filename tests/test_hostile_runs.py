@@ -18,7 +18,7 @@ from neural_style import weights as W
 from neural_style.cli import main
 from neural_style.files import atomic_write
 from neural_style.weights import VGGWeights
-from tests.fixtures import save_mat, vgg_mat_layers
+from tests.fixtures import has_a_line, one_error_line, running, save_mat, vgg_mat_layers, wait_until
 
 cli_stylize = importlib.import_module("neural_style.cli.stylize")
 stylize_module = importlib.import_module("neural_style.stylize")
@@ -65,12 +65,6 @@ def cli(pictures, mat_file, capfd, monkeypatch):
     return run
 
 
-def one_line(code, out, err, expected_code=2):
-    assert (code, out, len(err)) == (expected_code, "", 1), err
-    assert err[0].startswith("neural-style: error: ") and "Traceback" not in err[0]
-    return err[0]
-
-
 # ---------------------------------------------------------------------------------------------------------------------
 # Item 5: a run whose very first cost is not finite writes nothing; an existing --output is kept
 
@@ -84,7 +78,7 @@ def test_first_cost_not_finite_writes_nothing_and_blames_the_weights(cli, tmp_pa
     save_mat(path, vgg_mat_layers(VGGWeights(layers=layers, source="x")))
     output = tmp_path / "out.png"
     output.write_bytes(b"an earlier result")
-    line = one_line(*cli("--output", output, "--iterations", 3, "--save-every", 0, weights=path), expected_code=1)
+    line = one_error_line(*cli("--output", output, "--iterations", 3, "--save-every", 0, weights=path), expected_code=1)
     assert "the cost of the starting image is already not finite (J_content = inf, J_style = nan)" in line
     assert "check the weights" in line and line.endswith("nothing was written")
     assert "learning-rate" not in line
@@ -107,7 +101,9 @@ def test_an_input_named_like_an_intermediate_image_is_never_overwritten(cli, tmp
     folder.mkdir()
     style = folder / name
     original = _picture(style)
-    line = one_line(*cli("--output", tmp_path / "out.png", "--output-dir", folder, "--save-every", 20, style=style))
+    line = one_error_line(
+        *cli("--output", tmp_path / "out.png", "--output-dir", folder, "--save-every", 20, style=style)
+    )
     assert f"--style {style} would be overwritten by {option} in {folder}" in line
     assert style.read_bytes() == original and not (tmp_path / "out.png").exists()
 
@@ -116,7 +112,7 @@ def test_an_input_named_checkpoint_png_is_never_overwritten(cli, tmp_path):
     style = tmp_path / "checkpoint.png"
     original = _picture(style)
     argv = ("--output", tmp_path / "out.png", "--output-dir", tmp_path, "--save-every", 0, "--checkpoint-every", 1)
-    line = one_line(*cli(*argv, content=style))
+    line = one_error_line(*cli(*argv, content=style))
     assert f"--content {style} would be overwritten by --checkpoint-every in {tmp_path}" in line
     assert style.read_bytes() == original
 
@@ -127,7 +123,7 @@ def test_a_planned_name_linked_to_an_input_is_refused(cli, pictures, tmp_path, l
     folder.mkdir()
     (os.symlink if link == "symlink" else os.link)(pictures["content"], folder / "20.png")
     original = pictures["content"].read_bytes()
-    line = one_line(*cli("--output", tmp_path / "out.png", "--output-dir", folder, "--iterations", 30))
+    line = one_error_line(*cli("--output", tmp_path / "out.png", "--output-dir", folder, "--iterations", 30))
     assert f"--content {pictures['content']} is the same file as {folder / '20.png'}, which --save-every writes" in line
     assert pictures["content"].read_bytes() == original
 
@@ -135,14 +131,14 @@ def test_a_planned_name_linked_to_an_input_is_refused(cli, pictures, tmp_path, l
 def test_history_and_output_on_one_file_is_refused(cli, tmp_path):
     # Before: --history out.png --output out.png wrote one over the other.
     output = tmp_path / "out.png"
-    line = one_line(*cli("--output", output, "--history", output, "--save-every", 0))
+    line = one_error_line(*cli("--output", output, "--history", output, "--save-every", 0))
     assert f"--output {output} and --history {output} are one file" in line
     assert not output.exists()
 
 
 def test_output_that_an_intermediate_image_would_replace_is_refused(cli, tmp_path):
     output = tmp_path / "20.png"
-    line = one_line(*cli("--output", output, "--output-dir", tmp_path, "--iterations", 21, "--save-every", 20))
+    line = one_error_line(*cli("--output", output, "--output-dir", tmp_path, "--iterations", 21, "--save-every", 20))
     assert f"--output {output} is also written by --save-every into {tmp_path}" in line
 
 
@@ -222,19 +218,10 @@ def test_sigterm_and_sighup_save_the_best_image(pictures, tmp_path, signum):
     command = [sys.executable, "-m", "neural_style", "--content", str(pictures["content"]), "--style"]
     command += [str(pictures["style"]), "--output", str(output), "--weights", "random", "--height", str(HEIGHT)]
     command += ["--width", str(WIDTH), "--iterations", "100000", "--save-every", "0", "--history", str(history)]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
-    try:
-        deadline = time.monotonic() + 120
-        while not (history.exists() and history.read_text().count("\n") >= 1):
-            assert process.poll() is None, process.communicate()
-            assert time.monotonic() < deadline, "no iteration reported within 120 s"
-            time.sleep(0.05)
+    with running(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path) as process:
+        wait_until(process, lambda: has_a_line(history), 120, "no iteration reported")
         process.send_signal(signum)
         out, err = process.communicate(timeout=60)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
     assert process.returncode == 128 + signum, err
     assert "Traceback" not in err
     last = err.strip().splitlines()[-1]
@@ -252,7 +239,7 @@ def test_a_second_run_into_a_held_output_dir_is_refused(cli, tmp_path):
     folder = tmp_path / "output"
     with safety.hold_folder(str(folder)) as lock:
         assert open(lock).read() == str(os.getpid())
-        line = one_line(*cli("--output", tmp_path / "out.png", "--output-dir", folder, "--save-every", 1))
+        line = one_error_line(*cli("--output", tmp_path / "out.png", "--output-dir", folder, "--save-every", 1))
     assert f"--output-dir {folder} is in use by another neural-style run (pid {os.getpid()})" in line
     assert os.listdir(folder) == []  # the lock file goes with its holder
     code, _, _ = cli("--output", tmp_path / "out.png", "--output-dir", folder, "--save-every", 1, "--iterations", 2)
@@ -281,7 +268,7 @@ def test_a_size_beyond_memory_says_the_largest_that_fits(cli, tmp_path, pinned_l
     # Before: --max-size 100000 ended in a TensorFlow out-of-memory traceback.
     width, height = _fits(75000, 100000)
     code, out, err = main_with_size(cli, tmp_path, "--max-size", 100000)
-    line = one_line(code, out, err)
+    line = one_error_line(code, out, err)
     assert (
         f"the output would be 100000x75000 (7,500,000,000 pixels), more than the {MAX_RUN_PIXELS:,} a run can hold "
         f"in memory; the largest of that shape that fits is {width}x{height} (e.g. --max-size {width})" in line
@@ -294,7 +281,7 @@ def main_with_size(cli, tmp_path, *size):
 
 
 def test_a_style_scale_beyond_memory_says_which_fits(cli, tmp_path, pinned_limit):
-    line = one_line(*cli("--output", tmp_path / "out.png", "--style-scale", 1000))
+    line = one_error_line(*cli("--output", tmp_path / "out.png", "--style-scale", 1000))
     shrink = math.sqrt(MAX_RUN_PIXELS / (24000 * 32000))
     assert "the style images would be 32000x24000 (768,000,000 pixels)" in line
     assert f"(e.g. --style-scale {1000 * shrink:.3g})" in line
@@ -311,7 +298,7 @@ def test_a_style_scale_beyond_memory_says_which_fits(cli, tmp_path, pinned_limit
 )
 def test_numbers_that_cannot_work_are_refused_up_front(cli, tmp_path, argv, message):
     # Before: --seed -1 gave a traceback after the model was built; --beta 1e300 was blamed on the learning rate.
-    line = one_line(*cli("--output", tmp_path / "out.png", *argv))
+    line = one_error_line(*cli("--output", tmp_path / "out.png", *argv))
     assert message in line
     assert not (tmp_path / "out.png").exists()
 
@@ -327,7 +314,7 @@ def test_curves_of_a_file_that_is_not_utf8_is_one_line(tmp_path, capfd):
 
 def test_resume_from_a_damaged_checkpoint_is_one_line(cli, tmp_path):
     (tmp_path / "checkpoint.npz").write_bytes(b"")
-    line = one_line(*cli("--output", tmp_path / "out.png", "--resume", tmp_path))
+    line = one_error_line(*cli("--output", tmp_path / "out.png", "--resume", tmp_path))
     assert f"--resume {tmp_path}: {tmp_path / 'checkpoint.npz'} is not a neural-style checkpoint" in line
 
 

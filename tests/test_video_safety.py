@@ -13,7 +13,6 @@ import signal
 import struct
 import subprocess
 import sys
-import time
 
 import imageio.v3 as iio
 import imageio_ffmpeg
@@ -26,6 +25,7 @@ from neural_style.safety import Stopped
 from neural_style.video import VideoError, open_clip, write_video
 from neural_style.video import transfer as video_transfer
 from neural_style.video.work import WorkFolder, check_work_folder
+from tests.fixtures import checkout_environment, running, wait_until
 from tests.hostile import png_declaring
 from tests.test_video import FAST, HEIGHT, WIDTH, pan_frames, write_frames
 
@@ -291,23 +291,11 @@ def test_sigterm_ends_a_video_run_with_one_line_and_143(tmp_path, style_file):
     work = tmp_path / "out.work"
     command = [sys.executable, "-m", "neural_style", "video", "--content", str(content), "--style", str(style_file)]
     command += ["--output", str(tmp_path / "out.mp4"), "--weights", "random", "--iterations", "1", "--quiet", *FAST]
-    # This checkout's package, whatever the venv has installed.
-    env = {**os.environ, "PYTHONPATH": os.path.dirname(os.path.dirname(os.path.abspath(__file__)))}
-    process = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path, env=env
-    )
-    try:
-        deadline = time.monotonic() + 180
-        while not (work / "frames" / "00001.png").exists():
-            assert process.poll() is None, process.communicate()
-            assert time.monotonic() < deadline, "no frame finished within 180 s"
-            time.sleep(0.05)
+    options = dict(stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path, env=checkout_environment())
+    with running(command, **options) as process:
+        wait_until(process, (work / "frames" / "00001.png").exists, 180, "no frame finished")
         process.send_signal(signal.SIGTERM)
         _, err = process.communicate(timeout=60)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
     assert process.returncode == 143, err
     assert "Traceback" not in err and err.count("\n") == 1, err
     assert err.startswith("neural-style: error: interrupted by SIGTERM; ")
