@@ -3,7 +3,8 @@
 ``stylize(content, style, **options)`` loads the images and the weights, builds the cost once, runs the
 optimisation and returns the picture with its cost history. ``StyleTransfer`` is the same as an object, for callers
 that need the image while it is being made (the command line saves it on Ctrl-C). The options and their checks are
-in ``options.py``; the starting image in ``start.py``, the masks in ``masks.py``, the scale schedule in ``large.py``.
+in ``options.py``; the starting image in ``start.py``, the masks in ``masks.py``, the scale schedule in ``large.py``,
+the compiled steps (and those that pictures share) in ``shared_steps.py``, a run's checkpoints in ``run_checkpoint.py``.
 """
 
 import dataclasses
