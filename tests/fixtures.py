@@ -18,6 +18,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 
 import numpy as np
@@ -255,6 +256,24 @@ def has_a_line(path):
     ready -- True once the file exists and holds a newline
     """
     return path.exists() and path.read_text().count("\n") >= 1
+
+
+def endless_run(content, style, output, history, height, width):
+    """
+    The command line of a run in a child process that goes on until a signal stops it.
+
+    Arguments:
+    content, style -- the pictures
+    output -- where the run writes its result
+    history -- the run's --history: a line an iteration, what a test waits for before it sends its signal
+    height, width -- the run's size
+
+    Returns:
+    command -- `python -m neural_style` with random filters, 100000 iterations and no intermediate images
+    """
+    command = [sys.executable, "-m", "neural_style", "--content", str(content), "--style", str(style)]
+    command += ["--output", str(output), "--weights", "random", "--height", str(height), "--width", str(width)]
+    return command + ["--iterations", "100000", "--save-every", "0", "--history", str(history)]
 
 
 @contextlib.contextmanager

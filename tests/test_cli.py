@@ -9,7 +9,6 @@ import importlib
 import os
 import signal
 import subprocess
-import sys
 
 import imageio.v3 as iio
 import numpy as np
@@ -19,7 +18,7 @@ from neural_style.cli import common, main
 from neural_style.cli.stylize import build_parser, options_from_args
 from neural_style.options import StyleOptions
 from tests import reference
-from tests.fixtures import has_a_line, one_error_line, read_jsonl, running, wait_until
+from tests.fixtures import endless_run, has_a_line, one_error_line, read_jsonl, running, wait_until
 from tests.transfers import COST_ROUNDING
 
 # The module, not the function of the same name that the package exports.
@@ -480,29 +479,7 @@ def test_non_finite_cost_midway(job, tmp_path, monkeypatch):
 @pytest.mark.slow
 def test_ctrl_c_saves_the_image_and_exits_130(images, tmp_path):
     history, output = tmp_path / "costs.jsonl", tmp_path / "out.png"
-    command = [
-        sys.executable,
-        "-m",
-        "neural_style",
-        "--content",
-        str(images["content"]),
-        "--style",
-        str(images["style"]),
-        "--output",
-        str(output),
-        "--weights",
-        "random",
-        "--height",
-        str(HEIGHT),
-        "--width",
-        str(WIDTH),
-        "--iterations",
-        "100000",
-        "--save-every",
-        "0",
-        "--history",
-        str(history),
-    ]
+    command = endless_run(images["content"], images["style"], output, history, HEIGHT, WIDTH)
     with running(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path) as process:
         wait_until(process, lambda: has_a_line(history), 120, "no iteration reported")
         assert not output.exists()

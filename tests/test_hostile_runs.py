@@ -6,7 +6,6 @@ import math
 import os
 import signal
 import subprocess
-import sys
 import time
 
 import imageio.v3 as iio
@@ -18,7 +17,7 @@ from neural_style import weights as W
 from neural_style.cli import main
 from neural_style.files import atomic_write
 from neural_style.weights import VGGWeights
-from tests.fixtures import has_a_line, one_error_line, running, save_mat, vgg_mat_layers, wait_until
+from tests.fixtures import endless_run, has_a_line, one_error_line, running, save_mat, vgg_mat_layers, wait_until
 
 cli_stylize = importlib.import_module("neural_style.cli.stylize")
 stylize_module = importlib.import_module("neural_style.stylize")
@@ -215,9 +214,7 @@ def test_a_signal_mid_write_leaves_no_temporary_file(tmp_path):
 def test_sigterm_and_sighup_save_the_best_image(pictures, tmp_path, signum):
     # Before: SIGTERM (timeout, docker stop, batch schedulers) and SIGHUP killed the run with nothing written.
     history, output = tmp_path / "costs.jsonl", tmp_path / "out.png"
-    command = [sys.executable, "-m", "neural_style", "--content", str(pictures["content"]), "--style"]
-    command += [str(pictures["style"]), "--output", str(output), "--weights", "random", "--height", str(HEIGHT)]
-    command += ["--width", str(WIDTH), "--iterations", "100000", "--save-every", "0", "--history", str(history)]
+    command = endless_run(pictures["content"], pictures["style"], output, history, HEIGHT, WIDTH)
     with running(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path) as process:
         wait_until(process, lambda: has_a_line(history), 120, "no iteration reported")
         process.send_signal(signum)
