@@ -171,7 +171,13 @@ _FLOAT32_AVERAGES = []
 
 @contextlib.contextmanager
 def statistics_in_float32():
-    """Within it, a network that rounds as an int8 file averages in float32, which TFLite can run."""
+    """
+    Within it, a network that rounds as an int8 file averages in float32, which TFLite can run (export.py traces the
+    network for its converter inside it); outside it, in float64, as the tiled apply gathers the statistics.
+
+    Returns:
+    a context manager
+    """
     _FLOAT32_AVERAGES.append(True)
     try:
         yield
@@ -191,6 +197,13 @@ def upsample(x, like):
     Nearest-neighbour x2, cropped to the height and width of `like` (the encoder's level it returns to): row i and
     column j of the result are row i // 2 and column j // 2 of x, gathered (a gather keeps the channel count known to
     TFLite's converter, which a slice with computed bounds does not).
+
+    Arguments:
+    x -- tensor (batch, h, w, C): a decoder stage's input
+    like -- tensor (batch, H, W, ...) with ceil(H / 2) = h and ceil(W / 2) = w: the level the stage returns to
+
+    Returns:
+    upsampled -- tensor (batch, H, W, C)
     """
     rows = tf.range(tf.shape(like)[1]) // 2
     cols = tf.range(tf.shape(like)[2]) // 2
