@@ -114,11 +114,6 @@ IMAGE_RANGES = ("mean", "unit")
 # The content costs (costs.CONTENT_COSTS): the course's normalised one, and the paper's 1/2 * sum((F - P) ** 2).
 CONTENT_COST_NAMES = ("course", "gatys")
 
-# --style-loss: the article's Gram cost, the squared distance of means and covariances, the Wasserstein-2 distance.
-# The losses are in style_losses, one module each, whose NAMES this is: config, which everything imports, cannot
-# import them (they compute with costs.py, which imports config), so it writes the names out and a test compares.
-STYLE_LOSSES = ("gram", "mean-cov", "w2")
-
 # L-BFGS-B's first line search tries a few step lengths; after it, one evaluation per iteration is the rule and two or
 # three the exception. Twice the iterations plus this many leaves room for that without letting a run stall for ever.
 LBFGS_EXTRA_EVALUATIONS = 20

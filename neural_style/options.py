@@ -10,7 +10,7 @@ import os
 
 import numpy as np
 
-from . import config, large
+from . import config, large, style_losses
 from .checkpoint import CHECKPOINT_FILE, checkpoint_path
 from .checks import (
     OptionError,
@@ -23,7 +23,7 @@ from .checks import (
     is_int,
     is_number,
 )
-from .config import CONTENT_COST_NAMES, IMAGE_RANGES, LBFGS_EXTRA_EVALUATIONS, STYLE_LOSSES, default_size_text
+from .config import CONTENT_COST_NAMES, IMAGE_RANGES, LBFGS_EXTRA_EVALUATIONS, default_size_text
 from .large.layout import minimum_tile_size
 from .layers import POOLINGS, PRECISIONS, canonical_layer_name, layer_names
 from .limits import check_run_size
@@ -190,12 +190,9 @@ class StyleOptions:
         metavar="RULE",
         nargs="+",
     )
+    # The losses and their help come from the registry: a new loss is one module in style_losses/.
     style_loss: str = option(
-        "gram",
-        "how a layer's style is matched: gram (the article's Gram matrices), mean-cov (squared distance of the "
-        "features' means and covariances) or w2 (Wasserstein-2 distance of their Gaussians; default {default})",
-        choices=STYLE_LOSSES,
-        metavar="|".join(STYLE_LOSSES),
+        "gram", style_losses.help_text(), choices=style_losses.NAMES, metavar="|".join(style_losses.NAMES)
     )
     # Masks: image paths or (H, W) arrays (masks.load_mask); a list of masks gives one per style image.
     content_mask: str | os.PathLike | np.ndarray | None = option(
@@ -388,7 +385,7 @@ class StyleOptions:
 
     def _check_control(self, style_count):
         """The control options: style loss, layer weights by rule, masks (masks.load_mask checks their pixels)."""
-        check_choice(self.style_loss, STYLE_LOSSES, "style_loss")
+        check_choice(self.style_loss, style_losses.NAMES, "style_loss")
         if not isinstance(self.stretch_masks, (bool, np.bool_)):
             raise OptionError(f"stretch_masks must be True or False, got {self.stretch_masks!r}", "stretch_masks")
         check_mask_file(self.content_mask, "content_mask")

@@ -1,6 +1,7 @@
 """The registry of style losses (neural_style/style_losses/): each loss's target and costs against numpy float64, the
 lookup's error, the discovery of a new loss module, and what the options build from it."""
 
+import dataclasses
 import subprocess
 import sys
 
@@ -9,8 +10,9 @@ import pytest
 import scipy.linalg
 import tensorflow as tf
 
-from neural_style import config, style_losses
+from neural_style import style_losses
 from neural_style.large.tiled_style import tiled_style
+from neural_style.options import StyleOptions
 from tests import reference
 
 # float32 features of a few hundred positions: a loss's sums are within a few 1e-6 of float64 (relative).
@@ -62,11 +64,10 @@ def style_and_generated(with_guide):
     return guided_moments(a_S, soft_guide((12, 10), 4)), a_G, guide
 
 
-def test_the_registry_has_the_three_losses_in_order_and_config_names_them():
+def test_the_registry_has_the_three_losses_in_order_and_the_options_offer_them():
     assert style_losses.NAMES == ("gram", "mean-cov", "w2")
-    # config, the lowest floor, cannot import the registry (its losses use costs, which uses config): it writes the
-    # names out, and they must be the registry's.
-    assert config.STYLE_LOSSES == style_losses.NAMES
+    field = {f.name: f for f in dataclasses.fields(StyleOptions)}["style_loss"]
+    assert field.metadata["choices"] == style_losses.NAMES
     assert style_losses.TILED_NAMES == style_losses.NAMES
     assert [style_losses.lookup(name).articles_grams for name in style_losses.NAMES] == [True, False, False]
 

@@ -39,7 +39,7 @@ def discover():
 
 
 LOSSES = discover()
-# The --style-loss choices, in order (config.STYLE_LOSSES is this tuple, written out where config cannot import it).
+# The --style-loss choices, in the order of the modules' file names.
 NAMES = tuple(LOSSES)
 # The losses the tiles can compute (large/tiled_style.py): their cost follows from moments summed over the tiles.
 TILED_NAMES = tuple(name for name, loss in LOSSES.items() if loss.moments_on_tiles)
