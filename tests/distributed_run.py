@@ -9,9 +9,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from neural_style.fast.loss import FastStyleTrainer
 from neural_style.fast.network import build_transform_net
 from neural_style.fast.options import TrainOptions
-from neural_style.fast.train import FastStyleTrainer
 from neural_style.vgg import load_vgg_model
 from neural_style.weights import random_vgg_weights
 

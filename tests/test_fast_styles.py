@@ -15,10 +15,12 @@ from neural_style.checks import OptionError
 from neural_style.cli import main
 from neural_style.fast import data
 from neural_style.fast.apply import fit_style_weights, load_style_masks, stylize_picture
-from neural_style.fast.network import InstanceNormalization, TransformNet, build_transform_net
+from neural_style.fast.layers import InstanceNormalization
+from neural_style.fast.loss import FastStyleTrainer, style_grams
+from neural_style.fast.network import TransformNet, build_transform_net
 from neural_style.fast.options import TrainOptions
 from neural_style.fast.style_choice import style_weights
-from neural_style.fast.train import FastStyleTrainer, style_grams, train_fast_model
+from neural_style.fast.train import train_fast_model
 from neural_style.fast.video import stylize_frames
 from neural_style.vgg import load_vgg_model
 from neural_style.weights import random_vgg_weights

@@ -14,11 +14,12 @@ from neural_style.checks import OptionError
 from neural_style.config import CONFIG
 from neural_style.costs import compute_layer_style_cost, total_variation_cost
 from neural_style.fast import data
-from neural_style.fast.loss import FastStyleTrainer, style_grams
+from neural_style.fast.loss import FastStyleTrainer, style_grams, style_targets
 from neural_style.fast.options import TrainOptions
 from neural_style.fast.train import train_fast_model
 from neural_style.vgg import load_vgg_model
 from neural_style.weights import random_vgg_weights
+from tests import reference
 
 # Narrow random filters (VGG-19's channels / 16) keep each step short; the shapes and layers are the real ones.
 WEIGHTS = random_vgg_weights(seed=0, width_divisor=16)
@@ -85,6 +86,36 @@ def test_cost_is_the_projects_per_picture_mean(style):
     np.testing.assert_allclose(J_tv, np.mean(tvs), rtol=1e-4)
     expected = 10 * np.mean(contents) + 40 * np.mean(styles) + options.tv_weight * np.mean(tvs)
     np.testing.assert_allclose(J, expected, rtol=1e-4)
+
+
+# mean-cov: float32 sums over at most 32*32 positions, relative errors of order 1e-6 (1e-4 as the costs above). w2 also
+# takes square roots of covariances that are singular at the deep layers (conv5_1 has 2x2 positions at 32x32, for 32
+# channels): an eigenvalue near zero, known to float32's eps, carries its square root to sqrt(eps) = 3.5e-4, over up to
+# 32 channels: 1e-2.
+@pytest.mark.parametrize(
+    "style_loss, layer_cost, rtol", [("mean-cov", reference.mean_cov_cost, 1e-4), ("w2", reference.w2_cost, 1e-2)]
+)
+def test_another_style_loss_reaches_training(style, style_loss, layer_cost, rtol):
+    # The registry's other losses train too: each picture's style cost is the loss's, against the style picture's own
+    # activations (32x32, the crops' size), in numpy float64 (tests/reference.py).
+    options = TrainOptions(size=32, style_loss=style_loss).validate()
+    vgg = load_vgg_model(WEIGHTS, 32, 32)
+    trainer = FastStyleTrainer(keras.Sequential(), vgg, style_targets(vgg, style, options), options)
+    rng = np.random.default_rng(2)
+    pictures = rng.uniform(0, 255, (2, 32, 32, 3)).astype(np.float32)
+    generated = rng.uniform(0, 255, (2, 32, 32, 3)).astype(np.float32)
+    _, _, J_style, _ = trainer.costs(tf.constant(pictures), tf.constant(generated))
+    from neural_style.images import load_pixels
+
+    means = CONFIG.MEANS.astype(np.float32)
+    names = [name for name, _ in options.style_layers]
+    a_S = [a.numpy() for a in vgg(load_pixels(style, max_size=32)[None] - means, names)]
+    per_picture = []
+    for i in range(2):
+        a_G = [a.numpy() for a in vgg(generated[i : i + 1] - means, names)]
+        per_picture.append(sum(w * layer_cost(s, g) for (_, w), s, g in zip(options.style_layers, a_S, a_G)))
+    np.testing.assert_allclose(float(J_style), np.mean(per_picture), rtol=rtol)
+    assert float(J_style) > 0
 
 
 def test_picture_order_is_the_seeds_and_resumes_exactly():

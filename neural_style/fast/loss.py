@@ -1,12 +1,15 @@
 """The article's costs of the image-transformation network's training: FastStyleTrainer, the network with its loss
 network, whose train_step (Keras' own model.fit runs it, train.py) stylises a batch of crops and descends
-J = alpha J_content + beta J_style + tv J_tv, and style_grams, the style pictures' Gram matrices it compares against.
+J = alpha J_content + beta J_style + tv J_tv, and style_targets, what it compares the style layers against: the style
+pictures' Gram matrices (style_grams), or the targets of another style loss (--style-loss, style_losses).
 
 The loss network is the project's VGG-19 (vgg.load_vgg_model); the costs are the project's functions:
 compute_content_cost, layer_style_cost_from_gram against the style's Gram matrices (computed once, rescaled to the
 crops' size by style_gram_for_size), total_variation_cost, combined by total_cost. Several styles: each picture's style
-cost is against its own style's Gram matrices. Several devices: each replica's cost is its share of the global batch's
-mean, so that the gradients Keras sums over the replicas are the one-device gradient of the same global batch.
+cost is against its own style's Gram matrices. Another style loss: its cost of each picture's activations against the
+style's target (the loss's own functions, style_losses), as the optimisation computes it. Several devices: each
+replica's cost is its share of the global batch's mean, so that the gradients Keras sums over the replicas are the
+one-device gradient of the same global batch.
 """
 
 import keras
@@ -22,6 +25,8 @@ from ..costs import (
     total_variation_cost,
 )
 from ..images import load_pixels
+from ..masks import style_statistics
+from ..style_losses import lookup
 
 
 class FastStyleTrainer(keras.Model):
@@ -32,18 +37,32 @@ class FastStyleTrainer(keras.Model):
         Arguments:
         net -- the TransformNet being trained
         vgg -- a VGGModel (the loss network; its filters are constants, never trained)
-        style_grams -- dict layer -> the style's Gram matrix, rescaled to the crops' size; or a list of such dicts,
-                       one per style, in the order of the network's style weights
+        style_grams -- dict layer -> the style's target (style_targets: for the article's loss its Gram matrix, rescaled
+                       to the crops' size; else a tuple, the loss's target); or a list of such dicts, one per style,
+                       in the order of the network's style weights
         options -- validated TrainOptions
         """
         super().__init__(**kwargs)
         self.net = net
-        grams = [style_grams] if isinstance(style_grams, dict) else list(style_grams)
-        # Each layer's Gram matrices of every style stacked, (styles, n_C, n_C): a picture's style picks its own.
-        stacked = {name: tf.stack([tf.convert_to_tensor(g[name]) for g in grams]) for name in grams[0]}
+        targets = [style_grams] if isinstance(style_grams, dict) else list(style_grams)
+        targets = [
+            {name: value if isinstance(value, tuple) else (value,) for name, value in t.items()} for t in targets
+        ]
+        # Each part of each layer's target stacked over the styles, (styles, ...): a picture's style picks its own.
+        stacked = {
+            name: tuple(tf.stack([tf.convert_to_tensor(t[name][j]) for t in targets]) for j in range(len(part)))
+            for name, part in targets[0].items()
+        }
+        loss = lookup(options.style_loss)
+        # The article's loss compares Gram matrices rescaled to the crops' size (costs.layer_style_cost_from_gram);
+        # another loss computes its own cost from the activations.
+        layer_cost = (
+            (lambda target, a_G: layer_style_cost_from_gram(target[0], a_G)) if loss.articles_grams else loss.cost
+        )
         # Kept out of Keras' tracking: the loss network is no part of the trained (or saved) state.
         object.__setattr__(self, "_vgg", vgg)
-        object.__setattr__(self, "_grams", stacked)
+        object.__setattr__(self, "_targets", stacked)
+        object.__setattr__(self, "_layer_cost", layer_cost)
         self.options = options
         self.mean = tf.constant(CONFIG.MEANS, tf.float32)
 
@@ -80,7 +99,9 @@ class FastStyleTrainer(keras.Model):
         J_style = 0.0
         for (name, weight), a_G in zip(options.style_layers, features[:-1]):
             per_picture = [
-                layer_style_cost_from_gram(self._grams[name][0 if styles is None else styles[i]], a_G[i : i + 1])
+                self._layer_cost(
+                    tuple(part[0 if styles is None else styles[i]] for part in self._targets[name]), a_G[i : i + 1]
+                )
                 for i in range(a_G.shape[0])
             ]
             J_style += weight * tf.add_n(per_picture) / batch
@@ -139,7 +160,34 @@ def style_grams(vgg, style, options):
     }
 
 
+def style_targets(vgg, style, options):
+    """
+    What the crops' style layers are compared with, computed once from the style picture: the article's Gram
+    matrices (style_grams), or the target of the style loss chosen (options.style_loss, style_losses).
+
+    Arguments:
+    vgg -- a VGGModel
+    style -- path of the style picture, or an (H, W, 3) array in 0..255
+    options -- validated TrainOptions (style_loss, style_size)
+
+    Returns:
+    targets -- dict layer -> for the article's loss the Gram matrix of style_grams; else a tuple of float32 tensors,
+               the loss's target from the style's per-position statistics (masks.style_statistics)
+    """
+    loss = lookup(options.style_loss)
+    if loss.articles_grams:
+        return style_grams(vgg, style, options)
+    pixels = load_pixels(style, max_size=options.style_size or options.size, what="style")
+    names = [name for name, _ in options.style_layers]
+    activations = vgg(pixels[None] - CONFIG.MEANS.astype(np.float32), names)
+    return {
+        name: tuple(tf.cast(part, tf.float32) for part in loss.target(*style_statistics(a)))
+        for name, a in zip(names, activations)
+    }
+
+
 __all__ = [
     "FastStyleTrainer",
     "style_grams",
+    "style_targets",
 ]

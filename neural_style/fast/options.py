@@ -8,7 +8,7 @@ so the command line answers --help and bad options at once.
 import dataclasses
 import os
 
-from .. import config
+from .. import config, style_losses
 from ..checkpoint import may_change_on_resume
 from ..checks import OptionError, check_choice, check_count, check_number, check_positive_int
 from ..option_fields import MAY_CHANGE, cli_fields, flag_of, option
@@ -34,7 +34,7 @@ PREVIEW_LIMIT = 16
 # Seconds a task of a cluster (TF_CONFIG) waits for the others to answer before it gives up (--cluster-timeout); like
 # the watch fields, not a setting of the training (it may change on resume).
 CLUSTER_TIMEOUT = 600
-# The transformation network's bytes a pixel in training: what its forward pass holds (apply.PER_PIXEL_BYTES, 1300),
+# The transformation network's bytes a pixel in training: what its forward pass holds (tiles.PER_PIXEL_BYTES, 1300),
 # twice, for the values its backward pass keeps.
 TRANSFORM_TRAINING_BYTES = 2600
 # The other flags of the fast network's commands (train's files, apply's, export's and video --model's), for the
@@ -63,6 +63,9 @@ class TrainOptions:
     learning_rate: float = option(LEARNING_RATE, "Adam's (default {default})", parse=float)
     seed: int = option(0, "the network's start, the pictures' order and crops (default {default})", parse=int)
     content_layer: str = option(config.CONTENT_LAYER, "default {default}")
+    style_loss: str = option(
+        "gram", style_losses.help_text(), choices=style_losses.NAMES, metavar="|".join(style_losses.NAMES)
+    )
     # None: config.STYLE_LAYERS
     style_layers: list | str | None = option(
         help="default: the article's conv1_1 ... conv5_1, 0.2 each", metavar="NAME:W,..."
@@ -141,6 +144,7 @@ class TrainOptions:
         check_count(self.seed, "seed", zero=None)
         check_positive_int(self.checkpoint_every, "checkpoint_every")
         check_choice(self.content_layer, layer_names("avg"), "content_layer")
+        check_choice(self.style_loss, style_losses.NAMES, "style_loss")
         layers = config.STYLE_LAYERS if self.style_layers is None else self.style_layers
         self.style_layers = parse_style_layers(layers) if isinstance(layers, str) else [tuple(p) for p in layers]
         for name, weight in self.style_layers:
@@ -183,7 +187,7 @@ def training_memory(size, batch_size, layers):
     The estimated peak memory of a training step: TensorFlow and VGG-19's filters, plus for every pixel of the batch
     the loss network's activations kept for the backward pass (the main job's fitted factor, large.ACTIVATION_FACTOR,
     for the stylised crops, once more for the photographs' and the gradients) and the transformation network's
-    (twice what its forward pass holds, apply.PER_PIXEL_BYTES, for the backward pass).
+    (twice what its forward pass holds, tiles.PER_PIXEL_BYTES, for the backward pass).
 
     Arguments:
     size -- the crops' side

@@ -1,10 +1,11 @@
 """Training the image-transformation network with the article's costs, by Keras' own model.fit.
 
 The loss is loss.py's FastStyleTrainer: the network beside the project's VGG-19 (vgg.load_vgg_model: a .mat, a Keras
-.h5 or 'random') and the style's Gram matrices (loss.style_grams). The step is its train_step override, so progress,
-logging and resuming are Keras': BackupAndRestore writes the weights and Adam's state every --checkpoint-every steps
-(one Keras "epoch" each), and the same call again continues from there with the batches an uninterrupted training would
-have seen (data.training_dataset's order depends only on the seed; resume.py keeps the work folder).
+.h5 or 'random') and what the style layers are compared with (loss.style_targets). The step is its train_step
+override, so progress, logging and resuming are Keras': BackupAndRestore writes the weights and Adam's state every
+--checkpoint-every steps (one Keras "epoch" each), and the same call again continues from there with the batches an
+uninterrupted training would have seen (data.training_dataset's order depends only on the seed; resume.py keeps the
+work folder).
 
 Several styles train one network (conditional instance normalisation, network.py): the batches take the styles in
 turn. Several devices: the trainer is built in a tf.distribute strategy's scope (distribute.choose_strategy:
@@ -31,7 +32,7 @@ from ..safety import hold_file, hold_folder
 from ..vgg import load_vgg_model
 from . import data, resume, watch
 from .distribute import FromChief, check_replica_split, choose_strategy
-from .loss import FastStyleTrainer, style_grams
+from .loss import FastStyleTrainer, style_targets
 from .network import build_transform_net
 from .options import TrainOptions, check_training_memory
 
@@ -132,11 +133,11 @@ def _train(styles, images, output, weights, work_dir, options, recorded, strateg
     start = time.perf_counter()
     with strategy.scope():
         vgg = load_vgg_model(weights, options.size, options.size)
-        grams = [style_grams(vgg, path, options) for path in styles]
+        targets = [style_targets(vgg, path, options) for path in styles]
         net = build_transform_net(
             settings=recorded, style_digests=recorded["style_digests"], seed=options.seed, styles=len(styles)
         )
-        trainer = FastStyleTrainer(net, vgg, grams, options)
+        trainer = FastStyleTrainer(net, vgg, targets, options)
         trainer.compile(optimizer=keras.optimizers.Adam(options.learning_rate))
         trainer.build((None, options.size, options.size, 3))
         trainer.optimizer.build(net.trainable_variables)
