@@ -1,5 +1,5 @@
 """Peak memory against the number of jobs of `neural-style batch` and of frames of `neural-style video`, and the time a
-job saves by sharing one compiled step per picture size (stylize.SharedSteps) instead of building its own.
+job saves by sharing one compiled step per picture size (shared_steps.SharedSteps) instead of building its own.
 
     python benchmarks/memory.py                        # jobs 1 10 100 1000, frames 10 100 200, 3 rounds of the saving
     python benchmarks/memory.py --jobs 1 10 --frames 10 --rounds 1 --saving-jobs 5   # a smoke run
@@ -144,7 +144,7 @@ def saving_child(mode, count, folder):
     from neural_style.batch.jobs import Job
     from neural_style.batch.workers import Worker
     from neural_style.options import StyleOptions
-    from neural_style.stylize import SharedSteps
+    from neural_style.shared_steps import SharedSteps
 
     contents = sorted(os.path.join(folder, "contents", n) for n in os.listdir(os.path.join(folder, "contents")))
     styles = sorted(os.path.join(folder, "styles", n) for n in os.listdir(os.path.join(folder, "styles")))

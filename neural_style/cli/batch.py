@@ -167,7 +167,7 @@ def _run(args, jobs, options, results, inputs, workers):
             _close_ignoring_signals(runs)
             bar.close()
             common.fail(
-                f"interrupted{common._signal_name(interrupt)}: {summary(counts, time.perf_counter() - start)}; "
+                f"interrupted{common.signal_name(interrupt)}: {summary(counts, time.perf_counter() - start)}; "
                 "finished pictures are kept, run the same command again to do the rest"
             )
             return safety.exit_code(interrupt)

@@ -173,7 +173,7 @@ def run(command, argv):
         fail(_one_line(error))
         return EXIT_BAD_INPUT
     except KeyboardInterrupt as interrupt:
-        fail(f"interrupted{_signal_name(interrupt)}")
+        fail(f"interrupted{signal_name(interrupt)}")
         return 128 + getattr(interrupt, "signum", EXIT_INTERRUPTED - 128)  # 130 Ctrl-C, 143 SIGTERM, 129 SIGHUP
     except (OSError, RuntimeError) as error:
         fail(_one_line(error))
@@ -200,8 +200,16 @@ def as_flags(error):
     return message
 
 
-def _signal_name(interrupt):
-    """' by SIGTERM' for a run stopped by a signal other than Ctrl-C, else ''."""
+def signal_name(interrupt):
+    """
+    What an interrupted command's line says stopped it.
+
+    Arguments:
+    interrupt -- the KeyboardInterrupt caught (safety.Stopped for SIGTERM and SIGHUP)
+
+    Returns:
+    words -- ' by SIGTERM' for a run stopped by a signal other than Ctrl-C, else ''
+    """
     return f" by {interrupt}" if hasattr(interrupt, "signum") else ""
 
 

@@ -123,7 +123,7 @@ def _run(args, options):
         write_image(args.output, transfer.result())
         done = len(transfer.history)
         resume = f"; continue with --resume {args.output_dir}" if transfer.options.checkpoint_every else ""
-        by = common._signal_name(interrupt)
+        by = common.signal_name(interrupt)
         common.fail(f"interrupted{by} after {done} iterations; saved the best image so far to {args.output}{resume}")
         return safety.exit_code(interrupt)
     except NonFiniteCostError as error:

@@ -239,7 +239,7 @@ def _run(args, options, work_dir, clip):
             pass
     except KeyboardInterrupt as interrupt:
         common.fail(
-            f"interrupted{common._signal_name(interrupt)}; {done} of {clip.count} frames are finished in {work_dir}; "
+            f"interrupted{common.signal_name(interrupt)}; {done} of {clip.count} frames are finished in {work_dir}; "
             "run the same command again to continue from there"
         )
         return safety.exit_code(interrupt)
