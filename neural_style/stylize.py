@@ -19,6 +19,7 @@ from tqdm import tqdm
 
 from . import large
 from .checkpoint import load_run, restore_optimizer, save_run
+from .cost_settings import CostSettings
 from .costs import total_variation_cost
 from .images import (
     image_shape,
@@ -188,21 +189,22 @@ class StyleTransfer:
             normalize_image(load_pixels(image, style_size, what="style"), options.image_range)
             for image in self.style_pixels
         ]
-        arguments = (self.model, content, styles, options.content_layer, options.weighted_style_layers())
-        # The cost's own settings: the weights of its terms, how each term is measured, the masks at this size.
-        settings = {
-            "alpha": options.alpha,
-            "beta": options.beta,
-            "style_blend": options.style_blend,
-            "tv_weight": options.tv_weight,
-            "content_cost": options.content_cost,
-            "style_loss": options.style_loss,
-            "guides": resize_guides(self.masks, size, style_size),
-        }
+        # The cost's own settings: its layers, the weights of its terms, how each term is measured, the masks here.
+        settings = CostSettings(
+            content_layer=options.content_layer,
+            style_layers=options.weighted_style_layers(),
+            alpha=options.alpha,
+            beta=options.beta,
+            style_blend=options.style_blend,
+            tv_weight=options.tv_weight,
+            content_cost=options.content_cost,
+            style_loss=options.style_loss,
+            guides=resize_guides(self.masks, size, style_size),
+        )
         tile_size = self.tile_sizes[self.sizes.index(tuple(size))]
         if tile_size:
-            return TiledStyleTransferCost(*arguments, tile_size=tile_size, **settings)
-        return StyleTransferCost(*arguments, **settings)
+            return TiledStyleTransferCost.from_settings(self.model, content, styles, settings, tile_size=tile_size)
+        return StyleTransferCost.from_settings(self.model, content, styles, settings)
 
     def _step_key(self, size):
         """What a shared step must match (shared_steps.step_key); a subclass adds what its cost adds to the graph."""
