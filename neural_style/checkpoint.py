@@ -20,7 +20,7 @@ import numpy as np
 
 from .files import atomic_write
 from .image_files import write_image
-from .limits import run_pixel_limit
+from .large import run_pixel_limit
 
 CHECKPOINT_FILE = "checkpoint.npz"
 IMAGE_FILE = "checkpoint.png"
@@ -377,7 +377,7 @@ def restore_optimizer(optimizer, values: list[np.ndarray]) -> None:
 
 # The most bytes one member may declare, and all of them together: a checkpoint holds two images, Adam's two moments
 # and an iterate average at the output size (float32 RGB: 12 bytes a pixel each), and a JSON history. Outputs up to
-# 4 MP always pass; larger ones as far as the largest picture this machine can run (limits.run_pixel_limit).
+# 4 MP always pass; larger ones as far as the largest picture this machine can run (large.run_pixel_limit).
 MAX_MEMBER_BYTES = 256 * 1024**2
 MAX_HISTORY_BYTES = 256 * 1024**2
 

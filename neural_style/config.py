@@ -111,6 +111,9 @@ def default_size_text() -> str:
 # How pixels are handed to the network: the article's 0..255 minus the mean pixel, or the TF2 course's [0, 1].
 IMAGE_RANGES = ("mean", "unit")
 
+# --scales auto: the coarse-to-fine sizes follow from the output's size (large.auto_sizes).
+AUTO = "auto"
+
 # The content costs (costs.CONTENT_COSTS): the course's normalised one, and the paper's 1/2 * sum((F - P) ** 2).
 CONTENT_COST_NAMES = ("course", "gatys")
 

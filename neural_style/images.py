@@ -107,7 +107,7 @@ def load_pixels(
     what -- which image it is ('content', 'style', ...), named at the start of the error for a bad one; None for
             the reader's own message
     check_size -- None, or a function called with the (height, width) before resizing to it, to refuse a size
-                  (limits.check_run_size: one the run cannot hold in memory)
+                  (large.check_run_size: one the run cannot hold in memory)
 
     Returns:
     pixels -- float32 array (height, width, 3), clipped to [0, 255]

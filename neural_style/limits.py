@@ -1,5 +1,6 @@
-"""The limits a run is checked against before any work: numbers that float32 can hold, sizes that fit in memory,
-images small enough to decode, hardware that makes bfloat16 pay; and the one place a non-finite cost is explained.
+"""The limits a run is checked against before any work: numbers that float32 can hold, images small enough to
+decode, hardware that makes bfloat16 pay; and the one place a non-finite cost is explained. The sizes that fit in
+memory are large/'s, beside its memory model (large.check_run_size).
 
 Every check raises the package's own error with one line saying what is wrong and what to do.
 """
@@ -14,30 +15,6 @@ from .checks import OptionError
 # would decode to 5.5 GB of pixels). 100 megapixels: bigger than any camera photo or scanned painting in common use.
 MAX_IMAGE_PIXELS = 100_000_000
 MAX_IMAGE_PIXELS_ENV = "NEURAL_STYLE_MAX_IMAGE_PIXELS"
-
-# Where the system's available memory cannot be read: the largest output (and style image) a run may ask for.
-FALLBACK_RUN_PIXELS = 4_000_000
-
-
-def run_pixel_limit(budget=None):
-    """
-    The largest picture (height x width) a run can hold: what large.estimate_peak_memory allows with the smallest
-    tile in `budget` (tiles bound the network's activations, so only the per-pixel arrays grow with the size).
-
-    Arguments:
-    budget -- bytes the run may use; None: the system's available memory (large.available_memory)
-
-    Returns:
-    limit -- int, a number of pixels (FALLBACK_RUN_PIXELS where the available memory cannot be read)
-    """
-    from . import large  # large imports the network's tables; this module is imported before them
-
-    budget = budget if budget is not None else large.available_memory()
-    if budget is None:
-        return FALLBACK_RUN_PIXELS
-    window = large.minimum_tile_size(["conv5_1"]) * 3  # the smallest tile's window: its core and two margins
-    fixed = large.BASE_BYTES + large.ACTIVATION_FACTOR * large.activation_bytes_per_pixel(["conv5_1"]) * window**2
-    return max(0, int((budget - fixed) / large.PER_PIXEL_BYTES))
 
 
 def max_image_pixels():
@@ -57,33 +34,6 @@ def max_image_pixels():
     if limit <= 0:
         raise OptionError(f"${MAX_IMAGE_PIXELS_ENV} must be a positive whole number of pixels, got {text!r}")
     return limit
-
-
-def check_run_size(size, what="the output", limit=None, scale=None):
-    """
-    Refuses a size a run cannot hold in memory even with tiles, before the network is built.
-
-    Arguments:
-    size -- (height, width) in pixels
-    what -- what the size is of, for the message ('the output', 'the style images')
-    limit -- the largest height x width allowed; None: run_pixel_limit() (the available memory)
-    scale -- for the style images: the style_scale that gave `size`, so the message can say which one fits
-
-    Returns:
-    size -- unchanged; raises OptionError saying the largest size that fits (naming max_size or style_scale)
-    """
-    height, width = size
-    limit = run_pixel_limit() if limit is None else limit
-    if height * width <= limit:
-        return size
-    shrink = math.sqrt(limit / (height * width))
-    fits_h, fits_w = max(1, int(height * shrink)), max(1, int(width * shrink))
-    parameter, hint = ("style_scale", f"{scale * shrink:.3g}") if scale else ("max_size", max(fits_h, fits_w))
-    raise OptionError(
-        f"{what} would be {width}x{height} ({height * width:,} pixels), more than the {limit:,} a run can hold in "
-        f"memory; the largest of that shape that fits is {fits_w}x{fits_h} (e.g. {parameter} {hint})",
-        parameter,
-    )
 
 
 def non_finite_reason(costs, iteration, learning_rate):

@@ -10,8 +10,8 @@ import os
 
 import numpy as np
 
-from . import large
 from .checks import OptionError, check_file, check_no_broken_link
+from .config import AUTO
 
 # Starting images by name; anything else given as --init is an image file.
 INITS = ("noise", "content", "random")
@@ -150,14 +150,14 @@ def parse_scales(scales, iterations):
     Checks scales: the coarse-to-fine fractions of the output size, '0.25,0.5,1', a sequence of numbers, or 'auto'.
 
     Arguments:
-    scales -- the option's value: comma-separated numbers, a sequence of numbers, or large.AUTO
+    scales -- the option's value: comma-separated numbers, a sequence of numbers, or AUTO
     iterations -- the run's iterations, at least one per scale
 
     Returns:
-    scales -- tuple of floats increasing to 1, or large.AUTO
+    scales -- tuple of floats increasing to 1, or AUTO
     """
-    if isinstance(scales, str) and scales.strip() == large.AUTO:
-        return large.AUTO  # the sizes depend on the output size: large.auto_sizes
+    if isinstance(scales, str) and scales.strip() == AUTO:
+        return AUTO  # the sizes depend on the output size: large.auto_sizes
     text = scales if isinstance(scales, str) else ",".join(map(str, np.ravel(scales)))
     if isinstance(scales, str):
         scales = parse_numbers(scales, "scales", "0.25,0.5,1")

@@ -26,7 +26,6 @@ from .checks import (
 from .config import CONTENT_COST_NAMES, IMAGE_RANGES, LBFGS_EXTRA_EVALUATIONS, default_size_text
 from .large.layout import minimum_tile_size
 from .layers import POOLINGS, PRECISIONS, canonical_layer_name, layer_names
-from .limits import check_run_size
 from .option_fields import MAY_CHANGE, cli_fields, flag_of, option
 from .option_parsers import (
     INITS,
@@ -338,7 +337,7 @@ class StyleOptions:
             check_number(self.max_memory, "max_memory", above=0, what="a number of GB")
         if self.min_size is not None:
             check_positive_int(self.min_size, "min_size", "pixels")
-            if self.scales != large.AUTO:
+            if self.scales != config.AUTO:
                 raise OptionError(
                     "min_size sets the first scale of the automatic schedule: give scales auto too",
                     "min_size",
@@ -436,7 +435,7 @@ def _check_limits(options):
     if options.seed is not None:
         check_count(options.seed, "seed", zero=None)
     if options.height is not None and options.width is not None:
-        check_run_size((options.height, options.width))
+        large.check_run_size((options.height, options.width))
 
 
 # ---------------------------------------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from tqdm import tqdm
 
 from . import large
 from .checkpoint import load_run, restore_optimizer, save_run
+from .config import AUTO
 from .cost_settings import CostSettings
 from .costs import total_variation_cost
 from .images import (
@@ -31,10 +32,10 @@ from .images import (
     preserve_colors,
     write_image,
 )
-from .large import scaled_size, split_iterations
+from .large import check_run_size, scaled_size, split_iterations
 from .large.tiles import TiledStyleTransferCost
 from .lbfgs import LBFGS
-from .limits import check_run_size, non_finite_reason, resolve_precision
+from .limits import non_finite_reason, resolve_precision
 from .masks import keep_content_outside, load_guides, resize_guides
 from .optimize import IterateAverage, StyleTransferCost
 from .options import OptionError, StyleOptions
@@ -127,7 +128,7 @@ class StyleTransfer:
         # Valid pixels in the network's space: box constraints for L-BFGS, clipping where a preset asks for it.
         self.bounds = pixel_bounds(options.image_range)
         # Coarse to fine: one size per scale, the last the output size; the iterations split equally across them.
-        if options.scales == large.AUTO:
+        if options.scales == AUTO:
             self._plan_auto_scales(size)
         else:
             self.sizes = [scaled_size(size, scale) for scale in options.scales]

@@ -247,13 +247,13 @@ def test_a_second_run_into_a_held_output_dir_is_refused(cli, tmp_path):
 # Items 9 and 11: sizes and numbers that cannot work are one line before any work
 
 
-# The run size limit follows the available memory (limits.run_pixel_limit); the message tests pin it.
+# The run size limit follows the available memory (large.run_pixel_limit); the message tests pin it.
 MAX_RUN_PIXELS = 4_000_000
 
 
 @pytest.fixture
 def pinned_limit(monkeypatch):
-    monkeypatch.setattr(limits, "run_pixel_limit", lambda budget=None: MAX_RUN_PIXELS)
+    monkeypatch.setattr(large, "run_pixel_limit", lambda budget=None: MAX_RUN_PIXELS)
 
 
 def _fits(height, width, limit=MAX_RUN_PIXELS):
@@ -372,7 +372,7 @@ def test_a_checkpoint_that_cannot_be_written_does_not_lose_the_result(cli, tmp_p
 
 def test_the_run_size_limit_is_what_fits_with_the_smallest_tile():
     budget = 4e9
-    limit = limits.run_pixel_limit(budget)
+    limit = large.run_pixel_limit(budget)
     smallest = large.minimum_tile_size(["conv5_1"])
     side = int(limit**0.5)
     # At the limit a run fits the budget with the smallest tile; 2% more pixels do not.

@@ -17,7 +17,6 @@ from ..layers import layer_names
 from ..weights import CONV_LAYERS
 from .layout import largest_window, layer_level, minimum_tile_size, network_reach
 
-AUTO = "auto"
 # The longest side of the first scale of --scales auto; each next scale is sqrt(2) larger, the last the output.
 MIN_SIZE = 128
 BIT_DEPTHS = (8, 16)
@@ -38,6 +37,8 @@ SIXTEEN_BIT_EXTENSIONS = (".png", ".tif", ".tiff")
 BASE_BYTES = 1.27e9
 PER_PIXEL_BYTES = 170
 ACTIVATION_FACTOR = 2.97
+# Where the system's available memory cannot be read: the largest output (and style image) a run may ask for.
+FALLBACK_RUN_PIXELS = 4_000_000
 
 
 def auto_sizes(size, min_size=None):
@@ -245,6 +246,52 @@ def choose_tile_size(height, width, budget, layers, pooling="avg"):
         "max_memory",
         "max_size",
         "max_memory",
+    )
+
+
+def run_pixel_limit(budget=None):
+    """
+    The largest picture (height x width) a run can hold: what estimate_peak_memory allows with the smallest
+    tile in `budget` (tiles bound the network's activations, so only the per-pixel arrays grow with the size).
+
+    Arguments:
+    budget -- bytes the run may use; None: the system's available memory (available_memory)
+
+    Returns:
+    limit -- int, a number of pixels (FALLBACK_RUN_PIXELS where the available memory cannot be read)
+    """
+    budget = budget if budget is not None else available_memory()
+    if budget is None:
+        return FALLBACK_RUN_PIXELS
+    window = minimum_tile_size(["conv5_1"]) * 3  # the smallest tile's window: its core and two margins
+    fixed = BASE_BYTES + ACTIVATION_FACTOR * activation_bytes_per_pixel(["conv5_1"]) * window**2
+    return max(0, int((budget - fixed) / PER_PIXEL_BYTES))
+
+
+def check_run_size(size, what="the output", limit=None, scale=None):
+    """
+    Refuses a size a run cannot hold in memory even with tiles, before the network is built.
+
+    Arguments:
+    size -- (height, width) in pixels
+    what -- what the size is of, for the message ('the output', 'the style images')
+    limit -- the largest height x width allowed; None: run_pixel_limit() (the available memory)
+    scale -- for the style images: the style_scale that gave `size`, so the message can say which one fits
+
+    Returns:
+    size -- unchanged; raises OptionError saying the largest size that fits (naming max_size or style_scale)
+    """
+    height, width = size
+    limit = run_pixel_limit() if limit is None else limit
+    if height * width <= limit:
+        return size
+    shrink = math.sqrt(limit / (height * width))
+    fits_h, fits_w = max(1, int(height * shrink)), max(1, int(width * shrink))
+    parameter, hint = ("style_scale", f"{scale * shrink:.3g}") if scale else ("max_size", max(fits_h, fits_w))
+    raise OptionError(
+        f"{what} would be {width}x{height} ({height * width:,} pixels), more than the {limit:,} a run can hold in "
+        f"memory; the largest of that shape that fits is {fits_w}x{fits_h} (e.g. {parameter} {hint})",
+        parameter,
     )
 
 
