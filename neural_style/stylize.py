@@ -19,7 +19,6 @@ from tqdm import tqdm
 
 from . import large
 from .checkpoint import load_run, restore_optimizer, save_run
-from .config import AUTO
 from .cost_settings import CostSettings
 from .costs import total_variation_cost
 from .images import (
@@ -32,13 +31,13 @@ from .images import (
     preserve_colors,
     write_image,
 )
-from .large import check_run_size, scaled_size, split_iterations
+from .large import check_run_size, scaled_size
 from .large.tiles import TiledStyleTransferCost
 from .lbfgs import LBFGS
 from .limits import non_finite_reason, resolve_precision
 from .masks import keep_content_outside, load_guides, resize_guides
 from .optimize import IterateAverage, StyleTransferCost
-from .options import OptionError, StyleOptions
+from .options import StyleOptions
 from .run_checkpoint import capture_run, restore_run, resume_errors, run_settings
 from .safety import SideWrites
 from .shared_steps import lone_step, step_key
@@ -128,13 +127,17 @@ class StyleTransfer:
         # Valid pixels in the network's space: box constraints for L-BFGS, clipping where a preset asks for it.
         self.bounds = pixel_bounds(options.image_range)
         # Coarse to fine: one size per scale, the last the output size; the iterations split equally across them.
-        if options.scales == AUTO:
-            self._plan_auto_scales(size)
-        else:
-            self.sizes = [scaled_size(size, scale) for scale in options.scales]
-            self.scale_values = list(options.scales)
-            self.scale_iterations = split_iterations(options.iterations, len(self.sizes))
-        self._plan_memory()
+        self.sizes, self.scale_values, self.scale_iterations = large.plan_scales(
+            size, options.scales, options.iterations, options.min_size
+        )
+        # The tile size of each scale: tile_size, else tiles only where the whole image would not fit.
+        layers = [options.content_layer] + [name for name, _ in options.style_layers]
+        gpu = bool(tf.config.list_physical_devices("GPU"))
+        self.tile_sizes = large.plan_tiles(
+            self.sizes, layers, options.pooling, options.tile_size, options.max_memory, gpu
+        )
+        if any(self.tile_sizes) and options.jit_compile is None:
+            options.jit_compile = False  # the tiles run one by one, outside XLA
         self.average = IterateAverage(options.average) if options.average else None
         self.history = []
         self.evaluations = 0
@@ -143,35 +146,6 @@ class StyleTransfer:
         self._enter_scale(0, start_image(options, content_pixels, self.sizes[0]))
         if options.resume is not None:
             self._resume(options.resume)
-
-    def _plan_auto_scales(self, size):
-        """scales='auto': large.auto_sizes from min_size to the output, at most one scale per iteration."""
-        self.sizes = large.auto_sizes(size, self.options.min_size)[-self.options.iterations :]
-        self.scale_values = [round(max(n) / max(size), 4) for n in self.sizes]
-        self.scale_iterations = large.auto_iterations(self.options.iterations, self.sizes)
-
-    def _plan_memory(self):
-        """The tile size of each scale: tile_size, else tiles only where the whole image would not fit."""
-        options = self.options
-        layers = [options.content_layer] + [name for name, _ in options.style_layers]
-        gpu = bool(tf.config.list_physical_devices("GPU"))
-        budget = options.max_memory * 1e9 if options.max_memory else large.available_memory(gpu)
-        self.tile_sizes = []
-        for height, width in self.sizes:
-            if options.tile_size:
-                tile_size = options.tile_size if max(height, width) > options.tile_size else 0
-            elif budget is None:
-                tile_size = 0  # nothing to go by
-            else:
-                try:
-                    tile_size = large.choose_tile_size(height, width, budget, layers, options.pooling)
-                except OptionError:
-                    if options.max_memory:
-                        raise
-                    tile_size = 0  # not even a tile fits what is free now: try the whole picture, as before tiles
-            self.tile_sizes.append(tile_size)
-        if any(self.tile_sizes) and options.jit_compile is None:
-            options.jit_compile = False  # the tiles run one by one, outside XLA
 
     def _make_cost(self, size):
         """

@@ -216,6 +216,28 @@ def test_max_memory_picks_the_largest_tile_that_fits():
     assert StyleTransfer(content, content, weights=weights_with_biases(), height=60, width=80).tile_sizes == [0]
 
 
+def test_the_plan_of_a_run_is_its_scales_and_their_tiles(monkeypatch):
+    # --scales auto: auto_sizes from min_size up, at most one scale per iteration; given scales split the iterations,
+    # the remainder to the finest.
+    sizes, values, iterations = large.plan_scales((600, 800), "auto", 100, 128)
+    assert sizes == large.auto_sizes((600, 800), 128) and sizes[-1] == (600, 800) and values[-1] == 1.0
+    assert values == [round(max(size) / 800, 4) for size in sizes] and sum(iterations) == 100
+    assert large.plan_scales((600, 800), "auto", 2, 128)[0] == sizes[-2:]
+    assert large.plan_scales((600, 800), (0.5, 1.0), 9, None) == ([(300, 400), (600, 800)], [0.5, 1.0], [4, 5])
+    # Tiles: --tile-size only where a scale is larger; else what the memory allows (choose_tile_size).
+    assert large.plan_tiles([(300, 400), (600, 800)], ARTICLE_LAYERS, tile_size=512) == [0, 512]
+    assert large.plan_tiles([(3000, 4000)], ARTICLE_LAYERS, max_memory=6) == [
+        large.choose_tile_size(3000, 4000, 6e9, ARTICLE_LAYERS)
+    ]
+    with pytest.raises(OptionError, match="max_memory"):
+        large.plan_tiles([(3000, 4000)], ARTICLE_LAYERS, max_memory=0.5)
+    # Without --max-memory, a picture that fits in nothing free now is tried whole; unknown memory means no tiles.
+    monkeypatch.setattr(large, "available_memory", lambda gpu=False: 0.5e9)
+    assert large.plan_tiles([(3000, 4000)], ARTICLE_LAYERS) == [0]
+    monkeypatch.setattr(large, "available_memory", lambda gpu=False: None)
+    assert large.plan_tiles([(3000, 4000)], ARTICLE_LAYERS) == [0]
+
+
 def fake_nvidia_smi(tmp_path, monkeypatch, body):
     """An nvidia-smi on PATH that records its arguments and runs `body`."""
     script = tmp_path / "nvidia-smi"

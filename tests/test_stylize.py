@@ -9,7 +9,8 @@ from neural_style import cli
 from neural_style.checkpoint import load_checkpoint
 from neural_style.config import CONFIG
 from neural_style.images import image_to_uint8, reshape_and_normalize_image
-from neural_style.stylize import StyleTransfer, split_iterations, stylize
+from neural_style.large import split_iterations
+from neural_style.stylize import StyleTransfer, stylize
 from tests.transfers import COST_ROUNDING, HEIGHT, WIDTH, pictures, transfer
 
 MEANS = CONFIG.MEANS.astype(np.float64)

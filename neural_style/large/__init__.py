@@ -13,6 +13,7 @@ import subprocess
 import numpy as np
 
 from ..checks import OptionError
+from ..config import AUTO
 from ..layers import layer_names
 from ..weights import CONV_LAYERS
 from .layout import largest_window, layer_level, minimum_tile_size, network_reach
@@ -120,6 +121,62 @@ def split_iterations(iterations, count):
     """
     share, remainder = divmod(iterations, count)
     return [share + (k >= count - remainder) for k in range(count)]
+
+
+def plan_scales(size, scales, iterations, min_size=None):
+    """
+    The coarse-to-fine schedule of a run: the size, scale and iterations of each scale, the last the output's.
+
+    Arguments:
+    size -- (height, width) of the output
+    scales -- config.AUTO (auto_sizes from min_size to the output, at most one scale per iteration), or the scales
+              (floats increasing to 1), among which the iterations are split equally
+    iterations -- the run's iterations
+    min_size -- the first scale's longest side for config.AUTO (None: MIN_SIZE)
+
+    Returns:
+    sizes -- list of (height, width)
+    scale_values -- list of floats, each size's scale of the output
+    scale_iterations -- list of ints, each scale's iterations, summing to `iterations`
+    """
+    if scales == AUTO:
+        sizes = auto_sizes(size, min_size)[-iterations:]
+        return sizes, [round(max(n) / max(size), 4) for n in sizes], auto_iterations(iterations, sizes)
+    sizes = [scaled_size(size, scale) for scale in scales]
+    return sizes, list(scales), split_iterations(iterations, len(sizes))
+
+
+def plan_tiles(sizes, layers, pooling="avg", tile_size=None, max_memory=None, gpu=False):
+    """
+    The tile size of each scale of a run: tile_size where the scale is larger, else tiles only where the whole image
+    would not fit in the memory there is (choose_tile_size).
+
+    Arguments:
+    sizes -- list of (height, width), the run's scales (plan_scales)
+    layers, pooling -- the layers the costs use and the network's pools
+    tile_size -- the tiles' size asked for (--tile-size), or None
+    max_memory -- the GB the run may use (--max-memory), or None: what is free now (available_memory)
+    gpu -- whether the run is on a GPU (its free memory is then the budget)
+
+    Returns:
+    tile_sizes -- list of ints, 0 for a scale run whole; OptionError when max_memory is given and a scale does not
+                  fit in it even tiled
+    """
+    budget = max_memory * 1e9 if max_memory else available_memory(gpu)
+    tile_sizes = []
+    for height, width in sizes:
+        if tile_size:
+            tile_sizes.append(tile_size if max(height, width) > tile_size else 0)
+        elif budget is None:
+            tile_sizes.append(0)  # nothing to go by
+        else:
+            try:
+                tile_sizes.append(choose_tile_size(height, width, budget, layers, pooling))
+            except OptionError:
+                if max_memory:
+                    raise
+                tile_sizes.append(0)  # not even a tile fits what is free now: try the whole picture, as before tiles
+    return tile_sizes
 
 
 def activation_bytes_per_pixel(layers, pooling="avg"):
