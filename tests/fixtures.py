@@ -21,6 +21,7 @@ import subprocess
 import sys
 import time
 
+import imageio.v3 as iio
 import numpy as np
 import scipy.io
 
@@ -316,3 +317,23 @@ def wait_until(process, ready, seconds, failure):
         assert process.poll() is None, process.communicate()
         assert time.monotonic() < deadline, f"{failure} within {seconds} s"
         time.sleep(0.05)
+
+
+def write_photo_folder(folder, count=5):
+    """`count` smooth, slightly noisy photographs of 40+3i x 48 pixels in folder/nested, for the trainings' tests."""
+    rng = np.random.default_rng(0)
+    os.makedirs(folder / "nested", exist_ok=True)
+    for i in range(count):
+        y, x = np.mgrid[0 : 40 + 3 * i, 0:48]
+        picture = np.stack([x * 5 + i * 20, y * 6, (x + y) * 3], axis=-1) % 256
+        picture = (picture + rng.integers(0, 30, picture.shape)).clip(0, 255).astype(np.uint8)
+        iio.imwrite(folder / "nested" / f"photo{i}.png", picture)
+    return folder
+
+
+def write_stripes(path):
+    """A 40x40 style picture of diagonal stripes, written to path."""
+    y, x = np.mgrid[0:40, 0:40]
+    stripes = 255 * ((x + 2 * y) // 5 % 2)
+    iio.imwrite(path, np.stack([stripes, 255 - stripes, (x * 7) % 256], axis=-1).astype(np.uint8))
+    return path

@@ -24,7 +24,8 @@ from neural_style.fast import data, resume
 from neural_style.fast.options import TrainOptions, check_training_memory, training_memory
 from neural_style.fast.train import summary_line, train_fast_model
 from neural_style.safety import hold_file, hold_folder
-from tests.test_fast_train import TOY, WEIGHTS, InterruptAfter, _pictures, _stripes
+from tests.fixtures import write_photo_folder, write_stripes
+from tests.test_fast_train import TOY, WEIGHTS, InterruptAfter
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CLI_TOY = ["--weights", "random", "--size", "32", "--batch-size", "2", "--quiet"]
@@ -34,12 +35,12 @@ DEADLINE = 300
 
 @pytest.fixture
 def photos(tmp_path):
-    return _pictures(tmp_path / "photos")
+    return write_photo_folder(tmp_path / "photos")
 
 
 @pytest.fixture
 def style(tmp_path):
-    return _stripes(tmp_path / "style.png")
+    return write_stripes(tmp_path / "style.png")
 
 
 def _tree(folder):

@@ -26,7 +26,8 @@ from neural_style.fast.train import train_fast_model
 from neural_style.images import load_pixels
 
 # Narrow random filters (VGG-19's channels / 16) keep each step short; the shapes and layers are the real ones.
-from tests.test_fast_train import WEIGHTS, InterruptAfter, _pictures, _stripes
+from tests.fixtures import write_photo_folder, write_stripes
+from tests.test_fast_train import WEIGHTS, InterruptAfter
 from tests.test_tensorboard import read_events, settings_table
 
 TOY = {"size": 32, "batch_size": 2, "seed": 7}
@@ -35,12 +36,12 @@ COSTS = {"loss": "J", "content": "J_content", "style": "J_style", "tv": "J_tv"}
 
 @pytest.fixture
 def folder(tmp_path):
-    return _pictures(tmp_path / "photos")
+    return write_photo_folder(tmp_path / "photos")
 
 
 @pytest.fixture
 def styles(tmp_path):
-    paths = [_stripes(tmp_path / "stripes.png"), tmp_path / "dots.png"]
+    paths = [write_stripes(tmp_path / "stripes.png"), tmp_path / "dots.png"]
     iio.imwrite(paths[1], np.random.default_rng(3).integers(0, 256, (40, 40, 3)).astype(np.uint8))
     return paths
 
@@ -247,7 +248,7 @@ TRAIN = ["--weights", "random", "--size", "32", "--batch-size", "2", "--quiet"]
 
 @pytest.fixture
 def setup(tmp_path):
-    photos = _pictures(tmp_path / "photos", count=3)
+    photos = write_photo_folder(tmp_path / "photos", count=3)
     return tmp_path, photos, photos / "nested" / "photo0.png"
 
 

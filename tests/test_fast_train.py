@@ -20,39 +20,21 @@ from neural_style.fast.train import train_fast_model
 from neural_style.vgg import load_vgg_model
 from neural_style.weights import random_vgg_weights
 from tests import reference
+from tests.fixtures import write_photo_folder, write_stripes
 
 # Narrow random filters (VGG-19's channels / 16) keep each step short; the shapes and layers are the real ones.
 WEIGHTS = random_vgg_weights(seed=0, width_divisor=16)
 TOY = {"size": 32, "batch_size": 2, "checkpoint_every": 2, "seed": 7}
 
 
-def _pictures(folder, count=5):
-    rng = np.random.default_rng(0)
-    os.makedirs(folder / "nested", exist_ok=True)
-    for i in range(count):
-        y, x = np.mgrid[0 : 40 + 3 * i, 0:48]
-        picture = np.stack([x * 5 + i * 20, y * 6, (x + y) * 3], axis=-1) % 256
-        picture = (picture + rng.integers(0, 30, picture.shape)).clip(0, 255).astype(np.uint8)
-        iio.imwrite(folder / "nested" / f"photo{i}.png", picture)
-    return folder
-
-
 @pytest.fixture
 def folder(tmp_path):
-    return _pictures(tmp_path / "photos")
-
-
-def _stripes(path):
-    """A 40x40 style picture of diagonal stripes, written to path."""
-    y, x = np.mgrid[0:40, 0:40]
-    stripes = 255 * ((x + 2 * y) // 5 % 2)
-    iio.imwrite(path, np.stack([stripes, 255 - stripes, (x * 7) % 256], axis=-1).astype(np.uint8))
-    return path
+    return write_photo_folder(tmp_path / "photos")
 
 
 @pytest.fixture
 def style(tmp_path):
-    return _stripes(tmp_path / "style.png")
+    return write_stripes(tmp_path / "style.png")
 
 
 def test_cost_is_the_projects_per_picture_mean(style):

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from neural_style import cli
+from neural_style import cli, config
 from neural_style.checkpoint import load_checkpoint
 from neural_style.config import CONFIG
 from neural_style.images import image_to_uint8, reshape_and_normalize_image
@@ -252,7 +252,6 @@ def test_command_line_lbfgs_scales_checkpoint_and_resume(mat_file, tmp_path, cap
 # --- Options beyond the course: tv weight, several styles, style scale, colours,
 # pooling, image range and presets. Each checked against numpy float64 (tests/reference.py) or exact arithmetic.
 
-from neural_style import config as _config  # noqa: E402
 from tests import reference  # noqa: E402
 
 
@@ -274,7 +273,7 @@ def feature_transfer(weights, style=None, **options):
     return StyleTransfer(content, stripes if style is None else style, weights=weights, **options)
 
 
-STYLE_NAMES = [name for name, _ in _config.STYLE_LAYERS]
+STYLE_NAMES = [name for name, _ in config.STYLE_LAYERS]
 
 
 def test_blended_styles_target_the_weighted_sum_of_their_grams(weights):
@@ -369,7 +368,7 @@ def test_pooling_max_gives_other_costs_than_avg(weights):
         content, style = (reshape_and_normalize_image(pixels) for pixels in feature_pictures()[:2])
         style_grams = reference.grams(style, weights, STYLE_NAMES, pooling)
         J_content, J_style = reference.style_transfer_costs(
-            image, content, style_grams, weights, "conv4_2", _config.STYLE_LAYERS, pooling
+            image, content, style_grams, weights, "conv4_2", config.STYLE_LAYERS, pooling
         )
         np.testing.assert_allclose(J, 10 * J_content + 40 * J_style, rtol=1e-4)
 

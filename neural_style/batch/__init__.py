@@ -46,12 +46,12 @@ from .results import (
 from .workers import (
     RETRIES,
     Worker,
-    _in_process,
-    _local_processes,
-    _ray_tasks,
     cpu_count,
+    in_process,
     job_fingerprint,
+    local_processes,
     one_line_error,
+    ray_tasks,
     worker_count,
 )
 
@@ -133,11 +133,11 @@ def stylize_many(
 
 def _stream(tasks, options, results, folder, workers, ray_address):
     if ray_address:
-        stream = _ray_tasks(tasks, options, ray_address)
+        stream = ray_tasks(tasks, options, ray_address)
     elif workers and workers > 1:
-        stream = _local_processes(tasks, options, workers)
+        stream = local_processes(tasks, options, workers)
     else:
-        stream = _in_process(tasks, options)
+        stream = in_process(tasks, options)
     try:
         for result in stream:
             try:

@@ -129,7 +129,17 @@ def one_line_error(error):
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
-def _in_process(tasks, options):
+def in_process(tasks, options):
+    """
+    Runs the jobs one after another in this process, with one Worker (its network built once).
+
+    Arguments:
+    tasks -- list of (Job, the fingerprint recorded as finished or None)
+    options -- the batch's StyleOptions
+
+    Returns:
+    results -- a generator of JobResult, in the jobs' order
+    """
     worker = Worker(options)
     for job, finished in tasks:
         yield worker.run(job, finished)
@@ -201,7 +211,19 @@ def worker_count(requested, jobs, cpus=None):
     return max(1, min(requested, cpus, jobs))
 
 
-def _local_processes(tasks, options, workers):
+def local_processes(tasks, options, workers):
+    """
+    Runs the jobs in `workers` local processes sharing the CPU threads; a worker that dies is replaced and its job
+    run again (RETRIES times at most).
+
+    Arguments:
+    tasks -- list of (Job, the fingerprint recorded as finished or None)
+    options -- the batch's StyleOptions
+    workers -- the number of processes (worker_count)
+
+    Returns:
+    results -- a generator of JobResult as each job finishes; closing it stops the workers (_stop)
+    """
     context = multiprocessing.get_context("spawn")
     task_queue, result_queue = context.Queue(), context.Queue()
     threads = max(1, cpu_count() // workers)
@@ -323,7 +345,19 @@ def _restore_handlers(handlers):
             return
 
 
-def _ray_tasks(tasks, options, address):
+def ray_tasks(tasks, options, address):
+    """
+    Runs each job as a Ray task on a cluster, a window of tasks in flight, each input file put in the object store
+    once while jobs still need it.
+
+    Arguments:
+    tasks -- list of (Job, the fingerprint recorded as finished or None)
+    options -- the batch's StyleOptions
+    address -- the cluster's address ('auto', 'host:6379')
+
+    Returns:
+    results -- a generator of JobResult as each job finishes
+    """
     import ray
 
     started = not ray.is_initialized()

@@ -170,13 +170,13 @@ def run(command, argv):
         # argparse exits for --help and usage errors (after printing); callers get the code, not an exception.
         return exit_.code if isinstance(exit_.code, int) else int(exit_.code is not None)
     except BAD_INPUT as error:
-        fail(_one_line(error))
+        fail(one_line(error))
         return EXIT_BAD_INPUT
     except KeyboardInterrupt as interrupt:
         fail(f"interrupted{signal_name(interrupt)}")
         return 128 + getattr(interrupt, "signum", EXIT_INTERRUPTED - 128)  # 130 Ctrl-C, 143 SIGTERM, 129 SIGHUP
     except (OSError, RuntimeError) as error:
-        fail(_one_line(error))
+        fail(one_line(error))
         return EXIT_FAILURE
 
 
@@ -213,7 +213,17 @@ def signal_name(interrupt):
     return f" by {interrupt}" if hasattr(interrupt, "signum") else ""
 
 
-def _one_line(error):
+def one_line(error):
+    """
+    An error as the one line a command prints: an OptionError with its parameters named as flags, an OSError with
+    its file.
+
+    Arguments:
+    error -- the exception
+
+    Returns:
+    line -- str, whitespace collapsed
+    """
     text = error.args[0] if isinstance(error, KeyError) and error.args else str(error)
     if isinstance(error, OptionError):
         text = as_flags(error)

@@ -117,7 +117,7 @@ def download(args):
     except W.DownloadError as error:
         # A failed download (network, server, or a checksum that does not match) is a run-time failure, not a bad
         # option, even when the checksum error is also a WeightsError.
-        common.fail(common._one_line(error))
+        common.fail(common.one_line(error))
         return common.EXIT_FAILURE
     if not args.quiet:
         checked = "SHA-256 checked" if sha256 else "SHA-256 not checked"
