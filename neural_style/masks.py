@@ -22,7 +22,7 @@ import numpy as np
 import tensorflow as tf
 
 from . import style_losses
-from .costs import feature_moments, guided_gram  # noqa: F401 (guided_gram: documented as masks.guided_gram)
+from .costs import feature_moments
 from .images import ImageError, load_image, load_pixels
 
 

@@ -228,7 +228,7 @@ def stylize_picture(model, picture, tile_size=0, max_memory=None, style_weights=
     tile_size -- 0: tiles only when the whole picture would not fit in max_memory; N: tiles of N x N pixels (plus
                  the network's margin)
     max_memory -- GB the apply may use (None: the memory available)
-    style_weights -- None (the first style), convex weights of the model's styles (options.style_weights), or
+    style_weights -- None (the first style), convex weights of the model's styles (style_choice.style_weights), or
                      load_style_masks' (h, w, styles), resized to the picture
 
     Returns:

@@ -109,7 +109,7 @@ def blend(vectors, weights, strength=1.0, own=None):
 
     Arguments:
     vectors -- float32 (k, 100), one per painting
-    weights -- the paintings' convex weights (k,), or (h, w, k) per pixel (masks), as fast.options.style_weights gives
+    weights -- the paintings' convex weights (k,), or (h, w, k) per pixel (masks), as style_choice.style_weights gives
     strength -- 0..1: strength x the paintings' + (1 - strength) x the photo's own
     own -- the photo's own vector (100,), needed when strength < 1
 

@@ -140,7 +140,7 @@ def run_tflite(path_or_bytes, picture, style_weights=None):
     path_or_bytes -- the .tflite file, or its bytes
     picture -- float32 array (H, W, 3) or (1, H, W, 3) in 0..255
     style_weights -- for a model of several styles: its convex weights (styles,), or style masks (h, w, styles)
-                     (options.style_weights), resized to the picture by apply.fit_style_weights
+                     (style_choice.style_weights), resized to the picture by apply.fit_style_weights
 
     Returns:
     stylised -- float32 array (H, W, 3)

@@ -39,7 +39,7 @@ def stylize_frames(model, frames, temporal_blend=0.0, flow="dis", tile_size=0, m
     temporal_blend -- 0 (off) .. 1: how much of the previous result, warped, replaces this one where motion is reliable
     flow -- the optical flow method
     tile_size, max_memory -- as for apply.stylize_picture
-    style_weights -- as for apply.stylize_picture (options.style_weights: the styles of --style-index, --mix or
+    style_weights -- as for apply.stylize_picture (style_choice.style_weights: the styles of --style-index, --mix or
                      --style-masks); masks are resized to the frames' size once; or a function of each frame's
                      pixels giving them (a painting's style vector, cli.networks.choose)
 
