@@ -5,8 +5,9 @@ generated image, the best image and its cost, the optimiser's state) and, as a J
 so far and the settings of the run. ``checkpoint.png`` beside it shows the best image so far.
 
 The settings are every option of the run (its ``StyleOptions``) except those whose field is marked
-``metadata={"resume": "may_change"}`` (``may_change_on_resume``), with the output size and digests of the weights and
-of the content and style pixels. A run resumes a checkpoint only when its settings are the same (``load_run``).
+``metadata={"resume": "may_change"}`` (``option_fields.may_change_on_resume``), with the output size and digests of
+the weights and of the content and style pixels. A run resumes a checkpoint only when its settings are the same
+(``load_run``).
 """
 
 import dataclasses
@@ -21,14 +22,10 @@ import numpy as np
 from .files import atomic_write
 from .image_files import write_image
 from .large import run_pixel_limit
+from .option_fields import may_change_on_resume
 
 CHECKPOINT_FILE = "checkpoint.npz"
 IMAGE_FILE = "checkpoint.png"
-
-
-# The field metadata that lets an option change on resume: dataclasses.field(..., metadata={RESUME: MAY_CHANGE}).
-RESUME = "resume"
-MAY_CHANGE = "may_change"
 
 
 class CheckpointError(ValueError):
@@ -56,22 +53,6 @@ class RunState:
     def iteration(self) -> int:
         """The iterations done: the next iteration's number."""
         return len(self.history)
-
-
-def may_change_on_resume(options_class) -> set[str]:
-    """
-    The options that a resumed run may change: the fields marked metadata={"resume": "may_change"}.
-
-    Those are the options that only make the first image (which the checkpoint replaces), say where things are
-    written, or are checked in another form (the weights by their digest, the size as pixels).
-
-    Arguments:
-    options_class -- a dataclass of options (StyleOptions) or an instance of it
-
-    Returns:
-    names -- set of field names
-    """
-    return {field.name for field in dataclasses.fields(options_class) if field.metadata.get(RESUME) == MAY_CHANGE}
 
 
 def digest(arrays: np.ndarray | list[np.ndarray]) -> str:

@@ -1,15 +1,17 @@
 """How a dataclass of options declares each setting once: its field carries its command-line flag, its help and its
 resume policy as metadata (``option``). StyleOptions (options.py) and TrainOptions (fast/options.py) are declared so;
 the commands build their parsers from the fields (``cli_fields``, ``flag_of``), and a resume reads the policy
-(``checkpoint.may_change_on_resume``).
+(``may_change_on_resume``).
 """
 
 import dataclasses
 from collections.abc import Callable
 
-from .checkpoint import MAY_CHANGE, RESUME
+# The field metadata that lets an option change on resume: dataclasses.field(..., metadata={RESUME: MAY_CHANGE}).
+RESUME = "resume"
+MAY_CHANGE = "may_change"
 
-__all__ = ["MAY_CHANGE", "cli_fields", "flag_of", "option"]
+__all__ = ["MAY_CHANGE", "cli_fields", "flag_of", "may_change_on_resume", "option"]
 
 
 def option(
@@ -82,3 +84,19 @@ def cli_fields(options_class) -> list[dataclasses.Field]:
     fields -- the fields whose metadata has a help, in their order
     """
     return [field for field in dataclasses.fields(options_class) if field.metadata.get("help")]
+
+
+def may_change_on_resume(options_class) -> set[str]:
+    """
+    The options that a resumed run may change: the fields marked metadata={"resume": "may_change"}.
+
+    Those are the options that only make the first image (which the checkpoint replaces), say where things are
+    written, or are checked in another form (the weights by their digest, the size as pixels).
+
+    Arguments:
+    options_class -- a dataclass of options (StyleOptions) or an instance of it
+
+    Returns:
+    names -- set of field names
+    """
+    return {field.name for field in dataclasses.fields(options_class) if field.metadata.get(RESUME) == MAY_CHANGE}

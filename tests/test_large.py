@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from neural_style import cli, large
-from neural_style.checkpoint import may_change_on_resume
 from neural_style.image_files import write_image
 from neural_style.large.tiles import TiledStyleTransferCost
 from neural_style.optimize import IterateAverage
+from neural_style.option_fields import may_change_on_resume
 from neural_style.options import OptionError, StyleOptions
 from neural_style.stylize import StyleTransfer
 from tests.transfers import weights_with_biases

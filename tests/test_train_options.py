@@ -5,10 +5,9 @@ import dataclasses
 
 import pytest
 
-from neural_style.checkpoint import may_change_on_resume
 from neural_style.cli.train import build_parser
 from neural_style.fast.options import TrainOptions
-from neural_style.option_fields import cli_fields, flag_of
+from neural_style.option_fields import cli_fields, flag_of, may_change_on_resume
 
 REQUIRED = ["--style", "s.png", "--images", "photos", "--output", "m.keras"]
 

@@ -9,9 +9,8 @@ import dataclasses
 import os
 
 from .. import config, style_losses
-from ..checkpoint import may_change_on_resume
 from ..checks import OptionError, check_choice, check_count, check_number, check_positive_int
-from ..option_fields import MAY_CHANGE, cli_fields, flag_of, option
+from ..option_fields import MAY_CHANGE, cli_fields, flag_of, may_change_on_resume, option
 from .style_choice import CHOICES
 
 # Johnson et al.'s recipe: 256x256 crops, batches of 4, Adam(1e-3), two epochs of COCO (40,000 steps).
@@ -173,7 +172,7 @@ class TrainOptions:
         The settings that a resumed training must share (kept in the model file and the checkpoint's work folder).
 
         Returns:
-        values -- dict of JSON-ready values, the fields that may change on resume (checkpoint.may_change_on_resume)
+        values -- dict of JSON-ready values, the fields that may change on resume (option_fields.may_change_on_resume)
                   left out
         """
         may_change = may_change_on_resume(self)
