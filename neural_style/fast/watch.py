@@ -49,8 +49,6 @@ from . import data
 from .apply import pad_to_min_side
 from .options import PREVIEW_COUNT, PREVIEW_LIMIT
 
-# Keras' names of train_step's costs -> the tags the main job writes them under (tensorboard.cost_terms).
-COST_TAGS = {"loss": "J", "content": "J_content", "style": "J_style", "tv": "J_tv"}
 PREVIEW_TAG = "preview"
 # In the work_dir: the run folder of this training, so that a resumed training continues it.
 RUN_FILE = "tensorboard_run.json"
@@ -198,6 +196,19 @@ def compiled_forward(net):
     return tf.function(lambda inputs: net(inputs, training=False), reduce_retracing=True)
 
 
+def cost_tag(key):
+    """
+    The tag a training's cost is written under: the main job's (tensorboard.cost_terms), so that both read alike.
+
+    Arguments:
+    key -- the name train_step logs it under ('loss' for J, 'content', 'style', 'tv', or a new term's)
+
+    Returns:
+    tag -- 'J' for the loss, else 'J_' + key ('J_content', ...)
+    """
+    return "J" if key == "loss" else f"J_{key}"
+
+
 class TrainingBoard(keras.callbacks.Callback):
     """The Keras callback that writes a training's TensorBoard run (this module's docstring says what)."""
 
@@ -278,7 +289,7 @@ class TrainingBoard(keras.callbacks.Callback):
         # optimizer, which would be one more TensorFlow call a step.
         self.step += 1
         step = self.step
-        costs = {tag: logs[key] for key, tag in COST_TAGS.items() if key in (logs or {})}
+        costs = {cost_tag(key): value for key, value in (logs or {}).items()}
         self._attempt(self.writer.write_costs, {"iteration": step, **costs})
         if self.options.save_every and step % self.options.save_every == 0:
             self.preview(step)
@@ -340,7 +351,7 @@ def close(board):
 
 
 __all__ = [
-    "COST_TAGS",
+    "cost_tag",
     "RUN_FILE",
     "TrainingBoard",
     "check_paths",
