@@ -56,4 +56,13 @@ def test_where_the_training_is_watched_may_change_on_resume_and_is_not_a_setting
     assert may_change_on_resume(TrainOptions) == watched
     settings = TrainOptions().validate().settings()
     assert not watched & set(settings)
-    assert set(settings) == {field.name for field in dataclasses.fields(TrainOptions)} - watched
+    # The default architecture is left out too: Johnson et al.'s settings are the ones their files always had.
+    assert set(settings) == {field.name for field in dataclasses.fields(TrainOptions)} - watched - {"architecture"}
+
+
+def test_another_architecture_is_a_setting_a_resume_must_share():
+    assert "architecture" not in may_change_on_resume(TrainOptions)
+    assert TrainOptions(architecture="small").validate().settings()["architecture"] == "small"
+    args = train_args("--architecture", "small")
+    assert args.architecture == "small" and train_args().architecture == "johnson"
+    assert "--architecture johnson|small" in build_parser().format_help().replace("\n", " ")

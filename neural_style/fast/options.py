@@ -36,6 +36,14 @@ CLUSTER_TIMEOUT = 600
 # The transformation network's bytes a pixel in training: what its forward pass holds (tiles.PER_PIXEL_BYTES, 1300),
 # twice, for the values its backward pass keeps.
 TRANSFORM_TRAINING_BYTES = 2600
+# The training's architectures (--architecture): each names a layout preset of network.py (its LAYOUTS), where the
+# layouts themselves are declared once. Names, not the Layouts, because network.py imports TensorFlow and this module
+# must not (the command line answers --help and bad options at once); train.py looks the preset up.
+# johnson: Johnson et al.'s 32/64/128 encoder, 5 residual blocks of 128, decoder 64/32, affine output (1,677,635 weights).
+# small: Dumoulin et al.'s 26-style layout, 32/32/32, 6 residual blocks of 32, decoder 8/4, a normalised convolution
+# to RGB and a sigmoid scaled to 0..255 (141,354 weights).
+ARCHITECTURES = {"johnson": "johnson", "small": "magenta-26"}
+DEFAULT_ARCHITECTURE = "johnson"
 # The other flags of the fast network's commands (train's files, apply's, export's and video --model's), for the
 # command line's suggestions (cli/common.FLAGS).
 COMMAND_FLAGS = ("images", "style", "content", "output", "model", "work_dir", "tflite", "quantize", "saved_model")
@@ -61,6 +69,13 @@ class TrainOptions:
     style_size: int | None = option(help="the style picture's longest side (default: --size)", parse=int)
     learning_rate: float = option(LEARNING_RATE, "Adam's (default {default})", parse=float)
     seed: int = option(0, "the network's start, the pictures' order and crops (default {default})", parse=int)
+    architecture: str = option(
+        DEFAULT_ARCHITECTURE,
+        "the network's layout: johnson (Johnson et al.'s, default) or small (Dumoulin et al.'s 26-style layout: "
+        "32/32/32, 6 residual blocks, decoder 8/4, sigmoid output; a fraction of the weights and the time)",
+        choices=tuple(ARCHITECTURES),
+        metavar="|".join(ARCHITECTURES),
+    )
     content_layer: str = option(config.CONTENT_LAYER, "default {default}")
     style_loss: str = option(
         "gram", style_losses.help_text(), choices=style_losses.NAMES, metavar="|".join(style_losses.NAMES)
@@ -142,6 +157,7 @@ class TrainOptions:
         check_number(self.learning_rate, "learning_rate", above=0, float32=True)
         check_count(self.seed, "seed", zero=None)
         check_positive_int(self.checkpoint_every, "checkpoint_every")
+        check_choice(self.architecture, ARCHITECTURES, "architecture")
         check_choice(self.content_layer, layer_names("avg"), "content_layer")
         check_choice(self.style_loss, style_losses.NAMES, "style_loss")
         layers = config.STYLE_LAYERS if self.style_layers is None else self.style_layers
@@ -173,11 +189,16 @@ class TrainOptions:
 
         Returns:
         values -- dict of JSON-ready values, the fields that may change on resume (option_fields.may_change_on_resume)
-                  left out
+                  left out, and the architecture when it is the default (johnson)
         """
         may_change = may_change_on_resume(self)
         values = {name: value for name, value in dataclasses.asdict(self).items() if name not in may_change}
         values["style_layers"] = [[name, float(weight)] for name, weight in self.style_layers]
+        # Johnson et al.'s training keeps the settings its work folders and model files have always had, so that a
+        # training interrupted before --architecture existed still resumes; any other architecture is recorded, and
+        # a resume that changes it either way is refused (the saved settings differ).
+        if values["architecture"] == DEFAULT_ARCHITECTURE:
+            del values["architecture"]
         return values
 
 

@@ -25,7 +25,7 @@ import warnings
 import keras
 import tensorflow as tf
 
-from ..checks import OptionError, check_file
+from ..checks import OptionError, check_choice, check_file
 from ..files import atomic_write, file_digest
 from ..options import default_weights
 from ..safety import hold_file, hold_folder
@@ -33,8 +33,8 @@ from ..vgg import load_vgg_model
 from . import data, resume, watch
 from .distribute import FromChief, check_replica_split, choose_strategy
 from .loss import FastStyleTrainer, style_targets
-from .network import build_transform_net
-from .options import TrainOptions, check_training_memory
+from .network import LAYOUTS, build_transform_net
+from .options import ARCHITECTURES, TrainOptions, check_training_memory
 
 
 def train_fast_model(
@@ -70,7 +70,8 @@ def train_fast_model(
                 learning_rate and steps mean what they mean on one device; only the chief writes the output and
                 the checkpoints
     settings -- TrainOptions fields: size, batch_size, epochs, steps, content_weight, style_weight, tv_weight,
-                style_size, learning_rate, seed, content_layer, style_layers, checkpoint_every; and tensorboard (a
+                style_size, learning_rate, seed, architecture ('johnson' or 'small': the network's layout,
+                training_layout), content_layer, style_layers, checkpoint_every; and tensorboard (a
                 folder: the run's costs every step, settings and previews, fast/watch.py), save_every (previews every
                 N steps), preview_images (their photographs' folder)
 
@@ -135,7 +136,11 @@ def _train(styles, images, output, weights, work_dir, options, recorded, strateg
         vgg = load_vgg_model(weights, options.size, options.size)
         targets = [style_targets(vgg, path, options) for path in styles]
         net = build_transform_net(
-            settings=recorded, style_digests=recorded["style_digests"], seed=options.seed, styles=len(styles)
+            settings=recorded,
+            style_digests=recorded["style_digests"],
+            seed=options.seed,
+            styles=len(styles),
+            layout=training_layout(options.architecture),
         )
         trainer = FastStyleTrainer(net, vgg, targets, options)
         trainer.compile(optimizer=keras.optimizers.Adam(options.learning_rate))
@@ -205,6 +210,19 @@ def _train(styles, images, output, weights, work_dir, options, recorded, strateg
     return net, summary
 
 
+def training_layout(architecture):
+    """
+    The network layout of a training's architecture (--architecture), one of network.py's presets.
+
+    Arguments:
+    architecture -- a name of options.ARCHITECTURES: 'johnson' (the default) or 'small'
+
+    Returns:
+    layout -- the network.Layout preset it names (JOHNSON, MAGENTA_26); OptionError (one line) for another name
+    """
+    return LAYOUTS[ARCHITECTURES[check_choice(architecture, ARCHITECTURES, "architecture")]]
+
+
 def summary_line(summary):
     """One line about a finished training, for the command line."""
     skipped = f", {len(summary['skipped'])} files skipped" if summary["skipped"] else ""
@@ -217,5 +235,6 @@ def summary_line(summary):
 
 __all__ = [
     "train_fast_model",
+    "training_layout",
     "summary_line",
 ]
