@@ -7,6 +7,8 @@ turn, tile by tile (Chan et al.'s pairwise combination of means and sums of squa
 counts of its levels), the earlier ones fixed to the whole picture's; stylize_in_tiles then runs the tiles once more
 with all of them: the cores then equal the whole picture's result, and only one tile's activations are held at a
 time. The tiles are the project's (large/layout.py), with the network's own stride and margin (network.Layout.reach).
+stylize_in_tiles runs the network once instead (stream.py): level by level, strip by strip, each level's activations
+in memory-mapped files until its statistics are known.
 
 The memory: transform_peak_bytes estimates a pass's peak in bytes, whole or in tiles; transform_tile_size picks 0
 (whole) or the largest tile within a budget in GB. (Their twins in neural_style.large size the optimisation's VGG-19.)
@@ -16,9 +18,8 @@ import numpy as np
 
 from ..checks import OptionError
 from ..large import available_memory
-from ..large.layout import layout_for_reach
 from .network import JOHNSON
-from .quantize import INT8_HIGH, INT8_LOW
+from .stream import statistics_gatherer, stylize_streamed
 
 # A whole-picture forward pass's peak memory: what TensorFlow and the model hold, plus bytes per pixel (its largest
 # activations are 32 float32 channels at full size, several alive at once). Fitted to benchmarks/bench_fast.py's peaks
@@ -181,51 +182,31 @@ def whole_picture_statistics(model, image, tiles, weights=None):
 
 
 def _level_statistics(model, index, norm, cores):
-    """
-    The mean and variance of an int8 network's normalisation, as its whole-picture pass computes them, from the
-    tiles' cores in one pass: the values it normalises are int8 levels, so a count of each level per channel gives
-    both the mean and the average of the rounded squares about the rounded mean (which needs the mean first).
-    """
-    scale, zero_point = model.quantization[f"conv{index}"]
-    levels = np.arange(INT8_LOW, INT8_HIGH + 1)
-    counts = 0
+    """An int8 network's normalisation statistics from the tiles' cores (stream.LevelCounts: counts of its levels)."""
+    counts = statistics_gatherer(model, index)
     for core in cores:
-        steps = np.rint(core.numpy().reshape(-1, core.shape[-1]) / np.float32(scale)).astype(np.int64)
-        counts = counts + np.stack([np.bincount(c - (INT8_LOW - zero_point), minlength=len(levels)) for c in steps.T])
-    # Each level's value as the network holds it (float32), and its count per channel (C, 256).
-    grid = ((levels - zero_point).astype(np.float32) * np.float32(scale))[:, None]
-    total = counts.sum(axis=1)
-    mean = (counts @ grid.astype(np.float64))[:, 0] / total
-    mean = mean.reshape(1, 1, 1, -1).astype(np.float32)
-    squares = norm.squared_deviations(np.broadcast_to(grid, (len(levels), len(total)))[None, None], mean)
-    variance = (counts * squares.numpy()[0, 0].T.astype(np.float64)).sum(axis=1) / total
-    return mean, variance.reshape(1, 1, 1, -1).astype(np.float32)
+        counts.add(core.numpy())
+    return counts.statistics(norm)
 
 
-def stylize_in_tiles(model, image, tile_size, weights=None):
+def stylize_in_tiles(model, image, tile_size, weights=None, work_dir=None):
     """
-    The network's output for a picture computed tile by tile, each tile normalised with the whole picture's statistics.
+    The network's output for a picture computed tile by tile, each tile normalised with the whole picture's statistics:
+    one streamed pass (stream.py), each convolution once over strips of about tile_size x tile_size pixels, its
+    output kept in a memory-mapped file of a work folder until the whole picture's statistics normalise it.
 
     Arguments:
     model -- a TransformNet
     image -- float32 (1, H, W, 3) in 0..255, H and W at least the layout's min_side
-    tile_size -- the tiles' core side
+    tile_size -- the tiles' core side: the strips cover about tile_size ** 2 pixels of the picture
     weights -- None, or the style weights: (1, styles), or (1, H, W, styles) per pixel
+    work_dir -- None (a temporary folder, TMPDIR honoured) or the folder to make the work folder in
 
     Returns:
-    result -- float32 (H, W, 3), not clipped: the whole picture's pass within float32 rounding
+    result -- float32 (H, W, 3), not clipped: the whole picture's pass within float32 rounding; OptionError (one line)
+              when the disk lacks the room the work folder needs (stream.plan_stream)
     """
-    height, width = image.shape[1:3]
-    stride, margin = model.layout.reach()
-    tiles = layout_for_reach(height, width, tile_size, stride, margin)
-    statistics = whole_picture_statistics(model, image, tiles, weights)
-    result = np.empty((height, width, 3), np.float32)
-    for tile in tiles:
-        rows, cols = tile.core_in_window(0)
-        result[slice(*tile.rows), slice(*tile.cols)] = model(
-            network_inputs(image, weights, tile), statistics=statistics
-        )[0, rows, cols].numpy()
-    return result
+    return stylize_streamed(model, image, weights, strip_pixels=tile_size * tile_size, work_dir=work_dir)
 
 
 __all__ = [
