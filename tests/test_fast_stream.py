@@ -1,0 +1,181 @@
+"""The streamed exact tiles (neural_style/fast/stream.py): the same picture as the whole pass for Johnson et al.'s
+layout, per-pixel style masks, the bundled 26-style and arbitrary-style networks; its statistics against numpy float64;
+its disk need stated and refused in one line; its work folder gone after the pass, an error, Ctrl-C and SIGTERM."""
+
+import os
+import signal
+import tempfile
+
+import numpy as np
+import pytest
+
+from neural_style.checks import OptionError
+from neural_style.fast import arbitrary, bundled, stream
+from neural_style.fast.apply import stylize_picture
+from neural_style.fast.network import JOHNSON, MAGENTA_26, build_transform_net
+from neural_style.fast.stream import Moments, plan_stream, reflect, stylize_streamed
+
+
+def _randomised(model, seed=2):
+    """Gammas and betas away from 1 and 0, as a trained network's are, so that the statistics matter."""
+    rng = np.random.default_rng(seed)
+    for norm in model.norms:
+        norm.gamma.assign(rng.uniform(0.5, 2.0, norm.gamma.shape).astype(np.float32))
+        norm.beta.assign(rng.uniform(-1, 1, norm.beta.shape).astype(np.float32))
+    model.output_conv.kernel.assign(model.output_conv.kernel * 20)  # outputs spread over the grey levels
+    return model
+
+
+@pytest.fixture(scope="module")
+def net():
+    return _randomised(build_transform_net(seed=11))
+
+
+def _photo(height, width, seed=0):
+    y, x = np.mgrid[0:height, 0:width]
+    smooth = np.stack([x * 255 / width, y * 255 / height, 128 + 100 * np.sin((x + y) / 9)], axis=-1)
+    noise = np.random.default_rng(seed).normal(0, 12, smooth.shape)
+    return np.clip(smooth + noise, 0, 255).astype(np.float32)
+
+
+def _close(streamed, whole):
+    # The same convolutions on the same values (strips of full width, exact row context), the statistics summed in
+    # float64 where the whole pass sums in float32: float32 rounding only, far below the one grey level required.
+    assert np.abs(streamed - whole).max() < 1.0
+    assert np.abs(streamed - whole).mean() < 0.01
+    assert whole.std() > 5  # not trivially constant
+
+
+@pytest.mark.parametrize("height, width, strip", [(61, 61, 40 * 40), (97, 203, 56 * 56), (150, 37, 1000)])
+def test_streamed_equals_whole_within_one_grey_level(net, height, width, strip):
+    picture = _photo(height, width, seed=height)
+    whole = np.clip(net(picture[None]).numpy()[0], 0, 255)
+    streamed = np.clip(stylize_streamed(net, picture[None], strip_pixels=strip), 0, 255)
+    _close(streamed, whole)
+
+
+def test_streamed_through_stylize_picture(net):
+    # apply's tiled path (tiles.stylize_in_tiles) is the streamed pass; odd sizes pad to the layout's min_side.
+    picture = _photo(53, 77, seed=5)
+    _close(stylize_picture(net, picture, tile_size=32), stylize_picture(net, picture))
+
+
+def test_style_masks_per_pixel():
+    model = _randomised(build_transform_net(seed=3, styles=2), seed=4)
+    height, width = 70, 90
+    # Left half one style, right half the other, a soft band between: each level pools the weights itself.
+    left = np.clip((60 - np.arange(width)) / 20, 0, 1).astype(np.float32)
+    masks = np.broadcast_to(np.stack([left, 1 - left], axis=-1), (height, width, 2))
+    picture = _photo(height, width, seed=9)
+    whole = stylize_picture(model, picture, style_weights=masks)
+    _close(stylize_picture(model, picture, tile_size=24, style_weights=masks), whole)
+    # The masks matter: the first style alone is far from the mixture.
+    assert np.abs(stylize_picture(model, picture, style_weights=[1.0, 0.0]) - whole).max() > 5
+
+
+def test_bundled_26_style_network():
+    network = bundled.load_bundled(bundled.STYLES26)
+    picture = _photo(130, 100, seed=1)
+    style = np.eye(26, dtype=np.float32)[19]
+    whole = stylize_picture(network.transform, picture, max_memory=64, style_weights=style)
+    streamed = stylize_picture(network.transform, picture, tile_size=48, style_weights=style)
+    # Its int8-rounded normalisations gather counts of levels (exact), the rest is float32 as for the whole pass.
+    assert np.abs(whole - streamed).max() < 1.0
+    assert whole.std() > 5
+
+
+def test_bundled_arbitrary_network_with_a_style_vector():
+    network = bundled.load_bundled(bundled.ARBITRARY)
+    vector = arbitrary.style_vector(network.predictor, _photo(120, 160, seed=7)[:, ::-1])
+    picture = _photo(130, 100, seed=2)
+    whole = stylize_picture(network.transform, picture, max_memory=64, style_weights=vector)
+    streamed = stylize_picture(network.transform, picture, tile_size=48, style_weights=vector)
+    # The int8 network's statistics are rounded to its levels from float64 sums, as the whole pass's: only a
+    # statistic at a near-tie could flip a level, so nearly every pixel agrees within one grey level.
+    off = float(np.mean(np.abs(whole - streamed).max(axis=-1) > 1.0 + 1e-3))
+    assert off <= 0.02, f"{off:.2%} of the pixels differ by more than a grey level"
+    assert whole.std() > 5
+
+
+def test_moments_are_numpys_float64():
+    rng = np.random.default_rng(0)
+    # A large mean against a small spread: naive float32 sums of squares would lose the variance.
+    values = (1e4 + rng.normal(0, 0.5, (50, 40, 6))).astype(np.float32)
+    moments = Moments()
+    for start in range(0, 50, 7):
+        moments.add(values[start : start + 7])
+    mean, variance = moments.statistics()
+    exact = values.astype(np.float64).reshape(-1, 6)
+    np.testing.assert_allclose(mean[0, 0, 0], exact.mean(axis=0), rtol=1e-7)
+    np.testing.assert_allclose(variance[0, 0, 0], exact.var(axis=0), rtol=1e-6)
+
+
+@pytest.mark.parametrize("n", [1, 2, 5])
+def test_reflect_is_numpys_reflection(n):
+    padded = np.pad(np.arange(n), 4 * n, mode="reflect") if n > 1 else np.zeros(9 * n, int)
+    assert list(reflect(np.arange(-4 * n, 5 * n), n)) == list(padded)
+
+
+def test_disk_need_is_the_fullest_level():
+    # Johnson et al.'s fullest moment: the last decoder convolution reads the level-1 output (64 channels) and writes
+    # its own at full size (32 channels), float32.
+    height, width = 1000, 1001
+    _, _, disk = plan_stream(JOHNSON, height, width)
+    assert disk == 4 * (64 * 500 * 501 + 32 * height * width)
+    # The 26-style network's: its second convolution reads the first's 32 full-size channels and writes 32 at level 1
+    # (its decoder is only 8 and 4 channels wide).
+    _, _, disk26 = plan_stream(MAGENTA_26, height, width)
+    assert disk26 == 4 * (32 * height * width + 32 * 500 * 501)
+
+
+def test_no_room_on_the_disk_is_one_line(net, tmp_path, monkeypatch):
+    need = plan_stream(JOHNSON, 64, 80)[2]
+    monkeypatch.setattr(stream.shutil, "disk_usage", lambda path: type("Usage", (), {"free": need // 2})())
+    with pytest.raises(OptionError, match=rf"need {need / 1e9:.2f} GB of disk in {tmp_path}") as error:
+        stylize_streamed(net, _photo(64, 80)[None], work_dir=tmp_path)
+    assert "\n" not in str(error.value)
+    assert os.listdir(tmp_path) == []
+
+
+def _failing_at(monkeypatch, folder, failure, after=4):
+    """statistics_gatherer replaced by one that, at the `after`-th convolution, notes the work folder's files and
+    then fails as `failure` does."""
+    seen, real = [], stream.statistics_gatherer
+
+    def gatherer(model, index):
+        if index == after:
+            seen.extend(os.path.join(root, name) for root, _, names in os.walk(folder) for name in names)
+            failure()
+        return real(model, index)
+
+    monkeypatch.setattr(stream, "statistics_gatherer", gatherer)
+    return seen
+
+
+def _raise_runtime_error():
+    raise RuntimeError("broken in the middle")
+
+
+def _sigterm():
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+@pytest.mark.parametrize(
+    "failure, expected",
+    [(_raise_runtime_error, RuntimeError), (_sigterm, KeyboardInterrupt)],
+)
+def test_work_folder_gone_after_an_error_or_a_signal(net, tmp_path, monkeypatch, failure, expected):
+    seen = _failing_at(monkeypatch, tmp_path, failure)
+    with pytest.raises(expected):
+        stylize_streamed(net, _photo(64, 80)[None], strip_pixels=900, work_dir=tmp_path)
+    assert seen, "the work folder had files when the pass failed"
+    assert os.listdir(tmp_path) == []
+
+
+def test_temporary_folder_honours_tmpdir_and_is_removed(net, tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # what TMPDIR sets
+    seen = _failing_at(monkeypatch, tmp_path, lambda: None)
+    result = stylize_streamed(net, _photo(64, 80)[None], strip_pixels=900)
+    assert result.shape == (64, 80, 3)
+    assert any(path.endswith(".npy") and os.path.dirname(os.path.dirname(path)) == str(tmp_path) for path in seen)
+    assert os.listdir(tmp_path) == []
