@@ -50,10 +50,14 @@ def main(argv):
             line each, as `neural-style batch` returns 1 when a job failed); 2 for bad input
     """
     args = build_parser().parse_args(argv)
-    from ..fast.apply import apply_model, check_tile_size, output_pairs, warn_skipped
-
     common.check_tile_options(args)
     name, kind, target, unknown = networks.resolve(args)
+    if unknown is None:
+        route = networks.lite_route(args, kind, target)
+        if route is not None:
+            return apply_lite(args, name, route)
+    from ..fast.apply import apply_model, check_tile_size, output_pairs, warn_skipped
+
     # Every output checked before any work: none may be the content, the model, a painting or a mask.
     pairs = output_pairs(args.content, args.output, networks.reads(args, kind, target))
     if unknown is not None:
@@ -62,8 +66,37 @@ def main(argv):
     model, weights = networks.choose(args, name, kind, target)
     check_tile_size(args.tile_size, model.layout)
     paintings = list(args.style_image or ())
-    start = last = time.perf_counter()
+    start = time.perf_counter()
     skipped = []
+
+    report = reporter(args, name, paintings, start)
+
+    def skip(source, reason):
+        skipped.append(source)
+        warn_skipped(source, reason)
+
+    with signals_as_interrupts():
+        written = apply_model(
+            model,
+            args.content,
+            args.output,
+            args.tile_size,
+            args.max_memory,
+            report=report,
+            style_weights=weights,
+            skip=skip,
+            keep_colors=args.preserve_colors,
+        )
+    if not args.quiet and not args.json:
+        seconds = time.perf_counter() - start
+        unread = f"; skipped {len(skipped)} unreadable (named above)" if skipped else ""
+        print(f"stylised {len(written)} of {len(pairs)} pictures in {seconds:.2f} s{unread}", file=sys.stderr)
+    return common.EXIT_FAILURE if skipped else 0
+
+
+def reporter(args, name, paintings, start):
+    """The function that says each picture written (a JSON object, or a line on stderr), as both routes say it."""
+    last = start
 
     def report(source, written):
         nonlocal last
@@ -91,24 +124,37 @@ def main(argv):
             print(f"{source} -> {written}", file=sys.stderr)
         last = now
 
-    def skip(source, reason):
-        skipped.append(source)
-        warn_skipped(source, reason)
+    return report
 
+
+def apply_lite(args, name, route):
+    """
+    The apply of one picture by LiteRT (networks.lite_route chose it), without importing TensorFlow: the same checks
+    and lines as the Keras route, the output written atomically.
+
+    Arguments:
+    args -- the parsed options
+    name -- the network's name as given
+    route -- networks.lite_route's
+
+    Returns:
+    code -- 0
+    """
+    import numpy as np
+
+    from ..fast import lite
+    from ..image_files import read_image, write_image
+    from ..limits import max_image_pixels
+
+    start = time.perf_counter()
+    weights = networks.lite_weights(args, route)
+    report = reporter(args, name, list(args.style_image or ()), start)
     with signals_as_interrupts():
-        written = apply_model(
-            model,
-            args.content,
-            args.output,
-            args.tile_size,
-            args.max_memory,
-            report=report,
-            style_weights=weights,
-            skip=skip,
-            keep_colors=args.preserve_colors,
-        )
+        pixels = read_image(args.content, max_image_pixels())
+        transform = lite.interpreter(route["files"]["transform"])
+        stylised = lite.run_transform(transform, pixels, weights(pixels), int(route["check"]["min_side"]))
+        write_image(args.output, np.rint(stylised).astype(np.uint8))
+    report(args.content, args.output)
     if not args.quiet and not args.json:
-        seconds = time.perf_counter() - start
-        unread = f"; skipped {len(skipped)} unreadable (named above)" if skipped else ""
-        print(f"stylised {len(written)} of {len(pairs)} pictures in {seconds:.2f} s{unread}", file=sys.stderr)
-    return common.EXIT_FAILURE if skipped else 0
+        print(f"stylised 1 of 1 pictures in {time.perf_counter() - start:.2f} s", file=sys.stderr)
+    return 0

@@ -151,3 +151,144 @@ def _painting_weights(predictor, vectors, chosen, strength, style_size):
         return arbitrary.blend(vectors, mixture, strength, own)
 
     return weights
+
+
+def lite_route(args, kind, target):
+    """
+    The apply command's route, chosen here once: LiteRT (TensorFlow Lite's runtime, without importing TensorFlow)
+    when the network is a bundled one whose .tflite files give its Keras network's pictures (bundled.lite_check),
+    the picture is one file that fits in memory whole, and nothing asks for TensorFlow (tiles, style masks, kept
+    colours); else None, the Keras route. The .tflite files are converted on first use (TensorFlow's import, once).
+
+    Arguments:
+    args -- the apply command's parsed options
+    kind, target -- as resolve gives them
+
+    Returns:
+    route -- None (the Keras route), or dict: name, files (bundled.lite_files), check (its min_side, styles)
+    """
+    import os
+
+    from ..fast import bundled, lite
+    from ..image_files import ImageError, declared_size
+    from ..limits import max_image_pixels
+
+    if kind != "bundled" or args.tile_size or args.style_masks or args.preserve_colors:
+        return None
+    if not os.path.isfile(args.content):
+        return None  # a folder (or a missing file, which the Keras route reports in its own words)
+    try:
+        width, height = declared_size(args.content, max_image_pixels())
+    except ImageError:
+        return None  # the Keras route names the file and what is wrong with it
+    if args.max_memory:
+        budget = args.max_memory * 1e9
+    else:
+        from ..large import available_memory
+
+        budget = available_memory() or 4e9
+    if not lite.fits(height, width, budget):
+        return None
+    check_lite_output(args)  # before a first use's conversion: a bad output costs nothing
+    check = bundled.lite_check(target)
+    if check is None:
+        check = _convert(target)
+    if not check or not check.get("exact"):
+        return None
+    return {"name": target, "files": bundled.lite_files(target), "check": check}
+
+
+def _convert(name):
+    """The bundled network's .tflite files converted now (first use), or None where they cannot be (one warning)."""
+    from ..checks import warn
+
+    try:
+        from ..fast.export import convert_bundled
+
+        return convert_bundled(name)
+    except Exception as error:  # an unwritable models folder, a full disk, the converter's many errors
+        reason = " ".join(str(error).split())[:160] or type(error).__name__
+        warn(f"{name}: its TFLite files could not be made ({reason}); the Keras route paints instead")
+        return None
+
+
+def check_lite_output(args):
+    """
+    The output of the LiteRT route's one picture, checked as fast.apply.output_pairs checks a picture's (the same
+    lines), without TensorFlow: a picture's extension, and never one of the files the command reads.
+
+    Arguments:
+    args -- the apply command's parsed options (content: a file)
+
+    Returns:
+    None; OptionError (one line naming output) otherwise
+    """
+    import os
+
+    from ..checks import OptionError
+    from ..image_files import IMAGE_EXTENSIONS
+    from ..safety import same_file
+
+    output = os.fspath(args.output)
+    if os.path.splitext(output)[1].lower() not in IMAGE_EXTENSIONS:
+        raise OptionError(f"output {output}: unknown image type; use one of {', '.join(IMAGE_EXTENSIONS)}", "output")
+    inputs = [args.content, *(args.style_image or ())]
+    if os.path.exists(output) and any(same_file(output, path) for path in inputs if os.path.exists(path)):
+        raise OptionError(
+            f"output {output} is also an input; choose another output (inputs are never overwritten)", "output"
+        )
+
+
+def lite_weights(args, route):
+    """
+    The style weights of the LiteRT route, checked as choose checks them for the Keras route, without TensorFlow.
+
+    Arguments:
+    args -- the apply command's parsed options
+    route -- lite_route's
+
+    Returns:
+    weights -- function(pixels) -> the transformer's style input: convex weights (styles,) or a style vector (100,)
+    """
+    import numpy as np
+
+    from ..checks import OptionError, check_number
+    from ..fast import bundled, lite
+    from ..fast.style_choice import style_weights
+    from ..image_files import read_image
+    from ..limits import max_image_pixels
+
+    name, files, paintings = route["name"], route["files"], list(args.style_image or ())
+    strength = check_number(args.strength, "strength", minimum=0, maximum=1, what="a number", parameter="strength")
+    if "predictor" not in files:
+        styles = int(route["check"]["styles"])
+        if paintings:
+            raise OptionError(
+                f"style_image: {name} paints its own {styles} styles, not a painting; leave --style-image out, or "
+                f"use --model {bundled.ARBITRARY} for any painting",
+                "style_image",
+            )
+        if strength != 1 or args.style_size != lite.STYLE_SIZE:
+            given = "strength" if strength != 1 else "style_size"
+            raise OptionError(f"{given} is for --style-image (the arbitrary-style network); leave it out", given)
+        chosen = np.asarray(style_weights(styles, args.style_index, args.mix, None), np.float32)
+        return lambda pixels: chosen
+    style_size = lite.check_style_size(args.style_size)
+    if not paintings:
+        raise OptionError(f"{name} paints any painting: give it with --style-image PAINTING", "style_image")
+    if args.style_index is not None:
+        raise OptionError(
+            "style_index chooses a trained network's style; with --style-image leave it out", "style_index"
+        )
+    if len(paintings) == 1 and args.mix is not None:
+        raise OptionError("mix mixes several paintings; give them all with --style-image", "mix")
+    chosen = style_weights(len(paintings), None, args.mix, None) if len(paintings) > 1 else [1.0]
+    predictor = lite.interpreter(files["predictor"])
+    limit = max_image_pixels()
+    vectors = [lite.run_predictor(predictor, read_image(path, limit), style_size) for path in paintings]
+
+    def weights(pixels):
+        own = lite.run_predictor(predictor, pixels, style_size) if strength < 1 else None
+        return lite.blend(vectors, chosen, strength, own)
+
+    return weights

@@ -19,7 +19,6 @@ import numpy as np
 from ..checks import OptionError
 from ..files import atomic_write
 from .onnx_files import Quantized
-from .quantize import dequantize
 
 FOLDER = Path(__file__).with_name("networks")
 ARBITRARY = "magenta-arbitrary"
@@ -86,6 +85,8 @@ def read_network(path):
     meta -- dict (with "parts": {part: config})
     weights -- {part: {Keras weight path: float32 array}}; OptionError (one line) for a file that is not one
     """
+    from .quantize import dequantize  # TensorFlow's import: only where the weights are read
+
     meta = network_meta(path)
     try:
         with np.load(path, allow_pickle=False) as members:
@@ -246,3 +247,75 @@ def resolve_model(name):
 def _file_kind(path):
     """ "network" for a .npz file (this package's format), else "file" (a .keras file, checked when it is read)."""
     return "network" if str(path).lower().endswith(".npz") else "file"
+
+
+# The .tflite files of the bundled networks, converted once on first use into the user's models folder (a folder of
+# its own there: `neural-style models` lists .npz and .keras files only), named by LITE_VERSION, the package's version
+# and the network file's sha256, so that a new network or conversion makes new files.
+LITE_FOLDER = "tflite"
+LITE_VERSION = 1
+
+
+def lite_key(name):
+    """
+    The name the .tflite files of a bundled network take in the models folder.
+
+    Arguments:
+    name -- a key of BUNDLED
+
+    Returns:
+    key -- 'magenta-26-<16 hex digits>': the network's name and a digest of its .npz, the package's version and
+           LITE_VERSION
+    """
+    import hashlib
+
+    from .. import __version__
+
+    digest = hashlib.sha256(f"{LITE_VERSION} {__version__} ".encode())
+    digest.update((FOLDER / BUNDLED[name]).read_bytes())
+    return f"{name}-{digest.hexdigest()[:16]}"
+
+
+def lite_files(name, folder=None):
+    """
+    Where a bundled network's .tflite files and their check are (they may not exist yet).
+
+    Arguments:
+    name -- a key of BUNDLED
+    folder -- the models folder (default: models_folder())
+
+    Returns:
+    files -- {"transform": Path, "predictor": Path (the arbitrary-style network only), "check": Path (JSON: whether
+             the files give the Keras network's pictures)}
+    """
+    base = (models_folder() if folder is None else Path(folder)) / LITE_FOLDER
+    key = lite_key(name)
+    files = {"transform": base / f"{key}.transform.tflite", "check": base / f"{key}.check.json"}
+    if name == ARBITRARY:
+        files["predictor"] = base / f"{key}.predictor.tflite"
+    return files
+
+
+def lite_check(name, folder=None):
+    """
+    The check of a bundled network's .tflite files, written when they were converted.
+
+    Arguments:
+    name -- a key of BUNDLED
+    folder -- the models folder (default: models_folder())
+
+    Returns:
+    check -- dict ("exact": whether they gave the Keras network's pictures within one grey level, "max_difference",
+             "styles", "min_side"), or None when they are not there yet (or any is missing, unreadable or altered)
+    """
+    files = lite_files(name, folder)
+    if not all(path.is_file() for path in files.values()):
+        return None
+    try:
+        check = json.loads(files["check"].read_text())
+    except (OSError, ValueError):
+        return None
+    # A check from another conversion, or altered: converted again.
+    fields = isinstance(check, dict) and isinstance(check.get("exact"), bool)
+    sizes = fields and all(isinstance(check.get(key), int) and check[key] > 0 for key in ("styles", "min_side"))
+    return check if sizes else None

@@ -10,6 +10,7 @@ import os
 import shutil
 import tempfile
 import warnings
+from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
@@ -74,6 +75,33 @@ def export_tflite(model, path, quantize="none"):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the converter's notice that a frozen function comes without its trackable
         flatbuffer = _convert(tf.lite.TFLiteConverter.from_concrete_functions([frozen]), quantize)
+    with atomic_write(path, suffix=".tflite") as temporary, open(temporary, "wb") as file:
+        file.write(flatbuffer)
+    return len(flatbuffer)
+
+
+def export_predictor_tflite(predictor, path):
+    """
+    Writes the arbitrary-style network's style predictor as a TFLite model (atomically): a float32 picture
+    [1, H, W, 3] in 0..255 (any H and W) in, its style vector [1, 100] out.
+
+    Arguments:
+    predictor -- a StylePredictor
+    path -- the .tflite file
+
+    Returns:
+    size -- bytes written
+    """
+    picture = tf.TensorSpec([1, None, None, 3], tf.float32, name="picture")
+
+    @tf.function(input_signature=[picture])
+    def predict(picture):
+        return {"style": predictor(picture)}
+
+    frozen = convert_variables_to_constants_v2(predict.get_concrete_function())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        flatbuffer = _convert(tf.lite.TFLiteConverter.from_concrete_functions([frozen]), "none")
     with atomic_write(path, suffix=".tflite") as temporary, open(temporary, "wb") as file:
         file.write(flatbuffer)
     return len(flatbuffer)
@@ -165,3 +193,61 @@ def run_tflite(path_or_bytes, picture, style_weights=None):
         interpreter.set_tensor(weights_index, weights)
     interpreter.invoke()
     return interpreter.get_tensor(interpreter.get_output_details()[0]["index"])[0]
+
+
+def convert_bundled(name, folder=None):
+    """
+    Converts a bundled network to .tflite files in the models folder (each written atomically), and checks them: the
+    demo photograph at two sizes, through the files by LiteRT (lite.py) and through the Keras network, the arbitrary
+    network with the demo painting's style vector (each route's own predictor), the 26-style network with three
+    styles and a mixture. The check's verdict is written beside them (bundled.lite_check reads it); the apply
+    command takes the files only where it says "exact".
+
+    Arguments:
+    name -- a key of bundled.BUNDLED
+    folder -- the models folder (default: bundled.models_folder())
+
+    Returns:
+    check -- dict: exact (bool: every uint8 picture within one grey level of the Keras network's), max_difference
+    """
+    import json
+
+    from ..image_files import read_image
+    from . import arbitrary, bundled, lite
+    from .apply import stylize_picture
+
+    files = bundled.lite_files(name, folder)
+    files["transform"].parent.mkdir(parents=True, exist_ok=True)
+    network = bundled.load_bundled(name)
+    export_tflite(network.transform, files["transform"])
+    if network.predictor is not None:
+        export_predictor_tflite(network.predictor, files["predictor"])
+    demo = Path(__file__).resolve().parent.parent / "demo"
+    photo = read_image(demo / "tubingen.jpg", 10**8)
+    worst = 0
+    for height, width in ((96, 128), (61, 83)):
+        pixels = tf.image.resize(photo, (height, width), antialias=True).numpy()
+        if network.predictor is not None:
+            painting = read_image(demo / "starry_night.jpg", 10**8)
+            keras_vector = arbitrary.style_vector(network.predictor, painting)
+            choices = [(keras_vector, lite.run_predictor(files["predictor"], painting))]
+        else:
+            eye = np.eye(network.transform.styles, dtype=np.float32)
+            mixture = (eye[3] + eye[7] + eye[20]) / 3
+            choices = [(eye[0], eye[0]), (eye[7], eye[7]), (mixture, mixture)]
+        for keras_weights, lite_weights in choices:
+            ours = stylize_picture(network.transform, pixels, style_weights=keras_weights)
+            theirs = lite.run_transform(files["transform"], pixels, lite_weights, network.transform.layout.min_side)
+            difference = np.abs(np.rint(ours).astype(np.int32) - np.rint(theirs).astype(np.int32)).max()
+            worst = max(worst, int(difference))
+    transform = network.transform
+    check = {
+        "exact": worst <= 1,
+        "max_difference": worst,
+        "styles": transform.styles,
+        "min_side": transform.layout.min_side,
+        "tensorflow": tf.__version__,
+    }
+    with atomic_write(files["check"], suffix=".json") as temporary, open(temporary, "w") as file:
+        json.dump(check, file)
+    return check

@@ -1,0 +1,222 @@
+"""The published and exported networks run by LiteRT (TensorFlow Lite's own runtime, `ai-edge-litert`), without
+TensorFlow or Keras: a picture in numpy pixels through a .tflite transformer, and a painting through the arbitrary-style
+network's .tflite predictor. This is the apply command's quick route for a picture that fits in memory; tiles,
+training and the optimisation stay with TensorFlow.
+
+The .tflite files are export.py's (`neural-style export --tflite`, and the bundled networks converted once into the
+user's models folder: lite_files); each takes a float32 picture [1, H, W, 3] in 0..255, any H and W (the interpreter's
+input is resized to the picture), and, for a network of several styles, its `style_weights` [1, h, w, styles].
+"""
+
+import os
+
+import numpy as np
+
+# The picture's side at the arbitrary-style predictor when none is asked for, and its bounds (arbitrary.py's, which
+# imports TensorFlow's image code).
+STYLE_SIZE, MIN_STYLE_SIZE, MAX_STYLE_SIZE = 256, 32, 2048
+
+
+def interpreter(path, threads=None):
+    """
+    A LiteRT interpreter of a .tflite file, its kernels on every CPU this process may use.
+
+    Arguments:
+    path -- the .tflite file
+    threads -- the kernels' threads (None: the CPUs this process may run on)
+
+    Returns:
+    interpreter -- ai_edge_litert.interpreter.Interpreter (tensors not yet allocated)
+    """
+    from ai_edge_litert.interpreter import Interpreter
+
+    return Interpreter(model_path=os.fspath(path), num_threads=threads or cpu_count())
+
+
+def cpu_count():
+    """The CPUs this process may run on (its affinity where the system says, else all of them)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # systems without sched_getaffinity
+        return os.cpu_count() or 1
+
+
+def _input_index(interpreter, name):
+    """The index of the input whose name holds `name` ('picture', 'style_weights'), or None."""
+    for detail in interpreter.get_input_details():
+        if name in detail["name"]:
+            return detail["index"]
+    return None
+
+
+def styles_of(path_or_interpreter):
+    """
+    How many styles a .tflite transformer takes (the last dimension of its `style_weights` input; 1 without one).
+
+    Arguments:
+    path_or_interpreter -- the .tflite file, or its interpreter
+
+    Returns:
+    styles -- int
+    """
+    model = path_or_interpreter
+    if isinstance(model, (str, os.PathLike)):
+        model = interpreter(model, threads=1)
+    for detail in model.get_input_details():
+        if "style_weights" in detail["name"]:
+            return int(detail["shape_signature"][-1])
+    return 1
+
+
+def run_transform(model, picture, style_weights=None, min_side=1):
+    """
+    A picture through a .tflite transformer, at its own size, clipped to 0..255.
+
+    Arguments:
+    model -- the .tflite file, or an interpreter of it (its input is resized here)
+    picture -- float32 (H, W, 3) RGB in 0..255
+    style_weights -- None (a one-style network), convex weights of the styles (styles,) (a style vector for the
+                     arbitrary-style network), or (H, W, styles) one mixture per pixel at the picture's size
+    min_side -- the network's smallest side (Layout.min_side): a smaller picture is padded by its edge, the result
+                cropped back, as fast.apply does
+
+    Returns:
+    stylised -- float32 (H, W, 3) in 0..255; ValueError when the network gives NaN or infinity (broken weights)
+    """
+    model = interpreter(model) if isinstance(model, (str, os.PathLike)) else model
+    pixels = np.asarray(picture, np.float32)
+    height, width = pixels.shape[:2]
+    padded = _pad(pixels, min_side)
+    index = _input_index(model, "picture")
+    model.resize_tensor_input(index, (1, *padded.shape), strict=True)
+    weights_index = _input_index(model, "style_weights")
+    if weights_index is not None:
+        styles = styles_of(model)
+        weights = np.eye(styles, dtype=np.float32)[0] if style_weights is None else style_weights
+        weights = np.asarray(weights, np.float32)
+        weights = weights.reshape(1, 1, 1, -1) if weights.ndim == 1 else _pad(weights, min_side)[None]
+        model.resize_tensor_input(weights_index, weights.shape, strict=True)
+    model.allocate_tensors()
+    model.set_tensor(index, padded[None])
+    if weights_index is not None:
+        model.set_tensor(weights_index, weights)
+    model.invoke()
+    result = model.get_tensor(model.get_output_details()[0]["index"])[0, :height, :width]
+    bad = result.size - int(np.count_nonzero(np.isfinite(result)))
+    if bad:
+        raise ValueError(f"the network gave NaN or infinity for {bad:,} of the {result.size:,} values")
+    return np.clip(result, 0, 255)
+
+
+def _pad(pixels, min_side):
+    """pixels (H, W, C) padded by their edge to min_side where smaller (fast.apply.pad_to_min_side's arithmetic)."""
+    height, width = pixels.shape[:2]
+    pad = [(0, max(0, min_side - height)), (0, max(0, min_side - width)), (0, 0)]
+    return np.pad(pixels, pad, mode="edge") if pad[0][1] or pad[1][1] else pixels
+
+
+def square(pixels, side):
+    """
+    A picture's centred square resized to side x side with Pillow's Lanczos filter on its 8-bit pixels (the
+    arithmetic of arbitrary.square, without TensorFlow).
+
+    Arguments:
+    pixels -- float32 (H, W, 3) RGB in 0..255
+    side -- the square's side
+
+    Returns:
+    square -- float32 (side, side, 3), whole grey levels in 0..255
+    """
+    from PIL import Image
+
+    height, width = pixels.shape[:2]
+    edge = min(height, width)
+    top, left = (height - edge) // 2, (width - edge) // 2
+    eight_bits = np.clip(np.rint(pixels[top : top + edge, left : left + edge]), 0, 255).astype(np.uint8)
+    return np.asarray(Image.fromarray(eight_bits).resize((side, side), Image.LANCZOS), np.float32)
+
+
+def run_predictor(model, picture, style_size=STYLE_SIZE):
+    """
+    A picture's style vector from a .tflite style predictor (the arbitrary-style network's).
+
+    Arguments:
+    model -- the .tflite file, or an interpreter of it
+    picture -- float32 (H, W, 3) RGB in 0..255 (its centred square is resized to style_size)
+    style_size -- the square's side at the predictor
+
+    Returns:
+    vector -- float32 (100,)
+    """
+    model = interpreter(model) if isinstance(model, (str, os.PathLike)) else model
+    pixels = square(np.asarray(picture, np.float32), style_size)[None]
+    index = model.get_input_details()[0]["index"]
+    model.resize_tensor_input(index, pixels.shape, strict=True)
+    model.allocate_tensors()
+    model.set_tensor(index, pixels)
+    model.invoke()
+    return np.array(model.get_tensor(model.get_output_details()[0]["index"]), np.float32).reshape(-1)
+
+
+def blend(vectors, weights, strength=1.0, own=None):
+    """
+    The arbitrary-style transformer's style: the paintings' vectors mixed by their convex weights, moved towards the
+    photo's own by 1 - strength (arbitrary.blend's arithmetic, without TensorFlow).
+
+    Arguments:
+    vectors -- float32 (k, 100), one per painting
+    weights -- their convex weights (k,)
+    strength -- 0..1
+    own -- the photo's own vector (100,), needed when strength < 1
+
+    Returns:
+    style -- float32 (100,)
+    """
+    style = np.asarray(weights, np.float32) @ np.asarray(vectors, np.float32)
+    if strength < 1:
+        style = strength * style + (1 - strength) * np.asarray(own, np.float32)
+    return style.astype(np.float32)
+
+
+# A whole picture's memory through LiteRT: the interpreter and the network's constants, then bytes per pixel of the
+# picture (fast.tiles' figure for the widest quantised layout, 32 float32 channels at full size with int8 roundings'
+# temporaries: an upper bound for both bundled networks). A picture above it goes the Keras route, in exact tiles.
+BASE_BYTES = 300e6
+PER_PIXEL_BYTES = 2600
+
+
+def fits(height, width, budget):
+    """
+    Whether a picture of height x width goes through LiteRT whole within `budget` bytes.
+
+    Arguments:
+    height, width -- the picture's size
+    budget -- bytes the apply may use
+
+    Returns:
+    fits -- bool
+    """
+    return BASE_BYTES + PER_PIXEL_BYTES * height * width <= budget
+
+
+def check_style_size(style_size):
+    """
+    --style-size, checked as arbitrary.check_style_size checks it (the same bounds and line), without TensorFlow.
+
+    Arguments:
+    style_size -- an int
+
+    Returns:
+    style_size -- int in MIN_STYLE_SIZE..MAX_STYLE_SIZE; OptionError (one line naming style_size) otherwise
+    """
+    from ..checks import OptionError
+
+    if isinstance(style_size, bool) or not isinstance(style_size, (int, np.integer)):
+        raise OptionError(f"style_size must be a whole number of pixels, got {style_size!r}", "style_size")
+    if not MIN_STYLE_SIZE <= style_size <= MAX_STYLE_SIZE:
+        raise OptionError(
+            f"style_size must be {MIN_STYLE_SIZE} to {MAX_STYLE_SIZE} pixels (the painting's side at the predictor; "
+            f"{STYLE_SIZE} as published), got {style_size}",
+            "style_size",
+        )
+    return int(style_size)
