@@ -9,6 +9,11 @@ photographs, for the trained network, the same network untrained, and the articl
     python benchmarks/bench_fast_quality.py evaluate-styles
     python benchmarks/bench_fast_quality.py tflite                                 # the trained model exported
     python benchmarks/bench_fast_quality.py figure                                 # docs/pictures/fast_quality.jpg
+    python benchmarks/bench_fast_quality.py train --architecture small --steps 1200   # the small layout, same steps
+    python benchmarks/bench_fast_quality.py compare                                # J of both architectures' networks,
+                                                                                   # trained and untrained
+    python benchmarks/bench_fast_quality.py speed [--rounds 5]                     # 768x1024 forward pass of each,
+                                                                                   # in alternating rounds
 
 The pictures: the field trains on COCO's 83,000 photographs, which cannot be downloaded here. The installed packages
 carry a few photographs (scikit-image's data, scikit-learn's two, matplotlib's one, the project's demo photo): 8
@@ -17,6 +22,12 @@ scientific pictures; random crops of each, every step). The loss network is VGG-
 at the real shapes (seed 0), the same filters for the training and for the judge. J is the project's cost
 (StyleTransferCost: the article's alpha J_content + beta J_style, the style resized to the photo's size) of each
 8-bit picture, at the photo's size (longest side --size).
+
+--architecture (train, evaluate, tflite): the training's network layout, johnson (the default: the files above) or
+small (Dumoulin et al.'s 26-style layout; its files end in _small). `compare` judges both trained networks and both
+untrained starts on the same photographs, with the same loss network; `speed` times the forward pass of each layout at
+768x1024 (untrained: the time does not depend on the weights), one round of each in turn, so that a shared machine's
+load falls on both alike.
 
 Everything is written under benchmarks/results/fast_quality/ (models, pictures, results JSON).
 """
@@ -121,7 +132,21 @@ def training_folder():
     return folder
 
 
-def train(output, styles, steps, size, batch_size, seed=0):
+def model_path(architecture, stem="starry"):
+    """The single-style model file of an architecture: starry.keras (johnson, as before) or starry_small.keras."""
+    suffix = "" if architecture == "johnson" else f"_{architecture}"
+    return os.path.join(WORK, f"{stem}{suffix}.keras")
+
+
+def untrained(architecture):
+    """The start of every training of an architecture (seed 0)."""
+    from neural_style.fast.network import build_transform_net
+    from neural_style.fast.train import training_layout
+
+    return build_transform_net(seed=0, styles=1, layout=training_layout(architecture))
+
+
+def train(output, styles, steps, size, batch_size, seed=0, architecture="johnson"):
     """Trains one network (for one style or several) and returns train_fast_model's summary with the time."""
     from neural_style.fast.train import train_fast_model
 
@@ -135,6 +160,7 @@ def train(output, styles, steps, size, batch_size, seed=0):
         batch_size=batch_size,
         steps=steps,
         seed=seed,
+        architecture=architecture,
         progress=False,
     )
     return summary
@@ -166,7 +192,7 @@ def evaluate(models, styles, size, adam=True):
     optimisation's picture.
 
     Arguments:
-    models -- dict label -> (model path or None for the untrained network, style index)
+    models -- dict label -> (model path, or an architecture's name for its untrained network, style index)
     styles -- the style painting of each style index
     size -- the photos' longest side
     adam -- also run the optimisation (200 Adam steps) on each photo, for each style
@@ -177,16 +203,13 @@ def evaluate(models, styles, size, adam=True):
     import imageio.v3 as iio
 
     from neural_style.fast.apply import load_fast_model, stylize_picture
-    from neural_style.fast.network import build_transform_net
+    from neural_style.fast.options import ARCHITECTURES
     from neural_style.images import load_pixels
 
     weights = loss_weights()
     loaded = {}
     for label, (path, _) in models.items():
-        if path is None:
-            loaded[label] = build_transform_net(seed=0, styles=1)  # the start of every training (seed 0)
-        else:
-            loaded[label] = load_fast_model(path)
+        loaded[label] = untrained(path) if path in ARCHITECTURES else load_fast_model(path)
     rows = []
     pictures = os.path.join(WORK, "pictures")
     os.makedirs(pictures, exist_ok=True)
@@ -217,6 +240,56 @@ def evaluate(models, styles, size, adam=True):
     return rows
 
 
+def forward_speed(height, width, rounds):
+    """
+    The forward pass of each architecture's network at height x width, in alternating rounds (johnson, small,
+    johnson, ...), after one warm-up pass of each (the first call traces and allocates).
+
+    Returns:
+    dict: seconds per round of each, their medians, and the ratio small / johnson of the medians and of each round
+    """
+    import tensorflow as tf
+
+    from neural_style.fast.model_file import parameter_count
+    from neural_style.fast.options import ARCHITECTURES
+
+    picture = tf.constant(np.random.default_rng(0).uniform(0, 255, (1, height, width, 3)).astype(np.float32))
+    nets = {name: untrained(name) for name in ARCHITECTURES}
+    times = {name: [] for name in nets}
+    for name, net in nets.items():
+        net(picture).numpy()
+    for _ in range(rounds):
+        for name, net in nets.items():
+            start = time.perf_counter()
+            net(picture).numpy()
+            times[name].append(time.perf_counter() - start)
+    medians = {name: float(np.median(values)) for name, values in times.items()}
+    return {
+        "height": height,
+        "width": width,
+        "rounds": rounds,
+        "threads": tf.config.threading.get_intra_op_parallelism_threads() or os.cpu_count(),
+        "seconds": times,
+        "median_seconds": medians,
+        "ratio_small_to_johnson": medians["small"] / medians["johnson"],
+        "ratio_each_round": [s / j for s, j in zip(times["small"], times["johnson"])],
+        "parameters": {name: parameter_count(1, net.layout) for name, net in nets.items()},
+        "multiply_adds_per_pixel": {name: multiply_adds_per_pixel(net.layout) for name, net in nets.items()},
+    }
+
+
+def multiply_adds_per_pixel(layout):
+    """A layout's convolutions' multiply-adds per output pixel: filters x kernel^2 x input channels / 4^level each,
+    and the affine head's convolution to RGB where the layout has one."""
+    total, channels = 0.0, 3
+    for (filters, kernel, _, _), level in zip(layout.convolutions(), layout.levels()):
+        total += filters * kernel * kernel * channels / 4**level
+        channels = filters
+    if layout.output == "affine":
+        total += 3 * layout.output_kernel**2 * channels
+    return total
+
+
 def tflite_errors(path, size):
     """
     The trained model exported to TFLite at each quantisation: the file's size, and its output's difference from the
@@ -234,7 +307,7 @@ def tflite_errors(path, size):
     keras_out = [np.clip(np.round(stylize_picture(model, photo)), 0, 255) for photo in photos]
     results = {}
     for quantize in ("none", "float16", "dynamic"):
-        target = os.path.join(WORK, f"starry_{quantize}.tflite")
+        target = os.path.join(WORK, f"{os.path.splitext(os.path.basename(path))[0]}_{quantize}.tflite")
         size_bytes = export_tflite(model, target, quantize=quantize)
         differences, seconds = [], []
         for photo, expected in zip(photos, keras_out):
@@ -304,21 +377,43 @@ def write(name, result):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("part", choices=("train", "evaluate", "styles", "evaluate-styles", "tflite", "figure"))
+    parts = ("train", "evaluate", "styles", "evaluate-styles", "tflite", "figure", "compare", "speed")
+    parser.add_argument("part", choices=parts)
     parser.add_argument("--steps", type=int, default=1200)
     parser.add_argument("--size", type=int, default=128)
     parser.add_argument("--batch-size", type=int, default=4)
+    parser.add_argument("--architecture", choices=("johnson", "small"), default="johnson")
+    parser.add_argument("--rounds", type=int, default=5, help="speed: rounds of each architecture, alternating")
+    parser.add_argument("--adam", action="store_true", help="compare: also the optimisation (200 Adam steps)")
     args = parser.parse_args()
     os.makedirs(WORK, exist_ok=True)
-    single = os.path.join(WORK, "starry.keras")
+    single = model_path(args.architecture)
+    suffix = "" if args.architecture == "johnson" else f"_{args.architecture}"
     if args.part == "train":
         load = os.getloadavg()
-        summary = train(single, STYLES[:1], args.steps, args.size, args.batch_size)
-        write("train.json", {"size": args.size, "batch_size": args.batch_size, "load_before": load, **summary})
+        summary = train(single, STYLES[:1], args.steps, args.size, args.batch_size, architecture=args.architecture)
+        result = {"size": args.size, "batch_size": args.batch_size, "architecture": args.architecture}
+        write(f"train{suffix}.json", {**result, "load_before": load, **summary})
     elif args.part == "evaluate":
-        models = {"trained": (single, 0), "untrained": (None, 0)}
+        models = {f"trained{suffix}": (single, 0), f"untrained{suffix}": (args.architecture, 0)}
         rows = evaluate(models, STYLES[:1], args.size)
-        write("evaluate.json", {"size": args.size, "summary": summarise(rows), "rows": rows})
+        write(f"evaluate{suffix}.json", {"size": args.size, "summary": summarise(rows), "rows": rows})
+    elif args.part == "compare":
+        models = {}
+        for architecture in ("johnson", "small"):
+            label = "" if architecture == "johnson" else "_small"
+            models[f"trained{label}"] = (model_path(architecture), 0)
+            models[f"untrained{label}"] = (architecture, 0)
+        rows = evaluate(models, STYLES[:1], args.size, adam=args.adam)
+        trainings = {}
+        for name in ("train.json", "train_small.json"):
+            with open(os.path.join(WORK, name)) as file:
+                trainings[name] = json.load(file)
+        steps = {name: result["steps"] for name, result in trainings.items()}
+        result = {"size": args.size, "steps": steps, "summary": summarise(rows), "rows": rows}
+        write("compare_architectures.json", result)
+    elif args.part == "speed":
+        write("speed_architectures.json", forward_speed(768, 1024, args.rounds))
     elif args.part == "styles":
         results = {}
         several = os.path.join(WORK, "four_styles.keras")
@@ -337,7 +432,7 @@ def main():
     elif args.part == "figure":
         figure(os.path.join(ROOT, "docs", "pictures", "fast_quality.jpg"))
     elif args.part == "tflite":
-        write("tflite.json", {"size": args.size, "quantizations": tflite_errors(single, args.size)})
+        write(f"tflite{suffix}.json", {"size": args.size, "quantizations": tflite_errors(single, args.size)})
 
 
 if __name__ == "__main__":

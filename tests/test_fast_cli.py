@@ -56,6 +56,27 @@ def test_train_apply_export(setup, capsys):
     assert capsys.readouterr().err.count("error") == 0
 
 
+def test_train_architecture_small_apply_export(setup, capsys):
+    tmp_path, photos, style = setup
+    model = tmp_path / "small.keras"
+    argv = ["train", "--style", str(style), "--images", str(photos), "--output", str(model), "--steps", "2"]
+    assert main([*argv, "--architecture", "small", *TOY]) == 0
+    from neural_style.fast.apply import load_fast_model
+    from neural_style.fast.model_file import parameter_count
+    from neural_style.fast.network import MAGENTA_26
+
+    loaded = load_fast_model(model)
+    assert loaded.layout == MAGENTA_26 and loaded.settings["architecture"] == "small"
+    out = tmp_path / "one.png"
+    assert main(["apply", "--model", str(model), "--content", str(style), "--output", str(out), "--quiet"]) == 0
+    assert iio.imread(out).shape == (36, 40, 3)
+    lite = tmp_path / "small.tflite"
+    assert main(["export", "--model", str(model), "--tflite", str(lite), "--quiet"]) == 0
+    # Its float32 weights, 4 bytes each (141,354 of them), where Johnson's file holds 1,677,635.
+    assert 4 * parameter_count(1, MAGENTA_26) < lite.stat().st_size < 1_000_000
+    assert capsys.readouterr().err.count("error") == 0
+
+
 @pytest.mark.parametrize(
     "argv, message",
     [
