@@ -7,6 +7,7 @@ import json
 import sys
 import time
 
+from ..checks import warn
 from ..safety import signals_as_interrupts
 from . import common, networks
 
@@ -55,7 +56,13 @@ def main(argv):
     if unknown is None:
         route = networks.lite_route(args, kind, target)
         if route is not None:
-            return apply_lite(args, name, route)
+            from ..fast.lite import NonFiniteOutputError
+
+            try:
+                return apply_lite(args, name, route)
+            except NonFiniteOutputError as error:
+                # XNNPACK's kernels turn an int8 network's clipped infinities into NaN for some pictures.
+                warn(f"{name}: LiteRT failed on {args.content} ({error}); the Keras route paints it instead")
     from ..fast.apply import apply_model, check_tile_size, output_pairs, warn_skipped
 
     # Every output checked before any work: none may be the content, the model, a painting or a mask.

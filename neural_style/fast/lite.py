@@ -17,6 +17,10 @@ import numpy as np
 STYLE_SIZE, MIN_STYLE_SIZE, MAX_STYLE_SIZE = 256, 32, 2048
 
 
+class NonFiniteOutputError(ValueError):
+    """LiteRT gave NaN or infinity for a picture (the apply command then paints it by the Keras route)."""
+
+
 def interpreter(path, threads=None):
     """
     A LiteRT interpreter of a .tflite file, its kernels on every CPU this process may use.
@@ -81,7 +85,7 @@ def run_transform(model, picture, style_weights=None, min_side=1):
                 cropped back, as fast.apply does
 
     Returns:
-    stylised -- float32 (H, W, 3) in 0..255; ValueError when the network gives NaN or infinity (broken weights)
+    stylised -- float32 (H, W, 3) in 0..255; NonFiniteOutputError when the network gives NaN or infinity
     """
     model = interpreter(model) if isinstance(model, (str, os.PathLike)) else model
     pixels = np.asarray(picture, np.float32)
@@ -104,7 +108,7 @@ def run_transform(model, picture, style_weights=None, min_side=1):
     result = model.get_tensor(model.get_output_details()[0]["index"])[0, :height, :width]
     bad = result.size - int(np.count_nonzero(np.isfinite(result)))
     if bad:
-        raise ValueError(f"the network gave NaN or infinity for {bad:,} of the {result.size:,} values")
+        raise NonFiniteOutputError(f"the network gave NaN or infinity for {bad:,} of the {result.size:,} values")
     return np.clip(result, 0, 255)
 
 
