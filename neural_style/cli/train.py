@@ -1,5 +1,6 @@
 """`neural-style train --style PAINTING --images FOLDER --output MODEL.keras`: a thin layer over
-neural_style.fast.train.train_fast_model (Johnson et al.'s feed-forward network, the article's costs)."""
+neural_style.fast.train.train_fast_model (Johnson et al.'s feed-forward network, or --architecture small, with the
+article's costs)."""
 
 import sys
 
@@ -13,8 +14,9 @@ def build_parser():
     """The train command's parser."""
     parser = common.ArgumentParser(
         prog=f"{common.PROG} train",
-        description="Train a feed-forward network for one style (Johnson, Alahi & Fei-Fei 2016) with the article's "
-        "content, style and total-variation costs; afterwards `neural-style apply` stylises a picture in one pass. "
+        description="Train a feed-forward network for one style (Johnson, Alahi & Fei-Fei 2016; --architecture small: "
+        "Dumoulin et al.'s smaller layout) with the article's content, style and total-variation costs; afterwards "
+        "`neural-style apply` stylises a picture in one pass. "
         "Ctrl-C or SIGTERM keeps the last checkpoint: the same command again continues from it.",
     )
     parser.add_argument(
