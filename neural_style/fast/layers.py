@@ -32,8 +32,11 @@ class ReflectionPadding2D(keras.layers.Layer):
         self.padding = int(padding)
 
     def call(self, x):
-        p = self.padding
-        return tf.pad(x, [[0, 0], [p, p], [p, p], [0, 0]], mode="REFLECT")
+        # Two gathers, not tf.pad's MirrorPad: the same values, in about 60% of its time on a CPU (MirrorPad copies
+        # element by element; a gather copies whole rows and channel vectors).
+        rows = reflection_indices(tf.shape(x)[1], self.padding)
+        cols = reflection_indices(tf.shape(x)[2], self.padding)
+        return tf.gather(tf.gather(x, rows, axis=1), cols, axis=2)
 
     def compute_output_shape(self, input_shape):
         grow = [None if n is None else n + 2 * self.padding for n in input_shape[1:3]]
@@ -131,6 +134,8 @@ class InstanceNormalization(keras.layers.Layer):
         """
         gamma, beta = self.scale_and_shift(style_weights)
         if not self.quantization:
+            if x.shape[0] is not None and _one_per_channel(statistics, x.shape[-1]) and not tracing_for_tflite():
+                return self._fused(x, statistics, gamma, beta)
             if statistics is None:
                 mean, variance = tf.nn.moments(x, axes=[1, 2], keepdims=True)
             else:
@@ -151,6 +156,39 @@ class InstanceNormalization(keras.layers.Layer):
         shift = q("shift", q("beta", beta) - q("mean_scale", mean * scale))
         return q("scaled", x * scale) + shift
 
+    def _fused(self, x, statistics, gamma, beta):
+        """
+        Each picture normalised by one fused op (FusedBatchNormV3, whose statistics over batch, height and width are,
+        for one picture, the picture's own): statistics and scaling in two passes over the values where tf.nn.moments
+        and the arithmetic take six. The same values within float32 rounding. A per-position gamma and beta (style
+        masks) or per picture scale the normalised values after it.
+        """
+        channels = x.shape[-1]
+        # Scaled and shifted after the fused op whatever the weights' shape, so that a uniform mask, a mixture, a
+        # one-hot choice and a single-style network with the same scales round alike (the op's own scaling rounds
+        # otherwise, and a network amplifies one rounding's difference to hundredths of a grey level).
+        if statistics is None:
+            mean = variance = tf.zeros([0], tf.float32)
+        else:
+            mean, variance = (tf.broadcast_to(tf.reshape(tf.cast(s, tf.float32), [-1]), [channels]) for s in statistics)
+        pictures = []
+        for index in range(x.shape[0]):
+            picture = x if x.shape[0] == 1 else x[index : index + 1]
+            normalised = tf.raw_ops.FusedBatchNormV3(
+                x=picture,
+                scale=tf.ones([channels]),
+                offset=tf.zeros([channels]),
+                mean=mean,
+                variance=variance,
+                epsilon=self.epsilon,
+                exponential_avg_factor=1.0,
+                data_format="NHWC",
+                is_training=statistics is None,
+            )[0]
+            pictures.append(normalised)
+        normalised = pictures[0] if len(pictures) == 1 else tf.concat(pictures, axis=0)
+        return normalised * gamma + beta
+
     def load_own_variables(self, store):
         # Files written before the per-style scales held gamma and beta of shape (C,): one style's, read as (1, C).
         for key, variable in zip(("0", "1", "2", "3"), self.weights):
@@ -163,6 +201,14 @@ class InstanceNormalization(keras.layers.Layer):
         if self.quantization:
             config["quantization"] = self.quantization
         return config
+
+
+def _one_per_channel(statistics, channels):
+    """Whether statistics (None, or (mean, variance)) hold one value, or one per channel, for every picture."""
+    if statistics is None:
+        return True
+    sizes = {int(np.prod(np.shape(s))) for s in statistics}
+    return sizes <= {1, channels}
 
 
 # TFLite has no float64 mean: an export traces the network with float32 averages (statistics_in_float32).
@@ -185,6 +231,18 @@ def statistics_in_float32():
         _FLOAT32_AVERAGES.pop()
 
 
+def tracing_for_tflite():
+    """
+    Whether the network is being traced for TFLite's converter (within statistics_in_float32): then it keeps to the
+    ops TFLite has built in (tf.nn.moments' statistics, plain convolutions), not the fused and blocked ones that are
+    faster on a CPU.
+
+    Returns:
+    True or False
+    """
+    return bool(_FLOAT32_AVERAGES)
+
+
 def _average(x):
     """Each picture's channel means over height and width, summed in float64, as float32 (batch, 1, 1, C)."""
     if _FLOAT32_AVERAGES:
@@ -192,29 +250,109 @@ def _average(x):
     return tf.cast(tf.reduce_mean(tf.cast(x, tf.float64), axis=[1, 2], keepdims=True), tf.float32)
 
 
-def upsample(x, like):
+def reflection_indices(size, padding):
+    """
+    The rows (or columns) a reflection padding reads: -p .. size + p - 1 reflected at 0 and size - 1 (numpy's
+    "reflect": the edge itself is not repeated).
+
+    Arguments:
+    size -- the side (an int or a scalar tensor), more than `padding`
+    padding -- pixels added on each side
+
+    Returns:
+    indices -- int32 tensor (size + 2 x padding,)
+    """
+    last = size - 1
+    return last - tf.abs(last - tf.abs(tf.range(-padding, size + padding)))
+
+
+def upsample(x, like, padding=0):
     """
     Nearest-neighbour x2, cropped to the height and width of `like` (the encoder's level it returns to): row i and
     column j of the result are row i // 2 and column j // 2 of x, gathered (a gather keeps the channel count known to
-    TFLite's converter, which a slice with computed bounds does not).
+    TFLite's converter, which a slice with computed bounds does not). With `padding`, the result is also padded by
+    reflection in the same gathers (what ReflectionPadding2D(padding) of the upsampled picture gives, without the
+    copy a padding of its own makes).
 
     Arguments:
     x -- tensor (batch, h, w, C): a decoder stage's input
     like -- tensor (batch, H, W, ...) with ceil(H / 2) = h and ceil(W / 2) = w: the level the stage returns to
+    padding -- pixels of reflection padding on each side of the upsampled picture (0: none)
 
     Returns:
-    upsampled -- tensor (batch, H, W, C)
+    upsampled -- tensor (batch, H + 2 x padding, W + 2 x padding, C)
     """
-    rows = tf.range(tf.shape(like)[1]) // 2
-    cols = tf.range(tf.shape(like)[2]) // 2
+    rows = reflection_indices(tf.shape(like)[1], padding) // 2
+    cols = reflection_indices(tf.shape(like)[2], padding) // 2
     return tf.gather(tf.gather(x, rows, axis=1), cols, axis=2)
+
+
+# A convolution with fewer output channels than this runs on a CPU at a fraction of its rate (oneDNN's kernels fill
+# vector registers with output channels: a 9x9 32 -> 3 convolution ran at 41 GFLOP/s where the 32 -> 64 ones ran at
+# 220); as a convolution of the picture's 2 x 2 blocks it has 4 times the outputs and runs near the full rate.
+FEW_OUTPUTS = 8
+
+
+def space_to_depth_kernel(kernel, block=2):
+    """
+    The kernel of a stride-1 convolution rewritten for the picture's block x block blocks: the same convolution, as
+    one over tf.nn.space_to_depth(x, block) whose outputs tf.nn.depth_to_space(..., block) puts back in place.
+
+    Arguments:
+    kernel -- tensor (k, k, cin, cout)
+    block -- the blocks' side
+
+    Returns:
+    kernel -- tensor (kk, kk, block^2 cin, block^2 cout), kk = ceil((k + block - 1) / block): output (oy, ox) of a
+              block reads input rows and columns oy .. oy + k - 1 of the blocks' grid
+    """
+    k, cin, cout = kernel.shape[0], kernel.shape[2], kernel.shape[3]
+    kk = -(-(k + block - 1) // block)
+    shifted = []
+    for oy in range(block):
+        for ox in range(block):
+            # Output (oy, ox) of a block: the kernel moved by (oy, ox) in a kk x block window, zeros elsewhere.
+            moved = tf.pad(kernel, [[oy, kk * block - k - oy], [ox, kk * block - k - ox], [0, 0], [0, 0]])
+            moved = tf.reshape(moved, [kk, block, kk, block, cin, cout])
+            shifted.append(tf.reshape(tf.transpose(moved, [0, 2, 1, 3, 4, 5]), [kk, kk, block * block * cin, cout]))
+    # depth_to_space's channel order: (oy, ox, c).
+    return tf.reshape(tf.stack(shifted, axis=-2), [kk, kk, block * block * cin, block * block * cout])
+
+
+def convolve_by_blocks(x, kernel, block=2):
+    """
+    tf.nn.conv2d(x, kernel, 1, "VALID") computed over the picture's block x block blocks (space_to_depth_kernel): the
+    same sums in another order, within float32 rounding, at several times the speed where kernel has few outputs.
+
+    Arguments:
+    x -- tensor (batch, H, W, cin), already padded
+    kernel -- tensor (k, k, cin, cout), of x's dtype
+    block -- the blocks' side
+
+    Returns:
+    y -- tensor (batch, H - k + 1, W - k + 1, cout)
+    """
+    k = kernel.shape[0]
+    height, width = tf.shape(x)[1] - k + 1, tf.shape(x)[2] - k + 1
+    kk = -(-(k + block - 1) // block)
+    # Rows and columns up to whole blocks covering every output's window; the zeros added meet zero kernel entries
+    # or give outputs that are cropped.
+    grow = [block * ((n + block - 1) // block + kk - 1) - (n + k - 1) for n in (height, width)]
+    x = tf.pad(x, [[0, 0], [0, grow[0]], [0, grow[1]], [0, 0]])
+    y = tf.nn.conv2d(tf.nn.space_to_depth(x, block), space_to_depth_kernel(kernel, block), 1, "VALID")
+    return tf.nn.depth_to_space(y, block)[:, :height, :width]
 
 
 __all__ = [
     "EPSILON",
+    "FEW_OUTPUTS",
     "PACKAGE",
     "InstanceNormalization",
     "ReflectionPadding2D",
+    "convolve_by_blocks",
+    "reflection_indices",
+    "space_to_depth_kernel",
     "statistics_in_float32",
+    "tracing_for_tflite",
     "upsample",
 ]

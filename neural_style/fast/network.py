@@ -34,7 +34,16 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from .layers import EPSILON, PACKAGE, InstanceNormalization, ReflectionPadding2D, upsample
+from .layers import (
+    EPSILON,
+    FEW_OUTPUTS,
+    PACKAGE,
+    InstanceNormalization,
+    ReflectionPadding2D,
+    convolve_by_blocks,
+    tracing_for_tflite,
+    upsample,
+)
 from .quantize import INT8_HIGH, INT8_LOW, round_at, rounding_points
 
 # (filters, kernel, stride) of the encoder; the residual blocks' convolutions; the decoder's (filters, kernel).
@@ -258,18 +267,19 @@ class TransformNet(keras.Model):
         """x rounded at the point `name` as the network's file rounds it (unchanged where it does not)."""
         return round_at(self.quantization, name, x)
 
-    def _convolve(self, index, x):
+    def _convolve(self, index, x, precision="float32", padded=False):
         """
-        Convolution `index` of x, padded. For a network read from an int8 file, as the file's runtime computes it:
-        the input's levels times the kernel's, summed with the bias's integer (exact in float32: the sums stay below
-        2 ** 24), times the float32 multiplier input scale x kernel scale / output scale, rounded to the output's
+        Convolution `index` of x, padded (padded=True: x is already). For a network read from an int8 file, as the
+        file's runtime computes it: the input's levels times the kernel's, summed with the bias's integer (exact in
+        float32: the sums stay below 2 ** 24), times the float32 multiplier input scale x kernel scale / output scale, rounded to the output's
         level. Float32 products of the dequantised values round differently now and then, and one flipped level
         early on moves whole channels later (a channel's statistics are rounded too).
         """
-        conv, x = self.convs[index], self.pads[index](x)
+        conv = self.convs[index]
+        x = x if padded else self.pads[index](x)
         kernel_point = self.quantization.get(f"conv{index}/kernel")
         if kernel_point is None:
-            return conv(x)
+            return self._float_convolution(conv, x, precision)
         kernel_scale = np.asarray(kernel_point[0], np.float32)
         input_scale = np.float32(self.quantization[f"conv{index}/input"][0])
         # The convolution's output is rounded before the normalisation, or after the ReLU where none follows.
@@ -281,7 +291,30 @@ class TransformNet(keras.Model):
         levels = tf.clip_by_value(tf.round(total * multiplier) + zero_point, INT8_LOW, INT8_HIGH)
         return (levels - zero_point) * np.float32(scale)
 
-    def _blocks(self, statistics, stop_at, weights):
+    @staticmethod
+    def _float_convolution(conv, x, precision="float32"):
+        """
+        A Keras Conv2D of x (padded), as conv(x) computes it: its kernel over x, plus its bias. A convolution to few
+        channels runs over the picture's 2 x 2 blocks (layers.convolve_by_blocks: oneDNN is several times faster
+        there); "bfloat16" rounds x and the kernel to bfloat16 and sums in float32 (oneDNN's bfloat16 kernels), the
+        result float32.
+        """
+        kernel = conv.kernel
+        if precision == "bfloat16":
+            x, kernel = tf.cast(x, tf.bfloat16), tf.cast(kernel, tf.bfloat16)
+        if (
+            conv.filters < FEW_OUTPUTS
+            and conv.kernel_size[0] > 3
+            and conv.strides == (1, 1)
+            and not tracing_for_tflite()
+        ):
+            y = convolve_by_blocks(x, kernel)
+        else:
+            y = tf.nn.conv2d(x, kernel, conv.strides, "VALID")
+        y = tf.cast(y, tf.float32)
+        return y + conv.bias if conv.use_bias else y
+
+    def _blocks(self, statistics, stop_at, weights, precision="float32"):
         """
         The network's convolutions in their order, as one function a forward pass calls once for each.
 
@@ -290,15 +323,18 @@ class TransformNet(keras.Model):
         weights -- style_weights_by_level's
 
         Returns:
-        block -- function(x, relu=True): the next convolution of x, padded, then its normalisation (if it has one),
-                 then the ReLU (relu=False: none), rounded as the network's file rounds them; at `stop_at` it raises
-                 StoppedAtNormalisation with the value that normalisation would normalise
+        block -- function(x, relu=True, like=None): the next convolution of x, padded, then its normalisation (if it
+                 has one), then the ReLU (relu=False: none), rounded as the network's file rounds them; like: x is
+                 first upsampled to like's size (layers.upsample, padded in the same gathers); at `stop_at` it
+                 raises StoppedAtNormalisation with the value that normalisation would normalise
         """
         indices = iter(range(len(self.convs)))
 
-        def block(x, relu=True):
+        def block(x, relu=True, like=None):
             index = next(indices)
-            x = self._q(f"conv{index}", self._convolve(index, x))
+            if like is not None:
+                x = upsample(x, like, self.pads[index].padding)
+            x = self._q(f"conv{index}", self._convolve(index, x, precision, padded=like is not None))
             if stop_at == index:
                 raise StoppedAtNormalisation(x)
             norm = self.norms[index]
@@ -331,7 +367,7 @@ class TransformNet(keras.Model):
             weights.append(tf.nn.avg_pool2d(weights[-1], 2, 2, "SAME"))
         return weights
 
-    def call(self, inputs, statistics=None, stop_at=None):
+    def call(self, inputs, statistics=None, stop_at=None, precision="float32"):
         """
         Stylises pictures.
 
@@ -345,12 +381,15 @@ class TransformNet(keras.Model):
                       input's own
         stop_at -- None, or the index of a normalised convolution: return the value its normalisation would
                    normalise instead
+        precision -- "float32", or "bfloat16": the float convolutions' inputs and kernels rounded to bfloat16 and
+                     summed in float32 (where the CPU has bfloat16 or on a GPU, several times faster); everything
+                     else, and a network that rounds as an int8 file does, stays as in float32
 
         Returns:
         outputs -- tensor (batch, H, W, 3), RGB in about 0..255 (not clipped), or the value at `stop_at`
         """
         pictures, style_weights = inputs if isinstance(inputs, (tuple, list)) else (inputs, None)
-        block = self._blocks(statistics, stop_at, self.style_weights_by_level(style_weights))
+        block = self._blocks(statistics, stop_at, self.style_weights_by_level(style_weights), precision)
         try:
             x = self._q("input", tf.cast(pictures, tf.float32) / 255.0)
             returns_to = []  # the levels before each stride-2 convolution: the decoder's stages crop to their sizes
@@ -361,17 +400,17 @@ class TransformNet(keras.Model):
             for residual in range(self.layout.residual_blocks):
                 x = self._q(f"residual{residual}", block(block(x), relu=False) + x)
             for like in reversed(returns_to):
-                x = block(upsample(x, like))
-            return self._head(x, block)
+                x = block(x, like=like)
+            return self._head(x, block, precision)
         except StoppedAtNormalisation as stopped:
             return stopped.value
 
-    def _head(self, x, block):
+    def _head(self, x, block, precision="float32"):
         """The decoder's output to RGB in 0..255: a normalised convolution and a sigmoid, or an affine convolution."""
         if self.layout.output == "sigmoid":
             return self._q("output", tf.sigmoid(block(x, relu=False))) * 255.0
         # Centred on mid-grey, one unit of the last convolution is half the range: an untrained network gives grey.
-        return self.output_conv(self.output_pad(x)) * 127.5 + 127.5
+        return self._float_convolution(self.output_conv, self.output_pad(x), precision) * 127.5 + 127.5
 
     def compute_output_shape(self, input_shape):
         return input_shape[0] if isinstance(input_shape, (tuple, list)) and len(input_shape) == 2 else input_shape
