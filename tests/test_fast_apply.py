@@ -120,3 +120,49 @@ def test_bad_model_files_are_one_line(tmp_path):
     junk.write_bytes(b"not a zip")
     with pytest.raises(OptionError, match=r"not a \.keras model file, or a damaged one"):
         load_fast_model(junk)
+
+
+def test_float32_precision_is_the_default_pass_bit_for_bit(net):
+    picture = _photo(40, 56, seed=4)
+    default = stylize_picture(net, picture)
+    np.testing.assert_array_equal(stylize_picture(net, picture, precision="float32"), default)
+    # The compiled pass computes what the eager call does, the same float32 operations summed in other orders: within
+    # float32 rounding as the network amplifies it: the tiled pass's criterion (less than a grey level, 0.01 mean).
+    eager = np.clip(net(picture[None]).numpy()[0], 0, 255)
+    np.testing.assert_allclose(default, eager, atol=1)
+    assert np.abs(default - eager).mean() < 0.01
+
+
+def test_bfloat16_differs_from_float32_by_its_rounding(net):
+    from neural_style.fast.apply import forward_pass
+
+    image = _photo(64, 80, seed=5)[None]
+    exact = forward_pass(net)(image).numpy()
+    rounded = forward_pass(net, "bfloat16")(image).numpy()
+    # bfloat16 keeps 8 significant bits: a value rounded to it is off by at most u = 2^-9 of itself. Each float
+    # convolution rounds its input, its kernel and its output, so its values are off by at most 3u of their size; each
+    # normalisation divides a value and its error by the same deviation, a ReLU never enlarges an error, so along the
+    # network's 16 convolutions the relative errors add up to at most 16 x 3u = 9.4% of the output's deviation from
+    # mid-grey (127.5 + 127.5 x the last convolution), as a root mean square over the picture.
+    convolutions = len(net.convs) + 1
+    bound = convolutions * 3 * 2.0**-9 * np.sqrt(np.mean((exact - 127.5) ** 2))
+    difference = np.sqrt(np.mean((rounded - exact) ** 2))
+    assert 0 < difference <= bound
+    # float32 stays exact: asking for it gives the default pass.
+    np.testing.assert_array_equal(forward_pass(net, "float32")(image).numpy(), exact)
+
+
+def test_precision_is_checked_in_one_line(net, tmp_path):
+    from neural_style.limits import FORCE_BFLOAT16_ENV, resolve_precision
+
+    with pytest.raises(OptionError, match="precision"):
+        stylize_picture(net, _photo(8, 8), precision="float16")
+    photo = tmp_path / "photo.png"
+    iio.imwrite(photo, _photo(8, 8).astype(np.uint8))
+    with pytest.raises(OptionError, match="precision"):
+        apply_model(net, photo, tmp_path / "out.png", precision="half")
+    assert not (tmp_path / "out.png").exists()
+    # Where the CPU has no bfloat16, the apply falls back to float32 as the main command does (one note line).
+    notes = []
+    assert resolve_precision("bfloat16", False, native_bfloat16=False, report=notes.append) == "float32"
+    assert len(notes) == 1 and FORCE_BFLOAT16_ENV in notes[0]

@@ -11,9 +11,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from ..checks import OptionError, warn
+from ..checks import OptionError, check_choice, warn
 from ..image_files import IMAGE_EXTENSIONS, ImageError, write_image
 from ..images import load_image, preserve_colors
+from ..layers import PRECISIONS
+from ..limits import resolve_precision
 from ..safety import same_file
 from .data import list_pictures
 from .model_file import check_model_file
@@ -218,7 +220,42 @@ def fit_style_weights(style_weights, height, width):
     return weights
 
 
-def stylize_picture(model, picture, tile_size=0, max_memory=None, style_weights=None):
+def check_precision(precision):
+    """
+    The precision an apply really runs in: 'float32' or 'bfloat16' as asked, bfloat16 only where it is fast (a GPU,
+    or a CPU with AMX or AVX512-BF16: limits.resolve_precision, which says so in one line when it falls back).
+
+    Arguments:
+    precision -- 'float32' or 'bfloat16'
+
+    Returns:
+    precision -- 'float32' or 'bfloat16'; OptionError (one line naming precision) for anything else
+    """
+    check_choice(precision, PRECISIONS, "precision")
+    return resolve_precision(precision, bool(tf.config.list_physical_devices("GPU")))
+
+
+def forward_pass(model, precision="float32"):
+    """
+    The model's whole-picture forward pass as one compiled function, kept on the model (one per precision): a
+    TensorFlow graph lets grappler and oneDNN fuse and schedule the layers, where an eager call runs them one by one.
+    Its input shapes are left open (None), so pictures of every size share one trace.
+
+    Arguments:
+    model -- a TransformNet
+    precision -- 'float32', or 'bfloat16' (TransformNet.call's: the convolutions in bfloat16)
+
+    Returns:
+    function(inputs) -> outputs, inputs as TransformNet.call takes them (the picture, or the pair with its style
+                        weights)
+    """
+    passes = model.__dict__.setdefault("_forward_passes", {})
+    if precision not in passes:
+        passes[precision] = tf.function(lambda inputs: model(inputs, precision=precision), reduce_retracing=True)
+    return passes[precision]
+
+
+def stylize_picture(model, picture, tile_size=0, max_memory=None, style_weights=None, precision="float32"):
     """
     A picture through the network, whole or in tiles (the same result within float32 rounding).
 
@@ -230,20 +267,23 @@ def stylize_picture(model, picture, tile_size=0, max_memory=None, style_weights=
     max_memory -- GB the apply may use (None: the memory available)
     style_weights -- None (the first style), convex weights of the model's styles (style_choice.style_weights), or
                      load_style_masks' (h, w, styles), resized to the picture
+    precision -- 'float32' (exact), or 'bfloat16': the whole picture's convolutions in bfloat16 (check_precision;
+                 the tiled pass stays float32), within a few grey levels of float32 and faster where the CPU has it
 
     Returns:
     stylised -- float32 array (H, W, 3), clipped to 0..255; NonFiniteOutputError (one line) when the network gives
                 NaN or infinity for it (a broken network), before anything could be written from it
     """
     what = picture if isinstance(picture, (str, os.PathLike)) else "a picture"
-    return _stylize_finite(model, _read(picture), what, tile_size, max_memory, style_weights)
+    precision = check_precision(precision)
+    return _stylize_finite(model, _read(picture), what, tile_size, max_memory, style_weights, precision)
 
 
-def _stylize_finite(model, pixels, what, tile_size, max_memory, style_weights):
+def _stylize_finite(model, pixels, what, tile_size, max_memory, style_weights, precision="float32"):
     """_stylize's result clipped to 0..255, or NonFiniteOutputError naming `what` when any of it is not finite."""
     # A broken network's infinities would make numpy warn in the tiles' statistics; they are refused below instead.
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
-        result = _stylize(model, pixels, tile_size, max_memory, style_weights)
+        result = _stylize(model, pixels, tile_size, max_memory, style_weights, precision)
     bad = result.size - int(np.count_nonzero(np.isfinite(result)))
     if bad:
         raise NonFiniteOutputError(
@@ -253,7 +293,7 @@ def _stylize_finite(model, pixels, what, tile_size, max_memory, style_weights):
     return np.clip(result, 0, 255)
 
 
-def _stylize(model, pixels, tile_size, max_memory, style_weights):
+def _stylize(model, pixels, tile_size, max_memory, style_weights, precision="float32"):
     """stylize_picture's work on the pixels: the network's output (H, W, 3), not clipped."""
     height, width = pixels.shape[:2]
     layout = model.layout
@@ -266,7 +306,7 @@ def _stylize(model, pixels, tile_size, max_memory, style_weights):
         tile_size = transform_tile_size(*padded.shape[:2], max_memory, model)
     image = tf.constant(padded[None])
     if not tile_size:
-        result = model(network_inputs(image, weights)).numpy()[0]
+        result = forward_pass(model, precision)(network_inputs(image, weights)).numpy()[0]
     else:
         result = stylize_in_tiles(model, image, tile_size, weights)
     return result[:height, :width]
@@ -326,6 +366,7 @@ def apply_model(
     style_weights=None,
     skip=None,
     keep_colors=False,
+    precision="float32",
 ):
     """
     Stylises a picture into a file, or every picture of a folder into a folder (names kept), each written atomically.
@@ -343,11 +384,13 @@ def apply_model(
     skip -- function(input, reason) called for each picture of a folder skipped as unreadable (None: a warning line
             `neural-style: warning: skipping PATH: reason` on stderr)
     keep_colors -- True: the result's luminance with the photo's colours (images.preserve_colors)
+    precision -- as for stylize_picture (checked before any picture is read)
 
     Returns:
     written -- list of the output paths (the skipped pictures' are not in it)
     """
     pairs = output_pairs(content, output)
+    precision = check_precision(precision)
     if not isinstance(model, TransformNet):
         model = load_fast_model(model)
     if skip is None:
@@ -363,7 +406,7 @@ def apply_model(
             skip(source, " ".join(str(error).split()))
             continue
         weights = style_weights(pixels) if callable(style_weights) else style_weights
-        stylised = _stylize_finite(model, pixels, source, tile_size, max_memory, weights)
+        stylised = _stylize_finite(model, pixels, source, tile_size, max_memory, weights, precision)
         if keep_colors:
             stylised = preserve_colors(stylised, pixels)
         write_image(target, np.rint(stylised).astype(np.uint8))
