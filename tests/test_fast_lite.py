@@ -57,7 +57,7 @@ def test_26_styles_equal_keras_within_one_grey_level(models, photo, height, widt
     assert np.abs(_uint8(lite_result) - _uint8(keras_result)).max() <= 1
 
 
-def test_the_check_reports_the_arbitrary_network_as_it_is(models, photo):
+def test_the_check_reports_the_arbitrary_network_as_it_is(models, photo, monkeypatch):
     """The check's verdict for the arbitrary-style network matches a comparison made here, at another size."""
     folder, checks = models
     network = bundled.load_bundled(bundled.ARBITRARY)
@@ -75,11 +75,8 @@ def test_the_check_reports_the_arbitrary_network_as_it_is(models, photo):
         assert difference is not None and difference <= 1
     # The route is taken only where the check says exact.
     args = _args(style_image=[str(DEMO / "starry_night.jpg")], content=str(DEMO / "tubingen.jpg"))
-    os.environ[bundled.MODELS_VARIABLE] = str(folder)
-    try:
-        route = networks.lite_route(args, "bundled", bundled.ARBITRARY)
-    finally:
-        del os.environ[bundled.MODELS_VARIABLE]
+    monkeypatch.setenv(bundled.MODELS_VARIABLE, str(folder))
+    route = networks.lite_route(args, "bundled", bundled.ARBITRARY)
     assert (route is not None) == checks[bundled.ARBITRARY]["exact"]
 
 
@@ -144,15 +141,12 @@ def _args(**given):
         {"content": str(DEMO)},  # a folder
     ],
 )
-def test_keras_route_where_litert_cannot_paint(models, given):
+def test_keras_route_where_litert_cannot_paint(models, given, monkeypatch):
     folder, _ = models
-    os.environ[bundled.MODELS_VARIABLE] = str(folder)
-    try:
-        assert networks.lite_route(_args(**given), "bundled", bundled.STYLES26) is None
-        assert networks.lite_route(_args(), "file", "x.keras") is None
-        assert networks.lite_route(_args(), "bundled", bundled.STYLES26) is not None
-    finally:
-        del os.environ[bundled.MODELS_VARIABLE]
+    monkeypatch.setenv(bundled.MODELS_VARIABLE, str(folder))
+    assert networks.lite_route(_args(**given), "bundled", bundled.STYLES26) is None
+    assert networks.lite_route(_args(), "file", "x.keras") is None
+    assert networks.lite_route(_args(), "bundled", bundled.STYLES26) is not None
 
 
 PROBE = """
@@ -191,17 +185,14 @@ def test_apply_by_litert_does_not_import_tensorflow(models, photo, tmp_path):
     assert report["code"] == 2 and "--style-index 26 is not one of" in stderr and not (tmp_path / "x.png").exists()
 
 
-def test_first_use_converts_once_then_reuses(tmp_path):
+def test_first_use_converts_once_then_reuses(tmp_path, monkeypatch):
     """An empty models folder: the first route converts (and checks) the files, the second reads them as they are."""
     args = _args()
-    os.environ[bundled.MODELS_VARIABLE] = str(tmp_path)
-    try:
-        first = networks.lite_route(args, "bundled", bundled.STYLES26)
-        files = bundled.lite_files(bundled.STYLES26)
-        stamps = {part: path.stat().st_mtime_ns for part, path in files.items()}
-        second = networks.lite_route(args, "bundled", bundled.STYLES26)
-    finally:
-        del os.environ[bundled.MODELS_VARIABLE]
+    monkeypatch.setenv(bundled.MODELS_VARIABLE, str(tmp_path))
+    first = networks.lite_route(args, "bundled", bundled.STYLES26)
+    files = bundled.lite_files(bundled.STYLES26)
+    stamps = {part: path.stat().st_mtime_ns for part, path in files.items()}
+    second = networks.lite_route(args, "bundled", bundled.STYLES26)
     assert first is not None and second is not None and first["check"] == second["check"]
     assert {part: path.stat().st_mtime_ns for part, path in files.items()} == stamps
     # Nothing but the files themselves is left in the folder (written atomically: no temporaries).
@@ -218,13 +209,10 @@ def test_an_altered_check_is_converted_again(models, tmp_path):
     assert bundled.lite_check(bundled.STYLES26, tmp_path) is None
 
 
-def test_an_unwritable_models_folder_takes_the_keras_route(tmp_path, capsys):
+def test_an_unwritable_models_folder_takes_the_keras_route(tmp_path, capsys, monkeypatch):
     blocker = tmp_path / "file"
     blocker.write_text("")
-    os.environ[bundled.MODELS_VARIABLE] = str(blocker)  # a file: no folder can be made in it
-    try:
-        assert networks.lite_route(_args(), "bundled", bundled.STYLES26) is None
-    finally:
-        del os.environ[bundled.MODELS_VARIABLE]
+    monkeypatch.setenv(bundled.MODELS_VARIABLE, str(blocker))  # a file: no folder can be made in it
+    assert networks.lite_route(_args(), "bundled", bundled.STYLES26) is None
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "the Keras route paints instead" in err[0]
