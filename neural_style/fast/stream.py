@@ -155,28 +155,31 @@ def plan_stream(layout, height, width):
 
 
 class Moments:
-    """A channel's mean and variance over the whole picture, gathered strip by strip in float64: sums of x - k and
-    (x - k) ** 2 about the first strip's mean k, so that a large mean does not cancel the variance's digits."""
+    """A channel's mean and variance over the whole picture, gathered strip by strip: the sums of x - k and
+    (x - k) ** 2 about the first strip's mean k (so that a large mean does not cancel the variance's digits), each
+    row's in float32 (TensorFlow's tree reduction over at most a row's width, on every core), the rows' and strips'
+    in float64."""
 
     def __init__(self):
         self.count, self.shift, self.sum, self.squares = 0, None, 0.0, 0.0
 
     def add(self, values):
-        """Adds values (..., C) to the sums."""
-        values = values.reshape(-1, values.shape[-1]).astype(np.float64)
+        """Adds values (..., C), a tensor or an array, to the sums."""
+        values = tf.reshape(tf.convert_to_tensor(values, tf.float32), (-1, values.shape[-2], values.shape[-1]))
         if self.shift is None:
-            self.shift = values.mean(axis=0)
-        values -= self.shift
-        self.count += len(values)
-        self.sum = self.sum + values.sum(axis=0)
-        self.squares = self.squares + np.einsum("nc,nc->c", values, values)
+            self.shift = tf.reduce_mean(values, axis=[0, 1])
+        values = values - self.shift
+        self.count += int(values.shape[0]) * int(values.shape[1])
+        self.sum = self.sum + tf.reduce_sum(values, axis=1).numpy().sum(axis=0, dtype=np.float64)
+        self.squares = self.squares + tf.reduce_sum(tf.square(values), axis=1).numpy().sum(axis=0, dtype=np.float64)
 
     def statistics(self, norm=None):
         """(mean, variance), float32 (1, 1, 1, C), as InstanceNormalization takes them."""
         mean = self.sum / self.count
         variance = np.maximum(self.squares / self.count - mean**2, 0.0)
         shape = (1, 1, 1, -1)
-        return (mean + self.shift).reshape(shape).astype(np.float32), variance.reshape(shape).astype(np.float32)
+        mean = mean + self.shift.numpy().astype(np.float64)
+        return mean.reshape(shape).astype(np.float32), variance.reshape(shape).astype(np.float32)
 
 
 class LevelCounts:
@@ -188,7 +191,8 @@ class LevelCounts:
         self.scale, self.zero_point, self.counts = np.float32(scale), zero_point, 0
 
     def add(self, values):
-        """Counts the levels of values (..., C)."""
+        """Counts the levels of values (..., C), a tensor or an array."""
+        values = np.asarray(values)
         steps = np.rint(values.reshape(-1, values.shape[-1]) / self.scale).astype(np.int64)
         offset = INT8_LOW - self.zero_point
         width = INT8_HIGH - INT8_LOW + 1
@@ -275,6 +279,7 @@ class _Stream:
         if weights is not None and len(weights.shape) == 2:
             self.level_weights = model.style_weights_by_level(weights)
         self.writing = None
+        self.offsets = {}
 
     def path(self, key):
         return os.path.join(self.folder, f"{key[0]}{key[1]}.npy")
@@ -282,15 +287,23 @@ class _Stream:
     def read(self, key, start, stop):
         """Rows start..stop of a stored array, (1, rows, cols, C); the map is closed again (no pages held)."""
         array = np.lib.format.open_memmap(self.path(key), mode="r")
-        rows = np.array(array[start:stop])
+        rows = tf.constant(array[None, start:stop])
         del array
-        return tf.constant(rows[None])
+        return rows
 
     def write(self, key, start, values):
-        """values (rows, cols, C) into a stored array from row `start`."""
-        array = np.lib.format.open_memmap(self.path(key), mode="r+")
-        array[start : start + len(values)] = values
-        array.flush()
+        """values (rows, cols, C) into a stored array from row `start`: written through the file (the map's page
+        faults on a new file cost more than the write), read back through the map."""
+        offset, row = self.offsets[key]
+        values = np.ascontiguousarray(values, np.float32)
+        with open(self.path(key), "r+b") as file:
+            file.seek(offset + start * row)
+            file.write(memoryview(values).cast("B"))
+
+    def create(self, key):
+        """The stored array's .npy file (its header, its data left sparse until written)."""
+        array = np.lib.format.open_memmap(self.path(key), mode="w+", dtype=np.float32, shape=self.shapes[key])
+        self.offsets[key] = (array.offset, 4 * math.prod(self.shapes[key][1:]))
         del array
 
     def weights_at(self, level, start, stop):
@@ -356,15 +369,15 @@ class _Stream:
         self.writing = index
         for key, (born, _) in self.lives.items():
             if born == index:
-                np.lib.format.open_memmap(self.path(key), mode="w+", dtype=np.float32, shape=self.shapes[key])
+                self.create(key)
         for start, stop in self.strips(level, strip_pixels):
             # The network's convolution pads by reflection again: starting the window on a multiple of the stride,
             # its outputs from `skip` on read exactly these rows, and the ones before them are dropped.
             first = (stride * start - pad) // stride * stride
             x = self.window(node, first, stride * (stop - 1) - pad + kernel)
             skip = start - first // stride
-            z = self._q(f"conv{index}", model._convolve(index, x))[0, skip : skip + stop - start].numpy()
-            self.write(("z", index), start, z)
+            z = self._q(f"conv{index}", model._convolve(index, x))[0, skip : skip + stop - start]
+            self.write(("z", index), start, z.numpy())
             if gatherer is not None:
                 gatherer.add(z)
         if gatherer is not None:
