@@ -235,24 +235,35 @@ def check_precision(precision):
     return resolve_precision(precision, bool(tf.config.list_physical_devices("GPU")))
 
 
-def forward_pass(model, precision="float32"):
+def forward_pass(model, precision="float32", style_weights_rank=None):
     """
-    The model's whole-picture forward pass as one compiled function, kept on the model (one per precision): a
-    TensorFlow graph lets grappler and oneDNN fuse and schedule the layers, where an eager call runs them one by one.
-    Its input shapes are left open (None), so pictures of every size share one trace.
+    The model's whole-picture forward pass as one compiled function, kept on the model (one per precision and kind of
+    style weights): a TensorFlow graph lets grappler and oneDNN fuse and schedule the layers, where an eager call runs
+    them one by one. It takes one picture at a time, its height and width left open (None), so pictures of every
+    size share one trace.
 
     Arguments:
     model -- a TransformNet
     precision -- 'float32', or 'bfloat16' (TransformNet.call's: the convolutions in bfloat16)
+    style_weights_rank -- None: the function takes the picture alone, (1, H, W, 3); 2 or 4: the pair (picture, style
+                          weights (1, styles) or (1, H, W, styles))
 
     Returns:
-    function(inputs) -> outputs, inputs as TransformNet.call takes them (the picture, or the pair with its style
-                        weights)
+    function(inputs) -> outputs, inputs as TransformNet.call takes them
     """
     passes = model.__dict__.setdefault("_forward_passes", {})
-    if precision not in passes:
-        passes[precision] = tf.function(lambda inputs: model(inputs, precision=precision), reduce_retracing=True)
-    return passes[precision]
+    key = (precision, style_weights_rank)
+    if key not in passes:
+        # One picture a call (the fused normalisation needs the batch's size), of any height and width.
+        pictures = tf.TensorSpec((1, None, None, 3), tf.float32)
+        if style_weights_rank is None:
+            passes[key] = tf.function(lambda x: model(x, precision=precision), input_signature=[pictures])
+        else:
+            weights = tf.TensorSpec((1,) + (None,) * (style_weights_rank - 1), tf.float32)
+            passes[key] = tf.function(
+                lambda inputs: model(inputs, precision=precision), input_signature=[(pictures, weights)]
+            )
+    return passes[key]
 
 
 def stylize_picture(model, picture, tile_size=0, max_memory=None, style_weights=None, precision="float32"):
@@ -306,7 +317,8 @@ def _stylize(model, pixels, tile_size, max_memory, style_weights, precision="flo
         tile_size = transform_tile_size(*padded.shape[:2], max_memory, model)
     image = tf.constant(padded[None])
     if not tile_size:
-        result = forward_pass(model, precision)(network_inputs(image, weights)).numpy()[0]
+        rank = None if weights is None else len(weights.shape)
+        result = forward_pass(model, precision, rank)(network_inputs(image, weights)).numpy()[0]
     else:
         result = stylize_in_tiles(model, image, tile_size, weights)
     return result[:height, :width]
