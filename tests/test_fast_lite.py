@@ -216,3 +216,25 @@ def test_an_unwritable_models_folder_takes_the_keras_route(tmp_path, capsys, mon
     assert networks.lite_route(_args(), "bundled", bundled.STYLES26) is None
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "the Keras route paints instead" in err[0]
+
+
+@pytest.mark.parametrize(
+    "given, named",
+    [
+        ({"model": bundled.STYLES26, "style_index": 26}, "style_index"),
+        ({"model": bundled.STYLES26, "mix": "1,0"}, "mix"),
+        ({"model": bundled.STYLES26, "style_image": ["p.jpg"]}, "style_image"),
+        ({"model": bundled.STYLES26, "strength": 0.5}, "strength"),
+        ({"model": bundled.STYLES26, "style_size": 8}, "style_size"),
+        ({"model": bundled.STYLES26, "output": "out.txt"}, "output"),
+    ],
+)
+def test_bad_input_is_refused_before_any_conversion(tmp_path, monkeypatch, given, named):
+    """The Keras route's lines for the same mistakes, and an empty models folder left empty."""
+    from neural_style.checks import OptionError
+
+    monkeypatch.setenv(bundled.MODELS_VARIABLE, str(tmp_path))
+    with pytest.raises(OptionError) as refused:
+        networks.lite_route(_args(**given), "bundled", bundled.STYLES26)
+    assert named in refused.value.parameters
+    assert not (tmp_path / bundled.LITE_FOLDER).exists()

@@ -154,7 +154,7 @@ def apply_lite(args, name, route):
     from ..limits import max_image_pixels
 
     start = time.perf_counter()
-    weights = networks.lite_weights(args, route)
+    weights = networks.lite_weights(route)
     report = reporter(args, name, list(args.style_image or ()), start)
     with signals_as_interrupts():
         pixels = read_image(args.content, max_image_pixels())

@@ -165,7 +165,8 @@ def lite_route(args, kind, target):
     kind, target -- as resolve gives them
 
     Returns:
-    route -- None (the Keras route), or dict: name, files (bundled.lite_files), check (its min_side, styles)
+    route -- None (the Keras route), or dict: name, files (bundled.lite_files), check (its min_side, styles),
+             choice (lite_choice's); OptionError (one line) for a bad output or style option
     """
     import os
 
@@ -189,13 +190,15 @@ def lite_route(args, kind, target):
         budget = available_memory() or 4e9
     if not lite.fits(height, width, budget):
         return None
-    check_lite_output(args)  # before a first use's conversion: a bad output costs nothing
+    # The output and the styles before a first use's conversion: bad input costs nothing.
+    check_lite_output(args)
+    choice = lite_choice(args, target)
     check = bundled.lite_check(target)
     if check is None:
         check = _convert(target)
     if not check or not check.get("exact"):
         return None
-    return {"name": target, "files": bundled.lite_files(target), "check": check}
+    return {"name": target, "files": bundled.lite_files(target), "check": check, "choice": choice}
 
 
 def _convert(name):
@@ -239,41 +242,41 @@ def check_lite_output(args):
         )
 
 
-def lite_weights(args, route):
+def lite_choice(args, name):
     """
-    The style weights of the LiteRT route, checked as choose checks them for the Keras route, without TensorFlow.
+    The style options of the LiteRT route, checked as choose checks them for the Keras route (the same lines), from
+    the bundled network's description: before its files are converted, without TensorFlow.
 
     Arguments:
     args -- the apply command's parsed options
-    route -- lite_route's
+    name -- a bundled network's name
 
     Returns:
-    weights -- function(pixels) -> the transformer's style input: convex weights (styles,) or a style vector (100,)
+    choice -- dict: chosen (the styles' convex weights, or the paintings'), paintings, strength, style_size
     """
     import numpy as np
 
     from ..checks import OptionError, check_number
     from ..fast import bundled, lite
     from ..fast.style_choice import style_weights
-    from ..image_files import read_image
-    from ..limits import max_image_pixels
 
-    name, files, paintings = route["name"], route["files"], list(args.style_image or ())
+    paintings = list(args.style_image or ())
     strength = check_number(args.strength, "strength", minimum=0, maximum=1, what="a number", parameter="strength")
-    if "predictor" not in files:
-        styles = int(route["check"]["styles"])
+    style_size = lite.check_style_size(args.style_size)
+    choice = {"paintings": paintings, "strength": strength, "style_size": style_size}
+    meta = bundled.bundled_meta(name)
+    if meta.get("kind") != "arbitrary":
+        styles = int(meta["styles"])
         if paintings:
             raise OptionError(
-                f"style_image: {name} paints its own {styles} styles, not a painting; leave --style-image out, or "
-                f"use --model {bundled.ARBITRARY} for any painting",
+                f"style_image: {name} paints its own {styles} style{'s' * (styles > 1)}, not a painting; leave "
+                f"--style-image out, or use --model {bundled.ARBITRARY} for any painting",
                 "style_image",
             )
-        if strength != 1 or args.style_size != lite.STYLE_SIZE:
+        if strength != 1 or style_size != lite.STYLE_SIZE:
             given = "strength" if strength != 1 else "style_size"
             raise OptionError(f"{given} is for --style-image (the arbitrary-style network); leave it out", given)
-        chosen = np.asarray(style_weights(styles, args.style_index, args.mix, None), np.float32)
-        return lambda pixels: chosen
-    style_size = lite.check_style_size(args.style_size)
+        return {**choice, "chosen": np.asarray(style_weights(styles, args.style_index, args.mix, None), np.float32)}
     if not paintings:
         raise OptionError(f"{name} paints any painting: give it with --style-image PAINTING", "style_image")
     if args.style_index is not None:
@@ -283,12 +286,34 @@ def lite_weights(args, route):
     if len(paintings) == 1 and args.mix is not None:
         raise OptionError("mix mixes several paintings; give them all with --style-image", "mix")
     chosen = style_weights(len(paintings), None, args.mix, None) if len(paintings) > 1 else [1.0]
+    return {**choice, "chosen": np.asarray(chosen, np.float32)}
+
+
+def lite_weights(route):
+    """
+    The transformer's style input for each picture on the LiteRT route: the chosen styles' weights, or the
+    paintings' style vectors from the .tflite predictor, mixed and moved towards the photo's own by --strength.
+
+    Arguments:
+    route -- lite_route's
+
+    Returns:
+    weights -- function(pixels) -> convex weights (styles,), or a style vector (100,)
+    """
+    from ..fast import lite
+    from ..image_files import read_image
+    from ..limits import max_image_pixels
+
+    choice, files = route["choice"], route["files"]
+    chosen = choice["chosen"]
+    if "predictor" not in files:
+        return lambda pixels: chosen
     predictor = lite.interpreter(files["predictor"])
-    limit = max_image_pixels()
-    vectors = [lite.run_predictor(predictor, read_image(path, limit), style_size) for path in paintings]
+    limit, size, strength = max_image_pixels(), choice["style_size"], choice["strength"]
+    vectors = [lite.run_predictor(predictor, read_image(path, limit), size) for path in choice["paintings"]]
 
     def weights(pixels):
-        own = lite.run_predictor(predictor, pixels, style_size) if strength < 1 else None
+        own = lite.run_predictor(predictor, pixels, size) if strength < 1 else None
         return lite.blend(vectors, chosen, strength, own)
 
     return weights
