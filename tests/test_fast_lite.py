@@ -126,6 +126,8 @@ def _args(**given):
         preserve_colors=False,
         tile_size=0,
         max_memory=None,
+        quiet=False,
+        json=False,
     )
     values.update(given)
     return Namespace(**values)
@@ -215,7 +217,7 @@ def test_an_unwritable_models_folder_takes_the_keras_route(tmp_path, capsys, mon
     monkeypatch.setenv(bundled.MODELS_VARIABLE, str(blocker))  # a file: no folder can be made in it
     assert networks.lite_route(_args(), "bundled", bundled.STYLES26) is None
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "the Keras route paints instead" in err[0]
+    assert len(err) == 2 and "converting it for LiteRT, once" in err[0] and "the Keras route paints instead" in err[1]
 
 
 @pytest.mark.parametrize(

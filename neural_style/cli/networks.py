@@ -195,15 +195,22 @@ def lite_route(args, kind, target):
     choice = lite_choice(args, target)
     check = bundled.lite_check(target)
     if check is None:
-        check = _convert(target)
+        check = _convert(target, args)
     if not check or not check.get("exact"):
         return None
     return {"name": target, "files": bundled.lite_files(target), "check": check, "choice": choice}
 
 
-def _convert(name):
+def _convert(name, args):
     """The bundled network's .tflite files converted now (first use), or None where they cannot be (one warning)."""
+    import sys
+
     from ..checks import warn
+    from ..fast import bundled
+
+    if not args.quiet and not args.json:
+        folder = bundled.lite_files(name)["transform"].parent
+        print(f"{name}: converting it for LiteRT, once, into {folder}", file=sys.stderr)
 
     try:
         from ..fast.export import convert_bundled

@@ -6,6 +6,7 @@ position's convex weights of the styles. h = w = 1 (its shape until resized) is 
 resizes them), which each normalisation averages over the 2 x 2 or 4 x 4 blocks of its level as the Keras model
 does."""
 
+import logging
 import os
 import shutil
 import tempfile
@@ -74,7 +75,7 @@ def export_tflite(model, path, quantize="none"):
         frozen = convert_variables_to_constants_v2(serving_function(model).get_concrete_function())
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the converter's notice that a frozen function comes without its trackable
-        flatbuffer = _convert(tf.lite.TFLiteConverter.from_concrete_functions([frozen]), quantize)
+        flatbuffer = _convert(frozen, quantize)
     with atomic_write(path, suffix=".tflite") as temporary, open(temporary, "wb") as file:
         file.write(flatbuffer)
     return len(flatbuffer)
@@ -101,19 +102,27 @@ def export_predictor_tflite(predictor, path):
     frozen = convert_variables_to_constants_v2(predict.get_concrete_function())
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        flatbuffer = _convert(tf.lite.TFLiteConverter.from_concrete_functions([frozen]), "none")
+        flatbuffer = _convert(frozen, "none")
     with atomic_write(path, suffix=".tflite") as temporary, open(temporary, "wb") as file:
         file.write(flatbuffer)
     return len(flatbuffer)
 
 
-def _convert(converter, quantize):
-    """The converter's flatbuffer with the quantisation asked for."""
-    if quantize != "none":
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    if quantize == "float16":
-        converter.target_spec.supported_types = [tf.float16]
-    return converter.convert()
+def _convert(frozen, quantize):
+    """A frozen concrete function's flatbuffer, with the quantisation asked for."""
+    # The converter's notice (through absl's Python logger) that a frozen function comes without its trackable.
+    absl = logging.getLogger("absl")
+    level = absl.level
+    absl.setLevel(logging.ERROR)
+    try:
+        converter = tf.lite.TFLiteConverter.from_concrete_functions([frozen])
+        if quantize != "none":
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        if quantize == "float16":
+            converter.target_spec.supported_types = [tf.float16]
+        return converter.convert()
+    finally:
+        absl.setLevel(level)
 
 
 def export_saved_model(model, folder):
