@@ -240,3 +240,36 @@ def test_bad_input_is_refused_before_any_conversion(tmp_path, monkeypatch, given
         networks.lite_route(_args(**given), "bundled", bundled.STYLES26)
     assert named in refused.value.parameters
     assert not (tmp_path / bundled.LITE_FOLDER).exists()
+
+
+def test_an_exported_tflite_file_is_run_by_litert(models, photo, tmp_path, capsys):
+    """`--model FILE.tflite` (what `neural-style export --tflite` writes): LiteRT paints it, the Keras network's
+    picture within one grey level; what only the Keras route does is refused in one line."""
+    from neural_style.cli import main
+
+    folder, _ = models
+    exported = tmp_path / "styles.tflite"
+    shutil.copy(bundled.lite_files(bundled.STYLES26, folder)["transform"], exported)
+    content = tmp_path / "photo.png"
+    from PIL import Image
+
+    Image.fromarray(photo[:60, :90].astype(np.uint8)).save(content)
+    output = tmp_path / "out.png"
+    argv = ["apply", "--content", str(content), "--model", str(exported), "--mix", "0.5,0.5" + ",0" * 24]
+    assert main([*argv, "--output", str(output)]) == 0
+    network = bundled.load_bundled(bundled.STYLES26)
+    mixture = np.zeros(26, np.float32)
+    mixture[:2] = 0.5
+    keras_result = stylize_picture(network.transform, photo[:60, :90], style_weights=mixture)
+    assert np.abs(_uint8(read_image(output, 10**8)) - _uint8(keras_result)).max() <= 1
+    capsys.readouterr()
+    for extra in (["--tile-size", "64"], ["--preserve-colors"]):
+        assert main([*argv, "--output", str(tmp_path / "x.png"), *extra]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and ".keras file it was exported from" in err[0]
+    broken = tmp_path / "broken.tflite"
+    broken.write_text("not a model")
+    assert main(["apply", "--content", str(content), "--model", str(broken), "--output", str(tmp_path / "y.png")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "not a TFLite model" in err[0]
+    assert not (tmp_path / "x.png").exists() and not (tmp_path / "y.png").exists()

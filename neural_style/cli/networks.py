@@ -64,7 +64,7 @@ def resolve(args):
 
 def reads(args, kind, target):
     """The files the command reads (the model file, the paintings, the masks), which no output may be."""
-    model = [target] if kind in ("file", "network") else []
+    model = [target] if kind in ("file", "network", "tflite") else []
     return model + list(args.style_image or ()) + list(args.style_masks or ())
 
 
@@ -82,7 +82,7 @@ def load(kind, target):
     from ..fast import bundled
     from ..fast.apply import load_fast_model
 
-    if kind == "file":
+    if kind in ("file", "tflite"):  # a .tflite file gets load_fast_model's line: not a .keras file
         return load_fast_model(target), None
     network = bundled.load_bundled(target) if kind == "bundled" else bundled.load_network(target)
     return network.transform, network.predictor
@@ -174,6 +174,8 @@ def lite_route(args, kind, target):
     from ..image_files import ImageError, declared_size
     from ..limits import max_image_pixels
 
+    if kind == "tflite":
+        return _tflite_route(args, target)
     if kind != "bundled" or args.tile_size or args.style_masks or args.preserve_colors:
         return None
     if not os.path.isfile(args.content):
@@ -192,7 +194,9 @@ def lite_route(args, kind, target):
         return None
     # The output and the styles before a first use's conversion: bad input costs nothing.
     check_lite_output(args)
-    choice = lite_choice(args, target)
+    meta = bundled.bundled_meta(target)
+    styles = None if meta.get("kind") == "arbitrary" else int(meta["styles"])
+    choice = lite_choice(args, target, styles)
     check = bundled.lite_check(target)
     if check is None:
         check = _convert(target, args)
@@ -249,14 +253,56 @@ def check_lite_output(args):
         )
 
 
-def lite_choice(args, name):
+def _tflite_route(args, path):
+    """
+    lite_route for a .tflite file (`neural-style export --tflite`'s): LiteRT or nothing, since there is no Keras
+    network to fall back on.
+
+    Returns:
+    route -- dict as lite_route's; OptionError (one line) for what only the Keras route does, a picture too large
+             to paint whole, or a file LiteRT cannot read
+    """
+    import os
+
+    from ..checks import OptionError
+    from ..fast import lite
+
+    asked = [
+        flag
+        for flag, given in (
+            ("--tile-size", args.tile_size),
+            ("--style-masks", args.style_masks),
+            ("--preserve-colors", args.preserve_colors),
+        )
+        if given
+    ]
+    if asked or os.path.isdir(args.content):
+        what = asked[0] if asked else "a folder"
+        raise OptionError(
+            f"model {path}: a .tflite network paints one picture whole, without {what}; give the .keras file it was "
+            "exported from for that",
+            "model",
+        )
+    check_lite_output(args)
+    try:
+        styles = lite.styles_of(path)
+    except ValueError as error:  # LiteRT's word for a file that is not a model
+        reason = " ".join(str(error).split())[:160]
+        raise OptionError(f"model {path}: not a TFLite model LiteRT can run ({reason})", "model") from None
+    choice = lite_choice(args, path, styles)
+    check = {"exact": True, "styles": styles, "min_side": lite.MIN_SIDE}
+    return {"name": path, "files": {"transform": path}, "check": check, "choice": choice}
+
+
+def lite_choice(args, name, styles):
     """
     The style options of the LiteRT route, checked as choose checks them for the Keras route (the same lines), from
-    the bundled network's description: before its files are converted, without TensorFlow.
+    the network's description: before a bundled network's files are converted, without TensorFlow.
 
     Arguments:
     args -- the apply command's parsed options
-    name -- a bundled network's name
+    name -- the network's name or file
+    styles -- how many styles it has (None: the arbitrary-style network, any painting)
 
     Returns:
     choice -- dict: chosen (the styles' convex weights, or the paintings'), paintings, strength, style_size
@@ -271,9 +317,7 @@ def lite_choice(args, name):
     strength = check_number(args.strength, "strength", minimum=0, maximum=1, what="a number", parameter="strength")
     style_size = lite.check_style_size(args.style_size)
     choice = {"paintings": paintings, "strength": strength, "style_size": style_size}
-    meta = bundled.bundled_meta(name)
-    if meta.get("kind") != "arbitrary":
-        styles = int(meta["styles"])
+    if styles is not None:
         if paintings:
             raise OptionError(
                 f"style_image: {name} paints its own {styles} style{'s' * (styles > 1)}, not a painting; leave "

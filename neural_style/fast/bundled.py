@@ -222,11 +222,12 @@ def resolve_model(name):
     What --model NAME names: a bundled network, a file, or a network in models_folder().
 
     Arguments:
-    name -- a bundled network's name, a path, or the name of a file in models_folder() (with or without .npz or
-            .keras)
+    name -- a bundled network's name, a path, or the name of a file in models_folder() (with or without .npz,
+            .keras or .tflite)
 
     Returns:
-    kind -- "bundled", "network" (a .npz file of this package: load_network reads it) or "file" (a .keras file)
+    kind -- "bundled", "network" (a .npz file of this package: load_network reads it), "tflite" (a .tflite file
+            `neural-style export --tflite` wrote: LiteRT runs it) or "file" (a .keras file)
     target -- the bundled name, or the file's path; OptionError (one line listing the names) when nothing matches
     """
     if name in BUNDLED:
@@ -234,7 +235,7 @@ def resolve_model(name):
     if os.path.exists(name):
         return _file_kind(name), name
     folder = models_folder()
-    for candidate in (folder / name, folder / f"{name}.npz", folder / f"{name}.keras"):
+    for candidate in (folder / name, folder / f"{name}.npz", folder / f"{name}.keras", folder / f"{name}.tflite"):
         if candidate.is_file():
             return _file_kind(candidate), str(candidate)
     names = ", ".join(BUNDLED)
@@ -245,8 +246,10 @@ def resolve_model(name):
 
 
 def _file_kind(path):
-    """ "network" for a .npz file (this package's format), else "file" (a .keras file, checked when it is read)."""
-    return "network" if str(path).lower().endswith(".npz") else "file"
+    """ "network" for a .npz file (this package's format), "tflite" for a .tflite file, else "file" (a .keras file,
+    checked when it is read)."""
+    suffix = Path(path).suffix.lower()
+    return {".npz": "network", ".tflite": "tflite"}.get(suffix, "file")
 
 
 # The .tflite files of the bundled networks, converted once on first use into the user's models folder (a folder of

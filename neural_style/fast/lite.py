@@ -17,6 +17,9 @@ import numpy as np
 # The picture's side at the arbitrary-style predictor when none is asked for, and its bounds (arbitrary.py's, which
 # imports TensorFlow's image code).
 STYLE_SIZE, MIN_STYLE_SIZE, MAX_STYLE_SIZE = 256, 32, 2048
+# The smallest side a .tflite file of this package's networks takes (network.Layout.min_side: 5 for every layout it
+# has); a smaller picture is padded by its edge and the result cropped, as fast.apply does.
+MIN_SIDE = 5
 
 
 class NonFiniteOutputError(ValueError):
