@@ -7,6 +7,7 @@ import hashlib
 import json
 import math
 import os
+import shutil
 
 import imageio.v3 as iio
 import numpy as np
@@ -188,3 +189,27 @@ def test_sheet_paints_every_style(models, tmp_path, capsys):
     again = tmp_path / "again.png"
     assert main(["sheet", "--content", PHOTO, "--output", str(again), "--model", bundled.ARBITRARY]) == 2
     assert "--style-image" in _one_error_line(capsys) and not again.exists()
+
+
+def test_models_lists_tflite_files_by_their_inputs(models, capsys):
+    """A .tflite file in the folder (`export --tflite`'s) is listed with the styles its style_weights input takes,
+    and `--model NAME` finds it; the converted bundled files in its tflite/ subfolder are not listed."""
+    import tensorflow as tf
+
+    from neural_style.fast.export import export_tflite
+
+    models.mkdir()
+    network = bundled.load_bundled(bundled.STYLES26)
+    export_tflite(network.transform, models / "mine.tflite")
+    (models / "broken.tflite").write_text("not a model")
+    (models / bundled.LITE_FOLDER).mkdir()
+    shutil.copy(models / "mine.tflite", models / bundled.LITE_FOLDER / "converted.tflite")
+    rows = _listed(capsys)
+    # The styles as TensorFlow's own interpreter reads the file's input.
+    interpreter = tf.lite.Interpreter(model_path=str(models / "mine.tflite"))
+    shape = [d["shape_signature"] for d in interpreter.get_input_details() if "style_weights" in d["name"]][0]
+    mine = rows[str(models / "mine.tflite")]
+    assert mine["name"] == "mine" and mine["styles"] == shape[-1] == 26 and mine["licence"] == "yours"
+    assert rows[str(models / "broken.tflite")]["kind"] == "unreadable"
+    assert not any("converted" in key for key in rows)
+    assert bundled.resolve_model("mine") == ("tflite", str(models / "mine.tflite"))

@@ -1,7 +1,8 @@
 """`neural-style models [--json]`: the networks `apply --model NAME` and `sheet --model NAME` know: the bundled ones
-and the user's (bundled.models_folder(): the .npz files `neural-style import-model` writes, and .keras networks
-`neural-style train` wrote), with their kind, styles, source and licence. Nothing is built or executed: a .npz
-file's description is its JSON member, a .keras file's styles its config.json, read with a bounded read."""
+and the user's (bundled.models_folder(): the .npz files `neural-style import-model` writes, .keras networks
+`neural-style train` wrote, .tflite files `neural-style export --tflite` wrote), with their kind, styles, source and
+licence. Nothing is run: a .npz file's description is its JSON member, a .keras file's styles its config.json, read
+with a bounded read, a .tflite file's its inputs as LiteRT reads them."""
 
 import json
 
@@ -57,11 +58,13 @@ def user_rows(folder=None):
         return []
     rows = []
     for path in sorted(folder.iterdir()):
-        if not path.is_file() or path.suffix.lower() not in (".npz", ".keras"):
+        if not path.is_file() or path.suffix.lower() not in (".npz", ".keras", ".tflite"):
             continue
         try:
             if path.suffix.lower() == ".npz":
                 rows.append(_row(path.stem, bundled.network_meta(path), str(path)))
+            elif path.suffix.lower() == ".tflite":
+                rows.append(tflite_row(path))
             else:
                 rows.append(keras_row(path))
         except OptionError as error:
@@ -117,6 +120,36 @@ def keras_row(path):
         # A network trained here is the user's own; one imported says whose it is.
         "licence": str(source.get("licence", "yours")),
         "source": str(source.get("origin", path)),
+        "path": str(path),
+    }
+
+
+def tflite_row(path):
+    """
+    The row of a .tflite network (`neural-style export --tflite`'s), from its inputs as LiteRT reads them (nothing
+    is run).
+
+    Arguments:
+    path -- the .tflite file (a Path)
+
+    Returns:
+    row -- dict: name, kind "styles", styles (its style_weights input's width; 1 without one), licence "yours",
+           source and path (the file); OptionError (one line) for a file LiteRT cannot read
+    """
+    from ..checks import OptionError
+    from ..fast import lite
+
+    try:
+        styles = lite.styles_of(path)
+    except ValueError as error:  # LiteRT's word for a file that is not a model
+        reason = " ".join(str(error).split())[:160]
+        raise OptionError(f"model {path}: not a TFLite model LiteRT can run ({reason})", "model") from None
+    return {
+        "name": path.stem,
+        "kind": "styles",
+        "styles": styles,
+        "licence": "yours",
+        "source": str(path),
         "path": str(path),
     }
 
