@@ -242,26 +242,28 @@ def evaluate(models, styles, size, adam=True):
 
 def forward_speed(height, width, rounds):
     """
-    The forward pass of each architecture's network at height x width, in alternating rounds (johnson, small,
-    johnson, ...), after one warm-up pass of each (the first call traces and allocates).
+    The forward pass of each architecture's network at height x width as apply runs it (apply.stylize_picture: the
+    whole picture in one pass), in alternating rounds (johnson, small, johnson, ...), after one warm-up pass of each
+    (the first call traces and allocates).
 
     Returns:
     dict: seconds per round of each, their medians, and the ratio small / johnson of the medians and of each round
     """
     import tensorflow as tf
 
+    from neural_style.fast.apply import stylize_picture
     from neural_style.fast.model_file import parameter_count
     from neural_style.fast.options import ARCHITECTURES
 
-    picture = tf.constant(np.random.default_rng(0).uniform(0, 255, (1, height, width, 3)).astype(np.float32))
+    picture = np.random.default_rng(0).uniform(0, 255, (height, width, 3)).astype(np.float32)
     nets = {name: untrained(name) for name in ARCHITECTURES}
     times = {name: [] for name in nets}
     for name, net in nets.items():
-        net(picture).numpy()
+        stylize_picture(net, picture)
     for _ in range(rounds):
         for name, net in nets.items():
             start = time.perf_counter()
-            net(picture).numpy()
+            stylize_picture(net, picture)
             times[name].append(time.perf_counter() - start)
     medians = {name: float(np.median(values)) for name, values in times.items()}
     return {
