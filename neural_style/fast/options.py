@@ -39,9 +39,9 @@ TRANSFORM_TRAINING_BYTES = 2600
 # The training's architectures (--architecture): each names a layout preset of network.py (its LAYOUTS), where the
 # layouts themselves are declared once. Names, not the Layouts, because network.py imports TensorFlow and this module
 # must not (the command line answers --help and bad options at once); train.py looks the preset up.
-# johnson: Johnson et al.'s 32/64/128 encoder, 5 residual blocks of 128, decoder 64/32, affine output (1,677,635 weights).
-# small: Dumoulin et al.'s 26-style layout, 32/32/32, 6 residual blocks of 32, decoder 8/4, a normalised convolution
-# to RGB and a sigmoid scaled to 0..255 (141,354 weights).
+# johnson: Johnson et al.'s 32/64/128 encoder, 5 residual blocks of 128, decoder 64/32, affine output (1,677,635
+# weights). small: Dumoulin et al.'s 26-style layout, 32/32/32, 6 residual blocks of 32, decoder 8/4, a normalised
+# convolution to RGB and a sigmoid scaled to 0..255 (141,354 weights).
 ARCHITECTURES = {"johnson": "johnson", "small": "magenta-26"}
 DEFAULT_ARCHITECTURE = "johnson"
 # The other flags of the fast network's commands (train's files, apply's, export's and video --model's), for the
