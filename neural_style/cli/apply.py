@@ -1,7 +1,9 @@
 """`neural-style apply --content PHOTO|FOLDER --output OUT|FOLDER (--style-image PAINTING... | --model NAME)`: a thin
 layer over neural_style.fast.apply.apply_model (one forward pass a picture, at its own size; tiles with the whole
 picture's statistics when it would not fit in memory). Any painting goes through the bundled arbitrary-style network
-(fast/arbitrary.py); --model names a bundled network, an imported one, or a .keras file `neural-style train` wrote."""
+(fast/arbitrary.py); --model names a bundled network, an imported one, a .keras file `neural-style train` wrote or a
+.tflite file `neural-style export` wrote. One picture that fits in memory goes through LiteRT without importing
+TensorFlow where networks.lite_route says so (fast/lite.py); everything else through Keras."""
 
 import json
 import sys

@@ -1,6 +1,7 @@
 """The network a one-pass command paints with, and its styles: --model NAME|FILE, or any painting (--style-image,
 the bundled arbitrary-style network), with --style-index, --mix, --style-masks, --strength and --style-size checked
-in one place for `apply` and `video`."""
+in one place for `apply` and `video`; and the apply command's route (lite_route: LiteRT or Keras), with the LiteRT
+route's own checks of the same options, without TensorFlow."""
 
 
 def add_painting_options(parser):
