@@ -115,3 +115,30 @@ def test_network_reach():
     # The arbitrary-style transformer has the same kernels and blocks; the 26-style network's sixth block adds 2 at
     # level 2: 14 -> 29 -> 59, + 4 -> 63, rounded up to 64.
     assert MAGENTA_ARBITRARY.reach() == (4, 56) and MAGENTA_26.reach() == (4, 64)
+
+
+@pytest.mark.parametrize("height, width, kernel", [(9, 9, 9), (20, 23, 9), (14, 11, 5)])
+def test_a_convolution_over_blocks_is_the_convolution(height, width, kernel):
+    from neural_style.fast.layers import convolve_by_blocks
+
+    rng = np.random.default_rng(height)
+    x = rng.uniform(-1, 1, (1, height, width, 4)).astype(np.float32)
+    k = rng.uniform(-1, 1, (kernel, kernel, 4, 3)).astype(np.float32)
+    windows = np.lib.stride_tricks.sliding_window_view(x[0].astype(np.float64), (kernel, kernel), axis=(0, 1))
+    expected = np.einsum("hwcij,ijco->hwo", windows, k.astype(np.float64))
+    result = convolve_by_blocks(x, k).numpy()[0]
+    assert result.shape == expected.shape
+    # At most 4 x 81 products of terms below 1, summed in float32: errors below 324 x 2^-24 x the largest sum.
+    np.testing.assert_allclose(result, expected, atol=1e-4)
+
+
+@pytest.mark.parametrize("height, width", [(3, 4), (5, 7)])
+def test_upsampling_with_padding_is_the_padded_upsampling(height, width):
+    from neural_style.fast.layers import upsample
+
+    x = np.arange(height * width * 2, dtype=np.float32).reshape(1, height, width, 2)
+    like = np.zeros((1, 2 * height - 1, 2 * width, 1), np.float32)
+    nearest = np.repeat(np.repeat(x, 2, axis=1), 2, axis=2)[:, : 2 * height - 1, : 2 * width]
+    expected = np.pad(nearest, [(0, 0), (1, 1), (1, 1), (0, 0)], mode="reflect")
+    np.testing.assert_array_equal(upsample(x, like, padding=1).numpy(), expected)
+    np.testing.assert_array_equal(upsample(x, like).numpy(), nearest)

@@ -211,6 +211,33 @@ def _one_per_channel(statistics, channels):
     return sizes <= {1, channels}
 
 
+def float_convolution(conv, x, precision="float32"):
+    """
+    A Keras Conv2D of x (already padded), as conv(x) computes it: its kernel over x, plus its bias. A convolution to
+    few channels runs over the picture's 2 x 2 blocks (convolve_by_blocks: several times faster with oneDNN), except
+    when traced for TFLite.
+
+    Arguments:
+    conv -- a built keras.layers.Conv2D with "valid" padding
+    x -- tensor (batch, H, W, cin), float32
+    precision -- "float32", or "bfloat16": x and the kernel rounded to bfloat16 and summed in float32 (oneDNN's
+                 bfloat16 kernels), the result float32
+
+    Returns:
+    y -- float32 tensor (batch, H', W', filters)
+    """
+    kernel = conv.kernel
+    if precision == "bfloat16":
+        x, kernel = tf.cast(x, tf.bfloat16), tf.cast(kernel, tf.bfloat16)
+    blocks = conv.filters < FEW_OUTPUTS and conv.kernel_size[0] > 3 and conv.strides == (1, 1)
+    if blocks and not tracing_for_tflite():
+        y = convolve_by_blocks(x, kernel)
+    else:
+        y = tf.nn.conv2d(x, kernel, conv.strides, "VALID")
+    y = tf.cast(y, tf.float32)
+    return y + conv.bias if conv.use_bias else y
+
+
 # TFLite has no float64 mean: an export traces the network with float32 averages (statistics_in_float32).
 _FLOAT32_AVERAGES = []
 
@@ -350,6 +377,7 @@ __all__ = [
     "InstanceNormalization",
     "ReflectionPadding2D",
     "convolve_by_blocks",
+    "float_convolution",
     "reflection_indices",
     "space_to_depth_kernel",
     "statistics_in_float32",

@@ -34,16 +34,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from .layers import (
-    EPSILON,
-    FEW_OUTPUTS,
-    PACKAGE,
-    InstanceNormalization,
-    ReflectionPadding2D,
-    convolve_by_blocks,
-    tracing_for_tflite,
-    upsample,
-)
+from .layers import EPSILON, PACKAGE, InstanceNormalization, ReflectionPadding2D, float_convolution, upsample
 from .quantize import INT8_HIGH, INT8_LOW, round_at, rounding_points
 
 # (filters, kernel, stride) of the encoder; the residual blocks' convolutions; the decoder's (filters, kernel).
@@ -271,15 +262,15 @@ class TransformNet(keras.Model):
         """
         Convolution `index` of x, padded (padded=True: x is already). For a network read from an int8 file, as the
         file's runtime computes it: the input's levels times the kernel's, summed with the bias's integer (exact in
-        float32: the sums stay below 2 ** 24), times the float32 multiplier input scale x kernel scale / output scale, rounded to the output's
-        level. Float32 products of the dequantised values round differently now and then, and one flipped level
-        early on moves whole channels later (a channel's statistics are rounded too).
+        float32: the sums stay below 2 ** 24), times the float32 multiplier input scale x kernel scale / output scale,
+        rounded to the output's level. Float32 products of the dequantised values round differently now and then,
+        and one flipped level early on moves whole channels later (a channel's statistics are rounded too).
         """
         conv = self.convs[index]
         x = x if padded else self.pads[index](x)
         kernel_point = self.quantization.get(f"conv{index}/kernel")
         if kernel_point is None:
-            return self._float_convolution(conv, x, precision)
+            return float_convolution(conv, x, precision)
         kernel_scale = np.asarray(kernel_point[0], np.float32)
         input_scale = np.float32(self.quantization[f"conv{index}/input"][0])
         # The convolution's output is rounded before the normalisation, or after the ReLU where none follows.
@@ -290,29 +281,6 @@ class TransformNet(keras.Model):
         multiplier = (input_scale * kernel_scale) / np.float32(scale)
         levels = tf.clip_by_value(tf.round(total * multiplier) + zero_point, INT8_LOW, INT8_HIGH)
         return (levels - zero_point) * np.float32(scale)
-
-    @staticmethod
-    def _float_convolution(conv, x, precision="float32"):
-        """
-        A Keras Conv2D of x (padded), as conv(x) computes it: its kernel over x, plus its bias. A convolution to few
-        channels runs over the picture's 2 x 2 blocks (layers.convolve_by_blocks: oneDNN is several times faster
-        there); "bfloat16" rounds x and the kernel to bfloat16 and sums in float32 (oneDNN's bfloat16 kernels), the
-        result float32.
-        """
-        kernel = conv.kernel
-        if precision == "bfloat16":
-            x, kernel = tf.cast(x, tf.bfloat16), tf.cast(kernel, tf.bfloat16)
-        if (
-            conv.filters < FEW_OUTPUTS
-            and conv.kernel_size[0] > 3
-            and conv.strides == (1, 1)
-            and not tracing_for_tflite()
-        ):
-            y = convolve_by_blocks(x, kernel)
-        else:
-            y = tf.nn.conv2d(x, kernel, conv.strides, "VALID")
-        y = tf.cast(y, tf.float32)
-        return y + conv.bias if conv.use_bias else y
 
     def _blocks(self, statistics, stop_at, weights, precision="float32"):
         """
@@ -410,7 +378,7 @@ class TransformNet(keras.Model):
         if self.layout.output == "sigmoid":
             return self._q("output", tf.sigmoid(block(x, relu=False))) * 255.0
         # Centred on mid-grey, one unit of the last convolution is half the range: an untrained network gives grey.
-        return self._float_convolution(self.output_conv, self.output_pad(x), precision) * 127.5 + 127.5
+        return float_convolution(self.output_conv, self.output_pad(x), precision) * 127.5 + 127.5
 
     def compute_output_shape(self, input_shape):
         return input_shape[0] if isinstance(input_shape, (tuple, list)) and len(input_shape) == 2 else input_shape
