@@ -30,8 +30,9 @@ from ..checks import OptionError
 from ..safety import signals_as_interrupts
 from .quantize import INT8_HIGH, INT8_LOW, round_at
 
-# Positions of a strip's output when the caller gives no size: a million, a few hundred MB of activations.
-STRIP_PIXELS = 1 << 20
+# The most pixels of the picture a strip covers: about 300 MB of a stage's activations at Johnson et al.'s widths, and
+# measured no slower than strips of 1 or 4 million pixels at 1080x1920 (benchmarks/bench_stream.py).
+STRIP_PIXELS = 512 * 512
 # Disk kept free besides the work folder's files (the system and other writers need some).
 DISK_RESERVE = 100e6
 

@@ -19,7 +19,7 @@ import numpy as np
 from ..checks import OptionError
 from ..large import available_memory
 from .network import JOHNSON
-from .stream import statistics_gatherer, stylize_streamed
+from .stream import STRIP_PIXELS, statistics_gatherer, stylize_streamed
 
 # A whole-picture forward pass's peak memory: what TensorFlow and the model hold, plus bytes per pixel (its largest
 # activations are 32 float32 channels at full size, several alive at once). Fitted to benchmarks/bench_fast.py's peaks
@@ -192,13 +192,15 @@ def _level_statistics(model, index, norm, cores):
 def stylize_in_tiles(model, image, tile_size, weights=None, work_dir=None):
     """
     The network's output for a picture computed tile by tile, each tile normalised with the whole picture's statistics:
-    one streamed pass (stream.py), each convolution once over strips of about tile_size x tile_size pixels, its
-    output kept in a memory-mapped file of a work folder until the whole picture's statistics normalise it.
+    one streamed pass (stream.py), each convolution once over strips of about tile_size x tile_size pixels (at most
+    stream.STRIP_PIXELS), its output kept in a memory-mapped file of a work folder until the whole picture's
+    statistics normalise it.
 
     Arguments:
     model -- a TransformNet
     image -- float32 (1, H, W, 3) in 0..255, H and W at least the layout's min_side
-    tile_size -- the tiles' core side: the strips cover about tile_size ** 2 pixels of the picture
+    tile_size -- the tiles' core side: the strips cover about tile_size ** 2 pixels of the picture (at most
+                 stream.STRIP_PIXELS)
     weights -- None, or the style weights: (1, styles), or (1, H, W, styles) per pixel
     work_dir -- None (a temporary folder, TMPDIR honoured) or the folder to make the work folder in
 
@@ -206,7 +208,8 @@ def stylize_in_tiles(model, image, tile_size, weights=None, work_dir=None):
     result -- float32 (H, W, 3), not clipped: the whole picture's pass within float32 rounding; OptionError (one line)
               when the disk lacks the room the work folder needs (stream.plan_stream)
     """
-    return stylize_streamed(model, image, weights, strip_pixels=tile_size * tile_size, work_dir=work_dir)
+    strip_pixels = min(tile_size * tile_size, STRIP_PIXELS)
+    return stylize_streamed(model, image, weights, strip_pixels=strip_pixels, work_dir=work_dir)
 
 
 __all__ = [
