@@ -13,6 +13,20 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from tests.fixtures import write_vgg_mat  # noqa: E402
 
 
+@pytest.fixture(scope="session", autouse=True)
+def user_models_folder(tmp_path_factory):
+    """The user's models folder ($NEURAL_STYLE_MODELS) for the whole session, a temporary one: no test imports or
+    converts a network into the developer's own (tests that need an empty or a particular folder set theirs)."""
+    folder = tmp_path_factory.mktemp("user-models")
+    previous = os.environ.get("NEURAL_STYLE_MODELS")
+    os.environ["NEURAL_STYLE_MODELS"] = str(folder)
+    yield folder
+    if previous is None:
+        os.environ.pop("NEURAL_STYLE_MODELS", None)
+    else:
+        os.environ["NEURAL_STYLE_MODELS"] = previous
+
+
 @pytest.fixture(scope="session")
 def mat_file(tmp_path_factory):
     """A small VGG-19 .mat file in the current MatConvNet layout, and the weights written into it."""
