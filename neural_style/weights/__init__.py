@@ -10,40 +10,46 @@ The parts, each importing only those listed above it:
 - read.py -- load_weights and the readers: the path says which, the file is read through container.py;
 - download.py -- resumable, capped downloads checked against the published digests; verify_weights.
 
-The public names of all of them are importable from here.
+The public names of all of them are importable from here, each loaded when first used (the package's lazy exports,
+neural_style/_lazy.py): the command line reads the layers' names (published.py) without loading scipy and h5py.
 """
 
-from .container import check_mat_header
-from .download import (
-    DEFAULT_MAX_BYTES,
-    ChecksumError,
-    DownloadError,
-    download_weights,
-    format_report,
-    plain_file_name,
-    verify_weights,
-)
-from .filters import MAX_WEIGHT, VGGWeights, WeightsError
-from .parse import keras_layer_name
-from .published import (
-    CONV_LAYERS,
-    KERAS_FILENAME,
-    KERAS_MD5,
-    KERAS_URL,
-    MAT_BETA16_MD5,
-    MAT_BETA16_URL,
-    MAT_FILENAME,
-    MAT_LAYER_NAMES,
-    MAT_MD5,
-    MAT_SHA256,
-    MAT_URL,
-    PUBLISHED_FILES,
-    PUBLISHED_MAX_BYTES,
-    RANDOM,
-    WEIGHTS_HELP,
-)
-from .random_filters import random_vgg_weights
-from .read import is_keras_path, load_weights, read_keras_weights, read_mat_weights
+from .._lazy import lazy_exports
+
+# The public names by the module that defines them.
+_EXPORTS = {
+    "container": ("check_mat_header",),
+    "download": (
+        "DEFAULT_MAX_BYTES",
+        "ChecksumError",
+        "DownloadError",
+        "download_weights",
+        "format_report",
+        "plain_file_name",
+        "verify_weights",
+    ),
+    "filters": ("MAX_WEIGHT", "VGGWeights", "WeightsError"),
+    "parse": ("keras_layer_name",),
+    "published": (
+        "CONV_LAYERS",
+        "KERAS_FILENAME",
+        "KERAS_MD5",
+        "KERAS_URL",
+        "MAT_BETA16_MD5",
+        "MAT_BETA16_URL",
+        "MAT_FILENAME",
+        "MAT_LAYER_NAMES",
+        "MAT_MD5",
+        "MAT_SHA256",
+        "MAT_URL",
+        "PUBLISHED_FILES",
+        "PUBLISHED_MAX_BYTES",
+        "RANDOM",
+        "WEIGHTS_HELP",
+    ),
+    "random_filters": ("random_vgg_weights",),
+    "read": ("is_keras_path", "load_weights", "read_keras_weights", "read_mat_weights"),
+}
 
 __all__ = [
     "CONV_LAYERS",
@@ -79,3 +85,5 @@ __all__ = [
     "read_mat_weights",
     "verify_weights",
 ]
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
