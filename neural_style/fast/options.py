@@ -43,6 +43,8 @@ TRANSFORM_TRAINING_BYTES = 2600
 # weights). small: Dumoulin et al.'s 26-style layout, 32/32/32, 6 residual blocks of 32, decoder 8/4, a normalised
 # convolution to RGB and a sigmoid scaled to 0..255 (141,354 weights).
 ARCHITECTURES = {"johnson": "johnson", "small": "magenta-26"}
+# Settings added after trainings were first recorded: left out of settings() at their defaults (TrainOptions.settings).
+LATER_SETTINGS = ("architecture", "style_loss")
 DEFAULT_ARCHITECTURE = "johnson"
 # The other flags of the fast network's commands (train's files, apply's, export's and video --model's), for the
 # command line's suggestions (cli/common.FLAGS).
@@ -189,16 +191,18 @@ class TrainOptions:
 
         Returns:
         values -- dict of JSON-ready values, the fields that may change on resume (option_fields.may_change_on_resume)
-                  left out, and the architecture when it is the default (johnson)
+                  left out, and the LATER_SETTINGS at their defaults
         """
         may_change = may_change_on_resume(self)
         values = {name: value for name, value in dataclasses.asdict(self).items() if name not in may_change}
         values["style_layers"] = [[name, float(weight)] for name, weight in self.style_layers]
-        # Johnson et al.'s training keeps the settings its work folders and model files have always had, so that a
-        # training interrupted before --architecture existed still resumes; any other architecture is recorded, and
-        # a resume that changes it either way is refused (the saved settings differ).
-        if values["architecture"] == DEFAULT_ARCHITECTURE:
-            del values["architecture"]
+        # The article's training keeps the settings its work folders and model files have always had, so that a
+        # training interrupted before these settings existed still resumes; any other value is recorded, and a
+        # resume that changes it either way is refused (the saved settings differ).
+        defaults = {field.name: field.default for field in dataclasses.fields(self)}
+        for name in LATER_SETTINGS:
+            if values[name] == defaults[name]:
+                del values[name]
         return values
 
 
