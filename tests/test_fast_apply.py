@@ -166,3 +166,20 @@ def test_precision_is_checked_in_one_line(net, tmp_path):
     notes = []
     assert resolve_precision("bfloat16", False, native_bfloat16=False, report=notes.append) == "float32"
     assert len(notes) == 1 and FORCE_BFLOAT16_ENV in notes[0]
+
+
+def test_an_int8_network_is_painted_by_its_own_arithmetic():
+    # The bundled arbitrary network rounds as its int8 file does; a compiled graph's rewrites of its integer
+    # convolutions flipped levels (up to 42 grey levels at 130x100): apply paints it as the network's own pass does.
+    from neural_style.fast import arbitrary, bundled
+
+    network = bundled.load_bundled(bundled.ARBITRARY)
+    rng = np.random.default_rng(5)
+    y, x = np.mgrid[0:130, 0:100]
+    picture = np.clip(
+        np.stack([x * 2.5, y * 1.9, 128 + 90 * np.sin((x + y) / 7)], -1) + rng.normal(0, 12, (130, 100, 3)), 0, 255
+    )
+    picture = picture.astype(np.float32)
+    vector = arbitrary.style_vector(network.predictor, picture[::-1])
+    own = np.clip(network.transform((picture[None], vector[None])).numpy()[0], 0, 255)
+    np.testing.assert_array_equal(stylize_picture(network.transform, picture, style_weights=vector), own)

@@ -242,7 +242,7 @@ def _stages(model, points, levels, vector):
         scope = ARBITRARY_SCOPES[index]
         source = x if previous is None else value(previous)
         stages[f"{scope} conv+relu"] = (
-            ours(f"{scope}/Relu", tf.nn.relu(model._convolve(index, source))),
+            ours(f"{scope}/Relu", tf.nn.relu(model.convolve(index, source))),
             theirs(f"{scope}/Relu"),
         )
         previous = f"{scope}/Relu"
@@ -252,7 +252,7 @@ def _stages(model, points, levels, vector):
         skip = previous
         for index, scope, source in ((first, one, skip), (second, two, f"{one}/Relu")):
             stages[f"{scope} conv"] = (
-                ours(f"{scope}/Conv2D", model._convolve(index, value(source))),
+                ours(f"{scope}/Conv2D", model.convolve(index, value(source))),
                 theirs(f"{scope}/Conv2D"),
             )
             normalised = model.norms[index](value(f"{scope}/Conv2D"), None, weights)
@@ -269,7 +269,7 @@ def _stages(model, points, levels, vector):
         source = value(previous)
         if step < 2:
             source = upsample(source, likes[step])
-        stages[f"{scope} conv"] = (ours(f"{scope}/Conv2D", model._convolve(index, source)), theirs(f"{scope}/Conv2D"))
+        stages[f"{scope} conv"] = (ours(f"{scope}/Conv2D", model.convolve(index, source)), theirs(f"{scope}/Conv2D"))
         normalised = model.norms[index](value(f"{scope}/Conv2D"), None, weights)
         after = f"{scope}/Relu" if step < 2 else f"{scope}/StyleNorm/batchnorm/add_1"
         normalised = tf.nn.relu(normalised) if step < 2 else normalised

@@ -198,6 +198,12 @@ def lite_route(args, kind, target):
     meta = bundled.bundled_meta(target)
     styles = None if meta.get("kind") == "arbitrary" else int(meta["styles"])
     choice = lite_choice(args, target, styles)
+    try:
+        # The paintings too: a missing or unreadable one is the Keras route's line, before any conversion.
+        for path in reads(args, kind, target):
+            declared_size(path, max_image_pixels())
+    except (ImageError, OSError):
+        return None
     check = bundled.lite_check(target)
     if check is None:
         check = _convert(target, args)

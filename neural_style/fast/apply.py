@@ -316,7 +316,11 @@ def _stylize(model, pixels, tile_size, max_memory, style_weights, precision="flo
     if not tile_size:
         tile_size = transform_tile_size(*padded.shape[:2], max_memory, model)
     image = tf.constant(padded[None])
-    if not tile_size:
+    if not tile_size and model.quantization:
+        # A network that rounds as its int8 file does runs eagerly: a graph's optimisers (oneDNN's and grappler's
+        # rewrites) compute its integer convolutions otherwise, and one level flipped early moves whole channels.
+        result = model(network_inputs(image, weights)).numpy()[0]
+    elif not tile_size:
         rank = None if weights is None else len(weights.shape)
         result = forward_pass(model, precision, rank)(network_inputs(image, weights)).numpy()[0]
     else:

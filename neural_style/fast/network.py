@@ -258,13 +258,22 @@ class TransformNet(keras.Model):
         """x rounded at the point `name` as the network's file rounds it (unchanged where it does not)."""
         return round_at(self.quantization, name, x)
 
-    def _convolve(self, index, x, precision="float32", padded=False):
+    def convolve(self, index, x, precision="float32", padded=False):
         """
         Convolution `index` of x, padded (padded=True: x is already). For a network read from an int8 file, as the
         file's runtime computes it: the input's levels times the kernel's, summed with the bias's integer (exact in
         float32: the sums stay below 2 ** 24), times the float32 multiplier input scale x kernel scale / output scale,
         rounded to the output's level. Float32 products of the dequantised values round differently now and then,
         and one flipped level early on moves whole channels later (a channel's statistics are rounded too).
+
+        Arguments:
+        index -- the convolution's number, in the network's order
+        x -- tensor (batch, H, W, channels), the convolution's input
+        precision -- 'float32' or 'bfloat16' (a float network's convolutions only)
+        padded -- whether x is already padded
+
+        Returns:
+        y -- tensor, the convolution's output before its normalisation (or its ReLU)
         """
         conv = self.convs[index]
         x = x if padded else self.pads[index](x)
@@ -275,7 +284,12 @@ class TransformNet(keras.Model):
         input_scale = np.float32(self.quantization[f"conv{index}/input"][0])
         # The convolution's output is rounded before the normalisation, or after the ReLU where none follows.
         scale, zero_point = self.quantization.get(f"conv{index}") or self.quantization[f"conv{index}/output"]
-        total = tf.nn.conv2d(tf.round(x / input_scale), tf.round(conv.kernel / kernel_scale), conv.strides, "VALID")
+        # The sum of integer products is an integer already; rounding it says so to the graph's optimisers (grappler's
+        # and TFLite's converter), which would otherwise fold the multiplier below into the kernel and sum
+        # non-integers, whose roundings flip levels.
+        total = tf.round(
+            tf.nn.conv2d(tf.round(x / input_scale), tf.round(conv.kernel / kernel_scale), conv.strides, "VALID")
+        )
         if conv.use_bias:
             total += tf.round(conv.bias / np.asarray(self.quantization[f"conv{index}/bias"][0], np.float32))
         multiplier = (input_scale * kernel_scale) / np.float32(scale)
@@ -302,7 +316,7 @@ class TransformNet(keras.Model):
             index = next(indices)
             if like is not None:
                 x = upsample(x, like, self.pads[index].padding)
-            x = self._q(f"conv{index}", self._convolve(index, x, precision, padded=like is not None))
+            x = self._q(f"conv{index}", self.convolve(index, x, precision, padded=like is not None))
             if stop_at == index:
                 raise StoppedAtNormalisation(x)
             norm = self.norms[index]

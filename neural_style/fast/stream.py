@@ -377,7 +377,7 @@ class _Stream:
             first = (stride * start - pad) // stride * stride
             x = self.window(node, first, stride * (stop - 1) - pad + kernel)
             skip = start - first // stride
-            z = self._q(f"conv{index}", model._convolve(index, x))[0, skip : skip + stop - start]
+            z = self._q(f"conv{index}", model.convolve(index, x))[0, skip : skip + stop - start]
             self.write(("z", index), start, z.numpy())
             if gatherer is not None:
                 gatherer.add(z)
