@@ -47,6 +47,13 @@ def test_train_apply_export(setup, capsys):
     single = tmp_path / "one.jpg"
     assert main(["apply", "--model", str(model), "--content", str(style), "--output", str(single), "--quiet"]) == 0
     assert iio.imread(single).shape == (36, 40, 3)
+    # --precision float32 is the default's picture exactly; bfloat16 runs (its error bound: test_fast_apply's).
+    again, half = tmp_path / "again.jpg", tmp_path / "half.jpg"
+    common = ["apply", "--model", str(model), "--content", str(style), "--quiet"]
+    assert main([*common, "--output", str(again), "--precision", "float32"]) == 0
+    np.testing.assert_array_equal(iio.imread(again), iio.imread(single))
+    assert main([*common, "--output", str(half), "--precision", "bfloat16"]) == 0
+    assert iio.imread(half).shape == (36, 40, 3)
     lite = tmp_path / "style.tflite"
     assert (
         main(["export", "--model", str(model), "--tflite", str(lite), "--saved-model", str(tmp_path / "sm"), "--quiet"])
@@ -94,6 +101,20 @@ def test_train_architecture_small_apply_export(setup, capsys):
         (
             ["apply", "--model", "{tmp}/missing.keras", "--content", "{photos}", "--output", "{photos}"],
             "content folder",
+        ),
+        (
+            [
+                "apply",
+                "--model",
+                "{tmp}/m.keras",
+                "--content",
+                "{photos}",
+                "--output",
+                "{tmp}/o",
+                "--precision",
+                "half",
+            ],
+            "--precision must be",
         ),
         (["export", "--model", "{tmp}/missing.keras"], "export needs --tflite"),
         (

@@ -35,6 +35,7 @@ def build_parser():
         "--preserve-colors", action="store_true", help="keep the photo's colours (the style's luminance only)"
     )
     common.add_tile_options(parser)
+    networks.add_precision_option(parser)
     common.add_style_choice_options(parser)
     parser.add_argument("--json", action="store_true", help="one JSON object per picture on stdout")
     parser.add_argument("--quiet", action="store_true", help="no line per picture")
@@ -65,13 +66,14 @@ def main(argv):
             except NonFiniteOutputError as error:
                 # XNNPACK's kernels turn an int8 network's clipped infinities into NaN for some pictures.
                 warn(f"{name}: LiteRT failed on {args.content} ({error}); the Keras route paints it instead")
-    from ..fast.apply import apply_model, check_tile_size, output_pairs, warn_skipped
+    from ..fast.apply import apply_model, check_precision, check_tile_size, output_pairs, warn_skipped
 
     # Every output checked before any work: none may be the content, the model, a painting or a mask.
     pairs = output_pairs(args.content, args.output, networks.reads(args, kind, target))
     if unknown is not None:
         raise unknown
     check_tile_size(args.tile_size)  # before the model is read: a bad size costs nothing
+    precision = check_precision(args.precision)
     model, weights = networks.choose(args, name, kind, target)
     check_tile_size(args.tile_size, model.layout)
     paintings = list(args.style_image or ())
@@ -95,6 +97,7 @@ def main(argv):
             style_weights=weights,
             skip=skip,
             keep_colors=args.preserve_colors,
+            precision=precision,
         )
     if not args.quiet and not args.json:
         seconds = time.perf_counter() - start

@@ -35,6 +35,7 @@ def build_parser():
     )
     networks.add_painting_options(parser)
     common.add_tile_options(parser)
+    networks.add_precision_option(parser)
     common.add_style_choice_options(parser)
     parser.add_argument("--flow", choices=FLOW_METHODS, default="dis", help="OpenCV's optical flow (default dis)")
     parser.add_argument("--fps", type=float, help="frame rate of a folder of frames (default 25)")
@@ -54,7 +55,7 @@ def main(argv):
     """
     args = build_parser().parse_args(argv)
     from ..checks import check_number
-    from ..fast.apply import check_tile_size
+    from ..fast.apply import check_precision, check_tile_size
     from ..fast.video import stylize_frames
     from ..safety import signals_as_interrupts
     from ..video import frames as video_frames
@@ -68,6 +69,7 @@ def main(argv):
         raise unknown
     check_tile_size(args.tile_size)  # before the model is read: a bad size costs nothing
     # The network and styles checked before the clip is opened: a bad choice costs no frame read.
+    precision = check_precision(args.precision)
     model, weights = networks.choose(args, name, kind, target)
     check_tile_size(args.tile_size, model.layout)
     clip = video_frames.open_clip(args.content, args.fps)
@@ -81,6 +83,7 @@ def main(argv):
             tile_size=args.tile_size,
             max_memory=args.max_memory,
             style_weights=weights,
+            precision=precision,
         )
         audio = clip.source if clip.audio_codec else None
         count = video_frames.write_video(args.output, stylised, clip.fps, audio, clip.audio_codec)

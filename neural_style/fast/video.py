@@ -29,7 +29,9 @@ def blend_previous(stylised, previous_stylised, previous_frame, frame, weight, f
     return ((1 - mask) * stylised + mask * warped).astype(np.float32)
 
 
-def stylize_frames(model, frames, temporal_blend=0.0, flow="dis", tile_size=0, max_memory=None, style_weights=None):
+def stylize_frames(
+    model, frames, temporal_blend=0.0, flow="dis", tile_size=0, max_memory=None, style_weights=None, precision="float32"
+):
     """
     Stylises frames one by one, each in one forward pass (in tiles when it would not fit in memory).
 
@@ -42,6 +44,7 @@ def stylize_frames(model, frames, temporal_blend=0.0, flow="dis", tile_size=0, m
     style_weights -- as for apply.stylize_picture (style_choice.style_weights: the styles of --style-index, --mix or
                      --style-masks); masks are resized to the frames' size once; or a function of each frame's
                      pixels giving them (a painting's style vector, cli.networks.choose)
+    precision -- 'float32' or 'bfloat16', as for apply.stylize_picture (resolved once: apply.check_precision)
 
     Returns:
     stylised -- iterator of uint8 frames (H, W, 3)
@@ -57,7 +60,7 @@ def stylize_frames(model, frames, temporal_blend=0.0, flow="dis", tile_size=0, m
         elif style_weights is not None and np.ndim(fitted) == 3 and np.shape(fitted)[:2] != frame.shape[:2]:
             # The clip's frames share one size: the masks resized once (the apply would otherwise do it each frame).
             fitted = fit_style_weights(style_weights, *frame.shape[:2])
-        result = stylize_picture(model, frame, tile_size, max_memory, fitted)
+        result = stylize_picture(model, frame, tile_size, max_memory, fitted, precision=precision)
         if temporal_blend and previous is not None:
             result = blend_previous(result, previous[1], previous[0], frame, temporal_blend, flow)
         previous = (frame, result)
