@@ -101,9 +101,9 @@ def test_video_command_takes_the_tiles_of_apply(net, tmp_path, monkeypatch):
     net.save(model)
     asked = []
 
-    def recording(model, picture, tile_size=0, max_memory=None, style_weights=None):
+    def recording(model, picture, tile_size=0, max_memory=None, style_weights=None, precision="float32"):
         asked.append((tile_size, max_memory))
-        return stylize_picture(model, picture, tile_size, max_memory, style_weights)
+        return stylize_picture(model, picture, tile_size, max_memory, style_weights, precision)
 
     monkeypatch.setattr(fast_video, "stylize_picture", recording)
     out = tmp_path / "out"

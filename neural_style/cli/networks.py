@@ -196,7 +196,8 @@ def lite_route(args, kind, target):
 
     if kind == "tflite":
         return _tflite_route(args, target)
-    if kind != "bundled" or args.tile_size or args.style_masks or args.preserve_colors or args.precision != "float32":
+    asks_tensorflow = args.tile_size or args.style_masks or args.preserve_colors
+    if kind != "bundled" or asks_tensorflow or getattr(args, "precision", "float32") != "float32":
         return None
     if not os.path.isfile(args.content):
         return None  # a folder (or a missing file, which the Keras route reports in its own words)
