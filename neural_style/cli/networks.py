@@ -336,13 +336,13 @@ def lite_choice(args, name, styles):
     """
     import numpy as np
 
-    from ..checks import OptionError, check_number
-    from ..fast import bundled, lite
+    from ..checks import OptionError
+    from ..fast import arbitrary, bundled
     from ..fast.style_choice import style_weights
 
     paintings = list(args.style_image or ())
-    strength = check_number(args.strength, "strength", minimum=0, maximum=1, what="a number", parameter="strength")
-    style_size = lite.check_style_size(args.style_size)
+    strength = arbitrary.check_strength(args.strength)
+    style_size = arbitrary.check_style_size(args.style_size)
     choice = {"paintings": paintings, "strength": strength, "style_size": style_size}
     if styles is not None:
         if paintings:
@@ -351,7 +351,7 @@ def lite_choice(args, name, styles):
                 f"--style-image out, or use --model {bundled.ARBITRARY} for any painting",
                 "style_image",
             )
-        if strength != 1 or style_size != lite.STYLE_SIZE:
+        if strength != 1 or style_size != arbitrary.STYLE_SIZE:
             given = "strength" if strength != 1 else "style_size"
             raise OptionError(f"{given} is for --style-image (the arbitrary-style network); leave it out", given)
         return {**choice, "chosen": np.asarray(style_weights(styles, args.style_index, args.mix, None), np.float32)}
@@ -378,7 +378,7 @@ def lite_weights(route):
     Returns:
     weights -- function(pixels) -> convex weights (styles,), or a style vector (100,)
     """
-    from ..fast import lite
+    from ..fast import arbitrary, lite
     from ..image_files import read_image
     from ..limits import max_image_pixels
 
@@ -392,6 +392,6 @@ def lite_weights(route):
 
     def weights(pixels):
         own = lite.run_predictor(predictor, pixels, size) if strength < 1 else None
-        return lite.blend(vectors, chosen, strength, own)
+        return arbitrary.blend(vectors, chosen, strength, own)
 
     return weights

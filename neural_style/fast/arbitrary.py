@@ -12,7 +12,6 @@ import os
 import numpy as np
 
 from ..checks import OptionError, check_number
-from ..images import load_image, resize_lanczos
 
 # The painting's side at the predictor: 256, as Magenta trained and published it; larger gives finer strokes.
 STYLE_SIZE = 256
@@ -69,6 +68,8 @@ def square(pixels, side):
     height, width = pixels.shape[:2]
     edge = min(height, width)
     top, left = (height - edge) // 2, (width - edge) // 2
+    from ..images import resize_lanczos  # images loads TensorFlow: the checks above answer without it
+
     return resize_lanczos(pixels[top : top + edge, left : left + edge], side, side)
 
 
@@ -84,6 +85,8 @@ def style_vector(predictor, picture, style_size=STYLE_SIZE):
     Returns:
     vector -- float32 (100,)
     """
+    from ..images import load_image
+
     pixels = load_image(picture) if isinstance(picture, (str, os.PathLike)) else np.asarray(picture, np.float32)
     return predictor(square(pixels, style_size)[None]).numpy()[0]
 

@@ -14,9 +14,8 @@ import sys
 
 import numpy as np
 
-# The picture's side at the arbitrary-style predictor when none is asked for, and its bounds (arbitrary.py's, which
-# imports TensorFlow's image code).
-STYLE_SIZE, MIN_STYLE_SIZE, MAX_STYLE_SIZE = 256, 32, 2048
+from .arbitrary import STYLE_SIZE  # arbitrary's, TensorFlow-free
+
 # The smallest side a .tflite file of this package's networks takes (network.Layout.min_side: 5 for every layout it
 # has); a smaller picture is padded by its edge and the result cropped, as fast.apply does.
 MIN_SIDE = 5
@@ -194,26 +193,6 @@ def run_predictor(model, picture, style_size=STYLE_SIZE):
     return np.array(model.get_tensor(model.get_output_details()[0]["index"]), np.float32).reshape(-1)
 
 
-def blend(vectors, weights, strength=1.0, own=None):
-    """
-    The arbitrary-style transformer's style: the paintings' vectors mixed by their convex weights, moved towards the
-    photo's own by 1 - strength (arbitrary.blend's arithmetic, without TensorFlow).
-
-    Arguments:
-    vectors -- float32 (k, 100), one per painting
-    weights -- their convex weights (k,)
-    strength -- 0..1
-    own -- the photo's own vector (100,), needed when strength < 1
-
-    Returns:
-    style -- float32 (100,)
-    """
-    style = np.asarray(weights, np.float32) @ np.asarray(vectors, np.float32)
-    if strength < 1:
-        style = strength * style + (1 - strength) * np.asarray(own, np.float32)
-    return style.astype(np.float32)
-
-
 # A whole picture's memory through LiteRT: the interpreter and the network's constants, then bytes per pixel of the
 # picture (fast.tiles' figure for the widest quantised layout, 32 float32 channels at full size with int8 roundings'
 # temporaries: an upper bound for both bundled networks). A picture above it goes the Keras route, in exact tiles.
@@ -233,26 +212,3 @@ def fits(height, width, budget):
     fits -- bool
     """
     return BASE_BYTES + PER_PIXEL_BYTES * height * width <= budget
-
-
-def check_style_size(style_size):
-    """
-    --style-size, checked as arbitrary.check_style_size checks it (the same bounds and line), without TensorFlow.
-
-    Arguments:
-    style_size -- an int
-
-    Returns:
-    style_size -- int in MIN_STYLE_SIZE..MAX_STYLE_SIZE; OptionError (one line naming style_size) otherwise
-    """
-    from ..checks import OptionError
-
-    if isinstance(style_size, bool) or not isinstance(style_size, (int, np.integer)):
-        raise OptionError(f"style_size must be a whole number of pixels, got {style_size!r}", "style_size")
-    if not MIN_STYLE_SIZE <= style_size <= MAX_STYLE_SIZE:
-        raise OptionError(
-            f"style_size must be {MIN_STYLE_SIZE} to {MAX_STYLE_SIZE} pixels (the painting's side at the predictor; "
-            f"{STYLE_SIZE} as published), got {style_size}",
-            "style_size",
-        )
-    return int(style_size)
