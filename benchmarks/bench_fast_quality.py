@@ -240,58 +240,6 @@ def evaluate(models, styles, size, adam=True):
     return rows
 
 
-def forward_speed(height, width, rounds):
-    """
-    The forward pass of each architecture's network at height x width as apply runs it (apply.stylize_picture: the
-    whole picture in one pass), in alternating rounds (johnson, small, johnson, ...), after one warm-up pass of each
-    (the first call traces and allocates).
-
-    Returns:
-    dict: seconds per round of each, their medians, and the ratio small / johnson of the medians and of each round
-    """
-    import tensorflow as tf
-
-    from neural_style.fast.apply import stylize_picture
-    from neural_style.fast.model_file import parameter_count
-    from neural_style.fast.options import ARCHITECTURES
-
-    picture = np.random.default_rng(0).uniform(0, 255, (height, width, 3)).astype(np.float32)
-    nets = {name: untrained(name) for name in ARCHITECTURES}
-    times = {name: [] for name in nets}
-    for name, net in nets.items():
-        stylize_picture(net, picture)
-    for _ in range(rounds):
-        for name, net in nets.items():
-            start = time.perf_counter()
-            stylize_picture(net, picture)
-            times[name].append(time.perf_counter() - start)
-    medians = {name: float(np.median(values)) for name, values in times.items()}
-    return {
-        "height": height,
-        "width": width,
-        "rounds": rounds,
-        "threads": tf.config.threading.get_intra_op_parallelism_threads() or os.cpu_count(),
-        "seconds": times,
-        "median_seconds": medians,
-        "ratio_small_to_johnson": medians["small"] / medians["johnson"],
-        "ratio_each_round": [s / j for s, j in zip(times["small"], times["johnson"])],
-        "parameters": {name: parameter_count(1, net.layout) for name, net in nets.items()},
-        "multiply_adds_per_pixel": {name: multiply_adds_per_pixel(net.layout) for name, net in nets.items()},
-    }
-
-
-def multiply_adds_per_pixel(layout):
-    """A layout's convolutions' multiply-adds per output pixel: filters x kernel^2 x input channels / 4^level each,
-    and the affine head's convolution to RGB where the layout has one."""
-    total, channels = 0.0, 3
-    for (filters, kernel, _, _), level in zip(layout.convolutions(), layout.levels()):
-        total += filters * kernel * kernel * channels / 4**level
-        channels = filters
-    if layout.output == "affine":
-        total += 3 * layout.output_kernel**2 * channels
-    return total
-
-
 def tflite_errors(path, size):
     """
     The trained model exported to TFLite at each quantisation: the file's size, and its output's difference from the
@@ -415,7 +363,9 @@ def main():
         result = {"size": args.size, "steps": steps, "summary": summarise(rows), "rows": rows}
         write("compare_architectures.json", result)
     elif args.part == "speed":
-        write("speed_architectures.json", forward_speed(768, 1024, args.rounds))
+        from benchmarks.bench_forward import architectures_speed
+
+        write("speed_architectures.json", architectures_speed(768, 1024, args.rounds))
     elif args.part == "styles":
         results = {}
         several = os.path.join(WORK, "four_styles.keras")

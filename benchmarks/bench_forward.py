@@ -19,6 +19,8 @@ import statistics
 import sys
 import time
 
+import numpy as np
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
@@ -46,6 +48,50 @@ def best_time(function, repeats=1):
         getattr(result, "numpy", lambda: None)()
         times.append(time.perf_counter() - start)
     return min(times)
+
+
+def architectures_speed(height, width, rounds):
+    """
+    The forward pass of each architecture's network at height x width as apply runs it (apply.stylize_picture: the
+    whole picture in one pass), in alternating rounds (johnson, small, johnson, ...), after one warm-up pass of each
+    (the first call traces and allocates).
+
+    Returns:
+    dict: seconds per round of each, their medians, and the ratio small / johnson of the medians and of each round
+    """
+    import tensorflow as tf
+
+    from neural_style.fast.apply import stylize_picture
+    from neural_style.fast.model_file import parameter_count
+    from neural_style.fast.network import build_transform_net
+    from neural_style.fast.options import ARCHITECTURES
+    from neural_style.fast.train import training_layout
+
+    picture = np.random.default_rng(0).uniform(0, 255, (height, width, 3)).astype(np.float32)
+    # Each architecture's start (seed 0): a convolution's time does not depend on its weights.
+    nets = {name: build_transform_net(seed=0, styles=1, layout=training_layout(name)) for name in ARCHITECTURES}
+    times = {name: [] for name in nets}
+    for name, net in nets.items():
+        stylize_picture(net, picture)
+    for _ in range(rounds):
+        for name, net in nets.items():
+            start = time.perf_counter()
+            stylize_picture(net, picture)
+            times[name].append(time.perf_counter() - start)
+    medians = {name: float(np.median(values)) for name, values in times.items()}
+    return {
+        "height": height,
+        "width": width,
+        "rounds": rounds,
+        "threads": tf.config.threading.get_intra_op_parallelism_threads() or os.cpu_count(),
+        "seconds": times,
+        "median_seconds": medians,
+        "ratio_small_to_johnson": medians["small"] / medians["johnson"],
+        "ratio_each_round": [s / j for s, j in zip(times["small"], times["johnson"])],
+        "parameters": {name: parameter_count(1, net.layout) for name, net in nets.items()},
+        # At 4 x 4, every level's positions are exact (two stride-2 levels): the count a pixel at any size.
+        "multiply_adds_per_pixel": {name: multiply_adds(net.layout, 4, 4) / 16 for name, net in nets.items()},
+    }
 
 
 def main():
