@@ -108,6 +108,48 @@ def load(kind, target):
     return network.transform, network.predictor
 
 
+def painting_options(args, name, styles):
+    """
+    The painting options (--style-image, --strength, --style-size) checked against the network, the same lines on
+    either route: a network that paints its own styles takes none of them; the arbitrary-style network takes at least
+    one painting, and no --style-index.
+
+    Arguments:
+    args -- parsed options with style_image, strength, style_size, style_index
+    name -- the network's name or file, for the messages
+    styles -- how many styles the network paints (None: the arbitrary-style network, any painting)
+
+    Returns:
+    paintings -- list of paths
+    strength -- float in 0..1
+    style_size -- int, the painting's side at the predictor
+    """
+    from ..checks import OptionError
+    from ..fast import arbitrary, bundled
+
+    paintings = list(args.style_image or ())
+    strength = arbitrary.check_strength(args.strength)
+    style_size = arbitrary.check_style_size(args.style_size)
+    if styles is not None:
+        if paintings:
+            raise OptionError(
+                f"style_image: {name} paints its own {styles} style{'s' * (styles > 1)}, not a painting; leave "
+                f"--style-image out, or use --model {bundled.ARBITRARY} for any painting",
+                "style_image",
+            )
+        if strength != 1 or style_size != arbitrary.STYLE_SIZE:
+            given = "strength" if strength != 1 else "style_size"
+            raise OptionError(f"{given} is for --style-image (the arbitrary-style network); leave it out", given)
+        return paintings, strength, style_size
+    if not paintings:
+        raise OptionError(f"{name} paints any painting: give it with --style-image PAINTING", "style_image")
+    if args.style_index is not None:
+        raise OptionError(
+            "style_index chooses a trained network's style; with --style-image leave it out", "style_index"
+        )
+    return paintings, strength, style_size
+
+
 def choose(args, name, kind, target):
     """
     The network and the style weights the options ask for, checked before any picture is read.
@@ -121,30 +163,15 @@ def choose(args, name, kind, target):
     weights -- the style weights for fast.apply (a function of each picture's pixels for paintings)
     """
     from ..checks import OptionError
-    from ..fast import arbitrary, bundled
+    from ..fast import arbitrary
     from ..fast.style_choice import style_weights
 
-    paintings = list(args.style_image or ())
-    strength = arbitrary.check_strength(args.strength)
-    style_size = arbitrary.check_style_size(args.style_size)
+    arbitrary.check_strength(args.strength)  # before the model is read: a bad value costs nothing
+    arbitrary.check_style_size(args.style_size)
     model, predictor = load(kind, target)
+    paintings, strength, style_size = painting_options(args, name, None if predictor is not None else model.styles)
     if predictor is None:
-        if paintings:
-            raise OptionError(
-                f"style_image: {name} paints its own {model.styles} style{'s' * (model.styles > 1)}, not a "
-                f"painting; leave --style-image out, or use --model {bundled.ARBITRARY} for any painting",
-                "style_image",
-            )
-        if strength != 1 or style_size != arbitrary.STYLE_SIZE:
-            given = "strength" if strength != 1 else "style_size"
-            raise OptionError(f"{given} is for --style-image (the arbitrary-style network); leave it out", given)
         return model, style_weights(model.styles, args.style_index, args.mix, args.style_masks)
-    if not paintings:
-        raise OptionError(f"{name} paints any painting: give it with --style-image PAINTING", "style_image")
-    if args.style_index is not None:
-        raise OptionError(
-            "style_index chooses a trained network's style; with --style-image leave it out", "style_index"
-        )
     if len(paintings) == 1 and (args.mix is not None or args.style_masks is not None):
         given = "mix" if args.mix is not None else "style_masks"
         raise OptionError(f"{given} mixes several paintings; give them all with --style-image", given)
@@ -337,30 +364,12 @@ def lite_choice(args, name, styles):
     import numpy as np
 
     from ..checks import OptionError
-    from ..fast import arbitrary, bundled
     from ..fast.style_choice import style_weights
 
-    paintings = list(args.style_image or ())
-    strength = arbitrary.check_strength(args.strength)
-    style_size = arbitrary.check_style_size(args.style_size)
+    paintings, strength, style_size = painting_options(args, name, styles)
     choice = {"paintings": paintings, "strength": strength, "style_size": style_size}
     if styles is not None:
-        if paintings:
-            raise OptionError(
-                f"style_image: {name} paints its own {styles} style{'s' * (styles > 1)}, not a painting; leave "
-                f"--style-image out, or use --model {bundled.ARBITRARY} for any painting",
-                "style_image",
-            )
-        if strength != 1 or style_size != arbitrary.STYLE_SIZE:
-            given = "strength" if strength != 1 else "style_size"
-            raise OptionError(f"{given} is for --style-image (the arbitrary-style network); leave it out", given)
         return {**choice, "chosen": np.asarray(style_weights(styles, args.style_index, args.mix, None), np.float32)}
-    if not paintings:
-        raise OptionError(f"{name} paints any painting: give it with --style-image PAINTING", "style_image")
-    if args.style_index is not None:
-        raise OptionError(
-            "style_index chooses a trained network's style; with --style-image leave it out", "style_index"
-        )
     if len(paintings) == 1 and args.mix is not None:
         raise OptionError("mix mixes several paintings; give them all with --style-image", "mix")
     chosen = style_weights(len(paintings), None, args.mix, None) if len(paintings) > 1 else [1.0]
