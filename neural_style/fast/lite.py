@@ -8,12 +8,11 @@ user's models folder: lite_files); each takes a float32 picture [1, H, W, 3] in 
 input is resized to the picture), and, for a network of several styles, its `style_weights` [1, h, w, styles].
 """
 
-import contextlib
 import os
-import sys
 
 import numpy as np
 
+from .._native_logs import silenced  # LiteRT's "Created TensorFlow Lite XNNPACK delegate" line, too
 from .arbitrary import STYLE_SIZE  # arbitrary's, TensorFlow-free
 
 # The smallest side a .tflite file of this package's networks takes (network.Layout.min_side: 5 for every layout it
@@ -47,31 +46,6 @@ def cpu_count():
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # systems without sched_getaffinity
         return os.cpu_count() or 1
-
-
-@contextlib.contextmanager
-def _quiet():
-    """
-    File descriptor 2 sent to /dev/null for the block: LiteRT's C++ log says "INFO: Created TensorFlow Lite XNNPACK
-    delegate for CPU." when the tensors are first allocated, which tells a user nothing (NEURAL_STYLE_TF_LOGS=1 keeps
-    it, as it keeps TensorFlow's). A failure still raises its Python exception.
-    """
-    if os.environ.get("NEURAL_STYLE_TF_LOGS"):
-        yield
-        return
-    try:
-        sys.stderr.flush()
-        saved = os.dup(2)
-    except (OSError, ValueError):  # no usable stderr: nothing to hide
-        yield
-        return
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 2)
-            yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
 
 
 def _input_index(interpreter, name):
@@ -129,7 +103,7 @@ def run_transform(model, picture, style_weights=None, min_side=1):
         weights = np.asarray(weights, np.float32)
         weights = weights.reshape(1, 1, 1, -1) if weights.ndim == 1 else _pad(weights, min_side)[None]
         model.resize_tensor_input(weights_index, weights.shape, strict=True)
-    with _quiet():
+    with silenced():
         model.allocate_tensors()
     model.set_tensor(index, padded[None])
     if weights_index is not None:
@@ -186,7 +160,7 @@ def run_predictor(model, picture, style_size=STYLE_SIZE):
     pixels = square(np.asarray(picture, np.float32), style_size)[None]
     index = model.get_input_details()[0]["index"]
     model.resize_tensor_input(index, pixels.shape, strict=True)
-    with _quiet():
+    with silenced():
         model.allocate_tensors()
     model.set_tensor(index, pixels)
     model.invoke()
