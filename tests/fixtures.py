@@ -337,3 +337,11 @@ def write_stripes(path):
     stripes = 255 * ((x + 2 * y) // 5 % 2)
     iio.imwrite(path, np.stack([stripes, 255 - stripes, (x * 7) % 256], axis=-1).astype(np.uint8))
     return path
+
+
+def smooth_photo(height, width, seed=0):
+    """A photograph-like float32 picture (height, width, 3) in 0..255: smooth gradients and a wave, with noise."""
+    y, x = np.mgrid[0:height, 0:width]
+    smooth = np.stack([x * 255 / width, y * 255 / height, 128 + 100 * np.sin((x + y) / 9)], axis=-1)
+    noise = np.random.default_rng(seed).normal(0, 12, smooth.shape)
+    return np.clip(smooth + noise, 0, 255).astype(np.float32)

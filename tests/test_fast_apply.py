@@ -12,6 +12,7 @@ from neural_style.fast.apply import apply_model, load_fast_model, stylize_pictur
 from neural_style.fast.network import JOHNSON, build_transform_net
 from neural_style.fast.tiles import transform_tile_size, whole_picture_statistics
 from neural_style.large.layout import layout_for_reach
+from tests.fixtures import smooth_photo
 
 
 @pytest.fixture(scope="module")
@@ -26,22 +27,15 @@ def net():
     return model
 
 
-def _photo(height, width, seed=0):
-    y, x = np.mgrid[0:height, 0:width]
-    smooth = np.stack([x * 255 / width, y * 255 / height, 128 + 100 * np.sin((x + y) / 9)], axis=-1)
-    noise = np.random.default_rng(seed).normal(0, 12, smooth.shape)
-    return np.clip(smooth + noise, 0, 255).astype(np.float32)
-
-
 @pytest.mark.parametrize("height, width", [(1, 1), (3, 7), (5, 5), (17, 30)])
 def test_any_size_including_tiny(net, height, width):
-    result = stylize_picture(net, _photo(height, width))
+    result = stylize_picture(net, smooth_photo(height, width))
     assert result.shape == (height, width, 3)
     assert result.dtype == np.float32 and 0 <= result.min() and result.max() <= 255
 
 
 def test_statistics_gathered_by_tiles_are_the_whole_pictures(net):
-    image = _photo(90, 100)[None]
+    image = smooth_photo(90, 100)[None]
     stride, margin = JOHNSON.reach()
     tiles = layout_for_reach(90, 100, 48, stride, margin)
     assert len(tiles) == 6
@@ -64,7 +58,7 @@ def test_statistics_gathered_by_tiles_are_the_whole_pictures(net):
     ],
 )
 def test_tiled_equals_whole_within_one_grey_level(net, height, width, tile_size):
-    picture = _photo(height, width, seed=height)
+    picture = smooth_photo(height, width, seed=height)
     whole = stylize_picture(net, picture)
     tiled = stylize_picture(net, picture, tile_size=tile_size)
     # The statistics differ from tf.nn.moments' by float32 rounding, the activations not at all: the tiled result is
@@ -76,7 +70,7 @@ def test_tiled_equals_whole_within_one_grey_level(net, height, width, tile_size)
 
 def test_tiles_with_their_own_statistics_would_differ(net):
     # Why the statistics pass exists: each tile normalised by its own statistics is far from the whole picture.
-    picture = _photo(150, 130)
+    picture = smooth_photo(150, 130)
     whole = stylize_picture(net, picture)
     naive = np.concatenate([stylize_picture(net, half) for half in (picture[:76], picture[76:])])
     assert np.abs(naive - whole).max() > 5
@@ -95,8 +89,8 @@ def test_folder_to_folder_keeps_names_and_never_overwrites(net, tmp_path):
     net.save(model_path)
     photos = tmp_path / "photos"
     (photos / "trip").mkdir(parents=True)
-    iio.imwrite(photos / "a.png", _photo(20, 30).astype(np.uint8))
-    iio.imwrite(photos / "trip" / "b.jpg", _photo(33, 21).astype(np.uint8))
+    iio.imwrite(photos / "a.png", smooth_photo(20, 30).astype(np.uint8))
+    iio.imwrite(photos / "trip" / "b.jpg", smooth_photo(33, 21).astype(np.uint8))
     written = apply_model(str(model_path), photos, tmp_path / "out")
     assert sorted(os.path.relpath(path, tmp_path / "out") for path in written) == [
         "a.png",
@@ -123,7 +117,7 @@ def test_bad_model_files_are_one_line(tmp_path):
 
 
 def test_float32_precision_is_the_default_pass_bit_for_bit(net):
-    picture = _photo(40, 56, seed=4)
+    picture = smooth_photo(40, 56, seed=4)
     default = stylize_picture(net, picture)
     np.testing.assert_array_equal(stylize_picture(net, picture, precision="float32"), default)
     # The compiled pass computes what the eager call does, the same float32 operations summed in other orders: within
@@ -136,7 +130,7 @@ def test_float32_precision_is_the_default_pass_bit_for_bit(net):
 def test_bfloat16_differs_from_float32_by_its_rounding(net):
     from neural_style.fast.apply import forward_pass
 
-    image = _photo(64, 80, seed=5)[None]
+    image = smooth_photo(64, 80, seed=5)[None]
     exact = forward_pass(net)(image).numpy()
     rounded = forward_pass(net, "bfloat16")(image).numpy()
     # bfloat16 keeps 8 significant bits: a value rounded to it is off by at most u = 2^-9 of itself. Each float
@@ -156,9 +150,9 @@ def test_precision_is_checked_in_one_line(net, tmp_path):
     from neural_style.limits import FORCE_BFLOAT16_ENV, resolve_precision
 
     with pytest.raises(OptionError, match="precision"):
-        stylize_picture(net, _photo(8, 8), precision="float16")
+        stylize_picture(net, smooth_photo(8, 8), precision="float16")
     photo = tmp_path / "photo.png"
-    iio.imwrite(photo, _photo(8, 8).astype(np.uint8))
+    iio.imwrite(photo, smooth_photo(8, 8).astype(np.uint8))
     with pytest.raises(OptionError, match="precision"):
         apply_model(net, photo, tmp_path / "out.png", precision="half")
     assert not (tmp_path / "out.png").exists()
@@ -174,12 +168,7 @@ def test_an_int8_network_is_painted_by_its_own_arithmetic():
     from neural_style.fast import arbitrary, bundled
 
     network = bundled.load_bundled(bundled.ARBITRARY)
-    rng = np.random.default_rng(5)
-    y, x = np.mgrid[0:130, 0:100]
-    picture = np.clip(
-        np.stack([x * 2.5, y * 1.9, 128 + 90 * np.sin((x + y) / 7)], -1) + rng.normal(0, 12, (130, 100, 3)), 0, 255
-    )
-    picture = picture.astype(np.float32)
+    picture = smooth_photo(130, 100, seed=5)
     vector = arbitrary.style_vector(network.predictor, picture[::-1])
     own = np.clip(network.transform((picture[None], vector[None])).numpy()[0], 0, 255)
     np.testing.assert_array_equal(stylize_picture(network.transform, picture, style_weights=vector), own)

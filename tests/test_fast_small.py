@@ -5,7 +5,6 @@ says its layout; loaded, it applies whole and in tiles alike, exports to TFLite 
 import json
 import zipfile
 
-import keras
 import numpy as np
 import pytest
 
@@ -18,7 +17,8 @@ from neural_style.fast.options import ARCHITECTURES, TrainOptions
 from neural_style.fast.train import train_fast_model, training_layout
 from neural_style.fast.video import stylize_frames
 from neural_style.weights import random_vgg_weights
-from tests.fixtures import write_photo_folder, write_stripes
+from tests.fixtures import smooth_photo, write_photo_folder, write_stripes
+from tests.test_fast_train import InterruptAfter
 
 # Narrow random filters (VGG-19's channels / 16) keep each step short; the shapes and layers are the real ones.
 WEIGHTS = random_vgg_weights(seed=0, width_divisor=16)
@@ -65,13 +65,6 @@ def spread(trained):
         norm.gamma.assign(rng.uniform(0.5, 2.0, norm.gamma.shape).astype(np.float32))
         norm.beta.assign(rng.uniform(-1, 1, norm.beta.shape).astype(np.float32))
     return model
-
-
-def _photo(height, width, seed=0):
-    y, x = np.mgrid[0:height, 0:width]
-    smooth = np.stack([x * 255 / width, y * 255 / height, 128 + 100 * np.sin((x + y) / 9)], axis=-1)
-    noise = np.random.default_rng(seed).normal(0, 12, smooth.shape)
-    return np.clip(smooth + noise, 0, 255).astype(np.float32)
 
 
 def test_the_architectures_name_the_presets():
@@ -121,7 +114,7 @@ def test_the_outputs_are_in_the_range_the_costs_take():
     # small network's sigmoid times 255 is in [0, 255] by construction, and an untrained network of either layout is
     # grey-ish, about mid-range (Johnson's: 127.5 + 127.5 x a convolution near 0; the small one's: 255 x the sigmoid
     # of a unit-variance normalised value, whose mean lies between sigmoid(-1) and sigmoid(1) per channel).
-    photo = _photo(48, 64)[None]
+    photo = smooth_photo(48, 64)[None]
     small = build_transform_net(seed=3, layout=MAGENTA_26)(photo).numpy()
     johnson = build_transform_net(seed=3)(photo).numpy()
     assert small.min() >= 0 and small.max() <= 255
@@ -133,7 +126,7 @@ def test_the_outputs_are_in_the_range_the_costs_take():
 
 @pytest.mark.parametrize("height, width, tile_size", [(150, 130, 64), pytest.param(97, 203, 72)])
 def test_tiled_equals_whole_within_one_grey_level(spread, height, width, tile_size):
-    picture = _photo(height, width, seed=height)
+    picture = smooth_photo(height, width, seed=height)
     whole = stylize_picture(spread, picture)
     tiled = stylize_picture(spread, picture, tile_size=tile_size)
     # As for Johnson's layout (test_fast_apply): the tiles take the whole picture's statistics, which differ from
@@ -149,26 +142,13 @@ def test_tflite_and_video_take_the_small_network(spread, tmp_path):
     # float32 weights: 4 bytes each, plus the graph's records (well under a quarter of a megabyte).
     assert 4 * published_parameter_count() < size < 4 * published_parameter_count() + 250_000
     for height, width in ((36, 40), (61, 47)):
-        picture = _photo(height, width, seed=width)
+        picture = smooth_photo(height, width, seed=width)
         keras_result = np.clip(stylize_picture(spread, picture), 0, 255)
         # The same float32 graph in another runtime: differences of float32 rounding, far below one grey level.
         assert np.abs(run_tflite(lite, picture) - keras_result).max() < 1.0
-    frames = [_photo(40, 52, seed=i) for i in range(3)]
+    frames = [smooth_photo(40, 52, seed=i) for i in range(3)]
     for frame, result in zip(frames, stylize_frames(spread, frames)):
         np.testing.assert_array_equal(result, np.clip(np.rint(stylize_picture(spread, frame)), 0, 255).astype(np.uint8))
-
-
-class InterruptAfter(keras.callbacks.Callback):
-    """Stops a training after `steps` steps, as Ctrl-C would."""
-
-    def __init__(self, steps):
-        super().__init__()
-        self.steps, self.done = steps, 0
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.done += 1
-        if self.done == self.steps:
-            raise KeyboardInterrupt
 
 
 @pytest.mark.parametrize("before, after", [("johnson", "small"), ("small", "johnson")])

@@ -14,6 +14,7 @@ from neural_style.fast import arbitrary, bundled, stream
 from neural_style.fast.apply import stylize_picture
 from neural_style.fast.network import JOHNSON, MAGENTA_26, build_transform_net
 from neural_style.fast.stream import Moments, plan_stream, reflect, stylize_streamed
+from tests.fixtures import smooth_photo
 
 
 def _randomised(model, seed=2):
@@ -31,13 +32,6 @@ def net():
     return _randomised(build_transform_net(seed=11))
 
 
-def _photo(height, width, seed=0):
-    y, x = np.mgrid[0:height, 0:width]
-    smooth = np.stack([x * 255 / width, y * 255 / height, 128 + 100 * np.sin((x + y) / 9)], axis=-1)
-    noise = np.random.default_rng(seed).normal(0, 12, smooth.shape)
-    return np.clip(smooth + noise, 0, 255).astype(np.float32)
-
-
 def _close(streamed, whole):
     # The same convolutions on the same values (strips of full width, exact row context), the statistics summed in
     # float64 where the whole pass sums in float32: float32 rounding only, far below the one grey level required.
@@ -48,7 +42,7 @@ def _close(streamed, whole):
 
 @pytest.mark.parametrize("height, width, strip", [(61, 61, 40 * 40), (97, 203, 56 * 56), (150, 37, 1000)])
 def test_streamed_equals_whole_within_one_grey_level(net, height, width, strip):
-    picture = _photo(height, width, seed=height)
+    picture = smooth_photo(height, width, seed=height)
     whole = np.clip(net(picture[None]).numpy()[0], 0, 255)
     streamed = np.clip(stylize_streamed(net, picture[None], strip_pixels=strip), 0, 255)
     _close(streamed, whole)
@@ -56,7 +50,7 @@ def test_streamed_equals_whole_within_one_grey_level(net, height, width, strip):
 
 def test_streamed_through_stylize_picture(net):
     # apply's tiled path (tiles.stylize_in_tiles) is the streamed pass; odd sizes pad to the layout's min_side.
-    picture = _photo(53, 77, seed=5)
+    picture = smooth_photo(53, 77, seed=5)
     _close(stylize_picture(net, picture, tile_size=32), stylize_picture(net, picture))
 
 
@@ -66,7 +60,7 @@ def test_style_masks_per_pixel():
     # Left half one style, right half the other, a soft band between: each level pools the weights itself.
     left = np.clip((60 - np.arange(width)) / 20, 0, 1).astype(np.float32)
     masks = np.broadcast_to(np.stack([left, 1 - left], axis=-1), (height, width, 2))
-    picture = _photo(height, width, seed=9)
+    picture = smooth_photo(height, width, seed=9)
     whole = stylize_picture(model, picture, style_weights=masks)
     _close(stylize_picture(model, picture, tile_size=24, style_weights=masks), whole)
     # The masks matter: the first style alone is far from the mixture.
@@ -75,7 +69,7 @@ def test_style_masks_per_pixel():
 
 def test_bundled_26_style_network():
     network = bundled.load_bundled(bundled.STYLES26)
-    picture = _photo(130, 100, seed=1)
+    picture = smooth_photo(130, 100, seed=1)
     style = np.eye(26, dtype=np.float32)[19]
     whole = stylize_picture(network.transform, picture, max_memory=64, style_weights=style)
     streamed = stylize_picture(network.transform, picture, tile_size=48, style_weights=style)
@@ -86,8 +80,8 @@ def test_bundled_26_style_network():
 
 def test_bundled_arbitrary_network_with_a_style_vector():
     network = bundled.load_bundled(bundled.ARBITRARY)
-    vector = arbitrary.style_vector(network.predictor, _photo(120, 160, seed=7)[:, ::-1])
-    picture = _photo(130, 100, seed=2)
+    vector = arbitrary.style_vector(network.predictor, smooth_photo(120, 160, seed=7)[:, ::-1])
+    picture = smooth_photo(130, 100, seed=2)
     # The network's own pass (TransformNet.call, eager), as the streamed pass runs its layers.
     whole = np.clip(network.transform((picture[None], vector[None])).numpy()[0], 0, 255)
     streamed = stylize_picture(network.transform, picture, tile_size=48, style_weights=vector)
@@ -133,7 +127,7 @@ def test_no_room_on_the_disk_is_one_line(net, tmp_path, monkeypatch):
     need = plan_stream(JOHNSON, 64, 80)[2]
     monkeypatch.setattr(stream.shutil, "disk_usage", lambda path: type("Usage", (), {"free": need // 2})())
     with pytest.raises(OptionError, match=rf"need {need / 1e9:.2f} GB of disk in {tmp_path}") as error:
-        stylize_streamed(net, _photo(64, 80)[None], work_dir=tmp_path)
+        stylize_streamed(net, smooth_photo(64, 80)[None], work_dir=tmp_path)
     assert "\n" not in str(error.value)
     assert os.listdir(tmp_path) == []
 
@@ -168,7 +162,7 @@ def _sigterm():
 def test_work_folder_gone_after_an_error_or_a_signal(net, tmp_path, monkeypatch, failure, expected):
     seen = _failing_at(monkeypatch, tmp_path, failure)
     with pytest.raises(expected):
-        stylize_streamed(net, _photo(64, 80)[None], strip_pixels=900, work_dir=tmp_path)
+        stylize_streamed(net, smooth_photo(64, 80)[None], strip_pixels=900, work_dir=tmp_path)
     assert seen, "the work folder had files when the pass failed"
     assert os.listdir(tmp_path) == []
 
@@ -176,7 +170,7 @@ def test_work_folder_gone_after_an_error_or_a_signal(net, tmp_path, monkeypatch,
 def test_temporary_folder_honours_tmpdir_and_is_removed(net, tmp_path, monkeypatch):
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # what TMPDIR sets
     seen = _failing_at(monkeypatch, tmp_path, lambda: None)
-    result = stylize_streamed(net, _photo(64, 80)[None], strip_pixels=900)
+    result = stylize_streamed(net, smooth_photo(64, 80)[None], strip_pixels=900)
     assert result.shape == (64, 80, 3)
     assert any(path.endswith(".npy") and os.path.dirname(os.path.dirname(path)) == str(tmp_path) for path in seen)
     assert os.listdir(tmp_path) == []
