@@ -121,6 +121,10 @@ def test_train_architecture_small_apply_export(setup, capsys):
             ["export", "--model", "{tmp}/m.keras", "--tflite", "{tmp}/m.tflite", "--quantize", "int4"],
             "--quantize must be",
         ),
+        (
+            ["export", "--model", "{tmp}/m.keras", "--saved-model", "{tmp}/sm", "--quantize", "dynamic"],
+            "--quantize dynamic applies to the TFLite file only",
+        ),
     ],
 )
 def test_bad_input_is_one_line_exit_2(setup, capsys, argv, message):

@@ -27,9 +27,8 @@ def build_parser():
     parser.add_argument(
         "--quantize",
         choices=QUANTIZATIONS,
-        default="none",
-        help="TFLite weights: none (float32), "
-        "float16 (half the size) or dynamic (int8, a quarter; default %(default)s)",
+        help="with --tflite, its weights: none (float32, the default), "
+        "float16 (half the size) or dynamic (int8, a quarter)",
     )
     parser.add_argument("--saved-model", metavar="DIR", help="a SavedModel folder to write (must not exist)")
     parser.add_argument("--quiet", action="store_true", help="no summary line")
@@ -51,6 +50,14 @@ def main(argv):
 
     if not args.tflite and not args.saved_model:
         raise OptionError("export needs --tflite OUT.tflite, --saved-model DIR or both", "tflite", "saved_model")
+    # A SavedModel keeps the float32 network as trained: a quantisation asked for without a TFLite file would
+    # otherwise be dropped without a word.
+    if args.quantize is not None and not args.tflite:
+        raise OptionError(
+            f"--quantize {args.quantize} applies to the TFLite file only; add --tflite OUT.tflite or drop --quantize",
+            "quantize",
+        )
+    quantize = args.quantize or "none"
     if args.tflite:
         common.check_output_file(args.tflite, [args.model], "--tflite", extensions=(".tflite",))
     if args.saved_model and os.path.exists(args.saved_model):
@@ -61,9 +68,9 @@ def main(argv):
     # A named network exports its transformer; the arbitrary-style one takes the style vector as its second input.
     model, _ = networks.load(*bundled.resolve_model(args.model))
     if args.tflite:
-        size = export_tflite(model, args.tflite, args.quantize)
+        size = export_tflite(model, args.tflite, quantize)
         if not args.quiet:
-            print(f"wrote {args.tflite} ({size / 1e6:.1f} MB, quantize {args.quantize})", file=sys.stderr)
+            print(f"wrote {args.tflite} ({size / 1e6:.1f} MB, quantize {quantize})", file=sys.stderr)
     if args.saved_model:
         export_saved_model(model, args.saved_model)
         if not args.quiet:
