@@ -1,5 +1,5 @@
 """The `neural-style` command: the main job, plus the `demo`, `weights`, `visualize`, `video`, `batch`, `train`,
-`apply`, `export`, `models`, `import-model` and `sheet` commands.
+`apply`, `export`, `models`, `import-model`, `sheet` and `serve` commands.
 
 Each command's module is imported only when asked for, and none loads TensorFlow before its work starts, so that
 --help, --version and bad input are answered at once."""
@@ -22,6 +22,7 @@ COMMANDS = {
     "models": "neural_style.cli.models",
     "import-model": "neural_style.cli.import_model",
     "sheet": "neural_style.cli.sheet",
+    "serve": "neural_style.cli.serve",
 }
 
 
