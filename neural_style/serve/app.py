@@ -169,6 +169,9 @@ def create_app(
         preview_every = pictures.number_field(fields, "preview_every", jobs.PREVIEW_EVERY, int)
         if not 1 <= iterations <= jobs.MAX_ITERATIONS:
             raise OptionError(f"iterations must be 1 to {jobs.MAX_ITERATIONS}, got {iterations}", "iterations")
+        max_size = pictures.number_field(fields, "max_size", jobs.MAX_SIZE, int)
+        if not 16 <= max_size <= jobs.LARGEST_SIZE:
+            raise OptionError(f"max_size must be 16 to {jobs.LARGEST_SIZE} pixels, got {max_size}", "max_size")
         if preview_every < 1:
             raise OptionError(f"preview_every must be at least 1, got {preview_every}", "preview_every")
 
@@ -177,7 +180,7 @@ def create_app(
 
         decoded = await run_in_threadpool(decode)
         job = jobs.Job(
-            decoded["content"], decoded["style"], decoded.get("init"), iterations, preview_every, weights_text
+            decoded["content"], decoded["style"], decoded.get("init"), iterations, preview_every, weights_text, max_size
         )
         position = refiner.submit(job)
         return JSONResponse({"id": job.id, "position": position, "command": jobs.refine_command(job)}, status_code=202)

@@ -16,6 +16,10 @@ import numpy as np
 ITERATIONS = 100
 PREVIEW_EVERY = 10
 MAX_ITERATIONS = 5000
+# The refined picture's longer side, the photo's aspect ratio kept: the article's 400 (each step on a CPU takes a
+# fraction of a second there, where the photo's own size would take seconds).
+MAX_SIZE = 400
+LARGEST_SIZE = 2048
 # Finished jobs kept (their result and events), the oldest forgotten first.
 KEEP_FINISHED = 32
 
@@ -56,7 +60,7 @@ def refine_command(job):
     parts = ["neural-style", "--content", "PHOTO", "--style", "PAINTING", "--output", "REFINED.png"]
     if job.init is not None:
         parts += ["--init", "INIT"]
-    parts += ["--iterations", str(job.iterations)]
+    parts += ["--iterations", str(job.iterations), "--max-size", str(job.max_size)]
     if job.weights_text is not None:
         parts += ["--weights", job.weights_text]
     return " ".join(parts)
@@ -83,7 +87,16 @@ def jpeg_data_url(pixels, quality=85):
 class Job:
     """A refine: its pictures, settings, state and events (appended by the worker, read by the event streams)."""
 
-    def __init__(self, content, style, init=None, iterations=ITERATIONS, preview_every=PREVIEW_EVERY, weights=None):
+    def __init__(
+        self,
+        content,
+        style,
+        init=None,
+        iterations=ITERATIONS,
+        preview_every=PREVIEW_EVERY,
+        weights=None,
+        max_size=MAX_SIZE,
+    ):
         """
         Arguments:
         content, style -- float32 (H, W, 3) pictures in 0..255
@@ -91,10 +104,12 @@ class Job:
         iterations -- how many steps
         preview_every -- a preview every this many steps
         weights -- the --weights text shown in the command line (None: the default)
+        max_size -- the refined picture's longer side (the photo's aspect ratio kept)
         """
         self.id = secrets.token_hex(8)
         self.content, self.style, self.init = content, style, init
         self.iterations, self.preview_every, self.weights_text = iterations, preview_every, weights
+        self.max_size = max_size
         self.state = "queued"
         self.events = []
         self.result = None
@@ -260,7 +275,9 @@ class Refiner:
 
             self._weights = load_weights(self.weights_path)
         init = "content" if job.init is None else job.init
-        transfer = StyleTransfer(job.content, job.style, weights=self._weights, iterations=job.iterations, init=init)
+        transfer = StyleTransfer(
+            job.content, job.style, weights=self._weights, iterations=job.iterations, init=init, max_size=job.max_size
+        )
 
         def callback(entry):
             if job.cancelled.is_set():

@@ -4,7 +4,6 @@ made once and kept in memory)."""
 
 import dataclasses
 import io
-import os
 import threading
 from pathlib import Path
 
@@ -31,7 +30,8 @@ def list_networks(models=None):
     The networks a server offers, without building them.
 
     Arguments:
-    models -- None, or a folder whose .keras files (`neural-style train`'s) are offered as "trained" networks
+    models -- None, or a folder whose .keras files (`neural-style train`'s) are offered as "trained" networks (a
+              file that is not such a network is left out, with a warning line)
 
     Returns:
     entries -- list of Entry, the bundled ones first, then the folder's files by name; OptionError (one line) when
@@ -50,9 +50,17 @@ def list_networks(models=None):
         folder = Path(models)
         if not folder.is_dir():
             raise OptionError(f"models {models}: not a folder; give the folder of your .keras networks", "models")
+        from ..fast.model_file import read_arguments
+
         for path in sorted(folder.glob("*.keras")):
-            if path.is_file() and path.stem not in bundled.BUNDLED:
-                entries.append(Entry(path.stem, "trained", None, str(path)))
+            if not path.is_file() or path.stem in bundled.BUNDLED:
+                continue
+            try:
+                styles = int(read_arguments(path).get("styles", 1))
+            except OptionError as error:  # one damaged file must not keep the server from starting
+                warn(f"{path.name}: left out ({' '.join(str(error).split())})")
+                continue
+            entries.append(Entry(path.stem, "trained", styles, str(path)))
     return entries
 
 
@@ -213,8 +221,3 @@ def png_bytes(pixels):
     buffer = io.BytesIO()
     Image.fromarray(np.rint(np.clip(pixels, 0, 255)).astype(np.uint8)).save(buffer, format="PNG", compress_level=1)
     return buffer.getvalue()
-
-
-def models_from(path):
-    """The --models value as a path, or None."""
-    return None if path is None else os.fspath(path)

@@ -130,9 +130,8 @@ def command_line(settings):
 
     parts = ["neural-style", "apply", "--content", "PHOTO", "--output", "STYLISED.png"]
     if settings.model == bundled.ARBITRARY:
-        parts += ["--style-image", "PAINTING"]
+        parts += ["--style-image", "PAINTING"] + (["PAINTING2"] if settings.two_paintings else [])
         if settings.two_paintings:
-            parts += ["--style-image", "PAINTING2"]
             if settings.region:
                 # --style-masks takes a mask per painting: the first painting's is MASK's negative.
                 parts += ["--style-masks", "MASK_INVERTED", "MASK"]

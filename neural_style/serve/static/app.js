@@ -58,6 +58,7 @@ const state = {
   painting2: null,
   regionDrawn: false,
   result: null, // {blob, url, width, height}
+  stale: false, // the picture shown is from earlier settings (the latest request failed)
   busy: false,
   pending: false,
   timer: null,
@@ -130,6 +131,7 @@ function setPainting(file, which) {
   }
   const preview = $(which === 2 ? "painting2-preview" : "painting-preview");
   if (preview.src.startsWith("blob:")) URL.revokeObjectURL(preview.src);
+  preview.onerror = () => (preview.hidden = true); // the server's line will say what is wrong with it
   preview.src = URL.createObjectURL(file);
   preview.hidden = false;
   if (which === 2) {
@@ -392,7 +394,9 @@ async function stylize() {
       setResultStatus(`The server is busy: trying again in ${retry} s.`, true);
     } else {
       showError(err.message);
-      setResultStatus("", false);
+      state.stale = Boolean(state.result);
+      setResultStatus(state.stale ? "The picture is from the earlier settings." : "", false);
+      updateRefine();
     }
   } finally {
     state.busy = false;
@@ -410,6 +414,7 @@ async function showResult(blob, command, seconds) {
   });
   if (state.result) URL.revokeObjectURL(state.result.url);
   state.result = { blob, url, width: img.naturalWidth, height: img.naturalHeight };
+  state.stale = false;
   img.hidden = false;
   $("result-stage").classList.remove("empty");
   $("download-png").disabled = $("download-jpeg").disabled = false;
@@ -477,6 +482,7 @@ function updateRefine() {
   if (!state.refine.available) reason = state.refine.reason || "The server cannot refine.";
   else if (styleKind() !== "painting") reason = "Refine needs a painting: choose any painting as the style.";
   else if (!state.result) reason = "Refine starts from the picture: make one first.";
+  else if (state.stale) reason = "Refine starts from the picture of the settings above: mend the error first.";
   $("refine").disabled = Boolean(reason) || running;
   $("cancel").disabled = !running;
   $("refine-reason").textContent = reason;
