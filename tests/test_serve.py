@@ -13,7 +13,7 @@ from PIL import Image
 
 pytest.importorskip("httpx")
 with warnings.catch_warnings():  # Starlette 1.x suggests httpx2 for its TestClient; httpx is what it runs on here
-    warnings.simplefilter("ignore", DeprecationWarning)
+    warnings.simplefilter("ignore")
     from starlette.testclient import TestClient  # noqa: E402
 
 from neural_style.cli.apply import build_parser as apply_parser  # noqa: E402
