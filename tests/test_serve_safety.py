@@ -78,6 +78,10 @@ def test_with_a_token_every_request_carries_it(tmp_path):
         assert client.get("/api/models?token=s3cret-token").status_code == 200
         assert client.get("/api/models", headers={"authorization": "Bearer s3cret-token"}).status_code == 200
         assert_error(client.get("/api/models?token=s3cret-token", headers={"host": "evil:8000"}), 400)
+        # The page's own files are public (a browser loads them without the token); not so with another host.
+        assert client.get("/static/no-such.js").status_code == 404
+        assert_error(client.get("/", headers={"host": "evil:8000"}), 400)
+        assert_error(client.post("/", headers={"host": "127.0.0.1:8000"}), 401)
 
 
 def test_an_upload_over_50_mb_is_refused_by_its_declared_length(client):
@@ -118,7 +122,12 @@ def test_a_declared_length_is_refused_before_the_body_is_read():
         raise AssertionError("the application was reached")
 
     guard = safety.Guard(never, safety.allowed_hosts("127.0.0.1", 8000))
-    scope = {"type": "http", "headers": [(b"host", b"127.0.0.1:8000"), (b"content-length", b"60000000")]}
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/api/stylize",
+        "headers": [(b"host", b"127.0.0.1:8000"), (b"content-length", b"60000000")],
+    }
     asyncio.run(guard(scope, receive, send))
     assert sent_messages[0]["status"] == 413 and received == []
 

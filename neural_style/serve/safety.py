@@ -91,8 +91,9 @@ class UploadTooLarge(Exception):
 
 class Guard:
     """
-    ASGI middleware in front of every route: the Host check (400), the token (401), and the upload limit (413: the
-    declared Content-Length at once, the bytes really received while they are read, for a body sent in chunks).
+    ASGI middleware in front of every route: the Host check (400), the token (401; every /api/ route, not the page's
+    public files), and the upload limit (413: the declared Content-Length at once, the bytes really received while
+    they are read, for a body sent in chunks).
     """
 
     def __init__(self, app, hosts, token=None, max_bytes=MAX_UPLOAD_BYTES, headers=None):
@@ -116,7 +117,10 @@ class Guard:
         host = headers.get("host", "").lower()
         if host not in self.hosts:
             return await respond(send, 400, f"Host header {host!r} is not this server's; open it as http://127.0.0.1")
-        if self.token is not None and not self._has_token(scope, headers):
+        # The page and its two files are the package's own, public: a browser loads <script src> and <link href>
+        # itself, without the token; everything under /api/ needs it.
+        public = scope["method"] in ("GET", "HEAD") and (scope["path"] == "/" or scope["path"].startswith("/static/"))
+        if self.token is not None and not public and not self._has_token(scope, headers):
             return await respond(
                 send,
                 401,
