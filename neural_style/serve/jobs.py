@@ -49,7 +49,8 @@ def refine_availability(weights):
 
 def refine_command(job):
     """
-    The main command's line with a job's settings (files named PHOTO, PAINTING, INIT).
+    The main command's line with a job's settings (files named PHOTO, PAINTING, INIT; without an init picture the
+    run starts from the photo, --init content).
 
     Arguments:
     job -- a Job
@@ -58,8 +59,7 @@ def refine_command(job):
     line -- str
     """
     parts = ["neural-style", "--content", "PHOTO", "--style", "PAINTING", "--output", "REFINED.png"]
-    if job.init is not None:
-        parts += ["--init", "INIT"]
+    parts += ["--init", "INIT" if job.has_init else "content"]
     parts += ["--iterations", str(job.iterations), "--max-size", str(job.max_size)]
     if job.weights_text is not None:
         parts += ["--weights", job.weights_text]
@@ -108,6 +108,7 @@ class Job:
         """
         self.id = secrets.token_hex(8)
         self.content, self.style, self.init = content, style, init
+        self.has_init = init is not None
         self.iterations, self.preview_every, self.weights_text = iterations, preview_every, weights
         self.max_size = max_size
         self.state = "queued"
