@@ -52,6 +52,7 @@ def answer(*argv, cwd=None):
         ["train", "--help"],
         ["apply", "--help"],
         ["export", "--help"],
+        ["serve", "--help"],
     ],
 )
 def test_help_and_version_do_not_load_tensorflow(argv):
@@ -80,6 +81,8 @@ def test_version_is_the_packages():
         (["batch", "--contents", "absent/", "--styles", "{photo}", "--output-dir", "g"], "absent/: no such file"),
         (["batch", "--contents", "{photo}", "--styles", "{photo}", "--output-dir", "g", "--iterations", "0"], "0"),
         (["video", "--content", "absent.mp4", "--style", "{photo}", "--output", "o.mp4"], "not found: absent.mp4"),
+        (["serve", "--port", "70000"], "port must be 0 (a free port) to 65535"),
+        (["serve", "--token", "short"], "token must be at least 8"),
     ],
 )
 def test_bad_input_is_one_line_without_tensorflow(argv, message, tmp_path):

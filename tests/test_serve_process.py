@@ -1,0 +1,102 @@
+"""The real `neural-style serve` in a child process on 127.0.0.1: its one ready line, listening on loopback only, the
+token in force, and SIGTERM ending a running refine cleanly (its stream says cancelled, the temporary folder is
+removed, exit code 0). Every wait is bounded; the child is killed on the way out whatever happens."""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from tests.fixtures import running, smooth_photo
+from tests.test_serve import png
+
+httpx = pytest.importorskip("httpx")
+
+TOKEN = "process-test-token"
+
+
+def listening_addresses(port):
+    """The local addresses listening on `port`, from /proc/net/tcp and tcp6 (hex, as the kernel writes them)."""
+    found = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        if not os.path.exists(table):
+            continue
+        with open(table) as file:
+            for line in file.readlines()[1:]:
+                local, state = line.split()[1], line.split()[3]
+                address, hex_port = local.split(":")
+                if state == "0A" and int(hex_port, 16) == port:
+                    found.append(address)
+    return found
+
+
+def read_line(stream, seconds):
+    """The first line of a child's stdout, or None after `seconds`."""
+    lines = []
+    reader = threading.Thread(target=lambda: lines.append(stream.readline()), daemon=True)
+    reader.start()
+    reader.join(seconds)
+    return lines[0] if lines else None
+
+
+@pytest.mark.slow
+def test_serve_says_when_ready_listens_on_loopback_and_stops_cleanly_on_sigterm(tmp_path):
+    command = [sys.executable, "-m", "neural_style", "serve", "--port", "0", "--weights", "random", "--token", TOKEN]
+    environment = {**os.environ, "TMPDIR": str(tmp_path)}
+    options = dict(stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment, start_new_session=True)
+    with running(command, **options) as server:
+        line = read_line(server.stdout, 180)
+        assert line is not None, "no ready line within 180 s"
+        match = re.fullmatch(rf"Serving on http://127\.0\.0\.1:(\d+)/\?token={TOKEN}\n", line)
+        assert match, line
+        port = int(match.group(1))
+        assert listening_addresses(port) == ["0100007F"]  # 127.0.0.1, and nothing else (no tcp6, no 0.0.0.0)
+        base = f"http://127.0.0.1:{port}"
+        headers = {"authorization": f"Bearer {TOKEN}"}
+        with httpx.Client(base_url=base, timeout=60) as client:
+            assert client.get("/api/models").status_code == 401
+            assert client.get("/api/models", headers=headers).json()["refine"]["available"] is True
+            assert client.get("/api/models", headers={**headers, "host": f"rebound.example:{port}"}).status_code == 400
+            photo, painting = png(smooth_photo(24, 32, seed=1)), png(smooth_photo(24, 24, seed=2))
+            files = {"content": ("p.png", photo, "image/png"), "style": ("s.png", painting, "image/png")}
+            answer = client.post(
+                "/api/jobs", files=files, data={"iterations": "5000", "max_size": "32"}, headers=headers
+            )
+            assert answer.status_code == 202, answer.text
+            job = answer.json()["id"]
+        folders = [name for name in os.listdir(tmp_path) if name.startswith("neural-style-serve-")]
+        assert len(folders) == 1
+        events = []
+
+        def listen():
+            url = f"{base}/api/jobs/{job}/events?token={TOKEN}"
+            with httpx.stream("GET", url, timeout=120) as stream:
+                for text in stream.iter_lines():
+                    if text.startswith("event: "):
+                        events.append(text[7:])
+
+        listener = threading.Thread(target=listen, daemon=True)
+        listener.start()
+        deadline = time.monotonic() + 120
+        while events.count("progress") < 2:
+            assert time.monotonic() < deadline and server.poll() is None, "no progress within 120 s"
+            time.sleep(0.05)
+        server.send_signal(signal.SIGTERM)
+        try:
+            code = server.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            pytest.fail("serve did not stop within 60 s of SIGTERM")
+        listener.join(10)
+        out, err = server.communicate(timeout=10)
+        assert code == 0, err
+        assert events[-1] == "cancelled", events
+        assert out == "", out  # the ready line was the only one
+        assert os.listdir(tmp_path) == []  # the server's temporary folder removed
+        assert "Traceback" not in err, err
+    assert json.dumps(events)
