@@ -556,11 +556,12 @@ function listen(job) {
     const step = data(event);
     $("refine-progress").max = step.iterations;
     $("refine-progress").value = step.iteration;
-    setRefineStatus(
-      `Iteration ${step.iteration} of ${step.iterations}: cost ${formatCost(step.J)} ` +
-        `(content ${formatCost(step.J_content)}, style ${formatCost(step.J_style)})`,
-      "running",
-    );
+    // The first event (iteration 0) comes before the network is ready: it has no costs yet.
+    const costs =
+      typeof step.J === "number"
+        ? `cost ${formatCost(step.J)} (content ${formatCost(step.J_content)}, style ${formatCost(step.J_style)})`
+        : "starting";
+    setRefineStatus(`Iteration ${step.iteration} of ${step.iterations}: ${costs}`, "running");
     if (step.preview) {
       $("refine-preview").src = step.preview;
       $("refine-preview").hidden = false;
