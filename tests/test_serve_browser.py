@@ -248,8 +248,9 @@ def test_the_page_paints_downloads_refines_and_cancels(browser, tmp_path):
         assert np.abs(jpeg - png).mean() < np.abs(photo - png).mean() / 4
         screenshot(page, tmp_path, "serve-picture")
 
-        # Refine from the picture: its job, its progress on the page, then Cancel.
+        # Refine from the picture at 128 pixels (quick steps): its job, its progress and previews, then Cancel.
         page.fill("#iterations", "5000")
+        page.fill("#refine-size", "128")
         with page.expect_response(lambda response: response.url == base + "api/jobs") as posted:
             page.click("#refine")
         assert posted.value.status == 202
@@ -260,6 +261,11 @@ def test_the_page_paints_downloads_refines_and_cancels(browser, tmp_path):
         expect(refine_status).to_have_text(
             re.compile(r"^Iteration [1-9]\d* of 5000: cost \d\.\d{3}e[+-]\d+ \(content "), timeout=REFINE_MS
         )
+        # A preview every 10 steps, at the refine's size: 128 pixels on the longer side, the photo's 4:3 kept.
+        preview = page.locator("#refine-preview")
+        expect(preview).to_be_visible(timeout=REFINE_MS)
+        expect(preview).to_have_js_property("naturalWidth", 128, timeout=PICTURE_MS)
+        assert preview.evaluate("img => img.naturalHeight") == 96
         page.locator("#refine-section").scroll_into_view_if_needed()
         screenshot(page, tmp_path, "serve-refine")
         page.click("#cancel")

@@ -418,8 +418,7 @@ async function showResult(blob, command, seconds) {
   img.hidden = false;
   $("result-stage").classList.remove("empty");
   $("download-png").disabled = $("download-jpeg").disabled = false;
-  $("command").value = command;
-  $("command-copy").disabled = !command;
+  showCommand($("command"), $("command-copy"), command);
   if (!state.pending) {
     setResultStatus(`${img.naturalWidth} x ${img.naturalHeight} pixels in ${seconds.toFixed(1)} s.`, false);
   }
@@ -454,6 +453,14 @@ function downloadJpeg() {
     "image/jpeg",
     0.92,
   );
+}
+
+// A command line in its box, the box as tall as the line's wrapped text.
+function showCommand(textarea, button, text) {
+  textarea.value = text;
+  button.disabled = !text;
+  textarea.style.height = "auto";
+  textarea.style.height = `${textarea.scrollHeight + 4}px`;
 }
 
 async function copyText(textarea, button) {
@@ -506,8 +513,9 @@ async function refine() {
   form.append("style", state.painting);
   form.append("init", state.result.blob, "picture.png");
   form.append("iterations", String(iterations));
-  // About 50 previews a run, none more often than every 10 steps.
-  form.append("preview_every", String(Math.max(10, Math.round(iterations / 50))));
+  form.append("max_size", String(Math.max(16, Math.round(Number($("refine-size").value) || 400))));
+  // A preview every 10 steps (a fraction of a second each at the default size): the run is seen as it goes.
+  form.append("preview_every", "10");
   $("refine").disabled = true;
   let job;
   try {
@@ -521,8 +529,7 @@ async function refine() {
   showError("");
   if (state.job && state.job.source) state.job.source.close();
   state.job = { id: job.id, source: null, finished: false };
-  $("refine-command").value = job.command || "";
-  $("refine-command-copy").disabled = !job.command;
+  showCommand($("refine-command"), $("refine-command-copy"), job.command || "");
   $("refined-download").hidden = true;
   const progress = $("refine-progress");
   progress.hidden = false;
