@@ -310,6 +310,8 @@ def test_the_page_carries_its_token_to_every_request(browser, tmp_path):
         base = url.split("?")[0]
         expect = sync_api.expect
         page = browser.new_page()
+        failures = []
+        page.on("pageerror", lambda error: failures.append(str(error)))
         page.goto(url)
         expect(page.locator("body")).to_have_attribute("data-ready", "true", timeout=30_000)
         expect(page.locator("#error")).to_be_hidden()
@@ -336,6 +338,7 @@ def test_the_page_carries_its_token_to_every_request(browser, tmp_path):
             page.click("#refined-download")
         assert iio.imread(download.value.path()).shape[:2] == (300, 400)
         expect(page.locator("#error")).to_be_hidden()
+        assert failures == []
     finally:
         stop_server(server)
 
