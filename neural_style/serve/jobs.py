@@ -43,7 +43,7 @@ def refine_availability(weights):
         return True, None
     return False, (
         f"refine needs the VGG-19 weights, and {os.fspath(weights)} is not a file: download them with "
-        "`neural-style weights --download`, or start the server with --weights PATH"
+        "`neural-style weights download`, or start the server with --weights PATH"
     )
 
 
