@@ -6,6 +6,7 @@ import dataclasses
 import hashlib
 import os
 import shlex
+import threading
 from collections import OrderedDict
 
 import numpy as np
@@ -212,6 +213,7 @@ class Painter:
         """
         self.networks, self.scratch = networks, scratch
         self._vectors = OrderedDict()
+        self._lock = threading.Lock()  # the pool may run several requests at once
 
     def stylize(self, settings, uploads):
         """
@@ -258,11 +260,13 @@ class Painter:
 
         data, filename = upload
         key = (hashlib.sha256(data).hexdigest(), style_size)
-        if key in self._vectors:
-            self._vectors.move_to_end(key)
-            return self._vectors[key]
+        with self._lock:
+            if key in self._vectors:
+                self._vectors.move_to_end(key)
+                return self._vectors[key]
         vector = arbitrary.style_vector(predictor, decode_upload(self.scratch, field, data, filename), style_size)
-        self._vectors[key] = vector
-        while len(self._vectors) > VECTOR_CACHE:
-            self._vectors.popitem(last=False)
+        with self._lock:
+            self._vectors[key] = vector
+            while len(self._vectors) > VECTOR_CACHE:
+                self._vectors.popitem(last=False)
         return vector

@@ -2,6 +2,7 @@
 application built with the port it really has, uvicorn run on that socket, the ready line printed once it answers,
 and SIGTERM / SIGINT turned into a clean stop (jobs cancelled, the temporary folder removed, exit code 0)."""
 
+import signal
 import socket
 import sys
 
@@ -108,6 +109,8 @@ def serve(host="127.0.0.1", port=8000, token=None, weights="random", models=None
         def handle_exit(self, sig, frame):
             # Not raised again after the stop (uvicorn does so by default): a requested stop exits with 0. The jobs
             # are told now, so that their event streams end and the connections can close.
+            if self.should_exit and sig == signal.SIGINT:
+                self.force_exit = True  # a second Ctrl-C: stop without waiting for the connections
             self.should_exit = True
             app.state.refiner.cancel_all()
 
