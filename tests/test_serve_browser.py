@@ -16,6 +16,7 @@ import base64
 import io
 import json
 import os
+import pathlib
 import queue
 import re
 import shutil
@@ -167,17 +168,29 @@ def drop_file(page, selector, path, mime):
     page.dispatch_event(selector, "drop", {"dataTransfer": transfer})
 
 
-def stylize_directly(base, strength):
-    """The server's answer to the settings the page should send (photo, painting, strength), as pixels."""
+def stylize_directly(base, strength, region=None):
+    """
+    The server's answer to the settings the page should have sent, asked for by the test itself.
+
+    Arguments:
+    base -- the server's address, ending in '/'
+    strength -- the strength, as the text the form sends
+    region -- None (one painting), or a (H, W) uint8 mask: then the photo itself is the second painting, in that region
+
+    Returns:
+    pixels -- int16 (H, W, 3)
+    """
     import httpx
 
-    with open(PHOTO, "rb") as photo, open(PAINTING, "rb") as painting:
-        files = {
-            "content": ("tubingen.jpg", photo, "image/jpeg"),
-            "style": ("starry_night.jpg", painting, "image/jpeg"),
-        }
-        data = {"strength": strength, "style_size": "256", "preserve_colors": "false"}
-        response = httpx.post(base + "api/stylize", files=files, data=data, timeout=120)
+    photo, painting = pathlib.Path(PHOTO).read_bytes(), pathlib.Path(PAINTING).read_bytes()
+    files = {"content": ("photo.jpg", photo), "style": ("painting.jpg", painting)}
+    data = {"strength": strength, "style_size": "256", "preserve_colors": "false"}
+    if region is not None:
+        mask = io.BytesIO()
+        iio.imwrite(mask, region, extension=".png")
+        files.update(style2=("painting2.jpg", photo), region=("region.png", mask.getvalue()))
+        data["mix"] = "0.5"
+    response = httpx.post(base + "api/stylize", files=files, data=data, timeout=120)
     assert response.status_code == 200, response.text
     return iio.imread(io.BytesIO(response.content))[..., :3].astype(np.int16)
 
@@ -247,6 +260,33 @@ def test_the_page_paints_downloads_refines_and_cancels(browser, tmp_path):
         # The JPEG is the same picture, re-encoded: far closer to it than the photo is.
         assert np.abs(jpeg - png).mean() < np.abs(photo - png).mean() / 4
         screenshot(page, tmp_path, "serve-picture")
+
+        # A second painting (the photo itself) in a region drawn with the mouse: the picture must be the server's
+        # answer to the mask the test makes from the canvas's own pixels (white where the strokes' alpha is).
+        page.click("#second summary")
+        page.set_input_files("#painting2-input", PHOTO)
+        expect(page.locator("#command")).to_have_value(
+            re.compile(r"--style-image PAINTING PAINTING2"), timeout=PICTURE_MS
+        )
+        page.check("#draw")
+        box = page.locator("#region").bounding_box()
+        page.mouse.move(box["x"] + box["width"] * 0.1, box["y"] + box["height"] * 0.5)
+        page.mouse.down()
+        page.mouse.move(box["x"] + box["width"] * 0.4, box["y"] + box["height"] * 0.5, steps=5)
+        page.mouse.up()
+        expect(page.locator("#command")).to_have_value(
+            re.compile(r"--style-masks MASK_INVERTED MASK"), timeout=PICTURE_MS
+        )
+        expect(status).to_have_attribute("data-state", "idle", timeout=PICTURE_MS)
+        drawn = page.eval_on_selector("#region", "canvas => canvas.toDataURL('image/png')")
+        region = iio.imread(base64.b64decode(drawn.split(",", 1)[1]))[..., 3]
+        # The canvas has the photo's size (under the page's 1024-pixel cap); the stroke crossed its left half.
+        assert region.shape == (384, 512) and region[192, 100] == 255 and region[:100].max() == region[300:].max() == 0
+        with page.expect_download() as download:
+            page.click("#download-png")
+        painted = iio.imread(download.value.path())[..., :3].astype(np.int16)
+        assert np.array_equal(painted, stylize_directly(base, "0.5", region))
+        assert np.abs(painted - png).mean() > 1
 
         # Refine from the picture at 128 pixels (quick steps): its job, its progress and previews, then Cancel.
         page.fill("#iterations", "5000")
