@@ -17,6 +17,7 @@ The work folder holds at most a few levels at once (plan_stream says how much di
 removed at the end, after an error and after Ctrl-C or SIGTERM.
 """
 
+import concurrent.futures
 import dataclasses
 import math
 import os
@@ -28,7 +29,9 @@ import tensorflow as tf
 
 from ..checks import OptionError
 from ..safety import signals_as_interrupts
+from .layers import float_convolution
 from .quantize import INT8_HIGH, INT8_LOW, round_at
+from .stream_store import Levels, disk_need, in_memory
 
 # The most pixels of the picture a strip covers: about 300 MB of a stage's activations at Johnson et al.'s widths, and
 # measured no slower than strips of 1 or 4 million pixels at 1080x1920 (benchmarks/bench_stream.py).
@@ -155,6 +158,13 @@ def plan_stream(layout, height, width):
     return shapes, lives, disk
 
 
+@tf.function(input_signature=[tf.TensorSpec((None, None, None), tf.float32), tf.TensorSpec((None,), tf.float32)])
+def _row_sums(values, shift):
+    """Each row's sums of values - shift and of its squares (rows, C), in one compiled pass over the values."""
+    values = values - shift
+    return tf.reduce_sum(values, axis=1), tf.reduce_sum(tf.square(values), axis=1)
+
+
 class Moments:
     """A channel's mean and variance over the whole picture, gathered strip by strip: the sums of x - k and
     (x - k) ** 2 about the first strip's mean k (so that a large mean does not cancel the variance's digits), each
@@ -169,10 +179,10 @@ class Moments:
         values = tf.reshape(tf.convert_to_tensor(values, tf.float32), (-1, values.shape[-2], values.shape[-1]))
         if self.shift is None:
             self.shift = tf.reduce_mean(values, axis=[0, 1])
-        values = values - self.shift
         self.count += int(values.shape[0]) * int(values.shape[1])
-        self.sum = self.sum + tf.reduce_sum(values, axis=1).numpy().sum(axis=0, dtype=np.float64)
-        self.squares = self.squares + tf.reduce_sum(tf.square(values), axis=1).numpy().sum(axis=0, dtype=np.float64)
+        sums, squares = _row_sums(values, self.shift)
+        self.sum = self.sum + np.asarray(sums).sum(axis=0, dtype=np.float64)
+        self.squares = self.squares + np.asarray(squares).sum(axis=0, dtype=np.float64)
 
     def statistics(self, norm=None):
         """(mean, variance), float32 (1, 1, 1, C), as InstanceNormalization takes them."""
@@ -263,96 +273,176 @@ def work_folder(need, where=None):
     return tempfile.mkdtemp(prefix="neural-style-stream-", dir=parent)
 
 
+def _leaves(node, kept, writing):
+    """The stored arrays a node's value reads, in a fixed order: ('p', 0) the picture, ('z', convolution) or
+    ('s', block); a residual that `writing` computes (or that no file keeps) is read as its parts."""
+    if node.kind == "picture":
+        return [("p", 0)]
+    if node.kind == "act":
+        return [("z", node.index)]
+    if node.kind == "residual" and kept.get(node.index, writing) != writing:
+        return [("s", node.index)]
+    return [key for part in node.parts for key in _leaves(part, kept, writing)]
+
+
+class StripStep:
+    """
+    One convolution of the streamed pass on one strip (or the head's, `index` len(model.convs)), from the stored rows
+    it reads to its output rows: the stored arrays normalised with the whole picture's statistics, the ReLUs, the
+    residual sums, the nearest x2 upsampling, the rows reflected beyond the picture and the columns by the network's
+    reflection padding, then the convolution (valid: the window holds exactly the rows its outputs read).
+
+    A float network's step is one compiled tf.function (its rows and columns left open, so every strip and picture
+    shares one trace), kept on the model; an int8 network's runs eagerly, as its whole pass does (apply.py).
+    """
+
+    def __init__(self, model, index, weights_rank=None):
+        layout = model.layout
+        inputs, output = network_plan(layout)
+        kept = residuals_kept(layout)
+        self.model, self.index, self.weights_rank = model, index, weights_rank
+        self.head = index == len(model.convs)
+        self.node = output if self.head else inputs[index]
+        self.source = self.node.parts[0] if self.node.kind == "up" else self.node
+        self.leaves = _leaves(self.source, kept, index)
+        self.acts = [key[1] for key in self.leaves if key[0] == "z" and model.norms[key[1]] is not None]
+        self.keep = self.node.index if self.node.kind == "residual" and kept.get(self.node.index) == index else None
+        if not self.head:
+            _, self.kernel, self.stride, _ = layout.convolutions()[index]
+        else:
+            self.kernel, self.stride = (layout.output_kernel if layout.output == "affine" else 1), 1
+        # The output's level (its strips'); the window reads rows of the input node's level.
+        self.level = 0 if self.head else layout.levels()[index]
+        channels = {("p", 0): 3}
+        channels.update({("z", i): filters for i, (filters, _, _, _) in enumerate(layout.convolutions())})
+        channels.update({("s", b): layout.encoder[-1][0] for b in range(layout.residual_blocks)})
+        spec = tf.TensorSpec
+        signature = [spec((1, None, None, channels[key]), tf.float32) for key in self.leaves]
+        signature += [spec((None,), tf.int32), spec((None,), tf.int32), spec((2,), tf.int32)]
+        for i in self.acts:
+            signature += [spec((1, 1, 1, model.convs[i].filters), tf.float32)] * 2
+        if weights_rank == 2:
+            signature.append(spec((1, None), tf.float32))
+        elif weights_rank is not None:
+            signature += [spec((1, None, None, None), tf.float32)] * len(self.acts)
+        self.function = self.run if model.quantization else tf.function(self.run, input_signature=signature)
+
+    def window(self, start, stop, sizes):
+        """
+        What the step reads for its output rows start..stop: the source's rows lo..hi (of the source's level) and
+        which of them, and which of its columns, make the convolution's padded input.
+
+        Arguments:
+        start, stop -- the output's rows
+        sizes -- (rows, cols) of each level
+
+        Returns:
+        rows, cols -- int32 arrays: the padded input's rows (from lo) and columns of the source
+        lo, hi -- the source's rows read
+        """
+        pad = self.kernel // 2
+        height, width = sizes[self.node.level]
+        rows = reflect(np.arange(self.stride * start - pad, self.stride * (stop - 1) - pad + self.kernel), height)
+        cols = reflect(np.arange(-pad, width + pad), width)
+        if self.node.kind == "up":
+            rows, cols = rows // 2, cols // 2
+        lo, hi = int(rows.min()), int(rows.max()) + 1
+        return (rows - lo).astype(np.int32), cols.astype(np.int32), lo, hi
+
+    def run(self, *args):
+        """The step: (the leaves' rows, rows, cols, the kept residual's rows, the statistics, the style weights) to
+        (the output rows,) or (the output rows, the kept residual's rows)."""
+        model, count = self.model, len(self.leaves)
+        stored = dict(zip(self.leaves, args[:count]))
+        rows, cols, keep = args[count : count + 3]
+        rest = args[count + 3 :]
+        statistics = {i: (rest[2 * n], rest[2 * n + 1]) for n, i in enumerate(self.acts)}
+        rest = rest[2 * len(self.acts) :]
+        if self.weights_rank == 2:
+            weights = dict.fromkeys(self.acts, model.style_weights_by_level(rest[0])[0])
+        else:
+            weights = dict(zip(self.acts, rest))
+        x = self.value(self.source, stored, statistics, weights)
+        kept = x[:, keep[0] : keep[1]] if self.keep is not None else None
+        x = tf.gather(tf.gather(x, rows, axis=1), cols, axis=2)
+        if not self.head:
+            z = round_at(model.quantization, f"conv{self.index}", model.convolve(self.index, x, padded=True))
+            return (z,) if kept is None else (z, kept)
+        if model.layout.output == "sigmoid":
+            return (round_at(model.quantization, "output", tf.sigmoid(x)) * 255.0,)
+        return (float_convolution(model.output_conv, x) * 127.5 + 127.5,)
+
+    def value(self, node, stored, statistics, weights):
+        """A node's value on the rows read, from the stored arrays."""
+        model = self.model
+        if node.kind == "picture":
+            return round_at(model.quantization, "input", stored[("p", 0)] / 255.0)
+        if node.kind == "act":
+            x, norm = stored[("z", node.index)], model.norms[node.index]
+            if norm is not None:
+                x = norm(x, statistics[node.index], weights.get(node.index))
+            return round_at(model.quantization, f"conv{node.index}/output", tf.nn.relu(x) if node.relu else x)
+        if ("s", node.index) in stored:
+            return stored[("s", node.index)]
+        out, skip = (self.value(part, stored, statistics, weights) for part in node.parts)
+        return round_at(model.quantization, f"residual{node.index}", out + skip)
+
+
+def strip_step(model, index, weights_rank=None):
+    """
+    Convolution `index`'s StripStep (len(model.convs): the head's), made once and kept on the model.
+
+    Arguments:
+    model -- a TransformNet
+    index -- the convolution, or len(model.convs) for the head
+    weights_rank -- None (no style weights), 2 (one mixture) or 4 (per pixel)
+
+    Returns:
+    step -- StripStep
+    """
+    steps = model.__dict__.setdefault("_strip_steps", {})
+    if (index, weights_rank) not in steps:
+        steps[(index, weights_rank)] = StripStep(model, index, weights_rank)
+    return steps[(index, weights_rank)]
+
+
 class _Stream:
-    """One streamed pass: the model, the picture, the files and the statistics gathered so far."""
+    """One streamed pass: the model, the picture, the stored arrays and the statistics gathered so far."""
 
-    def __init__(self, model, image, weights, folder):
-        self.model, self.image, self.folder = model, image, folder
-        self.layout = model.layout
+    def __init__(self, model, image, weights, levels):
+        self.model, self.image, self.levels = model, image, levels
         self.height, self.width = int(image.shape[1]), int(image.shape[2])
-        self.sizes = _sizes(self.height, self.width, self.layout.downsamplings)
-        self.inputs, self.output = network_plan(self.layout)
-        self.kept = residuals_kept(self.layout)
-        self.shapes, self.lives, self.disk = plan_stream(self.layout, self.height, self.width)
+        self.sizes = _sizes(self.height, self.width, model.layout.downsamplings)
+        self.shapes, self.lives, _ = plan_stream(model.layout, self.height, self.width)
         self.statistics = [None] * len(model.convs)
-        self.weights = weights
-        self.level_weights = None
-        if weights is not None and len(weights.shape) == 2:
-            self.level_weights = model.style_weights_by_level(weights)
-        self.writing = None
-        self.offsets = {}
-
-    def path(self, key):
-        return os.path.join(self.folder, f"{key[0]}{key[1]}.npy")
+        self.weights = None if weights is None else tf.convert_to_tensor(weights, tf.float32)
+        self.rank = None if weights is None else len(weights.shape)
+        self.reader = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="stream-reader")
 
     def read(self, key, start, stop):
-        """Rows start..stop of a stored array, (1, rows, cols, C); the map is closed again (no pages held)."""
-        array = np.lib.format.open_memmap(self.path(key), mode="r")
-        rows = tf.constant(array[None, start:stop])
-        del array
-        return rows
-
-    def write(self, key, start, values):
-        """values (rows, cols, C) into a stored array from row `start`: written through the file (the map's page
-        faults on a new file cost more than the write), read back through the map."""
-        offset, row = self.offsets[key]
-        values = np.ascontiguousarray(values, np.float32)
-        with open(self.path(key), "r+b") as file:
-            file.seek(offset + start * row)
-            file.write(memoryview(values).cast("B"))
-
-    def create(self, key):
-        """The stored array's .npy file (its header, its data left sparse until written)."""
-        array = np.lib.format.open_memmap(self.path(key), mode="w+", dtype=np.float32, shape=self.shapes[key])
-        self.offsets[key] = (array.offset, 4 * math.prod(self.shapes[key][1:]))
-        del array
+        """Rows start..stop of the picture or of a stored array: a tensor (1, rows, cols, C)."""
+        if key[0] == "p":
+            return tf.cast(tf.convert_to_tensor(self.image[:, start:stop]), tf.float32)
+        return self.levels.read(key, start, stop)
 
     def weights_at(self, level, start, stop):
-        """The style weights of rows start..stop of `level` (None, or as the level's normalisations take them)."""
-        if self.weights is None:
-            return None
-        if self.level_weights is not None:
-            return self.level_weights[level]
+        """Per-pixel style weights of rows start..stop of `level`, as the level's normalisations take them."""
         scale = 1 << level
         window = self.weights[:, start * scale : min(stop * scale, self.height)]
         return self.model.style_weights_by_level(window)[level]
 
-    def value(self, node, start, stop):
-        """A node's value on rows start..stop of its level, the full width: (1, rows, cols, C)."""
-        model, q = self.model, self._q
-        if node.kind == "picture":
-            return q("input", tf.cast(self.image[:, start:stop], tf.float32) / 255.0)
-        if node.kind == "act":
-            x, norm = self.read(("z", node.index), start, stop), model.norms[node.index]
-            if norm is not None:
-                x = norm(x, self.statistics[node.index], self.weights_at(node.level, start, stop))
-            return q(f"conv{node.index}/output", tf.nn.relu(x) if node.relu else x)
-        if node.kind == "residual":
-            if self.kept.get(node.index, self.writing) != self.writing:
-                return self.read(("s", node.index), start, stop)
-            out, skip = node.parts
-            return q(f"residual{node.index}", self.value(out, start, stop) + self.value(skip, start, stop))
-        # 'up': nearest-neighbour x2 (layers.upsample), row i and column j from row i // 2 and column j // 2.
-        first = start // 2
-        x = self.value(node.parts[0], first, (stop - 1) // 2 + 1)
-        x = tf.gather(x, np.arange(start, stop) // 2 - first, axis=1)
-        return tf.gather(x, np.arange(self.sizes[node.level][1]) // 2, axis=2)
-
-    def _q(self, name, x):
-        return round_at(self.model.quantization, name, x)
-
-    def window(self, node, start, stop):
-        """A node's rows start..stop of its level, those outside the picture reflected as the padding reflects them."""
-        rows = reflect(np.arange(start, stop), self.sizes[node.level][0])
-        first, last = int(rows.min()), int(rows.max()) + 1
-        x = self.value(node, first, last)
-        if node.kind == "residual" and self.kept.get(node.index) == self.writing:
-            # The residual sum is written as its convolution reads it (its rows inside the picture).
-            inside = slice(max(start, 0) - first, min(stop, self.sizes[node.level][0]) - first)
-            self.write(("s", node.index), max(start, 0), x[0, inside].numpy())
-        if rows[0] != first or rows[-1] != last - 1 or len(rows) != last - first:
-            x = tf.gather(x, rows - first, axis=1)
-        return x
+    def arguments(self, step, start, stop):
+        """The step's arguments for its output rows start..stop (the stored rows read here)."""
+        rows, cols, lo, hi = step.window(start, stop, self.sizes)
+        args = [self.read(key, lo, hi) for key in step.leaves]
+        args += [tf.constant(rows), tf.constant(cols), tf.constant([start - lo, stop - lo], tf.int32)]
+        for i in step.acts:
+            args += [tf.constant(s) for s in self.statistics[i]]
+        if self.rank == 2:
+            args.append(self.weights)
+        elif self.rank is not None:
+            args += [self.weights_at(step.source.level, lo, hi)] * len(step.acts)
+        return args
 
     def strips(self, level, strip_pixels):
         """(start, stop) rows of `level` in strips of about strip_pixels pixels of the picture."""
@@ -360,56 +450,44 @@ class _Stream:
         count = max(1, strip_pixels // ((1 << (2 * level)) * cols))
         return [(start, min(start + count, rows)) for start in range(0, rows, count)]
 
-    def convolution(self, index, strip_pixels):
-        """Convolution `index` over the whole picture, strip by strip, into its file; its statistics gathered."""
-        model, node = self.model, self.inputs[index]
-        _, kernel, stride, _ = self.layout.convolutions()[index]
-        pad, level = kernel // 2, self.layout.levels()[index]
-        norm = model.norms[index]
+    def convolution(self, index, strip_pixels, out=None):
+        """Convolution `index` over the whole picture, strip by strip, into its stored array with its statistics
+        gathered; or (index len(model.convs)) the head, into `out`. The next strip's rows are read while one
+        computes."""
+        model = self.model
+        step = strip_step(model, index, self.rank)
+        norm = model.norms[index] if index < len(model.convs) else None
         gatherer = statistics_gatherer(model, index) if norm is not None else None
-        self.writing = index
         for key, (born, _) in self.lives.items():
             if born == index:
-                self.create(key)
-        for start, stop in self.strips(level, strip_pixels):
-            # The network's convolution pads by reflection again: starting the window on a multiple of the stride,
-            # its outputs from `skip` on read exactly these rows, and the ones before them are dropped.
-            first = (stride * start - pad) // stride * stride
-            x = self.window(node, first, stride * (stop - 1) - pad + kernel)
-            skip = start - first // stride
-            z = self._q(f"conv{index}", model.convolve(index, x))[0, skip : skip + stop - start]
-            self.write(("z", index), start, z.numpy())
+                self.levels.create(key)
+        strips = self.strips(step.level, strip_pixels)
+        future = self.reader.submit(self.arguments, step, *strips[0])
+        for number, (start, stop) in enumerate(strips):
+            args = future.result()
+            if number + 1 < len(strips):
+                future = self.reader.submit(self.arguments, step, *strips[number + 1])
+            outputs = step.function(*args)
+            if out is not None:
+                out[start:stop] = np.asarray(outputs[0])[0]
+                continue
+            self.levels.write(("z", index), start, outputs[0])
+            if step.keep is not None:
+                self.levels.write(("s", step.keep), start, outputs[1])
             if gatherer is not None:
-                gatherer.add(z)
+                gatherer.add(outputs[0])
+        self.levels.flush()
         if gatherer is not None:
             self.statistics[index] = gatherer.statistics(norm)
-        self.writing = None
-        self.release(index)
-
-    def release(self, index):
-        """Removes the files no convolution after `index` reads."""
         for key, (_, last) in self.lives.items():
-            if last == index and os.path.exists(self.path(key)):
-                os.remove(self.path(key))
-
-    def head(self, out, strip_pixels):
-        """The network's output to RGB in 0..255, strip by strip into `out` (H, W, 3)."""
-        model, node = self.model, self.output
-        for start, stop in self.strips(0, strip_pixels):
-            if self.layout.output == "sigmoid":
-                y = self._q("output", tf.sigmoid(self.value(node, start, stop))) * 255.0
-            else:
-                pad = model.output_conv.kernel_size[0] // 2
-                x = self.window(node, start - pad, stop + pad)
-                y = model.output_conv(model.output_pad(x))[:, pad : pad + stop - start] * 127.5 + 127.5
-            out[start:stop] = y[0].numpy()
-        self.release(len(self.inputs))
+            if last == index:
+                self.levels.remove(key)
 
 
-def stylize_streamed(model, image, weights=None, strip_pixels=STRIP_PIXELS, work_dir=None, out=None):
+def stylize_streamed(model, image, weights=None, strip_pixels=STRIP_PIXELS, work_dir=None, out=None, memory_bytes=0):
     """
     The network's output for a picture in one streamed pass: each convolution once over the picture in strips, its
-    output kept in a memory-mapped file until the whole picture's statistics normalise it.
+    output kept (in memory, or in a file of a work folder) until the whole picture's statistics normalise it.
 
     Arguments:
     model -- a TransformNet
@@ -418,24 +496,37 @@ def stylize_streamed(model, image, weights=None, strip_pixels=STRIP_PIXELS, work
     strip_pixels -- about how many pixels of the picture a strip covers (the memory a step takes grows with it)
     work_dir -- None (a new temporary folder, TMPDIR honoured) or the folder to make the work folder in
     out -- None, or a float32 array (H, W, 3) to write the result into (a memmap, for pictures larger than memory)
+    memory_bytes -- bytes the stored convolution outputs may take in memory (stream_store.in_memory chooses which;
+                    0: every one in a file)
 
     Returns:
     result -- float32 (H, W, 3), not clipped: the whole picture's pass within float32 rounding; OptionError (one
-              line) when the disk lacks the room plan_stream says the work folder needs. The work folder is removed
-              at the end, after an error, and after Ctrl-C or SIGTERM (which end the pass as a KeyboardInterrupt).
+              line) when the disk lacks the room the work folder needs (plan_stream's, less what stays in memory).
+              The work folder is removed at the end, after an error, and after Ctrl-C or SIGTERM (which end the pass
+              as a KeyboardInterrupt).
     """
-    _, _, disk = plan_stream(model.layout, int(image.shape[1]), int(image.shape[2]))
-    folder = work_folder(disk, work_dir)
+    height, width = int(image.shape[1]), int(image.shape[2])
+    shapes, lives, _ = plan_stream(model.layout, height, width)
+    kept = in_memory(shapes, lives, memory_bytes)
+    folder = work_folder(disk_need(shapes, lives, set(shapes) - kept), work_dir)
+    levels = stream = None
     try:
         with signals_as_interrupts():
-            stream = _Stream(model, image, weights, folder)
-            result = out if out is not None else np.empty((stream.height, stream.width, 3), np.float32)
+            levels = Levels(folder, shapes, kept)
+            stream = _Stream(model, image, weights, levels)
+            result = out if out is not None else np.empty((height, width, 3), np.float32)
             for index in range(len(model.convs)):
                 stream.convolution(index, strip_pixels)
-            stream.head(result, strip_pixels)
+            stream.convolution(len(model.convs), strip_pixels, out=result)
             return result
     finally:
-        shutil.rmtree(folder, ignore_errors=True)
+        try:
+            if stream is not None:
+                stream.reader.shutdown(wait=True)
+            if levels is not None:
+                levels.close()
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 __all__ = [
@@ -448,7 +539,9 @@ __all__ = [
     "plan_stream",
     "reflect",
     "residuals_kept",
+    "StripStep",
     "statistics_gatherer",
+    "strip_step",
     "stylize_streamed",
     "work_folder",
 ]
