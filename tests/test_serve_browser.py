@@ -222,6 +222,15 @@ def test_the_page_paints_downloads_refines_and_cancels(browser, tmp_path):
         page.goto(url)
         expect(page.locator("body")).to_have_attribute("data-ready", "true", timeout=30_000)
         expect(page.locator("#error")).to_be_hidden()
+        # Every control has a label a screen reader reads: a <label>, aria-label, or (buttons) its own text.
+        unlabelled = page.evaluate(
+            """() => [...document.querySelectorAll("input, select, textarea, button, canvas")]
+                .filter((el) => !(el.labels && el.labels.length) && !el.getAttribute("aria-label")
+                    && !(el.tagName === "BUTTON" && el.textContent.trim()))
+                .map((el) => el.id || el.outerHTML.slice(0, 80))"""
+        )
+        assert unlabelled == []
+        assert page.locator("#bundled-styles input[type=radio]").count() == 26  # magenta-26's styles, from /api/models
 
         # The photo dropped on its box, the painting chosen with the file input.
         drop_file(page, "#photo-drop", PHOTO, "image/jpeg")
