@@ -15,6 +15,7 @@ from onnx import numpy_helper  # noqa: E402
 from neural_style.checks import OptionError  # noqa: E402
 from neural_style.fast import predictor  # noqa: E402
 from neural_style.fast.onnx_files import read_onnx  # noqa: E402
+from neural_style.fast.quantize import integer_convolution  # noqa: E402
 from tests.published import published_folder  # noqa: E402
 
 FILE_NAME = "arbitrary_predict.onnx"
@@ -98,11 +99,13 @@ def test_agrees_with_onnxruntime(layout, model, pictures, runs):
     our_early = _levels(model(pictures, stop_at="block1"), "block1/project", quantization)
     our_mean = _levels(model(pictures, stop_at="mean").numpy().reshape(len(pictures), -1), "mean", quantization)
 
-    # Ours sums each convolution in float32, the runtime in int32 rescaled in float32: the two sums differ by about
-    # 1e-6 of their size (n terms: n * 2 ** -24 at worst). A value rounds to another 8-bit level only when it lies that
-    # close to the boundary between two levels, a chance of about 2 x 1e-6 x 255 levels = 5e-4 per rounding; seven
-    # roundings up to block 1's projection make about 0.4%, and a flip moves the sums after it by a fraction of a
-    # level. Measured: at most 45 of its 98,304 values (0.05%); the float network differs at 40% of them.
+    # Ours sums each convolution on the file's integers (exact), as the int8 file's own runtime does; onnxruntime runs
+    # the file's DequantizeLinear, Conv, QuantizeLinear as a float32 convolution of the dequantised values (even with
+    # its optimisations off), whose sum differs from the exact one by about 1e-6 of its size (n terms: n * 2 ** -24 at
+    # worst). A value rounds to another 8-bit level only when it lies that close to the boundary between two levels, a
+    # chance of about 2 x 1e-6 x 255 levels = 5e-4 per rounding; seven roundings up to block 1's projection make about
+    # 0.4%, and a flip moves the sums after it by a fraction of a level. Measured: 6 to 39 of its 98,304 values
+    # (0.04% at most; 45 when ours summed in float32 too); the float network differs at 40% of them.
     early_flips = np.mean(our_early != their_early)
     assert early_flips < 0.01, f"block 1's levels differ at {early_flips:.2%} of the positions"
 
@@ -238,3 +241,100 @@ def test_layout_checked(layout):
         predictor.build_predictor(config, {k: v for k, v in arrays.items() if k != "conv0/bias"})
     with pytest.raises(OptionError, match="stop_at"):
         predictor.build_predictor(config, arrays)(np.zeros((1, 32, 32, 3), np.float32), stop_at="block99")
+
+
+def test_bundled_predictor_computes_on_the_files_integers(model):
+    """The bundled network's predictor takes its weights' scales from the .npz (their integers and scales as the
+    file holds them), so it does the integer arithmetic of the predictor read from the file: the same vectors."""
+    from neural_style.fast import bundled
+
+    network = bundled.load_bundled(bundled.ARBITRARY)
+    assert network.predictor.integer and model.integer
+    assert network.predictor.quantization == model.quantization
+    pictures = np.random.default_rng(8).integers(0, 256, (2, 96, 160, 3)).astype(np.float32)
+    np.testing.assert_array_equal(network.predictor(pictures).numpy(), model(pictures).numpy())
+
+
+def test_float_config_stays_float(layout):
+    config, arrays = layout
+    assert predictor.with_weight_scales({**config, "quantization": {}}, arrays)["quantization"] == {}
+    dequantised = {name: weight.dequantize() for name, weight in arrays.items()}
+    # Without the weights' integers there is nothing to sum exactly: the float convolutions, rounded where the file is.
+    assert not predictor.build_predictor(config, dequantised).integer
+
+
+def _same_padding(levels, kernel, stride):
+    """levels (H, W, C) padded with zeros as TensorFlow's 'SAME' pads them for a kernel and a stride."""
+    padded = []
+    for n in levels.shape[:2]:
+        out = -(-n // stride)
+        total = max((out - 1) * stride + kernel - n, 0)
+        padded.append((total // 2, total - total // 2))
+    return np.pad(levels, [*padded, (0, 0)])
+
+
+def test_integer_convolution_is_numpys_integer_arithmetic(layout, model, pictures):
+    """conv0 (3 x 3, stride 2) and block 1's depthwise convolution against numpy: int64 sums of the levels times the
+    kernel's integers plus the bias's, times the float32 multiplier, rounded half to even, clipped: the same levels
+    exactly (the float32 sums are exact: below 2 ** 24)."""
+    config, arrays = layout
+    quantization = model.quantization
+    picture = pictures[:1, :64, :96]
+
+    def requantize(total, point, reads, kernel_scale):
+        scale, zero_point = quantization[point]
+        multiplier = (np.float32(quantization[reads][0]) * kernel_scale) / np.float32(scale)
+        product = total.astype(np.float32) * multiplier
+        return np.clip(np.round(product) + zero_point, -128, 127).astype(np.int64)
+
+    # conv0 reads the picture's levels less the zero point: the whole pixels themselves (the input's scale is 1 / 255).
+    levels = picture[0].astype(np.int64)
+    kernel = arrays["conv0/kernel"].values.astype(np.int64)  # (3, 3, 3, 32)
+    padded = _same_padding(levels, 3, 2)
+    rows, cols = -(-levels.shape[0] // 2), -(-levels.shape[1] // 2)
+    total = np.zeros((rows, cols, kernel.shape[-1]), np.int64)
+    for dy in range(3):
+        for dx in range(3):
+            total += padded[dy : dy + 2 * rows : 2, dx : dx + 2 * cols : 2] @ kernel[dy, dx]
+    total += arrays["conv0/bias"].values.astype(np.int64)
+    expected = requantize(total, "conv0", "input", np.ravel(arrays["conv0/kernel"].scale).astype(np.float32))
+    ours = model(picture, stop_at="conv0").numpy()[0]
+    scale, zero_point = quantization["conv0"]
+    np.testing.assert_array_equal(np.round(ours / np.float32(scale)) + zero_point, expected)
+
+    # Block 1's depthwise convolution (stride 2) of its expansion, given our expansion's levels.
+    block = model.stages[[b["name"] for b in config["blocks"]].index("block1")]
+    block0 = model(picture, stop_at="block0")
+    expand_scale = np.float32(quantization["block1/expand"][0])
+    ours_expand = integer_convolution(block.expand, block0, block.rounding, "expand", "input", relu6=True).numpy()[0]
+    levels = np.round(ours_expand / expand_scale).astype(np.int64)
+    kernel = arrays["block1/depthwise/kernel"].values.astype(np.int64)[:, :, :, 0]  # (3, 3, C)
+    padded = _same_padding(levels, 3, 2)
+    rows, cols = -(-levels.shape[0] // 2), -(-levels.shape[1] // 2)
+    total = np.zeros((rows, cols, kernel.shape[-1]), np.int64)
+    for dy in range(3):
+        for dx in range(3):
+            total += padded[dy : dy + 2 * rows : 2, dx : dx + 2 * cols : 2] * kernel[dy, dx]
+    total += arrays["block1/depthwise/bias"].values.astype(np.int64)
+    depthwise_scale = np.ravel(arrays["block1/depthwise/kernel"].scale).astype(np.float32)
+    expected = requantize(total, "block1/depthwise", "block1/expand", depthwise_scale)
+    ours = integer_convolution(block.depthwise, ours_expand[None], block.rounding, "depthwise", "expand", relu6=True)
+    scale, zero_point = quantization["block1/depthwise"]
+    np.testing.assert_array_equal(np.round(ours.numpy()[0] / np.float32(scale)) + zero_point, expected)
+
+
+def test_level_average_is_the_exact_sum():
+    """quantize.level_average: float32(the levels' integer sum) x scale / count, whether summed in float64 or int32
+    (TFLite's), against numpy's int64 sum."""
+    import tensorflow as tf
+
+    from neural_style.fast.quantize import level_average
+
+    scale = np.float32(0.0235294122248888)
+    levels = np.random.default_rng(2).integers(0, 256, (2, 301, 399, 5))
+    x = levels.astype(np.float32) * scale
+    expected = (levels.sum(axis=(1, 2), keepdims=True).astype(np.float32) * scale / np.float32(301 * 399)).astype(
+        np.float32
+    )
+    for int32 in (False, True):
+        np.testing.assert_array_equal(level_average(tf.constant(x), scale, int32).numpy(), expected)

@@ -74,16 +74,19 @@ def save_network(path, parts, meta):
         np.savez_compressed(temporary, **members)
 
 
-def read_network(path):
+def read_network(path, integers=False):
     """
     A network file's description and parts, the int8 weights dequantised as their file's runtime does.
 
     Arguments:
     path -- the .npz file
+    integers -- keep each int8 weight as its integers and scales (onnx_files.Quantized, which the builders
+                dequantise alike), for a network that computes on them (the style predictor)
 
     Returns:
     meta -- dict (with "parts": {part: config})
-    weights -- {part: {Keras weight path: float32 array}}; OptionError (one line) for a file that is not one
+    weights -- {part: {Keras weight path: float32 array, or Quantized}}; OptionError (one line) for a file that is
+               not one
     """
     from .quantize import dequantize  # TensorFlow's import: only where the weights are read
 
@@ -98,7 +101,12 @@ def read_network(path):
                 if name.endswith(":values"):
                     name = name.removesuffix(":values")
                     # As the file's runtime reads it: the integers times their scale (shaped to broadcast).
-                    weights[part][name] = dequantize(members[key], members[f"{part}/{name}:scale"])
+                    values, scale = members[key], members[f"{part}/{name}:scale"]
+                    weights[part][name] = (
+                        Quantized(values, scale, np.zeros((), np.int8), None)
+                        if integers
+                        else (dequantize(values, scale))
+                    )
                 else:
                     weights[part][name] = members[key]
     except (OSError, ValueError, KeyError) as error:
@@ -112,7 +120,7 @@ def build_transform(config, weights, path="the network"):
 
     Arguments:
     config -- TransformNet's arguments (styles, layout, quantization, source)
-    weights -- {Keras weight path: float32 array}
+    weights -- {Keras weight path: float32 array, or Quantized}
     path -- the network's file, for messages
 
     Returns:
@@ -131,7 +139,7 @@ def build_predictor(config, weights, path="the network"):
 
     Arguments:
     config -- StylePredictor's arguments
-    weights -- {Keras weight path: float32 array}
+    weights -- {Keras weight path: float32 array, or Quantized (its convolutions then computed on the integers)}
     path -- the network's file, for messages
 
     Returns:
@@ -152,7 +160,7 @@ def load_network(path):
     Returns:
     network -- Network; OptionError (one line) for a file that is not one
     """
-    meta, weights = read_network(path)
+    meta, weights = read_network(path, integers=True)
     parts = meta["parts"]
     transform = build_transform(parts["transform"], weights["transform"], path)
     predictor = build_predictor(parts["predictor"], weights["predictor"], path) if "predictor" in parts else None
@@ -256,7 +264,7 @@ def _file_kind(path):
 # its own there: `neural-style models` lists .npz and .keras files only), named by LITE_VERSION, the package's version
 # and the network file's sha256, so that a new network or conversion makes new files.
 LITE_FOLDER = "tflite"
-LITE_VERSION = 1
+LITE_VERSION = 2  # 2: the int8 network's integer arithmetic (predictor and statistics), its inputs' rounding
 
 
 def lite_key(name):
@@ -321,4 +329,21 @@ def lite_check(name, folder=None):
     # A check from another conversion, or altered: converted again.
     fields = isinstance(check, dict) and isinstance(check.get("exact"), bool)
     sizes = fields and all(isinstance(check.get(key), int) and check[key] > 0 for key in ("styles", "min_side"))
-    return check if sizes else None
+    return check if sizes and _rounding_readable(check.get("rounding")) else None
+
+
+def _rounding_readable(rounding):
+    """Whether a check's rounding is None or {"input"/"style": [scale > 0, zero point]}."""
+    if rounding is None:
+        return True
+    if not isinstance(rounding, dict) or not set(rounding) <= {"input", "style"}:
+        return False
+    return all(
+        isinstance(point, list)
+        and len(point) == 2
+        and isinstance(point[0], float)
+        and point[0] > 0
+        and isinstance(point[1], int)
+        and not isinstance(point[1], bool)
+        for point in rounding.values()
+    )

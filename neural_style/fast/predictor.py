@@ -25,7 +25,7 @@ from ..checks import OptionError
 from .layers import PACKAGE
 from .network import assign_weights
 from .onnx_files import Quantized
-from .quantize import round_at, rounding_points
+from .quantize import integer_convolution, level_average, round_at, rounding_points
 
 # MobileNetV2's inverted-residual blocks (Sandler et al. 2018, table 2): (expansion, channels, repeats, stride), the
 # stride that of the first block of each group. The file's weights give the widths; the strides are not in them.
@@ -88,6 +88,39 @@ def point_names(blocks):
     return names
 
 
+def convolutions(blocks):
+    """
+    A layout's convolutions in their order, each with the rounding point of the activation it reads.
+
+    Arguments:
+    blocks -- the layout (StylePredictor's `blocks`)
+
+    Returns:
+    reads -- dict, convolution ('conv0', 'block0/depthwise', 'block1/expand', ..., 'output') -> the point its input
+             was rounded at ('input', 'conv0', 'block0/project', ..., 'mean')
+    """
+    reads, last = {}, "input"
+    for block in blocks:
+        name = block["name"]
+        if block["kind"] == "conv":
+            reads[name], last = last, name
+        elif block["kind"] == "mean":
+            last = name
+        else:
+            if block["expand"]:
+                reads[f"{name}/expand"], last = last, f"{name}/expand"
+            reads[f"{name}/depthwise"], last = last, f"{name}/depthwise"
+            reads[f"{name}/project"] = last
+            last = f"{name}/add" if block["residual"] else f"{name}/project"
+    return reads
+
+
+def weight_points(blocks):
+    """The scales of a layout's int8 weights, as its quantization names them: '<convolution>/kernel' (one per output
+    channel) and '<convolution>/bias', for each of convolutions(blocks)."""
+    return [f"{conv}/{part}" for conv in convolutions(blocks) for part in ("kernel", "bias")]
+
+
 # What each kind of block holds besides its name.
 BLOCK_KEYS = {
     "conv": {"filters", "kernel", "stride", "relu6"},
@@ -138,14 +171,28 @@ class InvertedResidual(keras.layers.Layer):
         self.built = True
 
     def _round(self, x, point):
-        return round_at(self.rounding, point, x)
+        return round_at(self.rounding, point, x, reciprocal="depthwise/kernel" in self.rounding)
 
     def call(self, x):
+        if "depthwise/kernel" in self.rounding:
+            return self._integer_call(x)
         y = x
         if self.expand is not None:
             y = self._round(tf.nn.relu6(self.expand(y)), "expand")
         y = self._round(tf.nn.relu6(self.depthwise(y)), "depthwise")
         y = self._round(self.project(y), "project")
+        if self.residual:
+            y = self._round(y + x, "add")
+        return y
+
+    def _integer_call(self, x):
+        """call with the convolutions on the file's integers (integer_convolution); the block's input was rounded at
+        the point 'input' of `rounding`."""
+        y, reads = x, "input"
+        if self.expand is not None:
+            y, reads = integer_convolution(self.expand, y, self.rounding, "expand", reads, relu6=True), "expand"
+        y = integer_convolution(self.depthwise, y, self.rounding, "depthwise", reads, relu6=True)
+        y = integer_convolution(self.project, y, self.rounding, "project", "depthwise")
         if self.residual:
             y = self._round(y + x, "add")
         return y
@@ -181,9 +228,13 @@ class StylePredictor(keras.Model):
         self.blocks = [dict(block) for block in blocks]
         _check_blocks(self.blocks)
         self.quantization = rounding_points(quantization)
-        unknown = sorted(set(self.quantization) - set(point_names(self.blocks)))
+        unknown = sorted(set(self.quantization) - set(point_names(self.blocks)) - set(weight_points(self.blocks)))
         if unknown:
             raise OptionError(f"quantization names points the layout does not have: {', '.join(unknown)}", "model")
+        self.reads = convolutions(self.blocks)
+        # The convolutions on the file's integers where the quantization has every weight's scales (a file's reader
+        # gives them), else in float32 on the dequantised weights (a .keras file from before, the float network).
+        self.integer = bool(self.quantization) and all(p in self.quantization for p in weight_points(self.blocks))
         self.stages = []
         channels = 3
         for block in self.blocks:
@@ -198,6 +249,11 @@ class StylePredictor(keras.Model):
                     for point, value in self.quantization.items()
                     if point.startswith(f"{name}/")
                 }
+                if self.integer:  # the scale of the levels the block reads, for its first convolution
+                    first = f"{name}/expand" if block["expand"] else f"{name}/depthwise"
+                    rounding["input"] = self.quantization[self.reads[first]]
+                else:
+                    rounding = {k: v for k, v in rounding.items() if not k.endswith(("/kernel", "/bias"))}
                 layer = InvertedResidual(
                     channels, block["expand"], block["filters"], block["stride"], block["residual"], rounding, name=name
                 )
@@ -208,7 +264,7 @@ class StylePredictor(keras.Model):
         self.built = True
 
     def _round(self, x, point):
-        return round_at(self.quantization, point, x)
+        return round_at(self.quantization, point, x, reciprocal=self.integer)
 
     def call(self, pictures, stop_at=None):
         """
@@ -226,18 +282,32 @@ class StylePredictor(keras.Model):
             raise OptionError(
                 f"stop_at must be one of the blocks' names (conv0, block0, ..., mean), got {stop_at!r}", "stop_at"
             )
-        x = self._round(tf.cast(pictures, tf.float32) / 255.0, "input")
+        # Times float32(1 / 255) on the file's integer arithmetic: TFLite's converter's own form of the quotient.
+        x = tf.cast(pictures, tf.float32)
+        x = self._round(x * (np.float32(1) / np.float32(255)) if self.integer else x / 255.0, "input")
+        last = "input"
         for block, layer in zip(self.blocks, self.stages):
-            if block["kind"] == "mean":
+            if block["kind"] == "mean" and self.integer:
+                # From the levels' exact sum, as TFLite computes it too (its float mean sums in another order).
+                x = self._round(level_average(x, self.quantization[last][0], int32=True), block["name"])
+            elif block["kind"] == "mean":
                 x = self._round(tf.reduce_mean(x, axis=[1, 2], keepdims=True), block["name"])
+            elif block["kind"] == "conv" and self.integer:
+                x = integer_convolution(layer, x, self.quantization, block["name"], last, block["relu6"])
             elif block["kind"] == "conv":
                 x = layer(x)
                 x = self._round(tf.nn.relu6(x) if block["relu6"] else x, block["name"])
             else:
                 x = layer(x)
+            last = block["name"] if block["kind"] != "inverted_residual" else self._block_point(block)
             if block["name"] == stop_at:
                 return x
         return tf.reshape(x, [-1, x.shape[-1]])
+
+    @staticmethod
+    def _block_point(block):
+        """The rounding point of an inverted-residual block's output."""
+        return f"{block['name']}/add" if block["residual"] else f"{block['name']}/project"
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], self.blocks[-1]["filters"])
@@ -377,7 +447,33 @@ def build_predictor(config, arrays):
     model -- a built StylePredictor; each Quantized weight read back in float32 as ONNX's DequantizeLinear reads it
              (quantize.dequantize); OptionError when the arrays are not the layout's weights
     """
-    return assign_weights(StylePredictor(**{"name": "style_predictor", **config}), arrays, "style predictor")
+    return assign_weights(
+        StylePredictor(**{"name": "style_predictor", **with_weight_scales(config, arrays)}), arrays, "style predictor"
+    )
+
+
+def with_weight_scales(config, arrays):
+    """
+    A quantised predictor's config with its int8 weights' scales added to its quantization (weight_points), so that
+    its convolutions are computed on the file's integers (integer_convolution), as the file's runtime computes them.
+
+    Arguments:
+    config -- dict of StylePredictor's arguments ('blocks', 'quantization')
+    arrays -- dict, Keras weight path -> Quantized (its scales are taken) or float32 array
+
+    Returns:
+    config -- the same, or a copy with the scales: where the quantization rounds activations, lacks the weights'
+              scales, and every convolution's kernel and bias is a Quantized weight
+    """
+    quantization = dict(config.get("quantization") or {})
+    points = weight_points(config["blocks"])
+    if not quantization or all(point in quantization for point in points):
+        return config
+    if not all(isinstance(arrays.get(point), Quantized) for point in points):
+        return config
+    for point in points:
+        quantization[point] = [np.ravel(np.asarray(arrays[point].scale, np.float32)).tolist(), 0]
+    return {**config, "quantization": quantization}
 
 
 def read_predictor(path):
