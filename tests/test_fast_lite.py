@@ -57,41 +57,113 @@ def test_26_styles_equal_keras_within_one_grey_level(models, photo, height, widt
     assert np.abs(_uint8(lite_result) - _uint8(keras_result)).max() <= 1
 
 
-def test_the_check_reports_the_arbitrary_network_as_it_is(models, photo, monkeypatch):
-    """The check's verdict for the arbitrary-style network matches a comparison made here, at another size."""
+def _paintings():
+    """The paintings the arbitrary network's tests use: the demo's, a photograph as a painting, a synthetic one."""
+    from tests.fixtures import smooth_photo
+
+    return {
+        "starry_night": read_image(DEMO / "starry_night.jpg", 10**8),
+        "tubingen": read_image(DEMO / "tubingen.jpg", 10**8)[::-1],
+        "smooth": np.rint(smooth_photo(180, 240, seed=11)),
+    }
+
+
+@pytest.fixture(scope="module")
+def arbitrary_network():
+    return bundled.load_bundled(bundled.ARBITRARY)
+
+
+def test_the_check_finds_the_arbitrary_network_exact(models):
+    """Its .tflite files give the Keras network's pictures bit for bit at the check's sizes (fractional pixels)."""
+    _, checks = models
+    check = checks[bundled.ARBITRARY]
+    assert check["exact"] and check["max_difference"] == 0
+    network = bundled.load_bundled(bundled.ARBITRARY)
+    assert check["rounding"] == {point: network.transform.quantization[point] for point in ("input", "style")}
+
+
+@pytest.mark.parametrize(
+    "height, width, resized, painting",
+    [
+        (33, 47, False, "starry_night"),
+        (37, 53, True, "smooth"),
+        (61, 83, True, "tubingen"),
+        (150, 200, True, "starry_night"),
+        (300, 400, False, "smooth"),
+        (301, 399, True, "starry_night"),
+    ],
+)
+def test_arbitrary_network_equals_keras(models, photo, arbitrary_network, height, width, resized, painting):
+    """The whole route (the .tflite predictor's style vector, then the .tflite transformer) against the Keras network,
+    odd and even sizes, crops (whole grey levels) and resized pictures (fractional ones, ties included): the same
+    integer arithmetic, so the same pixels (measured: identical), within one grey level as the route promises."""
+    import tensorflow as tf
+
     folder, checks = models
-    network = bundled.load_bundled(bundled.ARBITRARY)
     files = bundled.lite_files(bundled.ARBITRARY, folder)
-    painting = read_image(DEMO / "starry_night.jpg", 10**8)
-    vector = arbitrary.style_vector(network.predictor, painting)
-    pixels = photo[:150, :200]
-    keras_result = stylize_picture(network.transform, pixels, style_weights=vector)
+    style = _paintings()[painting]
+    pixels = tf.image.resize(photo, (height, width), antialias=True).numpy() if resized else photo[:height, :width]
+    keras_vector = arbitrary.style_vector(arbitrary_network.predictor, style)
+    lite_vector = lite.run_predictor(files["predictor"], style)
+    np.testing.assert_array_equal(lite_vector, keras_vector)
+    keras_result = stylize_picture(arbitrary_network.transform, pixels, style_weights=keras_vector)
+    min_side = arbitrary_network.transform.layout.min_side
+    rounding = checks[bundled.ARBITRARY]["rounding"]
+    lite_result = lite.run_transform(files["transform"], pixels, lite_vector, min_side, rounding)
+    assert lite_result.shape == (height, width, 3)
+    assert np.abs(_uint8(lite_result) - _uint8(keras_result)).max() <= 1
+
+
+def test_a_channel_of_zero_variance_falls_back_or_agrees(models, photo, arbitrary_network):
+    """XNNPACK's rsqrt of a zero variance is NaN where TensorFlow's is infinity (clipped to the top level): the route
+    then raises NonFiniteOutputError and the apply command paints that picture by Keras; where it does not, it
+    agrees with Keras."""
+    folder, checks = models
+    files = bundled.lite_files(bundled.ARBITRARY, folder)
+    vector = arbitrary.style_vector(arbitrary_network.predictor, _paintings()["starry_night"])
+    pixels = photo[:96, :128]
+    keras_result = stylize_picture(arbitrary_network.transform, pixels, style_weights=vector)
+    assert np.all(np.isfinite(keras_result))
     try:
-        lite_result = lite.run_transform(files["transform"], pixels, vector, network.transform.layout.min_side)
-        difference = np.abs(_uint8(lite_result) - _uint8(keras_result)).max()
-    except lite.NonFiniteOutputError:  # the apply command then paints by the Keras route
-        difference = None
-    if checks[bundled.ARBITRARY]["exact"]:
-        assert difference is not None and difference <= 1
-    # The route is taken only where the check says exact.
-    args = _args(style_image=[str(DEMO / "starry_night.jpg")], content=str(DEMO / "tubingen.jpg"))
-    monkeypatch.setenv(bundled.MODELS_VARIABLE, str(folder))
-    route = networks.lite_route(args, "bundled", bundled.ARBITRARY)
-    assert (route is not None) == checks[bundled.ARBITRARY]["exact"]
+        lite_result = lite.run_transform(files["transform"], pixels, vector, 5, checks[bundled.ARBITRARY]["rounding"])
+    except lite.NonFiniteOutputError:
+        return
+    assert np.abs(_uint8(lite_result) - _uint8(keras_result)).max() <= 1
 
 
-def test_predictor_within_two_steps_of_keras(models):
-    """The predictor's .tflite gives Keras' style vector within two of its output's 8-bit steps (float32
-    convolutions summed in another order move a value across a level now and then, as onnxruntime's do)."""
+def test_predictor_equals_keras_bit_for_bit(models, arbitrary_network):
+    """The predictor's .tflite gives Keras' style vector exactly: its convolutions sum the file's integers (exact in
+    float32), its mean is the levels' exact sum, and each quotient by a constant is the product TFLite makes of it."""
     folder, _ = models
-    network = bundled.load_bundled(bundled.ARBITRARY)
-    painting = read_image(DEMO / "starry_night.jpg", 10**8)
-    step = network.predictor.quantization["output"][0]
-    for size in (256, 320):
-        ours = arbitrary.style_vector(network.predictor, painting, size)
-        theirs = lite.run_predictor(bundled.lite_files(bundled.ARBITRARY, folder)["predictor"], painting, size)
-        assert theirs.shape == (100,)
-        assert np.abs(ours - theirs).max() <= 2 * step + 1e-6
+    path = bundled.lite_files(bundled.ARBITRARY, folder)["predictor"]
+    for painting in _paintings().values():
+        for size in (256, 320, 77):
+            ours = arbitrary.style_vector(arbitrary_network.predictor, painting, size)
+            theirs = lite.run_predictor(path, painting, size)
+            assert theirs.shape == (100,)
+            np.testing.assert_array_equal(theirs, ours)
+
+
+def test_keras_rounding_is_the_networks():
+    """lite.keras_rounding gives the values the Keras network rounds its inputs to (quantize.fake_quantize of the
+    pixels / 255, true quotients), at ties too, and whole levels that any product form rounds alike."""
+    import tensorflow as tf
+
+    from neural_style.fast.quantize import fake_quantize
+
+    rng = np.random.default_rng(4)
+    # Fractional pixels, with the ties a resize makes (x.5) and the ends.
+    pixels = np.concatenate([rng.uniform(0, 255, 5000), np.arange(0, 255, 0.5), [0, 255]]).astype(np.float32)
+    point = (0.003921568859368563, -128)
+    keras_values = fake_quantize(tf.constant(pixels) / 255.0, *point).numpy()
+    np.testing.assert_array_equal(lite.keras_rounding(pixels / np.float32(255), point), keras_values)
+    np.testing.assert_array_equal(lite.keras_rounding(pixels, point, 255), keras_values * np.float32(255))
+    levels = lite.keras_rounding(pixels, point, 255) * np.float32(1 / (255 * point[0]))
+    # Whole levels, so a product with another rounding of the reciprocal gives them too.
+    np.testing.assert_allclose(levels, np.rint(levels), atol=1e-3)
+    style = rng.normal(0, 2, 100).astype(np.float32)
+    style_point = (0.022740744054317474, -3)
+    np.testing.assert_array_equal(lite.keras_rounding(style, style_point), fake_quantize(style, *style_point).numpy())
 
 
 def test_square_as_the_arbitrary_module(photo):
@@ -138,6 +210,28 @@ def test_keras_route_where_litert_cannot_paint(models, given, monkeypatch):
     assert networks.lite_route(_args(), "bundled", bundled.STYLES26) is not None
 
 
+@pytest.mark.parametrize(
+    "given",
+    [
+        {},
+        {"strength": 0.5},
+        {"style_size": 320},
+        {"style_image": [str(DEMO / "starry_night.jpg"), str(DEMO / "tubingen.jpg")], "mix": "0.7,0.3"},
+    ],
+)
+def test_any_painting_takes_the_litert_route(models, given, monkeypatch):
+    folder, _ = models
+    monkeypatch.setenv(bundled.MODELS_VARIABLE, str(folder))
+    args = _args(**{"style_image": [str(DEMO / "starry_night.jpg")], **given})
+    route = networks.lite_route(args, "bundled", bundled.ARBITRARY)
+    assert route is not None and "predictor" in route["files"]
+    assert route["choice"]["strength"] == given.get("strength", 1.0)
+    assert route["choice"]["style_size"] == given.get("style_size", 256)
+    # Masks and kept colours stay with Keras, as for every network.
+    for keras_only in ({"style_masks": ["a.png", "b.png"], "mix": None}, {"preserve_colors": True}):
+        assert networks.lite_route(_args(**{**vars(args), **keras_only}), "bundled", bundled.ARBITRARY) is None
+
+
 PROBE = """
 import json, sys
 from neural_style.cli import main
@@ -172,6 +266,33 @@ def test_apply_by_litert_does_not_import_tensorflow(models, photo, tmp_path):
         folder, "--content", output, "--model", bundled.STYLES26, "--style-index", 26, "--output", tmp_path / "x.png"
     )
     assert report["code"] == 2 and "--style-index 26 is not one of" in stderr and not (tmp_path / "x.png").exists()
+
+
+def test_apply_a_painting_by_litert_does_not_import_tensorflow(models, photo, arbitrary_network, tmp_path):
+    """`apply --style-image A B --mix --strength` through LiteRT: no TensorFlow, and the Keras network's picture (its
+    style vectors blended as the Keras route blends them) within one grey level."""
+    folder, _ = models
+    paintings = [DEMO / "starry_night.jpg", DEMO / "tubingen.jpg"]
+    output = tmp_path / "out.png"
+    report, _ = _apply(
+        folder,
+        "--content",
+        DEMO / "tubingen.jpg",
+        "--style-image",
+        *paintings,
+        "--mix",
+        "0.7,0.3",
+        "--strength",
+        0.6,
+        "--output",
+        output,
+    )
+    assert report == {"code": 0, "tensorflow": False}
+    predictor = arbitrary_network.predictor
+    vectors = arbitrary.style_vectors(predictor, [read_image(path, 10**8) for path in paintings])
+    style = arbitrary.blend(vectors, [0.7, 0.3], 0.6, arbitrary.style_vector(predictor, photo))
+    keras_result = stylize_picture(arbitrary_network.transform, photo, style_weights=style)
+    assert np.abs(_uint8(read_image(output, 10**8)) - _uint8(keras_result)).max() <= 1
 
 
 def test_first_use_converts_once_then_reuses(tmp_path, monkeypatch):

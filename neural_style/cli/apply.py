@@ -164,7 +164,8 @@ def apply_lite(args, name, route):
     with signals_as_interrupts():
         pixels = read_image(args.content, max_image_pixels())
         transform = lite.interpreter(route["files"]["transform"])
-        stylised = lite.run_transform(transform, pixels, weights(pixels), int(route["check"]["min_side"]))
+        check = route["check"]
+        stylised = lite.run_transform(transform, pixels, weights(pixels), int(check["min_side"]), check.get("rounding"))
         write_image(args.output, np.rint(stylised).astype(np.uint8))
     report(args.content, args.output)
     if not args.quiet and not args.json:

@@ -217,7 +217,8 @@ def convert_bundled(name, folder=None):
     folder -- the models folder (default: bundled.models_folder())
 
     Returns:
-    check -- dict: exact (bool: every uint8 picture within one grey level of the Keras network's), max_difference
+    check -- dict: exact (bool: every uint8 picture within one grey level of the Keras network's), max_difference,
+             styles, min_side, rounding (an int8 network's input and style rounding points, for lite.run_transform)
     """
     import json
 
@@ -233,6 +234,9 @@ def convert_bundled(name, folder=None):
         export_predictor_tflite(network.predictor, files["predictor"])
     demo = Path(__file__).resolve().parent.parent / "demo"
     photo = read_image(demo / "tubingen.jpg", 10**8)
+    # An int8 network's inputs, rounded as its Keras model rounds them before the file sees them (lite.keras_rounding).
+    points = network.transform.quantization
+    rounding = {point: points[point] for point in ("input", "style") if point in points} or None
     worst = 0
     for height, width in ((96, 128), (61, 83)):
         pixels = tf.image.resize(photo, (height, width), antialias=True).numpy()
@@ -246,7 +250,8 @@ def convert_bundled(name, folder=None):
             choices = [(eye[0], eye[0]), (eye[7], eye[7]), (mixture, mixture)]
         for keras_weights, lite_weights in choices:
             ours = stylize_picture(network.transform, pixels, style_weights=keras_weights)
-            theirs = lite.run_transform(files["transform"], pixels, lite_weights, network.transform.layout.min_side)
+            min_side = network.transform.layout.min_side
+            theirs = lite.run_transform(files["transform"], pixels, lite_weights, min_side, rounding)
             difference = np.abs(np.rint(ours).astype(np.int32) - np.rint(theirs).astype(np.int32)).max()
             worst = max(worst, int(difference))
     transform = network.transform
@@ -255,6 +260,7 @@ def convert_bundled(name, folder=None):
         "max_difference": worst,
         "styles": transform.styles,
         "min_side": transform.layout.min_side,
+        "rounding": rounding,
         "tensorflow": tf.__version__,
     }
     with atomic_write(files["check"], suffix=".json") as temporary, open(temporary, "w") as file:

@@ -15,6 +15,8 @@ import numpy as np
 from .._native_logs import silenced  # LiteRT's "Created TensorFlow Lite XNNPACK delegate" line, too
 from .arbitrary import STYLE_SIZE  # arbitrary's, TensorFlow-free
 
+# The range of an int8 level (quantize.INT8_LOW, INT8_HIGH, which imports TensorFlow).
+INT8_LOW, INT8_HIGH = -128, 127
 # The smallest side a .tflite file of this package's networks takes (network.Layout.min_side: 5 for every layout it
 # has); a smaller picture is padded by its edge and the result cropped, as fast.apply does.
 MIN_SIDE = 5
@@ -75,7 +77,29 @@ def styles_of(path_or_interpreter):
     return 1
 
 
-def run_transform(model, picture, style_weights=None, min_side=1):
+def keras_rounding(values, point, divisor=1):
+    """
+    Values rounded at an int8 network's rounding point as its Keras model rounds them (quantize.fake_quantize:
+    a float32 quotient, rounded half to even), in numpy. TFLite's converter turns each division by a constant into a
+    product with its reciprocal, which rounds a value at a tie (a resized picture's 37.5) the other way now and then;
+    a network given these values rounds them to the same levels either way, since they are levels already.
+
+    Arguments:
+    values -- float32 array
+    point -- (scale, zero point) of the rounding
+    divisor -- what the network divides the values by before it rounds them (255 for its pixels)
+
+    Returns:
+    rounded -- float32 array like values: the rounded values, times divisor again
+    """
+    scale, zero_point = np.float32(point[0]), np.float32(point[1])
+    quotient = np.asarray(values, np.float32) / np.float32(divisor) / scale
+    # np.round rounds half to even, as tf.round; the bounds are whole numbers, so clipping first changes no level.
+    levels = np.round(np.clip(quotient, INT8_LOW - zero_point, INT8_HIGH - zero_point))
+    return (levels * scale * np.float32(divisor)).astype(np.float32)
+
+
+def run_transform(model, picture, style_weights=None, min_side=1, rounding=None):
     """
     A picture through a .tflite transformer, at its own size, clipped to 0..255.
 
@@ -86,12 +110,19 @@ def run_transform(model, picture, style_weights=None, min_side=1):
                      arbitrary-style network), or (H, W, styles) one mixture per pixel at the picture's size
     min_side -- the network's smallest side (Layout.min_side): a smaller picture is padded by its edge, the result
                 cropped back, as fast.apply does
+    rounding -- None, or an int8 network's rounding points of its inputs, {"input": (scale, zero point), "style":
+                (scale, zero point)}: the picture and the style rounded here as the Keras network rounds them
+                (keras_rounding), so that the file's own rounding of them agrees with it at every tie
 
     Returns:
     stylised -- float32 (H, W, 3) in 0..255; NonFiniteOutputError when the network gives NaN or infinity
     """
     model = interpreter(model) if isinstance(model, (str, os.PathLike)) else model
     pixels = np.asarray(picture, np.float32)
+    if rounding and rounding.get("input"):
+        pixels = keras_rounding(pixels, rounding["input"], 255)
+    if rounding and rounding.get("style") and style_weights is not None:
+        style_weights = keras_rounding(style_weights, rounding["style"])
     height, width = pixels.shape[:2]
     padded = _pad(pixels, min_side)
     index = _input_index(model, "picture")

@@ -34,8 +34,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from . import layers
 from .layers import EPSILON, PACKAGE, InstanceNormalization, ReflectionPadding2D, float_convolution, upsample
-from .quantize import INT8_HIGH, INT8_LOW, round_at, rounding_points
+from .quantize import INT8_HIGH, INT8_LOW, level_average, round_at, rounding_points
 
 # (filters, kernel, stride) of the encoder; the residual blocks' convolutions; the decoder's (filters, kernel).
 ENCODER = ((32, 9, 1), (64, 3, 2), (128, 3, 2))
@@ -322,10 +323,19 @@ class TransformNet(keras.Model):
             norm = self.norms[index]
             if norm is not None:
                 level_weights = weights[self._levels[index]] if weights else None
-                x = norm(x, statistics[index] if statistics else None, level_weights)
+                own = statistics[index] if statistics else None
+                own = self._level_statistics(index, x) if own is None and norm.quantization else own
+                x = norm(x, own, level_weights)
             return self._q(f"conv{index}/output", tf.nn.relu(x) if relu else x)
 
         return block
+
+    def _level_statistics(self, index, x):
+        """An int8 network's normalisation statistics of x from exact sums of its levels: alike in TFLite (int32)."""
+        norm, int32 = self.norms[index], layers.tracing_for_tflite()
+        mean = level_average(x, self.quantization[f"conv{index}"][0], int32)
+        squares = norm.squared_deviations(x, mean)
+        return mean, level_average(squares, norm.quantization["squares"][0], int32)
 
     def style_weights_by_level(self, style_weights):
         """
