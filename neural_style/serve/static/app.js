@@ -1,53 +1,10 @@
 // The page of `neural-style serve`: a photo, a style, the settings, the picture; refine it with the article's
-// optimisation. Plain JavaScript, no framework and nothing from another host (the server's Content-Security-Policy
-// is default-src 'self'). The API is docs/serve.md's; every error it answers is {"error": "one line"}, shown as is.
-"use strict";
-
-const $ = (id) => document.getElementById(id);
-
-// ?token=... in the page's address is sent on every request: as a header where one can be set, else (EventSource,
-// <img src>) as the query parameter the server also accepts.
-const TOKEN = new URLSearchParams(location.search).get("token");
-
-function withToken(url) {
-  if (!TOKEN) return url;
-  return url + (url.includes("?") ? "&" : "?") + "token=" + encodeURIComponent(TOKEN);
-}
-
-class ApiError extends Error {
-  constructor(message, status, retryAfter) {
-    super(message);
-    this.status = status;
-    this.retryAfter = retryAfter;
-  }
-}
-
-// fetch with the token; a response that is not 2xx becomes an ApiError carrying the server's one line.
-async function api(path, options = {}) {
-  const headers = new Headers(options.headers || {});
-  if (TOKEN) headers.set("Authorization", "Bearer " + TOKEN);
-  let response;
-  try {
-    response = await fetch(path, { ...options, headers });
-  } catch (err) {
-    throw new ApiError("The server does not answer: is `neural-style serve` still running?", 0, null);
-  }
-  if (response.ok) return response;
-  let line = `${response.status} ${response.statusText}`;
-  try {
-    const body = await response.json();
-    if (body && typeof body.error === "string") line = body.error;
-  } catch (err) {
-    // Not JSON (a proxy's page, say): the status line is all there is to show.
-  }
-  throw new ApiError(line, response.status, Number(response.headers.get("Retry-After")) || null);
-}
-
-function showError(message) {
-  const line = $("error");
-  line.textContent = message;
-  line.hidden = !message;
-}
+// optimisation (refine.js). Plain JavaScript modules, no framework and nothing from another host (the server's
+// Content-Security-Policy is default-src 'self').
+import { api, withToken } from "./api.js";
+import { $, copyText, download, showCommand, showError } from "./page.js";
+import { setupRefine, updateRefine } from "./refine.js";
+import { regionDrawn, regionMask, resetRegion, setupRegion } from "./region.js";
 
 const state = {
   limits: { max_upload_bytes: 50 * 1024 * 1024, max_pixels: Infinity },
@@ -56,14 +13,11 @@ const state = {
   photo: null, // {file, url, width, height}
   painting: null,
   painting2: null,
-  regionDrawn: false,
   result: null, // {blob, url, width, height}
   stale: false, // the picture shown is from earlier settings (the latest request failed)
   busy: false,
   pending: false,
   timer: null,
-  job: null, // {id, source, finished}
-  refined: null, // {blob, url}
 };
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -114,7 +68,7 @@ async function setPhoto(file) {
     preview.hidden = false;
     $("stage").classList.remove("empty");
     $("photo-status").textContent = `${file.name}, ${img.naturalWidth} x ${img.naturalHeight} pixels`;
-    resetRegion();
+    resetRegion(img.naturalWidth, img.naturalHeight);
     showError("");
     stylizeSoon(0);
   } catch (err) {
@@ -242,96 +196,6 @@ function updateControls() {
   updateRefine();
 }
 
-// ---------------------------------------------------------------------------------------------------------------
-// The second painting's region: a canvas over the photo, at most 1024 pixels a side (the server resizes the mask to
-// the photo); its strokes' opacity is the mask's grey level.
-
-const MASK_SIDE = 1024;
-let stroke = null;
-
-function resetRegion() {
-  const canvas = $("region");
-  const scale = Math.min(1, MASK_SIDE / Math.max(state.photo.width, state.photo.height));
-  canvas.width = Math.max(1, Math.round(state.photo.width * scale));
-  canvas.height = Math.max(1, Math.round(state.photo.height * scale));
-  state.regionDrawn = false;
-}
-
-function canvasPoint(event) {
-  const canvas = $("region");
-  const box = canvas.getBoundingClientRect();
-  return [
-    ((event.clientX - box.left) / box.width) * canvas.width,
-    ((event.clientY - box.top) / box.height) * canvas.height,
-  ];
-}
-
-function drawTo(point) {
-  const canvas = $("region");
-  const context = canvas.getContext("2d");
-  // The brush's size is in the page's pixels: the same on screen whatever the photo's size.
-  context.lineWidth = (Number($("brush-size").value) * canvas.width) / canvas.getBoundingClientRect().width;
-  context.lineCap = "round";
-  context.lineJoin = "round";
-  context.strokeStyle = "rgb(255, 90, 30)";
-  context.globalCompositeOperation = $("erase").checked ? "destination-out" : "source-over";
-  context.beginPath();
-  context.moveTo(...(stroke || point));
-  context.lineTo(...point);
-  context.stroke();
-  stroke = point;
-}
-
-function setupRegion() {
-  const canvas = $("region");
-  canvas.addEventListener("pointerdown", (event) => {
-    if (!state.photo || !$("draw").checked) return;
-    canvas.setPointerCapture(event.pointerId);
-    stroke = null;
-    drawTo(canvasPoint(event));
-  });
-  canvas.addEventListener("pointermove", (event) => {
-    if (stroke) drawTo(canvasPoint(event));
-  });
-  const end = () => {
-    if (!stroke) return;
-    stroke = null;
-    state.regionDrawn = true;
-    if (state.painting2) stylizeSoon(0);
-  };
-  canvas.addEventListener("pointerup", end);
-  canvas.addEventListener("pointercancel", end);
-  $("draw").addEventListener("change", () => {
-    canvas.classList.toggle("drawing", $("draw").checked);
-    // The photo may have scrolled away while one reached this box: bring it back to draw on.
-    if ($("draw").checked) $("stage").scrollIntoView({ block: "nearest" });
-  });
-  $("brush-size").addEventListener("input", () => ($("brush-size-value").value = $("brush-size").value));
-  $("region-clear").addEventListener("click", () => {
-    if (!state.photo) return;
-    canvas.getContext("2d").clearRect(0, 0, canvas.width, canvas.height);
-    const had = state.regionDrawn;
-    state.regionDrawn = false;
-    if (had && state.painting2) stylizeSoon(0);
-  });
-}
-
-// The mask as a PNG: white where drawn (the second painting), black elsewhere.
-function regionMask() {
-  const canvas = $("region");
-  const pixels = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height);
-  const data = pixels.data;
-  for (let i = 0; i < data.length; i += 4) {
-    const alpha = data[i + 3];
-    data[i] = data[i + 1] = data[i + 2] = alpha;
-    data[i + 3] = 255;
-  }
-  const mask = document.createElement("canvas");
-  mask.width = canvas.width;
-  mask.height = canvas.height;
-  mask.getContext("2d").putImageData(pixels, 0, 0);
-  return new Promise((resolve) => mask.toBlob(resolve, "image/png"));
-}
 
 // ---------------------------------------------------------------------------------------------------------------
 // The picture: one request in flight; settings changed meanwhile send one more when it answers (the latest wins)
@@ -355,7 +219,7 @@ async function stylizeForm() {
   if (styleKind() === "painting" && state.painting2) {
     form.append("style2", state.painting2);
     form.append("mix", $("mix").value);
-    if (state.regionDrawn) form.append("region", await regionMask(), "region.png");
+    if (regionDrawn()) form.append("region", await regionMask(), "region.png");
   }
   form.append("preserve_colors", $("preserve-colors").checked ? "true" : "false");
   return [form, null];
@@ -425,14 +289,6 @@ async function showResult(blob, command, seconds) {
   updateRefine();
 }
 
-function download(url, name) {
-  const link = document.createElement("a");
-  link.href = url;
-  link.download = name;
-  document.body.append(link);
-  link.click();
-  link.remove();
-}
 
 function downloadJpeg() {
   const img = $("result");
@@ -455,163 +311,19 @@ function downloadJpeg() {
   );
 }
 
-// A command line in its box, the box as tall as the line's wrapped text.
-function showCommand(textarea, button, text) {
-  textarea.value = text;
-  button.disabled = !text;
-  textarea.style.height = "auto";
-  textarea.style.height = `${textarea.scrollHeight + 4}px`;
+
+// Why Refine cannot start now ("" when it can): it needs the server's VGG-19 weights, a painting, and the picture.
+function refineBlocker() {
+  if (!state.refine.available) return state.refine.reason || "The server cannot refine.";
+  if (styleKind() !== "painting") return "Refine needs a painting: choose any painting as the style.";
+  if (!state.result) return "Refine starts from the picture: make one first.";
+  if (state.stale) return "Refine starts from the picture of the settings above: mend the error first.";
+  return "";
 }
 
-async function copyText(textarea, button) {
-  const text = textarea.value;
-  try {
-    // The clipboard API needs a secure context (127.0.0.1 and localhost are); elsewhere select and copy.
-    if (navigator.clipboard && window.isSecureContext) await navigator.clipboard.writeText(text);
-    else {
-      textarea.select();
-      if (!document.execCommand("copy")) throw new Error("refused");
-    }
-    button.textContent = "Copied";
-  } catch (err) {
-    textarea.select();
-    button.textContent = "Select and copy";
-  }
-  setTimeout(() => (button.textContent = "Copy"), 1500);
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Refine: a job on the server (POST /api/jobs), its events (EventSource), Cancel (DELETE)
-
-function updateRefine() {
-  const running = state.job && !state.job.finished;
-  let reason = "";
-  if (!state.refine.available) reason = state.refine.reason || "The server cannot refine.";
-  else if (styleKind() !== "painting") reason = "Refine needs a painting: choose any painting as the style.";
-  else if (!state.result) reason = "Refine starts from the picture: make one first.";
-  else if (state.stale) reason = "Refine starts from the picture of the settings above: mend the error first.";
-  $("refine").disabled = Boolean(reason) || running;
-  $("cancel").disabled = !running;
-  $("refine-reason").textContent = reason;
-}
-
-function setRefineStatus(text, phase) {
-  const line = $("refine-status");
-  line.textContent = text;
-  line.dataset.phase = phase;
-}
-
-function formatCost(value) {
-  return typeof value === "number" ? value.toExponential(3) : "?";
-}
-
-async function refine() {
-  if (!state.result || !state.painting) return;
-  const iterations = Math.max(1, Math.round(Number($("iterations").value) || 100));
-  const form = new FormData();
-  form.append("content", state.photo.file);
-  form.append("style", state.painting);
-  form.append("init", state.result.blob, "picture.png");
-  form.append("iterations", String(iterations));
-  form.append("max_size", String(Math.max(16, Math.round(Number($("refine-size").value) || 400))));
-  // A preview every 10 steps (a fraction of a second each at the default size): the run is seen as it goes.
-  form.append("preview_every", "10");
-  $("refine").disabled = true;
-  let job;
-  try {
-    const response = await api("/api/jobs", { method: "POST", body: form });
-    job = await response.json();
-  } catch (err) {
-    showError(err.message);
-    updateRefine();
-    return;
-  }
-  showError("");
-  if (state.job && state.job.source) state.job.source.close();
-  state.job = { id: job.id, source: null, finished: false };
-  showCommand($("refine-command"), $("refine-command-copy"), job.command || "");
-  $("refined-download").hidden = true;
-  const progress = $("refine-progress");
-  progress.hidden = false;
-  progress.max = iterations;
-  progress.value = 0;
-  $("refine").dataset.job = job.id;
-  setRefineStatus(queueText(job.position), "queued");
-  updateRefine();
-  listen(state.job);
-}
-
-function queueText(position) {
-  return position > 0 ? `Queued: position ${position} (one job runs at a time).` : "Starting…";
-}
-
-function listen(job) {
-  const source = new EventSource(withToken(`/api/jobs/${encodeURIComponent(job.id)}/events`));
-  job.source = source;
-  const current = () => state.job === job;
-  const finish = (text, phase) => {
-    source.close();
-    job.finished = true;
-    if (!current()) return;
-    setRefineStatus(text, phase);
-    updateRefine();
-  };
-  const data = (event) => JSON.parse(event.data || "{}");
-  source.addEventListener("queued", (event) => current() && setRefineStatus(queueText(data(event).position), "queued"));
-  source.addEventListener("progress", (event) => {
-    if (!current()) return;
-    const step = data(event);
-    $("refine-progress").max = step.iterations;
-    $("refine-progress").value = step.iteration;
-    // The first event (iteration 0) comes before the network is ready: it has no costs yet.
-    const costs =
-      typeof step.J === "number"
-        ? `cost ${formatCost(step.J)} (content ${formatCost(step.J_content)}, style ${formatCost(step.J_style)})`
-        : "starting";
-    setRefineStatus(`Iteration ${step.iteration} of ${step.iterations}: ${costs}`, "running");
-    if (step.preview) {
-      $("refine-preview").src = step.preview;
-      $("refine-preview").hidden = false;
-    }
-  });
-  source.addEventListener("done", async (event) => {
-    finish("Done.", "done");
-    try {
-      const response = await api(data(event).result);
-      const blob = await response.blob();
-      if (state.refined) URL.revokeObjectURL(state.refined.url);
-      state.refined = { blob, url: URL.createObjectURL(blob) };
-      $("refine-preview").src = state.refined.url;
-      $("refine-preview").hidden = false;
-      $("refined-download").hidden = false;
-    } catch (err) {
-      showError(err.message);
-    }
-  });
-  source.addEventListener("cancelled", () => finish("Cancelled.", "cancelled"));
-  // "error" is both the server's event (with its line) and EventSource's own when the connection fails.
-  source.addEventListener("error", (event) => {
-    if (event.data) {
-      const line = data(event).error || "The job failed.";
-      finish(`Failed: ${line}`, "error");
-      if (current()) showError(line);
-    } else if (!job.finished) {
-      finish("The connection to the server was lost: the job's progress is unknown.", "error");
-    }
-  });
-}
-
-async function cancel() {
-  const job = state.job;
-  if (!job || job.finished) return;
-  $("cancel").disabled = true;
-  setRefineStatus("Cancelling…", "cancelling");
-  try {
-    await api(`/api/jobs/${encodeURIComponent(job.id)}`, { method: "DELETE" });
-  } catch (err) {
-    showError(err.message);
-    updateRefine();
-  }
+function refineInputs() {
+  if (refineBlocker() || !state.painting) return null;
+  return { photo: state.photo.file, painting: state.painting, picture: state.result.blob };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -678,14 +390,15 @@ function main() {
   slider("style-size", 0);
   slider("mix", 2);
   $("preserve-colors").addEventListener("change", () => stylizeSoon(0));
-  setupRegion();
+  setupRegion(
+    () => Boolean(state.photo),
+    () => state.painting2 && stylizeSoon(0),
+  );
   $("download-png").addEventListener("click", () => download(state.result.url, "neural-style.png"));
   $("download-jpeg").addEventListener("click", downloadJpeg);
   $("command-copy").addEventListener("click", () => copyText($("command"), $("command-copy")));
   $("refine-command-copy").addEventListener("click", () => copyText($("refine-command"), $("refine-command-copy")));
-  $("refine").addEventListener("click", refine);
-  $("cancel").addEventListener("click", cancel);
-  $("refined-download").addEventListener("click", () => download(state.refined.url, "neural-style-refined.png"));
+  setupRefine({ blocker: refineBlocker, inputs: refineInputs });
   loadModels();
 }
 
