@@ -390,6 +390,7 @@ def test_the_page_carries_its_token_to_every_request(browser, tmp_path):
         assert failures == []
     finally:
         stop_server(server)
+    assert server.returncode == 0, (tmp_path / "serve.stderr").read_text()[-2000:]
 
     api = [request for request in browser.requests if urllib.parse.urlsplit(request.url).path.startswith("/api/")]
     assert {"/api/models", "/api/stylize", "/api/jobs"} <= {urllib.parse.urlsplit(each.url).path for each in api}
