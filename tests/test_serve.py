@@ -259,3 +259,30 @@ def test_the_command_line_names_only_placeholders(client):
         "neural-style", "apply", "--content", "PHOTO", "--output", "STYLISED.png", "--style-image", "PAINTING",
         "--strength", "0.25",
     ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "files, fields",
+    [
+        pytest.param(  # slow: apply converts the arbitrary network for LiteRT on first use (about 10 s)
+            {"content": PHOTO, "style": PAINTING, "style2": PAINTING2},
+            {"mix": "0.3", "strength": "0.6"},
+            marks=pytest.mark.slow,
+        ),
+        ({"content": PHOTO}, {"model": "magenta-26", "style_index": "7", "preserve_colors": "true"}),
+    ],
+)
+def test_the_command_line_paints_the_same_picture(client, files, fields, tmp_path, monkeypatch):
+    from neural_style.cli import main
+
+    monkeypatch.setenv("NEURAL_STYLE_MODELS", str(tmp_path / "models"))  # apply's LiteRT files go there, not home
+    response = stylize(client, sent(**files), fields)
+    argv = shlex.split(response.headers["x-neural-style-command"])[1:]
+    placeholders = {"PHOTO": "content", "PAINTING": "style", "PAINTING2": "style2"}
+    for index, word in enumerate(argv):
+        if word in placeholders:
+            argv[index] = str(tmp_path / f"{word}.png")
+            (tmp_path / f"{word}.png").write_bytes(png(files[placeholders[word]]))
+    argv[argv.index("STYLISED.png")] = str(tmp_path / "out.png")
+    assert main(argv + ["--quiet"]) == 0
+    assert np.abs(decoded((tmp_path / "out.png").read_bytes()) - decoded(response.content)).max() <= 1
