@@ -195,6 +195,28 @@ def stylize_directly(base, strength, region=None):
     return iio.imread(io.BytesIO(response.content))[..., :3].astype(np.int16)
 
 
+def post_job(base):
+    """A refine job the test starts itself (the photo and painting, 5000 steps at 64 pixels); returns its id."""
+    import httpx
+
+    files = {
+        "content": ("photo.jpg", pathlib.Path(PHOTO).read_bytes()),
+        "style": ("p.jpg", pathlib.Path(PAINTING).read_bytes()),
+    }
+    response = httpx.post(base + "api/jobs", files=files, data={"iterations": "5000", "max_size": "64"}, timeout=60)
+    assert response.status_code == 202, response.text
+    assert response.json()["position"] == 0
+    return response.json()["id"]
+
+
+def cancel_job(base, job_id):
+    """Cancels a job through the API (DELETE)."""
+    import httpx
+
+    response = httpx.delete(f"{base}api/jobs/{job_id}", timeout=60)
+    assert response.status_code == 200 and response.json() == {"cancelled": True}
+
+
 def job_events(base, job_id):
     """The server's record of a job's events (the stream replays them all and ends after the last)."""
     import httpx
@@ -297,16 +319,22 @@ def test_the_page_paints_downloads_refines_and_cancels(browser, tmp_path):
         assert np.array_equal(painted, stylize_directly(base, "0.5", region))
         assert np.abs(painted - png).mean() > 1
 
-        # Refine from the picture at 128 pixels (quick steps): its job, its progress and previews, then Cancel.
+        # Refine from the picture at 128 pixels (quick steps), behind another job the test starts itself: the page
+        # shows its place in the queue, then (the other job cancelled) its progress and previews; then Cancel.
+        ahead = post_job(base)
         page.fill("#iterations", "5000")
         page.fill("#refine-size", "128")
         with page.expect_response(lambda response: response.url == base + "api/jobs") as posted:
             page.click("#refine")
         assert posted.value.status == 202
         job = posted.value.json()
-        assert job["position"] == 0 and job["command"].startswith("neural-style ")
+        assert job["position"] == 1 and job["command"].startswith("neural-style ")
         expect(page.locator("#refine-command")).to_have_value(job["command"])
         refine_status = page.locator("#refine-status")
+        expect(refine_status).to_have_text("Queued: position 1 (one job runs at a time).")
+        expect(page.locator("#cancel")).to_be_enabled()
+        cancel_job(base, ahead)
+        assert job_events(base, ahead)[-1] == ("cancelled", {})
         expect(refine_status).to_have_text(
             re.compile(r"^Iteration [1-9]\d* of 5000: cost \d\.\d{3}e[+-]\d+ \(content "), timeout=REFINE_MS
         )
