@@ -135,6 +135,8 @@ class Networks:
 
                 vector = arbitrary.style_vector(predictor, warm, arbitrary.STYLE_SIZE)
                 stylize_picture(transform, warm, style_weights=vector)
+                # A region's per-pixel vectors take the other compiled pass (weights of rank 4): traced now too.
+                stylize_picture(transform, warm, style_weights=np.broadcast_to(vector, warm.shape[:2] + vector.shape))
             else:
                 stylize_picture(transform, warm)
 
