@@ -83,6 +83,7 @@ def test_version_is_the_packages():
         (["video", "--content", "absent.mp4", "--style", "{photo}", "--output", "o.mp4"], "not found: absent.mp4"),
         (["serve", "--port", "70000"], "port must be 0 (a free port) to 65535"),
         (["serve", "--token", "short"], "token must be at least 8"),
+        (["serve", "--models", "absent/"], "models absent/: not a folder"),
     ],
 )
 def test_bad_input_is_one_line_without_tensorflow(argv, message, tmp_path):

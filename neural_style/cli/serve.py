@@ -46,5 +46,5 @@ def main(argv):
     args = build_parser().parse_args(argv)
     from ..serve.server import check_options, serve
 
-    check_options(args.host, args.port, args.token)  # before the networks are built: a bad value costs nothing
+    check_options(args.host, args.port, args.token, args.models)  # before the networks are built: costs nothing
     return serve(args.host, args.port, args.token, args.weights or default_weights(), args.models)

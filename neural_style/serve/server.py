@@ -2,6 +2,7 @@
 application built with the port it really has, uvicorn run on that socket, the ready line printed once it answers,
 and SIGTERM / SIGINT turned into a clean stop (jobs cancelled, the temporary folder removed, exit code 0)."""
 
+import os
 import signal
 import socket
 import sys
@@ -10,14 +11,15 @@ from ..checks import OptionError
 from . import safety
 
 
-def check_options(host, port, token):
+def check_options(host, port, token, models=None):
     """
-    The serve command's address options, checked in one place.
+    The serve command's options, checked in one place before anything is built.
 
     Arguments:
     host -- the --host value
     port -- the --port value (0: a free port)
     token -- the --token value, or None
+    models -- the --models folder, or None
 
     Returns:
     token -- the token in force (safety.choose_token: one is made for a non-loopback host without one); OptionError
@@ -29,6 +31,8 @@ def check_options(host, port, token):
         raise OptionError(f"host must be an address or a name to listen on, e.g. 127.0.0.1, got {host!r}", "host")
     if token is not None and (len(token) < 8 or not token.isprintable() or " " in token):
         raise OptionError("token must be at least 8 printable characters without spaces", "token")
+    if models is not None and not os.path.isdir(models):
+        raise OptionError(f"models {models}: not a folder; give the folder of your .keras networks", "models")
     return safety.choose_token(host, token)
 
 
@@ -92,10 +96,14 @@ def serve(host="127.0.0.1", port=8000, token=None, weights="random", models=None
 
     from .app import create_app
 
-    token = check_options(host, port, token)
+    token = check_options(host, port, token, models)
     sock = bind(host, port)
     port = sock.getsockname()[1]
-    app = create_app(host, port, token, weights, models)
+    try:
+        app = create_app(host, port, token, weights, models)
+    except BaseException:
+        sock.close()
+        raise
     line = address_line(host, port, token)
 
     class Server(uvicorn.Server):
