@@ -66,7 +66,10 @@ async function setPhoto(file) {
     const preview = $("photo-preview");
     preview.src = url;
     preview.hidden = false;
-    $("stage").classList.remove("empty");
+    const stage = $("stage");
+    stage.classList.remove("empty");
+    stage.style.aspectRatio = `${img.naturalWidth} / ${img.naturalHeight}`;
+    stage.style.width = `min(100%, calc(70vh * ${img.naturalWidth} / ${img.naturalHeight}))`;
     $("photo-status").textContent = `${file.name}, ${img.naturalWidth} x ${img.naturalHeight} pixels`;
     resetRegion(img.naturalWidth, img.naturalHeight);
     showError("");
