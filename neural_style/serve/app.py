@@ -286,7 +286,12 @@ def static_file(name):
 
 
 def max_pixels():
-    """The pixel limit of the pictures (limits.max_image_pixels)."""
+    """
+    The pixel limit of the pictures, as /api/models reports it.
+
+    Returns:
+    limit -- limits.max_image_pixels(): $NEURAL_STYLE_MAX_IMAGE_PIXELS, else 100 megapixels
+    """
     from ..limits import max_image_pixels
 
     return max_image_pixels()

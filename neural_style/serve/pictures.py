@@ -35,7 +35,16 @@ class Settings:
 
 
 def text_field(fields, name):
-    """A form field's text, or None when it is absent or empty."""
+    """
+    A form field's text.
+
+    Arguments:
+    fields -- the form's text fields (name -> str)
+    name -- the field
+
+    Returns:
+    text -- its text without surrounding spaces, or None when it is absent or empty
+    """
     value = fields.get(name)
     if value is None or not isinstance(value, str) or value.strip() == "":
         return None

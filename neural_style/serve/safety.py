@@ -166,7 +166,15 @@ class Guard:
 
 
 def too_large(max_bytes):
-    """The 413 line."""
+    """
+    The line of a 413 answer.
+
+    Arguments:
+    max_bytes -- the upload limit
+
+    Returns:
+    line -- what is wrong and what to do
+    """
     return f"the upload is larger than {max_bytes // (1024 * 1024)} MB; send smaller pictures (shrink or re-save them)"
 
 
