@@ -286,3 +286,17 @@ def test_the_command_line_paints_the_same_picture(client, files, fields, tmp_pat
     argv[argv.index("STYLISED.png")] = str(tmp_path / "out.png")
     assert main(argv + ["--quiet"]) == 0
     assert np.abs(decoded((tmp_path / "out.png").read_bytes()) - decoded(response.content)).max() <= 1
+
+
+def test_a_region_of_another_size_is_resized_and_transparent_is_black(client, arbitrary_network):
+    transform, predictor = arbitrary_network
+    first, second = (arbitrary.style_vector(predictor, picture) for picture in (PAINTING, PAINTING2))
+    white_half_size = np.full((36, 48, 3), 255.0)
+    clear = np.zeros((72, 96, 4), np.uint8)
+    clear[..., :3] = 255  # white, but fully transparent: no stroke there
+    for region, vector in ((white_half_size, second), (clear, first)):
+        files = {**sent(content=PHOTO, style=PAINTING, style2=PAINTING2), "region": ("r.png", png(region), "image/png")}
+        response = stylize(client, files)
+        assert response.status_code == 200, response.text
+        expected = stylize_picture(transform, PHOTO, style_weights=vector)
+        assert np.abs(decoded(response.content) - expected).max() <= 1
