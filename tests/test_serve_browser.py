@@ -25,6 +25,7 @@ import sys
 import threading
 import urllib.parse
 
+import httpx
 import imageio.v3 as iio
 import numpy as np
 import pytest
@@ -180,8 +181,6 @@ def stylize_directly(base, strength, region=None):
     Returns:
     pixels -- int16 (H, W, 3)
     """
-    import httpx
-
     photo, painting = pathlib.Path(PHOTO).read_bytes(), pathlib.Path(PAINTING).read_bytes()
     files = {"content": ("photo.jpg", photo), "style": ("painting.jpg", painting)}
     data = {"strength": strength, "style_size": "256", "preserve_colors": "false"}
@@ -197,8 +196,6 @@ def stylize_directly(base, strength, region=None):
 
 def post_job(base):
     """A refine job the test starts itself (the photo and painting, 5000 steps at 64 pixels); returns its id."""
-    import httpx
-
     files = {
         "content": ("photo.jpg", pathlib.Path(PHOTO).read_bytes()),
         "style": ("p.jpg", pathlib.Path(PAINTING).read_bytes()),
@@ -211,16 +208,12 @@ def post_job(base):
 
 def cancel_job(base, job_id):
     """Cancels a job through the API (DELETE)."""
-    import httpx
-
     response = httpx.delete(f"{base}api/jobs/{job_id}", timeout=60)
     assert response.status_code == 200 and response.json() == {"cancelled": True}
 
 
 def job_events(base, job_id):
     """The server's record of a job's events (the stream replays them all and ends after the last)."""
-    import httpx
-
     events = []
     with httpx.stream("GET", f"{base}api/jobs/{job_id}/events", timeout=60) as response:
         assert response.status_code == 200
@@ -415,6 +408,25 @@ def test_the_page_carries_its_token_to_every_request(browser, tmp_path):
             page.click("#refined-download")
         assert iio.imread(download.value.path()).shape[:2] == (300, 400)
         expect(page.locator("#error")).to_be_hidden()
+
+        # A painting the server cannot read: the page shows the API's own line for it (the test asks the API for
+        # the same upload), keeps the earlier picture marked as such, and Refine waits for the error to be mended.
+        broken = {"name": "broken.png", "mimeType": "image/png", "buffer": b"\x89PNG\r\n\x1a\nnot a picture"}
+        page.set_input_files("#painting-input", broken)
+        expect(page.locator("#error")).to_be_visible(timeout=PICTURE_MS)
+        answer = httpx.post(
+            base + "api/stylize",
+            files={
+                "content": ("photo.jpg", pathlib.Path(PHOTO).read_bytes()),
+                "style": ("broken.png", broken["buffer"]),
+            },
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=60,
+        )
+        assert answer.status_code == 400
+        expect(page.locator("#error")).to_have_text(answer.json()["error"])
+        expect(page.locator("#result-status")).to_have_text("The picture is from the earlier settings.")
+        expect(page.locator("#refine")).to_be_disabled()
         assert failures == []
     finally:
         stop_server(server)
