@@ -57,7 +57,8 @@ pytestmark = [
 ]
 sync_api = pytest.importorskip(
     "playwright.sync_api",
-    reason="the playwright package is not installed (pip install playwright; no browser download)",
+    reason="the playwright package is not installed: pip install playwright (it drives Debian's chromium: no "
+    "`playwright install` needed)",
 )
 
 
