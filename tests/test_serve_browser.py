@@ -349,10 +349,18 @@ def test_the_page_paints_downloads_refines_and_cancels(browser, tmp_path):
         assert not any(name in ("done", "error") for name, _ in events)
         assert max(data.get("iteration", 0) for _, data in events) < 5000
 
-        # A narrow window: one column, nothing wider than the window.
+        # At 1280x800 and in a narrow window (one column), nothing is wider than the window; narrow, the photo is
+        # right below where it is chosen.
+        overflow = "() => document.documentElement.scrollWidth - window.innerWidth"
+        assert page.evaluate(overflow) <= 0
         page.set_viewport_size({"width": 400, "height": 800})
-        overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
-        assert overflow <= 0
+        assert page.evaluate(overflow) <= 0
+        chosen, shown = (
+            page.locator("#photo-section").bounding_box(),
+            page.locator("#photo-view-section").bounding_box(),
+        )
+        assert chosen["y"] + chosen["height"] <= shown["y"]
+        assert (shown["x"], shown["width"]) == (chosen["x"], chosen["width"])  # one column: the same box across
         screenshot(page, tmp_path, "serve-narrow")
         assert failures == []
     finally:
