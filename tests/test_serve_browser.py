@@ -402,6 +402,14 @@ def test_the_page_carries_its_token_to_every_request(browser, tmp_path):
         thumbnail = page.locator("#bundled-styles label:nth-of-type(3) img")
         expect(thumbnail).to_have_js_property("complete", True, timeout=PICTURE_MS)
         assert thumbnail.evaluate("img => img.naturalWidth") > 0
+        # The strength and scale sliders are for paintings: off here. "Preserve colours" goes with the style.
+        expect(page.locator("#strength")).to_be_disabled()
+        page.check("#preserve-colors")
+        expect(page.locator("#command")).to_have_value(
+            re.compile(r"^(?=.*--model magenta-26 --style-index 2\b)(?=.*--preserve-colors)"),
+            timeout=PICTURE_MS,
+        )
+        page.uncheck("#preserve-colors")
         # A painting's picture, then a two-step refine followed to its end over the event stream (?token= again)
         # and its result fetched: the refined picture's longer side is the server's default 400, the photo's
         # aspect ratio kept (512 x 384 -> 400 x 300).
