@@ -16,7 +16,7 @@ from ..image_files import IMAGE_EXTENSIONS, ImageError
 
 # The upload fields that are pictures, and the word each has in the command line the server shows.
 PICTURE_FIELDS = {"content": "PHOTO", "style": "PAINTING", "style2": "PAINTING2", "region": "MASK", "init": "INIT"}
-# How many paintings' style vectors are kept (a slider moved re-sends the same painting).
+# How many pictures' style vectors are kept (a slider moved re-sends the same painting and photo).
 VECTOR_CACHE = 16
 
 
@@ -245,16 +245,16 @@ class Painter:
             weights = style_weights(transform.styles, settings.style_index)
         else:
             fields = ["style", "style2"] if settings.two_paintings else ["style"]
-            vectors = np.stack(
-                [self._vector(predictor, field, uploads[field], settings.style_size) for field in fields]
-            )
+            size = settings.style_size
+            vectors = np.stack([self._painting_vector(predictor, field, uploads, size) for field in fields])
             if not settings.two_paintings:
                 chosen = np.ones(1, np.float32)
             elif settings.region:
                 chosen = region_weights(self.scratch, uploads["region"][0], photo.shape[:2])
             else:
                 chosen = np.asarray([1 - settings.mix, settings.mix], np.float32)
-            own = arbitrary.style_vector(predictor, photo, settings.style_size) if settings.strength < 1 else None
+            # The photo's own vector, kept as the paintings' are: a strength slider moved re-sends the same photo.
+            own = self._vector(predictor, uploads["content"][0], size, lambda: photo) if settings.strength < 1 else None
             weights = arbitrary.blend(vectors, chosen, settings.strength, own)
         stylised = stylize_picture(transform, photo, style_weights=weights)
         if settings.preserve_colors:
@@ -263,17 +263,32 @@ class Painter:
             stylised = preserve_colors(stylised, photo)
         return stylised
 
-    def _vector(self, predictor, field, upload, style_size):
-        """A painting's style vector, from the cache when the same bytes came before at this size."""
+    def _painting_vector(self, predictor, field, uploads, style_size):
+        """A painting's style vector (_vector), its upload decoded only when the vector is not kept."""
+        data, filename = uploads[field]
+        return self._vector(predictor, data, style_size, lambda: decode_upload(self.scratch, field, data, filename))
+
+    def _vector(self, predictor, data, style_size, pixels):
+        """
+        A picture's style vector, from the cache when the same bytes came before at this size.
+
+        Arguments:
+        predictor -- the StylePredictor
+        data -- the picture's bytes as sent (the cache's key, with style_size)
+        style_size -- its side at the predictor
+        pixels -- function() -> its pixels, called only when the vector is not kept
+
+        Returns:
+        vector -- float32 (100,)
+        """
         from ..fast import arbitrary
 
-        data, filename = upload
         key = (hashlib.sha256(data).hexdigest(), style_size)
         with self._lock:
             if key in self._vectors:
                 self._vectors.move_to_end(key)
                 return self._vectors[key]
-        vector = arbitrary.style_vector(predictor, decode_upload(self.scratch, field, data, filename), style_size)
+        vector = arbitrary.style_vector(predictor, pixels(), style_size)
         with self._lock:
             self._vectors[key] = vector
             while len(self._vectors) > VECTOR_CACHE:
