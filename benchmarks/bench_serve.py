@@ -185,6 +185,7 @@ def main():
     parser.add_argument("--requests", type=int, default=500, help="requests of the memory series (default 500)")
     parser.add_argument("--json", help="also write the results here")
     args = parser.parse_args()
+    load_before = os.getloadavg()
     photos, painting = pictures()
     photo = photos[ONE_MP]
     process, base = start_server()
@@ -206,7 +207,8 @@ def main():
     results = {
         "cpu": cpu_name(),
         "cores": os.cpu_count(),
-        "load_before": os.getloadavg(),
+        "load_before": load_before,
+        "load_after": os.getloadavg(),
         "photo": f"{ONE_MP[0]}x{ONE_MP[1]} JPEG",
         "server_rss_ready_mb": round(ready_mb, 1),
         "concurrency_1_same_painting": quantiles(same),
