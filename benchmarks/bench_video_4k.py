@@ -1,7 +1,7 @@
 """`neural-style video --model magenta-26 --style-index K` on a short synthetic 4K clip (3840x2160): seconds a
 frame, peak memory, whether it streams, the disk it uses, and whether its frames are apply's.
 
-    python benchmarks/bench_video_4k.py                      # about 5 minutes on 2 cores
+    python benchmarks/bench_video_4k.py                      # about 9 minutes on 2 cores
     python benchmarks/bench_video_4k.py --frames 2,4 --check-frames 2   # checks that it runs
 
 The clip: the demo's Tübingen photograph (Andreas Praefcke, CC BY 3.0) scaled up with Lanczos so that its height is
@@ -11,13 +11,16 @@ imageio-ffmpeg. The time of a pass does not depend on the content.
 The runs, each `neural-style video --model magenta-26 --style-index K --content CLIP --output OUT` in its own process
 (the command as a user types it: start-up, decoding, the passes, encoding), one after another:
 
-- OUT an .mp4, once for each length of --frames (default 6 and 18 frames): wall seconds, the command's own "s a
+- OUT an .mp4, once for each length of --frames (default 6 and 60 frames): wall seconds, the command's own "s a
   frame" line, and the seconds a frame from the difference of the two lengths (start-up cancels). Peak memory: the
   command's ru_maxrss (os.wait4) and the peak of its process tree's resident memory (the command and its ffmpeg
   reader and writer, /proc sampled every SAMPLE seconds). It streams when the peaks of the two lengths are the same
-  (12 more 4K frames held would add 12 x 24.9 MB as uint8, four times that as float32), and the resident memory
-  after the first frames stays flat. Disk: the output folder's size, sampled likewise (the atomic write's temporary
-  file grows there), and the finished file. The result: its size and frame count as ffmpeg reads them.
+  (each more 4K frame held would add 24.9 MB as uint8, four times that as float32), and the resident memory
+  after the first frames stays flat; the command's own memory and its process tree's (with the ffmpeg reader and
+  writer: libx264 holds up to its look-ahead's frames, 40 at its default preset) are sampled apart. Disk: the
+  output folder's size, sampled likewise (the atomic write's temporary file grows there), and the finished file.
+  The result: its size and frame count as ffmpeg reads them. Then ffmpeg's writer alone (--encoder-frames, fed as
+  fast as it takes them), its resident memory every 10 frames: where libx264's share levels off.
 - OUT a folder of PNG frames (lossless), --check-frames long: frame CHECK_INDEX of the folder against `neural-style
   apply --model magenta-26 --style-index K --content FRAME.png --output APPLIED.png --max-memory M` on the clip's
   frame CHECK_INDEX as ffmpeg decodes it (the bytes the video command got), once for each M of --apply-max-memory
@@ -109,26 +112,27 @@ def read_frame(path, index):
 
 def tree_rss(pid):
     """
-    The resident memory of a process and all its descendants (Linux /proc), in bytes.
+    The resident memory of a process and of it with all its descendants (Linux /proc), in bytes.
 
     Arguments:
     pid -- the process
 
     Returns:
-    bytes -- int (0 once it is gone)
+    own, tree -- ints (0 once it is gone)
     """
-    total, stack = 0, [pid]
+    total, own, stack = 0, None, [pid]
     while stack:
         current = stack.pop()
         try:
             with open(f"/proc/{current}/status") as file:
                 total += next((int(line.split()[1]) * 1024 for line in file if line.startswith("VmRSS:")), 0)
+            own = total if own is None else own
             for task in os.listdir(f"/proc/{current}/task"):
                 with open(f"/proc/{current}/task/{task}/children") as file:
                     stack += [int(child) for child in file.read().split()]
         except (OSError, ValueError):
             continue
-    return total
+    return own or 0, total
 
 
 def folder_bytes(folder):
@@ -160,7 +164,8 @@ def run_command(command, watch_folder):
     watch_folder -- the folder whose size is sampled (the output's)
 
     Returns:
-    run -- dict: seconds, exit code, ru_maxrss MB, samples [(seconds, tree RSS MB, folder MB)], stderr's last lines
+    run -- dict: seconds, exit code, ru_maxrss MB, samples [(seconds, tree RSS MB, folder MB, the command's own RSS
+           MB)], stderr's last lines
     """
     environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": ROOT}
     errors = tempfile.TemporaryFile()
@@ -170,9 +175,9 @@ def run_command(command, watch_folder):
 
     def sample():
         while not done.wait(SAMPLE):
-            samples.append(
-                (time.perf_counter() - start, tree_rss(child.pid) / 2**20, folder_bytes(watch_folder) / 2**20)
-            )
+            moment = time.perf_counter() - start
+            own, tree = tree_rss(child.pid)
+            samples.append((moment, tree / 2**20, folder_bytes(watch_folder) / 2**20, own / 2**20))
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
@@ -187,8 +192,8 @@ def run_command(command, watch_folder):
         "seconds": seconds,
         "exit": os.waitstatus_to_exitcode(status),
         "ru_maxrss_mb": usage.ru_maxrss / 1024,
-        "peak_tree_rss_mb": max((rss for _, rss, _ in samples), default=0.0),
-        "peak_folder_mb": max((disk for _, _, disk in samples), default=0.0),
+        "peak_tree_rss_mb": max((sample[1] for sample in samples), default=0.0),
+        "peak_folder_mb": max((sample[2] for sample in samples), default=0.0),
         "samples": samples,
         "stderr_tail": lines[-5:],
     }
@@ -203,9 +208,51 @@ def per_frame_line(lines):
     return None
 
 
+def encoder_memory(frames, every=10, height=HEIGHT, width=WIDTH):
+    """
+    The resident memory of ffmpeg's writer alone, fed the clip's kind of frames with the video command's settings
+    (neural_style.video.frames.write_video's: libx264, yuv420p, quality 8), as the frames go in: whether what the
+    encoder holds (its look-ahead) levels off.
+
+    Arguments:
+    frames -- how many frames to write (to a temporary file, removed)
+    every -- a sample after every `every` frames
+    height, width -- the frames' size
+
+    Returns:
+    samples -- [(frames sent, ffmpeg's resident MB)]
+    """
+    photo = Image.open(PHOTO).convert("RGB")
+    span = width + PAN * (frames - 1)
+    scale = max(height / photo.height, span / photo.width)
+    big = np.asarray(photo.resize((round(photo.width * scale), round(photo.height * scale)), Image.LANCZOS))
+    samples = []
+    with tempfile.TemporaryDirectory() as folder:
+        writer = imageio_ffmpeg.write_frames(
+            os.path.join(folder, "encoded.mp4"),
+            (width, height),
+            fps=FPS,
+            codec="libx264",
+            pix_fmt_out="yuv420p",
+            macro_block_size=2,
+            quality=8,
+            ffmpeg_log_level="error",
+        )
+        writer.send(None)
+        try:
+            for k in range(frames):
+                writer.send(np.ascontiguousarray(big[:height, k * PAN : k * PAN + width]))
+                if (k + 1) % every == 0:
+                    own, tree = tree_rss(os.getpid())
+                    samples.append((k + 1, (tree - own) / 2**20))
+        finally:
+            writer.close()
+    return samples
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--frames", default="6,18", help="the .mp4 runs' lengths, two of them (default 6,18)")
+    parser.add_argument("--frames", default="6,60", help="the .mp4 runs' lengths, two of them (default 6,60)")
     parser.add_argument("--check-frames", type=int, default=6, help="the PNG run's length (default 6)")
     parser.add_argument("--check-index", type=int, default=3, help="the frame held against apply (default 3)")
     parser.add_argument("--style-index", type=int, default=7)
@@ -215,6 +262,7 @@ def main():
         help="apply's --max-memory, GB, one apply each ('' for none; default 16,8: on a 23 GB machine the whole "
         "Keras pass, then the streamed tiles)",
     )
+    parser.add_argument("--encoder-frames", type=int, default=150, help="frames for the writer alone (0: none)")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (its path is printed)")
     args = parser.parse_args()
     lengths = [int(n) for n in args.frames.split(",")]
@@ -287,6 +335,8 @@ def main():
             report["checks"].append(check)
             print(json.dumps(check), flush=True)
 
+    if args.encoder_frames:
+        report["encoder_alone"] = encoder_memory(args.encoder_frames)
     report["load_average_after"] = os.getloadavg()
     mp4 = [run for run in report["runs"] if run["kind"] == "mp4" and run["exit"] == 0]
     if len(mp4) >= 2:
@@ -298,17 +348,16 @@ def main():
     for run in report["runs"]:
         # The process tree's resident memory, its largest in each quarter of the run: flat once the passes run when
         # the frames stream.
-        quarters = [
-            [rss for moment, rss, _ in run["samples"] if q / 4 <= moment / run["seconds"] < (q + 1) / 4]
-            for q in range(4)
-        ]
-        run["peak_rss_by_quarter_mb"] = [max(values, default=0.0) for values in quarters]
+        quarters = [[s for s in run["samples"] if q / 4 <= s[0] / run["seconds"] < (q + 1) / 4] for q in range(4)]
+        run["peak_rss_by_quarter_mb"] = [max((s[1] for s in values), default=0.0) for values in quarters]
+        run["peak_own_rss_by_quarter_mb"] = [max((s[3] for s in values), default=0.0) for values in quarters]
         print(
             f"{run['kind']:10} {run['frames']:3} frames: exit {run['exit']}, {run['seconds']:.1f} s "
             f"(own line: {run['own_line']}), ru_maxrss {run['ru_maxrss_mb']:.0f} MB, tree peak "
             f"{run['peak_tree_rss_mb']:.0f} MB, output folder peak {run['peak_folder_mb']:.0f} MB, "
             f"result {run.get('output')}; tree peak by quarter of the run "
-            f"{', '.join(f'{mb:.0f}' for mb in run['peak_rss_by_quarter_mb'])} MB"
+            f"{', '.join(f'{mb:.0f}' for mb in run['peak_rss_by_quarter_mb'])} MB, of the command alone "
+            f"{', '.join(f'{mb:.0f}' for mb in run['peak_own_rss_by_quarter_mb'])} MB"
         )
     for check in report.get("checks", []):
         apply_run = check["apply"]
@@ -318,6 +367,9 @@ def main():
             f"{check.get('max_difference')}, mean {check.get('mean_difference', float('nan')):.3f}, "
             f"{check.get('above_one')} values above 1 grey level ({apply_run['stderr_tail'][-1:]})"
         )
+    if "encoder_alone" in report:
+        samples = ", ".join(f"{n}: {mb:.0f}" for n, mb in report["encoder_alone"])
+        print(f"ffmpeg's writer alone, resident MB after N frames: {samples}")
     if "seconds_a_frame_from_difference" in report:
         print(f"seconds a frame (difference of the two lengths): {report['seconds_a_frame_from_difference']:.2f}")
     if not args.keep:
