@@ -10,10 +10,12 @@ projections' is ReLU6. Then the mean over height and width (Magenta's 'bottlenec
 100 numbers of the style. Pixels in are RGB in 0..255; the file takes them divided by 255.
 
 The file rounds the input and every activation (each convolution's output, each addition, the mean) to 8 bits
-(quantize.fake_quantize): with its rounding points (`quantization`) the network gives the file's numbers, within two
-steps of its output's 8 bits of what onnxruntime gives (the float sums of the two differ in their last bits, which
-now and then moves a value across the boundary between two levels); without them (an empty dict), the float network
-its weights stand for. Any height and width: the convolutions pad as TensorFlow's 'SAME' does, which is what the file's
+(quantize.fake_quantize): with its rounding points (`quantization`) and its weights' scales the network computes as
+the file's int8 runtime does, each convolution on the integers and the mean from the levels' exact sum, in float32
+operations that TFLite computes alike (its .tflite gives the same vector bit for bit); onnxruntime, whose float32
+convolutions of the dequantised weights round a near-tie the other way now and then, is within two of the output's
+8-bit steps. Without the weights' scales, the convolutions are float32 on the dequantised weights; without rounding
+points (an empty dict), the network is the float network its weights stand for. Any height and width: the convolutions pad as TensorFlow's 'SAME' does, which is what the file's
 paddings are at its 256 x 256 (no padding before, one row and column after each stride-2 convolution).
 """
 
