@@ -301,7 +301,8 @@ def _stylize_finite(model, pixels, what, tile_size, max_memory, style_weights, p
             f"the network gave NaN or infinity for {bad:,} of the {result.size:,} values of {what}: its weights are "
             "broken (a training that diverged); train it again"
         )
-    return np.clip(result, 0, 255)
+    # In place where the result is the pass's own array (a picture's worth of memory less at the peak).
+    return np.clip(result, 0, 255, out=result if result.flags.writeable else None)
 
 
 def _stylize(model, pixels, tile_size, max_memory, style_weights, precision="float32"):
@@ -315,16 +316,17 @@ def _stylize(model, pixels, tile_size, max_memory, style_weights, precision="flo
         weights = tf.constant(weights[None] if weights.ndim == 1 else pad_to_min_side(weights, layout.min_side)[None])
     if not tile_size:
         tile_size = transform_tile_size(*padded.shape[:2], max_memory, model)
+    if tile_size:
+        # The streamed tiles read the picture a strip at a time: no whole copy of it as a tensor.
+        return stylize_in_tiles(model, padded[None], tile_size, weights, max_memory=max_memory)[:height, :width]
     image = tf.constant(padded[None])
-    if not tile_size and model.quantization:
+    if model.quantization:
         # A network that rounds as its int8 file does runs eagerly: a graph's optimisers (oneDNN's and grappler's
         # rewrites) compute its integer convolutions otherwise, and one level flipped early moves whole channels.
         result = model(network_inputs(image, weights)).numpy()[0]
-    elif not tile_size:
+    else:
         rank = None if weights is None else len(weights.shape)
         result = forward_pass(model, precision, rank)(network_inputs(image, weights)).numpy()[0]
-    else:
-        result = stylize_in_tiles(model, image, tile_size, weights)
     return result[:height, :width]
 
 

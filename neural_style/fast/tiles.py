@@ -19,7 +19,7 @@ import numpy as np
 from ..checks import OptionError
 from ..large import available_memory
 from .network import JOHNSON
-from .stream import STRIP_PIXELS, statistics_gatherer, stylize_streamed
+from .stream import STRIP_PIXELS, plan_stream, statistics_gatherer, stylize_streamed
 
 # A whole-picture forward pass's peak memory: what TensorFlow and the model hold, plus bytes per pixel (its largest
 # activations are 32 float32 channels at full size, several alive at once). Fitted to benchmarks/bench_fast.py's peaks
@@ -28,6 +28,9 @@ BASE_BYTES = 800e6
 PER_PIXEL_BYTES = 1300
 # The tile core's side when a picture is tiled and no size is asked for (windows of 512 + 2 x 56 pixels).
 TILE_SIZE = 512
+# The streamed tiles' strips are no smaller than this many pixels when the budget could keep every stored output in
+# memory with them: below it the rows of context each strip reads again cost more than 5% (at 1920 pixels' width).
+STRIP_FLOOR = 512 * 512
 
 
 def transform_minimum_tile_size(layout=JOHNSON):
@@ -189,36 +192,71 @@ def _level_statistics(model, index, norm, cores):
     return counts.statistics(norm)
 
 
-def stylize_in_tiles(model, image, tile_size, weights=None, work_dir=None):
+def stream_budget(height, width, tile_size, max_memory=None, model=None):
+    """
+    How the streamed tiles spend a memory budget: the pixels of their strips, and the bytes of the convolutions'
+    outputs they keep in memory rather than in files (what the budget leaves after TensorFlow, the model, the picture,
+    the result and a strip's step).
+
+    Arguments:
+    height, width -- the picture's size
+    tile_size -- the tiles' core side: a strip covers at most tile_size ** 2 pixels (and stream.STRIP_PIXELS)
+    max_memory -- GB the apply may use (None: the memory available now)
+    model -- the TransformNet (None: Johnson et al.'s float network)
+
+    Returns:
+    strip_pixels -- int: tile_size ** 2 (at most STRIP_PIXELS), fewer where that lets every stored output stay in
+                    memory with strips of at least min(that, STRIP_FLOOR) pixels
+    memory_bytes -- float: every stored output's bytes (stream.plan_stream's) when they fit so, else what the budget
+                    leaves after strips of strip_pixels (0 or more)
+    """
+    budget = max_memory * 1e9 if max_memory else (available_memory() or 4e9)
+    layout = model.layout if model is not None else JOHNSON
+    per_pixel = bytes_per_pixel(layout, bool(model is not None and model.quantization))
+    room = budget - BASE_BYTES - 24 * height * width
+    strip_pixels = min(tile_size * tile_size, STRIP_PIXELS)
+    _, _, stored = plan_stream(layout, height, width)
+    if room - stored >= per_pixel * min(strip_pixels, STRIP_FLOOR):
+        # Files cost more than strips beyond the floor (each stored byte is written and read back once).
+        return int(min(strip_pixels, (room - stored) // per_pixel)), stored
+    return strip_pixels, max(0.0, room - per_pixel * strip_pixels)
+
+
+def stylize_in_tiles(model, image, tile_size, weights=None, work_dir=None, max_memory=None):
     """
     The network's output for a picture computed tile by tile, each tile normalised with the whole picture's statistics:
-    one streamed pass (stream.py), each convolution once over strips of about tile_size x tile_size pixels (at most
-    stream.STRIP_PIXELS), its output kept in a memory-mapped file of a work folder until the whole picture's
-    statistics normalise it.
+    one streamed pass (stream.py), each convolution once over strips of the picture, its output kept in memory where
+    the budget allows (stream_budget) and else in a file of a work folder, until the whole picture's statistics
+    normalise it.
 
     Arguments:
     model -- a TransformNet
-    image -- float32 (1, H, W, 3) in 0..255, H and W at least the layout's min_side
-    tile_size -- the tiles' core side: the strips cover about tile_size ** 2 pixels of the picture (at most
-                 stream.STRIP_PIXELS)
+    image -- float32 (1, H, W, 3) in 0..255 (a tensor or an array), H and W at least the layout's min_side
+    tile_size -- the tiles' core side: the strips cover at most tile_size ** 2 pixels (stream_budget)
     weights -- None, or the style weights: (1, styles), or (1, H, W, styles) per pixel
     work_dir -- None (a temporary folder, TMPDIR honoured) or the folder to make the work folder in
+    max_memory -- GB the apply may use (None: the memory available now)
 
     Returns:
     result -- float32 (H, W, 3), not clipped: the whole picture's pass within float32 rounding; OptionError (one line)
-              when the disk lacks the room the work folder needs (stream.plan_stream)
+              when the disk lacks the room the work folder needs (stream.plan_stream's, less what stays in memory)
     """
-    strip_pixels = min(tile_size * tile_size, STRIP_PIXELS)
-    return stylize_streamed(model, image, weights, strip_pixels=strip_pixels, work_dir=work_dir)
+    height, width = int(image.shape[1]), int(image.shape[2])
+    strip_pixels, memory_bytes = stream_budget(height, width, tile_size, max_memory, model)
+    return stylize_streamed(
+        model, image, weights, strip_pixels=strip_pixels, work_dir=work_dir, memory_bytes=memory_bytes
+    )
 
 
 __all__ = [
     "BASE_BYTES",
     "PER_PIXEL_BYTES",
+    "STRIP_FLOOR",
     "TILE_SIZE",
     "bytes_per_pixel",
     "transform_minimum_tile_size",
     "network_inputs",
+    "stream_budget",
     "stylize_in_tiles",
     "transform_peak_bytes",
     "transform_tile_size",
