@@ -64,7 +64,7 @@ def main(argv):
             try:
                 return apply_lite(args, name, route)
             except NonFiniteOutputError as error:
-                # XNNPACK's kernels turn an int8 network's clipped infinities into NaN for some pictures.
+                # Not finite with XNNPACK's kernels and LiteRT's own (none known: run_transform tries both).
                 warn(f"{name}: LiteRT failed on {args.content} ({error}); the Keras route paints it instead")
     from ..fast.apply import apply_model, check_precision, check_tile_size, output_pairs, warn_skipped
 
@@ -163,8 +163,8 @@ def apply_lite(args, name, route):
     report = reporter(args, name, list(args.style_image or ()), start)
     with signals_as_interrupts():
         pixels = read_image(args.content, max_image_pixels())
-        transform = lite.interpreter(route["files"]["transform"])
-        check = route["check"]
+        # The file, not an interpreter: run_transform tries LiteRT's own kernels where XNNPACK's give NaN.
+        transform, check = route["files"]["transform"], route["check"]
         stylised = lite.run_transform(transform, pixels, weights(pixels), int(check["min_side"]), check.get("rounding"))
         write_image(args.output, np.rint(stylised).astype(np.uint8))
     report(args.content, args.output)

@@ -23,23 +23,28 @@ MIN_SIDE = 5
 
 
 class NonFiniteOutputError(ValueError):
-    """LiteRT gave NaN or infinity for a picture (the apply command then paints it by the Keras route)."""
+    """LiteRT gave NaN or infinity for a picture, with its own kernels too (the apply command then paints it by the
+    Keras route)."""
 
 
-def interpreter(path, threads=None):
+def interpreter(path, threads=None, xnnpack=True):
     """
     A LiteRT interpreter of a .tflite file, its kernels on every CPU this process may use.
 
     Arguments:
     path -- the .tflite file
     threads -- the kernels' threads (None: the CPUs this process may run on)
+    xnnpack -- True: XNNPACK's kernels where they apply (LiteRT's default, about twice as fast); False: LiteRT's own
 
     Returns:
     interpreter -- ai_edge_litert.interpreter.Interpreter (tensors not yet allocated)
     """
-    from ai_edge_litert.interpreter import Interpreter
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
-    return Interpreter(model_path=os.fspath(path), num_threads=threads or cpu_count())
+    kernels = OpResolverType.AUTO if xnnpack else OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+    return Interpreter(
+        model_path=os.fspath(path), num_threads=threads or cpu_count(), experimental_op_resolver_type=kernels
+    )
 
 
 def cpu_count():
@@ -115,14 +120,26 @@ def run_transform(model, picture, style_weights=None, min_side=1, rounding=None)
                 (keras_rounding), so that the file's own rounding of them agrees with it at every tie
 
     Returns:
-    stylised -- float32 (H, W, 3) in 0..255; NonFiniteOutputError when the network gives NaN or infinity
+    stylised -- float32 (H, W, 3) in 0..255; NonFiniteOutputError when the network gives NaN or infinity (given a
+                file, only when LiteRT's own kernels give it too: XNNPACK's rsqrt of 0, a channel of zero variance in
+                an int8 network, is NaN where theirs is infinity, as TensorFlow's, which the network's next rounding
+                clips to its top level)
     """
-    model = interpreter(model) if isinstance(model, (str, os.PathLike)) else model
     pixels = np.asarray(picture, np.float32)
     if rounding and rounding.get("input"):
         pixels = keras_rounding(pixels, rounding["input"], 255)
     if rounding and rounding.get("style") and style_weights is not None:
         style_weights = keras_rounding(style_weights, rounding["style"])
+    if not isinstance(model, (str, os.PathLike)):
+        return _invoke(model, pixels, style_weights, min_side)
+    try:
+        return _invoke(interpreter(model), pixels, style_weights, min_side)
+    except NonFiniteOutputError:
+        return _invoke(interpreter(model, xnnpack=False), pixels, style_weights, min_side)
+
+
+def _invoke(model, pixels, style_weights, min_side):
+    """run_transform's pass through one interpreter, of pixels and style weights as the file takes them."""
     height, width = pixels.shape[:2]
     padded = _pad(pixels, min_side)
     index = _input_index(model, "picture")
