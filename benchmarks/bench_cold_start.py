@@ -23,11 +23,13 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEMO = os.path.join(ROOT, "neural_style", "demo")
 
 
-def timed(command, environment):
-    """Runs a command to its end; returns (wall seconds, peak resident MB, exit code)."""
+def timed(command, environment, log=None):
+    """Runs a command to its end (its stderr into the file `log`, else nowhere); returns (wall seconds, peak resident
+    MB, exit code)."""
     start = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=environment)
-    _, status, usage = os.wait4(process.pid, 0)
+    with open(log or os.devnull, "w") as stderr:
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr, env=environment)
+        _, status, usage = os.wait4(process.pid, 0)
     seconds = time.perf_counter() - start
     process.returncode = os.waitstatus_to_exitcode(status)
     return seconds, usage.ru_maxrss / 1024, process.returncode
@@ -65,9 +67,15 @@ def main():
     environment["PYTHONPATH"] = ROOT + os.pathsep + environment.get("PYTHONPATH", "")
     results = {}
     for case, (ours, peer) in commands(folder).items():
-        warm_up = [timed(ours, environment), timed(peer, environment)]
+        log = os.path.join(folder, "warm-up.log")
+        warm_up = [timed(ours, environment, log), timed(peer, environment)]
         if any(code for _, _, code in warm_up):
             sys.exit(f"{case}: a command failed at warm-up: {warm_up}")
+        with open(log) as file:
+            # A route that fell back to Keras says so in a line: then the figures are not LiteRT's.
+            for line in file:
+                if "Keras route" in line:
+                    print(f"{case}: {line.strip()}")
         rounds = []
         for _ in range(args.rounds):
             a, b = timed(ours, environment), timed(peer, environment)
