@@ -15,8 +15,9 @@ the file's int8 runtime does, each convolution on the integers and the mean from
 operations that TFLite computes alike (its .tflite gives the same vector bit for bit); onnxruntime, whose float32
 convolutions of the dequantised weights round a near-tie the other way now and then, is within two of the output's
 8-bit steps. Without the weights' scales, the convolutions are float32 on the dequantised weights; without rounding
-points (an empty dict), the network is the float network its weights stand for. Any height and width: the convolutions pad as TensorFlow's 'SAME' does, which is what the file's
-paddings are at its 256 x 256 (no padding before, one row and column after each stride-2 convolution).
+points (an empty dict), the network is the float network its weights stand for. Any height and width: the
+convolutions pad as TensorFlow's 'SAME' does, which is what the file's paddings are at its 256 x 256 (no padding
+before, one row and column after each stride-2 convolution).
 """
 
 import keras
