@@ -1,6 +1,7 @@
 """The streamed exact tiles (neural_style/fast/stream.py): the same picture as the whole pass for Johnson et al.'s
-layout, per-pixel style masks, the bundled 26-style and arbitrary-style networks; its statistics against numpy float64;
-its disk need stated and refused in one line; its work folder gone after the pass, an error, Ctrl-C and SIGTERM."""
+layout, with its stored outputs in files or in memory, per-pixel style masks, the bundled 26-style and arbitrary-style
+networks; its statistics against numpy float64; the memory budget's split (tiles.stream_budget, stream_store); its disk
+need stated and refused in one line; its work folder gone after the pass, an error, Ctrl-C and SIGTERM."""
 
 import os
 import signal
@@ -10,10 +11,11 @@ import numpy as np
 import pytest
 
 from neural_style.checks import OptionError
-from neural_style.fast import arbitrary, bundled, stream
+from neural_style.fast import arbitrary, bundled, stream, tiles
 from neural_style.fast.apply import stylize_picture
 from neural_style.fast.network import JOHNSON, MAGENTA_26, build_transform_net
 from neural_style.fast.stream import Moments, plan_stream, reflect, stylize_streamed
+from neural_style.fast.stream_store import disk_need, in_memory
 from tests.fixtures import smooth_photo
 
 
@@ -40,12 +42,56 @@ def _close(streamed, whole):
     assert whole.std() > 5  # not trivially constant
 
 
+@pytest.mark.parametrize("memory_bytes", [0, 1e9])
 @pytest.mark.parametrize("height, width, strip", [(61, 61, 40 * 40), (97, 203, 56 * 56), (150, 37, 1000)])
-def test_streamed_equals_whole_within_one_grey_level(net, height, width, strip):
+def test_streamed_equals_whole_within_one_grey_level(net, height, width, strip, memory_bytes):
+    # Every stored output in files (0), or every one in memory as its strips (read back across strips' edges).
     picture = smooth_photo(height, width, seed=height)
     whole = np.clip(net(picture[None]).numpy()[0], 0, 255)
-    streamed = np.clip(stylize_streamed(net, picture[None], strip_pixels=strip), 0, 255)
-    _close(streamed, whole)
+    streamed = stylize_streamed(net, picture[None], strip_pixels=strip, memory_bytes=memory_bytes)
+    _close(np.clip(streamed, 0, 255), whole)
+
+
+def test_in_memory_takes_the_earliest_that_fit_at_every_moment():
+    # float32 arrays of a (alive at moments 0..1, 100 bytes) and b (1..2, 200 bytes) fit together in 300 bytes;
+    # c (2..3, 200 bytes) would make moment 2 hold 400, so it goes to a file; d (3..3, 120 bytes) then fits.
+    shapes = {"a": (25, 1, 1), "b": (50, 1, 1), "c": (50, 1, 1), "d": (30, 1, 1)}
+    lives = {"a": (0, 1), "b": (1, 2), "c": (2, 3), "d": (3, 3)}
+    assert in_memory(shapes, lives, 300) == {"a", "b", "d"}
+    assert in_memory(shapes, lives, 0) == set()
+    assert disk_need(shapes, lives, {"c", "d"}) == 200 + 120
+    assert disk_need(shapes, lives, set()) == 0
+
+
+def test_disk_need_of_every_array_is_plan_streams():
+    shapes, lives, disk = plan_stream(JOHNSON, 123, 77)
+    assert disk_need(shapes, lives, set(shapes)) == disk
+    assert in_memory(shapes, lives, disk) == set(shapes)
+
+
+def test_all_in_memory_writes_no_file(net, tmp_path, monkeypatch):
+    seen = _failing_at(monkeypatch, tmp_path, lambda: None, after=8)
+    picture = smooth_photo(64, 80)[None]
+    result = stylize_streamed(net, picture, strip_pixels=900, work_dir=tmp_path, memory_bytes=1e9)
+    assert seen == [] and os.listdir(tmp_path) == []
+    _close(np.clip(result, 0, 255), np.clip(net(picture).numpy()[0], 0, 255))
+
+
+def test_stream_budget_spends_the_budget():
+    per_pixel = tiles.bytes_per_pixel(JOHNSON)
+    # Room for every stored output and strips of a tile's pixels: all in memory.
+    height, width = 1080, 1920
+    strip, memory = tiles.stream_budget(height, width, 600, max_memory=2)
+    stored = plan_stream(JOHNSON, height, width)[2]
+    assert memory == stored and strip == 600 * 600
+    assert tiles.BASE_BYTES + 24 * height * width + stored + per_pixel * strip <= 2e9
+    # No room for them: strips of the tile's pixels, the rest of the budget for what fits of them.
+    height, width = 2400, 3200
+    strip, memory = tiles.stream_budget(height, width, 512, max_memory=1.5)
+    assert strip == 512 * 512
+    assert tiles.BASE_BYTES + 24 * height * width + memory + per_pixel * strip == pytest.approx(1.5e9)
+    # A strip never covers more than STRIP_PIXELS.
+    assert tiles.stream_budget(height, width, 4000, max_memory=64)[0] == stream.STRIP_PIXELS
 
 
 def test_streamed_through_stylize_picture(net):
