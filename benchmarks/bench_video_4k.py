@@ -1,7 +1,7 @@
 """`neural-style video --model magenta-26 --style-index K` on a short synthetic 4K clip (3840x2160): seconds a
 frame, peak memory, whether it streams, the disk it uses, and whether its frames are apply's.
 
-    python benchmarks/bench_video_4k.py                      # about 9 minutes on 2 cores
+    python benchmarks/bench_video_4k.py                      # 7 to 9 minutes on 2 shared cores
     python benchmarks/bench_video_4k.py --frames 2,4 --check-frames 2   # checks that it runs
 
 The clip: the demo's Tübingen photograph (Andreas Praefcke, CC BY 3.0) scaled up with Lanczos so that its height is
@@ -200,7 +200,15 @@ def run_command(command, watch_folder):
 
 
 def per_frame_line(lines):
-    """The command's own "(N frames, X s a frame)" figure from its closing line, or None."""
+    """
+    The video command's own figure from its closing line, "wrote OUT (N frames, X s a frame)".
+
+    Arguments:
+    lines -- the last lines of its standard error
+
+    Returns:
+    (frames, seconds a frame), or None where no such line is there
+    """
     for line in reversed(lines):
         found = re.search(r"\((\d+) frames, ([0-9.]+) s a frame\)", line)
         if found:
