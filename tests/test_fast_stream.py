@@ -13,9 +13,9 @@ import pytest
 from neural_style.checks import OptionError
 from neural_style.fast import arbitrary, bundled, stream, tiles
 from neural_style.fast.apply import stylize_picture
-from neural_style.fast.network import JOHNSON, MAGENTA_26, build_transform_net
+from neural_style.fast.network import JOHNSON, MAGENTA_26, MAGENTA_ARBITRARY, build_transform_net
 from neural_style.fast.stream import Moments, plan_stream, reflect, stylize_streamed
-from neural_style.fast.stream_store import disk_need, in_memory
+from neural_style.fast.stream_store import disk_need, in_memory, place
 from tests.fixtures import smooth_photo
 
 
@@ -67,6 +67,20 @@ def test_disk_need_of_every_array_is_plan_streams():
     shapes, lives, disk = plan_stream(JOHNSON, 123, 77)
     assert disk_need(shapes, lives, set(shapes)) == disk
     assert in_memory(shapes, lives, disk) == set(shapes)
+
+
+@pytest.mark.parametrize("layout", [JOHNSON, MAGENTA_26, MAGENTA_ARBITRARY])
+def test_places_in_the_work_file_never_overlap_and_take_the_fullest_moment(layout):
+    shapes, lives, disk = plan_stream(layout, 301, 203)
+    offsets, size = place(shapes, lives, set(shapes))
+    spans = {key: (offsets[key], offsets[key] + 4 * np.prod(shapes[key])) for key in shapes}
+    for key, (first, end) in spans.items():
+        assert first % 64 == 0 and end <= size
+        for other, (first2, end2) in spans.items():
+            together = lives[key][0] <= lives[other][1] and lives[other][0] <= lives[key][1]
+            assert other == key or not together or end <= first2 or end2 <= first, (key, other)
+    # These layouts' arrays nest: the file is no larger than the fullest moment (up to each array's 64-byte rounding).
+    assert disk <= size <= disk + 64 * len(shapes)
 
 
 def test_all_in_memory_writes_no_file(net, tmp_path, monkeypatch):
@@ -218,5 +232,5 @@ def test_temporary_folder_honours_tmpdir_and_is_removed(net, tmp_path, monkeypat
     seen = _failing_at(monkeypatch, tmp_path, lambda: None)
     result = stylize_streamed(net, smooth_photo(64, 80)[None], strip_pixels=900)
     assert result.shape == (64, 80, 3)
-    assert any(path.endswith(".npy") and os.path.dirname(os.path.dirname(path)) == str(tmp_path) for path in seen)
+    assert any(path.endswith("stored.bin") and os.path.dirname(os.path.dirname(path)) == str(tmp_path) for path in seen)
     assert os.listdir(tmp_path) == []

@@ -40,7 +40,7 @@ from .stream_plan import (
     residuals_kept,
     strip_step,
 )
-from .stream_store import Levels, disk_need, in_memory
+from .stream_store import Levels, in_memory, place
 
 # The most pixels of the picture a strip covers: at 1080x1920, strips of 1 million pixels ran 7% faster than strips of
 # 512 x 512 and a third faster than one strip of all 2 million (whose step's tensors miss the caches more); a step then
@@ -258,11 +258,11 @@ def stylize_streamed(model, image, weights=None, strip_pixels=STRIP_PIXELS, work
     height, width = int(image.shape[1]), int(image.shape[2])
     shapes, lives, _ = plan_stream(model.layout, height, width)
     kept = in_memory(shapes, lives, memory_bytes)
-    folder = work_folder(disk_need(shapes, lives, set(shapes) - kept), work_dir)
+    folder = work_folder(place(shapes, lives, set(shapes) - kept)[1], work_dir)
     levels = stream = None
     try:
         with signals_as_interrupts():
-            levels = Levels(folder, shapes, kept)
+            levels = Levels(folder, shapes, lives, kept)
             stream = _Stream(model, image, weights, levels)
             result = out if out is not None else np.empty((height, width, 3), np.float32)
             for index in range(len(model.convs)):

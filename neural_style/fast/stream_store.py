@@ -1,13 +1,14 @@
 """Where the streamed pass (stream.py) keeps each convolution's output until its statistics are known: in memory as
-the strips TensorFlow computed (no copy), or, where the memory budget has no room for it, in a .npy file of the work
-folder, written by a thread of its own while the next strips compute and read back into 64-byte aligned buffers that
-TensorFlow takes without a copy (DLPack).
+the strips TensorFlow computed (no copy), or, where the memory budget has no room for it, at its place in one work file
+(place: the space of the arrays that died reused), written by a thread of its own while the next strips compute and
+read back into 64-byte aligned buffers that TensorFlow takes without a copy (DLPack).
 
 Which arrays stay in memory is decided from the budget before the pass starts (in_memory): the earliest-born first,
 each kept when the arrays in memory at every moment of its life still fit.
 """
 
 import concurrent.futures
+import errno
 import math
 import os
 
@@ -74,28 +75,66 @@ def as_tensor(array):
     return tf.experimental.dlpack.from_dlpack(array.__dlpack__())
 
 
+def place(shapes, lives, keys):
+    """
+    Where each stored array lives in the work file: the largest first, each at the lowest offset that no array alive
+    at the same moment already takes, so that the file's space is reused as arrays die (a file written over again
+    costs a copy, where new files and their removal cost the file system's allocations and discards).
+
+    Arguments:
+    shapes, lives -- as for in_memory
+    keys -- the keys that go to the file
+
+    Returns:
+    offsets -- {key: byte offset}, each a multiple of 64
+    size -- bytes: the file's size (at least disk_need of the same keys)
+    """
+    offsets, size = {}, 0
+    for key in sorted(keys, key=lambda key: (-math.prod(shapes[key]), lives[key], key)):
+        born, last = lives[key]
+        length = -(-4 * math.prod(shapes[key]) // 64) * 64
+        taken = sorted(
+            (offsets[other], offsets[other] + -(-4 * math.prod(shapes[other]) // 64) * 64)
+            for other in offsets
+            if lives[other][0] <= last and born <= lives[other][1]
+        )
+        offset = 0
+        for first, end in taken:
+            if offset + length <= first:
+                break
+            offset = max(offset, end)
+        offsets[key] = offset
+        size = max(size, offset + length)
+    return offsets, size
+
+
 class Levels:
-    """The stored arrays of one streamed pass: each in memory (its strips' tensors) or in a file of `folder`."""
+    """The stored arrays of one streamed pass: each in memory (its strips' tensors) or at its place in one work file
+    of `folder`, made its full size at the start (posix_fallocate where the file system has it)."""
 
-    def __init__(self, folder, shapes, memory_keys):
-        self.folder, self.shapes, self.memory_keys = folder, shapes, set(memory_keys)
-        self.strips, self.files = {}, {}
+    def __init__(self, folder, shapes, lives, memory_keys):
+        self.shapes, self.memory_keys = shapes, set(memory_keys)
+        self.offsets, size = place(shapes, lives, set(shapes) - self.memory_keys)
+        self.path = os.path.join(folder, "stored.bin")
+        self.strips, self.fd, self.pending = {}, None, []
         self.writer = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="stream-writer")
-        self.pending = []
-
-    def path(self, key):
-        """The file of a stored array (whether or not it is in memory)."""
-        return os.path.join(self.folder, f"{key[0]}{key[1]}.npy")
+        if size:
+            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+            try:
+                os.posix_fallocate(self.fd, 0, size)
+            except (AttributeError, OSError) as error:
+                if getattr(error, "errno", None) == errno.ENOSPC:
+                    raise
+                os.ftruncate(self.fd, size)  # a file system without fallocate: sparse, allocated as written
 
     def create(self, key):
-        """A new stored array: an empty list of strips, or its .npy file (the header; the data sparse until written)."""
+        """A new stored array: an empty list of strips where it stays in memory (its place in the file is planned)."""
         if key in self.memory_keys:
             self.strips[key] = []
-            return
-        array = np.lib.format.open_memmap(self.path(key), mode="w+", dtype=np.float32, shape=self.shapes[key])
-        offset, row = array.offset, 4 * math.prod(self.shapes[key][1:])
-        del array
-        self.files[key] = (os.open(self.path(key), os.O_RDWR), offset, row)
+
+    def _at(self, key, start):
+        """The byte offset of a stored array's row `start` in the work file."""
+        return self.offsets[key] + start * 4 * math.prod(self.shapes[key][1:])
 
     def write(self, key, start, values):
         """values, a tensor (1, rows, cols, C), as the stored array's rows from `start` (a file's in the writer
@@ -105,8 +144,7 @@ class Levels:
             return
         while len(self.pending) >= PENDING_WRITES:
             self.pending.pop(0).result()
-        fd, offset, row = self.files[key]
-        self.pending.append(self.writer.submit(_write_all, fd, np.asarray(values), offset + start * row))
+        self.pending.append(self.writer.submit(_write_all, self.fd, np.asarray(values), self._at(key, start)))
 
     def flush(self):
         """Waits for every write (their errors raised here)."""
@@ -122,33 +160,29 @@ class Levels:
                 if first < stop and last > start
             ]
             return pieces[0] if len(pieces) == 1 else tf.concat(pieces, axis=1)
-        fd, offset, row = self.files[key]
         array = aligned_empty((1, stop - start, *self.shapes[key][1:]))
         view = memoryview(array.reshape(-1)).cast("B")
-        done = 0
+        done, offset = 0, self._at(key, start)
         while done < len(view):
-            got = os.preadv(fd, [view[done:]], offset + start * row + done)
+            got = os.preadv(self.fd, [view[done:]], offset + done)
             if got <= 0:
-                raise OSError(f"{self.path(key)}: short read at row {start}")
+                raise OSError(f"{self.path}: short read at byte {offset + done}")
             done += got
         return as_tensor(array)
 
     def remove(self, key):
-        """Forgets a stored array: its strips, or its file."""
+        """Forgets a stored array (its strips; its place in the file goes to the arrays born later)."""
         self.strips.pop(key, None)
-        if key in self.files:
-            os.close(self.files.pop(key)[0])
-            os.remove(self.path(key))
 
     def close(self):
-        """Ends the writer thread and closes the files (the caller removes the folder)."""
+        """Ends the writer thread and closes the work file (the caller removes the folder)."""
         try:
             self.flush()
         finally:
             self.writer.shutdown(wait=True)
-            for fd, _, _ in self.files.values():
-                os.close(fd)
-            self.files.clear()
+            if self.fd is not None:
+                os.close(self.fd)
+                self.fd = None
             self.strips.clear()
 
 
@@ -160,4 +194,4 @@ def _write_all(fd, values, offset):
         done += os.pwrite(fd, view[done:], offset + done)
 
 
-__all__ = ["PENDING_WRITES", "Levels", "aligned_empty", "as_tensor", "disk_need", "in_memory"]
+__all__ = ["PENDING_WRITES", "Levels", "aligned_empty", "as_tensor", "disk_need", "in_memory", "place"]
