@@ -49,6 +49,7 @@ def answer(*argv, cwd=None):
         ["visualize", "maximize", "--help"],
         ["batch", "--help"],
         ["video", "--help"],
+        ["video", "--model", "--help"],
         ["train", "--help"],
         ["apply", "--help"],
         ["export", "--help"],

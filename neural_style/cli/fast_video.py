@@ -53,7 +53,13 @@ def main(argv):
     Returns:
     code -- exit code
     """
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    # `video --model --help`, the help this command's messages point to: argparse would first refuse --model for
+    # having no value.
+    options = argv[: argv.index("--")] if "--" in argv else argv
+    if "-h" in options or "--help" in options:
+        parser.parse_args(["--help"])
+    args = parser.parse_args(argv)
     from ..checks import check_number
     from ..fast.apply import check_precision, check_tile_size
     from ..fast.video import stylize_frames
