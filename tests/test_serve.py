@@ -52,7 +52,8 @@ PAINTING2 = as_sent(255 - smooth_photo(80, 60, seed=3))
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory):
-    app = create_app(port=8000, weights="random", scratch_parent=tmp_path_factory.mktemp("scratch"))
+    # Keras's networks (lite=False): the pictures held against the library's calls; LiteRT's route is tested below.
+    app = create_app(port=8000, weights="random", scratch_parent=tmp_path_factory.mktemp("scratch"), lite=False)
     with TestClient(app, base_url=BASE) as client:
         client.app_state = app.state
         yield client
@@ -300,3 +301,28 @@ def test_a_region_of_another_size_is_resized_and_transparent_is_black(client, ar
         assert response.status_code == 200, response.text
         expected = stylize_picture(transform, PHOTO, style_weights=vector)
         assert np.abs(decoded(response.content) - expected).max() <= 1
+
+
+@pytest.mark.slow
+def test_litert_paints_the_keras_networks_pictures(tmp_path, monkeypatch, arbitrary_network):
+    monkeypatch.setenv("NEURAL_STYLE_MODELS", str(tmp_path / "models"))  # converted here once, not in the home folder
+    app = create_app(port=8000, weights="random", scratch_parent=tmp_path, lite=True)
+    assert app.state.networks.lite("magenta-arbitrary") is not None and app.state.networks.lite("magenta-26")
+    transform, predictor = arbitrary_network
+    first, second, own = (arbitrary.style_vector(predictor, picture) for picture in (PAINTING, PAINTING2, PHOTO))
+    mask = np.zeros(PHOTO.shape[:2])
+    mask[:, 48:] = 255
+    share = (mask / 255)[..., None]
+    styles26 = bundled.load_bundled(bundled.STYLES26).transform
+    cases = [
+        (sent(content=PHOTO, style=PAINTING), {"strength": "0.7"}, transform, 0.7 * first + 0.3 * own),
+        (sent(content=PHOTO, style=PAINTING, style2=PAINTING2, region=mask), {}, transform,
+         ((1 - share) * first + share * second).astype(np.float32)),
+        (sent(content=PHOTO), {"model": "magenta-26", "style_index": "11"}, styles26, np.eye(26)[11]),
+    ]  # fmt: skip
+    with TestClient(app, base_url=BASE) as client:
+        for files, fields, network, weights in cases:
+            response = stylize(client, files, fields)
+            assert response.status_code == 200, response.text
+            expected = stylize_picture(network, PHOTO, style_weights=np.asarray(weights, np.float32))
+            assert np.abs(decoded(response.content) - expected).max() <= 1

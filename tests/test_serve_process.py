@@ -46,9 +46,11 @@ def read_line(stream, seconds):
 
 
 @pytest.mark.slow
-def test_serve_says_when_ready_listens_on_loopback_and_stops_cleanly_on_sigterm(tmp_path):
+def test_serve_says_when_ready_listens_on_loopback_and_stops_cleanly_on_sigterm(tmp_path_factory):
     command = [sys.executable, "-m", "neural_style", "serve", "--port", "0", "--weights", "random", "--token", TOKEN]
-    environment = {**os.environ, "TMPDIR": str(tmp_path)}
+    models = tmp_path_factory.mktemp("models")  # the LiteRT files serve converts on first use go here, not home
+    tmp_path = tmp_path_factory.mktemp("tmp")
+    environment = {**os.environ, "TMPDIR": str(tmp_path), "NEURAL_STYLE_MODELS": str(models)}
     options = dict(stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment, start_new_session=True)
     with running(command, **options) as server:
         line = read_line(server.stdout, 180)

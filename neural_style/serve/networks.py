@@ -70,13 +70,17 @@ class Networks:
     predictor; the thumbnails of their styles.
     """
 
-    def __init__(self, entries):
+    def __init__(self, entries, lite=False):
         """
         Arguments:
         entries -- list_networks' list
+        lite -- run the bundled networks through LiteRT where their .tflite files give the Keras network's pictures
+                (bundled.lite_check: "exact"; converted once into the models folder on first use, as `apply` does)
         """
         self.entries = {entry.name: entry for entry in entries}
+        self.use_lite = lite
         self._built = {}
+        self._lite = {}
         self._thumbnails = {}
         self._lock = threading.Lock()
 
@@ -112,6 +116,45 @@ class Networks:
                     entry.styles = int(self._built[name][0].styles)
             return self._built[name]
 
+    def lite(self, name):
+        """
+        A bundled network's LiteRT interpreters, where load_all made them.
+
+        Arguments:
+        name -- an entry's name
+
+        Returns:
+        lite -- None (the Keras route), or dict: transform and predictor (interpreters; predictor None for a network of
+                its own styles), check (bundled.lite_check's: min_side, rounding), lock (an interpreter runs one
+                picture at a time)
+        """
+        return self._lite.get(name)
+
+    def _load_lite(self, entry):
+        """The LiteRT interpreters of a bundled network, its files converted first where they are not yet; None
+        (with a warning line) where they cannot be made or do not give the Keras network's pictures."""
+        from ..fast import bundled, lite
+
+        try:
+            check = bundled.lite_check(entry.target)
+            if check is None:
+                import sys
+
+                folder = bundled.lite_files(entry.target)["transform"].parent
+                print(f"{entry.name}: converting it for LiteRT, once, into {folder}", file=sys.stderr, flush=True)
+                from ..fast.export import convert_bundled
+
+                check = convert_bundled(entry.target)
+        except Exception as error:  # an unwritable models folder, a full disk, the converter's many errors
+            warn(f"{entry.name}: LiteRT files could not be made ({' '.join(str(error).split())[:160]}); Keras paints")
+            return None
+        if not check or not check.get("exact"):
+            return None
+        files = bundled.lite_files(entry.target)
+        predictor = lite.interpreter(files["predictor"]) if "predictor" in files else None
+        return {"transform": lite.interpreter(files["transform"]), "predictor": predictor, "check": check,
+                "lock": threading.Lock()}  # fmt: skip
+
     def load_all(self):
         """
         Builds every network and runs each once on a small picture (tracing its compiled pass), so that the first
@@ -130,6 +173,14 @@ class Networks:
                 warn(f"{name}: left out ({error})")
                 del self.entries[name]
                 continue
+            entry = self.entries[name]
+            if self.use_lite and entry.kind != "trained":
+                self._lite[name] = self._load_lite(entry)
+                if self._lite[name] is not None:
+                    from .pictures import run_lite, style_vector
+
+                    vector = style_vector(predictor, self._lite[name], warm, 256) if predictor is not None else None
+                    run_lite(self._lite[name], warm, vector)
             if predictor is not None:
                 from ..fast import arbitrary
 

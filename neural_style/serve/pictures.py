@@ -208,6 +208,58 @@ def region_weights(scratch, data, shape):
     return fit_style_weights(np.stack([1 - mask, mask], axis=-1), *shape)
 
 
+def style_vector(predictor, lite, pixels, style_size):
+    """
+    A picture's style vector: through the .tflite predictor (LiteRT) where the server has it, else Keras's (the
+    same vector: bundled.lite_check holds the files to the Keras network's pictures).
+
+    Arguments:
+    predictor -- the Keras StylePredictor
+    lite -- networks.Networks.lite's dict, or None
+    pixels -- float32 (H, W, 3) in 0..255
+    style_size -- its side at the predictor
+
+    Returns:
+    vector -- float32 (100,)
+    """
+    from ..fast import arbitrary
+
+    if lite is None or lite["predictor"] is None:
+        return arbitrary.style_vector(predictor, pixels, style_size)
+    from ..fast import lite as runtime
+
+    with lite["lock"]:
+        return runtime.run_predictor(lite["predictor"], pixels, style_size)
+
+
+def run_lite(lite, photo, weights):
+    """
+    A picture through a bundled network's .tflite transformer (LiteRT), where it fits in memory whole.
+
+    Arguments:
+    lite -- networks.Networks.lite's dict
+    photo -- float32 (H, W, 3) in 0..255
+    weights -- the style's weights or vector, (styles,) or per pixel (H, W, styles) at the photo's size
+
+    Returns:
+    stylised -- float32 (H, W, 3) in 0..255, or None where the Keras route must paint it (a picture too large to
+                go whole, or LiteRT's NaN for it)
+    """
+    from ..fast import lite as runtime
+    from ..large import available_memory
+
+    if not runtime.fits(*photo.shape[:2], available_memory() or 4e9):
+        return None  # the Keras route paints it in exact tiles
+    check = lite["check"]
+    try:
+        with lite["lock"]:
+            return runtime.run_transform(
+                lite["transform"], photo, weights, int(check["min_side"]), check.get("rounding")
+            )
+    except runtime.NonFiniteOutputError:
+        return None  # XNNPACK's NaN for some int8 pictures: the Keras route paints it
+
+
 class Painter:
     """
     The library's calls behind /api/stylize, with the paintings' style vectors kept (the same painting, re-sent as
@@ -241,12 +293,17 @@ class Painter:
 
         photo = decode_upload(self.scratch, "content", *uploads["content"])
         transform, predictor = self.networks.build(settings.model)
+        lite = self.networks.lite(settings.model)
         if predictor is None:
             weights = style_weights(transform.styles, settings.style_index)
         else:
             fields = ["style", "style2"] if settings.two_paintings else ["style"]
             size = settings.style_size
-            vectors = np.stack([self._painting_vector(predictor, field, uploads, size) for field in fields])
+
+            def predict(pixels, side):
+                return style_vector(predictor, lite, pixels, side)
+
+            vectors = np.stack([self._painting_vector(predict, field, uploads, size) for field in fields])
             if not settings.two_paintings:
                 chosen = np.ones(1, np.float32)
             elif settings.region:
@@ -254,26 +311,28 @@ class Painter:
             else:
                 chosen = np.asarray([1 - settings.mix, settings.mix], np.float32)
             # The photo's own vector, kept as the paintings' are: a strength slider moved re-sends the same photo.
-            own = self._vector(predictor, uploads["content"][0], size, lambda: photo) if settings.strength < 1 else None
+            own = self._vector(predict, uploads["content"][0], size, lambda: photo) if settings.strength < 1 else None
             weights = arbitrary.blend(vectors, chosen, settings.strength, own)
-        stylised = stylize_picture(transform, photo, style_weights=weights)
+        stylised = None if lite is None else run_lite(lite, photo, weights)
+        if stylised is None:
+            stylised = stylize_picture(transform, photo, style_weights=weights)
         if settings.preserve_colors:
             from ..images import preserve_colors
 
             stylised = preserve_colors(stylised, photo)
         return stylised
 
-    def _painting_vector(self, predictor, field, uploads, style_size):
+    def _painting_vector(self, predict, field, uploads, style_size):
         """A painting's style vector (_vector), its upload decoded only when the vector is not kept."""
         data, filename = uploads[field]
-        return self._vector(predictor, data, style_size, lambda: decode_upload(self.scratch, field, data, filename))
+        return self._vector(predict, data, style_size, lambda: decode_upload(self.scratch, field, data, filename))
 
-    def _vector(self, predictor, data, style_size, pixels):
+    def _vector(self, predict, data, style_size, pixels):
         """
         A picture's style vector, from the cache when the same bytes came before at this size.
 
         Arguments:
-        predictor -- the StylePredictor
+        predict -- function(pixels, style_size) -> the vector (style_vector)
         data -- the picture's bytes as sent (the cache's key, with style_size)
         style_size -- its side at the predictor
         pixels -- function() -> its pixels, called only when the vector is not kept
@@ -281,14 +340,12 @@ class Painter:
         Returns:
         vector -- float32 (100,)
         """
-        from ..fast import arbitrary
-
         key = (hashlib.sha256(data).hexdigest(), style_size)
         with self._lock:
             if key in self._vectors:
                 self._vectors.move_to_end(key)
                 return self._vectors[key]
-        vector = arbitrary.style_vector(predictor, pixels(), style_size)
+        vector = predict(pixels(), style_size)
         with self._lock:
             self._vectors[key] = vector
             while len(self._vectors) > VECTOR_CACHE:
