@@ -137,7 +137,7 @@ class InstanceNormalization(keras.layers.Layer):
             if x.shape[0] is not None and _one_per_channel(statistics, x.shape[-1]) and not tracing_for_tflite():
                 return self._fused(x, statistics, gamma, beta)
             if statistics is None:
-                mean, variance = tf.nn.moments(x, axes=[1, 2], keepdims=True)
+                mean, variance = instance_statistics(x, float64=not tracing_for_tflite())
             else:
                 mean, variance = statistics
             return (x - mean) * tf.math.rsqrt(variance + self.epsilon) * gamma + beta
@@ -158,19 +158,23 @@ class InstanceNormalization(keras.layers.Layer):
 
     def _fused(self, x, statistics, gamma, beta):
         """
-        Each picture normalised by one fused op (FusedBatchNormV3, whose statistics over batch, height and width are,
-        for one picture, the picture's own): statistics and scaling in two passes over the values where tf.nn.moments
-        and the arithmetic take six. The same values within float32 rounding. A per-position gamma and beta (style
-        masks) or per picture scale the normalised values after it.
+        Each picture normalised by one fused op (FusedBatchNormV3 in inference mode, given the mean and variance: one
+        pass over the values where the arithmetic takes four). Without statistics, each picture's own come from
+        instance_statistics (row sums in float32, then float64 across rows, as the streamed tiles gather them): the
+        op's own (is_training=True) are float32 sums over every position, off by more than a deviation at 2048 x 2048
+        about a mean of 100. A per-position gamma and beta (style masks) or per picture scale the normalised values
+        after it.
         """
         channels = x.shape[-1]
         # Scaled and shifted after the fused op whatever the weights' shape, so that a uniform mask, a mixture, a
         # one-hot choice and a single-style network with the same scales round alike (the op's own scaling rounds
         # otherwise, and a network amplifies one rounding's difference to hundredths of a grey level).
         if statistics is None:
-            mean = variance = tf.zeros([0], tf.float32)
+            # Each picture's own, (batch, C).
+            means, variances = (tf.reshape(s, [-1, channels]) for s in instance_statistics(x))
         else:
             mean, variance = (tf.broadcast_to(tf.reshape(tf.cast(s, tf.float32), [-1]), [channels]) for s in statistics)
+            means, variances = tf.stack([mean] * x.shape[0]), tf.stack([variance] * x.shape[0])
         pictures = []
         for index in range(x.shape[0]):
             picture = x if x.shape[0] == 1 else x[index : index + 1]
@@ -178,12 +182,12 @@ class InstanceNormalization(keras.layers.Layer):
                 x=picture,
                 scale=tf.ones([channels]),
                 offset=tf.zeros([channels]),
-                mean=mean,
-                variance=variance,
+                mean=means[index],
+                variance=variances[index],
                 epsilon=self.epsilon,
                 exponential_avg_factor=1.0,
                 data_format="NHWC",
-                is_training=statistics is None,
+                is_training=False,
             )[0]
             pictures.append(normalised)
         normalised = pictures[0] if len(pictures) == 1 else tf.concat(pictures, axis=0)
@@ -201,6 +205,43 @@ class InstanceNormalization(keras.layers.Layer):
         if self.quantization:
             config["quantization"] = self.quantization
         return config
+
+
+def instance_statistics(x, float64=True):
+    """
+    Each picture's channel means and variances over height and width, exact enough at any size: each row's sum in
+    float32 (W values), the rows' sums in float64 (H values), as the streamed tiles gather them (stream.Moments); the
+    variance in a second pass, the average of (x - mean) ** 2 about the float32 mean, summed the same way and corrected
+    by the square of that mean's rounding. A float32 sum's error grows with its count: one flat sum over the whole
+    picture (FusedBatchNormV3's, tf.nn.moments') was off by more than a deviation at 2048 x 2048 about a mean of 100;
+    a row's sum is off by at most (W - 1) x 2^-24 of the sum of its magnitudes, the float64 sum across rows adds next
+    to nothing.
+
+    Arguments:
+    x -- tensor (batch, H, W, C), float32
+    float64 -- True: the rows' sums in float64; False: in float32 too (for TFLite, which has no float64; two levels of
+               float32 sums, W and then H values, are still far closer than one flat sum of H x W)
+
+    Returns:
+    mean, variance -- float32 tensors (batch, 1, 1, C)
+    """
+    x = tf.convert_to_tensor(x, tf.float32)
+    across = tf.float64 if float64 else tf.float32
+    count = tf.cast(tf.shape(x)[1] * tf.shape(x)[2], across)
+
+    def average(values):
+        # Each row's sum in float32 (a reduction of W values), then the rows' sum in `across`.
+        rows = tf.reduce_sum(values, axis=2, keepdims=True)
+        return tf.reduce_sum(tf.cast(rows, across), axis=1, keepdims=True) / count
+
+    exact_mean = average(x)
+    mean = tf.cast(exact_mean, tf.float32)
+    # Two passes: the squares of the deviations from the mean, not x ** 2 less the mean's square (whose digits a large
+    # mean cancels); about the float32 mean, whose offset from the exact one adds its square to the average.
+    variance = average(tf.math.squared_difference(x, mean))
+    if float64:
+        variance = tf.maximum(variance - tf.square(exact_mean - tf.cast(mean, across)), 0.0)
+    return mean, tf.cast(variance, tf.float32)
 
 
 def _one_per_channel(statistics, channels):
@@ -261,7 +302,7 @@ def statistics_in_float32():
 def tracing_for_tflite():
     """
     Whether the network is being traced for TFLite's converter (within statistics_in_float32): then it keeps to the
-    ops TFLite has built in (tf.nn.moments' statistics, plain convolutions), not the fused and blocked ones that are
+    ops TFLite has built in (statistics of float32 sums, plain convolutions), not the fused and blocked ones that are
     faster on a CPU.
 
     Returns:
@@ -378,6 +419,7 @@ __all__ = [
     "ReflectionPadding2D",
     "convolve_by_blocks",
     "float_convolution",
+    "instance_statistics",
     "reflection_indices",
     "space_to_depth_kernel",
     "statistics_in_float32",
