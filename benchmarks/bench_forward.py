@@ -11,6 +11,11 @@ convolution's time does not depend on its weights. The passes: "apply" (fast/app
 runs for a whole picture), "apply bfloat16" (the same with precision="bfloat16"), and with --eager the model called
 eagerly (what apply did before), with --xla the same graph compiled by XLA (jit_compile=True). Copied into an
 earlier checkout's benchmarks/ (with machine.py), it measures that checkout's apply, an eager call.
+
+With --statistics, also every instance normalisation of the layout at its shape, in alternating rounds, as the pass
+runs it now (layers.InstanceNormalization: the statistics by rows in float32 and across rows in float64, then
+FusedBatchNormV3 in inference mode) and as it ran before (FusedBatchNormV3 computing its own float32 statistics), each
+in a tf.function: what the exact statistics cost, summed over the pass's normalisations.
 """
 
 import argparse
@@ -94,6 +99,58 @@ def architectures_speed(height, width, rounds):
     }
 
 
+def normalisation_speed(layout, height, width, rounds):
+    """
+    The layout's instance normalisations at their shapes for a picture of height x width, each timed as the pass runs
+    it now and with FusedBatchNormV3's own float32 statistics (before), in alternating rounds.
+
+    Returns:
+    dict: seconds per round of each way, summed over the normalisations, their medians and ratio
+    """
+    import tensorflow as tf
+
+    from neural_style.fast.layers import InstanceNormalization
+
+    def before(norm):
+        # What InstanceNormalization._fused ran before the exact statistics: the op's own, then gamma and beta.
+        def normalise(x):
+            channels = x.shape[-1]
+            normalised = tf.raw_ops.FusedBatchNormV3(
+                x=x,
+                scale=tf.ones([channels]),
+                offset=tf.zeros([channels]),
+                mean=tf.zeros([0]),
+                variance=tf.zeros([0]),
+                epsilon=norm.epsilon,
+                exponential_avg_factor=1.0,
+                data_format="NHWC",
+                is_training=True,
+            )[0]
+            return normalised * norm.gamma[0] + norm.beta[0]
+
+        return tf.function(normalise)
+
+    rng = np.random.default_rng(0)
+    shapes = []
+    for (filters, _, _, normalised), level in zip(layout.convolutions(), layout.levels()):
+        if normalised:
+            shapes.append((1, -(-height // 2**level), -(-width // 2**level), filters))
+    inputs, ways = {}, {"now": {}, "before": {}}
+    for shape in set(shapes):
+        inputs[shape] = tf.constant(rng.normal(3, 2, shape).astype(np.float32))
+        norm = InstanceNormalization()
+        norm.build(shape)
+        ways["now"][shape], ways["before"][shape] = tf.function(norm), before(norm)
+        for way in ways.values():  # traces and warms up
+            way[shape](inputs[shape])
+    seconds = {name: [] for name in ways}
+    for _ in range(rounds):
+        for name, way in ways.items():
+            seconds[name].append(sum(best_time(lambda: way[shape](inputs[shape]), 3) for shape in shapes))
+    medians = {name: float(np.median(values)) for name, values in seconds.items()}
+    return {"seconds": seconds, "median_seconds": medians, "ratio_now_to_before": medians["now"] / medians["before"]}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", default="768x1024", help="HEIGHTxWIDTH")
@@ -103,6 +160,7 @@ def main():
     parser.add_argument("--xla", action="store_true", help="also the pass compiled by XLA")
     parser.add_argument("--no-bfloat16", action="store_true")
     parser.add_argument("--matmul", type=int, default=4096, help="the matmul's side")
+    parser.add_argument("--statistics", action="store_true", help="also each normalisation now and before")
     args = parser.parse_args()
 
     import numpy as np
@@ -160,6 +218,13 @@ def main():
         print(
             f"{name}: {flop / rate / 1e9:.3f} s, {rate:.0f} GFLOP/s, {100 * rate / matmul_rate:.0f}% of the matmul's "
             f"(round by round {min(shares):.0%} to {max(shares):.0%})"
+        )
+    if args.statistics:
+        report["normalisations"] = normalisation_speed(layout, height, width, args.rounds)
+        medians = report["normalisations"]["median_seconds"]
+        print(
+            f"the {layout.name} pass's normalisations: now {medians['now']:.3f} s, before (the fused op's own float32 "
+            f"statistics) {medians['before']:.3f} s, {medians['now'] / medians['before']:.2f}x"
         )
     print("results:", write_results("bench_forward", report))
 
