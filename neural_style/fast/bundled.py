@@ -264,7 +264,8 @@ def _file_kind(path):
 # its own there: `neural-style models` lists .npz and .keras files only), named by LITE_VERSION, the package's version
 # and the network file's sha256, so that a new network or conversion makes new files.
 LITE_FOLDER = "tflite"
-LITE_VERSION = 2  # 2: the int8 network's integer arithmetic (predictor and statistics), its inputs' rounding
+LITE_VERSION = 3  # 2: the int8 network's integer arithmetic (predictor and statistics), its inputs' rounding
+# 3: the float normalisations' statistics summed by rows, then across rows (layers.instance_statistics)
 
 
 def lite_key(name):
