@@ -119,9 +119,9 @@ def plan_stream(layout, height, width):
     height, width -- the picture's size (as the network takes it)
 
     Returns:
-    shapes -- {('z', convolution) or ('s', block): (rows, cols, channels)} of each memory-mapped file
+    shapes -- {('z', convolution) or ('s', block): (rows, cols, channels)} of each stored array
     lives -- {the same keys: (the convolution that writes it, the last that reads it; len(convolutions) for the head)}
-    disk -- bytes: the largest total of the files alive at once (float32)
+    disk -- bytes: the largest total of the stored arrays alive at once (float32), on the disk when none is in memory
     """
     inputs, output = network_plan(layout)
     kept = residuals_kept(layout)

@@ -8,7 +8,7 @@ counts of its levels), the earlier ones fixed to the whole picture's; stylize_in
 with all of them: the cores then equal the whole picture's result, and only one tile's activations are held at a
 time. The tiles are the project's (large/layout.py), with the network's own stride and margin (network.Layout.reach).
 stylize_in_tiles runs the network once instead (stream.py): level by level, strip by strip, each level's activations
-in memory-mapped files until its statistics are known.
+kept (in memory as far as the budget allows, stream_budget; else in a work file) until its statistics are known.
 
 The memory: transform_peak_bytes estimates a pass's peak in bytes, whole or in tiles; transform_tile_size picks 0
 (whole) or the largest tile within a budget in GB. (Their twins in neural_style.large size the optimisation's VGG-19.)
