@@ -168,3 +168,28 @@ def test_the_temporary_folder_is_the_servers_own_and_removed_at_shutdown(tmp_pat
     import os
 
     assert not os.path.exists(folder)
+
+
+def test_a_body_without_a_length_is_counted_and_stopped_past_the_limit():
+    import asyncio
+
+    chunks, sent_messages = [], []
+    megabyte = b"\0" * (1024 * 1024)
+
+    async def receive():  # 80 MB in 1 MB chunks, no Content-Length
+        chunks.append(1)
+        return {"type": "http.request", "body": megabyte, "more_body": len(chunks) < 80}
+
+    async def send(message):
+        sent_messages.append(message)
+
+    async def reader(scope, receive, send):  # an application that reads the whole body
+        while (await receive())["more_body"]:
+            pass
+        raise AssertionError("the whole body was read")
+
+    guard = safety.Guard(reader, safety.allowed_hosts("127.0.0.1", 8000))
+    scope = {"type": "http", "method": "POST", "path": "/api/stylize", "headers": [(b"host", b"127.0.0.1:8000")]}
+    asyncio.run(guard(scope, receive, send))
+    assert sent_messages[0]["status"] == 413 and "50 MB" in sent_messages[1]["body"].decode()
+    assert len(chunks) == 51  # stopped at the first chunk past 50 MB
