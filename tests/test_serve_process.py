@@ -1,6 +1,6 @@
 """The real `neural-style serve` in a child process on 127.0.0.1: its one ready line, listening on loopback only, the
-token in force, and SIGTERM ending a running refine cleanly (its stream says cancelled, the temporary folder is
-removed, exit code 0). Every wait is bounded; the child is killed on the way out whatever happens."""
+token in force, and SIGTERM or SIGINT ending a running refine cleanly (its stream says cancelled, the temporary
+folder is removed, exit code 0). Every wait is bounded; the child is killed on the way out whatever happens."""
 
 import json
 import os
@@ -46,7 +46,8 @@ def read_line(stream, seconds):
 
 
 @pytest.mark.slow
-def test_serve_says_when_ready_listens_on_loopback_and_stops_cleanly_on_sigterm(tmp_path_factory):
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT])
+def test_serve_says_when_ready_listens_on_loopback_and_stops_cleanly_on_a_signal(tmp_path_factory, stop):
     command = [sys.executable, "-m", "neural_style", "serve", "--port", "0", "--weights", "random", "--token", TOKEN]
     models = tmp_path_factory.mktemp("models")  # the LiteRT files serve converts on first use go here, not home
     tmp_path = tmp_path_factory.mktemp("tmp")
@@ -89,11 +90,11 @@ def test_serve_says_when_ready_listens_on_loopback_and_stops_cleanly_on_sigterm(
         while events.count("progress") < 2:
             assert time.monotonic() < deadline and server.poll() is None, "no progress within 120 s"
             time.sleep(0.05)
-        server.send_signal(signal.SIGTERM)
+        server.send_signal(stop)
         try:
             code = server.wait(timeout=60)
         except subprocess.TimeoutExpired:
-            pytest.fail("serve did not stop within 60 s of SIGTERM")
+            pytest.fail(f"serve did not stop within 60 s of {stop.name}")
         listener.join(10)
         out, err = server.communicate(timeout=10)
         assert code == 0, err
