@@ -45,11 +45,17 @@ def read_line(stream, seconds):
     return lines[0] if lines else None
 
 
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    """The models folder of the tests' servers: the LiteRT files serve converts on first use go here (once for the
+    module), not into the home folder."""
+    return tmp_path_factory.mktemp("models")
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT])
-def test_serve_says_when_ready_listens_on_loopback_and_stops_cleanly_on_a_signal(tmp_path_factory, stop):
+def test_serve_says_when_ready_listens_on_loopback_and_stops_cleanly_on_a_signal(tmp_path_factory, models, stop):
     command = [sys.executable, "-m", "neural_style", "serve", "--port", "0", "--weights", "random", "--token", TOKEN]
-    models = tmp_path_factory.mktemp("models")  # the LiteRT files serve converts on first use go here, not home
     tmp_path = tmp_path_factory.mktemp("tmp")
     environment = {**os.environ, "TMPDIR": str(tmp_path), "NEURAL_STYLE_MODELS": str(models)}
     options = dict(stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment, start_new_session=True)
