@@ -159,11 +159,11 @@ class InstanceNormalization(keras.layers.Layer):
     def _fused(self, x, statistics, gamma, beta):
         """
         Each picture normalised by one fused op (FusedBatchNormV3 in inference mode, given the mean and variance: one
-        pass over the values where the arithmetic takes four). Without statistics, each picture's own come from
-        instance_statistics (row sums in float32, then float64 across rows, as the streamed tiles gather them): the
-        op's own (is_training=True) are float32 sums over every position, off by more than a deviation at 2048 x 2048
-        about a mean of 100. A per-position gamma and beta (style masks) or per picture scale the normalised values
-        after it.
+        pass over the values where a subtraction and a product take two). Without statistics, each picture's own come
+        from instance_statistics (row sums in float32, then float64 across rows, as the streamed tiles gather them):
+        the op's own (is_training=True) are float32 sums over every position, off by more than a deviation at
+        2048 x 2048 about a mean of 100. A per-position gamma and beta (style masks) or per picture scale the
+        normalised values after it.
         """
         channels = x.shape[-1]
         # Scaled and shifted after the fused op whatever the weights' shape, so that a uniform mask, a mixture, a
