@@ -345,3 +345,26 @@ def smooth_photo(height, width, seed=0):
     smooth = np.stack([x * 255 / width, y * 255 / height, 128 + 100 * np.sin((x + y) / 9)], axis=-1)
     noise = np.random.default_rng(seed).normal(0, 12, smooth.shape)
     return np.clip(smooth + noise, 0, 255).astype(np.float32)
+
+
+def trained_like(model, seed=2, spread_outputs=True):
+    """
+    Gives a fast network's normalisations gammas and betas away from 1 and 0, as a trained network's are (different
+    for every style), so that the whole picture's statistics matter.
+
+    Arguments:
+    model -- a TransformNet, changed in place
+    seed -- the random generator's seed, or a numpy Generator to draw from (the caller's draws then go on from it)
+    spread_outputs -- also make the last convolution's kernel 20 times larger, so that the outputs cover the grey
+                      levels
+
+    Returns:
+    model -- the same model
+    """
+    rng = np.random.default_rng(seed)
+    for norm in model.norms:
+        norm.gamma.assign(rng.uniform(0.5, 2.0, norm.gamma.shape).astype(np.float32))
+        norm.beta.assign(rng.uniform(-1, 1, norm.beta.shape).astype(np.float32))
+    if spread_outputs:
+        model.output_conv.kernel.assign(model.output_conv.kernel * 20)
+    return model

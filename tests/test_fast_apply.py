@@ -12,19 +12,13 @@ from neural_style.fast.apply import apply_model, load_fast_model, stylize_pictur
 from neural_style.fast.network import JOHNSON, build_transform_net
 from neural_style.fast.tiles import transform_tile_size, whole_picture_statistics
 from neural_style.large.layout import layout_for_reach
-from tests.fixtures import smooth_photo
+from tests.fixtures import smooth_photo, trained_like
 
 
 @pytest.fixture(scope="module")
 def net():
-    model = build_transform_net(seed=11)
     # Trained networks have gammas and betas away from 1 and 0: use such values, so that the statistics matter.
-    rng = np.random.default_rng(2)
-    for norm in model.norms:
-        norm.gamma.assign(rng.uniform(0.5, 2.0, norm.gamma.shape).astype(np.float32))
-        norm.beta.assign(rng.uniform(-1, 1, norm.beta.shape).astype(np.float32))
-    model.output_conv.kernel.assign(model.output_conv.kernel * 20)  # outputs spread over the grey levels
-    return model
+    return trained_like(build_transform_net(seed=11))
 
 
 @pytest.mark.parametrize("height, width", [(1, 1), (3, 7), (5, 5), (17, 30)])

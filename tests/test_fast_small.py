@@ -17,7 +17,7 @@ from neural_style.fast.options import ARCHITECTURES, TrainOptions
 from neural_style.fast.train import train_fast_model, training_layout
 from neural_style.fast.video import stylize_frames
 from neural_style.weights import random_vgg_weights
-from tests.fixtures import smooth_photo, write_photo_folder, write_stripes
+from tests.fixtures import smooth_photo, trained_like, write_photo_folder, write_stripes
 from tests.test_fast_train import InterruptAfter
 
 # Narrow random filters (VGG-19's channels / 16) keep each step short; the shapes and layers are the real ones.
@@ -59,12 +59,7 @@ def trained(tmp_path_factory):
 def spread(trained):
     """The trained model loaded, its normalisations' scales and shifts spread as a longer training leaves them, so
     that the whole picture's statistics matter and the outputs cover the grey levels."""
-    model = load_fast_model(trained[0])
-    rng = np.random.default_rng(2)
-    for norm in model.norms:
-        norm.gamma.assign(rng.uniform(0.5, 2.0, norm.gamma.shape).astype(np.float32))
-        norm.beta.assign(rng.uniform(-1, 1, norm.beta.shape).astype(np.float32))
-    return model
+    return trained_like(load_fast_model(trained[0]), spread_outputs=False)
 
 
 def test_the_architectures_name_the_presets():

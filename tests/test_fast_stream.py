@@ -16,22 +16,12 @@ from neural_style.fast.apply import stylize_picture
 from neural_style.fast.network import JOHNSON, MAGENTA_26, MAGENTA_ARBITRARY, build_transform_net
 from neural_style.fast.stream import Moments, plan_stream, reflect, stylize_streamed
 from neural_style.fast.stream_store import disk_need, in_memory, place
-from tests.fixtures import smooth_photo
-
-
-def _randomised(model, seed=2):
-    """Gammas and betas away from 1 and 0, as a trained network's are, so that the statistics matter."""
-    rng = np.random.default_rng(seed)
-    for norm in model.norms:
-        norm.gamma.assign(rng.uniform(0.5, 2.0, norm.gamma.shape).astype(np.float32))
-        norm.beta.assign(rng.uniform(-1, 1, norm.beta.shape).astype(np.float32))
-    model.output_conv.kernel.assign(model.output_conv.kernel * 20)  # outputs spread over the grey levels
-    return model
+from tests.fixtures import smooth_photo, trained_like
 
 
 @pytest.fixture(scope="module")
 def net():
-    return _randomised(build_transform_net(seed=11))
+    return trained_like(build_transform_net(seed=11))
 
 
 def _close(streamed, whole):
@@ -115,7 +105,7 @@ def test_streamed_through_stylize_picture(net):
 
 
 def test_style_masks_per_pixel():
-    model = _randomised(build_transform_net(seed=3, styles=2), seed=4)
+    model = trained_like(build_transform_net(seed=3, styles=2), seed=4)
     height, width = 70, 90
     # Left half one style, right half the other, a soft band between: each level pools the weights itself.
     left = np.clip((60 - np.arange(width)) / 20, 0, 1).astype(np.float32)

@@ -24,23 +24,14 @@ from neural_style.fast.train import train_fast_model
 from neural_style.fast.video import stylize_frames
 from neural_style.vgg import load_vgg_model
 from neural_style.weights import random_vgg_weights
+from tests.fixtures import trained_like
 
 STYLES = 3
 
 
-def _spread(model, seed):
-    """Gammas and betas away from 1 and 0, different for every style; outputs spread over the grey levels."""
-    rng = np.random.default_rng(seed)
-    for norm in model.norms:
-        norm.gamma.assign(rng.uniform(0.5, 2.0, norm.gamma.shape).astype(np.float32))
-        norm.beta.assign(rng.uniform(-1, 1, norm.beta.shape).astype(np.float32))
-    model.output_conv.kernel.assign(model.output_conv.kernel * 20)
-    return model
-
-
 @pytest.fixture(scope="module")
 def net():
-    return _spread(build_transform_net(seed=5, styles=STYLES, style_digests=["a" * 64, "b" * 64, "c" * 64]), 1)
+    return trained_like(build_transform_net(seed=5, styles=STYLES, style_digests=["a" * 64, "b" * 64, "c" * 64]), 1)
 
 
 def _single_with(net, gamma_beta):
@@ -60,7 +51,7 @@ def _pictures(count=2, height=23, width=30, seed=0):
 
 
 def test_one_style_is_the_single_style_network(tmp_path):
-    model = _spread(build_transform_net(seed=3, style_digest="d" * 64), 2)
+    model = trained_like(build_transform_net(seed=3, style_digest="d" * 64), 2)
     assert model.styles == 1 and [norm.gamma.shape for norm in model.norms][0] == (1, 32)
     x = _pictures()
     alone = model(x).numpy()
@@ -241,7 +232,7 @@ def test_each_picture_is_costed_against_its_own_style(tmp_path):
 
 @pytest.fixture
 def two_style_model(tmp_path):
-    model = _spread(build_transform_net(seed=2, styles=2, style_digests=["e" * 64, "f" * 64]), 3)
+    model = trained_like(build_transform_net(seed=2, styles=2, style_digests=["e" * 64, "f" * 64]), 3)
     path = tmp_path / "two.keras"
     model.save(path)
     photo = tmp_path / "photo.png"
