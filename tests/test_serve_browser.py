@@ -227,17 +227,33 @@ def job_events(base, job_id):
     return events
 
 
+def open_page(browser, url):
+    """
+    Opens the page in a new tab and waits, at most 30 s, until its script says it is ready with no error shown.
+
+    Arguments:
+    browser -- Playwright's browser
+    url -- the page's address, with its token if any
+
+    Returns:
+    page -- the tab
+    failures -- the list the page's uncaught script errors are appended to
+    """
+    page = browser.new_page()
+    failures = []
+    page.on("pageerror", lambda error: failures.append(str(error)))
+    page.goto(url)
+    sync_api.expect(page.locator("body")).to_have_attribute("data-ready", "true", timeout=30_000)
+    sync_api.expect(page.locator("#error")).to_be_hidden()
+    return page, failures
+
+
 def test_the_page_paints_downloads_refines_and_cancels(browser, tmp_path):
     server, url = start_server(tmp_path)
     try:
         base = url.split("?")[0]
         expect = sync_api.expect
-        page = browser.new_page()
-        failures = []
-        page.on("pageerror", lambda error: failures.append(str(error)))
-        page.goto(url)
-        expect(page.locator("body")).to_have_attribute("data-ready", "true", timeout=30_000)
-        expect(page.locator("#error")).to_be_hidden()
+        page, failures = open_page(browser, url)
         # Every control has a label a screen reader reads: a <label>, aria-label, or (buttons) its own text.
         unlabelled = page.evaluate(
             """() => [...document.querySelectorAll("input, select, textarea, button, canvas")]
@@ -388,12 +404,7 @@ def test_the_page_carries_its_token_to_every_request(browser, tmp_path):
         assert url.endswith(f"/?token={token}")
         base = url.split("?")[0]
         expect = sync_api.expect
-        page = browser.new_page()
-        failures = []
-        page.on("pageerror", lambda error: failures.append(str(error)))
-        page.goto(url)
-        expect(page.locator("body")).to_have_attribute("data-ready", "true", timeout=30_000)
-        expect(page.locator("#error")).to_be_hidden()
+        page, failures = open_page(browser, url)
         # A bundled style's thumbnails (<img src>: the token as a query parameter) and its picture.
         page.set_input_files("#photo-input", PHOTO)
         page.check("input[name=style-kind][value=bundled]")
