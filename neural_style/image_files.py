@@ -24,6 +24,23 @@ class ImageError(ValueError):
     """A file that cannot be read as an image."""
 
 
+class TooManyPixelsError(ImageError):
+    """An image that declares more pixels than the limit; `size` is its (width, height) when known (None when Pillow
+    refused it as a bomb before saying), `limit` the limit it broke."""
+
+    def __init__(self, path, size, limit):
+        declared = f" is {size[0]}x{size[1]} ({size[0] * size[1]:,} pixels)" if size else ""
+        super().__init__(
+            f"{path}{declared}: more than the {limit:,} pixels an input image may have; shrink it first, "
+            f"or raise ${MAX_IMAGE_PIXELS_ENV}"
+        )
+        self.path, self.size, self.limit = path, size, limit
+
+    def __reduce__(self):
+        # Rebuilt from its parts where it crosses to another process (a batch's workers).
+        return type(self), (self.path, self.size, self.limit)
+
+
 # Pillow modes whose pixels _to_rgb_uint8_range takes as they are; any other mode is converted to RGB(A) first.
 _DIRECT_MODES = ("1", "L", "LA", "RGB", "RGBA", "I;16", "I;16L", "I;16B", "I;16N", "F")
 
@@ -70,7 +87,18 @@ def decode_image(path: str, limit: int) -> np.ndarray:
                 picture = picture.convert("RGBA" if "A" in picture.getbands() or picture.mode == "P" else "RGB")
             return np.asarray(picture)
     except Image.DecompressionBombError:
-        raise ImageError(_too_many_pixels(path, None, limit)) from None
+        raise TooManyPixelsError(path, _header_size(path), limit) from None
+
+
+def _header_size(path):
+    """The (width, height) an image's header declares, read again without Pillow's bomb check (nothing is decoded),
+    for the message; None if it cannot be read."""
+    try:
+        picture, _ = _open(path, None)
+        with picture:
+            return picture.size
+    except Exception:  # only the message's detail is lost
+        return None
 
 
 # Pillow reads its bomb limit from a global (Image.MAX_IMAGE_PIXELS) when a file is opened. It is set to ours and put
@@ -134,15 +162,7 @@ def _decode_with_imageio(path, limit):
 def _check_pixels(path, size, allowed, limit=None):
     width, height = size
     if width * height > allowed:
-        raise ImageError(_too_many_pixels(path, size, allowed if limit is None else limit))
-
-
-def _too_many_pixels(path, size, limit):
-    declared = f" is {size[0]}x{size[1]} ({size[0] * size[1]:,} pixels)" if size else ""
-    return (
-        f"{path}{declared}: more than the {limit:,} pixels an input image may have; shrink it first, "
-        f"or raise ${MAX_IMAGE_PIXELS_ENV}"
-    )
+        raise TooManyPixelsError(path, size, allowed if limit is None else limit)
 
 
 def _to_rgb_uint8_range(image, background=255):

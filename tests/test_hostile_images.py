@@ -97,3 +97,19 @@ def test_a_truncated_png_is_one_line(tmp_path):
     path.write_bytes(path.read_bytes()[:300])
     with pytest.raises(ImageError, match="cut.png: not a readable image"):
         load_image(path)
+
+
+@pytest.mark.parametrize("width, height", [(30, 20), (300, 200)])  # over the limit; over twice it (Pillow's own error)
+def test_too_many_pixels_names_the_declared_size_and_pickles(tmp_path, width, height):
+    import pickle
+
+    from neural_style.image_files import TooManyPixelsError, read_image
+
+    path = tmp_path / "big.png"
+    path.write_bytes(png_declaring(width, height))
+    with pytest.raises(TooManyPixelsError) as caught:
+        read_image(path, 500)
+    assert (caught.value.size, caught.value.limit) == ((width, height), 500)
+    assert f"is {width}x{height} ({width * height:,} pixels): more than the 500 pixels" in str(caught.value)
+    again = pickle.loads(pickle.dumps(caught.value))
+    assert (str(again), again.size, again.limit) == (str(caught.value), (width, height), 500)

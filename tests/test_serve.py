@@ -91,7 +91,7 @@ def test_models_lists_the_networks_their_styles_refine_and_limits(client):
     assert [style["index"] for style in styles["magenta-26"]] == list(range(26))
     assert styles["magenta-26"][3]["thumbnail"] == "/api/models/magenta-26/styles/3/thumbnail"
     assert answer["refine"] == {"available": True, "reason": None}
-    assert answer["limits"] == {"max_upload_bytes": 50 * 1024 * 1024, "max_pixels": 100_000_000}
+    assert answer["limits"] == {"max_upload_bytes": 50 * 1024 * 1024, "max_pixels": 25_000_000}
 
 
 def test_a_thumbnail_is_the_demo_photo_through_that_style_and_is_kept(client):

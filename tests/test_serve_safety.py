@@ -193,3 +193,33 @@ def test_a_body_without_a_length_is_counted_and_stopped_past_the_limit():
     asyncio.run(guard(scope, receive, send))
     assert sent_messages[0]["status"] == 413 and "50 MB" in sent_messages[1]["body"].decode()
     assert len(chunks) == 51  # stopped at the first chunk past 50 MB
+
+
+def test_a_decompression_bomb_is_refused_from_its_header_and_the_server_stays_up(client):
+    from io import BytesIO
+
+    from PIL import Image
+
+    # A real bomb: 6000 x 5000 black pixels (30 megapixels, 90 MB decoded) in a PNG of about 90 KB.
+    buffer = BytesIO()
+    Image.new("L", (6000, 5000)).save(buffer, format="PNG")
+    bomb = buffer.getvalue()
+    assert len(bomb) < 1_000_000
+    response = client.post("/api/stylize", files={"content": ("bomb.png", bomb, "image/png"), **sent(style=PAINTING)})
+    assert_error(response, 400, "content is 6000x5000 (30,000,000 pixels)", f"{safety.MAX_PIXELS:,} pixels")
+    assert client.post("/api/stylize", files=sent(content=PHOTO, style=PAINTING)).status_code == 200
+
+
+def test_max_pixels_is_the_servers_own_limit(tmp_path):
+    app = create_app(port=8000, weights="random", warm=False, scratch_parent=tmp_path, max_pixels=72 * 96)
+    with TestClient(app, base_url=BASE) as client:
+        assert client.get("/api/models").json()["limits"]["max_pixels"] == 72 * 96
+        assert client.post("/api/stylize", files=sent(content=PHOTO, style=PAINTING)).status_code == 200
+        larger = sent(content=np.concatenate([PHOTO, PHOTO[:1]]), style=PAINTING)  # 73 x 96: one row too many
+        assert_error(client.post("/api/stylize", files=larger), 400, "content is 96x73", "--max-pixels")
+
+
+@pytest.mark.parametrize("max_pixels", [0, -5, 2.5, 10**12])
+def test_a_bad_max_pixels_is_one_line(max_pixels):
+    with pytest.raises(OptionError, match="--max-pixels must be a whole number of pixels from 1 to"):
+        check_options("127.0.0.1", 0, None, max_pixels=max_pixels)

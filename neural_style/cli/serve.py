@@ -3,6 +3,7 @@ thin layer over neural_style.serve: a local web page that stylises a photo with 
 it with the article's optimisation. It listens on 127.0.0.1 unless told otherwise, and prints one line once ready."""
 
 from ..options import default_weights
+from ..serve.safety import MAX_PIXELS
 from . import common
 
 
@@ -30,6 +31,14 @@ def build_parser():
         help="VGG-19 weights for Refine (default: as the main command's, $NEURAL_STYLE_WEIGHTS else "
         "pretrained-model/imagenet-vgg-verydeep-19.mat); without them Refine is unavailable",
     )
+    parser.add_argument(
+        "--max-pixels",
+        type=int,
+        default=MAX_PIXELS,
+        metavar="N",
+        help=f"the largest picture an upload may hold, width x height (default {MAX_PIXELS:,}: a 24-megapixel "
+        "photo; larger ones are refused from their header)",
+    )
     return parser
 
 
@@ -46,5 +55,6 @@ def main(argv):
     args = build_parser().parse_args(argv)
     from ..serve.server import check_options, serve
 
-    check_options(args.host, args.port, args.token, args.models)  # before the networks are built: costs nothing
-    return serve(args.host, args.port, args.token, args.weights or default_weights(), args.models)
+    # Before the networks are built: a bad value costs nothing.
+    check_options(args.host, args.port, args.token, args.models, args.max_pixels)
+    return serve(args.host, args.port, args.token, args.weights or default_weights(), args.models, args.max_pixels)

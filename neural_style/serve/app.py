@@ -96,6 +96,7 @@ def create_app(
     waiting=7,
     scratch_parent=None,
     lite=True,
+    max_pixels=safety.MAX_PIXELS,
 ):
     """
     The server's ASGI application: the networks built (and warmed) now, the refine worker started.
@@ -112,6 +113,7 @@ def create_app(
     lite -- with warm: the bundled networks through LiteRT where their .tflite files give the Keras network's pictures
             (converted once into the models folder on first use, as `apply` does): the same pixels, about 0.3 s
             sooner for a 1 MP photo on 2 cores
+    max_pixels -- the largest picture an upload may hold (width x height, refused from its header)
 
     Returns:
     app -- a Starlette application wrapped in safety.Guard; app.state holds networks, refiner, pool, scratch
@@ -119,7 +121,7 @@ def create_app(
     networks = Networks(list_networks(models), lite=lite)
     if warm:
         networks.load_all()
-    scratch = safety.Scratch(scratch_parent)
+    scratch = safety.Scratch(scratch_parent, max_pixels)
     refiner = jobs.Refiner(weights)
     pool = safety.Pool(workers, waiting)
     painter = pictures.Painter(networks, scratch)
@@ -136,7 +138,7 @@ def create_app(
             {
                 "networks": networks.catalogue(),
                 "refine": {"available": refiner.available, "reason": refiner.reason},
-                "limits": {"max_upload_bytes": safety.MAX_UPLOAD_BYTES, "max_pixels": max_pixels()},
+                "limits": {"max_upload_bytes": safety.MAX_UPLOAD_BYTES, "max_pixels": scratch.max_pixels},
             }
         )
 
@@ -287,15 +289,3 @@ def static_file(name):
     if name not in known or Path(name).suffix not in CONTENT_TYPES:
         return error(404, f"no file {name!r} in the page's folder")
     return Response((STATIC / name).read_bytes(), media_type=CONTENT_TYPES[Path(name).suffix])
-
-
-def max_pixels():
-    """
-    The pixel limit of the pictures, as /api/models reports it.
-
-    Returns:
-    limit -- limits.max_image_pixels(): $NEURAL_STYLE_MAX_IMAGE_PIXELS, else 100 megapixels
-    """
-    from ..limits import max_image_pixels
-
-    return max_image_pixels()

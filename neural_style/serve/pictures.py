@@ -163,7 +163,8 @@ def command_line(settings):
 def decode_upload(scratch, field, data, filename=None, background=255):
     """
     An uploaded picture decoded as the command line decodes a file: from a file of the server's own folder (a name
-    it chose), the pixel count refused from the header, Pillow's bomb check, corrupt files refused in one line.
+    it chose), the server's pixel limit (scratch.max_pixels) refused from the header, Pillow's bomb check, corrupt
+    files refused in one line.
 
     Arguments:
     scratch -- the server's safety.Scratch
@@ -175,15 +176,22 @@ def decode_upload(scratch, field, data, filename=None, background=255):
     Returns:
     pixels -- float32 (H, W, 3) in 0..255; ImageError (one line naming the field) otherwise
     """
-    from ..image_files import read_image
-    from ..limits import max_image_pixels
+    from ..image_files import TooManyPixelsError, read_image
 
     if not data:
         raise ImageError(f"{field}: the file is empty; send a JPEG, PNG, BMP, GIF, TIFF or WebP picture")
     suffix = os.path.splitext(filename or "")[1].lower()
     path = scratch.write(data, suffix if suffix in IMAGE_EXTENSIONS else "")
     try:
-        return read_image(path, max_image_pixels(), background)
+        return read_image(path, scratch.max_pixels, background)
+    except TooManyPixelsError as error:
+        declared = (
+            f" is {error.size[0]}x{error.size[1]} ({error.size[0] * error.size[1]:,} pixels)" if error.size else ""
+        )
+        raise ImageError(
+            f"{field}{declared}: more than the {error.limit:,} pixels this server takes; shrink it first "
+            "(or start neural-style serve with a larger --max-pixels)"
+        ) from None
     except (ImageError, OSError) as error:
         raise ImageError(" ".join(str(error).replace(path, field).split())) from None
     finally:

@@ -12,6 +12,10 @@ import threading
 
 # Uploads larger than this are refused (413) before they are read in full.
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+# The largest picture an upload may hold, refused from its header: 25 megapixels takes a 24-megapixel camera's photo
+# (6000 x 4000) whole, where the command line's 100 would let one small file (a decompression bomb of 10000 x 10000)
+# hold the server for minutes and fill its disk with the streamed pass's work files (--max-pixels raises it).
+MAX_PIXELS = 25_000_000
 # The hosts a server answers without a token: the loopback ones.
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
 
@@ -240,16 +244,18 @@ class Pool:
 
 class Scratch:
     """
-    The server's own temporary folder (uploads are decoded from files in it), removed at shutdown; each file in it
-    has a name the server chose, never one a client sent.
+    The server's own temporary folder (uploads are decoded from files in it, up to its pixel limit), removed at
+    shutdown; each file in it has a name the server chose, never one a client sent.
     """
 
-    def __init__(self, parent=None):
+    def __init__(self, parent=None, max_pixels=MAX_PIXELS):
         """
         Arguments:
         parent -- where to make the folder (default: the system's temporary folder)
+        max_pixels -- the largest width x height an upload's picture may declare
         """
         self.folder = tempfile.mkdtemp(prefix="neural-style-serve-", dir=parent)
+        self.max_pixels = max_pixels
 
     def write(self, data, suffix=""):
         """

@@ -7,32 +7,41 @@ import signal
 import socket
 import sys
 
-from ..checks import OptionError
+from ..checks import OptionError, is_int
+from ..limits import max_image_pixels
 from . import safety
 
 
-def check_options(host, port, token, models=None):
+def check_options(host, port, token, models=None, max_pixels=safety.MAX_PIXELS):
     """
-    The serve command's options, checked in one place before anything is built.
+    The serve command's options, checked in one place before anything is built (the messages name the command's
+    flags: the options have no dataclass of their own to map parameters to flags).
 
     Arguments:
     host -- the --host value
     port -- the --port value (0: a free port)
     token -- the --token value, or None
     models -- the --models folder, or None
+    max_pixels -- the --max-pixels value: the largest picture an upload may hold
 
     Returns:
     token -- the token in force (safety.choose_token: one is made for a non-loopback host without one); OptionError
              (one line naming the option) otherwise
     """
     if not isinstance(port, int) or isinstance(port, bool) or not 0 <= port <= 65535:
-        raise OptionError(f"port must be 0 (a free port) to 65535, got {port!r}", "port")
+        raise OptionError(f"--port must be 0 (a free port) to 65535, got {port!r}", "port")
     if not host or any(character.isspace() or character in "/?#@" for character in host):
-        raise OptionError(f"host must be an address or a name to listen on, e.g. 127.0.0.1, got {host!r}", "host")
+        raise OptionError(f"--host must be an address or a name to listen on, e.g. 127.0.0.1, got {host!r}", "host")
     if token is not None and (len(token) < 8 or not token.isprintable() or " " in token):
-        raise OptionError("token must be at least 8 printable characters without spaces", "token")
+        raise OptionError("--token must be at least 8 printable characters without spaces", "token")
+    if not is_int(max_pixels) or not 1 <= max_pixels <= max_image_pixels():
+        raise OptionError(
+            f"--max-pixels must be a whole number of pixels from 1 to {max_image_pixels():,} (the command line's "
+            f"limit), got {max_pixels!r}",
+            "max_pixels",
+        )
     if models is not None and not os.path.isdir(models):
-        raise OptionError(f"models {models}: not a folder; give the folder of your .keras networks", "models")
+        raise OptionError(f"--models {models}: not a folder; give the folder of your .keras networks", "models")
     return safety.choose_token(host, token)
 
 
@@ -80,7 +89,7 @@ def address_line(host, port, token):
     return f"Serving on http://{shown}:{port}/" + (f"?token={token}" if token else "")
 
 
-def serve(host="127.0.0.1", port=8000, token=None, weights="random", models=None):
+def serve(host="127.0.0.1", port=8000, token=None, weights="random", models=None, max_pixels=safety.MAX_PIXELS):
     """
     Runs the server until SIGTERM or SIGINT.
 
@@ -88,6 +97,7 @@ def serve(host="127.0.0.1", port=8000, token=None, weights="random", models=None
     host, port, token -- as check_options takes them
     weights -- VGG-19 weights for refine ('random' or a path)
     models -- None, or a folder of .keras networks
+    max_pixels -- the largest picture an upload may hold
 
     Returns:
     code -- 0 after a clean stop
@@ -96,11 +106,11 @@ def serve(host="127.0.0.1", port=8000, token=None, weights="random", models=None
 
     from .app import create_app
 
-    token = check_options(host, port, token, models)
+    token = check_options(host, port, token, models, max_pixels)
     sock = bind(host, port)
     port = sock.getsockname()[1]
     try:
-        app = create_app(host, port, token, weights, models)
+        app = create_app(host, port, token, weights, models, max_pixels=max_pixels)
     except BaseException:
         sock.close()
         raise
