@@ -1,6 +1,8 @@
 """The real `neural-style serve` in a child process on 127.0.0.1: its one ready line, listening on loopback only, the
-token in force, and SIGTERM or SIGINT ending a running refine cleanly (its stream says cancelled, the temporary
-folder is removed, exit code 0). Every wait is bounded; the child is killed on the way out whatever happens."""
+token in force, SIGTERM or SIGINT ending a running refine cleanly (its stream says cancelled, the temporary folder is
+removed, exit code 0), and a 600x900 photo painted at its size, eight requests at once, a 60 MB upload, a bomb, a
+corrupt file and a foreign Host answered as the contract says. Every wait is bounded; the child is killed on the way
+out whatever happens."""
 
 import json
 import os
@@ -11,6 +13,7 @@ import sys
 import threading
 import time
 
+import numpy as np
 import pytest
 
 from tests.fixtures import running, smooth_photo
@@ -109,3 +112,52 @@ def test_serve_says_when_ready_listens_on_loopback_and_stops_cleanly_on_a_signal
         assert os.listdir(tmp_path) == []  # the server's temporary folder removed
         assert "Traceback" not in err, err
     assert json.dumps(events)
+
+
+@pytest.mark.slow
+def test_the_real_server_paints_at_the_photos_size_and_answers_a_crowd_and_hostile_uploads(tmp_path_factory, models):
+    from concurrent.futures import ThreadPoolExecutor
+    from io import BytesIO
+
+    from PIL import Image
+
+    command = [sys.executable, "-m", "neural_style", "serve", "--port", "0", "--weights", "random"]
+    environment = {**os.environ, "TMPDIR": str(tmp_path_factory.mktemp("tmp")), "NEURAL_STYLE_MODELS": str(models)}
+    options = dict(stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment, start_new_session=True)
+    with running(command, **options) as server:
+        line = read_line(server.stdout, 180)
+        assert line is not None, "no ready line within 180 s"
+        base = re.fullmatch(r"Serving on (http://127\.0\.0\.1:\d+)/\n", line).group(1)
+        photo = smooth_photo(600, 900, seed=5)
+        files = {"content": ("p.png", png(photo), "image/png"), "style": ("s.png", png(photo[::-1, ::-1]), "image/png")}
+
+        def post(client, files):
+            return client.post("/api/stylize", files=files)
+
+        with httpx.Client(base_url=base, timeout=120) as client:
+            answer = post(client, files)
+            assert answer.status_code == 200 and answer.headers["content-type"] == "image/png", answer.text
+            with Image.open(BytesIO(answer.content)) as picture:
+                painted = np.asarray(picture.convert("RGB"), np.float64)
+            assert painted.shape == (600, 900, 3)
+            assert np.abs(painted - np.rint(photo)).mean() > 10  # stylised, not the photo sent back
+            # Eight at once: each painted, or told at once to come back (the pool holds one computing, seven waiting).
+            with ThreadPoolExecutor(8) as crowd:
+                answers = list(crowd.map(lambda _: post(client, files), range(8)))
+            for each in answers:
+                assert each.status_code == 200 or (each.status_code == 503 and "retry-after" in each.headers)
+            # 60 MB: 413 with its JSON line; a bomb and a corrupt file: 400 each; the server still answers.
+            huge = {"content": ("big.png", b"\0" * (60 * 1024 * 1024), "image/png")}
+            bomb = BytesIO()
+            Image.new("L", (6000, 5000)).save(bomb, format="PNG")
+            for bad, status in [
+                (huge, 413),
+                ({**files, "content": ("bomb.png", bomb.getvalue(), "image/png")}, 400),
+                ({**files, "content": ("cut.jpg", b"\xff\xd8\xff\xe0 cut short", "image/jpeg")}, 400),
+            ]:
+                answer = post(client, bad)
+                assert answer.status_code == status and "\n" not in answer.json()["error"], answer.text
+            assert client.get("/api/models", headers={"host": "attacker.example"}).status_code == 400
+            assert post(client, files).status_code == 200
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=60) == 0
