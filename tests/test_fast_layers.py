@@ -3,6 +3,7 @@ within bounds derived from float32 summation, and the whole pass then equal to t
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from neural_style.fast.layers import InstanceNormalization, instance_statistics
 from neural_style.fast.network import build_transform_net
@@ -77,3 +78,49 @@ def test_whole_pass_equals_the_streamed_tiles_on_a_low_contrast_picture():
     # amplifies, under one grey level.
     assert whole.std() > 5  # not trivially constant
     assert np.abs(whole - streamed).max() < 1.0
+
+
+@pytest.mark.parametrize("shape", [(2, 9, 13, 4), (1, 40, 56, 3)])
+def test_the_training_gradient_flows_through_each_pictures_statistics(shape):
+    # The analytic gradient of y = gamma (x - mean) / sqrt(variance + epsilon) + beta in float64, for a loss sum(y * g):
+    # dx = gamma / s (g - mean(g) - z mean(g z)), z the normalised x, s its deviation (per picture and channel). Taking
+    # the statistics as constants (the fused op's inference mode) leaves out the two averages.
+    rng = np.random.default_rng(4)
+    x = (5 + 3 * rng.standard_normal(shape)).astype(np.float32)
+    g = rng.standard_normal(shape).astype(np.float32)
+    layer = InstanceNormalization()
+    layer.build(shape)
+    gamma = rng.uniform(0.5, 2, layer.gamma.shape).astype(np.float32)
+    layer.gamma.assign(gamma)
+    x_tensor = tf.constant(x)
+    with tf.GradientTape() as tape:
+        tape.watch(x_tensor)
+        loss = tf.reduce_sum(layer(x_tensor, training=True) * g)
+    dx = tape.gradient(loss, x_tensor).numpy()
+    x64, g64 = x.astype(np.float64), g.astype(np.float64)
+    s = np.sqrt(x64.var(axis=(1, 2), keepdims=True) + layer.epsilon)
+    z = (x64 - x64.mean(axis=(1, 2), keepdims=True)) / s
+    expected = (
+        gamma[0] / s * (g64 - g64.mean(axis=(1, 2), keepdims=True) - z * (g64 * z).mean(axis=(1, 2), keepdims=True))
+    )
+    # float32 sums of H x W terms in the op's backward: a few hundred u of the terms' size.
+    bound = 64 * shape[1] * shape[2] * U * (np.abs(g64).max() * gamma.max() / s.min())
+    assert np.abs(dx - expected).max() <= bound
+
+
+def test_a_network_called_for_training_normalises_in_training_mode(monkeypatch):
+    model = trained_like(build_transform_net(seed=11))
+    seen = []
+    original = InstanceNormalization._fused
+
+    def recording(self, x, statistics, gamma, beta, training=False):
+        seen.append(training)
+        return original(self, x, statistics, gamma, beta, training=training)
+
+    monkeypatch.setattr(InstanceNormalization, "_fused", recording)
+    picture = np.random.default_rng(0).uniform(0, 255, (2, 32, 32, 3)).astype(np.float32)
+    model(picture, training=True)
+    assert seen and all(seen)
+    seen.clear()
+    model(picture)
+    assert seen and not any(seen)

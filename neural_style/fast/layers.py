@@ -119,7 +119,7 @@ class InstanceNormalization(keras.layers.Layer):
         """
         return self._q("squares", tf.square(x - self._q("mean", mean)))
 
-    def call(self, x, statistics=None, style_weights=None):
+    def call(self, x, statistics=None, style_weights=None, training=None):
         """
         Arguments:
         x -- tensor (batch, H, W, C)
@@ -127,6 +127,10 @@ class InstanceNormalization(keras.layers.Layer):
                       whole picture's, when x is one tile of it (variance: the average of squared_deviations)
         style_weights -- None (the first style: the only one of a single-style network), (batch, styles) a mixture per
                          picture, or (batch, H, W, styles) a mixture per position of x
+        training -- True while training (Keras passes it down): each picture's own statistics by the fused op in
+                    training mode, whose gradient flows through the mean and variance (in inference mode the op
+                    takes them as constants, and instance_statistics' exactness matters only at sizes far beyond a
+                    training crop's)
 
         Returns:
         y -- gamma * (x - mean) / sqrt(variance + epsilon) + beta, gamma and beta the style weights' mixture of the
@@ -135,8 +139,10 @@ class InstanceNormalization(keras.layers.Layer):
         gamma, beta = self.scale_and_shift(style_weights)
         if not self.quantization:
             if x.shape[0] is not None and _one_per_channel(statistics, x.shape[-1]) and not tracing_for_tflite():
-                return self._fused(x, statistics, gamma, beta)
-            if statistics is None:
+                return self._fused(x, statistics, gamma, beta, training=bool(training))
+            if statistics is None and training:
+                mean, variance = tf.nn.moments(x, axes=[1, 2], keepdims=True)
+            elif statistics is None:
                 mean, variance = instance_statistics(x, float64=not tracing_for_tflite())
             else:
                 mean, variance = statistics
@@ -156,20 +162,25 @@ class InstanceNormalization(keras.layers.Layer):
         shift = q("shift", q("beta", beta) - q("mean_scale", mean * scale))
         return q("scaled", x * scale) + shift
 
-    def _fused(self, x, statistics, gamma, beta):
+    def _fused(self, x, statistics, gamma, beta, training=False):
         """
         Each picture normalised by one fused op (FusedBatchNormV3 in inference mode, given the mean and variance: one
         pass over the values where a subtraction and a product take two). Without statistics, each picture's own come
         from instance_statistics (row sums in float32, then float64 across rows, as the streamed tiles gather them):
         the op's own (is_training=True) are float32 sums over every position, off by more than a deviation at
-        2048 x 2048 about a mean of 100. A per-position gamma and beta (style masks) or per picture scale the
-        normalised values after it.
+        2048 x 2048 about a mean of 100. While training, the op computes them itself (training mode), because only
+        then does its gradient include the statistics' own terms (inference mode's gradient takes the mean and
+        variance as constants). A per-position gamma and beta (style masks) or per picture scale the normalised values
+        after it.
         """
         channels = x.shape[-1]
         # Scaled and shifted after the fused op whatever the weights' shape, so that a uniform mask, a mixture, a
         # one-hot choice and a single-style network with the same scales round alike (the op's own scaling rounds
         # otherwise, and a network amplifies one rounding's difference to hundredths of a grey level).
-        if statistics is None:
+        own = statistics is None and training
+        if own:
+            means = variances = tf.zeros([x.shape[0], 0], tf.float32)
+        elif statistics is None:
             # Each picture's own, (batch, C).
             means, variances = (tf.reshape(s, [-1, channels]) for s in instance_statistics(x))
         else:
@@ -187,7 +198,7 @@ class InstanceNormalization(keras.layers.Layer):
                 epsilon=self.epsilon,
                 exponential_avg_factor=1.0,
                 data_format="NHWC",
-                is_training=False,
+                is_training=own,
             )[0]
             pictures.append(normalised)
         normalised = pictures[0] if len(pictures) == 1 else tf.concat(pictures, axis=0)
