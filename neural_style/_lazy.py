@@ -37,3 +37,16 @@ def lazy_exports(package, exports):
         return sorted(set(namespace) | set(module_of))
 
     return __getattr__, __dir__
+
+
+def public_names(exports):
+    """
+    A package's __all__, from the same table lazy_exports takes, so that the two cannot disagree.
+
+    Arguments:
+    exports -- {submodule: (name, ...)}
+
+    Returns:
+    names -- the public names, sorted
+    """
+    return sorted(name for names in exports.values() for name in names)

@@ -7,7 +7,7 @@ The names are loaded when first used (the package's lazy exports, neural_style/_
 package (the command line does) loads no TensorFlow.
 """
 
-from .._lazy import lazy_exports
+from .._lazy import lazy_exports, public_names
 
 # The public names by the module that defines them.
 _EXPORTS = {
@@ -19,17 +19,6 @@ _EXPORTS = {
     "video": ("stylize_frames",),
 }
 
-__all__ = [
-    "TrainOptions",
-    "TransformNet",
-    "apply_model",
-    "build_transform_net",
-    "export_saved_model",
-    "export_tflite",
-    "load_fast_model",
-    "stylize_frames",
-    "stylize_picture",
-    "train_fast_model",
-]
+__all__ = public_names(_EXPORTS)
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

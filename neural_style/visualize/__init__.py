@@ -22,7 +22,7 @@ that ``neural_style.visualize.project`` and the others stay the functions.) ``sa
 atomically. Every name is importable from ``neural_style.visualize`` itself.
 """
 
-from .._lazy import lazy_exports
+from .._lazy import lazy_exports, public_names
 
 # The public names by the module that defines them, loaded when first used (the command line builds its --help from
 # `options` without loading TensorFlow).
@@ -54,49 +54,6 @@ _EXPORTS = {
     "top": ("TopHit", "TopImages", "top_figure", "top_images"),
 }
 
-__all__ = [
-    "CURVE_TITLES",
-    "HISTORY_KEYS",
-    "OBJECTIVES",
-    "PROJECTION_RULES",
-    "SWEEP_CONTENT_LAYERS",
-    "SWEEP_STYLE_SETS",
-    "FeatureMaps",
-    "HistoryError",
-    "Maximization",
-    "Projection",
-    "Sweep",
-    "SweepPanel",
-    "TopHit",
-    "TopImages",
-    "as_model",
-    "check_channel",
-    "check_layer",
-    "check_options",
-    "curves_figure",
-    "feature_maps",
-    "figure_to_array",
-    "history_series",
-    "image_files",
-    "layer_channels",
-    "load_pixels",
-    "maps_figure",
-    "maps_grid",
-    "maximize",
-    "maximize_figure",
-    "project",
-    "project_figure",
-    "projection_relu",
-    "projection_to_image",
-    "read_history",
-    "receptive_field",
-    "receptive_field_size",
-    "save_figure",
-    "strongest_channels",
-    "sweep",
-    "sweep_figure",
-    "top_figure",
-    "top_images",
-]
+__all__ = public_names(_EXPORTS)
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

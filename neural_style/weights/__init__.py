@@ -14,7 +14,7 @@ The public names of all of them are importable from here, each loaded when first
 neural_style/_lazy.py): the command line reads the layers' names (published.py) without loading scipy and h5py.
 """
 
-from .._lazy import lazy_exports
+from .._lazy import lazy_exports, public_names
 
 # The public names by the module that defines them.
 _EXPORTS = {
@@ -51,39 +51,6 @@ _EXPORTS = {
     "read": ("is_keras_path", "load_weights", "read_keras_weights", "read_mat_weights"),
 }
 
-__all__ = [
-    "CONV_LAYERS",
-    "DEFAULT_MAX_BYTES",
-    "KERAS_FILENAME",
-    "KERAS_MD5",
-    "KERAS_URL",
-    "MAT_BETA16_MD5",
-    "MAT_BETA16_URL",
-    "MAT_FILENAME",
-    "MAT_LAYER_NAMES",
-    "MAT_MD5",
-    "MAT_SHA256",
-    "MAT_URL",
-    "MAX_WEIGHT",
-    "PUBLISHED_FILES",
-    "PUBLISHED_MAX_BYTES",
-    "RANDOM",
-    "WEIGHTS_HELP",
-    "ChecksumError",
-    "DownloadError",
-    "VGGWeights",
-    "WeightsError",
-    "check_mat_header",
-    "download_weights",
-    "format_report",
-    "is_keras_path",
-    "keras_layer_name",
-    "load_weights",
-    "plain_file_name",
-    "random_vgg_weights",
-    "read_keras_weights",
-    "read_mat_weights",
-    "verify_weights",
-]
+__all__ = public_names(_EXPORTS)
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
