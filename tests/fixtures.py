@@ -19,6 +19,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import imageio.v3 as iio
@@ -300,6 +301,25 @@ def running(command, **options):
             else:
                 process.kill()
             process.communicate()
+
+
+def first_line(stream, seconds):
+    """
+    The first line of a child's output, waiting at most `seconds` (a thread reads it, so that a silent child cannot
+    hang the test).
+
+    Arguments:
+    stream -- the child's stdout or stderr, a text pipe
+    seconds -- how long to wait
+
+    Returns:
+    line -- the line as read (with its newline), or None when none came in time
+    """
+    lines = []
+    reader = threading.Thread(target=lambda: lines.append(stream.readline()), daemon=True)
+    reader.start()
+    reader.join(seconds)
+    return lines[0] if lines else None
 
 
 def wait_until(process, ready, seconds, failure):

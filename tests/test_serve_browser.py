@@ -17,12 +17,10 @@ import io
 import json
 import os
 import pathlib
-import queue
 import re
 import shutil
 import subprocess
 import sys
-import threading
 import urllib.parse
 
 import httpx
@@ -30,7 +28,7 @@ import imageio.v3 as iio
 import numpy as np
 import pytest
 
-from tests.fixtures import checkout_environment
+from tests.fixtures import checkout_environment, first_line
 
 CHROMIUM = "/usr/bin/chromium"
 # Chromium without its own traffic (updates, sync, QUIC probes) and without a sandbox (CI runs as root).
@@ -62,27 +60,6 @@ sync_api = pytest.importorskip(
 )
 
 
-def read_ready_line(process, seconds):
-    """
-    The first line the serve command prints, waiting at most `seconds` (a thread reads it, so a silent server
-    cannot hang the test).
-
-    Arguments:
-    process -- the subprocess.Popen, its stdout a text pipe
-    seconds -- how long to wait
-
-    Returns:
-    line -- the line without its newline, or None when none came in time (or the process ended first)
-    """
-    lines = queue.Queue()
-    threading.Thread(target=lambda: lines.put(process.stdout.readline()), daemon=True).start()
-    try:
-        line = lines.get(timeout=seconds)
-    except queue.Empty:
-        return None
-    return line.rstrip("\n") or None
-
-
 def start_server(tmp_path, *options):
     """
     `python -m neural_style serve --port 0 --weights random` in a child process, up to its ready line.
@@ -100,7 +77,7 @@ def start_server(tmp_path, *options):
         command, stdout=subprocess.PIPE, stderr=log, text=True, cwd=tmp_path, env=checkout_environment()
     )
     log.close()
-    line = read_ready_line(process, READY_S)
+    line = (first_line(process.stdout, READY_S) or "").rstrip("\n") or None
     if line is None:
         stop_server(process)
         pytest.fail(

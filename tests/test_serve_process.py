@@ -16,7 +16,7 @@ import time
 import numpy as np
 import pytest
 
-from tests.fixtures import running, smooth_photo
+from tests.fixtures import first_line, running, smooth_photo
 from tests.test_serve import png
 
 httpx = pytest.importorskip("httpx")
@@ -39,15 +39,6 @@ def listening_addresses(port):
     return found
 
 
-def read_line(stream, seconds):
-    """The first line of a child's stdout, or None after `seconds`."""
-    lines = []
-    reader = threading.Thread(target=lambda: lines.append(stream.readline()), daemon=True)
-    reader.start()
-    reader.join(seconds)
-    return lines[0] if lines else None
-
-
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
     """The models folder of the tests' servers: the LiteRT files serve converts on first use go here (once for the
@@ -63,7 +54,7 @@ def test_serve_says_when_ready_listens_on_loopback_and_stops_cleanly_on_a_signal
     environment = {**os.environ, "TMPDIR": str(tmp_path), "NEURAL_STYLE_MODELS": str(models)}
     options = dict(stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment, start_new_session=True)
     with running(command, **options) as server:
-        line = read_line(server.stdout, 180)
+        line = first_line(server.stdout, 180)
         assert line is not None, "no ready line within 180 s"
         match = re.fullmatch(rf"Serving on http://127\.0\.0\.1:(\d+)/\?token={TOKEN}\n", line)
         assert match, line
@@ -125,7 +116,7 @@ def test_the_real_server_paints_at_the_photos_size_and_answers_a_crowd_and_hosti
     environment = {**os.environ, "TMPDIR": str(tmp_path_factory.mktemp("tmp")), "NEURAL_STYLE_MODELS": str(models)}
     options = dict(stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment, start_new_session=True)
     with running(command, **options) as server:
-        line = read_line(server.stdout, 180)
+        line = first_line(server.stdout, 180)
         assert line is not None, "no ready line within 180 s"
         base = re.fullmatch(r"Serving on (http://127\.0\.0\.1:\d+)/\n", line).group(1)
         photo = smooth_photo(600, 900, seed=5)
